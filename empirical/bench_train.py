@@ -1,0 +1,144 @@
+"""Training-step throughput of score training against a sort-every-forward baseline and dense.
+
+Three variants of the same architecture at CIFAR-10 shape (3x32x32, synthetic tensors):
+
+- ``ours``: the layer factory in score mode (top-k mask by ``torch.topk``/``kthvalue``);
+- ``sort``: the reference implementations' mask, which sorts all of a layer's ``|scores|`` on
+  every forward pass and zeroes the ``floor((1-k) n)`` smallest (straight-through gradient);
+- ``dense``: ordinary weight training of the dense model.
+
+Each variant takes ``warmup`` untimed SGD steps, then ``steps`` timed ones; throughput is
+samples per second, and peak memory is the CUDA peak allocation (None on other devices).
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from empirical.device import autocast, peak_memory, prepare_model, select_device
+
+BENCH_MODELS = ("conv4", "conv6", "vgg-small", "resnet18")
+CIFAR_SHAPE = (3, 32, 32)
+CIFAR_CLASSES = 10
+
+
+class _SortedTopMask(torch.autograd.Function):
+    """The reference mask: full sort of ``|s|``, zero the ``floor((1-k) n)`` smallest; STE."""
+
+    @staticmethod
+    def forward(ctx: Any, scores: torch.Tensor, keep: float) -> torch.Tensor:
+        flat = scores.abs().flatten()
+        order = flat.sort().indices
+        mask = torch.ones_like(flat)
+        mask[order[: int((1 - keep) * flat.numel())]] = 0
+        return mask.view_as(scores)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        return grad, None
+
+
+def _sorted_effective_weight(layer: nn.Module, mode: str, keep: float) -> Any:
+    def effective_weight(self: nn.Module) -> torch.Tensor:
+        mask = _SortedTopMask.apply(self.scores, keep)
+        if mode == "edge-popup":
+            return self.weight * mask
+        alpha = (self.weight.abs() * mask).sum() / mask.sum()
+        return alpha.detach() * torch.sign(self.weight) * mask
+
+    return types.MethodType(effective_weight, layer)
+
+
+def build_variant(model_name: str, mode: str, variant: str, keep: float) -> nn.Module:
+    """The model for one variant (``ours``, ``sort`` or ``dense``), seeded with 0."""
+    from empirical.layers import LayerConfig, prunable_layers
+    from empirical.models import build_model
+    from empirical.mpt import freeze_for_score_training
+
+    torch.manual_seed(0)
+    cfg = LayerConfig(mode="dense" if variant == "dense" else mode, keep=keep)
+    model = build_model(model_name, CIFAR_CLASSES, CIFAR_SHAPE, cfg)
+    if variant != "dense":
+        freeze_for_score_training(model)
+    if variant == "sort":
+        for _, layer in prunable_layers(model):
+            layer.effective_weight = _sorted_effective_weight(layer, mode, keep)
+    return model
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One measurement: samples/s and peak memory of a variant."""
+
+    model: str
+    mode: str
+    variant: str
+    batch_size: int
+    samples_per_s: float
+    step_ms: float
+    peak_mem_mb: float | None
+
+
+def time_steps(model: nn.Module, batch_size: int, steps: int, warmup: int,
+               device: torch.device) -> tuple[float, float | None]:
+    """Seconds per SGD step over ``steps`` timed steps, and the CUDA peak memory in MiB."""
+    model = prepare_model(model, device, channels_last=True)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, *CIFAR_SHAPE, generator=generator).to(device)
+    y = torch.randint(0, CIFAR_CLASSES, (batch_size,), generator=generator).to(device)
+
+    def step() -> None:
+        with autocast(device, True):
+            loss = nn.functional.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    with peak_memory(device) as peak:
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds = (time.perf_counter() - start) / steps
+    return seconds, (peak["bytes"] / 2**20 if device.type == "cuda" else None)
+
+
+def bench_model(model_name: str, mode: str = "biprop", keep: float = 0.5, batch_size: int = 16,
+                steps: int = 3, warmup: int = 1, device: str = "auto") -> list[dict[str, Any]]:
+    """Measure ``ours``, ``sort`` and ``dense`` for one model; rows with ratios to ``ours``.
+
+    Returns
+    -------
+    list of dict
+        One row per variant: samples/s, ms/step, peak MiB, and ``speedup_of_ours`` =
+        (variant's step time) / (our step time).
+    """
+    if model_name not in BENCH_MODELS:
+        raise ValueError(f"unknown benchmark model {model_name!r}; choose one of "
+                         f"{', '.join(BENCH_MODELS)}")
+    if mode not in ("biprop", "edge-popup"):
+        raise ValueError(f"benchmark mode must be biprop or edge-popup, got {mode!r}")
+    target = select_device(device)
+    rows = []
+    for variant in ("ours", "sort", "dense"):
+        seconds, peak = time_steps(build_variant(model_name, mode, variant, keep), batch_size,
+                                   steps, warmup, target)
+        rows.append(BenchRow(model_name, mode, variant, batch_size, batch_size / seconds,
+                             1000 * seconds, peak).__dict__)
+    ours = rows[0]["step_ms"]
+    for row in rows:
+        row["ratio_to_ours"] = row["step_ms"] / ours
+    return rows

@@ -1,0 +1,293 @@
+"""Typed hyperparameters of a training run, and the hash that names the run's directory.
+
+Every hyperparameter is a field of a frozen dataclass with a default and a help string
+(``field(metadata={"help": ...})``); the command line flags are generated from these fields
+(:mod:`verify.cli.args`), so there is one source of truth.
+
+Run identity (the open_lth idea)
+--------------------------------
+:func:`canonical_string` lists only the fields whose value differs from the default, as
+``section.field=<json>`` joined by ``;`` in declaration order, and :func:`hparams_hash` is the first
+16 hex digits of its SHA-256. Adding a new field with a default therefore leaves every existing
+hash unchanged, and two runs with the same settings share one directory ``runs_dir/<kind>/<hash>``.
+Settings that cannot change the numbers (device, data directory, workers, progress bars) live in
+:class:`RuntimeConfig` and are never hashed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_RUNS_DIR = "runs"
+RUNS_ENV = "TICKETS_RUNS"
+HASH_DIGITS = 16
+
+
+def hp(default: Any, help: str, flag: str | None = None, **extra: Any) -> Any:
+    """A dataclass field with a default, a help string and an optional CLI flag name.
+
+    Parameters
+    ----------
+    default
+        The default value (immutable: numbers, strings, tuples, None).
+    help
+        One sentence shown by ``--help``.
+    flag
+        The command-line flag (``"--keep"``); default ``--<field-name-with-dashes>``.
+    extra
+        More metadata (``choices``).
+
+    Returns
+    -------
+    dataclasses.Field
+    """
+    return field(default=default, metadata={"help": help, "flag": flag, **extra})
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+SCHEDULES = ("cosine", "constant")
+MODES = ("dense", "edge-popup", "biprop")
+SCOPES = ("layerwise", "global")
+MASK_RULES = ("topk", "bernoulli")
+INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform")
+BN_CHOICES = ("default", "none", "nonaffine", "affine")
+
+
+def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _check_positive(value: float, what: str, allow_zero: bool = False) -> None:
+    bad = not math.isfinite(value) or (value < 0 if allow_zero else value <= 0)
+    if bad:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{what} must be {bound}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class DatasetHparams:
+    """Which data, how it is batched, and the held-out validation split."""
+
+    name: str = hp("digits", "dataset: mnist, cifar10, imagenet, mnist1d, digits, synthetic",
+                   flag="--dataset")
+    batch_size: int = hp(128, "training batch size (summed over all processes)")
+    val_size: int = hp(0, "training examples held out as a validation split (0: none)")
+    split_seed: int = hp(0, "seed of the validation split and of generated datasets")
+    augment: bool = hp(True, "standard augmentation (CIFAR crop+flip, ImageNet resized crop)")
+
+    def __post_init__(self) -> None:
+        from empirical.data import DATASET_NAMES
+
+        _check_choice(self.name, DATASET_NAMES, "dataset")
+        _check_positive(self.batch_size, "batch size")
+        _check_positive(self.val_size, "validation size", allow_zero=True)
+
+
+@dataclass(frozen=True)
+class ModelHparams:
+    """The architecture, built by :func:`empirical.models.build_model`."""
+
+    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...)", flag="--model")
+    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc / 1-D conv)")
+    width_mult: float = hp(1.0, "width multiplier of every hidden layer")
+    binary_act: bool = hp(False, "binary sign activations (MPT-1/1) instead of ReLU")
+    bn: str = hp("default", "batch norm: default (the model's), none, nonaffine, affine (+BN)",
+                 choices=BN_CHOICES)
+    bias: bool = hp(False, "a bias on every conv/linear layer (default: the architecture's own "
+                           "biases only)")
+
+    def __post_init__(self) -> None:
+        _check_choice(self.bn, BN_CHOICES, "batch-norm setting")
+        _check_positive(self.width_mult, "width multiplier")
+        if self.widths is not None:
+            object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+            if any(w < 1 for w in self.widths):
+                raise ValueError(f"widths must be >= 1, got {list(self.widths)}")
+
+
+@dataclass(frozen=True)
+class MaskHparams:
+    """How each prunable layer's weight is formed: dense, edge-popup or biprop scores."""
+
+    mode: str = hp("dense", "layer mode: dense, edge-popup, biprop", choices=MODES)
+    keep: float = hp(1.0, "fraction k of weights KEPT per layer (global: overall), in (0, 1]")
+    scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
+                    choices=SCOPES)
+    mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
+    init: str = hp("kn", "weight init: kn, ukn, sc, usc, kaiming_uniform", choices=INITS)
+    anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
+
+    def __post_init__(self) -> None:
+        _check_choice(self.mode, MODES, "mode")
+        _check_choice(self.scope, SCOPES, "scope")
+        _check_choice(self.mask_rule, MASK_RULES, "mask rule")
+        _check_choice(self.init, INITS, "init")
+        if not (math.isfinite(self.keep) and 0 < self.keep <= 1):
+            raise ValueError(f"keep must lie in (0, 1], got {self.keep!r}")
+        _check_positive(self.anneal_epochs, "anneal epochs", allow_zero=True)
+
+
+@dataclass(frozen=True)
+class TrainingHparams:
+    """The optimiser, schedule and length of training."""
+
+    optimizer: str = hp("sgd", "optimizer: sgd, adam, adamw", choices=OPTIMIZERS)
+    lr: float = hp(0.1, "peak learning rate")
+    momentum: float = hp(0.9, "SGD momentum (Adam: beta1)")
+    nesterov: bool = hp(False, "Nesterov momentum (SGD)")
+    weight_decay: float = hp(1e-4, "weight decay (L2 for SGD/Adam, decoupled for AdamW)")
+    decay_bn_bias: bool = hp(True, "apply weight decay to batch-norm parameters and biases")
+    schedule: str = hp("cosine", "lr schedule after warm-up: cosine (per epoch) or constant",
+                       choices=SCHEDULES)
+    warmup_steps: int = hp(0, "linear warm-up iterations from lr/warmup_steps to lr")
+    epochs: int = hp(10, "training epochs (ignored if --iterations > 0)")
+    iterations: int = hp(0, "training iterations (0: use --epochs)")
+    label_smoothing: float = hp(0.0, "label smoothing of the cross-entropy loss")
+    eval_every: int = hp(0, "evaluate every N iterations (0: once per epoch)")
+    seed: int = hp(0, "seed of the initialisation and of the data order")
+
+    def __post_init__(self) -> None:
+        _check_choice(self.optimizer, OPTIMIZERS, "optimizer")
+        _check_choice(self.schedule, SCHEDULES, "schedule")
+        _check_positive(self.lr, "learning rate")
+        _check_positive(self.epochs, "epochs")
+        for name in ("momentum", "weight_decay", "warmup_steps", "iterations", "eval_every",
+                     "seed"):
+            _check_positive(getattr(self, name), name.replace("_", " "), allow_zero=True)
+        if not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"label smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+
+
+@dataclass(frozen=True)
+class RunHparams:
+    """One training run: data, model, layer mode and training (the hashed identity)."""
+
+    dataset: DatasetHparams = field(default_factory=DatasetHparams)
+    model: ModelHparams = field(default_factory=ModelHparams)
+    mask: MaskHparams = field(default_factory=MaskHparams)
+    training: TrainingHparams = field(default_factory=TrainingHparams)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """Settings that never change the numbers of a run, hence never hashed."""
+
+    data_dir: str | None = hp(None, "directory holding the datasets (never downloaded)")
+    device: str = hp("auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    num_workers: int = hp(2, "data loader worker processes (torchvision datasets)")
+    compile: bool = hp(False, "torch.compile the model")
+    amp: bool = hp(True, "bf16 autocast on CUDA")
+    progress: bool = hp(True, "show a progress bar on stderr when it is a terminal")
+    tensorboard: bool = hp(False, "also write TensorBoard event files into the run directory")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory()  # type: ignore[misc]
+
+
+def non_default_items(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """The ``(dotted name, value)`` pairs of the fields of ``obj`` that differ from the default.
+
+    Parameters
+    ----------
+    obj
+        A dataclass instance, possibly with dataclass-valued fields (recursed into).
+    prefix
+        Prepended to every name.
+
+    Returns
+    -------
+    list of (str, value)
+        In declaration order; nested sections contribute ``section.field`` names.
+    """
+    items: list[tuple[str, Any]] = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            items.extend(non_default_items(value, f"{name}."))
+        elif value != _field_default(f):
+            items.append((name, _jsonable(value)))
+    return items
+
+
+def canonical_string(obj: Any) -> str:
+    """``a.b=<json>;c.d=<json>`` over the non-default fields of ``obj`` (empty if all default)."""
+    return ";".join(f"{k}={json.dumps(v, sort_keys=True)}" for k, v in non_default_items(obj))
+
+
+def hparams_hash(obj: Any) -> str:
+    """First 16 hex digits of SHA-256 of :func:`canonical_string` (the run's name)."""
+    return hashlib.sha256(canonical_string(obj).encode()).hexdigest()[:HASH_DIGITS]
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """All fields of a (nested) dataclass as JSON-ready dicts (tuples become lists)."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        out[f.name] = to_dict(value) if dataclasses.is_dataclass(value) else _jsonable(value)
+    return out
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Inverse of :func:`to_dict`: build ``cls`` (nested dataclasses allowed) from a dict.
+
+    Unknown keys raise ``ValueError``; missing keys take their defaults.
+    """
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields: {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = _field_default(fields[name])
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            kwargs[name] = from_dict(type(default), value)
+        elif isinstance(value, list):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def replace(obj: Any, **changes: Any) -> Any:
+    """``dataclasses.replace`` that also accepts ``section={field: value}`` for nested sections."""
+    direct: dict[str, Any] = {}
+    for name, value in changes.items():
+        current = getattr(obj, name)
+        if dataclasses.is_dataclass(current) and isinstance(value, dict):
+            direct[name] = dataclasses.replace(current, **value)
+        else:
+            direct[name] = value
+    return dataclasses.replace(obj, **direct)
+
+
+def default_runs_dir(runs_dir: str | os.PathLike | None = None) -> Path:
+    """``runs_dir`` if given, else ``$TICKETS_RUNS``, else ``./runs``."""
+    if runs_dir is not None:
+        return Path(runs_dir)
+    return Path(os.environ.get(RUNS_ENV) or DEFAULT_RUNS_DIR)
+
+
+def run_directory(runs_dir: str | os.PathLike | None, kind: str, hparams: Any) -> Path:
+    """``runs_dir/<kind>/<hparams_hash(hparams)>``: where the run with these settings lives."""
+    if not kind or "/" in kind:
+        raise ValueError(f"run kind must be a non-empty name without '/', got {kind!r}")
+    return default_runs_dir(runs_dir) / kind / hparams_hash(hparams)

@@ -1,0 +1,494 @@
+"""The one layer factory: every conv and linear layer of every model, in every mode.
+
+A layer's *effective weight* ``W_eff`` is what the forward pass uses. The mode decides it:
+
+- ``dense``: ``W_eff = W``, ``W`` trained (dense baselines).
+- ``masked``: ``W_eff = W * m`` with a fixed 0/1 buffer ``mask`` that pruning code writes (LTH,
+  Frankle & Carbin, ICLR 2019); ``W`` trained, :func:`enforce_masks_` re-zeroes pruned weights after
+  every optimiser step so momentum and weight decay cannot revive them.
+- ``edge-popup``: ``W_eff = W * m``, ``W`` frozen, ``m`` the top-k mask of trained scores ``s``
+  (Ramanujan et al., CVPR 2020).
+- ``biprop``: ``W_eff = alpha * sign(W) * m`` with one gain per layer,
+  ``alpha = sum(|W| * m) / sum(m)``, the mean magnitude of the kept weights (Diffenderfer &
+  Kailkhura, ICLR 2021, multi-prize tickets MPT-1/32).
+
+Masks of score layers. ``k`` is the fraction KEPT, in ``(0, 1]``:
+
+- ``topk`` + ``layerwise``: keep exactly ``K = n - floor((1 - k) n)`` entries of largest ``|s|``
+  (``k = 1`` keeps all ``n``); found with ``kthvalue`` (O(n)), not a full sort.
+- ``topk`` + ``global``: one threshold over ``|s|`` of all score layers of the model so that
+  ``K = N - floor((1 - k) N)`` of all ``N`` scores are kept; per-layer fractions differ, ``alpha``
+  stays per layer. The threshold is computed once per optimiser step (cached on the scores'
+  versions). :func:`annealed_keep` gives the cubic schedule used for ``k <= 0.5``.
+- ``bernoulli`` (supermask, Zhou et al., NeurIPS 2019): ``m ~ Bernoulli(sigmoid(s))`` while
+  training, the deterministic ``m = 1[sigmoid(s) >= 1/2]`` in eval mode; ``k`` is unused.
+
+Score gradient (straight-through, the same for edge-popup and biprop): ``W`` gets no gradient, the
+mask is treated as the identity of the scores' magnitude, so
+
+``dL/ds = (dL/dW_eff * W) * sign(s)`` (top-k) and ``(dL/dW_eff * W) * sigmoid'(s)`` (Bernoulli).
+
+Pruned entries receive gradient too; ``alpha`` is a constant for the backward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from empirical.activations import BinaryActivation
+from empirical.init import INITS, init_bias_, init_scores_, init_weight_
+
+MODES = ("dense", "masked", "edge-popup", "biprop")
+SCORE_MODES = ("edge-popup", "biprop")
+SCOPES = ("layerwise", "global")
+MASK_RULES = ("topk", "bernoulli")
+NORMS = ("none", "nonaffine", "affine")
+
+
+def _check_keep(keep: float) -> None:
+    if not (isinstance(keep, int | float) and math.isfinite(keep) and 0.0 < keep <= 1.0):
+        raise ValueError(f"kept fraction k must lie in (0, 1], got {keep!r}")
+
+
+def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """How the factory builds a layer (one config serves a whole model).
+
+    Attributes
+    ----------
+    mode
+        ``dense``, ``masked`` (LTH), ``edge-popup`` or ``biprop``.
+    keep
+        Fraction ``k`` of weights kept by score modes, in ``(0, 1]`` (unused by other modes).
+    scope
+        ``layerwise`` top-k per layer or one ``global`` threshold.
+    mask_rule
+        ``topk`` or ``bernoulli`` (supermask).
+    init
+        Weight initialisation (see :mod:`empirical.init`).
+    """
+
+    mode: str = "dense"
+    keep: float = 1.0
+    scope: str = "layerwise"
+    mask_rule: str = "topk"
+    init: str = "kn"
+
+    def __post_init__(self) -> None:
+        _check_choice(self.mode, MODES, "layer mode")
+        _check_choice(self.scope, SCOPES, "scope")
+        _check_choice(self.mask_rule, MASK_RULES, "mask rule")
+        _check_choice(self.init, INITS, "init")
+        _check_keep(self.keep)
+
+
+def kept_count(n: int, keep: float) -> int:
+    """Entries a top-k mask keeps out of ``n``: ``K = n - floor((1 - k) n)`` (biprop's rule).
+
+    Parameters
+    ----------
+    n
+        Number of scores.
+    keep
+        Kept fraction ``k`` in ``(0, 1]``.
+
+    Returns
+    -------
+    int
+        ``K``, between 1 (for ``n >= 1``) and ``n``; ``k = 1`` gives ``n``.
+    """
+    _check_keep(keep)
+    return n - math.floor((1.0 - keep) * n)
+
+
+@torch.no_grad()
+def top_mask(magnitudes: torch.Tensor, kept: int) -> torch.Tensor:
+    """0/1 mask of the ``kept`` largest entries of ``magnitudes`` (exact count, ties by index).
+
+    The threshold is the ``(n - kept + 1)``-th smallest value (``torch.kthvalue``, O(n)); only if
+    ties at the threshold would keep too many does it fall back to ``torch.topk``.
+
+    Parameters
+    ----------
+    magnitudes
+        Non-negative scores ``|s|`` of any shape.
+    kept
+        Number of entries to keep, ``0 <= kept <= numel``.
+
+    Returns
+    -------
+    torch.Tensor
+        Float mask of the same shape with exactly ``kept`` ones.
+    """
+    flat = magnitudes.reshape(-1)
+    n = flat.numel()
+    if kept >= n:
+        return torch.ones_like(magnitudes)
+    if kept <= 0:
+        return torch.zeros_like(magnitudes)
+    threshold = flat.float().kthvalue(n - kept + 1).values
+    mask = (flat >= threshold).to(magnitudes.dtype)
+    if int(mask.sum()) != kept:
+        mask = torch.zeros_like(flat)
+        mask[flat.topk(kept, sorted=False).indices] = 1
+    return mask.view_as(magnitudes)
+
+
+class _ScoreWeight(torch.autograd.Function):
+    """``W_eff`` from a precomputed mask; backward gives the straight-through score gradient."""
+
+    @staticmethod
+    def forward(ctx: Any, scores: torch.Tensor, weight: torch.Tensor, effective: torch.Tensor,
+                bernoulli: bool) -> torch.Tensor:
+        ctx.save_for_backward(scores, weight)
+        ctx.bernoulli = bernoulli
+        return effective
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
+        scores, weight = ctx.saved_tensors
+        if ctx.bernoulli:
+            p = torch.sigmoid(scores)
+            return grad * weight * p * (1 - p), None, None, None
+        return grad * weight * torch.sign(scores), None, None, None
+
+
+class GlobalScope:
+    """One top-k threshold over the scores of several layers (global pruning).
+
+    The masks are recomputed only when a score tensor changed (its ``_version``) or ``keep`` did,
+    so a forward pass through ``L`` layers costs one ``kthvalue`` over all scores, not ``L``.
+    """
+
+    def __init__(self, layers: list[FactoryLayer]) -> None:
+        self.members = list(layers)
+        self._key: tuple[Any, ...] | None = None
+        self._masks: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def mask_of(self, member: FactoryLayer) -> torch.Tensor:
+        """The member's slice of the global top-k mask of ``|s|``."""
+        layers = self.members
+        key = tuple((id(layer), layer.scores._version, layer.scores.device, layer.keep)
+                    for layer in layers)
+        if key != self._key:
+            flat = torch.cat([layer.scores.detach().abs().reshape(-1).float() for layer in layers])
+            mask = top_mask(flat, kept_count(flat.numel(), member.keep))
+            sizes = [layer.scores.numel() for layer in layers]
+            self._masks = [m.view_as(layer.scores).to(layer.scores.dtype)
+                           for m, layer in zip(mask.split(sizes), layers, strict=True)]
+            self._key = key
+        return self._masks[[id(layer) for layer in layers].index(id(member))]
+
+
+class FactoryLayer(nn.Module):
+    """Mixin for the factory's linear and conv layers: the mode logic lives here, once.
+
+    Attributes
+    ----------
+    weight
+        The weights (frozen in score modes).
+    scores
+        Trained scores, same shape as ``weight`` (score modes only).
+    mask
+        Float 0/1 buffer (``masked`` mode only; state-dict key ``<layer>.mask``).
+    keep
+        Current kept fraction (annealed by :func:`set_keep`).
+    """
+
+    weight: nn.Parameter
+    bias: nn.Parameter | None
+
+    def _setup(self, cfg: LayerConfig) -> None:
+        self.mode = cfg.mode
+        self.scope = cfg.scope
+        self.mask_rule = cfg.mask_rule
+        self.keep = cfg.keep
+        self.global_scope: GlobalScope | None = None
+        init_weight_(self.weight, cfg.init, cfg.keep if cfg.mode in SCORE_MODES else 1.0)
+        if self.bias is not None:
+            init_bias_(self.bias, self.weight[0].numel())
+        if cfg.mode in SCORE_MODES:
+            self.scores = nn.Parameter(init_scores_(torch.empty_like(self.weight)))
+            self.weight.requires_grad_(False)
+            if self.bias is not None:
+                self.bias.requires_grad_(False)
+        else:
+            self.register_parameter("scores", None)
+        if cfg.mode == "masked":
+            self.register_buffer("mask", torch.ones_like(self.weight))
+        else:
+            self.register_buffer("mask", None)
+
+    def current_mask(self) -> torch.Tensor:
+        """The 0/1 mask the forward pass applies now (ones for ``dense``), without gradient."""
+        if self.mode == "dense":
+            return torch.ones_like(self.weight)
+        if self.mode == "masked":
+            return self.mask
+        with torch.no_grad():
+            if self.mask_rule == "bernoulli":
+                p = torch.sigmoid(self.scores)
+                return torch.bernoulli(p) if self.training else (p >= 0.5).to(p.dtype)
+            if self.scope == "global":
+                if self.global_scope is None:
+                    raise ValueError("a global-scope layer needs its model's shared threshold: "
+                                     "call bind_global_scope(model) after building it")
+                return self.global_scope.mask_of(self)
+            return top_mask(self.scores.abs(), kept_count(self.scores.numel(), self.keep))
+
+    def alpha(self, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """biprop gain ``alpha = sum(|W| m) / max(sum(m), 1)``: 0 if nothing is kept, never NaN."""
+        mask = self.current_mask() if mask is None else mask
+        return ((self.weight.detach().abs() * mask).sum() / mask.sum().clamp_min(1.0)).detach()
+
+    def effective_weight(self) -> torch.Tensor:
+        """``W_eff`` of the layer's mode (module docstring)."""
+        if self.mode == "dense":
+            return self.weight
+        mask = self.current_mask()
+        if self.mode == "masked":
+            return self.weight * mask
+        weight = self.weight.detach()
+        if self.mode == "biprop":
+            effective = self.alpha(mask) * torch.sign(weight) * mask
+        else:
+            effective = weight * mask
+        return _ScoreWeight.apply(self.scores, weight, effective, self.mask_rule == "bernoulli")
+
+    def extra_repr(self) -> str:
+        """Mode and kept fraction after the usual shape description."""
+        extra = f", mode={self.mode}"
+        if self.mode in SCORE_MODES:
+            extra += f", keep={self.keep}, scope={self.scope}, rule={self.mask_rule}"
+        return super().extra_repr() + extra
+
+
+class FactoryLinear(FactoryLayer, nn.Linear):
+    """Linear layer of the factory (``y = x W_eff^T + b``)."""
+
+    def __init__(self, in_features: int, out_features: int, cfg: LayerConfig,
+                 bias: bool = False) -> None:
+        nn.Linear.__init__(self, in_features, out_features, bias=bias)
+        self._setup(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Linear map with the effective weight."""
+        return F.linear(x, self.effective_weight(), self.bias)
+
+
+class FactoryConv1d(FactoryLayer, nn.Conv1d):
+    """1-D convolution of the factory (MNIST-1D models)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, cfg: LayerConfig,
+                 stride: int = 1, padding: int = 0, bias: bool = False) -> None:
+        nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride=stride,
+                           padding=padding, bias=bias)
+        self._setup(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution with the effective weight."""
+        return self._conv_forward(x, self.effective_weight(), self.bias)
+
+
+class FactoryConv2d(FactoryLayer, nn.Conv2d):
+    """2-D convolution of the factory."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, cfg: LayerConfig,
+                 stride: int = 1, padding: int = 0, bias: bool = False) -> None:
+        nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride=stride,
+                           padding=padding, bias=bias)
+        self._setup(cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Convolution with the effective weight."""
+        return self._conv_forward(x, self.effective_weight(), self.bias)
+
+
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+def make_linear(in_features: int, out_features: int, cfg: LayerConfig,
+                bias: bool = False) -> FactoryLinear:
+    """A linear layer in the mode of ``cfg``.
+
+    Parameters
+    ----------
+    in_features, out_features
+        Sizes (>= 1).
+    cfg
+        The layer configuration.
+    bias
+        Whether the layer has a bias (frozen in score modes; never pruned).
+
+    Returns
+    -------
+    FactoryLinear
+        The layer.
+    """
+    _check_sizes(in_features=in_features, out_features=out_features)
+    return FactoryLinear(in_features, out_features, cfg, bias=bias)
+
+
+def make_conv(in_channels: int, out_channels: int, kernel_size: int, cfg: LayerConfig,
+              stride: int = 1, padding: int = 0, dim: int = 2,
+              bias: bool = False) -> FactoryConv1d | FactoryConv2d:
+    """A 1-D or 2-D convolution in the mode of ``cfg``.
+
+    Parameters
+    ----------
+    in_channels, out_channels, kernel_size
+        Sizes (>= 1).
+    cfg
+        The layer configuration.
+    stride, padding
+        As in :class:`torch.nn.Conv2d`.
+    dim
+        1 (sequences, ``(B, C, L)``) or 2 (images, ``(B, C, H, W)``).
+    bias
+        Whether the layer has a bias.
+
+    Returns
+    -------
+    FactoryConv1d or FactoryConv2d
+        The layer.
+    """
+    _check_sizes(in_channels=in_channels, out_channels=out_channels, kernel_size=kernel_size)
+    if dim not in (1, 2):
+        raise ValueError(f"convolutions are 1-D or 2-D, got dim={dim}")
+    cls = FactoryConv1d if dim == 1 else FactoryConv2d
+    return cls(in_channels, out_channels, kernel_size, cfg, stride=stride, padding=padding,
+               bias=bias)
+
+
+def make_norm(num_features: int, kind: str, dim: int = 2) -> nn.Module:
+    """BatchNorm of a kind: ``none`` (identity), ``nonaffine`` (no gamma/beta), ``affine`` (+BN).
+
+    Running statistics are tracked in both BatchNorm kinds (non-affine BN of edge-popup/biprop).
+
+    Parameters
+    ----------
+    num_features
+        Channels.
+    kind
+        One of ``none``, ``nonaffine``, ``affine``.
+    dim
+        1 for ``(B, C)`` / ``(B, C, L)`` inputs, 2 for images.
+
+    Returns
+    -------
+    nn.Module
+        ``nn.Identity`` or a BatchNorm module.
+    """
+    _check_choice(kind, NORMS, "batch-norm kind")
+    if kind == "none":
+        return nn.Identity()
+    cls = nn.BatchNorm1d if dim == 1 else nn.BatchNorm2d
+    return cls(num_features, affine=kind == "affine")
+
+
+def make_activation(binary: bool) -> nn.Module:
+    """``nn.ReLU`` or the binary sign with the Bi-Real gradient (MPT-1/1)."""
+    return BinaryActivation() if binary else nn.ReLU()
+
+
+def prunable_layers(model: nn.Module) -> list[tuple[str, FactoryLayer]]:
+    """``(name, layer)`` of every factory layer of ``model``, in module order."""
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, FactoryLayer)]
+
+
+def _score_layers(model: nn.Module) -> Iterator[tuple[str, FactoryLayer]]:
+    return ((n, m) for n, m in prunable_layers(model) if m.mode in SCORE_MODES)
+
+
+def bind_global_scope(model: nn.Module) -> nn.Module:
+    """Give every global-scope top-k score layer of ``model`` one shared :class:`GlobalScope`.
+
+    Parameters
+    ----------
+    model
+        A model built from factory layers.
+
+    Returns
+    -------
+    nn.Module
+        ``model`` (layers changed in place).
+    """
+    members = [m for _, m in _score_layers(model) if m.scope == "global" and m.mask_rule == "topk"]
+    if members:
+        scope = GlobalScope(members)
+        for layer in members:
+            layer.global_scope = scope
+    return model
+
+
+def set_keep(model: nn.Module, keep: float) -> None:
+    """Set the kept fraction ``k`` of every score layer (global annealing, sweeps)."""
+    _check_keep(keep)
+    for _, layer in _score_layers(model):
+        layer.keep = float(keep)
+
+
+def annealed_keep(keep: float, epoch: int, anneal_epochs: int) -> float:
+    """biprop's cubic annealing of the global kept fraction for ``k <= 0.5``.
+
+    ``k(e) = k + (0.5 - k) (1 - e / E)^3`` for ``e < E``, then ``k``: training starts keeping half
+    of the weights and sparsifies smoothly (Diffenderfer & Kailkhura 2021, global pruning).
+
+    Parameters
+    ----------
+    keep
+        Final kept fraction ``k``.
+    epoch
+        Epoch ``e >= 0``.
+    anneal_epochs
+        ``E``; 0 disables annealing.
+
+    Returns
+    -------
+    float
+        ``k(e)``; ``k`` itself when ``k > 0.5``, ``e >= E`` or ``E = 0``.
+    """
+    _check_keep(keep)
+    if keep > 0.5 or anneal_epochs <= 0 or epoch >= anneal_epochs:
+        return keep
+    return keep + (0.5 - keep) * (1.0 - epoch / anneal_epochs) ** 3
+
+
+def layer_masks(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``name -> current 0/1 mask`` of every prunable layer (ones for dense layers)."""
+    return {name: layer.current_mask() for name, layer in prunable_layers(model)}
+
+
+def layer_alphas(model: nn.Module) -> dict[str, float]:
+    """``name -> alpha`` of every biprop layer (the per-layer gain of MPT-1/32)."""
+    return {name: float(layer.alpha()) for name, layer in prunable_layers(model)
+            if layer.mode == "biprop"}
+
+
+def kept_fractions(model: nn.Module) -> dict[str, float]:
+    """``name -> fraction of the layer's weights kept`` by its current mask."""
+    return {name: float(mask.float().mean()) for name, mask in layer_masks(model).items()}
+
+
+@torch.no_grad()
+def enforce_masks_(model: nn.Module) -> None:
+    """Zero the pruned weights of every ``masked`` layer in place (after each optimiser step)."""
+    for _, layer in prunable_layers(model):
+        if layer.mode == "masked":
+            layer.weight.mul_(layer.mask)

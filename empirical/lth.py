@@ -1,0 +1,485 @@
+"""Iterative magnitude pruning (lottery tickets) as stored runs, with rewinding and controls.
+
+Algorithm (Frankle & Carbin, ICLR 2019; rewinding: Frankle et al., ICML 2020)
+-----------------------------------------------------------------------------
+Level 0 trains the dense network from ``theta_0`` (layers in mode ``"masked"`` with all-ones masks,
+so one model serves every level). Level ``L >= 1`` prunes ``floor(p R)`` of the ``R`` remaining
+weights of smallest magnitude from level ``L-1``'s trained weights (:mod:`empirical.pruning`),
+resets the survivors to ``theta_k`` (``k = 0``: the initialisation; ``k > 0``: the dense run's
+state after ``k`` steps, BatchNorm statistics included) and trains again from step ``k``: the
+learning-rate schedule and the data order continue from step ``k`` (the optimiser state starts
+fresh, as in the papers). :func:`empirical.train.fit` multiplies the weights by the mask in the
+forward pass and calls ``enforce_masks_`` after every optimiser step, so momentum, weight decay
+and Adam never revive a pruned weight.
+
+Learning speed: the early-stopping iteration is the evaluation step of minimum validation loss
+(first one on ties), checked every ``training.eval_every`` iterations on the held-out split
+``dataset.val_size``; the test accuracy at that step is recorded with it.
+
+Every level, control and branch is a run ``runs_dir/lth/<hash>`` (:mod:`empirical.lth_hparams`):
+finished runs are read back, killed runs resume from their checkpoint, and each run stores its
+mask in ``ticket.pt``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from empirical import pruning
+from empirical.data import dataset_info
+from empirical.device import Distributed, prepare_model, select_device
+from empirical.hparams import RuntimeConfig, default_runs_dir, from_dict, hparams_hash
+from empirical.lth_hparams import (
+    CONTROLS,
+    KIND,
+    LTHHparams,
+    derived,
+    imp_chain,
+    one_shot,
+    rewind_step,
+)
+from empirical.mpt import make_batches
+from empirical.store import CHECKPOINT, TICKET, RunStore, save_torch
+from empirical.train import FitHooks, FitResult, fit, total_steps
+
+StateDict = dict[str, Any]
+Row = dict[str, Any]
+# Controls draw from independent streams: SeedSequence((seed, control_seed, level, stream)).
+_REINIT_STREAM, _RANDOM_MASK_STREAM = 0, 1
+
+
+class _Captured(Exception):
+    """Raised inside :func:`fit` once the rewind state has been captured (stops training)."""
+
+
+def _store(runs_dir: str | os.PathLike | None, hparams: LTHHparams) -> RunStore:
+    return RunStore.for_run(runs_dir, KIND, hparams)
+
+
+def _seed(*parts: int) -> int:
+    """A 31-bit seed mixed from integers by ``numpy.random.SeedSequence``."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] >> 1)
+
+
+def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
+    """The run's model in layer mode ``"masked"`` (all-ones masks), initialised from ``seed``.
+
+    Parameters
+    ----------
+    hparams : LTHHparams
+        Model, dataset (input shape, classes) and ``pruning.init``.
+    seed : int
+        Seed of torch's global generator while the layers are initialised.
+
+    Returns
+    -------
+    nn.Module
+        On the CPU.
+    """
+    from empirical.layers import LayerConfig
+    from empirical.models import build_model
+
+    info = dataset_info(hparams.dataset.name)
+    mh = hparams.model
+    torch.manual_seed(seed)
+    return build_model(mh.name, info.num_classes, info.input_shape,
+                       LayerConfig(mode="masked", init=hparams.pruning.init),
+                       width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
+                       binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
+                       bias=mh.bias)
+
+
+def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``name -> weight`` of the model's prunable layers, in model order."""
+    from empirical.layers import prunable_layers
+
+    return {name: layer.weight.detach() for name, layer in prunable_layers(model)}
+
+
+def model_masks(model: nn.Module) -> pruning.Masks:
+    """``name -> bool mask`` of the model's prunable layers, in model order."""
+    from empirical.layers import layer_masks
+
+    return {name: mask.detach().bool().cpu() for name, mask in layer_masks(model).items()}
+
+
+@torch.no_grad()
+def set_masks_(model: nn.Module, masks: pruning.Masks) -> None:
+    """Write ``masks`` into the layers' ``mask`` buffers and zero the pruned weights."""
+    from empirical.layers import enforce_masks_, prunable_layers
+
+    layers = dict(prunable_layers(model))
+    if list(layers) != list(masks):
+        raise ValueError(f"masks name layers {list(masks)}, the model has {list(layers)}")
+    for name, layer in layers.items():
+        layer.mask.copy_(masks[name].to(layer.mask))
+    enforce_masks_(model)
+
+
+def read_hparams(runs_dir: str | os.PathLike | None, run_hash: str) -> LTHHparams:
+    """The hyperparameters of the stored LTH run ``run_hash``."""
+    store = RunStore(default_runs_dir(runs_dir) / KIND / run_hash)
+    if not (store.path / "hparams.json").exists():
+        raise FileNotFoundError(f"no LTH run {run_hash} under {store.path.parent}")
+    return from_dict(LTHHparams, store.read_hparams()["hparams"])
+
+
+def _finished_parent(runs_dir: str | os.PathLike | None, hparams: LTHHparams) -> tuple[
+        LTHHparams, RunStore]:
+    parent = read_hparams(runs_dir, hparams.level.parent)
+    store = _store(runs_dir, parent)
+    if not store.finished:
+        raise ValueError(f"parent run {store.name} is not finished; train the levels in order "
+                         "(run_lth does)")
+    return parent, store
+
+
+def trained_model(hparams: LTHHparams, store: RunStore) -> nn.Module:
+    """The finished run's final model (weights, buffers and masks from its last checkpoint)."""
+    checkpoint = store.load_checkpoint()
+    if checkpoint is None:
+        raise FileNotFoundError(f"run {store.name} has no checkpoint")
+    model = build_lth_model(hparams, hparams.training.seed)
+    model.load_state_dict(checkpoint["model"])
+    return model
+
+
+def lineage_root(runs_dir: str | os.PathLike | None, hparams: LTHHparams) -> LTHHparams:
+    """The level-0 (dense) run an IMP run, control or branch descends from."""
+    while hparams.level.source != "dense":
+        hparams = read_hparams(runs_dir, hparams.level.parent)
+    return hparams
+
+
+def rewind_file(store: RunStore, step: int) -> str:
+    """Where the dense run ``store`` keeps its state after ``step`` steps (``theta_k``)."""
+    return str(store.path / f"rewind_step{step}.pt")
+
+
+def rewind_state(root: LTHHparams, step: int, runs_dir: str | os.PathLike | None = None,
+                 runtime: RuntimeConfig | None = None) -> StateDict:
+    """``theta_k``: the dense run's weights and buffers after ``k = step`` optimiser steps.
+
+    ``k = 0`` rebuilds the initialisation. Otherwise the state captured while level 0 trained is
+    read back; a level 0 trained without that capture is replayed for ``k`` steps (the data order
+    and learning rate are functions of the step, so the replay follows the same trajectory).
+
+    Parameters
+    ----------
+    root : LTHHparams
+        The lineage's level 0.
+    step : int
+        The rewind step ``k >= 0``.
+    runs_dir, runtime
+        Run store root and device settings.
+
+    Returns
+    -------
+    dict
+        A ``state_dict`` (on the CPU).
+    """
+    model = build_lth_model(root, root.training.seed)
+    if step == 0:
+        return model.state_dict()
+    path = rewind_file(_store(runs_dir, root), step)
+    if not os.path.exists(path):
+        runtime = runtime or RuntimeConfig()
+        device = select_device(runtime.device)
+        train, _, _ = make_batches(root, runtime, device, Distributed())
+        model = prepare_model(model, device, channels_last=False)
+
+        def keep(k: int, state: StateDict) -> None:
+            save_torch(path, {n: t.cpu() for n, t in state.items()})
+            raise _Captured
+
+        try:
+            fit(model, train, root.training, hooks=FitHooks(capture_steps=(step,), on_capture=keep),
+                amp=runtime.amp)
+        except _Captured:
+            pass
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLike | None
+                ) -> pruning.Masks:
+    """The mask a run trains with, derived from its parent as its ``level.source`` says.
+
+    Parameters
+    ----------
+    hparams : LTHHparams
+        The run.
+    model : nn.Module
+        A model of the run's architecture (gives the layer names and shapes at level 0).
+    runs_dir
+        Run store root (parents are read from it).
+
+    Returns
+    -------
+    dict
+        ``name -> bool mask``.
+    """
+    source, rule = hparams.level.source, hparams.pruning
+    if source == "dense":
+        return pruning.all_ones(prunable_weights(model))
+    parent, store = _finished_parent(runs_dir, hparams)
+    if source in ("imp", "one-shot"):
+        trained = trained_model(parent, store)
+        weights, masks = prunable_weights(trained), model_masks(trained)
+        if source == "one-shot":
+            return pruning.prune_to_density(weights, masks, hparams.level.density, rule.scope,
+                                            rule.exclude)
+        rates: float | dict[str, float] = rule.rate
+        if rule.scope == "layerwise":
+            rates = pruning.layer_rates(weights, rule.rate, rule.conv_rate, rule.output_rate)
+        return pruning.magnitude_prune(weights, masks, rates, rule.scope, rule.exclude)
+    masks = store.load_ticket()["masks"]
+    if source == "random-prune":
+        seed = _seed(hparams.training.seed, hparams.level.control_seed, hparams.level.level,
+                     _RANDOM_MASK_STREAM)
+        return pruning.random_prune(masks, seed, rule.scope, rule.exclude)
+    return masks
+
+
+def start_state(hparams: LTHHparams, masks: pruning.Masks, step: int,
+                runs_dir: str | os.PathLike | None = None,
+                runtime: RuntimeConfig | None = None) -> StateDict:
+    """The run's start weights: ``theta_k`` (or a fresh init for ``reinit``) times the mask.
+
+    Parameters
+    ----------
+    hparams : LTHHparams
+        The run.
+    masks : dict
+        Its masks.
+    step : int
+        The rewind step ``k``.
+    runs_dir, runtime
+        Run store root and device settings.
+
+    Returns
+    -------
+    dict
+        A ``state_dict`` whose prunable weights equal ``theta_k * mask`` bit for bit and whose
+        mask buffers hold ``masks``; BatchNorm buffers are those of ``theta_k``.
+    """
+    root = lineage_root(runs_dir, hparams) if hparams.level.source != "dense" else hparams
+    if hparams.level.source == "reinit":
+        seed = _seed(hparams.training.seed, hparams.level.control_seed, hparams.level.level,
+                     _REINIT_STREAM)
+        model = build_lth_model(hparams, seed)
+    else:
+        model = build_lth_model(hparams, root.training.seed)
+        model.load_state_dict(rewind_state(root, step, runs_dir, runtime))
+    set_masks_(model, masks)
+    return model.state_dict()
+
+
+def early_stop(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The evaluation of minimum validation loss (Frankle & Carbin 2019: learning speed).
+
+    Parameters
+    ----------
+    records : sequence of dict
+        Evaluation records of :func:`empirical.train.fit` (``step``, ``val_loss``, ``test_acc``).
+
+    Returns
+    -------
+    dict
+        ``early_stop_step``, ``early_stop_val_loss``, ``early_stop_test_acc`` (the first record of
+        minimum validation loss; all None without a validation split).
+    """
+    scored = [r for r in records if r.get("val_loss") is not None]
+    if not scored:
+        return {"early_stop_step": None, "early_stop_val_loss": None, "early_stop_test_acc": None}
+    best = min(scored, key=lambda r: (r["val_loss"], r["step"]))
+    return {"early_stop_step": best["step"], "early_stop_val_loss": best["val_loss"],
+            "early_stop_test_acc": best["test_acc"]}
+
+
+def _summary(hparams: LTHHparams, store: RunStore, masks: pruning.Masks, fitted: FitResult,
+             step: int, seconds: float) -> Row:
+    dens = pruning.density(masks)
+    final = fitted.final
+    return {
+        "level": hparams.level.level, "source": hparams.level.source,
+        "control_seed": hparams.level.control_seed, "density": dens.overall,
+        "layer_density": {n: dens.layer(n) for n in masks},
+        "test_acc": final["test_acc"], "test_loss": final["test_loss"],
+        "val_loss": final["val_loss"], "train_acc": final["train_acc"],
+        **early_stop(fitted.records),
+        "rewind_step": step, "steps": fitted.steps, "seconds": seconds,
+        "hash": hparams_hash(hparams), "parent": hparams.level.parent,
+        "run_dir": str(store.path), "model": hparams.model.name,
+        "dataset": hparams.dataset.name, "seed": hparams.training.seed,
+        "resumed_from": fitted.resumed_from,
+    }
+
+
+def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
+              runtime: RuntimeConfig | None = None, capture_rewind: str = "0it",
+              hooks: FitHooks | None = None) -> Row:
+    """Train (or read back) one IMP level, control, branch or one-shot run.
+
+    Parameters
+    ----------
+    hparams : LTHHparams
+        The run (see :mod:`empirical.lth_hparams`); its parent must be finished.
+    runs_dir : path, optional
+        Run store root (default ``$TICKETS_RUNS`` or ``./runs``).
+    runtime : RuntimeConfig, optional
+        Device and other settings that never change the numbers.
+    capture_rewind : str
+        Level 0 only: also save ``theta_k`` for this rewind point while training.
+    hooks : FitHooks, optional
+        Extra callbacks for :func:`empirical.train.fit` (tests).
+
+    Returns
+    -------
+    dict
+        ``result.json``: level, source, density (overall and per layer), final test accuracy,
+        early-stop step and the test accuracy there, steps, hash, parent, run_dir, and
+        ``reused`` (True when read back).
+    """
+    runtime = runtime or RuntimeConfig()
+    store = _store(runs_dir, hparams)
+    if store.finished:
+        return {**store.read_result(), "reused": True}
+    started = time.perf_counter()
+    device = select_device(runtime.device)
+    train, val, test = make_batches(hparams, runtime, device, Distributed())
+    spe = train.steps_per_epoch
+    dense = hparams.level.source == "dense"
+    step = 0 if dense else rewind_step(hparams.pruning.rewind, spe)
+    total = total_steps(hparams.training, spe)
+    if step > total:
+        raise ValueError(f"rewind point {hparams.pruning.rewind} (step {step}) lies beyond the "
+                         f"{total} training steps")
+    model = build_lth_model(hparams, hparams.training.seed)
+    resumed = (store.path / TICKET).exists()
+    masks = store.load_ticket()["masks"] if resumed else level_masks(hparams, model, runs_dir)
+    initial = (None if (store.path / CHECKPOINT).exists()
+               else start_state(hparams, masks, step, runs_dir, runtime))
+    store.write_hparams(KIND, hparams)
+    if not resumed:
+        store.save_ticket({"masks": masks, "source": hparams.level.source,
+                           "level": hparams.level.level, "rewind_step": step})
+    hooks = dataclasses.replace(hooks) if hooks is not None else FitHooks()
+    capture = rewind_step(capture_rewind, spe) if dense else 0
+    if capture and not os.path.exists(rewind_file(store, capture)):
+        path = rewind_file(store, capture)
+        hooks.capture_steps = (*hooks.capture_steps, capture)
+        chained = hooks.on_capture
+
+        def keep(k: int, state: StateDict) -> None:
+            if k == capture:
+                save_torch(path, {n: t.cpu() for n, t in state.items()})
+            if chained is not None:
+                chained(k, state)
+
+        hooks.on_capture = keep
+    conv = len(dataset_info(hparams.dataset.name).input_shape) == 3
+    model = prepare_model(model, device, channels_last=conv)
+    fitted = fit(model, train, hparams.training, val=val, test=test, store=store,
+                 start_step=step, initial_state=initial, hooks=hooks, amp=runtime.amp,
+                 progress=runtime.progress, tensorboard=runtime.tensorboard)
+    result = _summary(hparams, store, masks, fitted, step, time.perf_counter() - started)
+    store.write_result(result)
+    return {**result, "reused": False}
+
+
+def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control_seed: int = 0,
+            runs_dir: str | os.PathLike | None = None, runtime: RuntimeConfig | None = None,
+            on_row: Callable[[Row], None] | None = None) -> list[Row]:
+    """Iterative magnitude pruning for ``levels`` levels, with controls at every level ``>= 1``.
+
+    Parameters
+    ----------
+    base : LTHHparams
+        Data, model, training and pruning rule (its ``level`` section is ignored).
+    levels : int
+        The last pruning level ``N >= 0`` (levels ``0..N`` are trained or read back).
+    controls : sequence of str
+        Any of ``"reinit"`` and ``"random-prune"``, run at each level ``>= 1`` with the IMP mask
+        (or its counts) of that level.
+    control_seed : int
+        Seed of the controls.
+    runs_dir, runtime
+        Run store root and device settings.
+    on_row : callable, optional
+        Called with each row as soon as its run is done (streaming output).
+
+    Returns
+    -------
+    list of dict
+        One row per run (IMP levels in order, each followed by its controls); see
+        :func:`run_level`.
+    """
+    unknown = [c for c in controls if c not in CONTROLS]
+    if unknown:
+        raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
+    names = list(prunable_weights(build_lth_model(base, base.training.seed)))
+    pruning.resolve_names(names, base.pruning.exclude)  # unknown layer names fail before training
+    rows: list[Row] = []
+
+    def done(row: Row) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    for hparams in imp_chain(base, levels):
+        done(run_level(hparams, runs_dir, runtime, capture_rewind=base.pruning.rewind))
+        if hparams.level.level >= 1:
+            for control in controls:
+                done(run_level(derived(hparams, control, control_seed), runs_dir, runtime))
+    return rows
+
+
+def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike | None = None,
+                 runtime: RuntimeConfig | None = None) -> Row:
+    """Train level 0 (or read it back), prune it once to ``density`` and retrain.
+
+    Parameters
+    ----------
+    base : LTHHparams
+        Data, model, training, pruning scope / exclusions / rewind point.
+    density : float
+        Target density in (0, 1] of the pruned layers (``ceil(d n)`` weights kept per pool).
+    runs_dir, runtime
+        Run store root and device settings.
+
+    Returns
+    -------
+    dict
+        The one-shot run's row (see :func:`run_level`).
+    """
+    run_level(imp_chain(base, 0)[0], runs_dir, runtime, capture_rewind=base.pruning.rewind)
+    return run_level(one_shot(base, density), runs_dir, runtime)
+
+
+def run_branch(level: LTHHparams, training: Any, runs_dir: str | os.PathLike | None = None,
+               runtime: RuntimeConfig | None = None) -> Row:
+    """Retrain a finished IMP level's ticket (mask and ``theta_k``) under other training settings.
+
+    Parameters
+    ----------
+    level : LTHHparams
+        A finished IMP level ``>= 1`` (e.g. an entry of :func:`empirical.lth_hparams.imp_chain`).
+    training : TrainingHparams
+        The branch's training settings.
+    runs_dir, runtime
+        Run store root and device settings.
+
+    Returns
+    -------
+    dict
+        The branch run's row.
+    """
+    return run_level(derived(level, "retrain", training=training), runs_dir, runtime)

@@ -1,0 +1,251 @@
+"""Hyperparameters of iterative magnitude pruning (IMP): one hashed run per level and control.
+
+An IMP experiment is a family of runs in the run store (kind ``lth``), each an
+:class:`LTHHparams` whose :class:`LevelHparams` says where its mask and its start weights come from:
+
+- ``dense`` (level 0): all-ones masks, weights ``theta_0`` drawn from ``training.seed``;
+- ``imp`` (level L >= 1): prune the trained weights of its parent (level L-1) by magnitude
+  (Frankle & Carbin, ICLR 2019), start from ``theta_k`` (``pruning.rewind``) times the mask;
+- ``reinit``: the mask of its parent (IMP level L), fresh random weights (control);
+- ``random-prune``: a random mask with the parent's counts (control), start from ``theta_k``;
+- ``retrain``: the parent's mask and ``theta_k``, trained under other training settings (branch);
+- ``one-shot``: prune the parent's (level 0) trained weights once to ``level.density``.
+
+Every non-dense run names its parent's hash, so a level's hash depends on the whole chain before
+it; raising the number of levels reuses the finished ones. Level 0 carries only ``pruning.init``
+of the pruning section (so every pruning rule shares one dense run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+
+from empirical.hparams import (
+    INITS,
+    SCOPES,
+    DatasetHparams,
+    ModelHparams,
+    TrainingHparams,
+    hp,
+    hparams_hash,
+)
+
+KIND = "lth"
+SOURCES = ("dense", "imp", "reinit", "random-prune", "retrain", "one-shot")
+CONTROLS = ("reinit", "random-prune")
+_REWIND = re.compile(r"^(\d+)(it|ep)?$")
+
+
+def _check_fraction(value: float | None, what: str) -> None:
+    if value is not None and not (math.isfinite(value) and 0 < value <= 1):
+        raise ValueError(f"{what} must lie in (0, 1], got {value!r}")
+
+
+def parse_rewind(text: str) -> tuple[int, str]:
+    """Parse a rewind point: ``"500it"`` (iterations), ``"2ep"`` (epochs) or ``"0"``.
+
+    Parameters
+    ----------
+    text : str
+        The rewind point.
+
+    Returns
+    -------
+    (int, str)
+        The count and its unit, ``"it"`` or ``"ep"``.
+    """
+    match = _REWIND.match(str(text).strip())
+    if match is None or (match.group(2) is None and int(match.group(1)) != 0):
+        raise ValueError(f"rewind point must look like 500it, 2ep or 0, got {text!r}")
+    return int(match.group(1)), match.group(2) or "it"
+
+
+def rewind_step(text: str, steps_per_epoch: int) -> int:
+    """The optimiser step ``k`` of a rewind point (Frankle et al. 2020, "rewinding to iteration k").
+
+    Parameters
+    ----------
+    text : str
+        ``"<n>it"`` or ``"<n>ep"``.
+    steps_per_epoch : int
+        Batches per epoch of the training data.
+
+    Returns
+    -------
+    int
+        ``n`` for iterations, ``n * steps_per_epoch`` for epochs.
+    """
+    count, unit = parse_rewind(text)
+    return count * steps_per_epoch if unit == "ep" else count
+
+
+@dataclass(frozen=True)
+class PruningHparams:
+    """The pruning rule of IMP and the initialisation and rewind point of its weights."""
+
+    init: str = hp("kn", "weight init: kn, ukn, sc, usc, kaiming_uniform", choices=INITS)
+    rate: float = hp(0.2, "fraction of the remaining weights pruned per level, in (0, 1] "
+                     "(fully connected layers; every layer unless overridden)")
+    conv_rate: float | None = hp(None, "prune rate of convolutional layers (default: --rate)")
+    output_rate: float | None = hp(None, "prune rate of the output layer (default: --rate)")
+    scope: str = hp("layerwise", "per-layer rates (layerwise) or one magnitude threshold over "
+                    "all non-excluded layers (global)", choices=SCOPES)
+    exclude: tuple[str, ...] = hp((), "layers never pruned, comma separated ('output' = last)")
+    rewind: str = hp("0it", "start weights of every level: theta_k after k = <n>it iterations or "
+                     "<n>ep epochs of dense training (0it: theta_0)")
+
+    def __post_init__(self) -> None:
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; choose one of {', '.join(INITS)}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"unknown scope {self.scope!r}; choose one of {', '.join(SCOPES)}")
+        _check_fraction(self.rate, "prune rate")
+        _check_fraction(self.conv_rate, "conv prune rate")
+        _check_fraction(self.output_rate, "output prune rate")
+        if self.scope == "global" and (self.conv_rate or self.output_rate):
+            raise ValueError("global pruning uses one rate; use --exclude instead of per-layer "
+                             "rates")
+        object.__setattr__(self, "exclude", tuple(str(n) for n in self.exclude))
+        count, unit = parse_rewind(self.rewind)
+        object.__setattr__(self, "rewind", f"{count}{unit}" if count else "0it")
+
+
+@dataclass(frozen=True)
+class LevelHparams:
+    """Where a run's mask and start weights come from (set by the IMP driver, not by flags)."""
+
+    level: int = hp(0, "pruning level (0: dense)")
+    parent: str = hp("", "hash of the run whose weights or mask this run derives from")
+    source: str = hp("dense", "dense, imp, reinit, random-prune, retrain or one-shot",
+                     choices=SOURCES)
+    control_seed: int = hp(0, "seed of the random re-initialisation or random mask (controls)")
+    density: float = hp(1.0, "target density of a one-shot prune")
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}")
+        if self.level < 0:
+            raise ValueError(f"level must be >= 0, got {self.level}")
+        if (self.source == "dense") != (self.level == 0 and not self.parent):
+            raise ValueError("level 0 (dense) has no parent; every other run needs one")
+        _check_fraction(self.density, "density")
+
+
+@dataclass(frozen=True)
+class LTHHparams:
+    """One IMP run: data, model, training, the pruning rule and the run's place in the lineage."""
+
+    dataset: DatasetHparams = field(default_factory=DatasetHparams)
+    model: ModelHparams = field(default_factory=ModelHparams)
+    training: TrainingHparams = field(default_factory=TrainingHparams)
+    pruning: PruningHparams = field(default_factory=PruningHparams)
+    level: LevelHparams = field(default_factory=LevelHparams)
+
+
+def dense_level(base: LTHHparams) -> LTHHparams:
+    """Level 0 of ``base``'s lineage: only ``pruning.init`` of the pruning section is kept."""
+    return dataclasses.replace(base, pruning=PruningHparams(init=base.pruning.init),
+                               level=LevelHparams())
+
+
+def imp_chain(base: LTHHparams, levels: int) -> list[LTHHparams]:
+    """The hyperparameters of IMP levels ``0..levels`` of ``base``, each naming its parent.
+
+    Parameters
+    ----------
+    base : LTHHparams
+        Data, model, training and pruning rule (its ``level`` section is ignored).
+    levels : int
+        The last level, ``>= 0``.
+
+    Returns
+    -------
+    list of LTHHparams
+        ``levels + 1`` entries; entry ``L >= 1`` has ``level.parent = hparams_hash(entry L-1)``.
+    """
+    if levels < 0:
+        raise ValueError(f"levels must be >= 0, got {levels}")
+    chain = [dense_level(base)]
+    for level in range(1, levels + 1):
+        chain.append(dataclasses.replace(base, level=LevelHparams(
+            level=level, parent=hparams_hash(chain[-1]), source="imp")))
+    return chain
+
+
+def derived(parent: LTHHparams, source: str, control_seed: int = 0,
+            training: TrainingHparams | None = None) -> LTHHparams:
+    """A control or branch of an IMP level: same mask (or its counts), other weights or training.
+
+    Parameters
+    ----------
+    parent : LTHHparams
+        An IMP level ``L >= 1``.
+    source : str
+        ``reinit`` (same mask, fresh weights), ``random-prune`` (random mask with the same counts)
+        or ``retrain`` (same mask and start weights, other training settings).
+    control_seed : int
+        Seed of the control's randomness.
+    training : TrainingHparams, optional
+        Training settings of the run; default the parent's.
+
+    Returns
+    -------
+    LTHHparams
+        At the parent's level, naming the parent's hash.
+    """
+    if source not in ("reinit", "random-prune", "retrain"):
+        raise ValueError(f"unknown control {source!r}; choose reinit, random-prune or retrain")
+    if parent.level.source != "imp":
+        raise ValueError(f"a {source} run derives from an IMP level >= 1")
+    level = LevelHparams(level=parent.level.level, parent=hparams_hash(parent), source=source,
+                         control_seed=control_seed)
+    return dataclasses.replace(parent, training=training or parent.training, level=level)
+
+
+def one_shot(base: LTHHparams, density: float) -> LTHHparams:
+    """One-shot pruning of ``base``'s trained level 0 to ``density`` (Frankle & Carbin 2019).
+
+    Parameters
+    ----------
+    base : LTHHparams
+        Data, model, training and pruning scope / exclusions / rewind point.
+    density : float
+        Target density in (0, 1] of the pruned layers.
+
+    Returns
+    -------
+    LTHHparams
+        A level-1 run whose parent is level 0.
+    """
+    level = LevelHparams(level=1, parent=hparams_hash(dense_level(base)), source="one-shot",
+                         density=density)
+    return dataclasses.replace(base, level=level)
+
+
+def from_preset(name: str, **changes: dict) -> LTHHparams:
+    """The :class:`LTHHparams` of LTH preset ``name``, with per-section changes.
+
+    Parameters
+    ----------
+    name : str
+        An LTH preset of :data:`empirical.presets.PRESETS` (e.g. ``"mnist1d-lth"``).
+    **changes : dict
+        ``section={field: value}`` overrides (sections: dataset, model, training, pruning).
+
+    Returns
+    -------
+    LTHHparams
+    """
+    from empirical.hparams import from_dict
+    from empirical.presets import get_preset
+
+    preset = get_preset(name, KIND)
+    sections = {s: preset.section(s) for s in ("dataset", "model", "training", "pruning")}
+    for section, values in changes.items():
+        if section not in sections:
+            raise ValueError(f"unknown section {section!r}; choose one of {', '.join(sections)}")
+        sections[section].update(values)
+    return from_dict(LTHHparams, sections)

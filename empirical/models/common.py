@@ -1,0 +1,157 @@
+"""Shared pieces of the model zoo: resolved build options, the BatchNorm default rule, pooling.
+
+Every architecture of :mod:`empirical.models` takes one :class:`BuildOptions`, which carries the
+layer configuration (dense, edge-popup, biprop or LTH-masked layers, see :mod:`empirical.layers`),
+the width multiplier, the BatchNorm kind, the activation and the bias rule, so that a single
+definition of each architecture serves every training mode.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from torch import nn
+
+from empirical.layers import SCORE_MODES, LayerConfig
+
+NORM_KINDS = ("none", "nonaffine", "affine")
+
+# Per model family: BatchNorm kind when weights are trained (dense / masked), when only scores are
+# trained (edge-popup / biprop), and the kind forced by binary activations (None: no override).
+_NORM_DEFAULTS: dict[str, tuple[str, str, str | None]] = {
+    "plain": ("none", "none", "nonaffine"),
+    "vgg-small": ("affine", "nonaffine", "nonaffine"),
+    "batchnorm": ("affine", "nonaffine", None),
+}
+NORM_FAMILIES = tuple(_NORM_DEFAULTS)
+
+
+def default_norm(family: str, mode: str, binary_act: bool) -> str:
+    """BatchNorm kind a model family uses when ``bn`` is not given.
+
+    The rule of the reference implementations (Diffenderfer & Kailkhura, ICLR 2021, for MPT;
+    Ramanujan et al., CVPR 2020, for edge-popup; Frankle et al. / open_lth for LTH):
+
+    - ``"plain"`` (fc, LeNet-300-100, Conv-2/4/6/8): no BatchNorm (MPT-1/32 Conv nets), except with
+      binary activations, which need non-affine BatchNorm before every ``sign``.
+    - ``"vgg-small"``: affine BatchNorm when the weights are trained (dense / masked), non-affine
+      in score modes (edge-popup / biprop) or with binary activations (MPT-1/1 VGG-Small).
+    - ``"batchnorm"`` (VGG-11/13/16/19, all ResNets): affine BatchNorm with trained weights
+      (open_lth), non-affine BatchNorm in score modes (edge-popup / biprop).
+
+    Parameters
+    ----------
+    family
+        One of :data:`NORM_FAMILIES`.
+    mode
+        Layer mode of the :class:`~empirical.layers.LayerConfig`.
+    binary_act
+        Whether the hidden activations are binary signs.
+
+    Returns
+    -------
+    str
+        ``"none"``, ``"nonaffine"`` or ``"affine"``.
+    """
+    if family not in _NORM_DEFAULTS:
+        raise ValueError(
+            f"unknown model family {family!r}; choose one of {', '.join(NORM_FAMILIES)}"
+        )
+    trained, scored, binary = _NORM_DEFAULTS[family]
+    if binary_act and binary is not None:
+        return binary
+    return scored if mode in SCORE_MODES else trained
+
+
+def scale_width(width: int, width_mult: float) -> int:
+    """Hidden width times the width multiplier, rounded half up, at least 1.
+
+    Parameters
+    ----------
+    width
+        Width of the architecture at ``width_mult = 1``.
+    width_mult
+        Positive multiplier.
+
+    Returns
+    -------
+    int
+        ``max(1, floor(width * width_mult + 1/2))``.
+    """
+    return max(1, math.floor(width * width_mult + 0.5))
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """Resolved options shared by every architecture.
+
+    Attributes
+    ----------
+    cfg
+        Layer configuration handed to every ``make_conv`` / ``make_linear``.
+    width_mult
+        Multiplier of every hidden width (never of input channels or classes).
+    norm
+        BatchNorm kind, one of :data:`NORM_KINDS`.
+    binary_act
+        Binary sign activations (MPT-1/1) instead of ReLU.
+    bias
+        Give every conv/linear layer a bias.
+    """
+
+    cfg: LayerConfig
+    width_mult: float
+    norm: str
+    binary_act: bool
+    bias: bool
+
+    def width(self, width: int) -> int:
+        """Hidden ``width`` scaled by :attr:`width_mult` (see :func:`scale_width`)."""
+        return scale_width(width, self.width_mult)
+
+    def layer_bias(self, own_bias: bool) -> bool:
+        """Whether a layer has a bias: always if :attr:`bias`, else the architecture's own bias.
+
+        The architecture's own biases (LeNet-300-100, open_lth VGG, the ResNet classifier) exist
+        only when weights are trained (dense / masked modes); score modes are bias-free, as in the
+        MPT and edge-popup reference networks.
+        """
+        return self.bias or (own_bias and self.cfg.mode not in SCORE_MODES)
+
+
+def max_pool(dim: int, kernel_size: int, stride: int, padding: int = 0) -> nn.Module:
+    """``nn.MaxPool1d`` (``dim = 1``) or ``nn.MaxPool2d`` (``dim = 2``)."""
+    return (nn.MaxPool1d if dim == 1 else nn.MaxPool2d)(kernel_size, stride, padding)
+
+
+def avg_pool(dim: int, kernel_size: int) -> nn.Module:
+    """``nn.AvgPool1d`` (``dim = 1``) or ``nn.AvgPool2d`` (``dim = 2``), stride = kernel size."""
+    return (nn.AvgPool1d if dim == 1 else nn.AvgPool2d)(kernel_size)
+
+
+def global_avg_pool(dim: int) -> nn.Module:
+    """Average over all spatial positions: ``nn.AdaptiveAvgPool{1,2}d(1)``."""
+    return (nn.AdaptiveAvgPool1d if dim == 1 else nn.AdaptiveAvgPool2d)(1)
+
+
+def conv_dim(name: str, input_shape: tuple[int, ...]) -> int:
+    """Spatial dimension of a convolutional model's input: 1 for ``(C, L)``, 2 for ``(C, H, W)``.
+
+    Parameters
+    ----------
+    name
+        Model name (for the error message).
+    input_shape
+        Input shape without the batch axis.
+
+    Returns
+    -------
+    int
+        ``len(input_shape) - 1``.
+    """
+    if len(input_shape) not in (2, 3):
+        raise ValueError(
+            f"model {name!r} needs input shape (C, L) or (C, H, W), got {tuple(input_shape)}"
+        )
+    return len(input_shape) - 1

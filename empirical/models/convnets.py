@@ -1,0 +1,156 @@
+"""Plain convolutional networks built from stages of 3x3 convolutions: Conv-2/4/6/8, VGG.
+
+- Conv-2/4/6/8 (Frankle & Carbin, "The Lottery Ticket Hypothesis", ICLR 2019; the MPT-1/32 and
+  edge-popup experiments of Diffenderfer & Kailkhura, ICLR 2021, and Ramanujan et al., CVPR 2020):
+  stages of two 3x3 convolutions and a 2x2 max-pool with 64 / 64,128 / 64,128,256 / 64..512
+  channels, then a 256-256-classes fully connected head.
+- VGG-Small (Zhang et al., "LQ-Nets", ECCV 2018; MPT-1/1 of Diffenderfer & Kailkhura): convs
+  128-128-256-256-512-512, max-pool after each pair, one linear layer to the classes.
+- VGG-11/13/16/19 for CIFAR (Simonyan & Zisserman, ICLR 2015, in the open_lth form of Frankle et
+  al.): 3x3 convs with bias, BatchNorm and ReLU, max-pool after each stage but the last, a final
+  2x2 average pool and one linear layer 512 -> classes with bias.
+
+One class, :class:`ConvNet`, builds all of them from a :class:`ConvSpec`. Inputs ``(C, H, W)`` give
+2-D convolutions, inputs ``(C, L)`` (MNIST-1D) 1-D convolutions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from empirical.layers import make_activation, make_conv, make_linear, make_norm
+from empirical.models.common import BuildOptions, avg_pool, conv_dim, max_pool
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """Shape of a :class:`ConvNet`.
+
+    Attributes
+    ----------
+    stages
+        Output channels of the 3x3 convolutions of each stage; every stage ends in a 2x2 pool.
+    head
+        Hidden widths of the fully connected head (empty: one linear layer to the classes).
+    pool_before_norm
+        Unit order ``conv -> [pool] -> BN -> act`` (MPT / binary networks) if True, else
+        ``conv -> BN -> act -> [pool]`` (open_lth VGG).
+    last_pool
+        ``"max"`` or ``"avg"``: the pool closing the last stage (open_lth VGG averages).
+    own_bias
+        Whether the architecture's convolutions and linear layers have biases (open_lth VGG).
+    norm_family
+        Family of the BatchNorm default rule, see :func:`empirical.models.common.default_norm`.
+    """
+
+    stages: tuple[tuple[int, ...], ...]
+    head: tuple[int, ...]
+    pool_before_norm: bool = True
+    last_pool: str = "max"
+    own_bias: bool = False
+    norm_family: str = "plain"
+
+
+def _conv_n(n_stages: int) -> ConvSpec:
+    """Conv-``2 n_stages``: stages of two convs with channels 64, 128, 256, 512; head 256-256."""
+    return ConvSpec(tuple((64 * 2**i,) * 2 for i in range(n_stages)), (256, 256))
+
+
+def _vgg(plan: Sequence[Sequence[int]]) -> ConvSpec:
+    """open_lth CIFAR VGG from its per-stage channel plan."""
+    return ConvSpec(tuple(tuple(s) for s in plan), (), pool_before_norm=False, last_pool="avg",
+                    own_bias=True, norm_family="batchnorm")
+
+
+CONV_SPECS: dict[str, ConvSpec] = {
+    **{f"conv{2 * n}": _conv_n(n) for n in (1, 2, 3, 4)},
+    "vgg-small": ConvSpec(((128, 128), (256, 256), (512, 512)), (), norm_family="vgg-small"),
+    "vgg11": _vgg([[64], [128], [256] * 2, [512] * 2, [512] * 2]),
+    "vgg13": _vgg([[64] * 2, [128] * 2, [256] * 2, [512] * 2, [512] * 2]),
+    "vgg16": _vgg([[64] * 2, [128] * 2, [256] * 3, [512] * 3, [512] * 3]),
+    "vgg19": _vgg([[64] * 2, [128] * 2, [256] * 4, [512] * 4, [512] * 4]),
+}
+
+
+class ConvNet(nn.Module):
+    """Stages of 3x3 convolutions (padding 1) each closed by a 2x2 pool, then a linear head.
+
+    With binary activations the input stays real (the first conv sees the image) and the logits
+    stay real (no activation after the last linear layer).
+
+    Parameters
+    ----------
+    spec
+        The architecture.
+    input_shape
+        ``(C, H, W)`` or ``(C, L)``; the flattened feature size follows from it.
+    num_classes
+        Number of logits.
+    opts
+        Resolved build options.
+    name
+        Model name, for error messages.
+    """
+
+    def __init__(self, spec: ConvSpec, input_shape: tuple[int, ...], num_classes: int,
+                 opts: BuildOptions, name: str) -> None:
+        super().__init__()
+        dim = conv_dim(name, input_shape)
+        spatial = [s // 2 ** len(spec.stages) for s in input_shape[1:]]
+        if min(spatial) < 1:
+            raise ValueError(f"input {tuple(input_shape)} is too small for model {name!r}, "
+                             f"which halves each spatial size {len(spec.stages)} times")
+        bias = opts.layer_bias(spec.own_bias)
+        features: list[nn.Module] = []
+        channels = input_shape[0]
+        for i, stage in enumerate(spec.stages):
+            last = i == len(spec.stages) - 1
+            pool = avg_pool(dim, 2) if last and spec.last_pool == "avg" else max_pool(dim, 2, 2)
+            for j, out in enumerate(opts.width(c) for c in stage):
+                features.append(make_conv(channels, out, 3, opts.cfg, padding=1, dim=dim,
+                                          bias=bias))
+                closes_stage = j == len(stage) - 1
+                if closes_stage and spec.pool_before_norm:
+                    features.append(pool)
+                features += [make_norm(out, opts.norm, dim=dim), make_activation(opts.binary_act)]
+                if closes_stage and not spec.pool_before_norm:
+                    features.append(pool)
+                channels = out
+        self.features = nn.Sequential(*features)
+        head: list[nn.Module] = [nn.Flatten()]
+        width = channels * math.prod(spatial)
+        for h in spec.head:
+            out = opts.width(h)
+            head += [make_linear(width, out, opts.cfg, bias=bias), make_norm(out, opts.norm, dim=1),
+                     make_activation(opts.binary_act)]
+            width = out
+        head.append(make_linear(width, num_classes, opts.cfg, bias=bias))
+        self.classifier = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, num_classes)``."""
+        return self.classifier(self.features(x))
+
+
+def build_convnet(name: str, num_classes: int, input_shape: tuple[int, ...],
+                  opts: BuildOptions) -> ConvNet:
+    """The :class:`ConvNet` of :data:`CONV_SPECS` ``[name]``.
+
+    Parameters
+    ----------
+    name
+        A key of :data:`CONV_SPECS`.
+    num_classes, input_shape, opts
+        See :func:`empirical.models.build_model`.
+
+    Returns
+    -------
+    ConvNet
+        The network.
+    """
+    return ConvNet(CONV_SPECS[name], input_shape, num_classes, opts, name)

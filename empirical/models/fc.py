@@ -1,0 +1,86 @@
+"""Fully connected networks: the generic MLP ``fc`` and LeNet-300-100.
+
+LeNet-300-100 is the 784-300-100-10 network of LeCun et al. (1998) used by Frankle & Carbin
+("The Lottery Ticket Hypothesis", ICLR 2019); ``fc`` is the bias-free ReLU MLP of the strong
+lottery ticket theory (Malach et al., ICML 2020; Pensia et al., NeurIPS 2020) with free hidden
+widths.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from empirical.layers import make_activation, make_linear, make_norm
+from empirical.models.common import BuildOptions
+
+DEFAULT_FC_WIDTHS = (300, 100)
+LENET_WIDTHS = (300, 100)
+
+
+class FullyConnected(nn.Module):
+    """MLP ``d0 - w1 - ... - wL - classes``: linear -> BatchNorm1d -> activation per hidden layer.
+
+    The input is flattened, so any input shape works; the logits are real (no activation after the
+    last linear layer).
+
+    Parameters
+    ----------
+    input_shape
+        Input shape without the batch axis; ``d0`` is its product.
+    num_classes
+        Number of logits.
+    hidden
+        Hidden widths at ``width_mult = 1`` (may be empty: a linear classifier).
+    opts
+        Resolved build options.
+    own_bias
+        Whether the architecture has biases of its own (LeNet-300-100 does).
+    """
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, hidden: Sequence[int],
+                 opts: BuildOptions, own_bias: bool = False) -> None:
+        super().__init__()
+        bias = opts.layer_bias(own_bias)
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = math.prod(input_shape)
+        for h in hidden:
+            out = opts.width(h)
+            layers += [make_linear(width, out, opts.cfg, bias=bias),
+                       make_norm(out, opts.norm, dim=1), make_activation(opts.binary_act)]
+            width = out
+        layers.append(make_linear(width, num_classes, opts.cfg, bias=bias))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(batch, num_classes)``."""
+        return self.layers(x)
+
+
+def build_fc(name: str, num_classes: int, input_shape: tuple[int, ...], opts: BuildOptions,
+             widths: Sequence[int] | None) -> FullyConnected:
+    """``fc`` (hidden widths ``widths``, default :data:`DEFAULT_FC_WIDTHS`) or ``lenet-300-100``.
+
+    Parameters
+    ----------
+    name
+        ``"fc"`` or ``"lenet-300-100"``.
+    num_classes, input_shape, opts
+        See :func:`empirical.models.build_model`.
+    widths
+        Hidden widths of ``fc`` (each >= 1); must be None for ``lenet-300-100``.
+
+    Returns
+    -------
+    FullyConnected
+        The network; LeNet-300-100 has biases (266,610 parameters on 28x28 MNIST).
+    """
+    if name == "lenet-300-100":
+        return FullyConnected(input_shape, num_classes, LENET_WIDTHS, opts, own_bias=True)
+    hidden = DEFAULT_FC_WIDTHS if widths is None else tuple(int(w) for w in widths)
+    if any(w < 1 for w in hidden):
+        raise ValueError(f"hidden widths must be >= 1, got {list(hidden)}")
+    return FullyConnected(input_shape, num_classes, hidden, opts)

@@ -1,0 +1,193 @@
+"""Score training (biprop / multi-prize tickets, edge-popup) and dense training, as stored runs.
+
+:func:`run_mpt` builds the model named by the hyperparameters through the layer factory, freezes
+everything except the scores (and BatchNorm gamma/beta when the model has affine BN: "+BN"),
+trains with :func:`empirical.train.fit` and stores the run under ``runs_dir/<mode>/<hash>``:
+a finished run is read back, never recomputed; a killed run resumes from its checkpoint.
+
+biprop (Diffenderfer & Kailkhura, ICLR 2021): kept weights are ``alpha * sign(W)``, one ``alpha``
+per layer; edge-popup (Ramanujan et al., CVPR 2020): kept weights are ``W``. Both learn only the
+scores; the weights stay the random initial ones, bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from empirical.data import Batches, dataset_info, get_dataset
+from empirical.device import (
+    Distributed,
+    distributed_from_env,
+    init_distributed,
+    prepare_model,
+    select_device,
+)
+from empirical.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
+from empirical.store import RunStore
+from empirical.train import FitHooks, FitResult, fit
+
+SCORE_MODES = ("edge-popup", "biprop")
+BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+def layer_config(hparams: RunHparams) -> Any:
+    """The :class:`empirical.layers.LayerConfig` of the run's mask section."""
+    from empirical.layers import LayerConfig
+
+    m = hparams.mask
+    return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
+                       init=m.init)
+
+
+def build_run_model(hparams: RunHparams) -> nn.Module:
+    """The run's model, initialised from ``training.seed`` (seeds torch's global generator).
+
+    In score modes every parameter except ``scores`` and BatchNorm affine parameters is frozen.
+    """
+    from empirical.models import build_model
+
+    info = dataset_info(hparams.dataset.name)
+    torch.manual_seed(hparams.training.seed)
+    mh = hparams.model
+    model = build_model(mh.name, info.num_classes, info.input_shape, layer_config(hparams),
+                        width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
+                        binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
+                        bias=mh.bias)
+    if hparams.mask.mode in SCORE_MODES:
+        freeze_for_score_training(model)
+    return model
+
+
+def freeze_for_score_training(model: nn.Module) -> None:
+    """Only ``scores`` and BatchNorm gamma/beta keep ``requires_grad``; weights/biases freeze."""
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            param.requires_grad_(name == "scores" or isinstance(module, BN_TYPES))
+
+
+def keep_schedule(hparams: RunHparams) -> Any:
+    """Global-scope annealing ``epoch -> keep`` (``empirical.layers.annealed_keep``), or None."""
+    m = hparams.mask
+    if m.mode not in SCORE_MODES or m.scope != "global" or m.anneal_epochs == 0:
+        return None
+    from empirical.layers import annealed_keep
+
+    return lambda epoch: annealed_keep(m.keep, epoch, m.anneal_epochs)
+
+
+def make_batches(hparams: RunHparams, runtime: RuntimeConfig, device: torch.device,
+                 dist: Distributed) -> tuple[Batches, Batches | None, Batches]:
+    """Training, validation (None if ``val_size`` is 0) and test batches of the run."""
+    d = hparams.dataset
+    if d.batch_size % dist.world_size:
+        raise ValueError(f"batch size {d.batch_size} is not divisible by {dist.world_size} "
+                         "processes")
+    per_rank = d.batch_size // dist.world_size
+
+    def split(name: str) -> Any:
+        return get_dataset(d.name, runtime.data_dir, name, seed=d.split_seed,
+                           val_size=d.val_size, augment=d.augment)
+
+    common = {"device": device, "rank": dist.rank, "world_size": dist.world_size,
+              "num_workers": runtime.num_workers}
+    train = Batches(split("train"), per_rank, hparams.training.seed, **common)
+    val = Batches(split("val"), per_rank, None, drop_last=False, **common) if d.val_size else None
+    test = Batches(split("test"), per_rank, None, drop_last=False, **common)
+    return train, val, test
+
+
+def ticket_of(model: nn.Module, seed: int) -> dict[str, Any]:
+    """The found ticket: per-layer scores, boolean masks, biprop gains alpha, and the seed."""
+    from empirical.layers import layer_alphas, layer_masks, prunable_layers
+
+    scores = {name: layer.scores.detach().cpu().clone() for name, layer in prunable_layers(model)
+              if getattr(layer, "scores", None) is not None}
+    masks = {name: mask.detach().cpu().bool() for name, mask in layer_masks(model).items()}
+    alphas = {name: float(a) for name, a in layer_alphas(model).items()}
+    return {"seed": seed, "scores": scores, "masks": masks, "alphas": alphas}
+
+
+def summarize(hparams: RunHparams, store: RunStore, model: nn.Module, fitted: FitResult,
+              seconds: float) -> dict[str, Any]:
+    """The result dict written to ``result.json``."""
+    from empirical.layers import kept_fractions, layer_masks
+
+    final = fitted.final
+    masks = layer_masks(model)
+    kept = sum(int(m.sum()) for m in masks.values())
+    total = sum(m.numel() for m in masks.values())
+    return {
+        "kind": hparams.mask.mode, "hash": hparams_hash(hparams), "run_dir": str(store.path),
+        "canonical": canonical_string(hparams),
+        "model": hparams.model.name, "dataset": hparams.dataset.name, "keep": hparams.mask.keep,
+        "test_acc": final["test_acc"], "test_loss": final["test_loss"],
+        "val_acc": final["val_acc"], "val_loss": final["val_loss"],
+        "train_acc": final["train_acc"], "train_loss": final["train_loss"],
+        "kept_fraction": {k: float(v) for k, v in kept_fractions(model).items()},
+        "kept_overall": kept / total if total else 1.0,
+        "steps": fitted.steps, "epochs": final["epoch"], "seconds": seconds,
+        "resumed_from": fitted.resumed_from, "reused": False,
+    }
+
+
+def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
+            runtime: RuntimeConfig | None = None, hooks: FitHooks | None = None
+            ) -> dict[str, Any]:
+    """Train (or read back) the biprop / edge-popup / dense run described by ``hparams``.
+
+    Parameters
+    ----------
+    hparams
+        The run; ``hparams.mask.mode`` is the algorithm and the run kind.
+    runs_dir
+        Root of the run store (default ``$TICKETS_RUNS`` or ``./runs``).
+    runtime
+        Device, data directory, workers, compile, progress (never part of the hash).
+    hooks
+        Callbacks passed to :func:`empirical.train.fit`.
+
+    Returns
+    -------
+    dict
+        ``result.json``'s contents: kind, hash, run_dir, test/val/train accuracy and loss,
+        kept fraction per layer and overall, steps, epochs, seconds, ``reused`` (True when the
+        finished run was read back).
+    """
+    runtime = runtime or RuntimeConfig()
+    kind = hparams.mask.mode
+    store = RunStore.for_run(runs_dir, kind, hparams)
+    if store.finished:
+        return {**store.read_result(), "reused": True}
+    started = time.perf_counter()
+    dist = distributed_from_env()
+    device = select_device(runtime.device, dist)
+    init_distributed(dist, device)
+    train, val, test = make_batches(hparams, runtime, device, dist)
+    model = build_run_model(hparams)
+    conv = len(dataset_info(hparams.dataset.name).input_shape) == 3
+    model = prepare_model(model, device, channels_last=conv)
+    core = model
+    if runtime.compile:
+        model = torch.compile(model)
+    if dist.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+    if dist.is_main:
+        store.write_hparams(kind, hparams)
+    hooks = hooks or FitHooks()
+    if hooks.keep_schedule is None:
+        hooks.keep_schedule = keep_schedule(hparams)
+    fitted = fit(model, train, hparams.training, val=val, test=test, store=store, hooks=hooks,
+                 amp=runtime.amp, progress=runtime.progress, dist=dist,
+                 tensorboard=runtime.tensorboard)
+    result = summarize(hparams, store, core, fitted, time.perf_counter() - started)
+    if dist.is_main:
+        if kind in SCORE_MODES:
+            store.save_ticket(ticket_of(core, hparams.training.seed))
+        store.write_result(result)
+    return result

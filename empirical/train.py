@@ -1,0 +1,374 @@
+"""The one training loop: dense training, score training (edge-popup, biprop) and IMP's rounds.
+
+:func:`fit` trains a model for ``TrainingHparams.epochs`` epochs or ``iterations`` steps. Every
+quantity that depends on the position in training is a pure function of the step: the learning rate
+(:func:`lr_at`), the data order (:func:`empirical.data.epoch_permutation`) and the keep schedule
+(a function of the epoch). Hence training can start at any step ``k`` (rewinding) and a run killed
+after an epoch resumes from its checkpoint to the same final weights, bit for bit on the CPU.
+
+After every optimiser step ``empirical.layers.enforce_masks_(model)`` re-applies fixed masks, so
+momentum and weight decay never revive a pruned weight (IMP).
+
+Learning rate (biprop / edge-popup reference schedule)
+------------------------------------------------------
+Linear warm-up ``lr (s+1)/W`` for steps ``s < W``, then either constant ``lr`` or the per-epoch
+cosine ``0.5 (1 + cos(pi e / E)) lr`` with ``e = s // steps_per_epoch`` and ``E`` the number of
+epochs.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from empirical.data import Batches
+from empirical.device import Distributed, autocast
+from empirical.hparams import TrainingHparams
+from empirical.store import RunStore
+
+StateDict = dict[str, Any]
+
+
+def total_steps(training: TrainingHparams, steps_per_epoch: int) -> int:
+    """Training length in optimiser steps: ``iterations`` if > 0, else epochs x steps/epoch."""
+    return training.iterations or training.epochs * steps_per_epoch
+
+
+def lr_at(step: int, training: TrainingHparams, steps_per_epoch: int) -> float:
+    """The learning rate of step ``step`` (0-based): linear warm-up, then cosine or constant.
+
+    Parameters
+    ----------
+    step
+        Number of optimiser steps taken before this one.
+    training
+        Supplies ``lr``, ``warmup_steps``, ``schedule`` and the training length.
+    steps_per_epoch
+        Batches per epoch.
+
+    Returns
+    -------
+    float
+        ``lr (step+1)/W`` during warm-up; then ``lr`` (constant) or
+        ``0.5 (1 + cos(pi e / E)) lr`` with ``e = step // steps_per_epoch``.
+    """
+    if step < training.warmup_steps:
+        return training.lr * (step + 1) / training.warmup_steps
+    if training.schedule == "constant":
+        return training.lr
+    epochs = math.ceil(total_steps(training, steps_per_epoch) / steps_per_epoch)
+    return 0.5 * (1 + math.cos(math.pi * (step // steps_per_epoch) / epochs)) * training.lr
+
+
+def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
+    """The ``(name, parameter)`` pairs with ``requires_grad`` (scores, BN affine, dense weights)."""
+    return [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+
+
+def make_optimizer(model: nn.Module, training: TrainingHparams) -> torch.optim.Optimizer:
+    """SGD, Adam or AdamW over the trainable parameters.
+
+    Without ``decay_bn_bias`` the one-dimensional parameters (biases, BN gamma/beta) form a
+    second group without weight decay.
+    """
+    params = trainable_parameters(model)
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    if not training.decay_bn_bias:
+        groups = [{"params": [p for _, p in params if p.ndim > 1]},
+                  {"params": [p for _, p in params if p.ndim <= 1], "weight_decay": 0.0}]
+        groups = [g for g in groups if g["params"]]
+    else:
+        groups = [{"params": [p for _, p in params]}]
+    if training.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=training.lr, momentum=training.momentum,
+                               nesterov=training.nesterov, weight_decay=training.weight_decay)
+    cls = torch.optim.Adam if training.optimizer == "adam" else torch.optim.AdamW
+    return cls(groups, lr=training.lr, betas=(training.momentum, 0.999),
+               weight_decay=training.weight_decay)
+
+
+def rng_state() -> dict[str, Any]:
+    """The global torch RNG states (CPU and CUDA); the code draws from no other global RNG."""
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The module inside DistributedDataParallel / torch.compile wrappers."""
+    while True:
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            return model
+        model = inner
+
+
+def _all_reduce(values: torch.Tensor, dist: Distributed) -> torch.Tensor:
+    if dist.enabled:
+        torch.distributed.all_reduce(values)
+    return values
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: Batches, amp: bool = True,
+             dist: Distributed | None = None) -> dict[str, float]:
+    """Mean cross-entropy loss and accuracy of ``model`` over ``batches`` (eval mode).
+
+    Returns
+    -------
+    dict
+        ``{"loss": ..., "acc": ...}`` (summed over all processes when distributed).
+    """
+    dist = dist or Distributed()
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(3, dtype=torch.float64, device=batches.device)
+    for x, y in batches.epoch(0):
+        with autocast(batches.device, amp):
+            logits = model(x)
+        loss = nn.functional.cross_entropy(logits.float(), y, reduction="sum")
+        sums += torch.stack([loss.double(), (logits.argmax(1) == y).sum().double(),
+                             torch.tensor(len(y), dtype=torch.float64, device=sums.device)])
+    model.train(was_training)
+    loss_sum, correct, count = _all_reduce(sums, dist).tolist()
+    return {"loss": loss_sum / count, "acc": correct / count}
+
+
+@dataclass
+class FitHooks:
+    """Callbacks of :func:`fit` (all optional).
+
+    Attributes
+    ----------
+    capture_steps
+        Steps ``k`` at which ``on_capture(k, state)`` receives a deep copy of the model's
+        ``state_dict`` taken after ``k`` optimiser steps (``k = 0``: before training) - the rewind
+        point of IMP with rewinding. Save it yourself if a rerun must not redo it.
+    on_capture
+        See ``capture_steps``.
+    on_record
+        Called with each evaluation record (after it is stored).
+    keep_schedule
+        ``epoch -> keep`` (or None: unchanged), applied with ``empirical.layers.set_keep`` at the
+        start of every epoch (global-scope annealing).
+    after_epoch
+        Called with the number of finished epochs after the epoch's checkpoint is written (tests
+        raise here to simulate a kill).
+    """
+
+    capture_steps: tuple[int, ...] = ()
+    on_capture: Callable[[int, StateDict], None] | None = None
+    on_record: Callable[[dict[str, Any]], None] | None = None
+    keep_schedule: Callable[[int], float | None] | None = None
+    after_epoch: Callable[[int], None] | None = None
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: every evaluation record, the final one, and the step count."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    resumed_from: int | None = None
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """The last evaluation record."""
+        return self.records[-1]
+
+    def val_loss_curve(self) -> list[tuple[int, float]]:
+        """``(step, val_loss)`` pairs (learning speed: the step of the minimum)."""
+        return [(r["step"], r["val_loss"]) for r in self.records if r.get("val_loss") is not None]
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
+    if not (enabled and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, file=sys.stderr, unit="step", leave=False)
+
+
+def _apply_keep(model: nn.Module, hooks: FitHooks, epoch: int) -> None:
+    if hooks.keep_schedule is None:
+        return
+    keep = hooks.keep_schedule(epoch)
+    if keep is not None:
+        from empirical.layers import set_keep
+
+        set_keep(unwrap(model), keep)
+
+
+def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
+        val: Batches | None = None, test: Batches | None = None, store: RunStore | None = None,
+        start_step: int = 0, initial_state: StateDict | None = None,
+        hooks: FitHooks | None = None, amp: bool = True, progress: bool = False,
+        dist: Distributed | None = None, tensorboard: bool = False) -> FitResult:
+    """Train ``model`` on ``train`` and evaluate on ``val``/``test``; resumable through ``store``.
+
+    Parameters
+    ----------
+    model
+        The model, already on the device (possibly wrapped by DDP / torch.compile); only
+        parameters with ``requires_grad`` are optimised.
+    train
+        Seeded training batches (:class:`empirical.data.Batches`).
+    training
+        Optimiser, schedule, length, ``eval_every``.
+    val, test
+        Evaluation batches (either may be None).
+    store
+        If given (and this is the main process): metrics are appended, a checkpoint is written
+        atomically after every epoch and at the end, and an existing checkpoint is resumed.
+    start_step
+        Begin at step ``k``: the learning rate and the data order are those of step ``k``.
+    initial_state
+        A ``state_dict`` (weights and buffers) loaded before training (not when resuming).
+    hooks
+        Callbacks, see :class:`FitHooks`.
+    amp
+        bf16 autocast on CUDA.
+    progress
+        tqdm bar on stderr when it is a terminal.
+    dist
+        Distributed placement; only rank 0 writes.
+    tensorboard
+        Write the records as TensorBoard scalars into ``store.path / "tb"``.
+
+    Returns
+    -------
+    FitResult
+    """
+    hooks = hooks or FitHooks()
+    dist = dist or Distributed()
+    core = unwrap(model)
+    writer = store if store is not None and dist.is_main else None
+    optimizer = make_optimizer(core, training)
+    spe = train.steps_per_epoch
+    total = total_steps(training, spe)
+    if not 0 <= start_step <= total:
+        raise ValueError(f"start step must lie in [0, {total}], got {start_step}")
+    result = FitResult()
+    step, elapsed = start_step, 0.0
+    sums = torch.zeros(3, dtype=torch.float64, device=train.device)
+    checkpoint = store.load_checkpoint() if store is not None else None
+    if checkpoint is not None:
+        core.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        set_rng_state(checkpoint["rng"])
+        step, elapsed = checkpoint["step"], checkpoint["seconds"]
+        sums = checkpoint["train_sums"].to(train.device)
+        result.resumed_from = step
+        if writer is not None:
+            writer.truncate_metrics(step)
+        result.records = store.metrics()  # type: ignore[union-attr]
+    elif initial_state is not None:
+        core.load_state_dict(initial_state)
+    tb = None
+    if tensorboard and writer is not None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise ValueError("--tensorboard needs the tensorboard package (pip install "
+                             "tensorboard)") from None
+        tb = SummaryWriter(str(writer.path / "tb"))
+
+    def record() -> None:
+        nonlocal sums
+        totals = _all_reduce(sums.clone(), dist).tolist()
+        entry: dict[str, Any] = {
+            "epoch": step / spe, "step": step, "lr": lr_at(max(step - 1, 0), training, spe),
+            "train_loss": totals[0] / max(totals[2], 1), "train_acc": totals[1] / max(totals[2], 1),
+            "seconds": elapsed + time.perf_counter() - started,
+        }
+        for name, batches in (("val", val), ("test", test)):
+            scores = evaluate(model, batches, amp, dist) if batches is not None else None
+            entry[f"{name}_loss"] = scores["loss"] if scores else None
+            entry[f"{name}_acc"] = scores["acc"] if scores else None
+        sums = torch.zeros_like(sums)
+        result.records.append(entry)
+        if writer is not None:
+            writer.append_metrics(entry)
+        if tb is not None:
+            for key, value in entry.items():
+                if value is not None and key not in ("step", "epoch"):
+                    tb.add_scalar(key, value, step)
+        if hooks.on_record is not None:
+            hooks.on_record(entry)
+
+    def save() -> None:
+        if writer is not None:
+            writer.save_checkpoint({
+                "model": core.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "rng": rng_state(), "train_sums": sums.cpu(),
+                "seconds": elapsed + time.perf_counter() - started})
+
+    def capture() -> None:
+        if step in hooks.capture_steps and hooks.on_capture is not None:
+            hooks.on_capture(step, copy.deepcopy(core.state_dict()))
+
+    from empirical.layers import enforce_masks_
+
+    started = time.perf_counter()
+    bar = _progress(total, step, progress and dist.is_main)
+    model.train()
+    capture()
+    while step < total:
+        epoch, first = divmod(step, spe)
+        _apply_keep(model, hooks, epoch)
+        for x, y in train.epoch(epoch, first):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, training, spe)
+            with autocast(train.device, amp):
+                logits = model(x)
+            loss = nn.functional.cross_entropy(logits.float(), y,
+                                               label_smoothing=training.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            enforce_masks_(core)
+            with torch.no_grad():
+                n = torch.tensor(len(y), dtype=torch.float64, device=sums.device)
+                sums += torch.stack([loss.detach().double() * n,
+                                     (logits.argmax(1) == y).sum().double(), n])
+            step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            capture()
+            if training.eval_every and step % training.eval_every == 0:
+                record()
+            if step == total:
+                break
+        if not training.eval_every or (step == total and step % training.eval_every):
+            record()
+        save()
+        if hooks.after_epoch is not None:
+            hooks.after_epoch(step // spe)
+    if bar is not None:
+        bar.close()
+    if tb is not None:
+        tb.close()
+    if not result.records:  # start_step == total: nothing trained, still report the model
+        record()
+    result.steps = step
+    result.seconds = elapsed + time.perf_counter() - started
+    return result

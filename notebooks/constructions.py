@@ -1,0 +1,141 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Strong-ticket constructions against their bounds
+#
+# Four constructions prune a random source network to approximate a target ReLU network within
+# $\epsilon$ in sup norm on the unit ball: Pensia et al. (2020, subset sum), Malach et al. (2020,
+# products of weights), MPT-binary (Diffenderfer & Kailkhura 2021, binary weights with a gain) and
+# binary-depth (Sreenivasan et al. 2022, $\pm 1$ sources traded for depth). The sweeps run in
+# `verify.construction_study`; this notebook plots them.
+#
+# 1. sup error against source width, all four on the same targets (log scale);
+# 2. the smallest sufficient width against $\epsilon$, target depth and target width, each
+#    against the construction's bound (its sympy LaTeX in the caption and the `bounds` table).
+
+# %% tags=["parameters"]
+SCALE = "smoke"
+OUT_DIR = None  # default: ../paper_figures/<SCALE>
+RUNS_DIR = None
+DATA_DIR = None
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import display
+from tqdm.auto import tqdm
+
+from theory.bounds import OUR_BOUNDS, get_bound
+from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
+from verify.plotting import Outputs, log_axis, use_style
+from verify.scales import get_scale
+
+use_style()
+sizes = get_scale("constructions", SCALE)
+VARIED = {"eps": sizes.eps_values, "depth": sizes.depth_values,
+          "target-width": sizes.target_widths}
+outputs = Outputs(
+    "constructions", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    figures=["error_vs_width", *(f"width_vs_{v.replace('-', '_')}" for v in VARIED)],
+    tables={"errors": ["construction", "source_width", "sup_error", "predicted_error",
+                               "eps", "seed"],
+            "width_needed": ["construction", "param", "value", "source_width", "bound_width",
+                             "success_rate"],
+            "bounds": ["construction", "bound", "kind", "latex", "statement"]},
+)
+SEEDS = list(range(sizes.seeds))
+DATA = (f"random targets {sizes.width}-wide, depth {sizes.depth}, eps={sizes.eps}, "
+        f"delta={sizes.delta}")
+
+# %% [markdown]
+# The bound each construction is held to: our explicit-constant bound where the construction has
+# one (`theory.bounds.OUR_BOUNDS`), else the theorem's (with its unknown constant $C$).
+
+# %%
+THEOREM_BOUNDS = {"pensia": "pensia-width", "malach": "malach-width",
+                  "mpt-binary": "mpt-1-32-width", "binary-depth": "sreenivasan-width"}
+bounds = pd.DataFrame([
+    {"construction": m, "bound": b.name, "kind": b.kind, "latex": f"${b.latex()}$",
+     "statement": b.statement}
+    for m in sizes.methods
+    for b in (get_bound(n) for n in dict.fromkeys([OUR_BOUNDS.get(m, THEOREM_BOUNDS[m]),
+                                                    THEOREM_BOUNDS[m]]))
+])
+held_to = {m: get_bound(OUR_BOUNDS.get(m, THEOREM_BOUNDS[m])) for m in sizes.methods}
+caption_bounds = "; ".join(f"{m}: ${b.latex()}$" for m, b in held_to.items())
+display(bounds[["construction", "bound", "kind"]])
+
+# %%
+total = sum(len(sizes.block_sizes[m]) for m in sizes.methods) * sizes.seeds
+with tqdm(total=total, desc="error vs width") as bar:
+    error_rows = [r for m in sizes.methods
+                  for r in sweep_error_vs_width(m, sizes.block_sizes[m], sizes.width, sizes.depth,
+                                                sizes.eps, sizes.delta, sizes.seeds,
+                                                progress=bar.update)]
+errors = pd.DataFrame(error_rows)
+
+fig, ax = plt.subplots()
+sns.lineplot(data=errors, x="source_width", y="sup_error", hue="construction", style="construction",
+             markers=True, dashes=False, errorbar=("pi", 100), ax=ax)
+ax.axhline(sizes.eps, color="k", linestyle="--", linewidth=1, label=f"$\\epsilon$ = {sizes.eps}")
+log_axis(ax, errors["source_width"])
+ax.set(yscale="log", xlabel="source width (widest layer)",
+       ylabel="sup error on the unit ball", title="Strong tickets: error against width")
+ax.legend(fontsize=8)
+outputs.figure(fig, "error_vs_width",
+               "Measured sup error of the pruned subnetwork against the source width, the four "
+               "constructions on the same random targets (log-log; band: range over seeds). "
+               f"Bounds: {caption_bounds}.", SEEDS, data=DATA)
+
+# %%
+needed_rows = []
+with tqdm(total=len(sizes.methods) * sum(map(len, VARIED.values())), desc="width needed") as bar:
+    for vary, values in VARIED.items():
+        for m in sizes.methods:
+            needed_rows += sweep_width_vs_eps(m, vary, values, sizes.block_sizes[m], sizes.width,
+                                              sizes.depth, sizes.eps, sizes.delta, sizes.seeds,
+                                              sizes.fraction, progress=bar.update)
+needed = pd.DataFrame(needed_rows)
+LABELS = {"eps": "accuracy $\\epsilon$", "depth": "target depth $l$",
+          "target-width": "target width $d$"}
+for vary in VARIED:
+    part = needed[needed["param"] == vary]
+    fig, ax = plt.subplots()
+    for (method, group), color in zip(part.groupby("construction", sort=False),
+                                      sns.color_palette(n_colors=len(sizes.methods)),
+                                      strict=False):
+        ax.plot(group["value"], group["source_width"].where(group["found"]), marker="o",
+                color=color, label=f"{method} (measured)")
+        ax.plot(group["value"], group["bound_width"], linestyle="--", color=color,
+                label=f"{method} (bound)")
+    ax.set(yscale="log", xlabel=LABELS[vary], ylabel="source width needed",
+           title=f"Width needed against {LABELS[vary].split(' $')[0]}")
+    if vary == "eps":
+        log_axis(ax, part["value"], invert=True)
+    ax.legend(fontsize=7, ncol=2)
+    outputs.figure(fig, f"width_vs_{vary.replace('-', '_')}",
+                   f"Smallest source width whose runs reach sup error <= eps in at least "
+                   f"{sizes.fraction:.0%} of seeds (solid; missing: none of the candidate widths "
+                   f"did) against {vary}, and the width the construction's bound prescribes "
+                   f"(dashed). Bounds: {caption_bounds}.", SEEDS, data=DATA)
+
+# %%
+outputs.table(errors, "errors", "Sup error against source width (one row per run).",
+              SEEDS, data=DATA)
+outputs.table(needed, "width_needed", "Smallest sufficient source width against eps, depth and "
+              "target width, with the bound's width.", SEEDS, data=DATA)
+outputs.table(bounds, "bounds", "The bounds as sympy LaTeX: ours (explicit constants) and the "
+              "theorems' (C: unspecified constant).", SEEDS)
+outputs.finish()

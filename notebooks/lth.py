@@ -1,0 +1,103 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lottery tickets: accuracy and early stopping against weights remaining
+#
+# Frankle & Carbin (ICLR 2019): iterative magnitude pruning (IMP) finds subnetworks that, reset
+# to their original initialisation, train to the dense network's accuracy or better, and learn
+# faster (earlier minimum of the validation loss), down to a few percent of the weights. The same
+# masks with a random re-initialisation, and random masks with the same per-layer counts, fall
+# behind. At paper scale: LeNet-300-100 on MNIST, Conv-2/4/6 on CIFAR-10; at cpu scale: an MLP on
+# MNIST-1D. Every level and control is a stored run (`verify.lth_study`), reused when finished.
+
+# %% tags=["parameters"]
+SCALE = "smoke"
+OUT_DIR = None  # default: ../paper_figures/<SCALE>
+RUNS_DIR = None  # default: $TICKETS_RUNS or ./runs
+DATA_DIR = None
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import display
+
+from verify import lth_study
+from verify.plotting import Outputs, log_axis, run_hashes, use_style
+from verify.scales import get_scale
+
+use_style()
+sizes = get_scale("lth", SCALE)
+outputs = Outputs(
+    "lth", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    figures=["accuracy", "early_stop"],
+    tables={"summary": ["model", "arm", "level", "weights_remaining", "test_acc",
+                        "early_stop_step", "dense_test_acc", "seeds"],
+            "runs": ["model", "seed", "level", "arm", "weights_remaining", "test_acc",
+                     "early_stop_step", "hash"]},
+)
+SEEDS = list(sizes.seeds)
+
+# %%
+rows = lth_study.run_study(sizes, RUNS_DIR, DATA_DIR)
+runs = pd.DataFrame(rows)
+runs["test_acc"] *= 100
+HASHES = run_hashes(rows)
+DATA = ", ".join(sorted(runs["dataset"].unique()))
+print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run store")
+
+
+# %%
+def against_remaining(y: str, ylabel: str, title: str) -> plt.Figure:
+    """``y`` against the percentage of weights remaining, one panel per model, hue = arm."""
+    models = list(sizes.models)
+    fig, axes = plt.subplots(1, len(models), figsize=(5.4 * len(models), 4.2), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        sns.lineplot(data=runs[runs["model"] == model], x="weights_remaining", y=y, hue="arm",
+                     style="arm", markers=True, dashes=False, errorbar="sd",
+                     hue_order=list(dict.fromkeys(lth_study.ARMS.values())), ax=ax)
+        log_axis(ax, runs.loc[runs["model"] == model, "weights_remaining"].round(1),
+                 invert=True)
+        ax.set(xlabel="weights remaining (%)", ylabel=ylabel, title=model)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+fig = against_remaining("test_acc", "test accuracy (%)", "IMP tickets against controls")
+outputs.figure(fig, "accuracy", "Final test accuracy against weights remaining (log scale, "
+               "pruning proceeds to the right) for IMP winning tickets (reset to their "
+               "initialisation), random re-initialisation of the same masks, and random pruning "
+               "with the same per-layer counts; the 100% point is the dense network (band: sd "
+               "over seeds).", SEEDS, HASHES, DATA)
+
+# %%
+fig = against_remaining("early_stop_step", "early-stop iteration",
+                        "Learning speed: iteration of minimum validation loss")
+outputs.figure(fig, "early_stop", "Early-stopping iteration (minimum validation loss) against "
+               "weights remaining for IMP tickets and the two controls (band: sd over seeds).",
+               SEEDS, HASHES, DATA)
+
+# %%
+summary = pd.DataFrame(lth_study.summary(rows))
+summary[["test_acc", "test_acc_std", "dense_test_acc"]] *= 100
+outputs.table(summary, "summary", "IMP tickets and controls per level: mean test accuracy (%) "
+              "and early-stop iteration over seeds, with the dense network's accuracy.", SEEDS,
+              HASHES, DATA)
+outputs.table(runs, "runs", "Every IMP level and control run with its run-store hash.", SEEDS,
+              HASHES, DATA)
+display(summary)
+
+# %%
+outputs.finish()

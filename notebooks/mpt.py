@@ -1,0 +1,110 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Multi-prize tickets: accuracy against the kept fraction k
+#
+# Diffenderfer & Kailkhura (ICLR 2021): in a randomly initialised network whose weights are never
+# trained, biprop finds a subnetwork with binarised weights $\alpha\,\mathrm{sign}(W)$ that matches
+# the weight-trained dense network; accuracy rises with depth and width. MPT-1/32 keeps real
+# activations, MPT-1/1 binarises them too. At paper scale: Conv-2/4/6/8 on CIFAR-10; at cpu scale:
+# MLPs and 1-D conv nets on MNIST-1D. Every run is a stored run (`verify.mpt_study`), reused when
+# finished.
+
+# %% tags=["parameters"]
+SCALE = "smoke"
+OUT_DIR = None  # default: ../paper_figures/<SCALE>
+RUNS_DIR = None  # default: $TICKETS_RUNS or ./runs
+DATA_DIR = None
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import display
+
+from verify import mpt_study
+from verify.plotting import Outputs, log_axis, run_hashes, use_style
+from verify.scales import get_scale
+
+use_style()
+sizes = get_scale("mpt", SCALE)
+outputs = Outputs(
+    "mpt", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    figures=["depth", "width"],
+    tables={"best_vs_dense": ["model", "width_mult", "variant", "best_keep", "best_acc",
+                              "dense_acc", "gap", "seeds"],
+            "runs": ["series", "model", "width_mult", "variant", "keep", "seed", "test_acc",
+                     "hash"]},
+)
+SEEDS = list(sizes.seeds)
+DATA = sizes.dataset
+
+# %%
+rows = mpt_study.run_study(sizes, RUNS_DIR, DATA_DIR)
+runs = pd.DataFrame(rows)
+runs["test_acc"] *= 100
+print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run store")
+
+
+# %%
+def accuracy_vs_keep(frame: pd.DataFrame, hue: str, title: str) -> plt.Figure:
+    """Accuracy against k per variant (panels), one colour per ``hue``; dense dashed."""
+    variants = list(sizes.variants)
+    fig, axes = plt.subplots(1, len(variants), figsize=(5.2 * len(variants), 4.2), sharey=True,
+                             squeeze=False)
+    levels = list(dict.fromkeys(frame[hue]))
+    palette = dict(zip(levels, sns.color_palette("viridis", len(levels)), strict=True))
+    dense = frame[frame["variant"] == mpt_study.DENSE].groupby(hue, sort=False)["test_acc"].mean()
+    for ax, variant in zip(axes[0], variants, strict=True):
+        sns.lineplot(data=frame[frame["variant"] == variant], x="keep", y="test_acc", hue=hue,
+                     palette=palette, marker="o", errorbar="sd", ax=ax, legend=ax is axes[0][0])
+        for level, acc in dense.items():
+            ax.axhline(acc, color=palette[level], linestyle="--", linewidth=1)
+        log_axis(ax, sizes.keeps)
+        ax.set(xlabel="kept fraction $k$", ylabel="test accuracy (%)",
+               title=variant)
+    axes[0][0].legend(title=f"{hue} (dashed: dense, weights trained)", loc="lower right")
+    fig.suptitle(title)
+    return fig
+
+
+depth_runs = runs[runs["series"] == "depth"]
+fig = accuracy_vs_keep(depth_runs, "model", f"MPT on {sizes.dataset}: depth")
+outputs.figure(fig, "depth", "Test accuracy of multi-prize tickets (biprop) against the kept "
+               "fraction k, one colour per model depth, MPT-1/32 and MPT-1/1 panels; dashed: the "
+               "weight-trained dense network (mean; band: sd over seeds).", SEEDS,
+               run_hashes(depth_runs.to_dict("records")), DATA)
+
+# %%
+width_runs = runs[runs["series"] == "width"].assign(
+    width=lambda f: f["width_mult"].map(lambda m: f"x{m:g}"))
+fig = accuracy_vs_keep(width_runs, "width",
+                       f"MPT on {sizes.dataset}: width ({sizes.width_model.label})")
+outputs.figure(fig, "width", f"Test accuracy against k for width multipliers of "
+               f"{sizes.width_model.label}, MPT-1/32 and MPT-1/1; dashed: the weight-trained "
+               "dense network of the same width.", SEEDS,
+               run_hashes(width_runs.to_dict("records")), DATA)
+
+# %%
+best = pd.DataFrame(mpt_study.best_vs_dense(rows))
+best[["best_acc", "best_acc_std", "dense_acc", "dense_acc_std", "gap"]] *= 100
+outputs.table(best, "best_vs_dense", "Best multi-prize ticket over k (mean test accuracy over "
+              "seeds, %) against the weight-trained dense network; gap = best - dense.", SEEDS,
+              run_hashes(rows), DATA)
+outputs.table(runs, "runs", "Every run of the MPT study with its run-store hash.", SEEDS,
+              run_hashes(rows), DATA)
+display(best)
+
+# %%
+outputs.finish()

@@ -1,0 +1,113 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The effect of width and depth, interactively
+#
+# Change the knobs in the next cell and rerun the notebook (finished training runs are read back
+# from the run store, so only new settings train). `None` means "the scale's default"
+# (`verify.scales`, study `width_depth`).
+#
+# - Practice: multi-prize tickets (biprop) in MLPs of every depth and hidden width, at one kept
+#   fraction $k$, against the weight-trained dense MLP of the same shape.
+# - Theory: the source width a strong-ticket construction needs as the target gets deeper.
+
+# %% tags=["parameters"]
+SCALE = "smoke"  # smoke | cpu | paper
+OUT_DIR = None  # default: ../paper_figures/<SCALE>
+RUNS_DIR = None  # default: $TICKETS_RUNS or ./runs
+DATA_DIR = None
+DEPTHS = None  # numbers of linear layers, e.g. [2, 3, 4]
+WIDTHS = None  # hidden widths, e.g. [32, 128, 512]
+KEEP = None  # kept fraction k of the tickets, in (0, 1]
+VARIANTS = ["MPT-1/32"]  # any of "MPT-1/32", "MPT-1/1"
+SEEDS = None  # e.g. [0, 1]
+EPOCHS = None  # training epochs of every run
+THEORY_METHOD = None  # pensia | malach | mpt-binary | binary-depth
+
+# %%
+import dataclasses
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import display
+
+from verify import mpt_study
+from verify.construction_study import sweep_width_vs_eps
+from verify.plotting import Outputs, run_hashes, use_style
+from verify.scales import get_scale
+
+use_style()
+defaults = get_scale("width_depth", SCALE)
+sizes = dataclasses.replace(
+    defaults,
+    depths=tuple(DEPTHS or defaults.depths), widths=tuple(WIDTHS or defaults.widths),
+    keep=KEEP or defaults.keep, seeds=tuple(SEEDS or defaults.seeds),
+    training={**defaults.training, **({"epochs": EPOCHS} if EPOCHS else {})},
+    theory_method=THEORY_METHOD or defaults.theory_method,
+)
+outputs = Outputs(
+    "width_depth", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    figures=["accuracy_grid", "theory_width"],
+    tables={"grid": ["model", "depth", "widths", "variant", "keep", "seed", "test_acc", "hash"],
+            "theory": ["construction", "value", "source_width", "bound_width"]},
+)
+display(sizes)
+
+# %%
+points = mpt_study.grid_points(sizes.depths, sizes.widths, sizes.keep, VARIANTS, sizes.seeds)
+rows = mpt_study.run_points(sizes, points, RUNS_DIR, DATA_DIR)
+grid = pd.DataFrame(rows).assign(
+    hidden=lambda f: f["widths"].str.split("x").str[0].astype(int),
+    test_acc=lambda f: 100 * f["test_acc"])
+print(f"{len(grid)} runs, {int(grid['reused'].sum())} read back from the run store")
+
+# %%
+shown = [*VARIANTS, mpt_study.DENSE]
+fig, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 3.8), squeeze=False)
+for ax, variant in zip(axes[0], shown, strict=True):
+    table = (grid[grid["variant"] == variant]
+             .pivot_table(index="depth", columns="hidden", values="test_acc", aggfunc="mean"))
+    sns.heatmap(table, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax,
+                vmin=grid["test_acc"].min(), vmax=grid["test_acc"].max())
+    ax.invert_yaxis()
+    keep = f", k={sizes.keep:g}" if variant != mpt_study.DENSE else " (weights trained)"
+    ax.set(xlabel="hidden width", ylabel="depth (layers)", title=f"{variant}{keep}")
+fig.suptitle(f"Test accuracy (%) on {sizes.dataset} by depth and width")
+outputs.figure(fig, "accuracy_grid", f"Mean test accuracy (%) of MLPs on {sizes.dataset} by "
+               f"depth and hidden width: multi-prize tickets at k={sizes.keep:g} and the "
+               "weight-trained dense network.", list(sizes.seeds), run_hashes(rows),
+               sizes.dataset)
+
+# %%
+theory = pd.DataFrame(sweep_width_vs_eps(
+    sizes.theory_method, "depth", list(sizes.depths), list(sizes.theory_block_sizes),
+    eps=sizes.theory_eps, seeds=len(sizes.seeds)))
+fig, ax = plt.subplots()
+ax.plot(theory["value"], theory["source_width"].where(theory["found"]), marker="o",
+        label="smallest sufficient width (measured)")
+ax.plot(theory["value"], theory["bound_width"], "k--", label="the construction's bound")
+ax.set(yscale="log", xlabel="target depth $l$", ylabel="source width",
+       title=f"{sizes.theory_method}: width needed against depth")
+ax.legend(fontsize=8)
+outputs.figure(fig, "theory_width", f"Source width the {sizes.theory_method} construction needs "
+               f"for eps={sizes.theory_eps:g} against the target depth, and its bound.",
+               list(range(len(sizes.seeds))), data="random 2-wide targets")
+
+# %%
+outputs.table(grid, "grid", "Every run of the width/depth grid with its run-store hash.",
+              list(sizes.seeds), run_hashes(rows), sizes.dataset)
+outputs.table(theory, "theory", "Smallest sufficient source width against target depth.",
+              list(range(len(sizes.seeds))))
+outputs.finish()

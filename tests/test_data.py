@@ -1,0 +1,159 @@
+"""Datasets: real on-disk formats written small, generated datasets, seeded batching."""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from empirical.data import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    Batches,
+    dataset_info,
+    epoch_permutation,
+    get_dataset,
+    shard,
+    validation_indices,
+)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """An idx ubyte file (LeCun's MNIST format: magic 0x0800|ndim, big-endian sizes, bytes)."""
+    header = struct.pack(">I", 0x0800 | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def write_mnist(root: Path, n_train: int = 12, n_test: int = 5) -> None:
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+
+
+def write_cifar(root: Path, per_batch: int = 4) -> np.ndarray:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    first = None
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
+        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
+        first = data if first is None else first
+        with open(folder / name, "wb") as handle:
+            pickle.dump({"data": data, "labels": list(range(per_batch))}, handle)
+    with open(folder / "batches.meta", "wb") as handle:
+        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, handle)
+    return first
+
+
+def write_imagenet(root: Path) -> None:
+    for split, count in (("train", 3), ("val", 1)):
+        for cls in ("n01", "n02"):
+            folder = root / "imagenet" / split / cls
+            folder.mkdir(parents=True)
+            for i in range(count):
+                suffix = "JPEG" if i % 2 else "png"
+                Image.new("RGB", (40, 30), (10 * i, 50, 90)).save(folder / f"{i}.{suffix}")
+
+
+def test_mnist_idx_files(tmp_path: Path) -> None:
+    write_mnist(tmp_path)
+    train = get_dataset("mnist", tmp_path, "train", val_size=2)
+    val = get_dataset("mnist", tmp_path, "val", val_size=2)
+    test = get_dataset("mnist", tmp_path, "test")
+    assert (len(train), len(val), len(test)) == (10, 2, 5)
+    x, y = test[3]
+    assert x.shape == (1, 28, 28) and y == 3
+
+
+def test_cifar_pickled_batches(tmp_path: Path) -> None:
+    first = write_cifar(tmp_path)
+    test = get_dataset("cifar10", tmp_path, "test")
+    train = get_dataset("cifar10", tmp_path, "train", augment=False)
+    assert (len(train), len(test)) == (20, 4)
+    x, y = train[0]  # no validation split: index 0 is the first image of data_batch_1
+    expected = torch.tensor(first[0].reshape(3, 32, 32) / 255.0, dtype=torch.float32)
+    mean, std = torch.tensor(CIFAR_MEAN)[:, None, None], torch.tensor(CIFAR_STD)[:, None, None]
+    assert y == 0
+    torch.testing.assert_close(x, (expected - mean) / std, atol=1e-5, rtol=0)
+    augmented, _ = get_dataset("cifar10", tmp_path, "train")[0]
+    assert augmented.shape == (3, 32, 32)
+
+
+def test_imagenet_image_folder(tmp_path: Path) -> None:
+    write_imagenet(tmp_path)
+    train = get_dataset("imagenet", tmp_path, "train")
+    val = get_dataset("imagenet", tmp_path, "test")
+    assert (len(train), len(val)) == (6, 2)
+    x, y = val[1]
+    assert x.shape == (3, 224, 224) and y == 1
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10", "imagenet"])
+def test_missing_directory_names_layout(tmp_path: Path, name: str) -> None:
+    with pytest.raises(FileNotFoundError, match="expected"):
+        get_dataset(name, tmp_path / "nowhere", "train")
+    with pytest.raises(ValueError, match="data-dir"):
+        get_dataset(name, None, "train")
+
+
+def test_bad_names() -> None:
+    with pytest.raises(ValueError, match="unknown dataset"):
+        get_dataset("mnist2", None, "train")
+    with pytest.raises(ValueError, match="unknown split"):
+        get_dataset("digits", None, "dev")
+
+
+@pytest.mark.parametrize("name", ["digits", "synthetic", "mnist1d"])
+def test_generated_datasets(tmp_path: Path, name: str) -> None:
+    train = get_dataset(name, tmp_path, "train", seed=3, val_size=50)
+    val = get_dataset(name, tmp_path, "val", seed=3, val_size=50)
+    test = get_dataset(name, tmp_path, "test", seed=3)
+    info = dataset_info(name)
+    assert train.tensors[0].shape[1:] == info.input_shape
+    assert len(val) == 50 and len(test) > 0
+    assert set(train.tensors[1].unique().tolist()) == set(range(info.num_classes))
+    again = get_dataset(name, tmp_path, "train", seed=3, val_size=50)
+    assert torch.equal(train.tensors[0], again.tensors[0])
+    if name == "mnist1d":
+        assert (tmp_path / "mnist1d" / "mnist1d_seed3.pt").exists()
+
+
+def test_validation_split_disjoint() -> None:
+    keep, val = validation_indices(20, 5, split_seed=7)
+    assert len(keep) == 15 and len(val) == 5
+    assert sorted({*keep.tolist(), *val.tolist()}) == list(range(20))
+    with pytest.raises(ValueError):
+        validation_indices(5, 5, 0)
+
+
+def test_data_order_is_function_of_seed_and_epoch() -> None:
+    assert torch.equal(epoch_permutation(50, 1, 2), epoch_permutation(50, 1, 2))
+    assert not torch.equal(epoch_permutation(50, 1, 2), epoch_permutation(50, 1, 3))
+    data = torch.utils.data.TensorDataset(torch.arange(40.0)[:, None], torch.arange(40))
+    batches = Batches(data, 8, seed=5)
+    full = [y for _, y in batches.epoch(2)]
+    tail = [y for _, y in batches.epoch(2, start_batch=3)]
+    assert len(full) == 5 and all(torch.equal(a, b) for a, b in zip(full[3:], tail, strict=True))
+
+
+def test_map_style_batches_match_tensor_batches() -> None:
+    data = torch.utils.data.TensorDataset(torch.arange(30.0)[:, None], torch.arange(30))
+    fast = Batches(data, 4, seed=2)
+    slow = Batches(torch.utils.data.Subset(data, list(range(30))), 4, seed=2)
+    for (_, a), (_, b) in zip(fast.epoch(1, 2), slow.epoch(1, 2), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_shards_cover_every_example() -> None:
+    order = epoch_permutation(10, 0, 0)
+    parts = [shard(order, r, 3) for r in range(3)]
+    assert all(len(p) == 4 for p in parts)
+    assert set(torch.cat(parts).tolist()) == set(range(10))

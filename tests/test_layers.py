@@ -1,0 +1,246 @@
+"""Exact checks of the layer factory: masks, gains, gradients, global scope, LTH masks, init."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from empirical.activations import binary_sign
+from empirical.init import init_weight_, kaiming_std
+from empirical.layers import (
+    LayerConfig,
+    annealed_keep,
+    bind_global_scope,
+    enforce_masks_,
+    kept_count,
+    kept_fractions,
+    layer_alphas,
+    layer_masks,
+    make_activation,
+    make_conv,
+    make_linear,
+    make_norm,
+    prunable_layers,
+    set_keep,
+    top_mask,
+)
+
+
+@given(n=st.integers(1, 500), keep=st.floats(0.001, 1.0))
+def test_kept_count_rule(n: int, keep: float) -> None:
+    kept = kept_count(n, keep)
+    assert kept == n - math.floor((1 - keep) * n)
+    assert 1 <= kept <= n
+    mask = top_mask(torch.rand(n), kept)
+    assert int(mask.sum()) == kept
+
+
+def test_top_mask_keeps_largest_and_breaks_ties_exactly() -> None:
+    values = torch.tensor([0.1, 0.9, 0.5, 0.7, 0.3])
+    assert top_mask(values, 2).tolist() == [0, 1, 0, 1, 0]
+    ties = torch.ones(10)
+    assert int(top_mask(ties, 4).sum()) == 4
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.3, 0.5, 0.99, 1.0])
+@pytest.mark.parametrize("shape", [(7, 13), "conv"])
+def test_layerwise_count_alpha_and_values(keep: float, shape: object) -> None:
+    torch.manual_seed(0)
+    cfg = LayerConfig(mode="biprop", keep=keep)
+    layer = make_linear(13, 7, cfg) if shape != "conv" else make_conv(3, 5, 3, cfg)
+    n = layer.weight.numel()
+    mask = layer.current_mask()
+    assert int(mask.sum()) == n - math.floor((1 - keep) * n)
+    kept_w = layer.weight[mask.bool()].abs()
+    alpha = layer_alphas(nn.Sequential(layer))["0"]
+    assert alpha == pytest.approx(float(kept_w.mean()), rel=1e-6)
+    w_eff = layer.effective_weight().detach()
+    assert set(w_eff.unique().tolist()) <= {-alpha, 0.0, alpha}
+    assert torch.equal(torch.sign(w_eff), torch.sign(layer.weight) * mask)
+    assert not torch.isnan(w_eff).any()
+
+
+def test_keep_one_keeps_everything_without_nan() -> None:
+    for mode in ("biprop", "edge-popup"):
+        layer = make_linear(5, 4, LayerConfig(mode=mode, keep=1.0))
+        assert layer.current_mask().sum() == 20
+        assert torch.isfinite(layer.effective_weight()).all()
+
+
+@pytest.mark.parametrize("mode", ["biprop", "edge-popup"])
+def test_score_gradient_is_straight_through(mode: str) -> None:
+    torch.manual_seed(1)
+    layer = make_linear(6, 4, LayerConfig(mode=mode, keep=0.5))
+    x = torch.randn(8, 6)
+    w_eff = layer.effective_weight()
+    w_eff.retain_grad()
+    out = torch.nn.functional.linear(x, w_eff)
+    (out ** 2).sum().backward()
+    expected = w_eff.grad * layer.weight * torch.sign(layer.scores.detach())
+    assert torch.allclose(layer.scores.grad, expected)
+    assert layer.weight.grad is None and not layer.weight.requires_grad
+    assert (layer.scores.grad[layer.current_mask() == 0] != 0).any()
+
+
+def test_bernoulli_rule_gradient_and_eval_mask() -> None:
+    torch.manual_seed(2)
+    layer = make_linear(50, 40, LayerConfig(mode="edge-popup", mask_rule="bernoulli"))
+    with torch.no_grad():
+        layer.scores.fill_(2.0)
+    sampled = layer.current_mask()
+    assert 0.8 < float(sampled.mean()) < 0.95  # sigmoid(2) = 0.88
+    layer.eval()
+    assert torch.equal(layer.current_mask(), torch.ones(40, 50))
+    layer.train()
+    layer(torch.randn(3, 50)).sum().backward()
+    assert layer.scores.grad.abs().sum() > 0
+
+
+def test_global_scope_keeps_fraction_overall() -> None:
+    torch.manual_seed(3)
+    cfg = LayerConfig(mode="biprop", keep=0.2, scope="global")
+    model = bind_global_scope(nn.Sequential(make_linear(30, 20, cfg), nn.ReLU(),
+                                            make_conv(1, 4, 3, cfg, dim=1), nn.Flatten()))
+    total = 600 + 12
+    kept = sum(int(m.sum()) for m in layer_masks(model).values())
+    assert kept == total - math.floor(0.8 * total)
+    assert abs(kept / total - 0.2) <= 1 / total
+    fractions = kept_fractions(model)
+    assert fractions["0"] != fractions["2"]
+    set_keep(model, 1.0)
+    assert all(v == 1.0 for v in kept_fractions(model).values())
+
+
+def test_global_mask_follows_score_updates_and_deepcopy() -> None:
+    cfg = LayerConfig(mode="edge-popup", keep=0.5, scope="global")
+    model = bind_global_scope(nn.Sequential(make_linear(4, 4, cfg), make_linear(4, 4, cfg)))
+    with torch.no_grad():
+        model[0].scores.fill_(1.0)
+        model[1].scores.fill_(0.0)
+    assert kept_fractions(model) == {"0": 1.0, "1": 0.0}
+    assert layer_alphas(model) == {}
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        twin[1].scores.fill_(5.0)
+    assert kept_fractions(twin) == {"0": 0.0, "1": 1.0}
+    assert kept_fractions(model) == {"0": 1.0, "1": 0.0}
+
+
+def test_unbound_global_layer_is_a_clear_error() -> None:
+    layer = make_linear(3, 3, LayerConfig(mode="biprop", scope="global", keep=0.5))
+    with pytest.raises(ValueError, match="bind_global_scope"):
+        layer(torch.randn(1, 3))
+
+
+def test_biprop_global_layer_keeping_nothing_has_zero_gain() -> None:
+    cfg = LayerConfig(mode="biprop", keep=0.5, scope="global")
+    model = bind_global_scope(nn.Sequential(make_linear(4, 4, cfg), make_linear(4, 4, cfg)))
+    with torch.no_grad():
+        model[0].scores.fill_(1.0)
+        model[1].scores.fill_(0.0)
+    assert layer_alphas(model)["1"] == 0.0
+    assert torch.isfinite(model(torch.randn(2, 4))).all()
+
+
+def test_annealed_keep_schedule() -> None:
+    assert annealed_keep(0.1, 0, 10) == pytest.approx(0.5)
+    assert annealed_keep(0.1, 5, 10) == pytest.approx(0.1 + 0.4 * 0.5 ** 3)
+    assert annealed_keep(0.1, 10, 10) == 0.1
+    assert annealed_keep(0.7, 0, 10) == 0.7
+    assert annealed_keep(0.2, 3, 0) == 0.2
+    values = [annealed_keep(0.05, e, 8) for e in range(9)]
+    assert values == sorted(values, reverse=True)
+
+
+def test_masked_mode_forward_and_enforce() -> None:
+    torch.manual_seed(4)
+    layer = make_linear(5, 3, LayerConfig(mode="masked"), bias=True)
+    assert layer.weight.requires_grad and "mask" in layer.state_dict()
+    with torch.no_grad():
+        layer.mask[0].zero_()
+    x = torch.randn(2, 5)
+    expected = x @ (layer.weight * layer.mask).T + layer.bias
+    assert torch.allclose(layer(x), expected)
+    enforce_masks_(nn.Sequential(layer))
+    assert torch.all(layer.weight[0] == 0)
+    assert layer.weight[1:].ne(0).all()
+
+
+def test_dense_mode_is_plain_layer() -> None:
+    torch.manual_seed(5)
+    layer = make_conv(2, 3, 3, LayerConfig(), padding=1)
+    x = torch.randn(1, 2, 6, 6)
+    assert torch.allclose(layer(x), torch.nn.functional.conv2d(x, layer.weight, padding=1))
+    assert layer.scores is None and layer.mask is None
+    assert kept_fractions(nn.Sequential(layer)) == {"0": 1.0}
+
+
+def test_weights_frozen_through_an_optimiser_step() -> None:
+    torch.manual_seed(6)
+    layer = make_linear(8, 8, LayerConfig(mode="biprop", keep=0.3), bias=True)
+    before = (layer.weight.clone(), layer.bias.clone(), layer.scores.clone())
+    params = [p for p in layer.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=0.5, momentum=0.9, weight_decay=0.1)
+    layer(torch.randn(4, 8)).pow(2).sum().backward()
+    opt.step()
+    assert torch.equal(layer.weight, before[0]) and torch.equal(layer.bias, before[1])
+    assert not torch.equal(layer.scores, before[2])
+
+
+@pytest.mark.parametrize(("init", "keep", "var"), [
+    ("kn", 0.5, 2 / (0.5 * 400)), ("ukn", 0.5, 2 / 400), ("kaiming_uniform", 1.0, 2 / 400)])
+def test_init_variance(init: str, keep: float, var: float) -> None:
+    torch.manual_seed(7)
+    w = init_weight_(torch.empty(400, 400), init, keep)
+    assert float(w.var()) == pytest.approx(var, rel=0.03)
+
+
+def test_signed_constant_init_takes_two_values() -> None:
+    torch.manual_seed(8)
+    w = init_weight_(torch.empty(20, 30), "sc", 0.25)
+    assert set(w.abs().unique().tolist()) == pytest.approx([kaiming_std((20, 30), 0.25)])
+
+
+def test_prunable_layers_order_and_norms() -> None:
+    cfg = LayerConfig(mode="edge-popup", keep=0.5)
+    model = nn.Sequential(make_conv(1, 2, 3, cfg), make_norm(2, "nonaffine"), nn.Flatten(),
+                          make_linear(2, 2, cfg))
+    assert [n for n, _ in prunable_layers(model)] == ["0", "3"]
+    assert not list(model[1].parameters()) and model[1].track_running_stats
+    assert len(list(make_norm(4, "affine", dim=1).parameters())) == 2
+    assert isinstance(make_norm(4, "none"), nn.Identity)
+    assert isinstance(make_activation(False), nn.ReLU)
+
+
+def test_binary_activation_forward_and_bireal_gradient() -> None:
+    x = torch.tensor([-2.0, -0.5, 0.0, 0.25, 3.0], requires_grad=True)
+    y = make_activation(True)(x)
+    assert y.tolist() == [-1.0, -1.0, 1.0, 1.0, 1.0]
+    y.sum().backward()
+    assert x.grad.tolist() == pytest.approx([0.0, 1.0, 2.0, 1.5, 0.0])
+    assert binary_sign(torch.zeros(1)).item() == 1.0
+
+
+@pytest.mark.parametrize("bad", [
+    {"mode": "pruned"}, {"keep": 0.0}, {"keep": 1.5}, {"keep": float("nan")},
+    {"scope": "local"}, {"mask_rule": "random"}, {"init": "xavier"}])
+def test_bad_config_is_a_value_error(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        LayerConfig(**bad)
+
+
+def test_bad_sizes_are_value_errors() -> None:
+    with pytest.raises(ValueError):
+        make_linear(0, 3, LayerConfig())
+    with pytest.raises(ValueError):
+        make_conv(1, 1, 3, LayerConfig(), dim=3)
+    with pytest.raises(ValueError):
+        make_norm(3, "batch")
+    with pytest.raises(ValueError):
+        set_keep(nn.Sequential(), 0.0)

@@ -1,0 +1,255 @@
+"""Model zoo: shapes in every mode, pinned parameter counts, BatchNorm defaults, widths, errors."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from torch import nn
+
+from empirical.activations import BinaryActivation
+from empirical.layers import LayerConfig, prunable_layers
+from empirical.models import MODEL_NAMES, build_model
+from empirical.models.common import default_norm, scale_width
+
+DENSE = LayerConfig()
+BIPROP = LayerConfig(mode="biprop", keep=0.5)
+CIFAR = (3, 32, 32)
+BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
+FC_MODELS = ("fc", "lenet-300-100")
+CONV_NETS = ("conv2", "conv4", "conv6", "conv8")
+
+
+def weight_count(model: nn.Module) -> int:
+    """Prunable weights: numel of every factory conv/linear ``weight`` (no biases, no BN)."""
+    return sum(layer.weight.numel() for _, layer in prunable_layers(model))
+
+
+def param_count(model: nn.Module) -> int:
+    """All parameters: ``sum(p.numel())`` (weights, biases, BatchNorm gamma/beta)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def small(name: str, cfg: LayerConfig, **kwargs: object) -> nn.Module:
+    """``name`` at a small width: MNIST shape for the MLPs, CIFAR shape for conv nets."""
+    shape = (1, 28, 28) if name in FC_MODELS else CIFAR
+    mult = 1.0 if name in FC_MODELS else 0.125
+    return build_model(name, 10, shape, cfg, width_mult=mult, **kwargs)
+
+
+def norm_kinds(model: nn.Module) -> set[str]:
+    return {"affine" if m.affine else "nonaffine" for m in model.modules()
+            if isinstance(m, BN_TYPES)}
+
+
+@pytest.mark.parametrize("mode", ["dense", "biprop", "edge-popup", "masked"])
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_forward_backward_every_mode(name: str, mode: str) -> None:
+    torch.manual_seed(0)
+    scored = mode in ("biprop", "edge-popup")
+    cfg = LayerConfig(mode=mode, keep=0.5 if scored else 1.0)
+    model = small(name, cfg)
+    x = torch.randn(3, *((1, 28, 28) if name in FC_MODELS else CIFAR))
+    out = model(x)
+    assert out.shape == (3, 10) and torch.isfinite(out).all()
+    out.square().mean().backward()
+    layers = prunable_layers(model)
+    assert layers[-1][1].weight.shape[0] == 10  # LTH's "output" alias: the classifier is last
+    trained = "scores" if scored else "weight"
+    assert all(getattr(layer, trained).grad is not None for _, layer in layers)
+
+
+@pytest.mark.parametrize("name", ["fc", "conv4", "vgg-small", "resnet18"])
+def test_binary_activations(name: str) -> None:
+    torch.manual_seed(0)
+    model = small(name, BIPROP, binary_act=True)
+    assert not any(isinstance(m, nn.ReLU) for m in model.modules())
+    assert any(isinstance(m, BinaryActivation) for m in model.modules())
+    assert norm_kinds(model) == {"nonaffine"}
+    x = torch.randn(4, *((1, 28, 28) if name in FC_MODELS else CIFAR))
+    out = model(x)
+    assert out.shape == (4, 10)
+    # Real logits: not confined to the binary values a sign would give.
+    assert out.abs().unique().numel() > 2
+    out.sum().backward()
+    assert all(layer.scores.grad is not None for _, layer in prunable_layers(model))
+
+
+def test_conv_unit_order_is_conv_pool_norm_sign() -> None:
+    model = build_model("conv2", 10, CIFAR, BIPROP, width_mult=0.125, binary_act=True)
+    kinds = [type(m).__name__ for m in model.features]
+    assert kinds == ["FactoryConv2d", "BatchNorm2d", "BinaryActivation",
+                     "FactoryConv2d", "MaxPool2d", "BatchNorm2d", "BinaryActivation"]
+
+
+@pytest.mark.parametrize(("name", "count"), [
+    ("conv2", 4_300_992), ("conv4", 2_425_024), ("conv6", 2_261_184), ("conv8", 5_275_840),
+    ("vgg-small", 4_656_512), ("resnet18", 11_164_352),
+])
+def test_pinned_weight_counts_cifar(name: str, count: int) -> None:
+    """Bias-free prunable weight counts (conv + linear weights) at CIFAR shape."""
+    with torch.device("meta"):
+        model = build_model(name, 10, CIFAR, BIPROP)
+    assert weight_count(model) == count
+
+
+@pytest.mark.parametrize(("name", "shape", "count"), [
+    ("lenet-300-100", (1, 28, 28), 266_610), ("vgg11", CIFAR, 9_231_114),
+    ("vgg13", CIFAR, 9_416_010), ("vgg16", CIFAR, 14_728_266), ("vgg19", CIFAR, 20_040_522),
+    ("resnet20", CIFAR, 272_474),
+])
+def test_pinned_parameter_counts_dense(name: str, shape: tuple[int, ...], count: int) -> None:
+    """All parameters (weights, biases, BatchNorm gamma/beta) of the dense models."""
+    with torch.device("meta"):
+        model = build_model(name, 10, shape, DENSE)
+    assert param_count(model) == count
+
+
+def test_imagenet_resnet_weight_counts() -> None:
+    """ImageNet ResNet-50 (25,557,032 parameters minus 1,000 fc biases and 53,120 BN
+    parameters) and Wide ResNet-50-2 (68.8M weights); the ImageNet stem is a 7x7 conv."""
+    with torch.device("meta"):
+        r50 = build_model("resnet50", 1000, (3, 224, 224), DENSE)
+        wrn = build_model("wrn50-2", 1000, (3, 224, 224), DENSE)
+    assert weight_count(r50) == 25_502_912
+    assert param_count(r50) == 25_557_032
+    assert round(weight_count(wrn) / 1e5) == 688
+    assert prunable_layers(r50)[0][1].weight.shape[-2:] == (7, 7)
+
+
+def test_imagenet_stem_forward_above_32_pixels() -> None:
+    torch.manual_seed(0)
+    model = build_model("resnet18", 7, (3, 40, 40), DENSE, width_mult=0.125)
+    assert prunable_layers(model)[0][1].kernel_size == (7, 7)
+    assert any(isinstance(m, nn.MaxPool2d) for m in model.stem)
+    assert model(torch.randn(2, 3, 40, 40)).shape == (2, 7)
+    cifar = build_model("resnet20", 7, (3, 40, 40), DENSE, width_mult=0.25)
+    assert prunable_layers(cifar)[0][1].kernel_size == (3, 3)
+
+
+@pytest.mark.parametrize("name", [*CONV_NETS, "vgg-small", "vgg11", "resnet20", "resnet18"])
+def test_one_dimensional_models(name: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, 10, (1, 40), DENSE, width_mult=0.125)
+    assert all(layer.weight.dim() in (2, 3) for _, layer in prunable_layers(model))
+    assert any(layer.weight.dim() == 3 for _, layer in prunable_layers(model))
+    assert model(torch.randn(2, 1, 40)).shape == (2, 10)
+
+
+def test_width_mult_scales_hidden_widths_only() -> None:
+    with torch.device("meta"):
+        half = build_model("conv2", 10, CIFAR, DENSE, width_mult=0.5)
+    # convs 3->32->32, 16x16 max-pooled features, head 8192-128-128-10.
+    expected = 3 * 32 * 9 + 32 * 32 * 9 + 32 * 16 * 16 * 128 + 128 * 128 + 128 * 10
+    assert weight_count(half) == expected
+    layers = prunable_layers(half)
+    assert layers[0][1].weight.shape[1] == 3 and layers[-1][1].weight.shape[0] == 10
+    fc = build_model("fc", 3, (5,), DENSE, widths=[7, 4], width_mult=2.0)
+    assert [layer.weight.shape for _, layer in prunable_layers(fc)] == [(14, 5), (8, 14), (3, 8)]
+    tiny = build_model("fc", 3, (5,), DENSE, widths=[7], width_mult=0.01)
+    assert prunable_layers(tiny)[0][1].weight.shape == (1, 5)
+
+
+@given(widths=st.lists(st.integers(1, 40), max_size=3), mult=st.floats(0.05, 3.0),
+       d0=st.integers(1, 30), classes=st.integers(1, 6))
+def test_fc_weight_count_property(widths: list[int], mult: float, d0: int, classes: int) -> None:
+    """``fc`` weights = sum of d_{i-1} d_i over the scaled hidden widths; d0, classes unscaled."""
+    with torch.device("meta"):
+        model = build_model("fc", classes, (d0,), DENSE, widths=widths, width_mult=mult)
+    dims = [d0, *(scale_width(w, mult) for w in widths), classes]
+    assert all(d >= 1 for d in dims)
+    assert weight_count(model) == sum(a * b for a, b in pairwise(dims))
+
+
+def test_scale_width_rounds_half_up() -> None:
+    assert [scale_width(w, 0.5) for w in (1, 3, 5, 64)] == [1, 2, 3, 32]
+    assert scale_width(300, 1.25) == 375 and scale_width(10, 0.01) == 1
+
+
+def test_fc_default_widths_and_flattening() -> None:
+    model = build_model("fc", 10, (2, 3, 4), DENSE)
+    shapes = [layer.weight.shape for _, layer in prunable_layers(model)]
+    assert shapes == [(300, 24), (100, 300), (10, 100)]
+    assert all(layer.bias is None for _, layer in prunable_layers(model))
+    assert model(torch.randn(2, 2, 3, 4)).shape == (2, 10)
+    linear = build_model("fc", 4, (6,), DENSE, widths=[])
+    assert [layer.weight.shape for _, layer in prunable_layers(linear)] == [(4, 6)]
+
+
+def test_biases_follow_architecture_and_flag() -> None:
+    dense = build_model("lenet-300-100", 10, (1, 28, 28), DENSE)
+    scored = build_model("lenet-300-100", 10, (1, 28, 28), BIPROP)
+    assert all(layer.bias is not None for _, layer in prunable_layers(dense))
+    assert all(layer.bias is None for _, layer in prunable_layers(scored))
+    forced = build_model("conv2", 10, CIFAR, BIPROP, width_mult=0.125, bias=True)
+    assert all(layer.bias is not None for _, layer in prunable_layers(forced))
+    resnet = build_model("resnet20", 10, CIFAR, DENSE, width_mult=0.25)
+    assert [n for n, layer in prunable_layers(resnet) if layer.bias is not None] == ["fc"]
+
+
+@pytest.mark.parametrize(("name", "mode", "binary", "bn", "expected"), [
+    ("conv4", "dense", False, None, set()),
+    ("conv4", "biprop", False, None, set()),
+    ("fc", "edge-popup", False, None, set()),
+    ("conv4", "dense", True, None, {"nonaffine"}),
+    ("resnet20", "biprop", False, None, {"nonaffine"}),
+    ("resnet20", "edge-popup", False, None, {"nonaffine"}),
+    ("resnet20", "dense", False, None, {"affine"}),
+    ("resnet20", "masked", False, None, {"affine"}),
+    ("vgg11", "masked", False, None, {"affine"}),
+    ("vgg11", "edge-popup", False, None, {"nonaffine"}),
+    ("vgg-small", "dense", False, None, {"affine"}),
+    ("vgg-small", "dense", True, None, {"nonaffine"}),
+    ("vgg-small", "biprop", False, None, {"nonaffine"}),
+    ("resnet20", "dense", False, "none", set()),
+    ("fc", "biprop", False, "affine", {"affine"}),
+    ("conv4", "biprop", False, "nonaffine", {"nonaffine"}),
+])
+def test_batchnorm_defaults(name: str, mode: str, binary: bool, bn: str | None,
+                            expected: set[str]) -> None:
+    cfg = LayerConfig(mode=mode, keep=0.5 if mode in ("biprop", "edge-popup") else 1.0)
+    with torch.device("meta"):
+        model = small(name, cfg, binary_act=binary, bn=bn)
+    assert norm_kinds(model) == expected
+
+
+def test_default_norm_rejects_unknown_family() -> None:
+    with pytest.raises(ValueError, match="family"):
+        default_norm("mystery", "dense", False)
+
+
+def test_global_scope_is_bound() -> None:
+    cfg = LayerConfig(mode="biprop", keep=0.3, scope="global")
+    model = build_model("conv2", 10, CIFAR, cfg, width_mult=0.125)
+    scopes = {id(layer.global_scope) for _, layer in prunable_layers(model)}
+    assert len(scopes) == 1 and None not in {layer.global_scope for _, layer in
+                                              prunable_layers(model)}
+
+
+def test_same_seed_same_model() -> None:
+    def build() -> dict[str, torch.Tensor]:
+        torch.manual_seed(3)
+        return build_model("resnet20", 10, CIFAR, BIPROP, width_mult=0.25).state_dict()
+
+    first, second = build(), build()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"name": "alexnet"}, "unknown model"),
+    ({"width_mult": 0.0}, "width multiplier"),
+    ({"width_mult": -1.0}, "width multiplier"),
+    ({"widths": [10]}, "fixed widths"),
+    ({"bn": "layer"}, "batch-norm"),
+    ({"name": "vgg11", "input_shape": (3, 8, 8)}, "too small"),
+    ({"input_shape": (64,)}, "input shape"),
+    ({"num_classes": 0}, "num_classes"),
+])
+def test_bad_arguments_raise(kwargs: dict[str, object], match: str) -> None:
+    args: dict[str, object] = {"name": "conv4", "num_classes": 10, "input_shape": CIFAR,
+                               "cfg": DENSE, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        build_model(**args)  # type: ignore[arg-type]

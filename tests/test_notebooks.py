@@ -1,0 +1,50 @@
+"""Every notebook runs at smoke scale and writes each output its manifest declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from verify.figures import notebook_names, run_notebooks
+from verify.plotting import MANIFEST_SUFFIX, read_manifest
+
+NAMES = notebook_names()
+
+
+@pytest.fixture(scope="module")
+def smoke_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Execute all notebooks once at smoke scale into a temporary figures root."""
+    root = tmp_path_factory.mktemp("figures")
+    run_notebooks("smoke", root, runs_dir=root / "runs", progress=False, timeout=600)
+    return root
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_writes_its_declared_outputs(smoke_outputs: Path, name: str) -> None:
+    out = smoke_outputs / "smoke"
+    manifest = read_manifest(out / f"{name}{MANIFEST_SUFFIX}")
+    assert manifest["notebook"] == name and manifest["scale"] == "smoke"
+    kinds = {o["kind"] for o in manifest["outputs"]}
+    assert kinds == {"figure", "table"}
+    for output in manifest["outputs"]:
+        expected = {"figure": ["png", "pdf"], "table": ["csv", "md"]}[output["kind"]]
+        assert output["files"] == [f"{output['name']}.{ext}" for ext in expected]
+        for file in output["files"]:
+            assert (out / file).stat().st_size > 0, file
+        assert output["caption"] and output["seeds"]
+        if output["kind"] == "table":
+            frame = pd.read_csv(out / f"{output['name']}.csv")
+            assert set(output["columns"]) <= set(frame.columns)
+            assert len(frame) > 0
+        if "hash" in output["columns"]:
+            assert output["run_hashes"] == sorted(set(frame["hash"].astype(str)))
+
+
+def test_index_names_every_output(smoke_outputs: Path) -> None:
+    readme = (smoke_outputs / "README.md").read_text()
+    for path in (smoke_outputs / "smoke").glob(f"*{MANIFEST_SUFFIX}"):
+        for output in read_manifest(path)["outputs"]:
+            assert f"(smoke/{output['files'][0]})" in readme
+            assert all(f"`{h}`" in readme for h in output["run_hashes"])

@@ -1,0 +1,181 @@
+"""Malach, Yehudai, Shalev-Shwartz, Shamir (ICML 2020): one unit per sign for every weight.
+
+Same two-layer gadget as :mod:`theory.constructions.pensia`, but for each target weight ``W_kj``
+and each sign ``s`` of the input edge the construction keeps the SINGLE unit ``u`` of block ``j``
+with ``sign(a_u) = s`` whose product ``a_u b_{k,u}`` is closest to ``W_kj`` (a vectorised argmin
+over the block), so every weight is approximated by one product per sign.
+
+Width bound (ours).  For ``a ~ U[-1,1]`` and ``b ~ U[-1,1]`` independent, a unit has
+``sign(a) = s`` with probability 1/2 and then ``z = a b`` has density ``-ln|z| / 2`` on
+``[-1, 1]`` (symmetric, decreasing in ``|z|``).  With ``F(z) = (z - z ln z) / 2`` (``F(0) = 0``)
+the probability that ``z`` falls within ``tau`` of ``w`` is
+
+    q(w, tau) = F(min(w + tau, 1)) - F(max(w - tau, 0)) + F(max(tau - w, 0)),
+
+non-increasing in ``|w|``, so for ``|w| <= w_max = 1/sqrt(d_{i-1})`` (entrywise assumption) it is
+at least ``q_i = q(w_max, tau_i)``.  Units are independent, so one instance fails with probability
+``(1 - q_i / 2)^n <= exp(-n q_i / 2)``; a union bound over the ``E = 2 sum_i d_i d_{i-1}``
+instances gives failure ``<= delta`` for
+
+    n_i = ceil((2 / q_i) ln(E / delta)),
+
+with ``tau_i = ln(1+eps) / (l sqrt(2 d_i d_{i-1}))`` (blocks docstring).  Since ``q_i ~ tau_i
+ln(1/w_max)``, the width ``d_{i-1} n_i`` grows like ``1/eps``: polynomial, as in the paper.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from theory.constructions.blocks import (
+    block_view,
+    finish,
+    gadget_masks,
+    gadget_source,
+    layer_tolerances,
+    resolve_block_sizes,
+    union_log_term,
+    unit_inputs,
+    validate_inputs,
+)
+from theory.constructions.result import ConstructionResult
+from theory.subnetwork import Subnetwork
+
+METHOD = "malach"
+ASSUMPTION = "both"
+
+
+def _product_cdf_part(z: float) -> float:
+    """``F(z) = (z - z ln z) / 2``, the integral of ``-ln(t)/2`` over ``[0, z]`` (``F(0) = 0``)."""
+    return 0.0 if z <= 0 else 0.5 * (z - z * math.log(z))
+
+
+def window_probability(w: float, tau: float) -> float:
+    """``P(|a b - w| <= tau)`` for independent ``a, b ~ U[-1,1]`` (module docstring ``q``).
+
+    Parameters
+    ----------
+    w : float
+        Target value in ``[-1, 1]``.
+    tau : float
+        Half-width of the window.
+
+    Returns
+    -------
+    float
+        The integral of the product density ``-ln|z|/2`` over ``[w - tau, w + tau]``.
+    """
+    w = abs(w)
+    return (
+        _product_cdf_part(min(w + tau, 1.0))
+        - _product_cdf_part(max(w - tau, 0.0))
+        + _product_cdf_part(min(max(tau - w, 0.0), 1.0))
+    )
+
+
+def block_sizes_bound(target_widths: Sequence[int], eps: float, delta: float) -> list[int]:
+    """Our block size ``n_i = ceil((2/q_i) ln(E/delta))`` per target layer (module docstring).
+
+    Parameters
+    ----------
+    target_widths : sequence of int
+        ``[d_0, ..., d_l]``.
+    eps, delta : float
+        Accuracy and failure probability.
+
+    Returns
+    -------
+    list of int
+    """
+    d = np.asarray(target_widths)
+    log_term = union_log_term(2 * float(np.sum(d[1:] * d[:-1])), delta)
+    return [
+        math.ceil(2.0 / window_probability(1.0 / math.sqrt(d_in), tau) * log_term)
+        for d_in, tau in zip(d[:-1], layer_tolerances(target_widths, eps), strict=True)
+    ]
+
+
+def select_layer(first: np.ndarray, second: np.ndarray, w: np.ndarray, block: int) -> np.ndarray:
+    """Keep, per target weight and sign of ``a_u``, the unit whose product is closest (Malach).
+
+    Parameters
+    ----------
+    first : numpy.ndarray
+        Source layer ``M_{2i-1}``, shape ``(d_in block, d_in)``.
+    second : numpy.ndarray
+        Source layer ``M_{2i}``, shape ``(d_out, d_in block)``.
+    w : numpy.ndarray
+        Target layer ``W_i``, shape ``(d_out, d_in)``.
+    block : int
+        Units per input coordinate.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean ``(d_out, d_in, block)`` with at most one kept unit per ``(k, j)`` and sign.
+    """
+    a = unit_inputs(first, block)
+    products = a[None] * block_view(second, block)
+    distance = np.abs(products - w[:, :, None])
+    keep = np.zeros(products.shape, dtype=bool)
+    for positive in (a > 0, a < 0):
+        masked = np.where(positive[None], distance, np.inf)
+        best = np.argmin(masked, axis=2)[..., None]
+        found = np.isfinite(np.take_along_axis(masked, best, axis=2))
+        np.put_along_axis(keep, best, found | np.take_along_axis(keep, best, axis=2), axis=2)
+    return keep
+
+
+def construct(
+    target: Sequence[np.ndarray],
+    eps: float,
+    delta: float,
+    rng: np.random.Generator,
+    block_size: int | Sequence[int] | None = None,
+    rescale: bool = False,
+) -> ConstructionResult:
+    """Prune a depth-``2l`` uniform source keeping one product per sign per weight (Malach 2020).
+
+    Parameters
+    ----------
+    target : sequence of numpy.ndarray
+        Target weights, spectral norm ``<= 1`` and entries ``<= 1/sqrt(d_{i-1})``.
+    eps : float
+        Sup-norm accuracy on the unit ball.
+    delta : float
+        Failure probability the default block sizes are chosen for.
+    rng : numpy.random.Generator
+        Draws the source network.
+    block_size : int or sequence of int, optional
+        Units per input coordinate (per layer); default our bound.
+    rescale : bool
+        Rescale a target violating the assumption instead of raising ``ValueError``.
+
+    Returns
+    -------
+    ConstructionResult
+        ``theorem_width`` is ``None``: the paper's width is only quoted as a polynomial.
+    """
+    weights = validate_inputs(target, eps, delta, ASSUMPTION, rescale)
+    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    bound = block_sizes_bound(widths, eps, delta)
+    blocks = resolve_block_sizes(block_size, bound)
+    source = gadget_source(widths, blocks, rng)
+    masks: list[np.ndarray] = []
+    for i, w in enumerate(weights):
+        masks += list(gadget_masks(select_layer(source[2 * i], source[2 * i + 1], w, blocks[i])))
+    plan = {"block_sizes": blocks, "bound_block_sizes": bound, "assumption": ASSUMPTION}
+    return finish(
+        METHOD,
+        weights,
+        Subnetwork(source=tuple(source), masks=tuple(masks)),
+        eps,
+        delta,
+        layer_tolerances(widths, eps),
+        max(d * n for d, n in zip(widths[:-1], bound, strict=True)),
+        None,
+        plan,
+    )

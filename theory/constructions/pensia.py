@@ -1,0 +1,264 @@
+"""Pensia et al. (NeurIPS 2020): logarithmic over-parameterisation by random subset sum.
+
+Each target layer ``W_i`` becomes two source layers (:mod:`theory.constructions.blocks`).  Input
+coordinate ``j`` owns a block of ``n_i`` hidden units keeping only their edge ``a_u`` from ``x_j``;
+for ``x_j >= 0`` only units with ``a_u > 0`` fire, for ``x_j < 0`` only those with ``a_u < 0``.
+For every output ``k`` two subset-sum problems are solved exactly (over the block's positive-``a``
+units and over its negative-``a`` units, summands ``a_u b_{k,u}``, target ``W_kj``), all
+``2 d_i d_{i-1}`` instances of a layer in one batched meet-in-the-middle call.
+
+Width bound (ours).  A per-weight tolerance ``tau_i = ln(1+eps) / (l sqrt(2 d_i d_{i-1}))`` gives
+sup error ``<= eps`` (blocks docstring).  The failure budget is split: ``delta/2`` over the
+``E_s = 2 sum_i d_i d_{i-1}`` subset-sum instances and ``delta/2`` over the ``E_c = 2 sum_i
+d_{i-1}`` events "block ``j`` has fewer than ``m_i`` units of one sign".  Lueker's theorem (random
+subset sum) says ``m >= C log(2 / min(tau, delta'))`` summands of density bounded near 0 suffice;
+its constant is not explicit, so we use the form with a CALIBRATED constant ``C_P``::
+
+    m_i = ceil(C_P log2(2 / min(tau_i, delta / (2 E_s)))),     C_P = 3,
+
+where ``C_P`` was set from Monte Carlo estimates of the exact covering radius of ``m <= 20``
+products ``a b`` (``a ~ U(0,1]``, ``b ~ U[-1,1]``) and of the closest-subset-sum error for
+fixed targets ``|w| <= 0.71``, ``m <= 16``: the failure probability ``p`` at tolerance ``tau``
+met ``m <= 2.6 log2(2 / min(tau, p))`` throughout (it is dominated by the event that the
+positive products cannot reach ``|w|``, which decays like ``0.74^m``).  It is an empirical
+constant, not a proven one, and the property tests check it.  The
+block then needs ``Binomial(n_i, 1/2) >= m_i`` for both signs, which Hoeffding guarantees with
+probability ``1 - delta / (2 E_c)`` for ``n_i = ceil(s^2)``, ``s = sqrt(L/2) + sqrt(L/2 + 2 m_i)``,
+``L = ln(2 E_c / delta)`` (:func:`~theory.constructions.blocks.hoeffding_block_size` with
+``p = 1/2``).  The width bound is ``max_i d_{i-1} n_i``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from theory.constructions.blocks import (
+    block_view,
+    finish,
+    gadget_masks,
+    gadget_source,
+    hoeffding_block_size,
+    layer_tolerances,
+    resolve_block_sizes,
+    union_log_term,
+    unit_inputs,
+    validate_inputs,
+)
+from theory.constructions.result import ConstructionResult
+from theory.subnetwork import Subnetwork
+from theory.subset_sum import solve_subset_sum
+
+METHOD = "pensia"
+ASSUMPTION = "both"
+CALIBRATED_C = 3.0
+
+
+def summands_per_sign(tau: float, delta_instance: float, c: float = CALIBRATED_C) -> int:
+    """Lueker-form count ``m = ceil(c log2(2 / min(tau, delta_instance)))`` (calibrated ``c``).
+
+    Parameters
+    ----------
+    tau : float
+        Per-weight tolerance.
+    delta_instance : float
+        Failure probability allowed to one subset-sum instance.
+    c : float
+        The calibrated constant ``C_P`` (module docstring).
+
+    Returns
+    -------
+    int
+        Summands of one sign each block must hold.
+    """
+    return math.ceil(c * math.log2(2.0 / min(tau, delta_instance)))
+
+
+def summand_counts(target_widths: Sequence[int], eps: float, delta: float) -> list[int]:
+    """Our summands per sign ``m_i`` per target layer (module docstring).
+
+    Parameters
+    ----------
+    target_widths : sequence of int
+        ``[d_0, ..., d_l]``.
+    eps, delta : float
+        Accuracy and failure probability.
+
+    Returns
+    -------
+    list of int
+        ``m_i = ceil(C_P log2(2 / min(tau_i, delta / (2 E_s))))`` for ``i = 1 ... l``.
+    """
+    d = np.asarray(target_widths)
+    n_subset = 2 * float(np.sum(d[1:] * d[:-1]))
+    return [
+        summands_per_sign(tau, delta / (2 * n_subset))
+        for tau in layer_tolerances(target_widths, eps)
+    ]
+
+
+def block_sizes_bound(target_widths: Sequence[int], eps: float, delta: float) -> list[int]:
+    """Our block size ``n_i`` per target layer: ``Binomial(n_i, 1/2) >= m_i`` for both signs.
+
+    Parameters
+    ----------
+    target_widths : sequence of int
+        ``[d_0, ..., d_l]``.
+    eps, delta : float
+        Accuracy and failure probability.
+
+    Returns
+    -------
+    list of int
+        ``n_i`` for ``i = 1 ... l`` (module docstring).
+    """
+    log_count = union_log_term(4 * float(np.sum(target_widths[:-1])), delta)
+    return [
+        hoeffding_block_size(m, 0.5, log_count) for m in summand_counts(target_widths, eps, delta)
+    ]
+
+
+def _sign_indices(a: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Unit indices of each block grouped by sign of ``a``, padded, with validity.
+
+    Returns ``index (2, d_in, K)`` and ``valid (2, d_in, K)``: sign 0 is ``a > 0``, sign 1 is
+    ``a < 0``, ``K`` the largest group, or ``limit`` (the first ``limit`` units of each group).
+    """
+    d_in, block = a.shape
+    order = np.argsort(~(a > 0), axis=1, kind="stable")
+    n_pos = np.sum(a > 0, axis=1)
+    width = max(int(n_pos.max()), int((block - n_pos).max()))
+    width = width if limit is None else min(width, limit)
+    t = np.arange(width)[None, :]
+    start = np.stack([np.zeros_like(n_pos), n_pos])[:, :, None]
+    size = np.stack([n_pos, block - n_pos])[:, :, None]
+    position = np.minimum(start + t, block - 1)
+    index = np.take_along_axis(np.broadcast_to(order, (2, d_in, block)), position, axis=2)
+    return index, t < size
+
+
+def solve_layer(
+    first: np.ndarray,
+    second: np.ndarray,
+    w: np.ndarray,
+    block: int,
+    max_summands: int | None = None,
+) -> np.ndarray:
+    """Choose the output edges of one gadget by exact subset sum (one batched call per layer).
+
+    Parameters
+    ----------
+    first : numpy.ndarray
+        Source layer ``M_{2i-1}``, shape ``(d_in block, d_in)``; unit ``u`` uses ``x_{u // block}``.
+    second : numpy.ndarray
+        Source layer ``M_{2i}``, shape ``(d_out, d_in block)``.
+    w : numpy.ndarray
+        Target layer ``W_i``, shape ``(d_out, d_in)``.
+    block : int
+        Units per input coordinate.
+    max_summands : int, optional
+        Use only the first ``max_summands`` units of each sign (all if None): the meet-in-the-
+        middle cost is ``2^(max_summands / 2)`` per instance.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean ``(d_out, d_in, block)``: output ``k`` keeps unit ``u`` of block ``j``; for each
+        ``(k, j)`` and sign of ``a_u`` the kept products ``a_u b_{k,u}`` are the subset whose sum
+        is closest to ``W_kj``.
+    """
+    d_out, d_in = w.shape
+    a = unit_inputs(first, block)
+    b = block_view(second, block)
+    index, valid = _sign_indices(a, max_summands)
+    j = np.arange(d_in)[None, None, :, None]
+    k = np.arange(d_out)[:, None, None, None]
+    summands = a[j, index[None]] * b[k, j, index[None]]
+    valid_all = np.broadcast_to(valid[None], summands.shape)
+    targets = np.broadcast_to(w[:, None, :], summands.shape[:3])
+    result = solve_subset_sum(
+        summands.reshape(-1, summands.shape[-1]),
+        targets.reshape(-1),
+        valid=valid_all.reshape(-1, summands.shape[-1]),
+    )
+    chosen = np.asarray(result.mask).reshape(summands.shape) & valid_all
+    keep = np.zeros((d_out, d_in, block), dtype=bool)
+    kk, ss, jj, tt = np.nonzero(chosen)
+    keep[kk, jj, index[ss, jj, tt]] = True
+    return keep
+
+
+def construct(
+    target: Sequence[np.ndarray],
+    eps: float,
+    delta: float,
+    rng: np.random.Generator,
+    block_size: int | Sequence[int] | None = None,
+    max_summands: int | None = None,
+    rescale: bool = False,
+) -> ConstructionResult:
+    """Prune a depth-``2l`` uniform source to ``eps``-approximate ``target`` (Pensia et al. 2020).
+
+    Parameters
+    ----------
+    target : sequence of numpy.ndarray
+        Target weights ``W_i`` of shape ``(d_i, d_{i-1})``, spectral norm ``<= 1`` and entries
+        ``<= 1/sqrt(d_{i-1})``.
+    eps : float
+        Sup-norm accuracy on the unit ball.
+    delta : float
+        Failure probability the default block sizes are chosen for.
+    rng : numpy.random.Generator
+        Draws the source network.
+    block_size : int or sequence of int, optional
+        Units per input coordinate (per layer); default our bound (module docstring).
+    max_summands : int, optional
+        Summands of each sign per subset-sum instance (the first ones of the block).  Default:
+        our ``m_i`` with the default block sizes (all the bound needs), all units with a
+        ``block_size`` override.
+    rescale : bool
+        Rescale a target violating the assumption instead of raising ``ValueError``.
+
+    Returns
+    -------
+    ConstructionResult
+        ``theorem_width`` is ``None``: Pensia et al.'s ``C d log(d d l / min(eps, delta))``
+        has an unknown constant (see :mod:`theory.bounds`).
+    """
+    weights = validate_inputs(target, eps, delta, ASSUMPTION, rescale)
+    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
+    bound = block_sizes_bound(widths, eps, delta)
+    blocks = resolve_block_sizes(block_size, bound)
+    if max_summands is not None and (int(max_summands) != max_summands or max_summands < 1):
+        raise ValueError(f"max_summands must be a positive integer, got {max_summands!r}")
+    counts = summand_counts(widths, eps, delta)
+    limits = [
+        max_summands if max_summands is not None or block_size is not None else m for m in counts
+    ]
+    source = gadget_source(widths, blocks, rng)
+    masks: list[np.ndarray] = []
+    for i, w in enumerate(weights):
+        keep = solve_layer(source[2 * i], source[2 * i + 1], w, blocks[i], limits[i])
+        masks += list(gadget_masks(keep))
+    subnetwork = Subnetwork(source=tuple(source), masks=tuple(masks))
+    plan = {
+        "block_sizes": blocks,
+        "bound_block_sizes": bound,
+        "summands_per_sign": counts,
+        "max_summands": limits,
+        "calibrated_c": CALIBRATED_C,
+        "assumption": ASSUMPTION,
+    }
+    return finish(
+        METHOD,
+        weights,
+        subnetwork,
+        eps,
+        delta,
+        layer_tolerances(widths, eps),
+        max(d * n for d, n in zip(widths[:-1], bound, strict=True)),
+        None,
+        plan,
+    )

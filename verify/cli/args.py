@@ -1,0 +1,93 @@
+"""Command-line flags generated from hyperparameter dataclasses (one source of truth).
+
+Every field of a section dataclass becomes a flag (``--<name-with-dashes>`` or the field's
+``metadata["flag"]``) with the field's help string and default; booleans get ``--x/--no-x``;
+``tuple[int, ...]`` fields take a comma-separated list. Flags default to "not given" so that the
+final value is resolved in the order: dataclass default < preset < explicit flag.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from verify.cli.common import list_of, positive_int
+
+_PARSERS = {"int": int, "float": float, "str": str, "str | None": str,
+            "tuple[int, ...] | None": list_of(positive_int)}
+
+
+def flag_name(f: dataclasses.Field) -> str:
+    """The flag of field ``f``: ``metadata["flag"]`` or ``--`` + the name with dashes."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def dest_name(section: str, f: dataclasses.Field) -> str:
+    """The ``argparse`` destination of field ``f`` of ``section``: ``section.field``."""
+    return f"{section}.{f.name}"
+
+
+def _default_text(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type,
+                        exclude: Iterable[str] = (), title: str | None = None) -> None:
+    """Add one flag per field of dataclass ``cls`` to ``parser``.
+
+    Parameters
+    ----------
+    parser
+        The parser (a group named ``title`` is made in it).
+    section
+        The name of the section (``dataset``, ``model``, ...): destinations are ``section.field``.
+    cls
+        A dataclass whose fields carry ``metadata["help"]``.
+    exclude
+        Field names that get no flag (set by the subcommand itself).
+    title
+        Title of the argument group in ``--help``.
+    """
+    group = parser.add_argument_group(title or f"{section} options")
+    skip = set(exclude)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else None
+        help_text = f"{f.metadata['help']} (default: {_default_text(default)})"
+        common = {"dest": dest_name(section, f), "default": argparse.SUPPRESS, "help": help_text}
+        if f.type == "bool":
+            group.add_argument(flag_name(f), action=argparse.BooleanOptionalAction, **common)
+            continue
+        if f.type not in _PARSERS:
+            raise TypeError(f"no flag parser for field {cls.__name__}.{f.name}: {f.type}")
+        group.add_argument(flag_name(f), type=_PARSERS[f.type], choices=f.metadata.get("choices"),
+                           metavar=f.name.upper(), **common)
+
+
+def given_values(args: argparse.Namespace, section: str) -> dict[str, Any]:
+    """The fields of ``section`` that were given explicitly on the command line."""
+    prefix = f"{section}."
+    out = {}
+    for key, value in vars(args).items():
+        if key.startswith(prefix):
+            out[key[len(prefix):]] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def build_section(cls: type, args: argparse.Namespace, section: str,
+                  preset: Mapping[str, Any] | None = None, fixed: Mapping[str, Any] | None = None
+                  ) -> Any:
+    """Instantiate ``cls`` from defaults < ``preset`` < explicit flags < ``fixed``.
+
+    Returns
+    -------
+    An instance of ``cls`` (its ``__post_init__`` raises ``ValueError`` for bad values).
+    """
+    values = {**dict(preset or {}), **given_values(args, section), **dict(fixed or {})}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return cls(**values)

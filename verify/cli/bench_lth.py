@@ -1,0 +1,44 @@
+"""``tickets bench lth``: IMP overhead (pruned vs dense training step, time to prune a level)."""
+
+from __future__ import annotations
+
+import argparse
+
+from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_int
+
+COLUMNS = ["model", "device", "batch", "density", "weights", "dense_step_ms", "pruned_step_ms",
+           "step_ratio", "prune_level_ms", "prune_global_ms"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``lth`` to ``tickets bench``."""
+    parser = subparsers.add_parser(
+        "lth", help="IMP overhead: pruned vs dense training step, time to prune one level",
+        description="Time of one training step with fixed masks (masked forward + "
+        "enforce_masks_ after the SGD step) against the dense step (step_ratio = pruned / dense, "
+        "target <= 1.05), and of pruning one level (20%% layerwise / global, masks written into "
+        "the model), on synthetic tensors: LeNet-300-100 at MNIST shape, ResNet-20 at CIFAR-10 "
+        "shape.")
+    parser.add_argument("--model", type=list_of(str), default=["lenet-300-100", "resnet20"],
+                        help="models, comma separated (lenet-300-100, resnet20)")
+    parser.add_argument("--batch-size", type=positive_int, default=60,
+                        help="batch size (LeNet paper: 60)")
+    parser.add_argument("--density", type=fraction, default=0.2,
+                        help="density of the pruned model's masks")
+    parser.add_argument("--steps", type=positive_int, default=10, help="timed steps per block")
+    parser.add_argument("--warmup", type=nonnegative_int, default=3, help="untimed steps first")
+    parser.add_argument("--rounds", type=positive_int, default=3,
+                        help="alternating timed blocks per variant (the fastest is kept)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print a table (or JSON lines)."""
+    from empirical.bench_lth import bench_lth
+
+    rows = bench_lth(args.model, batch=args.batch_size, steps=args.steps, warmup=args.warmup,
+                     rounds=args.rounds, density=args.density, device=args.device)
+    emit([r.as_dict() for r in rows], args.json, COLUMNS)
+    return 0

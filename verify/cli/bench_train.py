@@ -1,0 +1,43 @@
+"""``tickets bench train``: score-training throughput vs a sort-every-forward baseline and dense."""
+
+from __future__ import annotations
+
+import argparse
+
+from verify.cli.common import emit, fraction, list_of, positive_int
+
+COLUMNS = ["model", "mode", "variant", "batch_size", "samples_per_s", "step_ms", "peak_mem_mb",
+           "ratio_to_ours"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``train`` to ``tickets bench``."""
+    parser = subparsers.add_parser(
+        "train", help="training throughput of score masks (ours, reference sort, dense)",
+        description="Samples/s and peak memory of one training step at CIFAR-10 shape on "
+        "synthetic tensors: our top-k score layers, the reference's full sort on every forward, "
+        "and dense training. ratio_to_ours = step time / our step time.")
+    parser.add_argument("--model", type=list_of(str), default=["conv4", "conv6", "vgg-small",
+                                                               "resnet18"],
+                        help="models, comma separated (conv4, conv6, vgg-small, resnet18)")
+    parser.add_argument("--mode", choices=("biprop", "edge-popup"), default="biprop",
+                        help="score mode to measure")
+    parser.add_argument("--keep", type=fraction, default=0.5, help="kept fraction k")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="batch size")
+    parser.add_argument("--steps", type=positive_int, default=3, help="timed steps per variant")
+    parser.add_argument("--warmup", type=positive_int, default=1, help="untimed steps first")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and print a table (or JSON lines)."""
+    from empirical.bench_train import bench_model
+
+    rows = []
+    for model in args.model:
+        rows.extend(bench_model(model, args.mode, args.keep, args.batch_size, args.steps,
+                                args.warmup, args.device))
+    emit(rows, args.json, COLUMNS)
+    return 0

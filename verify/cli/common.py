@@ -1,0 +1,165 @@
+"""Shared pieces of the command line: one-line errors, argument types, table/JSON output.
+
+Every user mistake ends as ``tickets: error: <one line>`` on stderr and exit status 2; never a
+traceback (set ``TICKETS_DEBUG=1`` to see one while developing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, NoReturn
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake in the user's input: reported as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are a single line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _number(text: str, kind: Callable[[str], Any], name: str) -> Any:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {name}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite float > 0 (eps, learning rates, ...)."""
+    value = _number(text, float, "a number")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 (widths, depths, seeds counts, epochs)."""
+    value = _number(text, int, "an integer")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    """An integer >= 0 (seeds, offsets)."""
+    value = _number(text, int, "an integer")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def open_unit(text: str) -> float:
+    """A probability strictly inside (0, 1) (delta, success thresholds)."""
+    value = _number(text, float, "a number")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A fraction in (0, 1] (kept fraction k, prune rate)."""
+    value = _number(text, float, "a number")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1], got {text}")
+    return value
+
+
+def list_of(item: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+    """Comma-separated list of ``item``: ``1e-2,1e-3``."""
+
+    def parse(text: str) -> list[Any]:
+        parts = [p for p in text.split(",") if p.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError("expected a comma-separated list")
+        return [item(p.strip()) for p in parts]
+
+    return parse
+
+
+def int_range(text: str) -> list[int]:
+    """``4..24`` (inclusive), ``4..24..2`` (with a step) or a list ``4,8,12``."""
+    if ".." in text:
+        parts = text.split("..")
+        if len(parts) not in (2, 3):
+            raise argparse.ArgumentTypeError(f"{text!r} is not LO..HI or LO..HI..STEP")
+        lo, hi = positive_int(parts[0]), positive_int(parts[1])
+        step = positive_int(parts[2]) if len(parts) == 3 else 1
+        if hi < lo:
+            raise argparse.ArgumentTypeError(f"empty range {text!r}")
+        return list(range(lo, hi + 1, step))
+    return list_of(positive_int)(text)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value == 0 or 1e-3 <= abs(value) < 1e5:
+            return f"{value:.4g}"
+        return f"{value:.3e}"
+    return str(value)
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """Render ``rows`` (dicts) as an aligned plain-text table."""
+    if not rows:
+        return "(no rows)"
+    cols = list(columns) if columns is not None else list(rows[0])
+    cells = [[_cell(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True))
+    sep = "  ".join("-" * w for w in widths)
+    body = ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([line, sep, *body])
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def emit(
+    rows: Iterable[Mapping[str, Any]],
+    as_json: bool,
+    columns: Sequence[str] | None = None,
+    one_object: bool = False,
+) -> None:
+    """Print rows as a table, or as JSON: one object per line (or one object if ``one_object``)."""
+    rows = list(rows)
+    if as_json:
+        clean = [{k: _jsonable(v) for k, v in r.items()} for r in rows]
+        if one_object:
+            print(json.dumps(clean[0] if len(clean) == 1 else {"rows": clean}))
+        else:
+            for r in clean:
+                print(json.dumps(r))
+    else:
+        print(format_table(rows, columns))
+
+
+def fail(message: str) -> NoReturn:
+    """Raise a :class:`UserError` (the CLI turns it into one line and exit 2)."""
+    raise UserError(message)
+
+
+def report_error(prog: str, err: BaseException) -> int:
+    """Print ``prog: error: message`` on one line and return the usage exit status."""
+    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,59 @@
+"""``tickets figures``: execute the notebooks headless and index every figure and table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+SCALE_HELP = ("smoke: a few minutes on 2 CPU cores; cpu: the laptop studies (MNIST-1D, theory "
+              "sweeps), tens of minutes; paper: the published setups on a GPU with the data on "
+              "disk")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``figures`` subcommand."""
+    from verify.scales import SCALES
+
+    parser = subparsers.add_parser(
+        "figures", help="regenerate the paper figures and tables by executing the notebooks",
+        description=(
+            "Execute the jupytext notebooks in notebooks/ headless at a scale, reusing finished "
+            "runs from the run store, and write their figures (PNG + PDF) and tables (CSV + "
+            "Markdown) into OUT/SCALE/ plus the index OUT/README.md (which notebook, scale, data "
+            "and run hashes made each output). A failing notebook is named with its failing cell."
+        ),
+    )
+    parser.add_argument("--scale", choices=SCALES, default="smoke", help=SCALE_HELP)
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="run only this notebook (its file stem, e.g. mpt); repeatable")
+    parser.add_argument("--out", default="paper_figures",
+                        help="figures root; outputs go to OUT/SCALE/ (default: paper_figures)")
+    parser.add_argument("--runs-dir", default=None,
+                        help="run store root (default: $TICKETS_RUNS or ./runs)")
+    parser.add_argument("--data-dir", default=os.environ.get("TICKETS_DATA"),
+                        help="directory holding on-disk datasets (MNIST, CIFAR-10; needed at "
+                             "paper scale; default: $TICKETS_DATA)")
+    parser.add_argument("--timeout", type=int, default=None,
+                        help="seconds allowed per notebook cell (default: no limit)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute the chosen notebooks; print the outputs' directory and the elapsed time."""
+    from verify.figures import NotebookError, run_notebooks
+
+    started = time.perf_counter()
+    try:
+        manifests = run_notebooks(args.scale, args.out, names=args.only, runs_dir=args.runs_dir,
+                                  data_dir=args.data_dir, progress=not args.no_progress,
+                                  timeout=args.timeout)
+    except NotebookError as err:
+        print(f"tickets figures: error: {err}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - started
+    print(f"{len(manifests)} notebook(s) at scale {args.scale} in {seconds:.0f} s -> "
+          f"{os.path.join(args.out, args.scale)}/ (index: {os.path.join(args.out, 'README.md')})")
+    return 0

@@ -1,0 +1,120 @@
+"""``tickets train lth``: iterative magnitude pruning (lottery tickets), rewinding and controls.
+
+Each level (and each control) is a run in the run store: raising ``--levels`` reuses the finished
+levels and a killed run resumes. The flags are generated from the hyperparameter dataclasses
+(:mod:`verify.cli.args`); a ``--preset`` supplies defaults that explicit flags override.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Any
+
+from verify.cli.args import add_dataclass_flags, build_section, dest_name, given_values
+from verify.cli.common import emit, fraction, list_of, nonnegative_int
+from verify.cli.train_mpt import add_common_flags, runtime_from_args
+
+COLUMNS = ["level", "source", "density", "test_acc", "early_stop_step", "early_stop_test_acc",
+           "steps", "hash", "reused"]
+JSON_KEYS = ["level", "source", "control_seed", "density", "test_acc", "early_stop_step",
+             "early_stop_test_acc", "early_stop_val_loss", "steps", "rewind_step", "hash",
+             "parent", "run_dir", "reused"]
+# Pruning fields whose types the generic flag builder does not parse: flag type given here.
+_PRUNING_FLAG_TYPES = {"conv_rate": fraction, "output_rate": fraction, "exclude": list_of(str)}
+
+
+def _add_pruning_flags(parser: argparse.ArgumentParser) -> None:
+    from empirical.lth_hparams import PruningHparams
+
+    add_dataclass_flags(parser, "pruning", PruningHparams, exclude=tuple(_PRUNING_FLAG_TYPES),
+                        title="pruning options")
+    group = parser.add_argument_group("per-layer pruning options")
+    for f in dataclasses.fields(PruningHparams):
+        if f.name in _PRUNING_FLAG_TYPES:
+            group.add_argument("--" + f.name.replace("_", "-"), type=_PRUNING_FLAG_TYPES[f.name],
+                               dest=dest_name("pruning", f), default=argparse.SUPPRESS,
+                               metavar=f.name.upper(), help=f.metadata["help"])
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``lth`` to ``tickets train``."""
+    from empirical.hparams import DatasetHparams, ModelHparams, TrainingHparams
+    from empirical.presets import presets_for
+
+    text = "iterative magnitude pruning: lottery tickets with rewinding and controls"
+    parser = subparsers.add_parser(
+        "lth", help=text,
+        description=f"{text} (Frankle & Carbin, ICLR 2019; Frankle et al. 2020). Each level "
+        "prunes floor(rate * remaining) weights of smallest |w|, resets the survivors to theta_0 "
+        "or theta_k (--rewind) and retrains. Presets: " + ", ".join(presets_for("lth")) + ".")
+    add_common_flags(parser)
+    parser.add_argument("--levels", type=nonnegative_int, default=5,
+                        help="last pruning level N: levels 0..N are trained (default: 5)")
+    parser.add_argument("--control", type=list_of(str), default=[],
+                        help="controls at every level >= 1, comma separated: reinit (same mask, "
+                        "fresh weights), random-prune (random mask, same counts)")
+    parser.add_argument("--control-seed", type=nonnegative_int, default=0,
+                        help="seed of the controls' randomness (default: 0)")
+    parser.add_argument("--one-shot", type=fraction, metavar="DENSITY",
+                        help="instead of IMP levels: prune the trained dense network once to "
+                        "this density and retrain")
+    add_dataclass_flags(parser, "dataset", DatasetHparams)
+    add_dataclass_flags(parser, "model", ModelHparams)
+    add_dataclass_flags(parser, "training", TrainingHparams)
+    _add_pruning_flags(parser)
+    parser.set_defaults(func=run, algorithm="lth")
+
+
+def hparams_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`LTHHparams` of the flags: defaults < preset < explicit flags."""
+    from empirical.hparams import DatasetHparams, ModelHparams, TrainingHparams
+    from empirical.lth_hparams import LTHHparams, PruningHparams
+    from empirical.presets import Preset, get_preset
+
+    preset = get_preset(args.preset, "lth") if args.preset else Preset("lth", "")
+    classes = {"dataset": DatasetHparams, "model": ModelHparams, "training": TrainingHparams,
+               "pruning": PruningHparams}
+    defaults = {name: preset.section(name) for name in classes}
+    if given_values(args, "pruning").get("scope") == "global":
+        # an explicit global scope overrides a layerwise preset's per-layer rates
+        for key in ("conv_rate", "output_rate"):
+            defaults["pruning"].pop(key, None)
+    return LTHHparams(**{name: build_section(cls, args, name, defaults[name])
+                         for name, cls in classes.items()})
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or read back) every level and print one row per level (and control)."""
+    from empirical.lth import run_lth, run_one_shot
+    from empirical.lth_hparams import CONTROLS
+    from empirical.models import MODEL_NAMES
+
+    base = hparams_from_args(args)
+    if base.model.name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {base.model.name!r}; choose one of "
+                         f"{', '.join(MODEL_NAMES)}")
+    unknown = [c for c in args.control if c not in CONTROLS]
+    if unknown:
+        raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
+    runtime = runtime_from_args(args)
+
+    def show(row: dict[str, Any]) -> None:
+        if args.json:
+            emit([{k: row.get(k) for k in JSON_KEYS}], True)
+            sys.stdout.flush()
+        else:
+            status = "reused" if row["reused"] else "trained"
+            print(f"{status} level {row['level']} ({row['source']}) density {row['density']:.4f} "
+                  f"test acc {row['test_acc']:.4f} -> {row['run_dir']}", file=sys.stderr)
+
+    if args.one_shot is not None:
+        rows = [run_one_shot(base, args.one_shot, args.runs_dir, runtime)]
+        show(rows[0])
+    else:
+        rows = run_lth(base, args.levels, args.control, args.control_seed, args.runs_dir,
+                       runtime, on_row=show)
+    if not args.json:
+        emit(rows, False, COLUMNS)
+    return 0

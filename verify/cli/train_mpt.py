@@ -1,0 +1,108 @@
+"""``tickets train {biprop,edge-popup,dense}``: score training (MPT, edge-popup) and dense runs.
+
+The flags are generated from the hyperparameter dataclasses (:mod:`verify.cli.args`); a
+``--preset`` supplies defaults that explicit flags override.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from verify.cli.args import add_dataclass_flags, build_section
+from verify.cli.common import emit
+
+ALGORITHMS = {
+    "biprop": "multi-prize tickets: learn scores, kept weights alpha*sign(W) (Diffenderfer & "
+              "Kailkhura, ICLR 2021)",
+    "edge-popup": "learn scores, kept weights stay W (Ramanujan et al., CVPR 2020)",
+    "dense": "ordinary weight training (the baseline)",
+}
+SECTIONS = ("dataset", "model", "mask", "training")
+
+
+def add_common_flags(parser: argparse.ArgumentParser) -> None:
+    """``--preset``, ``--runs-dir``, ``--json`` and the runtime flags (shared with LTH)."""
+    from empirical.hparams import RuntimeConfig
+
+    parser.add_argument("--preset", help="named configuration whose values explicit flags "
+                        "override (listed above)")
+    parser.add_argument("--runs-dir", help="root of the run store (default: $TICKETS_RUNS or "
+                        "./runs)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as one JSON object (no progress bar)")
+    add_dataclass_flags(parser, "runtime", RuntimeConfig, exclude=("progress",),
+                        title="runtime options (not part of the run's hash)")
+
+
+def runtime_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`RuntimeConfig` of the flags (progress bar off with ``--json``)."""
+    from empirical.hparams import RuntimeConfig
+
+    return build_section(RuntimeConfig, args, "runtime", fixed={"progress": not args.json})
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``biprop``, ``edge-popup`` and ``dense`` to ``tickets train``."""
+    from empirical.hparams import DatasetHparams, MaskHparams, ModelHparams, TrainingHparams
+    from empirical.presets import presets_for
+
+    for algorithm, text in ALGORITHMS.items():
+        names = ", ".join(presets_for(algorithm))
+        parser = subparsers.add_parser(algorithm, help=text,
+                                       description=f"{text}. Presets: {names}.")
+        add_common_flags(parser)
+        add_dataclass_flags(parser, "dataset", DatasetHparams)
+        add_dataclass_flags(parser, "model", ModelHparams)
+        exclude = ("mode",) if algorithm != "dense" else ("mode", "keep", "scope", "mask_rule",
+                                                          "anneal_epochs")
+        add_dataclass_flags(parser, "mask", MaskHparams, exclude=exclude)
+        add_dataclass_flags(parser, "training", TrainingHparams)
+        parser.set_defaults(func=run, algorithm=algorithm)
+
+
+def hparams_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`RunHparams` of the flags: defaults < preset < explicit flags."""
+    from empirical.hparams import (
+        DatasetHparams,
+        MaskHparams,
+        ModelHparams,
+        RunHparams,
+        TrainingHparams,
+    )
+    from empirical.presets import Preset, get_preset
+
+    preset = get_preset(args.preset, args.algorithm) if args.preset else Preset(args.algorithm, "")
+    classes = {"dataset": DatasetHparams, "model": ModelHparams, "mask": MaskHparams,
+               "training": TrainingHparams}
+    sections = {}
+    for name, cls in classes.items():
+        fixed = {"mode": args.algorithm} if name == "mask" else None
+        sections[name] = build_section(cls, args, name, preset.section(name), fixed)
+    return RunHparams(**sections)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or read back) the run and print its summary."""
+    from empirical.models import MODEL_NAMES
+    from empirical.mpt import run_mpt
+
+    hparams = hparams_from_args(args)
+    if hparams.model.name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {hparams.model.name!r}; choose one of "
+                         f"{', '.join(MODEL_NAMES)}")
+    result = run_mpt(hparams, args.runs_dir, runtime_from_args(args))
+    summary = {k: result[k] for k in ("kind", "hash", "run_dir", "model", "dataset", "keep",
+                                      "test_acc", "val_acc", "train_acc", "kept_overall",
+                                      "kept_fraction", "steps", "seconds", "reused")}
+    if args.json:
+        emit([summary], True, one_object=True)
+        return 0
+    status = "reused finished run" if result["reused"] else "trained"
+    print(f"{status} {summary['kind']} {summary['hash']} -> {summary['run_dir']}", file=sys.stderr)
+    rows = [{"layer": k, "kept": v} for k, v in summary["kept_fraction"].items()]
+    emit(rows, False, columns=["layer", "kept"])
+    print(f"test accuracy {summary['test_acc']:.4f}  kept overall {summary['kept_overall']:.4f}  "
+          f"steps {summary['steps']}  {summary['seconds']:.1f} s")
+    return 0

@@ -1,0 +1,166 @@
+"""``tickets verify``: hold the strong-ticket theorems against measured numbers.
+
+Alone it runs every check at smoke scale and prints one table (exit 0 if all pass, 1 otherwise);
+``subset-sum``, ``construct`` and ``sweep`` run one study with chosen sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import tempfile
+from typing import Any
+
+from verify.cli.common import (
+    emit,
+    int_range,
+    list_of,
+    open_unit,
+    positive_float,
+    positive_int,
+)
+
+METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth")
+DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used", "depth_used",
+                   "bound_width", "sup_error", "pass")
+CONSTRUCT_COLUMNS = ("construction", "target_size", "eps", "source_width", "source_depth",
+                     "kept_fraction", "sup_error", "predicted_error", "bound_width", "success")
+
+
+def _add_target_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by ``construct`` and ``sweep``."""
+    parser.add_argument("--method", required=True, choices=METHOD_NAMES,
+                        help="construction to run")
+    parser.add_argument("--width", type=positive_int, default=2, help="target width D (default 2)")
+    parser.add_argument("--depth", type=positive_int, default=2, help="target depth L (default 2)")
+    parser.add_argument("--eps", type=positive_float, default=0.1,
+                        help="sup-norm accuracy on the unit ball (default 0.1)")
+    parser.add_argument("--delta", type=open_unit, default=0.1,
+                        help="failure probability in (0,1) (default 0.1)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``verify`` and its subcommands ``subset-sum``, ``construct``, ``sweep``."""
+    parser = subparsers.add_parser(
+        "verify",
+        help="check strong-ticket bounds numerically",
+        description="Run every strong-ticket check at smoke scale and print one table (exit 0 if "
+        "all pass, 1 otherwise), or one study: subset-sum, construct, sweep.",
+    )
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object instead of a table")
+    parser.set_defaults(func=run)
+    sub = parser.add_subparsers(dest="action", metavar="STUDY", parser_class=type(parser))
+
+    subset = sub.add_parser(
+        "subset-sum", help="random subset-sum success probability vs n",
+        description="Success probability and median covering radius per n against the "
+        "log2(1/eps) lower bound (Lueker 1998).")
+    subset.add_argument("--n", type=int_range, default=list(range(4, 25, 4)),
+                        help="numbers of summands, LO..HI[..STEP] or a list (default 4..24..4)")
+    subset.add_argument("--seeds", type=positive_int, default=50,
+                        help="random instances per n (default 50)")
+    subset.add_argument("--eps", type=list_of(positive_float), default=[1e-2],
+                        help="comma-separated accuracies (default 1e-2)")
+    subset.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
+    subset.add_argument("--json", action="store_true", help="print one JSON object per row")
+    subset.set_defaults(func=run)
+
+    construct = sub.add_parser(
+        "construct", help="build one ticket and measure it",
+        description="Build a target (width D, depth L) and a random source, construct the "
+        "ticket, measure its sup error and compare with the bound.")
+    _add_target_flags(construct)
+    construct.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    construct.add_argument("--block-size", type=positive_int, default=None,
+                           help="block size override (default: the construction's bound)")
+    construct.add_argument("--rescale", action="store_true",
+                           help="rescale a target violating the theorem's assumption")
+    construct.add_argument("--target-scale", type=positive_float, default=1.0,
+                           help="multiply the random target by this factor (default 1)")
+    construct.set_defaults(func=run)
+
+    sweep = sub.add_parser(
+        "sweep", help="sweep a size and write a tidy CSV",
+        description="Sweep block size (error vs width) or find the smallest sufficient block size "
+        "vs eps, depth or target width; prints rows and optionally writes a tidy CSV.")
+    _add_target_flags(sweep)
+    sweep.add_argument("--vary", required=True, choices=("width", "eps", "depth", "target-width"),
+                       help="parameter to sweep")
+    sweep.add_argument("--values", type=list_of(positive_float), default=None,
+                       help="values of the varied parameter (eps, depth or target width)")
+    sweep.add_argument("--block-sizes", type=int_range, default=[4, 8, 16],
+                       help="block sizes to try, LO..HI[..STEP] or a list (default 4,8,16)")
+    sweep.add_argument("--seeds", type=positive_int, default=2,
+                       help="seeds per setting (default 2)")
+    sweep.add_argument("--fraction", type=open_unit, default=0.5,
+                       help="success fraction a block size must reach (default 0.5)")
+    sweep.add_argument("--out", default=None, help="write the rows to this CSV file")
+    sweep.set_defaults(func=run)
+
+
+def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
+    """Write ``rows`` to ``path`` atomically (temporary file in the same folder, then replace)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"folder {folder} does not exist")
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def _run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from tqdm import tqdm
+
+    from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
+
+    values = args.values if args.vary != "width" else args.block_sizes
+    if values is None:
+        raise ValueError(f"--values is required with --vary {args.vary}")
+    steps = len(values) * (args.seeds if args.vary == "width" else 1)
+    with tqdm(total=steps, file=sys.stderr, disable=args.json or not sys.stderr.isatty(),
+              desc=f"sweep {args.vary}") as bar:
+        if args.vary == "width":
+            return sweep_error_vs_width(args.method, args.block_sizes, args.width, args.depth,
+                                        args.eps, args.delta, args.seeds, progress=bar.update)
+        cast = float if args.vary == "eps" else int
+        return sweep_width_vs_eps(args.method, args.vary, [cast(v) for v in values],
+                                  args.block_sizes, args.width, args.depth, args.eps, args.delta,
+                                  args.seeds, args.fraction, progress=bar.update)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen verify study; returns the exit status."""
+    from verify import construction_study as study
+
+    if args.action is None:
+        rows = study.default_checks("smoke")
+        emit(rows, args.json, DEFAULT_COLUMNS, one_object=True)
+        return 0 if all(r["pass"] for r in rows) else 1
+    if args.action == "subset-sum":
+        from verify.subset_sum_study import subset_sum_table
+
+        emit(subset_sum_table(args.n, args.eps, args.seeds, seed=args.seed), args.json)
+        return 0
+    if args.action == "construct":
+        row = study.run_construction(args.method, args.width, args.depth, args.eps, args.delta,
+                                     args.seed, block_size=args.block_size, rescale=args.rescale,
+                                     target_scale=args.target_scale)
+        emit([row], args.json, None if args.json else CONSTRUCT_COLUMNS, one_object=True)
+        return 0
+    rows = _run_sweep(args)
+    if args.out:
+        write_csv(args.out, rows)
+    emit(rows, args.json)
+    return 0

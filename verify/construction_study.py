@@ -1,0 +1,346 @@
+"""Strong-ticket constructions held against their bounds: single runs, sweeps, the default checks.
+
+Every function returns tidy rows (``list[dict]``, one per run) that ``tickets verify`` prints and
+the notebooks plot.  A run draws a target (:func:`theory.networks.random_target`), constructs a
+subnetwork of a random source (:data:`theory.constructions.METHODS`) and measures its sup error on
+the unit ball (:func:`theory.sup_error.sup_error`) against the predicted error and ``eps``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from theory.constructions import get_method
+from theory.networks import forward, random_target
+
+THEOREMS = {
+    "pensia": "Pensia et al. 2020",
+    "malach": "Malach et al. 2020",
+    "mpt-binary": "Diffenderfer & Kailkhura 2021",
+    "binary-depth": "Sreenivasan et al. 2022",
+}
+SMOKE = {"target_width": 2, "depth": 2, "eps": 0.1, "delta": 0.1, "seed": 0}
+SUBSET_SUM_SMOKE = {"n_values": [8, 16], "eps_values": [1e-2], "seeds": 20}
+SWEEP_PARAMS = ("width", "eps", "depth", "target-width")
+
+
+def target_size(widths: Sequence[int]) -> str:
+    """``"8x8x8"``: the target's layer widths joined by ``x``."""
+    return "x".join(str(w) for w in widths)
+
+
+def run_construction(
+    method: str,
+    width: int,
+    depth: int,
+    eps: float,
+    delta: float = 0.1,
+    seed: int = 0,
+    input_dim: int | None = None,
+    block_size: int | None = None,
+    rescale: bool = False,
+    n_samples: int = 2048,
+    target_scale: float = 1.0,
+) -> dict[str, Any]:
+    """Build a target of width ``width`` and depth ``depth``, construct a ticket and measure it.
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`theory.constructions.METHODS`.
+    width, depth : int
+        Target width ``d`` (every layer) and depth ``l``.
+    eps, delta : float
+        Accuracy and failure probability.
+    seed : int
+        Seeds the target, the source and the sup-error search.
+    input_dim : int, optional
+        Target input size ``d_0`` (default ``width``).
+    block_size : int, optional
+        Block size override passed to the construction (default: its bound).
+    rescale : bool
+        Let the construction rescale a target violating its assumption.
+    n_samples : int
+        Points the sup-error estimate samples.
+    target_scale : float
+        Multiplies the drawn target (above 1 it may violate the theorem's assumption, which the
+        construction rejects unless ``rescale``).
+
+    Returns
+    -------
+    dict
+        theorem, construction, target_size, eps, delta, seed, source_width, source_depth,
+        kept_fraction, bound_width, sup_error, predicted_error, success, pass, seconds.
+    """
+    if width < 1 or depth < 1:
+        raise ValueError(f"width and depth must be >= 1, got width={width}, depth={depth}")
+    construct = get_method(method)
+    rng = np.random.default_rng(seed)
+    widths = [input_dim or width] + [width] * depth
+    target = [target_scale * w for w in random_target(widths, rng, constraint="both")]
+    start = time.perf_counter()
+    overrides: dict[str, Any] = {"rescale": rescale}
+    if block_size is not None:
+        overrides["block_size"] = block_size
+    result = construct(target, eps, delta, rng, **overrides)
+    seconds = time.perf_counter() - start
+    result.subnetwork.check_genuine()
+    from theory.sup_error import sup_error
+
+    measured = sup_error(
+        partial(forward, list(target)), result.subnetwork, widths[0], rng, n_samples=n_samples
+    ).value
+    return {
+        "theorem": THEOREMS[method],
+        "construction": method,
+        "target_size": target_size(widths),
+        "eps": float(eps),
+        "delta": float(delta),
+        "seed": int(seed),
+        "block_size": block_size,
+        "source_width": result.source_width,
+        "source_depth": result.source_depth,
+        "kept_fraction": result.kept_fraction,
+        "bound_width": result.bound_width,
+        "sup_error": float(measured),
+        "predicted_error": float(result.predicted_error),
+        "success": bool(result.success),
+        "pass": bool(result.success and measured <= eps),
+        "seconds": seconds,
+    }
+
+
+def _seeded(
+    values: Iterable[Any], seeds: int, run: Callable[[Any, int], dict[str, Any]], param: str,
+    progress: Callable[[int], Any] | None,
+) -> list[dict[str, Any]]:
+    """Run ``run(value, seed)`` for every value and seed, tagging rows with ``param``/``value``."""
+    rows = []
+    for value in values:
+        for seed in range(seeds):
+            row = run(value, seed)
+            rows.append({"param": param, "value": value, **row})
+            if progress is not None:
+                progress(1)
+    return rows
+
+
+def sweep_error_vs_width(
+    method: str,
+    block_sizes: Sequence[int],
+    width: int = 2,
+    depth: int = 2,
+    eps: float = 0.1,
+    delta: float = 0.1,
+    seeds: int = 3,
+    progress: Callable[[int], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Measured and predicted sup error vs the block size (source width), one row per run.
+
+    Parameters
+    ----------
+    method : str
+        Construction name.
+    block_sizes : sequence of int
+        Block sizes to try.
+    width, depth, eps, delta : see :func:`run_construction`.
+    seeds : int
+        Seeds ``0 ... seeds-1`` per block size.
+    progress : callable, optional
+        Called with ``1`` after each run (a progress bar's ``update``).
+
+    Returns
+    -------
+    list of dict
+        :func:`run_construction` rows with ``param="width"`` and ``value`` the block size.
+    """
+    def run(block: int, seed: int) -> dict[str, Any]:
+        return run_construction(method, width, depth, eps, delta, seed, block_size=block)
+
+    return _seeded(block_sizes, seeds, run, "width", progress)
+
+
+def smallest_block(
+    method: str,
+    block_sizes: Sequence[int],
+    width: int,
+    depth: int,
+    eps: float,
+    delta: float,
+    seeds: int,
+    fraction: float,
+) -> dict[str, Any]:
+    """Smallest block size whose runs succeed (measured error ``<= eps``) in ``fraction`` of seeds.
+
+    Parameters
+    ----------
+    method : str
+        Construction name.
+    block_sizes : sequence of int
+        Candidates, tried in increasing order.
+    width, depth, eps, delta : see :func:`run_construction`.
+    seeds : int
+        Seeds per block size.
+    fraction : float
+        Required success fraction in (0, 1].
+
+    Returns
+    -------
+    dict
+        The first passing block size (``None`` if none does), its source width and success rate,
+        and the bound's width.
+    """
+    last: dict[str, Any] = {}
+    for block in sorted(block_sizes):
+        rows = [
+            run_construction(method, width, depth, eps, delta, s, block_size=block)
+            for s in range(seeds)
+        ]
+        rate = float(np.mean([r["pass"] for r in rows]))
+        last = {
+            "block_size": block,
+            "source_width": rows[0]["source_width"],
+            "source_depth": rows[0]["source_depth"],
+            "success_rate": rate,
+            "bound_width": rows[0]["bound_width"],
+            "found": rate >= fraction,
+        }
+        if rate >= fraction:
+            return last
+    return {**last, "block_size": None}
+
+
+def sweep_width_vs_eps(
+    method: str,
+    vary: str,
+    values: Sequence[float],
+    block_sizes: Sequence[int],
+    width: int = 2,
+    depth: int = 2,
+    eps: float = 0.1,
+    delta: float = 0.1,
+    seeds: int = 3,
+    fraction: float = 0.5,
+    progress: Callable[[int], Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Smallest sufficient block size vs ``eps``, depth or target width, against the bound.
+
+    Parameters
+    ----------
+    method : str
+        Construction name.
+    vary : str
+        ``"eps"``, ``"depth"`` or ``"target-width"``.
+    values : sequence
+        Values of the varied parameter.
+    block_sizes : sequence of int
+        Candidate block sizes.
+    width, depth, eps, delta : see :func:`run_construction` (the fixed ones).
+    seeds : int
+        Seeds per block size.
+    fraction : float
+        Success fraction required.
+    progress : callable, optional
+        Called with ``1`` after each value.
+
+    Returns
+    -------
+    list of dict
+        One row per value: method, param, value, the smallest block size, its source width,
+        success rate and the bound's width.
+    """
+    if vary not in ("eps", "depth", "target-width"):
+        raise ValueError(f"vary must be one of eps, depth, target-width, got {vary!r}")
+    rows = []
+    for value in values:
+        setting = {"width": width, "depth": depth, "eps": eps}
+        setting[{"target-width": "width"}.get(vary, vary)] = value
+        found = smallest_block(method, block_sizes, int(setting["width"]), int(setting["depth"]),
+                               float(setting["eps"]), delta, seeds, fraction)
+        rows.append({"construction": method, "param": vary, "value": value, **found})
+        if progress is not None:
+            progress(1)
+    return rows
+
+
+def default_checks(scale: str = "smoke") -> list[dict[str, Any]]:
+    """Rows of ``tickets verify``: every construction and the subset-sum check at smoke scale.
+
+    Parameters
+    ----------
+    scale : str
+        Only ``"smoke"`` (seconds on a laptop).
+
+    Returns
+    -------
+    list of dict
+        theorem, construction, target_size, eps, width_used, depth_used, bound_width, sup_error,
+        pass.
+    """
+    if scale != "smoke":
+        raise ValueError(f"scale must be 'smoke', got {scale!r}")
+    from theory.constructions import METHODS
+    from verify.subset_sum_study import subset_sum_table
+
+    rows = []
+    for method in METHODS:
+        row = run_construction(
+            method, SMOKE["target_width"], SMOKE["depth"], SMOKE["eps"], SMOKE["delta"],
+            SMOKE["seed"],
+        )
+        rows.append({
+            "theorem": row["theorem"],
+            "construction": method,
+            "target_size": row["target_size"],
+            "eps": row["eps"],
+            "width_used": row["source_width"],
+            "depth_used": row["source_depth"],
+            "bound_width": row["bound_width"],
+            "sup_error": row["sup_error"],
+            "pass": row["pass"],
+        })
+    rows.append(subset_sum_row(subset_sum_table(
+        SUBSET_SUM_SMOKE["n_values"], SUBSET_SUM_SMOKE["eps_values"], SUBSET_SUM_SMOKE["seeds"]
+    )))
+    return rows
+
+
+def subset_sum_row(table: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Summarise a subset-sum table as one default-check row (Lueker 1998).
+
+    The bound column is Lueker's lower bound ``n >= log2(1/eps)`` summands.  Passes when the
+    success probability at the largest ``n`` is at least the one at the smallest
+    (random subset sum: covering improves with ``n``) and the largest ``n`` meets ``eps``.
+
+    Parameters
+    ----------
+    table : sequence of dict
+        Rows of :func:`verify.subset_sum_study.subset_sum_table` (keys ``n``, ``eps``,
+        ``success_prob``, ``median_radius``).
+
+    Returns
+    -------
+    dict
+        A row with the default-check columns.
+    """
+    ordered = sorted(table, key=lambda r: r["n"])
+    first, last = ordered[0], ordered[-1]
+    return {
+        "theorem": "Lueker 1998",
+        "construction": "subset-sum",
+        "target_size": f"n={first['n']}..{last['n']}",
+        "eps": last["eps"],
+        "width_used": last["n"],
+        "depth_used": 1,
+        "bound_width": math.ceil(math.log2(1.0 / last["eps"])),
+        "sup_error": last["median_radius"],
+        "pass": bool(
+            last["success_prob"] >= first["success_prob"] and last["median_radius"] <= last["eps"]
+        ),
+    }

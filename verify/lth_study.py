@@ -1,0 +1,127 @@
+"""Lottery tickets against their controls: accuracy and early-stop iteration vs weights remaining.
+
+The study of Frankle & Carbin (ICLR 2019, figures on LeNet-300-100 and Conv-2/4/6): iterative
+magnitude pruning (IMP) levels, each level's ticket retrained from the original initialisation,
+against two controls at the same sparsity: the same mask with a random re-initialisation, and a
+random mask with the same per-layer counts (random pruning). Every run goes through
+:func:`empirical.lth.run_lth`, so levels and controls live in the hashed run store and are reused
+when finished. Learning speed is the early-stopping iteration (minimum validation loss). Rows are
+tidy (one per run) and carry the run hash; sizes come from :class:`verify.scales.LTHScale`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from verify.scales import LTHScale
+
+#: Plot names of the run sources of :mod:`empirical.lth_hparams`.
+ARMS = {"dense": "IMP ticket", "imp": "IMP ticket", "reinit": "random re-init",
+        "random-prune": "random pruning"}
+
+
+def runs_per_lineage(sizes: LTHScale) -> int:
+    """Runs of one model and seed: levels ``0..N`` and every control at levels ``1..N``."""
+    return sizes.levels + 1 + sizes.levels * len(sizes.controls)
+
+
+def tidy_row(model: str, preset: str, seed: int, row: Mapping[str, Any]) -> dict[str, Any]:
+    """One :func:`empirical.lth.run_level` result as a tidy study row.
+
+    Returns
+    -------
+    dict
+        model, preset, seed, level, arm, source, density, weights_remaining (percent), test_acc,
+        early_stop_step, early_stop_test_acc, dataset, hash, reused.
+    """
+    return {
+        "model": model, "preset": preset, "seed": seed, "level": row["level"],
+        "arm": ARMS[row["source"]], "source": row["source"], "density": row["density"],
+        "weights_remaining": 100.0 * row["density"], "test_acc": row["test_acc"],
+        "early_stop_step": row["early_stop_step"],
+        "early_stop_test_acc": row["early_stop_test_acc"], "dataset": row["dataset"],
+        "hash": row["hash"], "reused": row["reused"],
+    }
+
+
+def run_study(sizes: LTHScale, runs_dir: str | os.PathLike | None = None,
+              data_dir: str | os.PathLike | None = None, progress: bool = True,
+              on_row: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
+    """IMP with controls for every model and seed of ``sizes`` (runs reused when finished).
+
+    Parameters
+    ----------
+    sizes : LTHScale
+        Models (label -> LTH preset), levels, seeds, controls, training overrides.
+    runs_dir, data_dir : path, optional
+        Run store root and dataset directory.
+    progress : bool
+        Show a tqdm bar over the runs.
+    on_row : callable, optional
+        Called with each row when its run is done.
+
+    Returns
+    -------
+    list of dict
+        One row per run (see :func:`tidy_row`); the dense level 0 is the IMP ticket at 100%.
+    """
+    from tqdm.auto import tqdm
+
+    from empirical.hparams import RuntimeConfig
+    from empirical.lth import run_lth
+    from empirical.lth_hparams import from_preset
+
+    runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir),
+                            progress=False)
+    rows: list[dict[str, Any]] = []
+    total = len(sizes.models) * len(sizes.seeds) * runs_per_lineage(sizes)
+    with tqdm(total=total, desc="LTH runs", unit="run", disable=not progress) as bar:
+        for model, preset in sizes.models.items():
+            for seed in sizes.seeds:
+                base = from_preset(preset, training={**sizes.training, "seed": seed})
+
+                def done(row: dict[str, Any], model: str = model, preset: str = preset,
+                         seed: int = seed) -> None:
+                    rows.append(tidy_row(model, preset, seed, row))
+                    bar.update(1)
+                    if on_row is not None:
+                        on_row(rows[-1])
+
+                run_lth(base, sizes.levels, controls=sizes.controls, control_seed=seed,
+                        runs_dir=runs_dir, runtime=runtime, on_row=done)
+    return rows
+
+
+def summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Mean and spread over seeds per model, arm and level.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Rows of :func:`run_study`.
+
+    Returns
+    -------
+    list of dict
+        model, arm, level, weights_remaining, test_acc, test_acc_std, early_stop_step,
+        early_stop_step_std, dense_test_acc (the model's level-0 mean), seeds
+        (standard deviations over seeds, ddof 0).
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows))
+    frame["early_stop_step"] = pd.to_numeric(frame["early_stop_step"], errors="coerce")
+    dense = frame[frame["level"] == 0].groupby("model")["test_acc"].mean()
+    spread = {"test_acc": ("test_acc", lambda a: float(np.std(a))),
+              "early_stop_step": ("early_stop_step", lambda a: float(np.std(a)))}
+    stats = frame.groupby(["model", "arm", "level"], sort=False).agg(
+        weights_remaining=("weights_remaining", "mean"), test_acc=("test_acc", "mean"),
+        test_acc_std=spread["test_acc"], early_stop_step=("early_stop_step", "mean"),
+        early_stop_step_std=spread["early_stop_step"], seeds=("seed", "nunique")).reset_index()
+    stats["dense_test_acc"] = stats["model"].map(dense)
+    return stats.to_dict("records")
+

@@ -1,0 +1,247 @@
+"""Multi-prize tickets against the weight-trained dense network: accuracy vs kept fraction k.
+
+The study of Diffenderfer & Kailkhura (ICLR 2021, figures on Conv-2/4/6/8 depth and width): for
+each model of a depth series and each width multiplier of one model, train biprop scores at every
+kept fraction ``k`` (MPT-1/32: real activations; MPT-1/1: sign activations with non-affine
+BatchNorm) and the dense network with trained weights, over several seeds. Every run goes through
+:func:`empirical.mpt.run_mpt`, so it lives in the hashed run store and a finished run is read back,
+never recomputed. The sizes come from :class:`verify.scales.MPTScale`; rows are tidy (one per run)
+and carry the run hash.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from verify.scales import ModelSpec, MPTScale, WidthDepthScale
+
+Setup = MPTScale | WidthDepthScale  # anything with dataset, presets and training overrides
+
+DENSE = "dense"
+#: Model settings of each variant on top of its preset (Diffenderfer & Kailkhura 2021: MPT-1/1
+#: uses sign activations and non-affine BatchNorm; MPT-1/32 keeps the model's own).
+VARIANT_MODEL: dict[str, dict[str, Any]] = {
+    "MPT-1/32": {},
+    "MPT-1/1": {"binary_act": True, "bn": "nonaffine"},
+    DENSE: {},
+}
+SECTIONS = ("dataset", "model", "mask", "training")
+
+
+@dataclass(frozen=True)
+class MPTPoint:
+    """One run of the study: which series, model, width multiplier, variant, k and seed."""
+
+    series: str
+    model: ModelSpec
+    width_mult: float
+    variant: str
+    keep: float
+    seed: int
+
+
+def preset_hparams(preset: str, changes: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The :class:`empirical.hparams.RunHparams` of ``preset`` with per-section ``changes``.
+
+    Parameters
+    ----------
+    preset : str
+        A biprop, edge-popup or dense preset of :data:`empirical.presets.PRESETS`.
+    changes : mapping
+        ``{section: {field: value}}`` applied over the preset (sections: dataset, model, mask,
+        training); ``mask.mode`` is always the preset's algorithm.
+
+    Returns
+    -------
+    RunHparams
+    """
+    from empirical.hparams import RunHparams, from_dict
+    from empirical.presets import get_preset
+
+    chosen = get_preset(preset)
+    if chosen.algorithm not in ("biprop", "edge-popup", DENSE):
+        raise ValueError(f"preset {preset!r} trains {chosen.algorithm}, not scores or dense")
+    unknown = sorted(set(changes) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown section {unknown[0]!r}; choose one of {', '.join(SECTIONS)}")
+    sections = {s: {**chosen.section(s), **dict(changes.get(s, {}))} for s in SECTIONS}
+    sections["mask"]["mode"] = chosen.algorithm
+    return from_dict(RunHparams, sections)
+
+
+def point_hparams(sizes: Setup, point: MPTPoint) -> Any:
+    """The run hyperparameters of one point (preset + dataset, model, k, seed, scale overrides)."""
+    preset = sizes.presets[point.variant]
+    model = {"name": point.model.name, "widths": point.model.widths,
+             "width_mult": point.width_mult, **VARIANT_MODEL[point.variant]}
+    mask = {} if point.variant == DENSE else {"keep": point.keep}
+    return preset_hparams(preset, {
+        "dataset": {"name": sizes.dataset}, "model": model,
+        "mask": mask, "training": {**sizes.training, "seed": point.seed}})
+
+
+def study_points(sizes: MPTScale) -> list[MPTPoint]:
+    """Every run of the study: the depth series, then the width series (duplicates removed).
+
+    Each model (and each width multiplier of the width model) gets every variant at every kept
+    fraction and the dense baseline (``keep = 1``), for every seed.
+    """
+    settings = [("depth", m, 1.0) for m in sizes.depth_models]
+    settings += [("width", sizes.width_model, w) for w in sizes.width_mults]
+    points = []
+    for series, model, mult in settings:
+        for seed in sizes.seeds:
+            points.append(MPTPoint(series, model, mult, DENSE, 1.0, seed))
+            points += [MPTPoint(series, model, mult, v, k, seed)
+                       for v in sizes.variants for k in sizes.keeps]
+    return points
+
+
+def grid_points(depths: Sequence[int], widths: Sequence[int], keep: float,
+                variants: Sequence[str], seeds: Sequence[int]) -> list[MPTPoint]:
+    """MLPs of every depth (layers) and hidden width, each variant at ``keep`` and dense.
+
+    Parameters
+    ----------
+    depths : sequence of int
+        Numbers of linear layers (>= 2: at least one hidden layer).
+    widths : sequence of int
+        Hidden widths.
+    keep : float
+        Kept fraction of the score variants.
+    variants : sequence of str
+        Keys of :data:`VARIANT_MODEL` other than dense.
+    seeds : sequence of int
+        Seeds.
+
+    Returns
+    -------
+    list of MPTPoint
+        Series ``"grid"``; model labels ``MLP-<depth>x<width>``.
+    """
+    if any(d < 2 for d in depths) or any(w < 1 for w in widths):
+        raise ValueError(f"depths must be >= 2 and widths >= 1, got {list(depths)}, "
+                         f"{list(widths)}")
+    unknown = [v for v in variants if v not in VARIANT_MODEL or v == DENSE]
+    if unknown:
+        raise ValueError(f"unknown variant {unknown[0]!r}; choose MPT-1/32 or MPT-1/1")
+    points = []
+    for depth in depths:
+        for width in widths:
+            model = ModelSpec(f"MLP-{depth}x{width}", "fc", (width,) * (depth - 1), depth)
+            for seed in seeds:
+                points.append(MPTPoint("grid", model, 1.0, DENSE, 1.0, seed))
+                points += [MPTPoint("grid", model, 1.0, v, keep, seed) for v in variants]
+    return points
+
+
+def run_point(sizes: Setup, point: MPTPoint, runs_dir: str | os.PathLike | None = None,
+              data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Train (or read back) one point and return its tidy row.
+
+    Returns
+    -------
+    dict
+        series, model, depth, widths, width_mult, variant, keep, seed, dataset, test_acc,
+        train_acc, kept_overall, epochs, hash, reused, seconds.
+    """
+    from empirical.hparams import RuntimeConfig
+    from empirical.mpt import run_mpt
+
+    runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir),
+                            progress=False)
+    result = run_mpt(point_hparams(sizes, point), runs_dir, runtime)
+    return {
+        "series": point.series, "model": point.model.label, "depth": point.model.depth,
+        "widths": "x".join(map(str, point.model.widths or ())) or "-",
+        "width_mult": point.width_mult, "variant": point.variant, "keep": point.keep,
+        "seed": point.seed, "dataset": sizes.dataset, "test_acc": result["test_acc"],
+        "train_acc": result["train_acc"], "kept_overall": result["kept_overall"],
+        "epochs": result["epochs"], "hash": result["hash"], "reused": result["reused"],
+        "seconds": result["seconds"],
+    }
+
+
+def run_points(sizes: Setup, points: Sequence[MPTPoint],
+               runs_dir: str | os.PathLike | None = None,
+               data_dir: str | os.PathLike | None = None, progress: bool = True,
+               on_row: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
+    """Run (or read back) ``points`` (e.g. :func:`study_points` or :func:`grid_points`).
+
+    Parameters
+    ----------
+    sizes : MPTScale or WidthDepthScale
+        Dataset, presets and training overrides at one scale (:func:`verify.scales.get_scale`).
+    points : sequence of MPTPoint
+        The runs.
+    runs_dir, data_dir : path, optional
+        Run store root and dataset directory.
+    progress : bool
+        Show a tqdm bar over the runs.
+    on_row : callable, optional
+        Called with each row when its run is done.
+
+    Returns
+    -------
+    list of dict
+        One row per point (see :func:`run_point`); a run shared by two points (the width model at
+        multiplier 1 is also in the depth series) is trained once and appears twice, same hash.
+    """
+    from tqdm.auto import tqdm
+
+    rows = []
+    for point in tqdm(points, desc="MPT runs", unit="run", disable=not progress):
+        row = run_point(sizes, point, runs_dir, data_dir)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    return rows
+
+
+def run_study(sizes: MPTScale, runs_dir: str | os.PathLike | None = None,
+              data_dir: str | os.PathLike | None = None, progress: bool = True
+              ) -> list[dict[str, Any]]:
+    """Every run of the MPT study at one scale: :func:`run_points` of :func:`study_points`."""
+    return run_points(sizes, study_points(sizes), runs_dir, data_dir, progress)
+
+
+def best_vs_dense(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Best MPT (over k, mean over seeds) against the dense network, per model and width.
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Rows of :func:`run_study`.
+
+    Returns
+    -------
+    list of dict
+        series, model, width_mult, variant, best_keep, best_acc, best_acc_std, dense_acc,
+        dense_acc_std, gap (best_acc - dense_acc), seeds (standard deviations over seeds, ddof 0).
+    """
+    import pandas as pd
+
+    setting = ["series", "model", "width_mult"]
+    stats = (pd.DataFrame(list(rows))
+             .groupby([*setting, "variant", "keep"], sort=False)["test_acc"]
+             .agg(acc="mean", acc_std=lambda a: float(np.std(a)), seeds="count").reset_index())
+    dense = stats[stats["variant"] == DENSE].set_index(setting)
+    scores = stats[stats["variant"] != DENSE]
+    best = scores.loc[scores.groupby([*setting, "variant"], sort=False)["acc"].idxmax()]
+    table = []
+    for r in best.itertuples(index=False):
+        key = (r.series, r.model, r.width_mult)
+        base = dense.loc[key] if key in dense.index else None
+        dense_acc = float("nan") if base is None else float(base["acc"])
+        table.append({"series": r.series, "model": r.model, "width_mult": r.width_mult,
+                      "variant": r.variant, "best_keep": r.keep, "best_acc": r.acc,
+                      "best_acc_std": r.acc_std, "dense_acc": dense_acc,
+                      "dense_acc_std": float("nan") if base is None else float(base["acc_std"]),
+                      "gap": r.acc - dense_acc, "seeds": int(r.seeds)})
+    return table
+

@@ -1,0 +1,306 @@
+"""One plotting style and the writers of every figure and table the notebooks produce.
+
+A notebook opens an :class:`Outputs` that DECLARES its figures and tables (a table with its
+columns) before computing anything; :meth:`Outputs.figure` saves a matplotlib figure as PNG and
+PDF with a provenance footer (scale, seeds, run hashes), :meth:`Outputs.table` saves a data frame
+as CSV and Markdown, and :meth:`Outputs.finish` checks that every declared output was written and
+writes the notebook's manifest ``<out_dir>/<notebook>.manifest.json``, which
+:func:`verify.figures.write_index` turns into ``paper_figures/README.md`` and the tests read.
+Every file is written to a temporary name in its directory and moved into place (``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+MANIFEST_SUFFIX = ".manifest.json"
+FIGURE_FORMATS = ("png", "pdf")
+TABLE_FORMATS = ("csv", "md")
+FOOTER_HASHES = 4  # run hashes printed in a figure's footer; the manifest holds all of them
+STYLE = {
+    "context": "paper",
+    "style": "whitegrid",
+    "palette": "colorblind",
+    "font_scale": 1.2,
+    "rc": {
+        "figure.figsize": (6.4, 4.2),
+        "figure.dpi": 110,
+        "savefig.dpi": 160,
+        "savefig.bbox": "tight",
+        "axes.titleweight": "bold",
+        "legend.frameon": True,
+        "legend.framealpha": 0.8,
+        "legend.fontsize": 8,
+        "legend.title_fontsize": 8,
+        "lines.linewidth": 1.8,
+        "lines.markersize": 5,
+    },
+}
+
+
+def use_style() -> None:
+    """Apply the project's one seaborn/matplotlib style (call once per notebook)."""
+    import seaborn as sns
+
+    sns.set_theme(context=STYLE["context"], style=STYLE["style"], palette=STYLE["palette"],
+                  font_scale=STYLE["font_scale"], rc=STYLE["rc"])
+
+
+def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = False) -> None:
+    """Log-scale ``axis`` of ``ax`` with ticks at ``values`` labelled plainly (``0.2``, not
+    ``2x10^-1``); ``invert`` reverses it (sparsity or accuracy growing to the right)."""
+    import matplotlib.ticker as mticker
+
+    ticks = sorted({float(v) for v in values})
+    getattr(ax, f"set_{axis}scale")("log")
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(mticker.FixedLocator(ticks))
+    target.set_major_formatter(mticker.FixedFormatter([f"{t:g}" for t in ticks]))
+    target.set_minor_locator(mticker.NullLocator())
+    if invert:
+        getattr(ax, f"invert_{axis}axis")()
+
+
+def atomic_write(path: Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:
+    """Call ``write(handle)`` on a temporary file next to ``path``, then ``os.replace`` it.
+
+    Parameters
+    ----------
+    path : Path
+        Destination (its directory is created).
+    write : callable
+        Writes the content into the open handle.
+    binary : bool
+        Open the temporary file in binary mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def format_cell(value: Any) -> str:
+    """A table cell as text: 4 significant digits for floats, ``-`` for missing values."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value).replace("|", "\\|")
+
+
+def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A GitHub-flavoured Markdown table of ``rows`` under the header ``columns``."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(format_cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class OutputRecord:
+    """One figure or table of a notebook, as listed in its manifest.
+
+    Parameters
+    ----------
+    name : str
+        File stem inside the scale's output directory.
+    kind : str
+        ``"figure"`` or ``"table"``.
+    files : list of str
+        File names written (relative to the output directory).
+    caption : str
+        What it shows (may hold LaTeX of a bound).
+    seeds : list of int
+        Seeds behind it.
+    run_hashes : list of str
+        Run-store hashes of the training runs behind it (empty for theory outputs).
+    data : str
+        Datasets or generated inputs behind it.
+    columns : list of str
+        Declared columns (tables only).
+    """
+
+    name: str
+    kind: str
+    files: list[str] = field(default_factory=list)
+    caption: str = ""
+    seeds: list[int] = field(default_factory=list)
+    run_hashes: list[str] = field(default_factory=list)
+    data: str = ""
+    columns: list[str] = field(default_factory=list)
+
+
+def run_hashes(rows: Iterable[Mapping[str, Any]], key: str = "hash") -> list[str]:
+    """The sorted distinct run-store hashes in ``rows`` (tidy study rows)."""
+    return sorted({str(r[key]) for r in rows if r.get(key)})
+
+
+def provenance_line(scale: str, seeds: Sequence[int], run_hashes: Sequence[str], data: str) -> str:
+    """``scale=cpu | seeds=0,1 | data=mnist1d | runs: 3f2a..., ... (+n more)`` for footers."""
+    parts = [f"scale={scale}", f"seeds={','.join(str(s) for s in seeds) or '-'}"]
+    if data:
+        parts.append(f"data={data}")
+    if run_hashes:
+        shown = ", ".join(h[:8] for h in run_hashes[:FOOTER_HASHES])
+        more = len(run_hashes) - FOOTER_HASHES
+        parts.append(f"runs: {shown}" + (f" (+{more} more, see manifest)" if more > 0 else ""))
+    return " | ".join(parts)
+
+
+class Outputs:
+    """The declared figures and tables of one notebook run, and their writer.
+
+    Parameters
+    ----------
+    notebook : str
+        Notebook name (the stem of ``notebooks/<name>.py``).
+    scale : str
+        The scale it runs at.
+    out_dir : path
+        ``paper_figures/<scale>`` (created).
+    figures : sequence of str
+        Names of the figures the notebook will write.
+    tables : mapping of str to sequence of str
+        Names of the tables it will write, each with the columns it must hold.
+    """
+
+    def __init__(self, notebook: str, scale: str, out_dir: str | os.PathLike,
+                 figures: Sequence[str], tables: Mapping[str, Sequence[str]]) -> None:
+        names = [*figures, *tables]
+        if len(set(names)) != len(names):
+            raise ValueError(f"notebook {notebook}: output names must be unique, got {names}")
+        self.notebook = notebook
+        self.scale = scale
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.declared: dict[str, OutputRecord] = {
+            **{n: OutputRecord(self._stem(n), "figure") for n in figures},
+            **{n: OutputRecord(self._stem(n), "table", columns=list(c))
+               for n, c in tables.items()},
+        }
+        self.written: set[str] = set()
+
+    def _stem(self, name: str) -> str:
+        return f"{self.notebook}_{name}"
+
+    def _record(self, name: str, kind: str) -> OutputRecord:
+        record = self.declared.get(name)
+        if record is None or record.kind != kind:
+            raise ValueError(f"notebook {self.notebook}: {kind} {name!r} was not declared")
+        return record
+
+    def figure(self, fig: Any, name: str, caption: str, seeds: Sequence[int],
+               run_hashes: Sequence[str] = (), data: str = "") -> list[Path]:
+        """Save ``fig`` as PNG and PDF with a provenance footer, and close it.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure.
+        name : str
+            A declared figure name.
+        caption : str
+            What it shows (stored in the manifest and README).
+        seeds, run_hashes, data
+            Provenance: seeds, run-store hashes, datasets.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        import matplotlib.pyplot as plt
+
+        record = self._record(name, "figure")
+        hashes = sorted(set(run_hashes))
+        fig.text(0.01, -0.02, provenance_line(self.scale, seeds, hashes, data), fontsize=7,
+                 color="0.35", ha="left", va="top", transform=fig.transFigure)
+        paths = []
+        for fmt in FIGURE_FORMATS:
+            path = self.out_dir / f"{record.name}.{fmt}"
+            atomic_write(path, lambda h, f=fmt: fig.savefig(h, format=f), binary=True)
+            paths.append(path)
+        plt.close(fig)
+        self._done(name, record, paths, caption, seeds, hashes, data)
+        return paths
+
+    def table(self, frame: Any, name: str, caption: str, seeds: Sequence[int],
+              run_hashes: Sequence[str] = (), data: str = "") -> list[Path]:
+        """Save a pandas data frame as CSV and Markdown (caption and provenance above it).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Must hold every declared column of the table.
+        name : str
+            A declared table name.
+        caption, seeds, run_hashes, data
+            As for :meth:`figure`.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        record = self._record(name, "table")
+        missing = [c for c in record.columns if c not in frame.columns]
+        if missing:
+            raise ValueError(f"notebook {self.notebook}: table {name!r} lacks columns {missing}")
+        hashes = sorted(set(run_hashes))
+        csv = self.out_dir / f"{record.name}.csv"
+        atomic_write(csv, lambda h: frame.to_csv(h, index=False))
+        md = self.out_dir / f"{record.name}.md"
+        text = (f"{caption}\n\n_{provenance_line(self.scale, seeds, hashes, data)}_\n\n"
+                + markdown_table(list(frame.columns), frame.itertuples(index=False)))
+        atomic_write(md, lambda h: h.write(text))
+        self._done(name, record, [csv, md], caption, seeds, hashes, data)
+        return [csv, md]
+
+    def _done(self, name: str, record: OutputRecord, paths: Sequence[Path], caption: str,
+              seeds: Sequence[int], hashes: Sequence[str], data: str) -> None:
+        record.files = [p.name for p in paths]
+        record.caption = caption
+        record.seeds = sorted({int(s) for s in seeds})
+        record.run_hashes = list(hashes)
+        record.data = data
+        self.written.add(name)
+
+    @property
+    def manifest_path(self) -> Path:
+        """``<out_dir>/<notebook>.manifest.json``."""
+        return self.out_dir / f"{self.notebook}{MANIFEST_SUFFIX}"
+
+    def finish(self) -> Path:
+        """Check every declared output was written, then write the manifest.
+
+        Returns
+        -------
+        Path
+            The manifest file.
+        """
+        missing = [n for n in self.declared if n not in self.written]
+        if missing:
+            raise ValueError(f"notebook {self.notebook} declared but did not write {missing}")
+        manifest = {"notebook": self.notebook, "scale": self.scale,
+                    "outputs": [asdict(r) for r in self.declared.values()]}
+        atomic_write(self.manifest_path,
+                     lambda h: h.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n"))
+        return self.manifest_path
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """A manifest written by :meth:`Outputs.finish` (notebook, scale, outputs)."""
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,220 @@
+"""The named scales (smoke, cpu, paper) and what every study runs at each of them.
+
+- ``smoke``: seconds per notebook on 2 CPU cores (CI and the README's main command);
+- ``cpu``: the full studies a laptop can do (theory sweeps, MNIST-1D), tens of minutes;
+- ``paper``: the published setups (CIFAR-10 / MNIST, Conv-2/4/6/8, LeNet, full epochs) on a GPU
+  with the data on disk (Diffenderfer & Kailkhura 2021 for MPT; Frankle & Carbin 2019 for LTH).
+
+Each study has one frozen dataclass of sizes; :func:`get_scale` returns the instance for a study
+and a scale. Notebooks read nothing else: changing a number here changes every figure at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SCALES = ("smoke", "cpu", "paper")
+#: Datasets read from disk (never downloaded): a run on them needs ``--data-dir``.
+DISK_DATASETS = ("mnist", "cifar10", "imagenet")
+
+
+def check_scale(scale: str) -> str:
+    """Return ``scale`` if it is one of :data:`SCALES`, else raise ``ValueError``."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    return scale
+
+
+@dataclass(frozen=True)
+class SubsetSumScale:
+    """Random subset sum (Lueker 1998): summand counts ``n``, accuracies, instances per cell."""
+
+    n_values: tuple[int, ...]
+    eps_values: tuple[float, ...]
+    seeds: int
+
+
+@dataclass(frozen=True)
+class ConstructionScale:
+    """Strong-ticket constructions: the sweeps of :mod:`verify.construction_study`.
+
+    ``block_sizes[method]`` are the source block sizes of the error-vs-width sweep and the
+    candidates of the smallest-sufficient-width search; ``eps_values``, ``depth_values`` and
+    ``target_widths`` are the varied parameters, the others held at ``width``, ``depth``, ``eps``.
+    """
+
+    methods: tuple[str, ...]
+    block_sizes: Mapping[str, tuple[int, ...]]
+    width: int
+    depth: int
+    eps: float
+    delta: float
+    seeds: int
+    fraction: float
+    eps_values: tuple[float, ...]
+    depth_values: tuple[int, ...]
+    target_widths: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model of a sweep: a plot label, a registry name and optional hidden widths."""
+
+    label: str
+    name: str
+    widths: tuple[int, ...] | None = None
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class MPTScale:
+    """Multi-prize tickets (biprop) against the weight-trained dense network.
+
+    ``presets`` names the :mod:`empirical.presets` entry of each variant (``"MPT-1/32"``,
+    ``"MPT-1/1"``) and of the dense baseline (``"dense"``); the preset's model is replaced by the
+    sweep's, and ``training`` overrides its training section (epochs).
+    ``depth_models`` are the depth series, ``width_model`` with ``width_mults`` the width series.
+    """
+
+    dataset: str
+    presets: Mapping[str, str]
+    depth_models: tuple[ModelSpec, ...]
+    width_model: ModelSpec
+    width_mults: tuple[float, ...]
+    keeps: tuple[float, ...]
+    variants: tuple[str, ...]
+    seeds: tuple[int, ...]
+    training: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LTHScale:
+    """IMP lottery tickets with controls: per model, the LTH preset; levels, seeds, controls."""
+
+    models: Mapping[str, str]
+    levels: int
+    seeds: tuple[int, ...]
+    controls: tuple[str, ...]
+    training: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WidthDepthScale:
+    """The width/depth notebook: an MLP grid of depths and widths, and the theory's width."""
+
+    dataset: str
+    presets: Mapping[str, str]
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    keep: float
+    seeds: tuple[int, ...]
+    training: Mapping[str, Any] = field(default_factory=dict)
+    theory_method: str = "binary-depth"
+    theory_eps: float = 0.2
+    theory_block_sizes: tuple[int, ...] = (4, 8, 16, 32)
+
+
+_METHODS = ("pensia", "malach", "mpt-binary", "binary-depth")
+_DIGITS_MPT = {"MPT-1/32": "digits-biprop", "MPT-1/1": "digits-biprop", "dense": "digits-dense"}
+_MNIST1D_MPT = {"MPT-1/32": "mnist1d-biprop", "MPT-1/1": "mnist1d-biprop",
+                "dense": "mnist1d-dense"}
+_CIFAR_MPT = {"MPT-1/32": "conv4-mpt-1/32", "MPT-1/1": "conv4-mpt-1/1", "dense": "conv4-dense"}
+
+
+def _mlp(hidden: int, layers: int) -> ModelSpec:
+    return ModelSpec(f"MLP-{layers + 1}", "fc", (hidden,) * layers, layers + 1)
+
+
+def _conv(depth: int) -> ModelSpec:
+    return ModelSpec(f"Conv-{depth}", f"conv{depth}", None, depth)
+
+
+STUDIES: dict[str, dict[str, Any]] = {
+    "subset_sum": {
+        "smoke": SubsetSumScale((4, 8, 12, 16), (1e-1, 1e-2), 40),
+        "cpu": SubsetSumScale(tuple(range(4, 33, 2)), (1e-1, 1e-2, 1e-3, 1e-4), 400),
+        "paper": SubsetSumScale(tuple(range(4, 41, 2)), (1e-1, 1e-2, 1e-3, 1e-4, 1e-5), 2000),
+    },
+    "constructions": {
+        "smoke": ConstructionScale(
+            _METHODS, {m: (4, 16) for m in _METHODS}, width=2, depth=1, eps=0.2, delta=0.1,
+            seeds=1, fraction=0.5, eps_values=(0.4, 0.2), depth_values=(1, 2),
+            target_widths=(1, 2)),
+        "cpu": ConstructionScale(
+            _METHODS, {m: (2, 4, 8, 16, 32, 64) for m in _METHODS}, width=2, depth=2, eps=0.1,
+            delta=0.1, seeds=3, fraction=0.5, eps_values=(0.4, 0.2, 0.1, 0.05),
+            depth_values=(1, 2, 3), target_widths=(1, 2, 3, 4)),
+        "paper": ConstructionScale(
+            _METHODS, {m: (2, 4, 8, 16, 32, 64, 128, 256) for m in _METHODS}, width=4, depth=2,
+            eps=0.05, delta=0.1, seeds=10, fraction=0.9,
+            eps_values=(0.4, 0.2, 0.1, 0.05, 0.025), depth_values=(1, 2, 3, 4),
+            target_widths=(1, 2, 4, 8)),
+    },
+    "mpt": {
+        "smoke": MPTScale(
+            "digits", _DIGITS_MPT, (_mlp(32, 1), _mlp(32, 2)), _mlp(32, 2), (0.5, 1.0),
+            (0.5, 0.2), ("MPT-1/32", "MPT-1/1"), (0,), training={"epochs": 2}),
+        "cpu": MPTScale(
+            "mnist1d", _MNIST1D_MPT,
+            (_mlp(256, 1), _mlp(256, 2), _mlp(256, 3), _mlp(256, 4), _conv(2), _conv(4)),
+            _mlp(256, 2), (0.25, 0.5, 1.0, 2.0), (0.8, 0.5, 0.2, 0.1),
+            ("MPT-1/32", "MPT-1/1"), (0, 1), training={"epochs": 15}),
+        "paper": MPTScale(
+            "cifar10", _CIFAR_MPT, (_conv(2), _conv(4), _conv(6), _conv(8)), _conv(4),
+            (0.5, 1.0, 2.0), (0.8, 0.6, 0.5, 0.4, 0.2, 0.1), ("MPT-1/32", "MPT-1/1"),
+            (0, 1, 2)),
+    },
+    "lth": {
+        "smoke": LTHScale({"MLP-64-64": "digits-lth"}, levels=2, seeds=(0,),
+                          controls=("reinit", "random-prune"), training={"epochs": 2}),
+        "cpu": LTHScale({"MLP-100-100": "mnist1d-lth"}, levels=8, seeds=(0, 1),
+                        controls=("reinit", "random-prune")),
+        "paper": LTHScale({"LeNet-300-100": "lenet-300-100-lth", "Conv-2": "conv2-lth",
+                           "Conv-4": "conv4-lth", "Conv-6": "conv6-lth"}, levels=15,
+                          seeds=(0, 1, 2), controls=("reinit", "random-prune")),
+    },
+    "width_depth": {
+        "smoke": WidthDepthScale("digits", _DIGITS_MPT, (2, 3), (16, 64), 0.5, (0,),
+                                 training={"epochs": 2}, theory_block_sizes=(4, 16)),
+        "cpu": WidthDepthScale("mnist1d", _MNIST1D_MPT, (2, 3, 4, 5), (32, 64, 128, 256, 512),
+                               0.5, (0, 1), training={"epochs": 15}),
+        "paper": WidthDepthScale("mnist1d", _MNIST1D_MPT, (2, 3, 4, 5, 6),
+                                 (32, 64, 128, 256, 512, 1024), 0.5, (0, 1, 2),
+                                 theory_block_sizes=(4, 8, 16, 32, 64, 128)),
+    },
+}
+
+
+def get_scale(study: str, scale: str) -> Any:
+    """The sizes of ``study`` (a key of :data:`STUDIES`) at ``scale``.
+
+    Parameters
+    ----------
+    study : str
+        ``subset_sum``, ``constructions``, ``mpt``, ``lth`` or ``width_depth``.
+    scale : str
+        One of :data:`SCALES`.
+
+    Returns
+    -------
+    SubsetSumScale | ConstructionScale | MPTScale | LTHScale | WidthDepthScale
+    """
+    check_scale(scale)
+    if study not in STUDIES:
+        raise ValueError(f"unknown study {study!r}; choose one of {', '.join(STUDIES)}")
+    return STUDIES[study][scale]
+
+
+def datasets_of(study: str, scale: str) -> tuple[str, ...]:
+    """The datasets ``study`` trains on at ``scale`` (empty for theory studies)."""
+    sizes = get_scale(study, scale)
+    if isinstance(sizes, (MPTScale, WidthDepthScale)):
+        return (sizes.dataset,)
+    if isinstance(sizes, LTHScale):
+        from empirical.presets import get_preset
+
+        return tuple(sorted({get_preset(p).section("dataset")["name"]
+                             for p in sizes.models.values()}))
+    return ()
