@@ -24,6 +24,7 @@ batches an uninterrupted run would. With ``world_size`` processes, rank ``r`` ta
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import pickle
@@ -87,6 +88,13 @@ def _require_dir(path: Path, layout: str) -> None:
 
 # --- in-memory datasets -----------------------------------------------------------------------
 def _mnist1d_arrays(data_dir: str | os.PathLike | None, seed: int) -> dict[str, np.ndarray]:
+    """MNIST-1D of ``seed``: generated once per process (about 2.5 s), cached under ``data_dir``."""
+    arrays = _generate_mnist1d(str(data_dir) if data_dir else None, seed)
+    return {k: v.copy() for k, v in arrays.items()}
+
+
+@functools.lru_cache(maxsize=4)
+def _generate_mnist1d(data_dir: str | None, seed: int) -> dict[str, np.ndarray]:
     from mnist1d.data import get_dataset_args, make_dataset
 
     cache = Path(data_dir) / "mnist1d" / f"mnist1d_seed{seed}.pt" if data_dir else None

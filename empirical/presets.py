@@ -97,6 +97,9 @@ _DIGITS = {"dataset": {"name": "digits", "batch_size": 64},
 _MNIST1D = {"dataset": {"name": "mnist1d", "batch_size": 128},
             "model": {"name": "fc", "widths": (512, 512)}}
 _ADAM = {"optimizer": "adam", "weight_decay": 0.0}
+# Score training on MNIST-1D: the reference's SGD recipe (momentum 0.9, weight decay 1e-4, cosine)
+# at lr 0.2; Adam at lr 0.05 left biprop under-fitted (train 0.59, test 0.53 vs 0.57 / 0.79 here).
+_SCORE_SGD = {"optimizer": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 1e-4, "epochs": 30}
 
 PRESETS.update({
     "digits-biprop": Preset(
@@ -110,11 +113,11 @@ PRESETS.update({
         _with(_DIGITS, mask={"init": "kaiming_uniform"},
               training={**_ADAM, "lr": 1e-3, "epochs": 15})),
     "mnist1d-biprop": Preset(
-        "biprop", "CPU: MNIST-1D, MLP 512-512, biprop k=0.5, Adam, about a minute",
-        _with(_MNIST1D, mask={"keep": 0.5}, training={**_ADAM, "lr": 0.05, "epochs": 30})),
+        "biprop", "CPU: MNIST-1D, MLP 512-512, biprop k=0.5, SGD 0.2 cosine, under a minute",
+        _with(_MNIST1D, mask={"keep": 0.5}, training=_SCORE_SGD)),
     "mnist1d-edge-popup": Preset(
-        "edge-popup", "CPU: MNIST-1D, MLP 512-512, edge-popup k=0.5, Adam, about a minute",
-        _with(_MNIST1D, mask={"keep": 0.5}, training={**_ADAM, "lr": 0.05, "epochs": 30})),
+        "edge-popup", "CPU: MNIST-1D, MLP 512-512, edge-popup k=0.5, SGD 0.2 cosine, under a "
+        "minute", _with(_MNIST1D, mask={"keep": 0.5}, training=_SCORE_SGD)),
     "mnist1d-dense": Preset(
         "dense", "CPU: MNIST-1D, MLP 512-512, dense, Adam 1e-3, about a minute",
         _with(_MNIST1D, mask={"init": "kaiming_uniform"},

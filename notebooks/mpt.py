@@ -17,7 +17,8 @@
 # Diffenderfer & Kailkhura (ICLR 2021): in a randomly initialised network whose weights are never
 # trained, biprop finds a subnetwork with binarised weights $\alpha\,\mathrm{sign}(W)$ that matches
 # the weight-trained dense network; accuracy rises with depth and width. MPT-1/32 keeps real
-# activations, MPT-1/1 binarises them too. At paper scale: Conv-2/4/6/8 on CIFAR-10; at cpu scale:
+# activations, MPT-1/1 binarises them too; edge-popup (kept weights stay real, no gain) is the
+# prune-only ablation. At paper scale: Conv-2/4/6/8 on CIFAR-10; at cpu scale:
 # MLPs and 1-D conv nets on MNIST-1D. Every run is a stored run (`verify.mpt_study`), reused when
 # finished.
 
@@ -82,7 +83,8 @@ def accuracy_vs_keep(frame: pd.DataFrame, hue: str, title: str) -> plt.Figure:
 depth_runs = runs[runs["series"] == "depth"]
 fig = accuracy_vs_keep(depth_runs, "model", f"MPT on {sizes.dataset}: depth")
 outputs.figure(fig, "depth", "Test accuracy of multi-prize tickets (biprop) against the kept "
-               "fraction k, one colour per model depth, MPT-1/32 and MPT-1/1 panels; dashed: the "
+               "fraction k, one colour per model depth, one panel per variant "
+               f"({', '.join(sizes.variants)}); dashed: the "
                "weight-trained dense network (mean; band: sd over seeds).", SEEDS,
                run_hashes(depth_runs.to_dict("records")), DATA)
 
@@ -92,7 +94,7 @@ width_runs = runs[runs["series"] == "width"].assign(
 fig = accuracy_vs_keep(width_runs, "width",
                        f"MPT on {sizes.dataset}: width ({sizes.width_model.label})")
 outputs.figure(fig, "width", f"Test accuracy against k for width multipliers of "
-               f"{sizes.width_model.label}, MPT-1/32 and MPT-1/1; dashed: the weight-trained "
+               f"{sizes.width_model.label}, one panel per variant; dashed: the weight-trained "
                "dense network of the same width.", SEEDS,
                run_hashes(width_runs.to_dict("records")), DATA)
 

@@ -56,11 +56,12 @@ display(table.head())
 
 # %%
 fig, ax = plt.subplots()
-sns.lineplot(data=table, x="n", y="success_prob", hue="eps", marker="o", palette="viridis",
-             legend="full", ax=ax)
-for eps, color in zip(sorted(table["eps"].unique()),
-                      sns.color_palette("viridis", table["eps"].nunique()), strict=True):
-    ax.axvline(counting.evaluate(epsilon=eps), color=color, linestyle="--", linewidth=1)
+eps_values = sorted(table["eps"].unique(), reverse=True)
+palette = dict(zip(eps_values, sns.color_palette("viridis", len(eps_values)), strict=True))
+sns.lineplot(data=table, x="n", y="success_prob", hue="eps", hue_order=eps_values, marker="o",
+             palette=palette, legend="full", ax=ax)
+for eps in eps_values:
+    ax.axvline(counting.evaluate(epsilon=eps), color=palette[eps], linestyle="--", linewidth=1)
 ax.set(xlabel="number of summands $n$", ylabel="P(every target within $\\epsilon$)",
        title="Random subset sum: success probability")
 ax.legend(title="$\\epsilon$ (dashed: $n = " + counting.latex() + "$)", fontsize=8)

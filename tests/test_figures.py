@@ -19,7 +19,7 @@ from verify.figures import (
     notebook_names,
     write_index,
 )
-from verify.plotting import Outputs, markdown_table, read_manifest
+from verify.plotting import Outputs, format_seeds, markdown_table, read_manifest
 from verify.scales import SCALES, STUDIES, get_scale
 
 NOTEBOOK = '''\
@@ -160,3 +160,9 @@ def test_repository_notebooks_are_listed() -> None:
         text = (Path(__file__).parents[1] / "notebooks" / f"{name}.py").read_text()
         assert 'tags=["parameters"]' in text and "outputs.finish()" in text
         assert json.dumps(name) in text  # the notebook names itself in its Outputs
+
+
+def test_format_seeds_compacts_ranges() -> None:
+    assert format_seeds([3, 0, 1, 2, 7, 9, 8]) == "0-3,7-9"
+    assert format_seeds([5]) == "5"
+    assert format_seeds([]) == "-"

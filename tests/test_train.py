@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from empirical.layers import layer_alphas, prunable_layers
 
 from empirical.hparams import RunHparams, TrainingHparams, from_dict, replace
+from empirical.layers import layer_alphas, prunable_layers
 from empirical.mpt import build_run_model, run_mpt
 from empirical.presets import get_preset
 from empirical.store import RunStore

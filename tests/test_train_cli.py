@@ -41,6 +41,15 @@ def test_explicit_flag_overrides_preset(tmp_path: Path,
     assert hparams["training"]["optimizer"] == "adam" and hparams["mask"]["mode"] == "edge-popup"
 
 
+def test_other_model_drops_the_presets_widths(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    summary = run_json(capsys, ["train", "biprop", "--preset", "mnist1d-biprop", "--model",
+                                "conv2", "--width-mult", "0.125", "--epochs", "1",
+                                "--runs-dir", str(tmp_path), "--json"])
+    hparams = json.loads((Path(summary["run_dir"]) / "hparams.json").read_text())["hparams"]
+    assert hparams["model"]["name"] == "conv2" and hparams["model"]["widths"] is None
+
+
 def test_dense_human_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", "dense", "--preset", "digits-dense", *FAST,
                  "--runs-dir", str(tmp_path)]) == 0

@@ -24,10 +24,12 @@ Setup = MPTScale | WidthDepthScale  # anything with dataset, presets and trainin
 
 DENSE = "dense"
 #: Model settings of each variant on top of its preset (Diffenderfer & Kailkhura 2021: MPT-1/1
-#: uses sign activations and non-affine BatchNorm; MPT-1/32 keeps the model's own).
+#: uses sign activations and non-affine BatchNorm; MPT-1/32 keeps the model's own; edge-popup,
+#: Ramanujan et al. 2020, is the prune-only ablation whose kept weights stay real).
 VARIANT_MODEL: dict[str, dict[str, Any]] = {
     "MPT-1/32": {},
     "MPT-1/1": {"binary_act": True, "bn": "nonaffine"},
+    "edge-popup": {},
     DENSE: {},
 }
 SECTIONS = ("dataset", "model", "mask", "training")
@@ -129,7 +131,8 @@ def grid_points(depths: Sequence[int], widths: Sequence[int], keep: float,
                          f"{list(widths)}")
     unknown = [v for v in variants if v not in VARIANT_MODEL or v == DENSE]
     if unknown:
-        raise ValueError(f"unknown variant {unknown[0]!r}; choose MPT-1/32 or MPT-1/1")
+        choices = ", ".join(v for v in VARIANT_MODEL if v != DENSE)
+        raise ValueError(f"unknown variant {unknown[0]!r}; choose one of {choices}")
     points = []
     for depth in depths:
         for width in widths:

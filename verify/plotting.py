@@ -148,9 +148,21 @@ def run_hashes(rows: Iterable[Mapping[str, Any]], key: str = "hash") -> list[str
     return sorted({str(r[key]) for r in rows if r.get(key)})
 
 
+def format_seeds(seeds: Sequence[int]) -> str:
+    """Seeds as compact ranges: ``[0, 1, 2, 3, 7]`` -> ``"0-3,7"``; ``"-"`` when there are none."""
+    values = sorted({int(s) for s in seeds})
+    runs: list[list[int]] = []
+    for v in values:
+        if runs and v == runs[-1][1] + 1:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs) or "-"
+
+
 def provenance_line(scale: str, seeds: Sequence[int], run_hashes: Sequence[str], data: str) -> str:
     """``scale=cpu | seeds=0,1 | data=mnist1d | runs: 3f2a..., ... (+n more)`` for footers."""
-    parts = [f"scale={scale}", f"seeds={','.join(str(s) for s in seeds) or '-'}"]
+    parts = [f"scale={scale}", f"seeds={format_seeds(seeds)}"]
     if data:
         parts.append(f"data={data}")
     if run_hashes:

@@ -117,10 +117,12 @@ class WidthDepthScale:
 
 
 _METHODS = ("pensia", "malach", "mpt-binary", "binary-depth")
-_DIGITS_MPT = {"MPT-1/32": "digits-biprop", "MPT-1/1": "digits-biprop", "dense": "digits-dense"}
+_DIGITS_MPT = {"MPT-1/32": "digits-biprop", "MPT-1/1": "digits-biprop",
+               "edge-popup": "digits-edge-popup", "dense": "digits-dense"}
 _MNIST1D_MPT = {"MPT-1/32": "mnist1d-biprop", "MPT-1/1": "mnist1d-biprop",
-                "dense": "mnist1d-dense"}
-_CIFAR_MPT = {"MPT-1/32": "conv4-mpt-1/32", "MPT-1/1": "conv4-mpt-1/1", "dense": "conv4-dense"}
+                "edge-popup": "mnist1d-edge-popup", "dense": "mnist1d-dense"}
+_CIFAR_MPT = {"MPT-1/32": "conv4-mpt-1/32", "MPT-1/1": "conv4-mpt-1/1",
+              "edge-popup": "conv4-edge-popup", "dense": "conv4-dense"}
 
 
 def _mlp(hidden: int, layers: int) -> ModelSpec:
@@ -134,7 +136,7 @@ def _conv(depth: int) -> ModelSpec:
 STUDIES: dict[str, dict[str, Any]] = {
     "subset_sum": {
         "smoke": SubsetSumScale((4, 8, 12, 16), (1e-1, 1e-2), 40),
-        "cpu": SubsetSumScale(tuple(range(4, 33, 2)), (1e-1, 1e-2, 1e-3, 1e-4), 400),
+        "cpu": SubsetSumScale(tuple(range(4, 25, 2)), (1e-1, 1e-2, 1e-3, 1e-4), 200),
         "paper": SubsetSumScale(tuple(range(4, 41, 2)), (1e-1, 1e-2, 1e-3, 1e-4, 1e-5), 2000),
     },
     "constructions": {
@@ -155,21 +157,21 @@ STUDIES: dict[str, dict[str, Any]] = {
     "mpt": {
         "smoke": MPTScale(
             "digits", _DIGITS_MPT, (_mlp(32, 1), _mlp(32, 2)), _mlp(32, 2), (0.5, 1.0),
-            (0.5, 0.2), ("MPT-1/32", "MPT-1/1"), (0,), training={"epochs": 2}),
+            (0.5, 0.2), ("MPT-1/32", "MPT-1/1"), (0,), training={"epochs": 5}),
         "cpu": MPTScale(
             "mnist1d", _MNIST1D_MPT,
-            (_mlp(256, 1), _mlp(256, 2), _mlp(256, 3), _mlp(256, 4), _conv(2), _conv(4)),
+            (_mlp(256, 1), _mlp(256, 2), _mlp(256, 3), _conv(2), _conv(4)),
             _mlp(256, 2), (0.25, 0.5, 1.0, 2.0), (0.8, 0.5, 0.2, 0.1),
-            ("MPT-1/32", "MPT-1/1"), (0, 1), training={"epochs": 15}),
+            ("MPT-1/32", "MPT-1/1", "edge-popup"), (0, 1), training={"epochs": 20}),
         "paper": MPTScale(
             "cifar10", _CIFAR_MPT, (_conv(2), _conv(4), _conv(6), _conv(8)), _conv(4),
-            (0.5, 1.0, 2.0), (0.8, 0.6, 0.5, 0.4, 0.2, 0.1), ("MPT-1/32", "MPT-1/1"),
-            (0, 1, 2)),
+            (0.5, 1.0, 2.0), (0.8, 0.6, 0.5, 0.4, 0.2, 0.1),
+            ("MPT-1/32", "MPT-1/1", "edge-popup"), (0, 1, 2)),
     },
     "lth": {
         "smoke": LTHScale({"MLP-64-64": "digits-lth"}, levels=2, seeds=(0,),
                           controls=("reinit", "random-prune"), training={"epochs": 2}),
-        "cpu": LTHScale({"MLP-100-100": "mnist1d-lth"}, levels=8, seeds=(0, 1),
+        "cpu": LTHScale({"MLP-100-100": "mnist1d-lth"}, levels=12, seeds=(0, 1, 2),
                         controls=("reinit", "random-prune")),
         "paper": LTHScale({"LeNet-300-100": "lenet-300-100-lth", "Conv-2": "conv2-lth",
                            "Conv-4": "conv4-lth", "Conv-6": "conv6-lth"}, levels=15,
@@ -177,9 +179,9 @@ STUDIES: dict[str, dict[str, Any]] = {
     },
     "width_depth": {
         "smoke": WidthDepthScale("digits", _DIGITS_MPT, (2, 3), (16, 64), 0.5, (0,),
-                                 training={"epochs": 2}, theory_block_sizes=(4, 16)),
-        "cpu": WidthDepthScale("mnist1d", _MNIST1D_MPT, (2, 3, 4, 5), (32, 64, 128, 256, 512),
-                               0.5, (0, 1), training={"epochs": 15}),
+                                 training={"epochs": 5}, theory_block_sizes=(4, 16)),
+        "cpu": WidthDepthScale("mnist1d", _MNIST1D_MPT, (2, 3, 4), (32, 128, 512), 0.5, (0, 1),
+                               training={"epochs": 20}),
         "paper": WidthDepthScale("mnist1d", _MNIST1D_MPT, (2, 3, 4, 5, 6),
                                  (32, 64, 128, 256, 512, 1024), 0.5, (0, 1, 2),
                                  theory_block_sizes=(4, 8, 16, 32, 64, 128)),

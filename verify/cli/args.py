@@ -79,6 +79,20 @@ def given_values(args: argparse.Namespace, section: str) -> dict[str, Any]:
     return out
 
 
+def preset_model(preset_model_section: Mapping[str, Any], args: argparse.Namespace
+                 ) -> dict[str, Any]:
+    """A preset's model section, without its hidden ``widths`` when ``--model`` names another model.
+
+    A preset's widths belong to its own architecture (e.g. the MLP of ``mnist1d-biprop``):
+    ``--preset mnist1d-biprop --model conv4`` must not hand them to Conv-4.
+    """
+    section = dict(preset_model_section)
+    given = given_values(args, "model")
+    if "name" in given and given["name"] != section.get("name") and "widths" not in given:
+        section.pop("widths", None)
+    return section
+
+
 def build_section(cls: type, args: argparse.Namespace, section: str,
                   preset: Mapping[str, Any] | None = None, fixed: Mapping[str, Any] | None = None
                   ) -> Any:

@@ -12,7 +12,13 @@ import dataclasses
 import sys
 from typing import Any
 
-from verify.cli.args import add_dataclass_flags, build_section, dest_name, given_values
+from verify.cli.args import (
+    add_dataclass_flags,
+    build_section,
+    dest_name,
+    given_values,
+    preset_model,
+)
 from verify.cli.common import emit, fraction, list_of, nonnegative_int
 from verify.cli.train_mpt import add_common_flags, runtime_from_args
 
@@ -77,6 +83,7 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
     classes = {"dataset": DatasetHparams, "model": ModelHparams, "training": TrainingHparams,
                "pruning": PruningHparams}
     defaults = {name: preset.section(name) for name in classes}
+    defaults["model"] = preset_model(defaults["model"], args)
     if given_values(args, "pruning").get("scope") == "global":
         # an explicit global scope overrides a layerwise preset's per-layer rates
         for key in ("conv_rate", "output_rate"):

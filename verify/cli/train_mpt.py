@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from verify.cli.args import add_dataclass_flags, build_section
+from verify.cli.args import add_dataclass_flags, build_section, preset_model
 from verify.cli.common import emit
 
 ALGORITHMS = {
@@ -79,7 +79,10 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
     sections = {}
     for name, cls in classes.items():
         fixed = {"mode": args.algorithm} if name == "mask" else None
-        sections[name] = build_section(cls, args, name, preset.section(name), fixed)
+        defaults = preset.section(name)
+        if name == "model":
+            defaults = preset_model(defaults, args)
+        sections[name] = build_section(cls, args, name, defaults, fixed)
     return RunHparams(**sections)
 
 
