@@ -8,11 +8,14 @@ Three variants of the same architecture at CIFAR-10 shape (3x32x32, synthetic te
 - ``dense``: ordinary weight training of the dense model.
 
 Each variant takes ``warmup`` untimed SGD steps, then ``steps`` timed ones; throughput is
-samples per second, and peak memory is the CUDA peak allocation (None on other devices).
+samples per second, and peak memory is the CUDA peak allocation on GPUs, the peak resident set
+size of a fresh process per variant elsewhere.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import resource
 import time
 import types
 from dataclasses import dataclass
@@ -116,6 +119,24 @@ def time_steps(model: nn.Module, batch_size: int, steps: int, warmup: int,
     return seconds, (peak["bytes"] / 2**20 if device.type == "cuda" else None)
 
 
+def measure_variant(model_name: str, mode: str, variant: str, keep: float, batch_size: int,
+                    steps: int, warmup: int, device: str, threads: int
+                    ) -> tuple[float, float | None]:
+    """Seconds per step of one variant and its peak memory in MiB.
+
+    On CUDA the peak is the allocator's peak; elsewhere it is the peak resident set size of the
+    calling process (:func:`bench_model` calls this in a fresh process per variant, so the figure
+    is that variant's, torch runtime included).
+    """
+    torch.set_num_threads(threads)
+    target = torch.device(device)
+    seconds, peak = time_steps(build_variant(model_name, mode, variant, keep), batch_size, steps,
+                               warmup, target)
+    if target.type != "cuda":
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return seconds, peak
+
+
 def bench_model(model_name: str, mode: str = "biprop", keep: float = 0.5, batch_size: int = 16,
                 steps: int = 3, warmup: int = 1, device: str = "auto") -> list[dict[str, Any]]:
     """Measure ``ours``, ``sort`` and ``dense`` for one model; rows with ratios to ``ours``.
@@ -134,8 +155,14 @@ def bench_model(model_name: str, mode: str = "biprop", keep: float = 0.5, batch_
     target = select_device(device)
     rows = []
     for variant in ("ours", "sort", "dense"):
-        seconds, peak = time_steps(build_variant(model_name, mode, variant, keep), batch_size,
-                                   steps, warmup, target)
+        job = (model_name, mode, variant, keep, batch_size, steps, warmup, str(target),
+               torch.get_num_threads())
+        if target.type == "cuda":
+            seconds, peak = measure_variant(*job)
+        else:  # a fresh process per variant, so its peak RSS is the variant's own
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(1) as pool:
+                seconds, peak = pool.apply(measure_variant, job)
         rows.append(BenchRow(model_name, mode, variant, batch_size, batch_size / seconds,
                              1000 * seconds, peak).__dict__)
     ours = rows[0]["step_ms"]

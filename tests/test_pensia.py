@@ -88,3 +88,14 @@ def test_target_violating_assumption_raises_unless_rescaled() -> None:
         pensia.construct(big, 0.3, 0.3, np.random.default_rng(0))
     result = pensia.construct(big, 0.3, 0.3, np.random.default_rng(0), rescale=True)
     assert result.target_widths == (2, 2)
+
+
+def test_blocks_wider_than_the_solver_use_its_limit() -> None:
+    from theory.subset_sum import MAX_SUMMANDS
+
+    rng = np.random.default_rng(5)
+    target = [np.array([[0.3, -0.2]]) / np.sqrt(2)]
+    result = pensia.construct(target, 0.1, 0.1, rng, block_size=2 * MAX_SUMMANDS + 8)
+    result.subnetwork.check_genuine()
+    assert result.plan["max_summands"] == [MAX_SUMMANDS]
+    assert result.success and result.predicted_error < 1e-3

@@ -1,4 +1,4 @@
-"""Sup-norm distance of two networks on the unit ball, by dense sampling plus local ascent.
+"""Sup-norm distance of two networks on the unit ball: sampling plus ascent, or exact per orthant.
 
 The strong lottery ticket theorems (Malach et al. 2020, Pensia et al. 2020) bound
 ``sup_{||x||_2 <= 1} ||f(x) - g(x)||_2``.  For bias-free ReLU networks both ``f`` and ``g`` are
@@ -6,11 +6,14 @@ positively homogeneous (``f(c x) = c f(x)`` for ``c >= 0``), so the difference i
 supremum is attained on the unit sphere; this module samples the ball and the sphere, then
 refines the worst points by random-direction hill climbing on the sphere.  The value is a lower
 bound on the true supremum (a measurement, not a certificate).
+
+Where ``f - g`` is linear on every orthant (a one-layer target against a two-layer gadget
+ticket), :func:`orthant_sup_error` computes the supremum exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,3 +126,90 @@ def sup_error(
         n_evaluated=evaluated,
         method=f"sampling ({n_samples}) + sphere hill climbing ({ascent_steps} steps)",
     )
+
+
+ORTHANT_MAX_D0 = 10
+"""Largest input dimension of :func:`orthant_sup_error` (it enumerates ``3^d0`` sign patterns)."""
+
+
+def orthant_sup_error(
+    f: Callable[[np.ndarray], np.ndarray],
+    g: Callable[[np.ndarray], np.ndarray],
+    d0: int,
+    rng: np.random.Generator,
+    n_checks: int = 64,
+) -> SupErrorResult:
+    """Exact ``sup_{||x||_2 <= 1} ||f(x) - g(x)||_2`` when ``f - g`` is linear on every orthant.
+
+    A depth-1 target ``W x`` and a two-layer gadget subnetwork whose first-layer units each read
+    one coordinate (Pensia, Malach and MPT-binary constructions) differ by a map that is linear
+    on every closed orthant.  By continuity its column for coordinate ``j`` depends only on the
+    sign of ``x_j``: ``c_j^+ = (f - g)(e_j)`` and ``c_j^- = -(f - g)(-e_j)``, so
+    ``(f - g)(x) = sum_j c_j^{sign x_j} x_j`` and the supremum is
+
+    ``max over patterns p in {+, -, 0}^d0 of max_{u > 0 on S(p), ||u|| = 1} ||C_p u||``,
+
+    ``C_p`` holding the columns ``p_j c_j^{p_j}`` of the support ``S(p)``.  At an optimum with
+    support ``S`` the KKT conditions make ``u`` an eigenvector of ``C_p^T C_p`` with positive
+    entries, so enumerating every pattern and every such eigenvector (batched ``eigh``) gives the
+    exact value.  The linearity assumption is checked on ``n_checks`` random points (ValueError
+    if it fails), and the value is re-evaluated at the maximiser.
+
+    Parameters
+    ----------
+    f, g : callable
+        Map inputs ``(batch, d0)`` to outputs ``(batch, d_out)``.
+    d0 : int
+        Input dimension, ``1 <= d0 <= ORTHANT_MAX_D0``.
+    rng : numpy.random.Generator
+        Draws the check points.
+    n_checks : int
+        Random points on which the orthant-linear model is compared with ``f - g``.
+
+    Returns
+    -------
+    SupErrorResult
+        The exact supremum (``method`` says so), its maximiser and the evaluations used.
+    """
+    if int(d0) != d0 or not 1 <= d0 <= ORTHANT_MAX_D0:
+        raise ValueError(f"d0 must be an integer in [1, {ORTHANT_MAX_D0}], got {d0!r}")
+    d0 = int(d0)
+
+    def diff(x: np.ndarray) -> np.ndarray:
+        return np.asarray(f(x), dtype=np.float64) - np.asarray(g(x), dtype=np.float64)
+
+    eye = np.eye(d0)
+    columns = np.stack([diff(eye).T, -diff(-eye).T])  # (2, d_out, d0): sign +, sign -
+    checks = _sphere(rng, n_checks, d0)
+    model = np.einsum("nj,noj->no", checks,
+                      np.where((checks >= 0)[:, None, :], columns[0][None], columns[1][None]))
+    actual = diff(checks)
+    scale = 1.0 + np.abs(actual).max()
+    if not np.allclose(model, actual, rtol=1e-9, atol=1e-9 * scale):
+        raise ValueError("f - g is not linear on the orthants (e.g. a target deeper than one "
+                         "layer); use sup_error instead")
+    best_value, best_x = 0.0, np.zeros(d0)
+    for idx, signs in _sign_patterns(d0):
+        picked = np.where(signs[:, None, :] > 0, columns[0][:, idx][None],
+                          columns[1][:, idx][None]) * signs[:, None, :]
+        eigval, eigvec = np.linalg.eigh(np.einsum("poi,poj->pij", picked, picked))
+        positive = np.all(eigvec > 0, axis=1) | np.all(eigvec < 0, axis=1)
+        values = np.where(positive, np.sqrt(np.maximum(eigval, 0.0)), -1.0)
+        p, k = np.unravel_index(int(np.argmax(values)), values.shape)
+        if values[p, k] > best_value:
+            best_value, best_x = float(values[p, k]), np.zeros(d0)
+            best_x[idx] = signs[p] * np.abs(eigvec[p, :, k])
+    measured = float(np.linalg.norm(diff(best_x[None])[0]))
+    return SupErrorResult(
+        value=max(measured, best_value),
+        argmax=best_x,
+        n_evaluated=2 * d0 + n_checks + 1,
+        method="exact (linear on orthants: sign patterns x positive eigenvectors)",
+    )
+
+
+def _sign_patterns(d0: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """For every nonempty support ``S`` of ``{0..d0-1}``: ``S`` and all ``2^|S|`` sign rows."""
+    for mask in range(1, 1 << d0):
+        idx = np.array([j for j in range(d0) if mask >> j & 1])
+        yield idx, ((np.arange(1 << len(idx))[:, None] >> np.arange(len(idx))) & 1) * 2 - 1

@@ -193,7 +193,8 @@ def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
     names : sequence of str, optional
         Notebooks to run (default: all in ``notebook_dir``).
     runs_dir, data_dir : path, optional
-        Run store root (finished runs are reused) and dataset directory.
+        Run store root (default ``$TICKETS_RUNS`` or ``./runs`` of the caller, the store
+        ``tickets train`` uses; finished runs are reused) and dataset directory.
     notebook_dir : path
         Where the ``.py`` notebooks are.
     progress : bool
@@ -208,6 +209,8 @@ def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
     """
     from tqdm.auto import tqdm
 
+    from empirical.hparams import default_runs_dir
+
     check_scale(scale)
     available = notebook_names(notebook_dir)
     chosen = list(names) if names else available
@@ -217,7 +220,8 @@ def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
     check_data(chosen, scale, data_dir)
     out_dir = Path(out_root).resolve() / scale
     params = {"SCALE": scale, "OUT_DIR": str(out_dir),
-              "RUNS_DIR": str(Path(runs_dir).resolve()) if runs_dir else None,
+              # resolved here: the kernel runs in notebook_dir, the user's ./runs is the caller's
+              "RUNS_DIR": str(default_runs_dir(runs_dir).resolve()),
               "DATA_DIR": str(Path(data_dir).resolve()) if data_dir else None}
     paths = [Path(notebook_dir) / f"{n}.py" for n in chosen]
     total = sum(sum(c.cell_type == "code" for c in load_notebook(p).cells) + 1 for p in paths)

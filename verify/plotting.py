@@ -53,16 +53,24 @@ def use_style() -> None:
                   font_scale=STYLE["font_scale"], rc=STYLE["rc"])
 
 
+MAX_LABELLED_TICKS = 8
+"""More distinct values than this: label every other one (from the largest) so labels never
+overlap."""
+
+
 def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = False) -> None:
     """Log-scale ``axis`` of ``ax`` with ticks at ``values`` labelled plainly (``0.2``, not
-    ``2x10^-1``); ``invert`` reverses it (sparsity or accuracy growing to the right)."""
+    ``2x10^-1``, three significant digits); ``invert`` reverses it (sparsity or accuracy growing
+    to the right)."""
     import matplotlib.ticker as mticker
 
     ticks = sorted({float(v) for v in values})
+    stride = -(-len(ticks) // MAX_LABELLED_TICKS)
+    ticks = ticks[::-1][::stride][::-1]
     getattr(ax, f"set_{axis}scale")("log")
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_locator(mticker.FixedLocator(ticks))
-    target.set_major_formatter(mticker.FixedFormatter([f"{t:g}" for t in ticks]))
+    target.set_major_formatter(mticker.FixedFormatter([f"{t:.3g}" for t in ticks]))
     target.set_minor_locator(mticker.NullLocator())
     if invert:
         getattr(ax, f"invert_{axis}axis")()

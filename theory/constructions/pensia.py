@@ -49,7 +49,7 @@ from theory.constructions.blocks import (
 )
 from theory.constructions.result import ConstructionResult
 from theory.subnetwork import Subnetwork
-from theory.subset_sum import solve_subset_sum
+from theory.subset_sum import MAX_SUMMANDS, solve_subset_sum
 
 METHOD = "pensia"
 ASSUMPTION = "both"
@@ -217,7 +217,8 @@ def construct(
     max_summands : int, optional
         Summands of each sign per subset-sum instance (the first ones of the block).  Default:
         our ``m_i`` with the default block sizes (all the bound needs), all units with a
-        ``block_size`` override.
+        ``block_size`` override; never more than the exact solver's ``MAX_SUMMANDS`` (30: the
+        closest of ``2^30`` subset sums is already far below any tolerance used here).
     rescale : bool
         Rescale a target violating the assumption instead of raising ``ValueError``.
 
@@ -235,7 +236,9 @@ def construct(
         raise ValueError(f"max_summands must be a positive integer, got {max_summands!r}")
     counts = summand_counts(widths, eps, delta)
     limits = [
-        max_summands if max_summands is not None or block_size is not None else m for m in counts
+        min(MAX_SUMMANDS, max_summands if max_summands is not None else
+            (MAX_SUMMANDS if block_size is not None else m))
+        for m in counts
     ]
     source = gadget_source(widths, blocks, rng)
     masks: list[np.ndarray] = []

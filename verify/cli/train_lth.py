@@ -94,6 +94,7 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) every level and print one row per level (and control)."""
+    from empirical.device import distributed_from_env
     from empirical.lth import run_lth, run_one_shot
     from empirical.lth_hparams import CONTROLS
     from empirical.models import MODEL_NAMES
@@ -106,8 +107,11 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
     runtime = runtime_from_args(args)
+    first_process = distributed_from_env().rank == 0  # under torchrun only rank 0 reports
 
     def show(row: dict[str, Any]) -> None:
+        if not first_process:
+            return
         if args.json:
             emit([{k: row.get(k) for k in JSON_KEYS}], True)
             sys.stdout.flush()
@@ -122,6 +126,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         rows = run_lth(base, args.levels, args.control, args.control_seed, args.runs_dir,
                        runtime, on_row=show)
-    if not args.json:
+    if first_process and not args.json:
         emit(rows, False, COLUMNS)
     return 0

@@ -31,7 +31,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", help="root of the run store (default: $TICKETS_RUNS or "
                         "./runs)")
     parser.add_argument("--json", action="store_true",
-                        help="print the summary as one JSON object (no progress bar)")
+                        help="print JSON, no progress bar: the run's summary as one object "
+                        "(train lth: one object per level and control)")
     add_dataclass_flags(parser, "runtime", RuntimeConfig, exclude=("progress",),
                         title="runtime options (not part of the run's hash)")
 
@@ -88,6 +89,7 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the run and print its summary."""
+    from empirical.device import distributed_from_env
     from empirical.models import MODEL_NAMES
     from empirical.mpt import run_mpt
 
@@ -96,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown model {hparams.model.name!r}; choose one of "
                          f"{', '.join(MODEL_NAMES)}")
     result = run_mpt(hparams, args.runs_dir, runtime_from_args(args))
+    if distributed_from_env().rank != 0:
+        return 0  # under torchrun only the first process reports
     summary = {k: result[k] for k in ("kind", "hash", "run_dir", "model", "dataset", "keep",
                                       "test_acc", "val_acc", "train_acc", "kept_overall",
                                       "kept_fraction", "steps", "seconds", "reused")}
