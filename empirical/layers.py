@@ -117,8 +117,10 @@ def kept_count(n: int, keep: float) -> int:
 def top_mask(magnitudes: torch.Tensor, kept: int) -> torch.Tensor:
     """0/1 mask of the ``kept`` largest entries of ``magnitudes`` (exact count, ties by index).
 
-    The threshold is the ``(n - kept + 1)``-th smallest value (``torch.kthvalue``, O(n)); only if
-    ties at the threshold would keep too many does it fall back to ``torch.topk``.
+    The threshold ``t`` is the ``(n - kept + 1)``-th smallest value (``torch.kthvalue``, O(n)).
+    Entries above ``t`` are kept, and of those equal to ``t`` the first ones in index order fill
+    the remaining places, with device-side operations only (no host synchronisation, no graph
+    break under ``torch.compile``).
 
     Parameters
     ----------
@@ -138,12 +140,11 @@ def top_mask(magnitudes: torch.Tensor, kept: int) -> torch.Tensor:
         return torch.ones_like(magnitudes)
     if kept <= 0:
         return torch.zeros_like(magnitudes)
-    threshold = flat.float().kthvalue(n - kept + 1).values
-    mask = (flat >= threshold).to(magnitudes.dtype)
-    if int(mask.sum()) != kept:
-        mask = torch.zeros_like(flat)
-        mask[flat.topk(kept, sorted=False).indices] = 1
-    return mask.view_as(magnitudes)
+    threshold = flat.kthvalue(n - kept + 1).values
+    above = flat > threshold
+    tied = flat == threshold
+    mask = above | (tied & (tied.cumsum(0) <= kept - above.sum()))
+    return mask.to(magnitudes.dtype).view_as(magnitudes)
 
 
 class _ScoreWeight(torch.autograd.Function):
