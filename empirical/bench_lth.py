@@ -7,14 +7,16 @@ at CIFAR-10 shape) two copies start from the same initialisation:
 - ``pruned``: layer mode ``"masked"`` with masks at ``density`` (one-shot magnitude pruning), the
   masked forward plus ``enforce_masks_`` after the step, exactly what an IMP level runs.
 
-The two are timed in alternating blocks of ``steps`` steps (after ``warmup`` untimed ones); the
-fastest block of each is kept, which discounts interference from other processes. Pruning a level
-is :func:`empirical.pruning.magnitude_prune` (layerwise, rate 0.2) plus writing the masks into the
+The two are timed in alternating blocks of ``steps`` steps, or of as many as fill
+``MIN_BLOCK_SECONDS`` (after ``warmup`` untimed ones); the fastest block of each is kept, which
+discounts interference from other processes. Pruning a level is
+:func:`empirical.pruning.magnitude_prune` (layerwise, rate 0.2) plus writing the masks into the
 model, timed the same way.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -27,6 +29,7 @@ from empirical import pruning
 from empirical.device import prepare_model, select_device
 from empirical.lth import model_masks, prunable_weights, set_masks_
 
+MIN_BLOCK_SECONDS = 0.25
 BENCH_MODELS = {"lenet-300-100": (1, 28, 28), "resnet20": (3, 32, 32)}
 NUM_CLASSES = 10
 LEVEL_RATE = 0.2
@@ -84,16 +87,26 @@ def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor, masked: bool
 
 def _best_block(fns: Sequence[Callable[[], None]], steps: int, rounds: int,
                 device: torch.device) -> list[float]:
-    """Seconds per call of each function: the fastest of ``rounds`` alternating blocks."""
+    """Seconds per call of each function: the fastest of ``rounds`` alternating blocks.
+
+    A block is ``steps`` calls, or more when that is shorter than :data:`MIN_BLOCK_SECONDS` (a
+    pilot block sets the count, the same for every function), so that millisecond steps are
+    not timed at the clock's and the scheduler's resolution.
+    """
+    def block(fn: Callable[[], None], calls: int) -> float:
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        _sync(device)
+        return (time.perf_counter() - start) / calls
+
+    pilot = max(block(fn, steps) for fn in fns)
+    calls = max(steps, math.ceil(MIN_BLOCK_SECONDS / max(pilot, 1e-9)))
     best = [float("inf")] * len(fns)
     for _ in range(rounds):
         for i, fn in enumerate(fns):
-            _sync(device)
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            _sync(device)
-            best[i] = min(best[i], (time.perf_counter() - start) / steps)
+            best[i] = min(best[i], block(fn, calls))
     return best
 
 
@@ -108,7 +121,8 @@ def bench_model(name: str, batch: int = 128, steps: int = 10, warmup: int = 3, r
     batch : int
         Batch size of the synthetic tensors.
     steps, warmup, rounds : int
-        Timed steps per block, untimed steps first, alternating blocks per variant.
+        Timed steps per block (at least; see :func:`_best_block`), untimed steps first,
+        alternating blocks per variant.
     density : float
         Density of the pruned model's masks.
     device : str

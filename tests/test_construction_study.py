@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from theory.networks import random_target
 from verify.construction_study import (
     run_construction,
+    smallest_block,
     subset_sum_row,
     sweep_error_vs_width,
     sweep_width_vs_eps,
@@ -42,7 +45,36 @@ def test_sweeps_are_tidy() -> None:
     found = sweep_width_vs_eps("binary-depth", "depth", [1, 2], [8, 32], width=2, eps=0.2,
                                seeds=1)
     assert [r["value"] for r in found] == [1, 2]
-    assert all(r["block_size"] in (8, 32) for r in found)
+    assert all(r["found"] and 1 <= r["block_size"] <= 32 for r in found)
+
+
+def test_smallest_block_is_bisected_to_the_boundary() -> None:
+    found = smallest_block("pensia", [2, 64], 2, 1, 0.05, 0.1, seeds=2, fraction=1.0)
+    block = found["block_size"]
+    assert found["found"] and 2 < block < 64
+
+    def passes(b: int) -> bool:
+        return all(run_construction("pensia", 2, 1, 0.05, 0.1, s, block_size=b)["sup_error"]
+                   <= 0.05 for s in range(2))
+
+    assert passes(block) and not passes(block - 1)
+    assert not found["trivial"] and found["target_sup"] > 0.05
+    # eps above every target's sup norm: the one-unit ticket passes, flagged trivial
+    loose = smallest_block("pensia", [1, 2], 2, 1, 10.0, 0.1, seeds=2, fraction=1.0)
+    assert loose["block_size"] == 1 and loose["trivial"]
+    missing = smallest_block("pensia", [1, 2], 2, 1, 1e-6, 0.1, seeds=1, fraction=1.0)
+    assert missing["block_size"] is None and not missing["found"]
+
+
+def test_target_sup_is_the_empty_tickets_error() -> None:
+    row = run_construction("pensia", 2, 1, 0.1, seed=3)
+    target = random_target([2, 2], np.random.default_rng(3), constraint="both")[0]
+    # one layer: the sup of ||relu(W x)|| over the unit ball, exact by the orthant method
+    x = np.random.default_rng(0).normal(size=(20000, 2))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    sampled = np.linalg.norm(np.maximum(x @ target.T, 0), axis=1).max()
+    assert sampled <= row["target_sup"] + 1e-12
+    assert row["target_sup"] == pytest.approx(sampled, rel=1e-3)
 
 
 def test_bad_inputs() -> None:

@@ -59,21 +59,44 @@ overlap."""
 
 
 def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = False) -> None:
-    """Log-scale ``axis`` of ``ax`` with ticks at ``values`` labelled plainly (``0.2``, not
-    ``2x10^-1``, three significant digits); ``invert`` reverses it (sparsity or accuracy growing
-    to the right)."""
+    """Log-scale ``axis`` of ``ax`` with ticks at ``values`` labelled plainly (``0.2`` and
+    ``1792``, not ``2x10^-1`` or ``1.79e+03``); ``invert`` reverses it (sparsity or accuracy growing
+    to the right).  See :func:`spaced_ticks` for which values get a tick."""
     import matplotlib.ticker as mticker
 
-    ticks = sorted({float(v) for v in values})
-    stride = -(-len(ticks) // MAX_LABELLED_TICKS)
-    ticks = ticks[::-1][::stride][::-1]
+    ticks = spaced_ticks(values)
     getattr(ax, f"set_{axis}scale")("log")
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_locator(mticker.FixedLocator(ticks))
-    target.set_major_formatter(mticker.FixedFormatter([f"{t:.3g}" for t in ticks]))
+    target.set_major_formatter(mticker.FixedFormatter([plain_number(t) for t in ticks]))
     target.set_minor_locator(mticker.NullLocator())
     if invert:
         getattr(ax, f"invert_{axis}axis")()
+
+
+def spaced_ticks(values: Iterable[float]) -> list[float]:
+    """The positive ``values`` that get a labelled log-axis tick.
+
+    From the largest down, a value is kept when it lies at least ``1 / (2 MAX_LABELLED_TICKS)``
+    of the axis' log range below the last one kept (so labels never collide); then every
+    ``s``-th is kept, largest included, with ``s`` the smallest stride leaving at most
+    ``MAX_LABELLED_TICKS``.
+    """
+    ticks = sorted({float(v) for v in values if v > 0}, reverse=True)
+    if len(ticks) < 2:
+        return ticks
+    gap = math.log10(ticks[0] / ticks[-1]) / (2 * MAX_LABELLED_TICKS)
+    kept = [ticks[0]]
+    for t in ticks[1:]:
+        if math.log10(kept[-1] / t) >= gap * (1 - 1e-9):
+            kept.append(t)
+    stride = -(-len(kept) // MAX_LABELLED_TICKS)
+    return kept[::stride][::-1]
+
+
+def plain_number(value: float) -> str:
+    """``1792`` for integers, else three significant digits (``0.025``, ``3.33``)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
 
 
 def atomic_write(path: Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:

@@ -125,6 +125,15 @@ _CIFAR_MPT = {"MPT-1/32": "conv4-mpt-1/32", "MPT-1/1": "conv4-mpt-1/1",
               "edge-popup": "conv4-edge-popup", "dense": "conv4-dense"}
 
 
+def _blocks(largest: int, largest_slow: int) -> dict[str, tuple[int, ...]]:
+    """Doubling block sizes from 2: up to ``largest_slow`` for Malach and MPT-binary, whose error
+    falls only polynomially in the width, up to ``largest`` for the others."""
+    slow = ("malach", "mpt-binary")
+    return {m: tuple(2 ** i for i in range(1, (largest_slow if m in slow else largest)
+                                             .bit_length()))
+            for m in _METHODS}
+
+
 def _mlp(hidden: int, layers: int) -> ModelSpec:
     return ModelSpec(f"MLP-{layers + 1}", "fc", (hidden,) * layers, layers + 1)
 
@@ -142,17 +151,17 @@ STUDIES: dict[str, dict[str, Any]] = {
     "constructions": {
         "smoke": ConstructionScale(
             _METHODS, {m: (4, 16) for m in _METHODS}, width=2, depth=1, eps=0.2, delta=0.1,
-            seeds=1, fraction=0.5, eps_values=(0.4, 0.2), depth_values=(1, 2),
+            seeds=1, fraction=0.5, eps_values=(0.2, 0.1), depth_values=(1, 2),
             target_widths=(1, 2)),
         "cpu": ConstructionScale(
-            _METHODS, {m: (2, 4, 8, 16, 32, 64) for m in _METHODS}, width=2, depth=2, eps=0.1,
-            delta=0.1, seeds=3, fraction=0.5, eps_values=(0.4, 0.2, 0.1, 0.05),
-            depth_values=(1, 2, 3), target_widths=(1, 2, 3, 4)),
+            _METHODS, _blocks(64, 512), width=2, depth=2, eps=0.1,
+            delta=0.1, seeds=3, fraction=0.5, eps_values=(0.2, 0.1, 0.05, 0.025),
+            depth_values=(1, 2, 3), target_widths=(2, 3, 4, 6)),
         "paper": ConstructionScale(
-            _METHODS, {m: (2, 4, 8, 16, 32, 64, 128, 256) for m in _METHODS}, width=4, depth=2,
+            _METHODS, _blocks(256, 4096), width=4, depth=2,
             eps=0.05, delta=0.1, seeds=10, fraction=0.9,
-            eps_values=(0.4, 0.2, 0.1, 0.05, 0.025), depth_values=(1, 2, 3, 4),
-            target_widths=(1, 2, 4, 8)),
+            eps_values=(0.2, 0.1, 0.05, 0.025, 0.0125), depth_values=(1, 2, 3, 4),
+            target_widths=(2, 4, 8, 16)),
     },
     "mpt": {
         "smoke": MPTScale(
@@ -181,10 +190,11 @@ STUDIES: dict[str, dict[str, Any]] = {
         "smoke": WidthDepthScale("digits", _DIGITS_MPT, (2, 3), (16, 64), 0.5, (0,),
                                  training={"epochs": 5}, theory_block_sizes=(4, 16)),
         "cpu": WidthDepthScale("mnist1d", _MNIST1D_MPT, (2, 3, 4), (32, 128, 512), 0.5, (0, 1),
-                               training={"epochs": 20}),
+                               training={"epochs": 20}, theory_eps=0.02,
+                               theory_block_sizes=(4, 8, 16, 32, 64)),
         "paper": WidthDepthScale("mnist1d", _MNIST1D_MPT, (2, 3, 4, 5, 6),
                                  (32, 64, 128, 256, 512, 1024), 0.5, (0, 1, 2),
-                                 theory_block_sizes=(4, 8, 16, 32, 64, 128)),
+                                 theory_eps=0.01, theory_block_sizes=(4, 8, 16, 32, 64, 128)),
     },
 }
 
