@@ -84,6 +84,8 @@ def test_bad_inputs() -> None:
         run_construction("binary-depth", 0, 1, 0.1)
     with pytest.raises(ValueError):
         sweep_width_vs_eps("binary-depth", "bits", [1], [8])
+    with pytest.raises(ValueError, match="block sizes"):
+        smallest_block("pensia", [], 2, 1, 0.1, 0.1, seeds=1, fraction=0.5)
 
 
 def test_subset_sum_row() -> None:

@@ -254,6 +254,9 @@ def smallest_block(
             "found": rate >= fraction,
         }
 
+    if not block_sizes or min(block_sizes) < 1:
+        raise ValueError(f"block sizes must be a non-empty list of integers >= 1, "
+                         f"got {list(block_sizes)}")
     failed, passed = 0, None
     for block in sorted(block_sizes):
         result = attempt(block)
