@@ -161,7 +161,7 @@ STUDIES: dict[str, dict[str, Any]] = {
             _METHODS, _blocks(256, 4096), width=4, depth=2,
             eps=0.05, delta=0.1, seeds=10, fraction=0.9,
             eps_values=(0.2, 0.1, 0.05, 0.025, 0.0125), depth_values=(1, 2, 3, 4),
-            target_widths=(2, 4, 8, 16)),
+            target_widths=(2, 4, 8)),
     },
     "mpt": {
         "smoke": MPTScale(
