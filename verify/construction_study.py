@@ -243,14 +243,15 @@ def smallest_block(
             for s in range(seeds)
         ]
         rate = float(np.mean([r["sup_error"] <= eps for r in rows]))
+        sups = np.array([r["target_sup"] for r in rows])
         return {
             "block_size": block,
             "source_width": rows[0]["source_width"],
             "source_depth": rows[0]["source_depth"],
             "success_rate": rate,
             "bound_width": rows[0]["bound_width"],
-            "target_sup": float(np.median([r["target_sup"] for r in rows])),
-            "trivial": bool(np.mean([r["target_sup"] <= eps for r in rows]) >= fraction),
+            "target_sup": float(np.median(sups)),
+            "trivial": bool(np.mean(sups <= eps) >= fraction),
             "found": rate >= fraction,
         }
 

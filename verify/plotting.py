@@ -54,8 +54,7 @@ def use_style() -> None:
 
 
 MAX_LABELLED_TICKS = 8
-"""More distinct values than this: label every other one (from the largest) so labels never
-overlap."""
+"""At most this many labelled ticks on a log axis (:func:`spaced_ticks`)."""
 
 
 def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = False) -> None:
