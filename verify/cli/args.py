@@ -15,7 +15,7 @@ from typing import Any
 
 from verify.cli.common import list_of, positive_int
 
-_PARSERS = {"int": int, "float": float, "str": str, "str | None": str,
+_PARSERS = {"int": int, "float": float, "float | None": float, "str": str, "str | None": str,
             "tuple[int, ...] | None": list_of(positive_int)}
 
 
