@@ -61,6 +61,7 @@ DEFAULT_WEIGHT_DECAY = {"sgd": 1e-4, "adam": 0.0, "adamw": 1e-2}
 SCHEDULES = ("cosine", "constant", "step")
 PRECISIONS = ("fp32", "bf16")
 WARMUP_STARTS = ("one", "zero")
+MILESTONE_UNITS = ("ep", "it")
 MODES = ("dense", "edge-popup", "biprop")
 SCOPES = ("layerwise", "global")
 MASK_RULES = ("topk", "bernoulli")
@@ -171,8 +172,11 @@ class TrainingHparams:
     decay_bn_bias: bool = hp(True, "apply weight decay to batch-norm parameters and biases")
     schedule: str = hp("cosine", "lr schedule after warm-up: cosine (per epoch), constant, or step "
                                  "(x gamma at each milestone epoch)", choices=SCHEDULES)
-    milestones: tuple[int, ...] | None = hp(None, "step schedule: epochs at which the lr is "
+    milestones: tuple[int, ...] | None = hp(None, "step schedule: epochs (or iterations, see "
+                                                  "--milestone-unit) at which the lr is "
                                                   "multiplied by --gamma, comma separated")
+    milestone_unit: str = hp("ep", "unit of --milestones: ep (epochs) or it (iterations)",
+                             choices=MILESTONE_UNITS)
     gamma: float = hp(0.1, "step schedule: the factor applied at each milestone")
     warmup_steps: int = hp(0, "linear warm-up iterations (see --warmup-start)")
     warmup_start: str = hp("one", "warm-up step s gets lr (s+1)/W (one: the first step lr/W) or "
@@ -192,6 +196,7 @@ class TrainingHparams:
         _check_choice(self.schedule, SCHEDULES, "schedule")
         _check_choice(self.warmup_start, WARMUP_STARTS, "warm-up start")
         _check_choice(self.precision, PRECISIONS, "precision")
+        _check_choice(self.milestone_unit, MILESTONE_UNITS, "milestone unit")
         if self.weight_decay is not None:
             _check_positive(self.weight_decay, "weight decay", allow_zero=True)
             if self.weight_decay == DEFAULT_WEIGHT_DECAY[self.optimizer]:
@@ -205,7 +210,7 @@ class TrainingHparams:
                 raise ValueError("the step schedule needs --milestones (epochs, e.g. 80,120)")
             object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
             if list(self.milestones) != sorted(set(self.milestones)) or self.milestones[0] < 1:
-                raise ValueError(f"milestones must be increasing epochs >= 1, got "
+                raise ValueError(f"milestones must be increasing and >= 1, got "
                                  f"{list(self.milestones)}")
         elif self.milestones is not None:
             raise ValueError("--milestones only applies to --schedule step")

@@ -16,7 +16,8 @@ edge-popup code) or ``lr s/W`` (``"zero"``, open_lth: the first step has lr 0); 
 ``lr (e+1)/W`` for epochs ``e < W`` (``warmup_epochs``, the biprop code's ImageNet recipe). Then
 ``constant`` ``lr``; ``cosine`` per epoch, ``0.5 (1 + cos(pi e' / E')) lr`` with ``e'`` the epoch
 counted from the end of a per-epoch warm-up and ``E'`` the epochs after it; or ``step``,
-``lr gamma^m`` with ``m`` the number of milestones ``<= e`` (open_lth: x0.1 at epochs 80, 120).
+``lr gamma^m`` with ``m`` the number of milestones ``<= e`` (or ``<= s`` for milestones in
+iterations; open_lth: x0.1 at epochs 80 and 120).
 ``e = s // steps_per_epoch`` throughout.
 
 Reporting
@@ -79,7 +80,8 @@ def lr_at(step: int, training: TrainingHparams, steps_per_epoch: int) -> float:
     if training.schedule == "constant":
         return training.lr
     if training.schedule == "step":
-        passed = sum(1 for m in training.milestones or () if epoch >= m)
+        position = epoch if training.milestone_unit == "ep" else step
+        passed = sum(1 for m in training.milestones or () if position >= m)
         return training.lr * training.gamma ** passed
     epochs = math.ceil(total_steps(training, steps_per_epoch) / steps_per_epoch)
     after = epochs - training.warmup_epochs

@@ -128,6 +128,8 @@ def test_step_schedule_and_warmups() -> None:
     step = TrainingHparams(schedule="step", milestones=(2, 4), gamma=0.1, lr=1.0, epochs=6)
     assert [lr_at(e * 10, step, 10) for e in range(6)] == pytest.approx(
         [1.0, 1.0, 0.1, 0.1, 0.01, 0.01])
+    by_step = TrainingHparams(schedule="step", milestones=(15,), milestone_unit="it", lr=1.0)
+    assert [lr_at(s, by_step, 10) for s in (14, 15)] == pytest.approx([1.0, 0.1])
     zero = TrainingHparams(schedule="constant", lr=1.0, warmup_steps=4, warmup_start="zero")
     one = TrainingHparams(schedule="constant", lr=1.0, warmup_steps=4)
     assert [lr_at(s, zero, 10) for s in range(5)] == [0.0, 0.25, 0.5, 0.75, 1.0]
