@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from empirical.init import BN_INITS, FAN_RULES, INITS
+
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
 HASH_DIGITS = 16
@@ -65,9 +67,7 @@ MILESTONE_UNITS = ("ep", "it")
 MODES = ("dense", "edge-popup", "biprop")
 SCOPES = ("layerwise", "global")
 MASK_RULES = ("topk", "bernoulli")
-INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform", "xavier_normal")
-FAN_RULES = ("paper", "released")
-BN_INITS = ("ones", "uniform")
+
 BN_CHOICES = ("default", "none", "nonaffine", "affine")
 
 
@@ -138,8 +138,7 @@ class MaskHparams:
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
     mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
-    init: str = hp("kn", "weight init: kn, ukn, sc, usc, kaiming_uniform, xavier_normal",
-                   choices=INITS)
+    init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
                                 "code)", choices=FAN_RULES)

@@ -94,7 +94,7 @@ def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
                        LayerConfig(mode="masked", init=hparams.pruning.init),
                        width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
                        binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
-                       bias=mh.bias)
+                       bias=mh.bias, bn_init=mh.bn_init)
 
 
 def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -41,7 +41,7 @@ def layer_config(hparams: RunHparams) -> Any:
 
     m = hparams.mask
     return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
-                       init=m.init)
+                       init=m.init, fan_rule=m.fan_rule)
 
 
 def build_run_model(hparams: RunHparams) -> nn.Module:
@@ -57,7 +57,7 @@ def build_run_model(hparams: RunHparams) -> nn.Module:
     model = build_model(mh.name, info.num_classes, info.input_shape, layer_config(hparams),
                         width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
                         binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
-                        bias=mh.bias)
+                        bias=mh.bias, bn_init=mh.bn_init)
     if hparams.mask.mode in SCORE_MODES:
         freeze_for_score_training(model)
     return model
