@@ -465,12 +465,12 @@ PRESETS.update({
          "training": {**MNIST1D_RECIPE, "iterations": 1500, "eval_every": 100},
          "pruning": {"init": "torch_default", "rate": 0.2, "output_rate": 0.1}}),
     "mnist5k-lth": Preset(
-        "lth", "CPU: 5,000 real MNIST digits, LeNet-300-100, Adam 1.2e-3, batch 60, 3,000 it, "
+        "lth", "CPU: 5,000 real MNIST digits, LeNet-300-100, Adam 1.2e-3, batch 60, 2,000 it, "
         "20% per level (output 10%), Gaussian Glorot (the LTH recipe, shorter)",
         {"dataset": {"name": "mnist5k", "batch_size": 60, "val_size": 500, "augment": False},
          "model": {"name": "lenet-300-100"},
          "training": {"optimizer": "adam", "lr": 1.2e-3, "schedule": "constant",
-                      "iterations": 3000, "eval_every": 100},
+                      "iterations": 2000, "eval_every": 100},
          "pruning": {"init": "xavier_normal", "rate": 0.2, "output_rate": 0.1}}),
     "digits-lth": Preset(
         "lth", "CPU: scikit-learn digits, MLP 64-64, Adam 1e-3, 15 epochs, 20% per level",

@@ -121,7 +121,7 @@ def test_lth_study_runs_levels_and_controls(tmp_path: Path) -> None:
     sizes = LTHScale({"tiny": "digits-lth"}, levels=1, seeds=(0,), controls=("reinit",),
                      training={"epochs": 1})
     rows = lth_study.run_study(sizes, tmp_path, progress=False)
-    assert len(rows) == lth_study.runs_per_lineage(sizes) == 3
+    assert len(rows) == lth_study.runs_per_lineage(sizes, "tiny") == 3
     assert [r["arm"] for r in rows] == ["IMP ticket", "IMP ticket", "random re-init"]
     assert rows[1]["density"] < 1.0 and rows[1]["density"] == rows[2]["density"]
     again = lth_study.run_study(sizes, tmp_path, progress=False)
