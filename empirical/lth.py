@@ -17,8 +17,9 @@ Learning speed: the early-stopping iteration is the evaluation step of minimum v
 ``dataset.val_size``; the test accuracy at that step is recorded with it.
 
 Every level, control and branch is a run ``runs_dir/lth/<hash>`` (:mod:`empirical.lth_hparams`):
-finished runs are read back, killed runs resume from their checkpoint, and each run stores its
-mask in ``ticket.pt``.
+finished runs are read back (after the store's checks; a damaged one is recomputed), killed runs
+resume from their checkpoint, each run stores its mask in ``ticket.pt``, and each run is trained
+under its lock (:meth:`empirical.store.RunStore.lock`).
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ from empirical.lth_hparams import (
     rewind_step,
 )
 from empirical.mpt import make_batches
-from empirical.store import CHECKPOINT, TICKET, RunStore, save_torch
-from empirical.train import FitHooks, FitResult, fit, total_steps
+from empirical.run_files import RunFileError, check_tensor_dict, load_torch
+from empirical.store import HPARAMS, RunStore, save_torch, warn_damaged
+from empirical.train import FitHooks, FitResult, fit, tensorboard_writer_class, total_steps
 
 StateDict = dict[str, Any]
 Row = dict[str, Any]
@@ -125,20 +127,37 @@ def set_masks_(model: nn.Module, masks: pruning.Masks) -> None:
 
 
 def read_hparams(runs_dir: str | os.PathLike | None, run_hash: str) -> LTHHparams:
-    """The hyperparameters of the stored LTH run ``run_hash``."""
+    """The hyperparameters of the stored LTH run ``run_hash``, checked against the hash.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such run.
+    RunFileError
+        Its ``hparams.json`` is damaged or does not hash to ``run_hash``.
+    """
     store = RunStore(default_runs_dir(runs_dir) / KIND / run_hash)
-    if not (store.path / "hparams.json").exists():
+    path = store.path / HPARAMS
+    if not path.exists():
         raise FileNotFoundError(f"no LTH run {run_hash} under {store.path.parent}")
-    return from_dict(LTHHparams, store.read_hparams()["hparams"])
+    fields = store.read_hparams()["hparams"]
+    try:
+        hparams = from_dict(LTHHparams, fields)
+    except (TypeError, ValueError) as err:
+        raise RunFileError(path, f"invalid hyperparameters ({err})") from None
+    if hparams_hash(hparams) != run_hash:
+        raise RunFileError(path, f"its hyperparameters hash to {hparams_hash(hparams)}, not "
+                                 f"{run_hash}")
+    return hparams
 
 
 def _finished_parent(runs_dir: str | os.PathLike | None, hparams: LTHHparams) -> tuple[
         LTHHparams, RunStore]:
     parent = read_hparams(runs_dir, hparams.level.parent)
     store = _store(runs_dir, parent)
-    if not store.finished:
-        raise ValueError(f"parent run {store.name} is not finished; train the levels in order "
-                         "(run_lth does)")
+    if store.reusable_result() is None:
+        raise ValueError(f"parent run {store.path} is not finished or is damaged; train the "
+                         "levels in order (run_lth does, recomputing a damaged one)")
     return parent, store
 
 
@@ -190,22 +209,31 @@ def rewind_state(root: LTHHparams, step: int, runs_dir: str | os.PathLike | None
     if step == 0:
         return model.state_dict()
     path = rewind_file(_store(runs_dir, root), step)
-    if not os.path.exists(path):
-        runtime = runtime or RuntimeConfig()
-        device = select_device(runtime.device)
-        train, _, _ = make_batches(root, runtime, device, Distributed())
-        model = prepare_model(model, device, channels_last=False)
-
-        def keep(k: int, state: StateDict) -> None:
-            save_torch(path, {n: t.cpu() for n, t in state.items()})
-            raise _Captured
-
+    if os.path.exists(path):
         try:
-            fit(model, train, root.training, hooks=FitHooks(capture_steps=(step,), on_capture=keep),
-                amp=runtime.amp)
-        except _Captured:
-            pass
-    return torch.load(path, map_location="cpu", weights_only=True)
+            return _load_rewind(path)
+        except RunFileError as err:
+            warn_damaged(err, "replaying level 0 to recompute it")
+            os.unlink(path)
+    runtime = runtime or RuntimeConfig()
+    device = select_device(runtime.device)
+    train, _, _ = make_batches(root, runtime, device, Distributed())
+    model = prepare_model(model, device, channels_last=False)
+
+    def keep(k: int, state: StateDict) -> None:
+        save_torch(path, {n: t.cpu() for n, t in state.items()})
+        raise _Captured
+
+    try:
+        fit(model, train, root.training, hooks=FitHooks(capture_steps=(step,), on_capture=keep),
+            amp=runtime.amp)
+    except _Captured:
+        pass
+    return _load_rewind(path)
+
+
+def _load_rewind(path: str) -> StateDict:
+    return check_tensor_dict(load_torch(path, weights_only=True), path, "the rewind state")
 
 
 def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLike | None
@@ -349,9 +377,19 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
         ``reused`` (True when read back).
     """
     runtime = runtime or RuntimeConfig()
+    if runtime.tensorboard:
+        tensorboard_writer_class()  # fails before anything is written
     store = _store(runs_dir, hparams)
-    if store.finished:
-        return {**store.read_result(), "reused": True}
+    with store.lock():
+        reused = store.reusable_result()
+        if reused is not None:
+            return {**reused, "reused": True}
+        return _train_level(hparams, store, runs_dir, runtime, capture_rewind, hooks)
+
+
+def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLike | None,
+                 runtime: RuntimeConfig, capture_rewind: str, hooks: FitHooks | None) -> Row:
+    """Train the level of ``store`` (resuming its checkpoint) and write its ticket and result."""
     started = time.perf_counter()
     device = select_device(runtime.device)
     train, val, test = make_batches(hparams, runtime, device, Distributed())
@@ -363,9 +401,10 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
         raise ValueError(f"rewind point {hparams.pruning.rewind} (step {step}) lies beyond the "
                          f"{total} training steps")
     model = build_lth_model(hparams, hparams.training.seed)
-    resumed = (store.path / TICKET).exists()
-    masks = store.load_ticket()["masks"] if resumed else level_masks(hparams, model, runs_dir)
-    initial = (None if (store.path / CHECKPOINT).exists()
+    ticket = store.reusable_ticket()
+    resumed = ticket is not None
+    masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
+    initial = (None if store.resume_checkpoint() is not None
                else start_state(hparams, masks, step, runs_dir, runtime))
     store.write_hparams(KIND, hparams)
     if not resumed:

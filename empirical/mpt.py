@@ -3,7 +3,8 @@
 :func:`run_mpt` builds the model named by the hyperparameters through the layer factory, freezes
 everything except the scores (and BatchNorm gamma/beta when the model has affine BN: "+BN"),
 trains with :func:`empirical.train.fit` and stores the run under ``runs_dir/<mode>/<hash>``:
-a finished run is read back, never recomputed; a killed run resumes from its checkpoint.
+a finished run is read back (after its files pass the store's checks), never recomputed; a killed
+run resumes from its checkpoint; the run's lock makes a second identical command wait and reuse.
 
 biprop (Diffenderfer & Kailkhura, ICLR 2021): kept weights are ``alpha * sign(W)``, one ``alpha``
 per layer; edge-popup (Ramanujan et al., CVPR 2020): kept weights are ``W``. Both learn only the
@@ -12,6 +13,7 @@ scores; the weights stay the random initial ones, bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -29,7 +31,7 @@ from empirical.device import (
 )
 from empirical.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
 from empirical.store import RunStore
-from empirical.train import FitHooks, FitResult, fit
+from empirical.train import FitHooks, FitResult, fit, tensorboard_writer_class
 
 SCORE_MODES = ("edge-popup", "biprop")
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -159,12 +161,22 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
         finished run was read back).
     """
     runtime = runtime or RuntimeConfig()
-    kind = hparams.mask.mode
-    store = RunStore.for_run(runs_dir, kind, hparams)
-    if store.finished:
-        return {**store.read_result(), "reused": True}
-    started = time.perf_counter()
+    if runtime.tensorboard:
+        tensorboard_writer_class()  # fails before anything is written
+    store = RunStore.for_run(runs_dir, hparams.mask.mode, hparams)
     dist = distributed_from_env()
+    with store.lock() if dist.is_main else contextlib.nullcontext():
+        reused = store.reusable_result()
+        if reused is not None:
+            return {**reused, "reused": True}
+        return _train_run(hparams, store, runtime, hooks, dist)
+
+
+def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
+               hooks: FitHooks | None, dist: Distributed) -> dict[str, Any]:
+    """Train the run of ``store`` (resuming its checkpoint) and write its ticket and result."""
+    kind = hparams.mask.mode
+    started = time.perf_counter()
     device = select_device(runtime.device, dist)
     init_distributed(dist, device)
     train, val, test = make_batches(hparams, runtime, device, dist)
