@@ -83,7 +83,7 @@ def read_json(path: str | os.PathLike) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise RunFileError(path, f"not valid JSON ({err.msg} at line {err.lineno} column "
+        raise RunFileError(path, f"not valid JSON ({err.msg}: line {err.lineno} column "
                                  f"{err.colno})") from None
 
 
