@@ -101,7 +101,7 @@ class RunStore:
         process waits, then finds the result.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        return FileLock(self.path.parent / f".{self.name}.lock")
+        return FileLock(self.path.parent / f".{self.name}.lock", is_singleton=True)
 
     # --- hyperparameters -------------------------------------------------------------------
     def write_hparams(self, kind: str, hparams: Any) -> None:

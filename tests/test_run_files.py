@@ -1,4 +1,4 @@
-"""Damaged run files: detected when read, recomputed from the last valid state, or named in one line.
+"""Damaged run files: detected when read, then recomputed from the last valid state or named.
 
 Each case damages a copy of a finished run (trained once per module) and checks that the rerun
 reports the true numbers, never the damaged ones.
