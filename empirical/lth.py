@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,8 +45,10 @@ from empirical.lth_hparams import (
     derived,
     imp_chain,
     one_shot,
+    parse_rewind,
     rewind_step,
 )
+from empirical.memory import check_memory, training_bytes
 from empirical.mpt import make_batches
 from empirical.run_files import RunFileError, check_tensor_dict, load_torch
 from empirical.store import HPARAMS, RunStore, save_torch, warn_damaged
@@ -380,11 +382,81 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
     if runtime.tensorboard:
         tensorboard_writer_class()  # fails before anything is written
     store = _store(runs_dir, hparams)
-    with store.lock():
-        reused = store.reusable_result()
-        if reused is not None:
-            return {**reused, "reused": True}
-        return _train_level(hparams, store, runs_dir, runtime, capture_rewind, hooks)
+    reused = store.reusable_result()
+    if reused is None:
+        preflight(hparams)
+        with store.lock():
+            reused = store.reusable_result()  # another process may have finished it meanwhile
+            if reused is None:
+                return _train_level(hparams, store, runs_dir, runtime, capture_rewind, hooks)
+    return {**reused, "reused": True}
+
+
+def preflight(hparams: LTHHparams) -> None:
+    """Build the run's model on the meta device and check one training step fits in memory."""
+    check_memory(training_bytes(lambda: build_lth_model(hparams, hparams.training.seed),
+                                dataset_info(hparams.dataset.name).input_shape,
+                                hparams.dataset.batch_size),
+                 f"training {hparams.model.name} (--model, --widths, --width-mult, --batch-size)")
+
+
+def check_rewind(hparams: LTHHparams, steps_per_epoch: int) -> int:
+    """The rewind step ``k`` of ``hparams`` (0 for level 0), checked to lie within training."""
+    if hparams.level.source == "dense":
+        return 0
+    step = rewind_step(hparams.pruning.rewind, steps_per_epoch)
+    total = total_steps(hparams.training, steps_per_epoch)
+    if step > total:
+        raise ValueError(f"--rewind {hparams.pruning.rewind} (step {step}) lies beyond the "
+                         f"{total} training steps")
+    return step
+
+
+def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tensor]) -> None:
+    """Refuse ``levels`` IMP levels that would prune a layer (or the global pool) to 0 weights.
+
+    Layerwise scope follows each layer's count ``K <- K - floor(p K)``
+    (:func:`empirical.pruning.count_to_prune`); global scope can only be checked on the pool.
+
+    Parameters
+    ----------
+    base : LTHHparams
+        The pruning rule.
+    levels : int
+        The last level.
+    weights : mapping
+        The prunable weights (meta tensors suffice: only names and shapes are read).
+    """
+    rule = base.pruning
+    excluded = set(pruning.resolve_names(list(weights), rule.exclude))
+    sizes = {n: w.numel() for n, w in weights.items() if n not in excluded}
+    if rule.scope == "layerwise":
+        rates = pruning.layer_rates(weights, rule.rate, rule.conv_rate, rule.output_rate)
+        pools = [(n, k, rates[n]) for n, k in sizes.items()]
+    else:
+        pools = [("the pruned layers", sum(sizes.values()), rule.rate)]
+    for name, kept, rate in pools:
+        for level in range(1, levels + 1):
+            kept -= pruning.count_to_prune(kept, rate)
+            if kept == 0:
+                raise ValueError(f"prune rate {rate} with --levels {levels} leaves 0 weights in "
+                                 f"{name} at level {level}; lower --rate (--conv-rate, "
+                                 "--output-rate) or --levels")
+
+
+def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig) -> None:
+    """Every check of an IMP experiment that can fail, made before level 0 trains.
+
+    The model fits in memory (:func:`preflight`), ``--exclude`` names layers, no level prunes a
+    layer to nothing (:func:`check_levels`) and the rewind point lies within training.
+    """
+    preflight(base)
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        weights = prunable_weights(build_lth_model(base, base.training.seed))
+    check_levels(base, levels, weights)
+    if parse_rewind(base.pruning.rewind)[0]:
+        train, _, _ = make_batches(base, runtime, torch.device("cpu"), Distributed())
+        check_rewind(imp_chain(base, 1)[1], train.steps_per_epoch)
 
 
 def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLike | None,
@@ -395,11 +467,7 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     train, val, test = make_batches(hparams, runtime, device, Distributed())
     spe = train.steps_per_epoch
     dense = hparams.level.source == "dense"
-    step = 0 if dense else rewind_step(hparams.pruning.rewind, spe)
-    total = total_steps(hparams.training, spe)
-    if step > total:
-        raise ValueError(f"rewind point {hparams.pruning.rewind} (step {step}) lies beyond the "
-                         f"{total} training steps")
+    step = check_rewind(hparams, spe)
     model = build_lth_model(hparams, hparams.training.seed)
     ticket = store.reusable_ticket()
     resumed = ticket is not None
@@ -464,8 +532,8 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
     unknown = [c for c in controls if c not in CONTROLS]
     if unknown:
         raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
-    names = list(prunable_weights(build_lth_model(base, base.training.seed)))
-    pruning.resolve_names(names, base.pruning.exclude)  # unknown layer names fail before training
+    runtime = runtime or RuntimeConfig()
+    check_before_training(base, levels, runtime)
     rows: list[Row] = []
 
     def done(row: Row) -> None:
@@ -499,6 +567,8 @@ def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike |
     dict
         The one-shot run's row (see :func:`run_level`).
     """
+    runtime = runtime or RuntimeConfig()
+    check_before_training(base, 0, runtime)
     run_level(imp_chain(base, 0)[0], runs_dir, runtime, capture_rewind=base.pruning.rewind)
     return run_level(one_shot(base, density), runs_dir, runtime)
 

@@ -30,6 +30,7 @@ from empirical.device import (
     select_device,
 )
 from empirical.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
+from empirical.memory import check_memory, training_bytes
 from empirical.store import RunStore
 from empirical.train import FitHooks, FitResult, fit, tensorboard_writer_class
 
@@ -164,12 +165,26 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
     if runtime.tensorboard:
         tensorboard_writer_class()  # fails before anything is written
     store = RunStore.for_run(runs_dir, hparams.mask.mode, hparams)
-    dist = distributed_from_env()
-    with store.lock() if dist.is_main else contextlib.nullcontext():
-        reused = store.reusable_result()
-        if reused is not None:
-            return {**reused, "reused": True}
-        return _train_run(hparams, store, runtime, hooks, dist)
+    reused = store.reusable_result()
+    if reused is None:
+        preflight(hparams)
+        dist = distributed_from_env()
+        with store.lock() if dist.is_main else contextlib.nullcontext():
+            reused = store.reusable_result()  # another process may have finished it meanwhile
+            if reused is None:
+                return _train_run(hparams, store, runtime, hooks, dist)
+    return {**reused, "reused": True}
+
+
+def preflight(hparams: RunHparams) -> None:
+    """Build the run's model on the meta device and check one training step fits in memory.
+
+    Bad model settings and oversized runs fail here, before anything is written.
+    """
+    check_memory(training_bytes(lambda: build_run_model(hparams),
+                                dataset_info(hparams.dataset.name).input_shape,
+                                hparams.dataset.batch_size),
+                 f"training {hparams.model.name} (--model, --widths, --width-mult, --batch-size)")
 
 
 def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
