@@ -257,6 +257,19 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, file=sys.stderr, unit="step", leave=False)
 
 
+def tensorboard_writer_class() -> type:
+    """``torch.utils.tensorboard.SummaryWriter``; ``ValueError`` without the tensorboard package.
+
+    Call it before writing anything, so that a missing package leaves no run directory behind.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ValueError("--tensorboard needs the tensorboard package (pip install "
+                         "tensorboard)") from None
+    return SummaryWriter
+
+
 def _apply_keep(model: nn.Module, hooks: FitHooks, epoch: int) -> None:
     if hooks.keep_schedule is None:
         return
@@ -286,8 +299,11 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     val, test
         Evaluation batches (either may be None).
     store
-        If given (and this is the main process): metrics are appended, a checkpoint is written
-        atomically after every epoch and at the end, and an existing checkpoint is resumed.
+        If given (and this is the main process): metrics are appended, a checkpoint (holding
+        the evaluation records so far) is written atomically after every epoch and at the end,
+        and an existing checkpoint is resumed: ``metrics.jsonl`` is rewritten to its records.
+        A damaged checkpoint is moved aside (:meth:`RunStore.resume_checkpoint`) and training
+        starts from ``start_step`` with empty metrics, as when there is none.
     start_step
         Begin at step ``k``: the learning rate and the data order are those of step ``k``.
     initial_state
@@ -318,7 +334,9 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     result = FitResult()
     step, elapsed = start_step, 0.0
     sums = torch.zeros(3, dtype=torch.float64, device=train.device)
-    checkpoint = store.load_checkpoint() if store is not None else None
+    tb_class = tensorboard_writer_class() if tensorboard and writer is not None else None
+    checkpoint = (store.resume_checkpoint(repair=writer is not None) if store is not None
+                  else None)
     if checkpoint is not None:
         core.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -326,19 +344,12 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         step, elapsed = checkpoint["step"], checkpoint["seconds"]
         sums = checkpoint["train_sums"].to(train.device)
         result.resumed_from = step
-        if writer is not None:
-            writer.truncate_metrics(step)
-        result.records = store.metrics()  # type: ignore[union-attr]
+        result.records = list(checkpoint["records"])
     elif initial_state is not None:
         core.load_state_dict(initial_state)
-    tb = None
-    if tensorboard and writer is not None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise ValueError("--tensorboard needs the tensorboard package (pip install "
-                             "tensorboard)") from None
-        tb = SummaryWriter(str(writer.path / "tb"))
+    if writer is not None:  # metrics.jsonl = the checkpoint's records; a retrain starts it anew
+        writer.reset_metrics(result.records)
+    tb = tb_class(str(writer.path / "tb")) if tb_class is not None else None
 
     def record() -> None:
         nonlocal sums
@@ -368,7 +379,7 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
             writer.save_checkpoint({
                 "model": core.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "rng": rng_state(), "train_sums": sums.cpu(),
-                "seconds": elapsed + time.perf_counter() - started})
+                "seconds": elapsed + time.perf_counter() - started, "records": result.records})
 
     def capture() -> None:
         if step in hooks.capture_steps and hooks.on_capture is not None:
