@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from empirical.init import BN_INITS, FAN_RULES, INITS
+from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -150,7 +150,8 @@ class MaskHparams:
         _check_choice(self.mask_rule, MASK_RULES, "mask rule")
         _check_choice(self.init, INITS, "init")
         _check_choice(self.fan_rule, FAN_RULES, "fan rule")
-        if self.fan_rule == "released" and self.keep == 1 and self.init in ("kn", "sc"):
+        scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled
+        if self.fan_rule == "released" and self.keep == 1 and scaled:
             raise ValueError("fan rule 'released' scales fan_in by 1 - k, which is 0 at keep 1: "
                              "use --fan-rule paper or an unscaled init (ukn, usc)")
         if not (math.isfinite(self.keep) and 0 < self.keep <= 1):
