@@ -33,8 +33,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print a table (or JSON lines)."""
-    from empirical.bench_train import bench_model
+    from empirical.bench_train import CIFAR_SHAPE, bench_model
+    from empirical.layers import LayerConfig
+    from empirical.memory import check_memory, training_bytes
+    from empirical.models import MODEL_NAMES, build_model
 
+    unknown = [m for m in args.model if m not in MODEL_NAMES]
+    if unknown:
+        raise ValueError(f"--model: unknown model {unknown[0]!r}; choose from "
+                         f"{', '.join(MODEL_NAMES)}")
+    for model in args.model:
+        check_memory(training_bytes(
+            lambda m=model: build_model(m, 10, CIFAR_SHAPE, LayerConfig(mode=args.mode,
+                                                                        keep=args.keep)),
+            CIFAR_SHAPE, args.batch_size), f"--model {model} with --batch-size {args.batch_size}")
     rows = []
     for model in args.model:
         rows.extend(bench_model(model, args.mode, args.keep, args.batch_size, args.steps,
