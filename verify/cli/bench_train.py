@@ -19,14 +19,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and dense training. ratio_to_ours = step time / our step time.")
     parser.add_argument("--model", type=list_of(str), default=["conv4", "conv6", "vgg-small",
                                                                "resnet18"],
-                        help="models, comma separated (conv4, conv6, vgg-small, resnet18)")
+                        help="models, comma separated (default: conv4,conv6,vgg-small,resnet18)")
     parser.add_argument("--mode", choices=("biprop", "edge-popup"), default="biprop",
-                        help="score mode to measure")
-    parser.add_argument("--keep", type=fraction, default=0.5, help="kept fraction k")
-    parser.add_argument("--batch-size", type=positive_int, default=16, help="batch size")
-    parser.add_argument("--steps", type=positive_int, default=3, help="timed steps per variant")
-    parser.add_argument("--warmup", type=positive_int, default=1, help="untimed steps first")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+                        help="score mode to measure (default: %(default)s)")
+    parser.add_argument("--keep", type=fraction, default=0.5,
+                        help="kept fraction k (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=16,
+                        help="batch size (default: %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=3,
+                        help="timed steps per variant (default: %(default)s)")
+    parser.add_argument("--warmup", type=positive_int, default=1,
+                        help="untimed steps first (default: %(default)s)")
+    parser.add_argument("--device", default="auto",
+                        help="auto, cpu, cuda, mps (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(func=run)
 
