@@ -11,6 +11,7 @@ module imports torch only inside that function, so ``verify`` can use the guard 
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -64,11 +65,13 @@ def check_memory(nbytes: float, what: str) -> None:
     """
     limit = memory_limit()
     if nbytes > limit:
-        raise ValueError(f"{what} needs about {format_bytes(nbytes)} of memory, more than the "
+        size = f"about {format_bytes(nbytes)}" if math.isfinite(nbytes) else "more than 8 EiB"
+        raise ValueError(f"{what} needs {size} of memory, more than the "
                          f"{format_bytes(limit)} available (${LIMIT_ENV} sets the limit)")
 
 
-def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_size: int) -> int:
+def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_size: int
+                   ) -> float:
     """Estimated memory of one training step, from a model built on the ``meta`` device.
 
     ``PARAMETER_COPIES x`` the trainable parameters, plus frozen parameters and buffers, plus
@@ -86,13 +89,18 @@ def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_s
 
     Returns
     -------
-    int
-        Bytes.
+    float
+        Bytes; infinite when a tensor size overflows 64 bits (torch refuses even the meta tensor).
     """
     import torch
 
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
-        model = build()
+        try:
+            model = build()
+        except RuntimeError as err:
+            if "overflow" in str(err):
+                return math.inf
+            raise
         trainable = sum(p.numel() * p.element_size() for p in model.parameters()
                         if p.requires_grad)
         frozen = sum(p.numel() * p.element_size() for p in model.parameters()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import itertools
 
-from verify.cli.common import emit, positive_float, positive_int
+from verify.cli.common import emit, positive_float, positive_int, seed
 
 PUBLISHED_SECONDS = 21.5 * 3600.0
 """Pensia et al.'s reported wall time (21.5 hours on 36 cores)."""
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="U[-1,1] coefficients per weight (default 21, at most 30)")
     parser.add_argument("--eps", type=positive_float, default=0.01,
                         help="accuracy a weight must reach (default 0.01)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
 
@@ -52,8 +52,16 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from empirical.memory import check_memory
     from theory.networks import random_target
-    from theory.subset_sum import solve_subset_sum
+    from theory.subset_sum import MAX_SUMMANDS, solve_subset_sum
+    from verify.footprints import subset_sum_bench_bytes
+
+    if args.summands > MAX_SUMMANDS:
+        raise ValueError(f"--summands {args.summands}: the exact solver takes at most "
+                         f"{MAX_SUMMANDS}")
+    check_memory(subset_sum_bench_bytes(args.n_weights, args.summands),
+                 f"--n-weights {args.n_weights} with --summands {args.summands}")
 
     rng = np.random.default_rng(args.seed)
     target = random_target(list(LAYER_WIDTHS), rng, constraint="both")
