@@ -18,8 +18,9 @@ Masks of score layers. ``k`` is the fraction KEPT, in ``(0, 1]``:
   (``k = 1`` keeps all ``n``); found with ``kthvalue`` (O(n)), not a full sort.
 - ``topk`` + ``global``: one threshold over ``|s|`` of all score layers of the model so that
   ``K = N - floor((1 - k) N)`` of all ``N`` scores are kept; per-layer fractions differ, ``alpha``
-  stays per layer. The threshold is computed once per optimiser step (cached on the scores'
-  versions). :func:`annealed_keep` gives the cubic schedule used for ``k <= 0.5``.
+  stays per layer. The threshold is computed once per forward pass of the model, from the scores
+  as they are when the pass begins (:class:`GlobalScope`). :func:`annealed_keep` gives the cubic
+  schedule used for ``k <= 0.5``.
 - ``bernoulli`` (supermask, Zhou et al., NeurIPS 2019): ``m ~ Bernoulli(sigmoid(s))`` while
   training, the deterministic ``m = 1[sigmoid(s) >= 1/2]`` in eval mode; ``k`` is unused.
 
@@ -33,6 +34,7 @@ Pruned entries receive gradient too; ``alpha`` is a constant for the backward pa
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -169,29 +171,67 @@ class _ScoreWeight(torch.autograd.Function):
 class GlobalScope:
     """One top-k threshold over the scores of several layers (global pruning).
 
-    The masks are recomputed only when a score tensor changed (its ``_version``) or ``keep`` did,
-    so a forward pass through ``L`` layers costs one ``kthvalue`` over all scores, not ``L``.
+    The masks are never cached across a possible change of the scores: the scope computes them
+    (one ``kthvalue`` over all members' ``|s|``) when a forward pass of the model it is bound to
+    begins, holds them while that pass runs, and drops them when it ends. Whatever changed the
+    scores between two passes (any optimiser, fused or foreach kernels that leave
+    ``Tensor._version`` alone, ``.data`` assignment, ``load_state_dict``) is therefore seen, and a
+    pass through ``L`` layers still costs one ``kthvalue``, not ``L``. Outside a pass each
+    :meth:`mask_of` computes from the current scores; :meth:`held` holds one computation for a
+    block of calls (:func:`layer_masks`).
     """
 
     def __init__(self, layers: list[FactoryLayer]) -> None:
         self.members = list(layers)
-        self._key: tuple[Any, ...] | None = None
-        self._masks: list[torch.Tensor] = []
+        self._held: list[torch.Tensor] | None = None
+        self._depth = 0
+        self._hooks: list[Any] = []
 
     @torch.no_grad()
+    def masks(self) -> list[torch.Tensor]:
+        """Every member's slice of the global top-k mask of the current ``|s|``, in order."""
+        layers = self.members
+        flat = torch.cat([layer.scores.detach().abs().reshape(-1).float() for layer in layers])
+        mask = top_mask(flat, kept_count(flat.numel(), layers[0].keep))  # k is shared (set_keep)
+        sizes = [layer.scores.numel() for layer in layers]
+        return [m.view_as(layer.scores).to(layer.scores.dtype)
+                for m, layer in zip(mask.split(sizes), layers, strict=True)]
+
     def mask_of(self, member: FactoryLayer) -> torch.Tensor:
         """The member's slice of the global top-k mask of ``|s|``."""
-        layers = self.members
-        key = tuple((id(layer), layer.scores._version, layer.scores.device, layer.keep)
-                    for layer in layers)
-        if key != self._key:
-            flat = torch.cat([layer.scores.detach().abs().reshape(-1).float() for layer in layers])
-            mask = top_mask(flat, kept_count(flat.numel(), member.keep))
-            sizes = [layer.scores.numel() for layer in layers]
-            self._masks = [m.view_as(layer.scores).to(layer.scores.dtype)
-                           for m, layer in zip(mask.split(sizes), layers, strict=True)]
-            self._key = key
-        return self._masks[[id(layer) for layer in layers].index(id(member))]
+        masks = self._held if self._held is not None else self.masks()
+        return masks[next(i for i, layer in enumerate(self.members) if layer is member)]
+
+    def _enter(self, *_: Any) -> None:
+        if self._depth == 0:
+            self._held = self.masks()
+        self._depth += 1
+
+    def _exit(self, *_: Any) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._held = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """Compute the masks once and serve them to every :meth:`mask_of` inside the block."""
+        self._enter()
+        try:
+            yield
+        finally:
+            self._exit()
+
+    def attach(self, model: nn.Module) -> None:
+        """Hold the masks for each forward pass of ``model`` (pre-hook and an always-run hook)."""
+        self.detach()
+        self._hooks = [model.register_forward_pre_hook(self._enter),
+                       model.register_forward_hook(self._exit, always_call=True)]
+
+    def detach(self) -> None:
+        """Remove the hooks of :meth:`attach`."""
+        for handle in self._hooks:
+            handle.remove()
+        self._hooks = []
 
 
 class FactoryLayer(nn.Module):
@@ -420,6 +460,9 @@ def _score_layers(model: nn.Module) -> Iterator[tuple[str, FactoryLayer]]:
 def bind_global_scope(model: nn.Module) -> nn.Module:
     """Give every global-scope top-k score layer of ``model`` one shared :class:`GlobalScope`.
 
+    The scope holds its masks for each forward pass of ``model`` (hooks on ``model``); binding
+    again replaces the previous scope and its hooks.
+
     Parameters
     ----------
     model
@@ -431,8 +474,12 @@ def bind_global_scope(model: nn.Module) -> nn.Module:
         ``model`` (layers changed in place).
     """
     members = [m for _, m in _score_layers(model) if m.scope == "global" and m.mask_rule == "topk"]
+    for layer in members:
+        if layer.global_scope is not None:
+            layer.global_scope.detach()
     if members:
         scope = GlobalScope(members)
+        scope.attach(model)
         for layer in members:
             layer.global_scope = scope
     return model
@@ -471,15 +518,27 @@ def annealed_keep(keep: float, epoch: int, anneal_epochs: int) -> float:
     return keep + (0.5 - keep) * (1.0 - epoch / anneal_epochs) ** 3
 
 
+@contextlib.contextmanager
+def _global_masks_held(model: nn.Module) -> Iterator[None]:
+    scopes = {id(m.global_scope): m.global_scope for _, m in prunable_layers(model)
+              if m.global_scope is not None}
+    with contextlib.ExitStack() as stack:
+        for scope in scopes.values():
+            stack.enter_context(scope.held())
+        yield
+
+
 def layer_masks(model: nn.Module) -> dict[str, torch.Tensor]:
     """``name -> current 0/1 mask`` of every prunable layer (ones for dense layers)."""
-    return {name: layer.current_mask() for name, layer in prunable_layers(model)}
+    with _global_masks_held(model):
+        return {name: layer.current_mask() for name, layer in prunable_layers(model)}
 
 
 def layer_alphas(model: nn.Module) -> dict[str, float]:
     """``name -> alpha`` of every biprop layer (the per-layer gain of MPT-1/32)."""
-    return {name: float(layer.alpha()) for name, layer in prunable_layers(model)
-            if layer.mode == "biprop"}
+    with _global_masks_held(model):
+        return {name: float(layer.alpha()) for name, layer in prunable_layers(model)
+                if layer.mode == "biprop"}
 
 
 def kept_fractions(model: nn.Module) -> dict[str, float]:

@@ -132,6 +132,81 @@ def test_global_mask_follows_score_updates_and_deepcopy() -> None:
     assert kept_fractions(model) == {"0": 1.0, "1": 0.0}
 
 
+def _global_reference_masks(model: nn.Module, keep: float) -> list[torch.Tensor]:
+    layers = [layer for _, layer in prunable_layers(model)]
+    flat = torch.cat([layer.scores.detach().abs().reshape(-1) for layer in layers])
+    mask = top_mask(flat, kept_count(flat.numel(), keep))
+    return [m.view_as(layer.scores)
+            for m, layer in zip(mask.split([la.scores.numel() for la in layers]), layers,
+                                strict=True)]
+
+
+def _global_biprop_mlp() -> nn.Module:
+    torch.manual_seed(9)
+    cfg = LayerConfig(mode="biprop", keep=0.3, scope="global")
+    return bind_global_scope(nn.Sequential(make_linear(20, 20, cfg), nn.ReLU(),
+                                           make_linear(20, 10, cfg)))
+
+
+def _manual_forward(model: nn.Module, x: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+    hidden = model[0]
+    out = torch.relu(x @ (hidden.alpha(masks[0]) * torch.sign(hidden.weight) * masks[0]).T)
+    last = model[2]
+    return out @ (last.alpha(masks[1]) * torch.sign(last.weight) * masks[1]).T
+
+
+@pytest.mark.parametrize("optimiser", ["adam-fused", "adam-foreach", "sgd-foreach"])
+def test_global_masks_are_fresh_after_any_optimiser(optimiser: str) -> None:
+    model = _global_biprop_mlp()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = {"adam-fused": lambda: torch.optim.Adam(params, lr=0.1, fused=True),
+           "adam-foreach": lambda: torch.optim.Adam(params, lr=0.1, foreach=True),
+           "sgd-foreach": lambda: torch.optim.SGD(params, lr=5.0, momentum=0.9,
+                                                  foreach=True)}[optimiser]()
+    x = torch.randn(8, 20)
+    first = _global_reference_masks(model, 0.3)
+    for _ in range(3):
+        model(x).pow(2).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    expected = _global_reference_masks(model, 0.3)
+    assert any(not torch.equal(a, b) for a, b in zip(first, expected, strict=True))
+    assert all(torch.equal(got, want) for got, want
+               in zip(layer_masks(model).values(), expected, strict=True))
+    assert torch.allclose(model(x), _manual_forward(model, x, expected))
+
+
+def test_global_masks_are_fresh_after_data_assignment_and_state_load() -> None:
+    model = _global_biprop_mlp()
+    x = torch.randn(4, 20)
+    model(x)
+    model[0].scores.data = torch.randn(20, 20) * 10
+    expected = _global_reference_masks(model, 0.3)
+    assert all(torch.equal(got, want) for got, want
+               in zip(layer_masks(model).values(), expected, strict=True))
+    assert torch.allclose(model(x), _manual_forward(model, x, expected))
+    state = {k: torch.randn_like(v) if k.endswith("scores") else v
+             for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    expected = _global_reference_masks(model, 0.3)
+    assert torch.allclose(model(x), _manual_forward(model, x, expected))
+
+
+def test_global_masks_are_dropped_after_a_failed_pass_and_rebinding() -> None:
+    model = _global_biprop_mlp()
+    with pytest.raises(RuntimeError):
+        model(torch.randn(2, 7))
+    with torch.no_grad():
+        model[2].scores.mul_(100.0)
+    expected = _global_reference_masks(model, 0.3)
+    assert all(torch.equal(got, want) for got, want
+               in zip(layer_masks(model).values(), expected, strict=True))
+    old = model[0].global_scope
+    bind_global_scope(model)
+    assert model[0].global_scope is not old and model[2].global_scope is model[0].global_scope
+    assert len(model._forward_pre_hooks) == 1 and len(model._forward_hooks) == 1
+
+
 def test_unbound_global_layer_is_a_clear_error() -> None:
     layer = make_linear(3, 3, LayerConfig(mode="biprop", scope="global", keep=0.5))
     with pytest.raises(ValueError, match="bind_global_scope"):
