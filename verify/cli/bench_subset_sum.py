@@ -55,10 +55,11 @@ def _peak_rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
-def _timed_solve(summands: Any, weights: Any, backend: str) -> tuple[Any, float, float]:
+def _timed_solve(summands: Any, weights: Any, backend: str) -> tuple[Any, float, float, float]:
     """Solve once untimed on four instances (compilation), then time the whole batch.
 
-    Returns the result, the seconds and the growth of the peak resident set size in MB.
+    Returns the result, the wall seconds, the CPU seconds of all threads (the fairer figure on
+    a shared machine) and the growth of the peak resident set size in MB.
     """
     import time
 
@@ -66,9 +67,10 @@ def _timed_solve(summands: Any, weights: Any, backend: str) -> tuple[Any, float,
 
     solve_subset_sum(summands[:4], weights[:4], backend=backend)
     rss_before = _peak_rss_mb()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result = solve_subset_sum(summands, weights, backend=backend)
-    return result, time.perf_counter() - start, _peak_rss_mb() - rss_before
+    return (result, time.perf_counter() - start, time.process_time() - cpu_start,
+            _peak_rss_mb() - rss_before)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,24 +91,28 @@ def run(args: argparse.Namespace) -> int:
     weights = np.concatenate([w.ravel() for w in target])
     weights = np.resize(weights, args.n_weights)
     summands = rng.uniform(-1.0, 1.0, (args.n_weights, args.summands))
-    result, seconds, growth = _timed_solve(summands, weights, backend)
+    result, seconds, cpu_seconds, growth = _timed_solve(summands, weights, backend)
     row: dict[str, Any] = {
         "instances": args.n_weights,
         "summands": args.summands,
         "eps": args.eps,
         "backend": backend,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "peak_rss_growth_mb": growth,
         "max_error": float(result.errors.max()),
         "mean_error": float(result.errors.mean()),
         "within_eps": float(np.mean(result.errors <= args.eps)),
     }
     if not args.no_baseline:
-        previous, previous_seconds, previous_growth = _timed_solve(summands, weights, "numpy")
+        previous, previous_seconds, previous_cpu, previous_growth = _timed_solve(
+            summands, weights, "numpy")
         row.update({
             "previous_seconds": previous_seconds,
+            "previous_cpu_seconds": previous_cpu,
             "previous_peak_rss_growth_mb": previous_growth,
             "speedup_vs_previous": previous_seconds / seconds,
+            "cpu_speedup_vs_previous": previous_cpu / cpu_seconds,
             "same_errors_as_previous": bool(np.array_equal(previous.errors, result.errors)),
         })
     row.update({
