@@ -15,7 +15,7 @@ A layer's *effective weight* ``W_eff`` is what the forward pass uses. The mode d
 Masks of score layers. ``k`` is the fraction KEPT, in ``(0, 1]``:
 
 - ``topk`` + ``layerwise``: keep exactly ``K = n - floor((1 - k) n)`` entries of largest ``|s|``
-  (``k = 1`` keeps all ``n``); found with ``kthvalue`` (O(n)), not a full sort.
+  (``k = 1`` keeps all ``n``); found by an O(n) selection (:func:`top_mask`), not a full sort.
 - ``topk`` + ``global``: one threshold over ``|s|`` of all score layers of the model so that
   ``K = N - floor((1 - k) N)`` of all ``N`` scores are kept; per-layer fractions differ, ``alpha``
   stays per layer. The threshold is computed once per forward pass of the model, from the scores
@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -115,19 +116,47 @@ def kept_count(n: int, keep: float) -> int:
     return n - math.floor((1.0 - keep) * n)
 
 
+def _host_path(flat: torch.Tensor) -> bool:
+    """Whether :func:`top_mask` may read values on the host: float32/float64 CPU tensors of at
+    most ``2^24`` entries (so a float sum of a 0/1 mask is an exact count), outside
+    ``torch.compile``."""
+    return (flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64)
+            and flat.numel() <= 1 << 24 and not torch.compiler.is_compiling())
+
+
+def _kth_smallest(flat: torch.Tensor, k: int) -> torch.Tensor:
+    """The ``k``-th smallest entry (1-based) of a 1-D tensor, as a 0-dim tensor.
+
+    On the host path (:func:`_host_path`) numpy's introselect (``np.partition``) runs on the
+    IEEE bit patterns read as integers, whose order is the order of non-negative floats (``-0.0``
+    and ``+0.0`` both come first, so the value found compares equal): measured 1.9 ms against
+    3.0 ms on the floats and 35 ms for ``torch.kthvalue``, 2^21 entries on one core. Elsewhere
+    ``torch.kthvalue``. ``flat`` must be non-negative (magnitudes).
+    """
+    if _host_path(flat):
+        values = flat.detach().numpy()
+        bits = values.view(np.int32 if values.dtype == np.float32 else np.int64)
+        kth = np.partition(bits, k - 1)[k - 1 : k].view(values.dtype)
+        return torch.from_numpy(kth).reshape(())
+    return flat.kthvalue(k).values
+
+
 @torch.no_grad()
 def top_mask(magnitudes: torch.Tensor, kept: int) -> torch.Tensor:
     """0/1 mask of the ``kept`` largest entries of ``magnitudes`` (exact count, ties by index).
 
-    The threshold ``t`` is the ``(n - kept + 1)``-th smallest value (``torch.kthvalue``, O(n)).
-    Entries above ``t`` are kept, and of those equal to ``t`` the first ones in index order fill
-    the remaining places, with device-side operations only (no host synchronisation, no graph
-    break under ``torch.compile``).
+    The threshold ``t`` is the ``(n - kept + 1)``-th smallest value (O(n) selection,
+    :func:`_kth_smallest`). Entries above ``t`` are kept, and of those equal to ``t`` the first
+    ones in index order fill the remaining places, with device-side operations only (no host
+    synchronisation, no graph break under ``torch.compile``). On the CPU, where a host read is
+    free (:func:`_host_path`), ``|s| >= t`` is returned directly when it already keeps exactly
+    ``kept`` entries (no tie at ``t`` to break): the same mask from one comparison written
+    straight into a float tensor.
 
     Parameters
     ----------
     magnitudes
-        Non-negative scores ``|s|`` of any shape.
+        Non-negative scores ``|s|`` of any shape (float; negative entries are not supported).
     kept
         Number of entries to keep, ``0 <= kept <= numel``.
 
@@ -142,7 +171,11 @@ def top_mask(magnitudes: torch.Tensor, kept: int) -> torch.Tensor:
         return torch.ones_like(magnitudes)
     if kept <= 0:
         return torch.zeros_like(magnitudes)
-    threshold = flat.kthvalue(n - kept + 1).values
+    threshold = _kth_smallest(flat, n - kept + 1)
+    if _host_path(flat):
+        mask = torch.ge(flat, threshold, out=torch.empty_like(flat))
+        if int(mask.sum()) == kept:
+            return mask.view_as(magnitudes)
     above = flat > threshold
     tied = flat == threshold
     mask = above | (tied & (tied.cumsum(0) <= kept - above.sum()))
@@ -165,7 +198,7 @@ class _ScoreWeight(torch.autograd.Function):
         if ctx.bernoulli:
             p = torch.sigmoid(scores)
             return grad * weight * p * (1 - p), None, None, None
-        return grad * weight * torch.sign(scores), None, None, None
+        return (grad * weight).mul_(scores.sgn()), None, None, None
 
 
 class GlobalScope:
@@ -293,7 +326,7 @@ class FactoryLayer(nn.Module):
     def alpha(self, mask: torch.Tensor | None = None) -> torch.Tensor:
         """biprop gain ``alpha = sum(|W| m) / max(sum(m), 1)``: 0 if nothing is kept, never NaN."""
         mask = self.current_mask() if mask is None else mask
-        return ((self.weight.detach().abs() * mask).sum() / mask.sum().clamp_min(1.0)).detach()
+        return (self.weight.detach().abs().mul_(mask).sum() / mask.sum().clamp_min(1.0)).detach()
 
     def effective_weight(self) -> torch.Tensor:
         """``W_eff`` of the layer's mode (module docstring)."""
@@ -304,7 +337,7 @@ class FactoryLayer(nn.Module):
             return self.weight * mask
         weight = self.weight.detach()
         if self.mode == "biprop":
-            effective = self.alpha(mask) * torch.sign(weight) * mask
+            effective = weight.sgn().mul_(mask).mul_(self.alpha(mask))
         else:
             effective = weight * mask
         return _ScoreWeight.apply(self.scores, weight, effective, self.mask_rule == "bernoulli")

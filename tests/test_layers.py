@@ -48,6 +48,49 @@ def test_top_mask_keeps_largest_and_breaks_ties_exactly() -> None:
     assert int(top_mask(ties, 4).sum()) == 4
 
 
+def _reference_top_mask(values: torch.Tensor, kept: int) -> torch.Tensor:
+    order = torch.sort(values.reshape(-1), descending=True, stable=True).indices
+    mask = torch.zeros(values.numel(), dtype=values.dtype)
+    mask[order[:kept]] = 1
+    return mask.view_as(values)
+
+
+@given(n=st.integers(1, 3000), levels=st.sampled_from([3, 50, 0]), seed=st.integers(0, 2**31),
+       double=st.booleans(), data=st.data())
+def test_top_mask_is_the_index_tie_broken_top_k(n: int, levels: int, seed: int, double: bool,
+                                                data: st.DataObject) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    dtype = torch.float64 if double else torch.float32
+    values = torch.rand(n, generator=generator, dtype=dtype)
+    if levels:  # many ties, -0.0 among the zeros
+        values = torch.floor(values * levels) / levels
+        values[torch.rand(n, generator=generator) < 0.1] = -0.0
+    kept = data.draw(st.integers(0, n))
+    assert torch.equal(top_mask(values, kept), _reference_top_mask(values, kept))
+    assert torch.equal(top_mask(values.view(1, n, 1), kept).reshape(-1),
+                       _reference_top_mask(values, kept))
+
+
+@pytest.mark.parametrize("mode", ["biprop", "edge-popup"])
+def test_effective_weight_and_score_gradient_are_bit_exact(mode: str) -> None:
+    torch.manual_seed(11)
+    layer = make_conv(4, 6, 3, LayerConfig(mode=mode, keep=0.4)).to(
+        memory_format=torch.channels_last)
+    x = torch.randn(2, 4, 7, 7).contiguous(memory_format=torch.channels_last)
+    w_eff = layer.effective_weight()
+    w_eff.retain_grad()
+    torch.nn.functional.conv2d(x, w_eff).pow(2).sum().backward()
+    scores, weight = layer.scores.detach(), layer.weight.detach()
+    mask = _reference_top_mask(scores.abs(), kept_count(scores.numel(), 0.4))
+    if mode == "biprop":
+        alpha = (weight.abs() * mask).sum() / mask.sum()
+        expected = alpha * torch.sign(weight) * mask
+    else:
+        expected = weight * mask
+    assert torch.equal(w_eff.detach(), expected)
+    assert torch.equal(layer.scores.grad, w_eff.grad * weight * torch.sign(scores))
+
+
 @pytest.mark.parametrize("keep", [0.05, 0.3, 0.5, 0.99, 1.0])
 @pytest.mark.parametrize("shape", [(7, 13), "conv"])
 def test_layerwise_count_alpha_and_values(keep: float, shape: object) -> None:
