@@ -278,6 +278,9 @@ class FactoryLayer(nn.Module):
         Trained scores, same shape as ``weight`` (score modes only).
     mask
         Float 0/1 buffer (``masked`` mode only; state-dict key ``<layer>.mask``).
+    mask_folded
+        ``masked`` mode inside :func:`folded_masks`: the forward uses ``W`` itself, whose pruned
+        entries the caller keeps at zero.
     keep
         Current kept fraction (annealed by :func:`set_keep`).
     """
@@ -305,6 +308,7 @@ class FactoryLayer(nn.Module):
             self.register_buffer("mask", torch.ones_like(self.weight))
         else:
             self.register_buffer("mask", None)
+        self.mask_folded = False
 
     def current_mask(self) -> torch.Tensor:
         """The 0/1 mask the forward pass applies now (ones for ``dense``), without gradient."""
@@ -330,7 +334,7 @@ class FactoryLayer(nn.Module):
 
     def effective_weight(self) -> torch.Tensor:
         """``W_eff`` of the layer's mode (module docstring)."""
-        if self.mode == "dense":
+        if self.mode == "dense" or (self.mode == "masked" and self.mask_folded):
             return self.weight
         mask = self.current_mask()
         if self.mode == "masked":
@@ -582,6 +586,37 @@ def kept_fractions(model: nn.Module) -> dict[str, float]:
 @torch.no_grad()
 def enforce_masks_(model: nn.Module) -> None:
     """Zero the pruned weights of every ``masked`` layer in place (after each optimiser step)."""
-    for _, layer in prunable_layers(model):
-        if layer.mode == "masked":
-            layer.weight.mul_(layer.mask)
+    pairs = [(layer.weight, layer.mask) for _, layer in prunable_layers(model)
+             if layer.mode == "masked"]
+    if pairs:
+        weights, masks = zip(*pairs, strict=True)
+        torch._foreach_mul_(list(weights), list(masks))
+
+
+@contextlib.contextmanager
+def folded_masks(model: nn.Module) -> Iterator[None]:
+    """Fold the LTH masks into the weights for a training loop: ``W_eff = W`` instead of ``W m``.
+
+    On entry :func:`enforce_masks_` zeroes the pruned weights, and the caller promises to call it
+    after every optimiser step, so ``W = W m`` holds at every forward pass inside the block and
+    the forward and backward skip the two products with ``m`` (one pass each). The kept weights
+    follow exactly the trajectory of the unfolded layer under any elementwise optimiser (SGD,
+    momentum, weight decay, Adam): their gradients are the same, and a pruned weight that the
+    step moves (its gradient is no longer masked) is zeroed again before it is used. Optimiser
+    state at pruned entries differs, and so would a non-elementwise step (global gradient-norm
+    clipping, LARS): mask the gradients first there. Outside the block, layers multiply by ``m``.
+
+    Parameters
+    ----------
+    model
+        A model built from factory layers (wrappers: pass the inner module).
+    """
+    layers = [layer for _, layer in prunable_layers(model) if layer.mode == "masked"]
+    enforce_masks_(model)
+    for layer in layers:
+        layer.mask_folded = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.mask_folded = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 
@@ -18,6 +19,7 @@ from empirical.layers import (
     annealed_keep,
     bind_global_scope,
     enforce_masks_,
+    folded_masks,
     kept_count,
     kept_fractions,
     layer_alphas,
@@ -288,6 +290,44 @@ def test_masked_mode_forward_and_enforce() -> None:
     enforce_masks_(nn.Sequential(layer))
     assert torch.all(layer.weight[0] == 0)
     assert layer.weight[1:].ne(0).all()
+
+
+@pytest.mark.parametrize("optimiser", ["sgd", "adam"])
+def test_folded_masks_train_the_kept_weights_exactly_like_masking(optimiser: str) -> None:
+    def build() -> nn.Module:
+        torch.manual_seed(12)
+        model = nn.Sequential(make_linear(10, 16, LayerConfig(mode="masked"), bias=True),
+                              nn.ReLU(), make_linear(16, 3, LayerConfig(mode="masked")))
+        with torch.no_grad():
+            for layer in (model[0], model[2]):
+                layer.mask.copy_((torch.rand_like(layer.mask) < 0.4).float())
+        return model
+
+    def train(model: nn.Module, folded: bool) -> list[torch.Tensor]:
+        opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+               if optimiser == "sgd" else torch.optim.Adam(model.parameters(), lr=0.05))
+        generator = torch.Generator().manual_seed(0)
+        with folded_masks(model) if folded else contextlib.nullcontext():
+            assert model[0].mask_folded is folded
+            for _ in range(5):
+                x = torch.randn(8, 10, generator=generator)
+                model(x).pow(2).sum().backward()
+                opt.step()
+                opt.zero_grad()
+                enforce_masks_(model)
+        assert not model[0].mask_folded
+        return [p.detach().clone() for p in model.parameters()]
+
+    plain, folded = train(build(), False), train(build(), True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, folded, strict=True))
+    model = build()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)  # pruned entries nonzero: folding must zero them on entry
+    x = torch.randn(4, 10)
+    expected = model(x)
+    with folded_masks(model):
+        assert torch.equal(model(x), expected)
+    assert torch.all(model[0].weight[model[0].mask == 0] == 0)
 
 
 def test_dense_mode_is_plain_layer() -> None:
