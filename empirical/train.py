@@ -7,7 +7,8 @@ quantity that depends on the position in training is a pure function of the step
 after an epoch resumes from its checkpoint to the same final weights, bit for bit on the CPU.
 
 After every optimiser step ``empirical.layers.enforce_masks_(model)`` re-applies fixed masks, so
-momentum and weight decay never revive a pruned weight (IMP).
+momentum and weight decay never revive a pruned weight (IMP); the loop runs inside
+``empirical.layers.folded_masks``, so masked layers use their (already zeroed) weights directly.
 
 Learning rate
 -------------
@@ -385,44 +386,46 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         if step in hooks.capture_steps and hooks.on_capture is not None:
             hooks.on_capture(step, copy.deepcopy(core.state_dict()))
 
-    from empirical.layers import enforce_masks_
+    from empirical.layers import enforce_masks_, folded_masks
 
     started = time.perf_counter()
     bar = _progress(total, step, progress and dist.is_main)
     model.train()
     capture()
-    while step < total:
-        epoch, first = divmod(step, spe)
-        _apply_keep(model, hooks, epoch)
-        for x, y in train.epoch(epoch, first):
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, training, spe)
-            with autocast(train.device, amp):
-                logits = model(x)
-            loss = nn.functional.cross_entropy(logits.float(), y,
-                                               label_smoothing=training.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            enforce_masks_(core)
-            with torch.no_grad():
-                n = torch.tensor(len(y), dtype=torch.float64, device=sums.device)
-                sums += torch.stack([loss.detach().double() * n,
-                                     (logits.argmax(1) == y).sum().double(), n])
-            step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            capture()
-            if training.eval_every and step % training.eval_every == 0:
+    with folded_masks(core):  # W = W m at every forward: enforce_masks_ after each change
+        while step < total:
+            epoch, first = divmod(step, spe)
+            _apply_keep(model, hooks, epoch)
+            for x, y in train.epoch(epoch, first):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, training, spe)
+                with autocast(train.device, amp):
+                    logits = model(x)
+                loss = nn.functional.cross_entropy(logits.float(), y,
+                                                   label_smoothing=training.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                enforce_masks_(core)
+                with torch.no_grad():
+                    n = torch.tensor(len(y), dtype=torch.float64, device=sums.device)
+                    sums += torch.stack([loss.detach().double() * n,
+                                         (logits.argmax(1) == y).sum().double(), n])
+                step += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                capture()
+                if training.eval_every and step % training.eval_every == 0:
+                    record()
+                if step == total:
+                    break
+            if not training.eval_every or (step == total and step % training.eval_every):
                 record()
-            if step == total:
-                break
-        if not training.eval_every or (step == total and step % training.eval_every):
-            record()
-        save()
-        if hooks.after_epoch is not None:
-            hooks.after_epoch(step // spe)
+            save()
+            if hooks.after_epoch is not None:
+                hooks.after_epoch(step // spe)
+                enforce_masks_(core)  # the hook may have moved weights: keep W = W m
     if bar is not None:
         bar.close()
     if tb is not None:
