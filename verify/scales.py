@@ -116,7 +116,7 @@ class WidthDepthScale:
     theory_block_sizes: tuple[int, ...] = (4, 8, 16, 32)
 
 
-_METHODS = ("pensia", "malach", "mpt-binary", "binary-depth")
+_METHODS = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one")
 _DIGITS_MPT = {"MPT-1/32": "digits-biprop", "MPT-1/1": "digits-biprop",
                "edge-popup": "digits-edge-popup", "dense": "digits-dense"}
 _MNIST1D_MPT = {"MPT-1/32": "mnist1d-biprop", "MPT-1/1": "mnist1d-biprop",
@@ -127,8 +127,9 @@ _CIFAR_MPT = {"MPT-1/32": "conv4-mpt-1/32", "MPT-1/1": "conv4-mpt-1/1",
 
 def _blocks(largest: int, largest_slow: int) -> dict[str, tuple[int, ...]]:
     """Doubling block sizes from 2: up to ``largest_slow`` for Malach and MPT-binary, whose error
-    falls only polynomially in the width, up to ``largest`` for the others."""
-    slow = ("malach", "mpt-binary")
+    falls only polynomially in the width, and for Orseau et al., whose hyperbolic source rarely
+    holds the large products the largest weights need; up to ``largest`` for the others."""
+    slow = ("malach", "mpt-binary", "orseau")
     return {m: tuple(2 ** i for i in range(1, (largest_slow if m in slow else largest)
                                              .bit_length()))
             for m in _METHODS}

@@ -22,7 +22,7 @@ from verify.cli.common import (
     positive_int,
 )
 
-METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth")
+METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one")
 DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used", "depth_used",
                    "bound_width", "sup_error", "pass")
 CONSTRUCT_COLUMNS = ("construction", "target_size", "eps", "source_width", "source_depth",
