@@ -59,6 +59,33 @@ class ConstructionScale:
 
 
 @dataclass(frozen=True)
+class ProbabilityScale:
+    """Success probabilities (:mod:`verify.probability_study`).
+
+    ``block_sizes[method]`` and ``deltas`` are the two sweeps of every construction's success
+    rate (``seeds`` trials per point, targets ``width``-wide of depth ``depth``, accuracy ``eps``,
+    ``delta`` fixed in the width sweep); ``lower_bound_*`` are the ``d = 1`` check of Pensia et
+    al.'s lower bound; ``lueker_*`` the grid of the estimate of Lueker's constant.
+    """
+
+    methods: tuple[str, ...]
+    block_sizes: Mapping[str, tuple[int, ...]]
+    deltas: tuple[float, ...]
+    width: int
+    depth: int
+    eps: float
+    delta: float
+    seeds: int
+    lower_bound_eps: tuple[float, ...]
+    lower_bound_widths: tuple[int, ...]
+    lower_bound_seeds: int
+    lueker_n: tuple[int, ...]
+    lueker_eps: tuple[float, ...]
+    lueker_deltas: tuple[float, ...]
+    lueker_seeds: int
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model of a sweep: a plot label, a registry name and optional hidden widths."""
 
@@ -164,6 +191,25 @@ STUDIES: dict[str, dict[str, Any]] = {
             eps_values=(0.2, 0.1, 0.05, 0.025, 0.0125), depth_values=(1, 2, 3, 4),
             target_widths=(2, 4, 8)),
     },
+    "probabilities": {
+        "smoke": ProbabilityScale(
+            _METHODS, {**{m: (4, 16) for m in _METHODS}, "orseau": (64, 512)}, (0.5, 0.1),
+            width=2, depth=1, eps=0.2, delta=0.1, seeds=8, lower_bound_eps=(0.1,),
+            lower_bound_widths=(4, 8, 16), lower_bound_seeds=10, lueker_n=(4, 6, 8, 10, 12),
+            lueker_eps=(0.1,), lueker_deltas=(0.5, 0.1), lueker_seeds=40),
+        "cpu": ProbabilityScale(
+            _METHODS, _blocks(64, 2048), (0.5, 0.2, 0.1, 0.05), width=2, depth=2, eps=0.1,
+            delta=0.1, seeds=100, lower_bound_eps=(0.1, 0.03),
+            lower_bound_widths=tuple(range(4, 37, 4)), lower_bound_seeds=200,
+            lueker_n=tuple(range(4, 21, 2)), lueker_eps=(0.1, 0.01, 1e-3),
+            lueker_deltas=(0.5, 0.1, 0.01), lueker_seeds=400),
+        "paper": ProbabilityScale(
+            _METHODS, _blocks(256, 4096), (0.5, 0.2, 0.1, 0.05, 0.01), width=4, depth=2,
+            eps=0.05, delta=0.1, seeds=400, lower_bound_eps=(0.1, 0.03, 0.01),
+            lower_bound_widths=tuple(range(4, 37, 2)), lower_bound_seeds=1000,
+            lueker_n=tuple(range(4, 25, 2)), lueker_eps=(0.1, 0.01, 1e-3, 1e-4),
+            lueker_deltas=(0.5, 0.1, 0.01, 0.001), lueker_seeds=2000),
+    },
     "mpt": {
         "smoke": MPTScale(
             "digits", _DIGITS_MPT, (_mlp(32, 1), _mlp(32, 2)), _mlp(32, 2), (0.5, 1.0),
@@ -206,13 +252,14 @@ def get_scale(study: str, scale: str) -> Any:
     Parameters
     ----------
     study : str
-        ``subset_sum``, ``constructions``, ``mpt``, ``lth`` or ``width_depth``.
+        ``subset_sum``, ``constructions``, ``probabilities``, ``mpt``, ``lth`` or
+        ``width_depth``.
     scale : str
         One of :data:`SCALES`.
 
     Returns
     -------
-    SubsetSumScale | ConstructionScale | MPTScale | LTHScale | WidthDepthScale
+    SubsetSumScale | ConstructionScale | ProbabilityScale | MPTScale | LTHScale | WidthDepthScale
     """
     check_scale(scale)
     if study not in STUDIES:
