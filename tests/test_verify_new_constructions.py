@@ -22,7 +22,7 @@ def test_construct_json(method: str, depth: int, source_depth: int,
     assert row["source_width"] == row["bound_width"]
 
 
-def test_orseau_eps_below_the_hyperbolic_range_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+def test_orseau_eps_below_hyperbolic_range_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["verify", "construct", "--method", "orseau", "--width", "2", "--depth", "1",
             "--eps", "1e-7"]
     assert main(argv) == 2
