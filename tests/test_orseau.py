@@ -16,11 +16,12 @@ from theory.networks import random_source, random_target
 
 
 def test_decompose_layer_hand_made_block() -> None:
-    """w = 0.75, K = 2.  a > 0 products 0.5, 0.9 (group 1), 0.125, 0.25 (group 2): step 1 keeps
-    0.5 (0.9 overshoots), step 2 keeps 0.25 from the pool {0.9, 0.125, 0.25}.  a < 0 products
-    0.75 (group 1), 0.25: step 1 keeps 0.75 and step 2 has nothing left to do."""
-    first = np.array([[1.0], [1.0], [0.5], [0.5], [-1.0], [-1.0]])
-    second = np.array([[0.5, 0.9, 0.25, 0.5, -0.75, -0.25]])
+    """w = 0.75, K = 2.  a > 0 products 0.5, 0.9 (group 1), 0.625, 0.25 (group 2): step 1 keeps
+    0.5 (0.9 overshoots; 0.625 is not in its pool yet), step 2 keeps 0.25 from the pool
+    {0.9, 0.625, 0.25}.  a < 0 products 0.75 (group 1), 0.25: step 1 keeps 0.75, and step 2 has
+    nothing left to do."""
+    first = np.array([[1.0], [1.0], [1.0], [1.0], [-1.0], [-1.0]])
+    second = np.array([[0.5, 0.9, 0.625, 0.25, -0.75, -0.25]])
     keep = orseau.decompose_layer(first, second, np.array([[0.75]]), block=6, steps=2)
     assert keep.tolist() == [[[True, False, False, True, True, False]]]
     pos, neg = gadget_weights(first, second * keep.reshape(1, 6))
