@@ -22,7 +22,9 @@ from verify.cli.common import (
     positive_int,
 )
 
-METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one")
+METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one",
+                "conv-1d", "conv-2d")
+CONV_METHODS = ("conv-1d", "conv-2d")  # CNN targets (verify.conv_study): construct only
 DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used", "depth_used",
                    "bound_width", "sup_error", "pass")
 CONSTRUCT_COLUMNS = ("construction", "target_size", "eps", "source_width", "source_depth",
@@ -33,7 +35,8 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ``construct`` and ``sweep``."""
     parser.add_argument("--method", required=True, choices=METHOD_NAMES,
                         help="construction to run")
-    parser.add_argument("--width", type=positive_int, default=2, help="target width D (default 2)")
+    parser.add_argument("--width", type=positive_int, default=2,
+                        help="target width D, channels for conv-1d/conv-2d (default 2)")
     parser.add_argument("--depth", type=positive_int, default=2, help="target depth L (default 2)")
     parser.add_argument("--eps", type=positive_float, default=0.1,
                         help="sup-norm accuracy on the unit ball (default 0.1)")
@@ -125,6 +128,8 @@ def _run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
 
+    if args.method in CONV_METHODS:
+        raise ValueError(f"--method {args.method} supports construct only, not sweep")
     values = args.values if args.vary != "width" else args.block_sizes
     if values is None:
         raise ValueError(f"--values is required with --vary {args.vary}")
@@ -154,9 +159,13 @@ def run(args: argparse.Namespace) -> int:
         emit(subset_sum_table(args.n, args.eps, args.seeds, seed=args.seed), args.json)
         return 0
     if args.action == "construct":
-        row = study.run_construction(args.method, args.width, args.depth, args.eps, args.delta,
-                                     args.seed, block_size=args.block_size, rescale=args.rescale,
-                                     target_scale=args.target_scale)
+        if args.method in CONV_METHODS:
+            from verify.conv_study import run_conv_construction as run_one
+        else:
+            run_one = study.run_construction
+        row = run_one(args.method, args.width, args.depth, args.eps, args.delta, args.seed,
+                      block_size=args.block_size, rescale=args.rescale,
+                      target_scale=args.target_scale)
         emit([row], args.json, None if args.json else CONSTRUCT_COLUMNS, one_object=True)
         return 0
     rows = _run_sweep(args)
