@@ -52,6 +52,7 @@ from tqdm.auto import tqdm
 
 from theory.bounds import OUR_BOUNDS, get_bound
 from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
+from verify.conv_study import sweep_conv_error_vs_width
 from verify.plotting import Outputs, log_axis, use_style
 from verify.probability_study import (
     lueker_constant,
@@ -63,12 +64,14 @@ from verify.scales import get_scale
 use_style()
 sizes = get_scale("constructions", SCALE)
 chance = get_scale("probabilities", SCALE)
+conv = get_scale("conv_constructions", SCALE)
 VARIED = {"eps": sizes.eps_values, "depth": sizes.depth_values,
           "target-width": sizes.target_widths}
 outputs = Outputs(
     "constructions", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
     figures=["error_vs_width", *(f"width_vs_{v.replace('-', '_')}" for v in VARIED),
-             "success_vs_width", "success_vs_delta", "pensia_lower_bound"],
+             "success_vs_width", "success_vs_delta", "pensia_lower_bound",
+             "conv_error_vs_width"],
     tables={"errors": ["construction", "source_width", "sup_error", "predicted_error",
                                "target_sup", "eps", "seed"],
             "width_needed": ["construction", "param", "value", "source_width", "bound_width",
@@ -80,7 +83,9 @@ outputs = Outputs(
             "pensia_lower_bound_rates": ["eps", "hidden_width", "lower_bound", "below_bound",
                                          "success_rate", "ci_low", "ci_high",
                                          "median_worst_error"],
-            "lueker_constant": ["eps", "delta", "n_needed", "log_term", "c_estimate"]},
+            "lueker_constant": ["eps", "delta", "n_needed", "log_term", "c_estimate"],
+            "conv_errors": ["construction", "target_size", "source_width", "sup_error",
+                            "sup_method", "certified_error", "target_sup", "eps", "seed"]},
 )
 SEEDS = list(range(sizes.seeds))
 DATA = (f"random targets {sizes.width}-wide, depth {sizes.depth}, eps={sizes.eps}, "
@@ -171,6 +176,39 @@ for vary in VARIED:
                    f"eps in that fraction of seeds, the empty ticket passes: such points are "
                    f"marked trivial and not drawn. "
                    f"Bounds: {caption_bounds}.", SEEDS, data=DATA)
+
+# %% [markdown]
+# ## Convolutional targets
+#
+# A CNN target (1-D: kernel 3 on inputs of length 8; 2-D: kernel 2x2 on 4x4 inputs; one input
+# channel) is approximated by a pruned random CNN of twice its depth: each kernel coordinate owns
+# a block of single-entry channels, then a 1x1 layer solves the subset sums on the kernel entries
+# (`theory.constructions.conv_subset_sum`). The sup error is measured on the unit ball of the
+# flattened input, exactly for one layer in 1-D (linear on orthants), else sampled.
+
+# %%
+conv_rows = [r for m in conv.methods
+             for r in sweep_conv_error_vs_width(m, conv.block_sizes, conv.channels, conv.depth,
+                                                conv.eps, conv.delta, conv.seeds)]
+conv_errors = pd.DataFrame(conv_rows)
+fig, ax = plt.subplots()
+sns.lineplot(data=conv_errors, x="source_width", y="sup_error", hue="construction",
+             style="construction", markers=True, dashes=False, errorbar=("pi", 100), ax=ax)
+sns.lineplot(data=conv_errors, x="source_width", y="certified_error", hue="construction",
+             linestyle=":", errorbar=None, legend=False, ax=ax)
+ax.axhline(conv.eps, color="k", linestyle="--", linewidth=1, label=f"$\\epsilon$ = {conv.eps}")
+log_axis(ax, conv_errors["source_width"])
+ax.set(yscale="log", xlabel="source width (channels of the widest layer)",
+       ylabel="sup error on the unit ball", title="CNN targets: error against width")
+ax.legend(fontsize=8)
+CONV_SEEDS = list(range(conv.seeds))
+CONV_DATA = (f"random CNN targets, {conv.channels} channels, depth {conv.depth}, "
+             f"eps={conv.eps}")
+outputs.figure(fig, "conv_error_vs_width",
+               "Measured sup error (solid; band: range over seeds) and certified bound (dotted) "
+               "of the pruned CNN against its widest layer's channels, for 1-D and 2-D CNN "
+               "targets; subset sums on kernel entries make it fall exponentially.",
+               CONV_SEEDS, data=CONV_DATA)
 
 # %% [markdown]
 # ## Success probabilities
@@ -270,6 +308,8 @@ lueker = pd.DataFrame(lueker_constant(chance.lueker_n, chance.lueker_eps, chance
 display(lueker)
 
 # %%
+outputs.table(conv_errors, "conv_errors", "Sup error of CNN tickets against source channels "
+              "(one row per run).", CONV_SEEDS, data=CONV_DATA)
 outputs.table(rates, "success_probability", "Success rate per construction against width and "
               "delta with 95% Clopper-Pearson intervals and the promised 1 - delta.", CP_SEEDS,
               data=CP_DATA)

@@ -86,6 +86,21 @@ class ProbabilityScale:
 
 
 @dataclass(frozen=True)
+class ConvScale:
+    """Convolutional targets (:mod:`verify.conv_study`): the error-against-width sweep of each
+    method (``conv-1d``, ``conv-2d``) over ``block_sizes``, targets with ``channels`` channels in
+    ``depth`` layers."""
+
+    methods: tuple[str, ...]
+    block_sizes: tuple[int, ...]
+    channels: int
+    depth: int
+    eps: float
+    delta: float
+    seeds: int
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model of a sweep: a plot label, a registry name and optional hidden widths."""
 
@@ -210,6 +225,14 @@ STUDIES: dict[str, dict[str, Any]] = {
             lueker_n=tuple(range(4, 25, 2)), lueker_eps=(0.1, 0.01, 1e-3, 1e-4),
             lueker_deltas=(0.5, 0.1, 0.01, 0.001), lueker_seeds=2000),
     },
+    "conv_constructions": {
+        "smoke": ConvScale(("conv-1d", "conv-2d"), (4, 16), channels=2, depth=1, eps=0.1,
+                           delta=0.1, seeds=1),
+        "cpu": ConvScale(("conv-1d", "conv-2d"), (2, 4, 8, 16, 24, 32, 48), channels=2, depth=2,
+                         eps=0.1, delta=0.1, seeds=3),
+        "paper": ConvScale(("conv-1d", "conv-2d"), (2, 4, 8, 16, 24, 32, 48, 64), channels=3,
+                           depth=2, eps=0.05, delta=0.1, seeds=10),
+    },
     "mpt": {
         "smoke": MPTScale(
             "digits", _DIGITS_MPT, (_mlp(32, 1), _mlp(32, 2)), _mlp(32, 2), (0.5, 1.0),
@@ -252,14 +275,15 @@ def get_scale(study: str, scale: str) -> Any:
     Parameters
     ----------
     study : str
-        ``subset_sum``, ``constructions``, ``probabilities``, ``mpt``, ``lth`` or
-        ``width_depth``.
+        ``subset_sum``, ``constructions``, ``probabilities``, ``conv_constructions``, ``mpt``,
+        ``lth`` or ``width_depth``.
     scale : str
         One of :data:`SCALES`.
 
     Returns
     -------
-    SubsetSumScale | ConstructionScale | ProbabilityScale | MPTScale | LTHScale | WidthDepthScale
+    SubsetSumScale | ConstructionScale | ProbabilityScale | ConvScale | MPTScale | LTHScale |
+    WidthDepthScale
     """
     check_scale(scale)
     if study not in STUDIES:
