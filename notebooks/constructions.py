@@ -60,18 +60,20 @@ from verify.probability_study import (
     success_probability,
 )
 from verify.scales import get_scale
+from verify.sign_study import sweep_agreement_vs_width
 
 use_style()
 sizes = get_scale("constructions", SCALE)
 chance = get_scale("probabilities", SCALE)
 conv = get_scale("conv_constructions", SCALE)
+signs = get_scale("sign_tickets", SCALE)
 VARIED = {"eps": sizes.eps_values, "depth": sizes.depth_values,
           "target-width": sizes.target_widths}
 outputs = Outputs(
     "constructions", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
     figures=["error_vs_width", *(f"width_vs_{v.replace('-', '_')}" for v in VARIED),
              "success_vs_width", "success_vs_delta", "pensia_lower_bound",
-             "conv_error_vs_width"],
+             "conv_error_vs_width", "sign_agreement_vs_width"],
     tables={"errors": ["construction", "source_width", "sup_error", "predicted_error",
                                "target_sup", "eps", "seed"],
             "width_needed": ["construction", "param", "value", "source_width", "bound_width",
@@ -85,7 +87,9 @@ outputs = Outputs(
                                          "median_worst_error"],
             "lueker_constant": ["eps", "delta", "n_needed", "log_term", "c_estimate"],
             "conv_errors": ["construction", "target_size", "source_width", "sup_error",
-                            "sup_method", "certified_error", "target_sup", "eps", "seed"]},
+                            "sup_method", "certified_error", "target_sup", "eps", "seed"],
+            "sign_agreement": ["source_width", "margin", "certified_margin", "agreement_rate",
+                               "outside_margin", "disagreements_outside", "seed"]},
 )
 SEEDS = list(range(sizes.seeds))
 DATA = (f"random targets {sizes.width}-wide, depth {sizes.depth}, eps={sizes.eps}, "
@@ -211,6 +215,39 @@ outputs.figure(fig, "conv_error_vs_width",
                CONV_SEEDS, data=CONV_DATA)
 
 # %% [markdown]
+# ## Sign activations (MPT-1/1)
+#
+# With sign activations a network is piecewise constant: no sup-norm approximation of a ReLU
+# target exists. The checked property is exact agreement with a SIGN-activation target
+# $f(x) = \mathrm{sgn}(W_l \cdots \mathrm{sgn}(W_1 x))$ on every input whose pre-activations
+# keep a margin larger than the ticket's certified one
+# (`theory.constructions.sign_activations`): the agreement rate on random unit inputs, the
+# fraction of inputs outside the certified margin, and the disagreements among those (0).
+
+# %%
+sign_agreement = pd.DataFrame(sweep_agreement_vs_width(signs.block_sizes, signs.width,
+                                                       signs.depth, signs.margin, signs.delta,
+                                                       signs.seeds))
+assert sign_agreement["disagreements_outside"].sum() == 0
+fig, ax = plt.subplots()
+sns.lineplot(data=sign_agreement, x="source_width", y="agreement_rate", marker="o",
+             errorbar=("pi", 100), label="agreement rate (sampled)", ax=ax)
+sns.lineplot(data=sign_agreement, x="source_width", y="outside_margin", marker="s",
+             errorbar=("pi", 100), label="inputs outside the certified margin", ax=ax)
+log_axis(ax, sign_agreement["source_width"])
+ax.set(ylim=(-0.05, 1.05), xlabel="source width (widest layer)", ylabel="fraction of inputs",
+       title="Sign-activation tickets: agreement against width")
+ax.legend(fontsize=8)
+SIGN_SEEDS = list(range(signs.seeds))
+SIGN_DATA = (f"random sign targets {signs.width}-wide, depth {signs.depth}, margin "
+             f"{signs.margin}; 4096 inputs on the unit sphere per run")
+outputs.figure(fig, "sign_agreement_vs_width",
+               "Fraction of random unit inputs on which the sign-activation ticket agrees "
+               "exactly with the sign-activation target (sampled), and fraction outside the "
+               "ticket's certified margins, where agreement is proven; no input outside the "
+               "margin disagreed (column disagreements_outside).", SIGN_SEEDS, data=SIGN_DATA)
+
+# %% [markdown]
 # ## Success probabilities
 #
 # A bound promises success with probability at least $1 - \delta$ at its width. Each point is the
@@ -310,6 +347,9 @@ display(lueker)
 # %%
 outputs.table(conv_errors, "conv_errors", "Sup error of CNN tickets against source channels "
               "(one row per run).", CONV_SEEDS, data=CONV_DATA)
+outputs.table(sign_agreement, "sign_agreement", "Sign-activation tickets: agreement rate, "
+              "certified coverage and disagreements outside the margin.", SIGN_SEEDS,
+              data=SIGN_DATA)
 outputs.table(rates, "success_probability", "Success rate per construction against width and "
               "delta with 95% Clopper-Pearson intervals and the promised 1 - delta.", CP_SEEDS,
               data=CP_DATA)

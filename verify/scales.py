@@ -101,6 +101,19 @@ class ConvScale:
 
 
 @dataclass(frozen=True)
+class SignScale:
+    """Sign-activation tickets (:mod:`verify.sign_study`): agreement rate and certified coverage
+    against ``block_sizes`` for targets ``width``-wide of depth ``depth``, requested ``margin``."""
+
+    block_sizes: tuple[int, ...]
+    width: int
+    depth: int
+    margin: float
+    delta: float
+    seeds: int
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model of a sweep: a plot label, a registry name and optional hidden widths."""
 
@@ -233,6 +246,13 @@ STUDIES: dict[str, dict[str, Any]] = {
         "paper": ConvScale(("conv-1d", "conv-2d"), (2, 4, 8, 16, 24, 32, 48, 64), channels=3,
                            depth=2, eps=0.05, delta=0.1, seeds=10),
     },
+    "sign_tickets": {
+        "smoke": SignScale((2, 8, 32), width=2, depth=2, margin=0.1, delta=0.1, seeds=1),
+        "cpu": SignScale((2, 4, 8, 16, 32, 64, 128), width=3, depth=2, margin=0.05, delta=0.1,
+                         seeds=5),
+        "paper": SignScale((2, 4, 8, 16, 32, 64, 128, 256), width=4, depth=3, margin=0.05,
+                           delta=0.1, seeds=10),
+    },
     "mpt": {
         "smoke": MPTScale(
             "digits", _DIGITS_MPT, (_mlp(32, 1), _mlp(32, 2)), _mlp(32, 2), (0.5, 1.0),
@@ -275,15 +295,15 @@ def get_scale(study: str, scale: str) -> Any:
     Parameters
     ----------
     study : str
-        ``subset_sum``, ``constructions``, ``probabilities``, ``conv_constructions``, ``mpt``,
-        ``lth`` or ``width_depth``.
+        ``subset_sum``, ``constructions``, ``probabilities``, ``conv_constructions``,
+        ``sign_tickets``, ``mpt``, ``lth`` or ``width_depth``.
     scale : str
         One of :data:`SCALES`.
 
     Returns
     -------
-    SubsetSumScale | ConstructionScale | ProbabilityScale | ConvScale | MPTScale | LTHScale |
-    WidthDepthScale
+    SubsetSumScale | ConstructionScale | ProbabilityScale | ConvScale | SignScale | MPTScale |
+    LTHScale | WidthDepthScale
     """
     check_scale(scale)
     if study not in STUDIES:

@@ -67,7 +67,7 @@ layers ``>= 2`` are Lueker's own setting.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -177,7 +177,8 @@ def _instances(target_widths: Sequence[int], copies: int) -> int:
 
 
 def sizes_bound(target_widths: Sequence[int], eps: float, delta: float,
-                max_summands: int = SOLVER_SUMMANDS) -> Sizes:
+                max_summands: int = SOLVER_SUMMANDS,
+                tolerance_of: Callable[[int], float] | None = None) -> Sizes:
     """Our input block ``n``, copies ``c_i = s`` and summands ``m`` (least fixed point).
 
     Parameters
@@ -188,16 +189,20 @@ def sizes_bound(target_widths: Sequence[int], eps: float, delta: float,
         Accuracy and failure probability.
     max_summands : int
         The solver's cap on ``s``.
+    tolerance_of : callable, optional
+        Per-weight tolerance as a function of ``s`` (default :func:`tolerance` for ``eps``; the
+        sign-activation construction passes its own).
 
     Returns
     -------
     Sizes
     """
     d = [int(w) for w in target_widths]
+    tolerance_of = tolerance_of or (lambda used: tolerance(d, eps, used))
     copy = 1
     for _ in range(MAX_FIXED_POINT_ROUNDS):
         used = min(copy, max_summands)
-        tau = tolerance(d, eps, used)
+        tau = tolerance_of(used)
         m = summands_per_sign(tau, delta / (2 * _instances(d, copy)))
         if min(m, max_summands) == copy:
             block = hoeffding_block_size(copy, 0.5, union_log_term(4 * d[0], delta))
