@@ -251,8 +251,9 @@ def lueker_constant(
     covering radius (:func:`theory.subset_sum.covering_radius`) is ``<= eps`` in at least
     ``1 - delta`` of the ``seeds`` instances (the empirical rate; sampled), and
     ``c_estimate = n_needed / ln(2 / min(eps, delta))``.  Lueker's theorem needs ONE ``C`` for
-    all ``(eps, delta)``, so the maximum over the rows estimates it (from below: the grid of
-    ``n`` and the finite seeds can only miss larger values).
+    all ``(eps, delta)``, so the maximum over the rows estimates it.  A sampled estimate: the
+    grid of ``n`` rounds ``n_needed`` up, the finite seeds add noise either way, and a finite
+    grid of ``(eps, delta)`` may miss where the ratio is largest.
 
     Parameters
     ----------

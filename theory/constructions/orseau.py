@@ -26,9 +26,10 @@ ln(1/|ab|)`` has the triangular density ``t/Λ^2`` on ``[0, Λ]`` and ``(2Λ - t
 
     h(r) = G(ln(1/r) + ln 2) - G(ln(1/r)),
 
-which depends on the scale ``r`` only through ``ln(1/r)``: the same window probability at every
-step of the halving, unlike a uniform source (where ``P(|ab| in [r/2, r]) ~ r ln(1/r)`` vanishes
-as ``r -> 0``).  ``h`` integrates a unimodal density over a sliding interval, so it is unimodal
+which is positive on the whole range ``(a_0^2, 1]`` of scales the halving visits and varies
+there only with ``ln(1/r)``, unlike a uniform source (where ``P(|ab| in [r/2, r])`` is of order
+``r ln(1/r)`` and vanishes as ``r -> 0``).  ``h`` integrates a unimodal density over a sliding
+interval, so it is unimodal
 in ``ln(1/r)`` and its minimum over ``r in [tau_i, w_max]`` is at an endpoint:
 ``q_i = min(h(w_max), h(tau_i))`` with ``w_max = 1/sqrt(d_{i-1})`` (entrywise assumption) and
 ``tau_i`` the blocks-docstring tolerance; ``q_i > 0`` needs ``tau_i > a_0^2``
