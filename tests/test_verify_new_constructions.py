@@ -10,7 +10,7 @@ from verify.cli.main import main
 
 
 @pytest.mark.parametrize(("method", "depth", "source_depth"),
-                         [("orseau", 2, 4), ("depth-plus-one", 2, 3)])
+                         [("orseau", 1, 2), ("depth-plus-one", 2, 3)])
 def test_construct_json(method: str, depth: int, source_depth: int,
                         capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["verify", "construct", "--method", method, "--width", "2", "--depth", str(depth),
