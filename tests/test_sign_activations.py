@@ -70,6 +70,19 @@ def test_bad_margin_raises() -> None:
         sign.construct([np.array([[0.5]])], 0.0, 0.1, np.random.default_rng(0))
 
 
+def test_margin_at_the_boundary_is_not_certified() -> None:
+    """Found by hypothesis: a copy with no unit of a < 0 outputs sgn(0) = +1 for x < 0 while
+    mu_1 = gamma_1 = |W|; rounding of |W x| / |x| must not certify such inputs."""
+    rng = np.random.default_rng(2)
+    target = random_target([1, 1, 1], rng)
+    result = sign.construct(target, 0.1, 0.2, rng, block_size=2)
+    x = rng.standard_normal((2000, 1))
+    outside = np.all(sign.margins(target, x) > np.array(result.certified_margins), axis=1)
+    agree = np.all(sign.ticket_forward(result.subnetwork, x) == sign.sign_forward(target, x),
+                   axis=1)
+    assert not agree.all() and np.all(agree[outside])
+
+
 def test_later_layer_certificate_is_the_l1_error() -> None:
     """Hand-made worst case: W_2 = [0.5, 0.1], ticket row [0.25, 0.35], so E = (-0.25, 0.25)
     and gamma_2 = ||E||_1 = 0.5.  For h = (1, -1) the target margin is 0.4 (above max |E| =
@@ -81,6 +94,7 @@ def test_later_layer_certificate_is_the_l1_error() -> None:
     effective = [first, second, np.array([[0.25, 0.35]])]
     gammas, _ = sign.certified_margins(target, effective, copies=[1])
     assert gammas == pytest.approx((0.0, 0.5))
+    assert gammas[1] > 0.5
     h = np.array([1.0, -1.0])
     assert abs(target[1] @ h)[0] == pytest.approx(0.4) and (effective[2] @ h)[0] < 0
     assert abs(target[1] @ h)[0] <= gammas[1]

@@ -23,6 +23,9 @@ layer ``i >= 2`` row ``r`` (a copy of ``k'``) sees the exact ``h`` and
 Certificate (ours).  With ``gamma_1 = max_{k,v} ||e_{kv}||_2`` and ``gamma_i = max_r ||E_r||_1``,
 read off the effective weights: by induction over layers, every ``x`` with ``mu_i(x) > gamma_i``
 for all ``i`` gives ``ticket(x) = f(x)`` exactly (each pre-activation keeps its strict sign).
+The reported ``gamma_i`` carry a relative slack ``ROUNDING_SLACK``: at ``mu_i = gamma_i`` the
+ticket's pre-activation can be exactly 0 (e.g. a copy that found no unit of one sign) and a
+rounding of ``mu_i`` upwards would otherwise let such an input count as certified.
 
 Tolerance and width (ours).  Per-weight errors ``<= tau`` give ``gamma_1 <= sqrt(d_0) tau`` and
 ``gamma_i <= d_{i-1} tau``, so ``tau = gamma / max(sqrt(d_0), d_1, ..., d_{l-1})`` certifies a
@@ -55,6 +58,8 @@ from theory.subnetwork import Subnetwork
 
 METHOD = "sign"
 ASSUMPTION = "both"
+ROUNDING_SLACK = 1e-9
+"""Relative slack on the certified margins (module docstring)."""
 
 
 def sgn(z: np.ndarray) -> np.ndarray:
@@ -98,7 +103,7 @@ def tolerance(target_widths: Sequence[int], margin: float) -> float:
 
 def certified_margins(target: Sequence[np.ndarray], effective: Sequence[np.ndarray],
                       copies: Sequence[int]) -> tuple[tuple[float, ...], np.ndarray]:
-    """``(gamma_1, ..., gamma_l)`` and all per-weight errors, from the effective weights."""
+    """``(gamma_1, ..., gamma_l)`` (with ``ROUNDING_SLACK``) and all per-weight errors."""
     reps = [*copies, 1]
     w1 = np.repeat(target[0], reps[0], axis=0)
     pos, neg = gadget_weights(effective[0], effective[1])
@@ -110,7 +115,7 @@ def certified_margins(target: Sequence[np.ndarray], effective: Sequence[np.ndarr
         err = np.abs(w_hat - w_rows)
         gammas.append(float(err.sum(axis=1).max()))
         errors.append(err.ravel())
-    return tuple(gammas), np.concatenate(errors)
+    return tuple(g * (1 + ROUNDING_SLACK) for g in gammas), np.concatenate(errors)
 
 
 @dataclass(frozen=True)
