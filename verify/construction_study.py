@@ -24,6 +24,8 @@ THEOREMS = {
     "malach": "Malach et al. 2020",
     "mpt-binary": "Diffenderfer & Kailkhura 2021",
     "binary-depth": "Sreenivasan et al. 2022",
+    "orseau": "Orseau et al. 2020",
+    "depth-plus-one": "Burkholz 2022; da Cunha et al. 2022",
 }
 SMOKE = {"target_width": 2, "depth": 2, "eps": 0.1, "delta": 0.1, "seed": 0}
 SUBSET_SUM_SMOKE = {"n_values": [8, 16], "eps_values": [1e-2], "seeds": 20}

@@ -161,9 +161,12 @@ def resolve_block_sizes(block_size: int | Sequence[int] | None, bound: Sequence[
 
 
 def gadget_source(
-    target_widths: Sequence[int], block_sizes: Sequence[int], rng: np.random.Generator
+    target_widths: Sequence[int],
+    block_sizes: Sequence[int],
+    rng: np.random.Generator,
+    dist: str = "uniform",
 ) -> list[np.ndarray]:
-    """Draw the depth-``2l`` uniform source ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``.
+    """Draw the depth-``2l`` random source ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``.
 
     Parameters
     ----------
@@ -173,16 +176,19 @@ def gadget_source(
         Units per input coordinate for each target layer.
     rng : numpy.random.Generator
         Seeded generator.
+    dist : str
+        Entry distribution (:func:`theory.networks.random_source`): ``"uniform"`` U[-1, 1]
+        (Pensia, Malach, MPT-binary) or ``"hyperbolic"`` (Orseau et al.).
 
     Returns
     -------
     list of numpy.ndarray
-        Source weights ``M_1 ... M_{2l}`` with entries U[-1, 1].
+        Source weights ``M_1 ... M_{2l}`` with i.i.d. entries of ``dist``.
     """
     widths = [int(target_widths[0])]
     for d_in, d_out, n in zip(target_widths[:-1], target_widths[1:], block_sizes, strict=True):
         widths += [int(d_in) * int(n), int(d_out)]
-    return [np.asarray(m, dtype=np.float64) for m in random_source(widths, rng, dist="uniform")]
+    return [np.asarray(m, dtype=np.float64) for m in random_source(widths, rng, dist=dist)]
 
 
 def block_of_units(d_in: int, block: int) -> np.ndarray:
