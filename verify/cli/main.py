@@ -11,7 +11,7 @@ from verify.cli.common import Parser, UserError, report_error
 
 # One module per subcommand, each exposing ``register(subparsers)``; its parser sets
 # ``func=run`` where ``run(args) -> int``.
-SUBCOMMANDS = ("verify", "train", "bench", "figures")
+SUBCOMMANDS = ("verify", "train", "bench", "figures", "export", "eval")
 
 
 def build_parser() -> Parser:
