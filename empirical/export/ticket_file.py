@@ -244,7 +244,7 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
     if engine == "packed":
         from empirical.export.kernels import pack_model
 
-        model = pack_model(model)
+        model = pack_model(model, dataset_info(own).input_shape)
     elif engine != "float":
         raise ValueError(f"unknown --engine {engine!r}; choose float or packed")
     preds, labels = predict(model, batches)
