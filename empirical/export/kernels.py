@@ -23,7 +23,9 @@ Two kernels replace a frozen ticket's factory layers (:func:`pack_model`):
   ``alpha`` per output.
 
 Both equal the float simulation ``x W_eff^T`` up to the rounding of the float sums (the popcount
-kernel is exact, the simulation rounds): identical predictions, logits within float tolerance.
+kernel is exact, the simulation rounds): logits within float tolerance and the same predictions,
+except where two logits tie. Logits after binary activations are multiples of ``alpha``, so exact
+ties happen; the simulation's rounding breaks them arbitrarily, the exact kernel by index.
 Which kernel a layer gets is found by a probe forward pass on a Gaussian input: a layer whose
 input holds only -1, 0, +1 (a sign activation's output, possibly pooled by max or flattened) gets
 the popcount kernel.
@@ -32,6 +34,7 @@ the popcount kernel.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -204,7 +207,9 @@ class SignedSumLayer(nn.Module):
         matrix = ternary.reshape(ternary.shape[0], -1).contiguous()
         self.density = float((matrix != 0).float().mean()) if matrix.numel() else 0.0
         self.sparse = self.density <= SPARSE_MAX_DENSITY
-        self.matrix = matrix.to_sparse_csr() if self.sparse else matrix
+        with warnings.catch_warnings():  # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            self.matrix = matrix.to_sparse_csr() if self.sparse else matrix
         self.bias = None if layer.bias is None else layer.bias.detach().clone()
 
     def _signed_sums(self, columns: torch.Tensor) -> torch.Tensor:

@@ -6,10 +6,10 @@ count, both in the ``layers`` metadata):
 - ``self-contained`` (biprop): ``L.mask`` (``n`` bits, uint8), ``L.signs`` (the ``K`` signs of
   the kept weights in index order, 1 = positive, uint8), ``L.alpha`` (float32, one value);
   edge-popup: ``L.mask`` and ``L.values`` (the ``K`` kept weights);
-- ``seed-only`` (biprop, edge-popup): ``L.mask_words`` (uint16) and ``L.mask_offsets`` (uint32),
-  the rANS-coded mask (:mod:`empirical.export.rans`; absent when ``K`` is 0 or ``n``); the weights
-  are regenerated from the run's seed and must hash to ``weights_sha256``; biprop's ``alpha`` is
-  recomputed from them;
+- ``seed-only`` (biprop, edge-popup): ``L.mask_words`` and ``L.mask_counts`` (16-bit words,
+  stored as int16): the rANS-coded mask (:mod:`empirical.export.rans`; absent when ``K`` is 0 or
+  ``n``); the weights are regenerated from the run's seed and must hash to ``weights_sha256``;
+  biprop's ``alpha`` is recomputed from them;
 - ``lth``: ``L.mask``, ``L.values`` (the ``K`` trained kept weights) and ``L.rewind`` (the ``K``
   kept weights of ``theta_k``, ``rewind_step`` in the metadata: the ticket to retrain).
 
@@ -118,7 +118,7 @@ def encode_layers(frozen: nn.Module, kind: str, layout: str, values_dtype: str =
             if 0 < kept < n:
                 coded = encode_mask(mask.numpy())
                 tensors[f"{name}.mask_words"] = torch.from_numpy(coded.words.astype(np.int16))
-                tensors[f"{name}.mask_offsets"] = torch.from_numpy(coded.offsets.astype(np.int32))
+                tensors[f"{name}.mask_counts"] = torch.from_numpy(coded.counts.view(np.int16))
             continue
         tensors[f"{name}.mask"] = torch.from_numpy(pack_bits(mask.numpy()))
         if kind == "biprop":
@@ -148,8 +148,8 @@ def _layer_parts(tensors: Mapping[str, torch.Tensor], name: str, n: int, kept: i
     if layout == "seed-only":
         if 0 < kept < n:
             coded = CodedMask(_need(tensors, f"{name}.mask_words", where).numpy().view(np.uint16),
-                              _need(tensors, f"{name}.mask_offsets", where).numpy()
-                              .view(np.uint32))
+                              _need(tensors, f"{name}.mask_counts", where).numpy()
+                              .view(np.uint16))
             try:
                 bits = decode_mask(coded, n, kept)
             except ValueError as err:

@@ -22,6 +22,7 @@ from empirical.export.frozen import freeze_, plain_model
 from empirical.store import atomic_write
 
 OPSET = 17
+TIE_TOLERANCE = 1e-5
 
 
 def export_onnx(model: nn.Module, input_shape: tuple[int, ...], path: str | os.PathLike) -> int:
@@ -71,7 +72,10 @@ def check_onnx(path: str | os.PathLike, model: nn.Module, x: torch.Tensor) -> di
     Returns
     -------
     dict
-        ``max_abs_diff`` of the logits and ``identical_predictions`` (argmax).
+        ``max_abs_diff`` of the logits; ``tied_inputs``: inputs whose two largest torch logits
+        lie within ``1e-5`` of the largest logit magnitude (binary-activation logits are
+        multiples of one gain, so exact ties occur and any rounding may break them either way);
+        ``identical_predictions``: the argmax agrees on every other input.
     """
     import onnxruntime
 
@@ -79,8 +83,11 @@ def check_onnx(path: str | os.PathLike, model: nn.Module, x: torch.Tensor) -> di
     (logits,) = session.run(None, {"input": x.numpy().astype(np.float32)})
     with torch.no_grad():
         reference = model.eval()(x).numpy()
+    top2 = -np.sort(-reference, axis=1)[:, :2]
+    tied = (top2[:, 0] - top2[:, 1]) <= TIE_TOLERANCE * np.abs(reference).max()
+    agree = logits.argmax(1) == reference.argmax(1)
     return {"max_abs_diff": float(np.abs(logits - reference).max()),
-            "identical_predictions": bool((logits.argmax(1) == reference.argmax(1)).all())}
+            "tied_inputs": int(tied.sum()), "identical_predictions": bool(agree[~tied].all())}
 
 
 def export_run_onnx(run_dir: str | os.PathLike, out: str | os.PathLike,
@@ -102,7 +109,8 @@ def export_run_onnx(run_dir: str | os.PathLike, out: str | os.PathLike,
     Returns
     -------
     dict
-        ``file``, ``kind``, ``run_hash``, ``bytes``, ``max_abs_diff``, ``identical_predictions``.
+        ``file``, ``kind``, ``run_hash``, ``bytes``, ``max_abs_diff``, ``tied_inputs``,
+        ``identical_predictions``.
     """
     from empirical.data import dataset_info
     from empirical.export.runs import read_run

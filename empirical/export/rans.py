@@ -15,10 +15,11 @@ c_s``. Decoding inverts it: ``slot = x mod 2^16``, ``s = [slot >= c_1]``,
 Interleaving (vectorised over numpy lanes): entry ``i`` belongs to lane ``i mod lanes`` and is its
 ``floor(i / lanes)``-th symbol; each lane is an independent rANS stream. A lane's stream is its
 final state (two words, high first) followed by its emitted words in reverse emission order (the
-decoder reads forward). ``lanes = clip(n // 16384, 1, 1024)``, so the per-lane cost of the final
-state (32 bits) and the lane offset (32 bits) is at most 64 bits per 16384 entries
-(0.004 bits per entry) on large layers. Decoding checks that every lane ends in the initial state
-``2^16`` having read exactly its words: a damaged stream is refused.
+decoder reads forward). ``lanes = max(1, n // 4096)``, so a lane holds fewer than 8192 entries,
+its word count fits 16 bits, and the per-lane cost of the final state (32 bits) and the word count
+(16 bits) is at most 48 bits per 4096 entries (0.012 bits per entry). Decoding checks that every
+lane ends in the initial state ``2^16`` having read exactly its words: a damaged stream is
+refused.
 """
 
 from __future__ import annotations
@@ -31,26 +32,25 @@ PROB_BITS = 16
 TOTAL = 1 << PROB_BITS
 STATE_LOW = 1 << 16
 WORD_MASK = 0xFFFF
-LANE_SPAN = 16384
-MAX_LANES = 1024
+LANE_SPAN = 4096
 
 
 @dataclass(frozen=True)
 class CodedMask:
-    """A coded mask: ``words`` (uint16) and ``offsets`` (uint32, ``lanes + 1``) per lane."""
+    """A coded mask: the lanes' ``words`` end to end (uint16) and each lane's word ``counts``."""
 
     words: np.ndarray
-    offsets: np.ndarray
+    counts: np.ndarray
 
     @property
     def nbits(self) -> int:
-        """Stored size in bits (stream words and lane offsets)."""
-        return 16 * self.words.size + 32 * self.offsets.size
+        """Stored size in bits (stream words and lane word counts)."""
+        return 16 * self.words.size + 16 * self.counts.size
 
 
 def lane_count(n: int) -> int:
-    """Number of interleaved lanes for ``n`` entries: ``clip(n // 16384, 1, 1024)``."""
-    return int(min(max(n // LANE_SPAN, 1), MAX_LANES))
+    """Number of interleaved lanes for ``n`` entries: ``max(1, n // 4096)``."""
+    return max(1, n // LANE_SPAN)
 
 
 def one_frequency(kept: int, n: int) -> int:
@@ -125,7 +125,7 @@ def encode_mask(bits: np.ndarray) -> CodedMask:
     first = np.searchsorted(sorted_lanes, np.arange(lanes))
     position = np.arange(lane_of.size) - first[sorted_lanes]
     stream[starts[sorted_lanes] + 2 + position] = words[order]
-    return CodedMask(stream, offsets)
+    return CodedMask(stream, counts.astype(np.uint16))
 
 
 def decode_mask(coded: CodedMask, n: int, kept: int) -> np.ndarray:
@@ -155,10 +155,10 @@ def decode_mask(coded: CodedMask, n: int, kept: int) -> np.ndarray:
     f0, c1 = TOTAL - f1, TOTAL - f1
     lanes, steps, active = _grid(n)
     words = np.asarray(coded.words, dtype=np.uint16)
-    offsets = np.asarray(coded.offsets, dtype=np.int64)
-    if (offsets.shape != (lanes + 1,) or offsets[0] != 0 or offsets[-1] != words.size
-            or np.any(np.diff(offsets) < 2)):
-        raise ValueError("damaged mask stream: lane offsets do not match the stream")
+    counts = np.asarray(coded.counts, dtype=np.int64)
+    if counts.shape != (lanes,) or counts.sum() != words.size or np.any(counts < 2):
+        raise ValueError("damaged mask stream: lane word counts do not match the stream")
+    offsets = np.concatenate([[0], np.cumsum(counts)])
     stream = np.concatenate([words, np.zeros(1, np.uint16)]).astype(np.uint64)
     ptr = offsets[:-1].copy()
     x = (stream[ptr] << np.uint64(16)) | stream[ptr + 1]

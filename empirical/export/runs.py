@@ -5,9 +5,11 @@ A run is named by its directory or by its hash, searched under every kind of ``r
 ``checkpoint.pt`` (the final weights, scores, masks and BatchNorm state) and ``ticket.pt`` must be
 present and readable; otherwise one line says which file is missing or damaged.
 
-The masks are the ones the run's final evaluation used: ``ticket.pt``'s top-k masks (their kept
-fraction includes the global-scope annealing), the eval-mode masks ``sigmoid(s) >= 1/2`` of the
-checkpoint's scores for the Bernoulli rule, and the LTH ``mask`` buffers.
+The masks are the ones the run's final evaluation used: the eval-mode masks of the checkpoint's
+scores at the kept fraction of the last epoch (:func:`final_keep`: global-scope annealing may not
+have reached ``k``), which must equal ``ticket.pt``'s for top-k rules (``sigmoid(s) >= 1/2`` for
+the Bernoulli rule, whose ``ticket.pt`` masks are training-mode samples), and the LTH ``mask``
+buffers.
 """
 
 from __future__ import annotations
@@ -125,17 +127,42 @@ def build_architecture(kind: str, hparams: Any) -> nn.Module:
     return build_run_model(hparams)
 
 
-def _masks(kind: str, hparams: Any, model: nn.Module, ticket: dict[str, Any]
-           ) -> dict[str, torch.Tensor]:
-    from empirical.layers import layer_masks
+def final_keep(hparams: Any, result: dict[str, Any]) -> float:
+    """The kept fraction of the run's last epoch (global-scope annealing, else ``mask.keep``).
 
-    if kind == "lth" or hparams.mask.mask_rule == "bernoulli":
-        model.eval()
-        return {n: m.detach().bool() for n, m in layer_masks(model).items()}
-    masks = ticket.get("masks")
-    if not isinstance(masks, dict):
+    ``fit`` sets ``k(e)`` at the start of every epoch ``e``; the last epoch is
+    ``(steps - 1) // steps_per_epoch`` with ``steps_per_epoch = steps / epochs`` from
+    ``result.json``.
+    """
+    from empirical.mpt import keep_schedule
+
+    schedule = keep_schedule(hparams)
+    steps, epochs = int(result["steps"]), float(result["epochs"])
+    if schedule is None or steps == 0 or epochs <= 0:
+        return hparams.mask.keep
+    per_epoch = max(1, round(steps / epochs))
+    return schedule((steps - 1) // per_epoch)
+
+
+def _masks(kind: str, hparams: Any, model: nn.Module, ticket: dict[str, Any],
+           result: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The eval-mode masks of the final model, checked against ``ticket.pt``'s (top-k rules)."""
+    from empirical.layers import layer_masks, set_keep
+
+    if kind != "lth":
+        set_keep(model, final_keep(hparams, result))
+    model.eval()
+    masks = {n: m.detach().bool() for n, m in layer_masks(model).items()}
+    stored = ticket.get("masks")
+    if not isinstance(stored, dict):
         raise ValueError("ticket.pt holds no masks")
-    return {n: torch.as_tensor(m).bool() for n, m in masks.items()}
+    if kind == "lth" or hparams.mask.mask_rule == "topk":
+        same = set(stored) == set(masks) and all(
+            torch.equal(torch.as_tensor(stored[n]).bool(), m) for n, m in masks.items())
+        if not same:
+            raise ValueError("the masks of ticket.pt differ from those of the checkpoint's "
+                             "scores")
+    return masks
 
 
 def read_run(run_dir: str | os.PathLike) -> RunTicket:
@@ -168,7 +195,7 @@ def read_run(run_dir: str | os.PathLike) -> RunTicket:
     model = build_architecture(kind, hparams)
     try:
         model.load_state_dict(checkpoint["model"])
-        masks = _masks(kind, hparams, model, ticket)
+        masks = _masks(kind, hparams, model, ticket, result)
     except (KeyError, TypeError, RuntimeError, ValueError) as err:
         raise ValueError(f"run {store.path}: checkpoint.pt / ticket.pt do not fit the run's "
                          f"architecture ({str(err).splitlines()[0]})") from None

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         from empirical.export.onnx_export import export_run_onnx
 
         summary = export_run_onnx(run_dir, args.out, data_dir=args.data_dir)
-        columns = ["file", "kind", "run_hash", "bytes", "max_abs_diff", "identical_predictions"]
+        columns = ["file", "kind", "run_hash", "bytes", "max_abs_diff", "tied_inputs",
+                   "identical_predictions"]
     else:
         from empirical.export.ticket_file import export_run
 
