@@ -11,7 +11,8 @@ from torch import nn
 
 from empirical.export.bits import pack_rows
 from empirical.export.frozen import freeze_, plain_model
-from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_model, popcount_matmul
+from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_model
+from empirical.export.popcount import and_counts, numba_available, xnor_counts
 from empirical.layers import LayerConfig, layer_masks, make_conv, make_linear
 from empirical.models import build_model
 
@@ -51,19 +52,30 @@ def _exact(layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return conv(x.double(), weight, stride=layer.stride, padding=layer.padding) / alpha
 
 
-def test_popcount_matmul_exact() -> None:
+BACKENDS = ["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not numba_available(), reason="numba not installed"))]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_popcount_products_exact(backend: str) -> None:
     rng = np.random.default_rng(0)
-    a = rng.integers(0, 2**63, size=(7, 3), dtype=np.uint64)
-    b = rng.integers(0, 2**63, size=(5, 3), dtype=np.uint64)
-    expected = [[sum(bin(int(a[r, w]) & int(b[o, w])).count("1") for w in range(3))
-                 for o in range(5)] for r in range(7)]
-    assert popcount_matmul(a, b).tolist() == expected
+    a = rng.integers(0, 2**64, size=(7, 3), dtype=np.uint64)
+    s = rng.integers(0, 2**64, size=(5, 3), dtype=np.uint64)
+    m = rng.integers(0, 2**64, size=(5, 3), dtype=np.uint64)
+    ones = (1 << 64) - 1
+    expected_and = [[sum(bin(int(a[r, w]) & int(m[o, w])).count("1") for w in range(3))
+                     for o in range(5)] for r in range(7)]
+    expected_xnor = [[sum(bin(int(m[o, w]) & (ones ^ (int(s[o, w]) ^ int(a[r, w])))).count("1")
+                          for w in range(3)) for o in range(5)] for r in range(7)]
+    assert and_counts(a, m, backend).tolist() == expected_and
+    assert xnor_counts(a, s, m, backend).tolist() == expected_xnor
 
 
 @pytest.mark.parametrize("case", ["random", "all-zero-rows", "keep-all", "single-weight",
                                   "nothing-kept"])
 @pytest.mark.parametrize("zeros", [False, True])
-def test_popcount_linear_exact(case: str, zeros: bool) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_popcount_linear_exact(case: str, zeros: bool, backend: str) -> None:
     fan_in, out = 13, 7  # neither divisible by 8
     masks = {"random": _random_mask((out, fan_in), 0.3, 1),
              "keep-all": torch.ones(out, fan_in, dtype=torch.bool),
@@ -76,7 +88,7 @@ def test_popcount_linear_exact(case: str, zeros: bool) -> None:
         mask[4, 12] = True
     layer = _biprop_linear(fan_in, out, mask)
     x = _signs((9, fan_in), 3, zeros)
-    packed = PopcountLayer(layer)
+    packed = PopcountLayer(layer, backend)
     y = packed(x)
     alpha = packed.alpha if packed.alpha else 1.0
     assert torch.equal((y.double() / alpha).round(), _exact(layer, x).round())
@@ -86,15 +98,16 @@ def test_popcount_linear_exact(case: str, zeros: bool) -> None:
 
 
 @settings(max_examples=15)
-@given(st.integers(1, 9), st.integers(1, 11), st.integers(1, 3), st.integers(0, 1),
-       st.integers(1, 2), st.floats(0.05, 1.0), st.integers(0, 1000))
+@given(st.integers(1, 70), st.integers(1, 11), st.integers(1, 3), st.integers(0, 2),
+       st.integers(1, 2), st.floats(0.05, 1.0), st.integers(0, 1000), st.booleans())
 def test_popcount_conv2d_matches_float(channels: int, outs: int, kernel: int, padding: int,
-                                       stride: int, keep: float, seed: int) -> None:
+                                       stride: int, keep: float, seed: int,
+                                       zeros: bool) -> None:
     torch.manual_seed(seed)
     conv = make_conv(channels, outs, kernel, LayerConfig(mode="biprop"), stride=stride,
                      padding=padding)
     layer = _frozen_layer(conv, _random_mask(tuple(conv.weight.shape), keep, seed))
-    x = _signs((2, channels, 7, 6), seed)
+    x = _signs((2, channels, 7, 6), seed, zeros)
     y = PopcountLayer(layer)(x)
     alpha = float(layer.effective_weight().abs().max()) or 1.0
     assert torch.equal((y.double() / alpha).round(), _exact(layer, x).round())

@@ -2,32 +2,33 @@
 
 Two kernels replace a frozen ticket's factory layers (:func:`pack_model`):
 
-- :class:`PopcountLayer` (MPT-1/1, inputs in ``{-1, 0, +1}``): with ``P``/``N`` the bits of the
-  positive/negative inputs and ``pos``/``neg`` those of the kept weights of sign +1/-1, an output is
+- :class:`PopcountLayer` (MPT-1/1, inputs in ``{-1, +1}`` from sign activations): with ``s`` the
+  sign bits of the weights (1 = positive), ``m`` the mask bits and ``P`` the bits of the positive
+  inputs, packed 64 per word, an output is
 
-  ``y = alpha (2 a - t)``, ``a = popcount(pos & P) + popcount(neg & N)`` (agreements),
-  ``t = popcount((pos | neg) & (P | N))`` (kept weights meeting a non-zero input),
+  ``y_o = alpha (2 popcount(m_o & ~(s_o ^ P)) - K_o)``
 
-  i.e. AND + popcount on 64-bit words (``numpy.bitwise_count``), which is the XNOR-popcount of
-  binary networks (Rastegari et al., XNOR-Net, ECCV 2016) with the mask ANDed in. ``a`` and ``t``
-  are exact integers; the only float operation is the product by ``alpha``. Zeros in the input
-  are the zero padding of convolutions: ``t`` then depends on the output position only and is
-  computed once per input shape. Convolutions pack the channels of every pixel into words and
-  gather the ``kh kw`` shifted word planes (unfold on packed words, 32x less memory than a float
-  unfold).
+  (XNOR-popcount, Rastegari et al., XNOR-Net, ECCV 2016, with the mask ANDed in; ``K_o`` kept
+  weights of output ``o``): exact integers, then one product by ``alpha``. Convolutions pack the
+  channels of every pixel into words and gather the ``kh kw`` shifted word rows (an unfold on
+  packed words); the zero padding is filled with ``+1`` words and its share
+  ``sum_{padded taps} T`` (computed once per input shape) is subtracted. Inputs that hold zeros
+  take the general form ``2 a - t``, ``a = popcount(pos & P) + popcount(neg & N)``,
+  ``t = popcount(m & (P | N))``. The popcounts run in :mod:`empirical.export.popcount` (numba
+  when installed, else numpy).
 - :class:`SignedSumLayer` (MPT-1/32, real inputs, and the real first layer of MPT-1/1):
-  ``y_j = alpha (sum_{i in P_j} x_i - sum_{i in N_j} x_i)`` over the kept inputs of sign +1 / -1:
-  a product with the ``{-1, 0, +1}`` matrix ``T = sign(W_eff)`` (multiplying by +-1 is exact, so
-  it is the signed sum), sparse CSR when the layer keeps at most 10% of its weights (where
-  ``torch.sparse.mm`` beats a dense product on the CPU), dense otherwise; then one product by
-  ``alpha`` per output.
+  ``y_o = alpha (sum_{i in P_o} x_i - sum_{i in N_o} x_i)`` over the kept inputs of sign +1 / -1,
+  i.e. ``alpha (T x)`` with ``T = sign(W_eff)`` in ``{-1, 0, +1}`` (multiplying by +-1 is exact,
+  so it is the signed sum): a sparse CSR product when the layer keeps at most 10% of its weights
+  (where ``torch.sparse.mm`` beats a dense product on the CPU), else torch's dense linear / conv
+  with ``T``; then one product by ``alpha`` per output.
 
 Both equal the float simulation ``x W_eff^T`` up to the rounding of the float sums (the popcount
 kernel is exact, the simulation rounds): logits within float tolerance and the same predictions,
 except where two logits tie. Logits after binary activations are multiples of ``alpha``, so exact
 ties happen; the simulation's rounding breaks them arbitrarily, the exact kernel by index.
 Which kernel a layer gets is found by a probe forward pass on a Gaussian input: a layer whose
-input holds only -1, 0, +1 (a sign activation's output, possibly pooled by max or flattened) gets
+input holds only -1, 0, +1 (a sign activation's output, possibly max-pooled or flattened) gets
 the popcount kernel.
 """
 
@@ -41,36 +42,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from empirical.export.bits import pack_rows, words_per_row
+from empirical.export.bits import pack_rows
+from empirical.export.popcount import and_counts, xnor_counts
 from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer
 
 SPARSE_MAX_DENSITY = 0.1
-CHUNK_ELEMENTS = 1 << 18
-
-
-def popcount_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``c[r, o] = sum_w popcount(a[r, w] & b[o, w])`` on 64-bit words, in row chunks.
-
-    Parameters
-    ----------
-    a
-        ``uint64`` array ``(R, W)``.
-    b
-        ``uint64`` array ``(O, W)``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``int32`` array ``(R, O)``.
-    """
-    rows, words = a.shape
-    outs = b.shape[0]
-    out = np.empty((rows, outs), dtype=np.int32)
-    chunk = max(1, CHUNK_ELEMENTS // max(1, outs * words))
-    for start in range(0, rows, chunk):
-        block = a[start:start + chunk, None, :] & b[None, :, :]
-        out[start:start + chunk] = np.bitwise_count(block).sum(axis=-1, dtype=np.int32)
-    return out
+ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 def ternary_weights(layer: FactoryLayer) -> tuple[torch.Tensor, float]:
@@ -91,104 +68,130 @@ class _Geometry:
         self.conv = isinstance(layer, FactoryConv1d | FactoryConv2d)
         self.one_d = isinstance(layer, FactoryConv1d)
         if self.conv:
-            pad = (0, *layer.padding) if self.one_d else tuple(layer.padding)
-            self.kernel = (1, *layer.kernel_size) if self.one_d else tuple(layer.kernel_size)
-            self.stride = (1, *layer.stride) if self.one_d else tuple(layer.stride)
-            self.padding = pad
-            self.dilation = tuple(layer.dilation)
-            if any(d != 1 for d in self.dilation) or layer.groups != 1:
+            if any(d != 1 for d in layer.dilation) or layer.groups != 1:
                 raise ValueError("packed kernels support convolutions without dilation or "
                                  "groups")
+            self.kernel = (1, *layer.kernel_size) if self.one_d else tuple(layer.kernel_size)
+            self.stride = (1, *layer.stride) if self.one_d else tuple(layer.stride)
+            self.padding = (0, *layer.padding) if self.one_d else tuple(layer.padding)
 
     def out_size(self, height: int, width: int) -> tuple[int, int]:
         """Output height and width of the convolution."""
         return tuple((s + 2 * p - k) // st + 1 for s, p, k, st in
                      zip((height, width), self.padding, self.kernel, self.stride, strict=True))
 
+    def gather(self, words: np.ndarray, fill: np.uint64) -> np.ndarray:
+        """Rows of the ``kh kw`` taps of every output position from ``(B, H, W, Wc)`` words.
+
+        The border is padded with ``fill`` words; row ``(b, i, j)`` is the concatenation of the
+        words of the taps ``(di, dj)`` in row-major order (an unfold on packed words).
+        """
+        batch, height, width, _ = words.shape
+        ph, pw = self.padding
+        if ph or pw:
+            words = np.pad(words, ((0, 0), (ph, ph), (pw, pw), (0, 0)), constant_values=fill)
+        out_h, out_w = self.out_size(height, width)
+        sh, sw = self.stride
+        taps = [words[:, i:i + sh * (out_h - 1) + 1:sh, j:j + sw * (out_w - 1) + 1:sw]
+                for i in range(self.kernel[0]) for j in range(self.kernel[1])]
+        return np.concatenate(taps, axis=-1).reshape(batch * out_h * out_w, -1)
+
 
 class PopcountLayer(nn.Module):
-    """A biprop layer on binary inputs: AND + popcount of packed bits (module docstring).
+    """A biprop layer on binary inputs: XNOR/AND + popcount of packed bits (module docstring).
 
     Parameters
     ----------
     layer
         A frozen biprop factory layer (linear, conv1d or conv2d).
+    backend
+        Popcount backend (:mod:`empirical.export.popcount`): ``auto``, ``numba`` or ``numpy``.
     """
 
-    def __init__(self, layer: FactoryLayer) -> None:
+    def __init__(self, layer: FactoryLayer, backend: str = "auto") -> None:
         super().__init__()
         self.geometry = _Geometry(layer)
-        ternary, self.alpha = ternary_weights(layer)
-        self.out_features = ternary.shape[0]
-        if self.geometry.conv:  # (out, C, kh, kw) -> per tap, the channels packed into words
-            taps = ternary.reshape(ternary.shape[0], ternary.shape[1], *self.geometry.kernel)
-            taps = taps.permute(0, 2, 3, 1)
-            self.channel_words = words_per_row(taps.shape[-1])
-            flat = taps.reshape(-1, taps.shape[-1])
-            pos = pack_rows((flat > 0).numpy()).reshape(self.out_features, -1)
-            neg = pack_rows((flat < 0).numpy()).reshape(self.out_features, -1)
-        else:
-            pos, neg = pack_rows((ternary > 0).numpy()), pack_rows((ternary < 0).numpy())
-        self.both = np.ascontiguousarray(np.concatenate([pos, neg], axis=1))
-        self.kept = pos | neg
-        self.kept_count = np.bitwise_count(self.kept).sum(axis=1, dtype=np.int32)
-        self.in_channels = layer.in_channels if self.geometry.conv else layer.in_features
+        self.backend = backend
+        self.ternary, self.alpha = ternary_weights(layer)
+        rows = self.ternary.reshape(self.ternary.shape[0], -1)
+        if self.geometry.conv:  # (out, C, kh, kw): per tap, the channels packed into words
+            taps = self.ternary.reshape(self.ternary.shape[0], self.ternary.shape[1],
+                                        *self.geometry.kernel).permute(0, 2, 3, 1)
+            rows = taps.reshape(-1, taps.shape[-1])
+        out = self.ternary.shape[0]
+        self.signs = pack_rows((rows > 0).numpy()).reshape(out, -1)
+        self.mask = pack_rows((rows != 0).numpy()).reshape(out, -1)
+        self.kept_count = np.bitwise_count(self.mask).sum(axis=1, dtype=np.int32)
         self.bias = None if layer.bias is None else layer.bias.detach().clone()
-        self._totals: dict[tuple[int, int], np.ndarray] = {}
+        self._border: dict[tuple[int, int], np.ndarray] = {}
 
-    def _planes(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of packed ``P`` and ``N`` words for every output position (conv: gathered taps)."""
+    def _words(self, bits: np.ndarray, fill: np.uint64) -> np.ndarray:
+        """Packed rows of input bits: ``(B, F)`` for linear layers, gathered taps for convs
+        (conv inputs arrive channels-last, ``(B, H, W, C)``)."""
         if not self.geometry.conv:
-            return pack_rows(x > 0), pack_rows(x < 0)
-        g = self.geometry
-        batch, channels, height, width = x.shape
-        pixels = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, channels)
-        planes = []
-        for bits in (pixels > 0, pixels < 0):
-            words = pack_rows(bits).reshape(batch, height, width, -1)
-            words = np.pad(words, ((0, 0), (g.padding[0],) * 2, (g.padding[1],) * 2, (0, 0)))
-            out_h, out_w = g.out_size(height, width)
-            taps = [words[:, i:i + g.stride[0] * (out_h - 1) + 1:g.stride[0],
-                          j:j + g.stride[1] * (out_w - 1) + 1:g.stride[1]]
-                    for i in range(g.kernel[0]) for j in range(g.kernel[1])]
-            planes.append(np.concatenate(taps, axis=-1).reshape(batch * out_h * out_w, -1))
-        return planes[0], planes[1]
+            return pack_rows(bits)
+        batch, height, width, channels = bits.shape
+        words = pack_rows(bits.reshape(-1, channels)).reshape(batch, height, width, -1)
+        return self.geometry.gather(words, fill)
 
-    def _totals_for(self, height: int, width: int) -> np.ndarray:
-        """``t`` per (output position, output) for an input without zeros (zero padding only)."""
+    def _border_sums(self, height: int, width: int) -> np.ndarray:
+        """``sum T`` over the padded taps of every output position (the +1 fill's share)."""
         key = (height, width)
-        if key not in self._totals:
-            ones = np.ones((1, self.in_channels, height, width), dtype=np.float32)
-            plus, _ = self._planes(ones)
-            self._totals[key] = popcount_matmul(plus, self.kept)
-        return self._totals[key]
+        if key not in self._border:
+            ph, pw = self.geometry.padding
+            ring = torch.ones(1, self.ternary.shape[1], height + 2 * ph, width + 2 * pw)
+            ring[:, :, ph:ph + height, pw:pw + width] = 0
+            taps = self.ternary.reshape(*self.ternary.shape[:2], *self.geometry.kernel)
+            sums = F.conv2d(ring, taps, stride=self.geometry.stride)
+            self._border[key] = sums[0].permute(1, 2, 0).reshape(-1, sums.shape[1]).round()\
+                .numpy().astype(np.int32)
+        return self._border[key]
+
+    def signed_counts(self, values: np.ndarray) -> np.ndarray:
+        """``sum_i T_oi x_i`` per row and output, exactly, for inputs in ``{-1, 0, +1}``
+        (linear: ``(B, F)``; conv: channels-last ``(B, H, W, C)``).
+
+        Inputs without zeros (sign activations): one XNOR-popcount with the padding filled by
+        ``+1`` words, ``2 popcount(m & ~(s ^ P)) - K_o``, minus the padding's share. Inputs with
+        zeros: ``2 a - t`` from AND-popcounts of the positive and negative planes.
+        """
+        if values.all():
+            plus = self._words(values > 0, ALL_ONES)
+            counts = 2 * xnor_counts(plus, self.signs, self.mask, self.backend) - self.kept_count
+            if self.geometry.conv and any(self.geometry.padding):
+                border = self._border_sums(*values.shape[1:3])
+                counts -= np.tile(border, (values.shape[0], 1))
+            return counts
+        plus = self._words(values > 0, np.uint64(0))
+        minus = self._words(values < 0, np.uint64(0))
+        pos, neg = self.signs & self.mask, ~self.signs & self.mask
+        agree = and_counts(np.concatenate([plus, minus], axis=1),
+                           np.concatenate([pos, neg], axis=1), self.backend)
+        return 2 * agree - and_counts(plus | minus, self.mask, self.backend)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``alpha (2 a - t)`` (+ bias), as float32 of the layer's output shape."""
+        """``alpha`` times the exact signed counts (+ bias), float32 of the layer's output shape.
+
+        Convolution outputs are returned in channels-last memory (the kernel computes them so);
+        the next packed layer reads them without a copy.
+        """
         g = self.geometry
         if g.one_d:
             x = x.unsqueeze(2)
+        if g.conv:
+            x = x.permute(0, 2, 3, 1)
         values = x.detach().float().contiguous().numpy()
-        plus, minus = self._planes(values)
-        agree = popcount_matmul(np.concatenate([plus, minus], axis=1), self.both)
+        counts = self.signed_counts(values).astype(np.float32)
+        counts *= np.float32(self.alpha)
+        y = torch.from_numpy(counts)
         if g.conv:
-            batch, _, height, width = values.shape
-            out_h, out_w = g.out_size(height, width)
-            if np.any(values == 0):
-                total = popcount_matmul(plus | minus, self.kept)
-            else:
-                total = np.tile(self._totals_for(height, width), (batch, 1))
-        else:
-            total = (popcount_matmul(plus | minus, self.kept) if np.any(values == 0)
-                     else self.kept_count[None, :])
-        y = torch.from_numpy((2 * agree - total).astype(np.float32)) * self.alpha
-        if g.conv:
-            y = y.reshape(batch, out_h, out_w, -1).permute(0, 3, 1, 2)
+            out_h, out_w = g.out_size(*values.shape[1:3])
+            y = y.reshape(values.shape[0], out_h, out_w, -1).permute(0, 3, 1, 2)
             if g.one_d:
-                y = y.squeeze(2)
+                y = y.squeeze(2).contiguous()
         if self.bias is not None:
             y = y + self.bias.reshape(1, -1, *([1] * (y.dim() - 2)))
-        return y.contiguous()
+        return y if y.dim() == 4 else y.contiguous()
 
 
 class SignedSumLayer(nn.Module):
@@ -207,23 +210,24 @@ class SignedSumLayer(nn.Module):
         matrix = ternary.reshape(ternary.shape[0], -1).contiguous()
         self.density = float((matrix != 0).float().mean()) if matrix.numel() else 0.0
         self.sparse = self.density <= SPARSE_MAX_DENSITY
+        self.ternary = ternary
+        self.conv_args = ({"stride": layer.stride, "padding": layer.padding}
+                          if self.geometry.conv else {})
         with warnings.catch_warnings():  # "sparse CSR support is in beta"
             warnings.simplefilter("ignore", UserWarning)
-            self.matrix = matrix.to_sparse_csr() if self.sparse else matrix
+            self.matrix = matrix.to_sparse_csr() if self.sparse else None
         self.bias = None if layer.bias is None else layer.bias.detach().clone()
-
-    def _signed_sums(self, columns: torch.Tensor) -> torch.Tensor:
-        """``T x`` for the columns ``(fan_in, m)`` of inputs: ``(out, m)``."""
-        if self.sparse:
-            return torch.sparse.mm(self.matrix, columns)
-        return self.matrix @ columns
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``alpha T x`` (+ bias) of the layer's output shape."""
         g = self.geometry
         x = x.detach().float()
-        if not g.conv:
-            y = self._signed_sums(x.t().contiguous()).t() * self.alpha
+        if not self.sparse:
+            conv = F.conv1d if g.one_d else F.conv2d
+            sums = conv(x, self.ternary, **self.conv_args) if g.conv else F.linear(x, self.ternary)
+            y = sums * self.alpha
+        elif not g.conv:
+            y = torch.sparse.mm(self.matrix, x.t().contiguous()).t() * self.alpha
         else:
             if g.one_d:
                 x = x.unsqueeze(2)
@@ -231,7 +235,7 @@ class SignedSumLayer(nn.Module):
             out_h, out_w = g.out_size(height, width)
             columns = F.unfold(x, g.kernel, padding=g.padding, stride=g.stride)
             columns = columns.permute(1, 0, 2).reshape(columns.shape[1], -1)
-            y = self._signed_sums(columns) * self.alpha
+            y = torch.sparse.mm(self.matrix, columns) * self.alpha
             y = y.reshape(-1, batch, out_h, out_w).permute(1, 0, 2, 3)
             if g.one_d:
                 y = y.squeeze(2)
@@ -261,7 +265,8 @@ def _ternary_input_layers(model: nn.Module, input_shape: tuple[int, ...]) -> set
     return found
 
 
-def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> nn.Module:
+def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,
+               backend: str = "auto") -> nn.Module:
     """A copy of a frozen biprop ticket whose layers run the packed kernels.
 
     Parameters
@@ -272,6 +277,8 @@ def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> 
     input_shape
         Input shape without the batch axis, for the probe pass; default: inferred from the first
         layer (linear: ``(in_features,)``; conv: needs it).
+    backend
+        Popcount backend: ``auto``, ``numba`` or ``numpy``.
 
     Returns
     -------
@@ -290,7 +297,7 @@ def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> 
         input_shape = (first.in_features,)
     binary = _ternary_input_layers(packed, tuple(input_shape))
     for name, layer in layers:
-        replacement = PopcountLayer(layer) if name in binary else SignedSumLayer(layer)
+        replacement = PopcountLayer(layer, backend) if name in binary else SignedSumLayer(layer)
         parent_name, _, child = name.rpartition(".")
         parent = packed.get_submodule(parent_name) if parent_name else packed
         setattr(parent, child, replacement)
