@@ -203,3 +203,20 @@ def test_pack_model_refuses_real_weights() -> None:
 def test_pack_rows_matches_kernel_layout() -> None:
     bits = np.eye(3, 65, 64, dtype=bool)
     assert pack_rows(bits)[0].tolist() == [0, 1]
+
+
+def test_bench_export_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from verify.cli.main import main
+
+    assert main(["bench", "export", "--model", "fc", "--batch-size", "4", "--repeats", "1",
+                 "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    sizes = [r for r in rows if "layout" in r]
+    speeds = [r for r in rows if "speedup" in r]
+    assert [r["layout"] for r in sizes] == ["self-contained", "seed-only"]
+    assert sizes[0]["mask_bits_per_weight"] == pytest.approx(1.2, abs=0.01)
+    assert 0 <= sizes[1]["excess_over_floor"] < 0.05 and sizes[1]["fp32_ratio"] > 32
+    assert [r["activations"] for r in speeds] == ["real (MPT-1/32)", "binary (MPT-1/1)"]
+    assert all(r["speedup"] > 0 and r["threads"] == 1 for r in speeds)
