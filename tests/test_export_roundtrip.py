@@ -22,6 +22,8 @@ RUNS = {
     "biprop-binary": ["biprop", "--preset", "digits-biprop", *FAST, "--binary-act",
                       "--widths", "48,24"],
     "edge-popup": ["edge-popup", "--preset", "digits-edge-popup", *FAST, "--keep", "0.4"],
+    "edge-popup-bernoulli": ["edge-popup", "--preset", "digits-edge-popup", *FAST,
+                             "--mask-rule", "bernoulli"],
     "lth": ["lth", "--preset", "digits-lth", "--levels", "1", "--epochs", "1", "--rewind", "2it"],
 }
 
