@@ -12,7 +12,7 @@ from torch import nn
 from empirical.export.bits import pack_rows
 from empirical.export.frozen import freeze_, plain_model
 from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_model
-from empirical.export.popcount import and_counts, numba_available, xnor_counts
+from empirical.export.popcount import and_counts, numba_available, xnor_counts, xnor_outputs
 from empirical.layers import LayerConfig, layer_masks, make_conv, make_linear
 from empirical.models import build_model
 
@@ -69,6 +69,11 @@ def test_popcount_products_exact(backend: str) -> None:
                           for w in range(3)) for o in range(5)] for r in range(7)]
     assert and_counts(a, m, backend).tolist() == expected_and
     assert xnor_counts(a, s, m, backend).tolist() == expected_xnor
+    offsets = rng.integers(-50, 50, size=(7, 5))
+    expected = np.float32(0.75) * (2 * np.array(expected_xnor) - offsets).astype(np.float32)
+    assert np.array_equal(xnor_outputs(a, s, m, offsets, 0.75, backend), expected)
+    with pytest.raises(ValueError, match="whole samples"):
+        xnor_outputs(a, s, m, offsets[:2], 0.75, backend)
 
 
 @pytest.mark.parametrize("case", ["random", "all-zero-rows", "keep-all", "single-weight",

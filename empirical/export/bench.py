@@ -14,7 +14,11 @@ biprop ticket is drawn from seed 0 (random weights and scores, layerwise top-k a
   (the same network in standard modules, :func:`empirical.export.frozen.plain_model`) on the same
   CPU with the same number of threads: latency at batch 1 (median of ``repeats`` passes) and
   throughput at batch 256 (best of ``rounds`` passes), for real activations (MPT-1/32) and binary
-  ones (MPT-1/1). ``speedup`` = packed throughput / dense throughput.
+  ones (MPT-1/1). ``speedup`` = packed throughput / dense throughput;
+- layer by layer (binary activations, batch 256): for the popcount layer with the most binary
+  multiply-accumulates, the dense fp32 torch layer against the packed layer (bit packing of its
+  input and the float output included) and against the XNOR-popcount kernel alone on packed
+  words, its float32 epilogue included (``kernel_speedup``).
 """
 
 from __future__ import annotations
@@ -147,8 +151,62 @@ def speed_row(name: str, keep: float, binary: bool, batch: int = 256, repeats: i
                     dense_lat / packed_lat, dense_tp, packed_tp, packed_tp / dense_tp)
 
 
+@dataclass(frozen=True)
+class LayerRow:
+    """Dense fp32 vs packed time of one binary-input layer at the throughput batch."""
+
+    model: str
+    layer: str
+    rows: int
+    outputs: int
+    words: int
+    dense_ms: float
+    packed_ms: float
+    kernel_ms: float
+    layer_speedup: float
+    kernel_speedup: float
+
+
+@torch.no_grad()
+def layer_row(name: str, keep: float, batch: int = 256, rounds: int = 1) -> LayerRow:
+    """The heaviest popcount layer of a binary ``name`` ticket: dense vs packed vs kernel."""
+    from empirical.export.kernels import PopcountLayer
+    from empirical.export.popcount import xnor_outputs
+
+    shape, _ = SHAPES[name]
+    model = ticket(name, keep, binary=True)
+    frozen = freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()})
+    dense, packed = plain_model(frozen), pack_model(frozen, shape)
+    inputs: dict[str, torch.Tensor] = {}
+    hooks = [module.register_forward_pre_hook(
+        lambda _, args, key=key: inputs.__setitem__(key, args[0]))
+        for key, module in packed.named_modules() if isinstance(module, PopcountLayer)]
+    packed(torch.randn(batch, *shape, generator=torch.Generator().manual_seed(2)))
+    for hook in hooks:
+        hook.remove()
+
+    def cost(key: str) -> int:
+        layer = packed.get_submodule(key)
+        return layer._words(inputs[key].numpy() > 0, 0).size * layer.mask.shape[0]
+
+    key = max(inputs, key=cost)
+    layer, x = packed.get_submodule(key), inputs[key]
+    values = x.numpy()
+    words = layer._words(values > 0, 0)
+    dense_layer = dense.get_submodule(key)
+    dense_layer(x)
+    dense_s = min(_time(lambda: dense_layer(x), rounds))
+    packed_s = min(_time(lambda: layer(x), rounds))
+    offsets = layer._offsets(values)
+    kernel_s = min(_time(lambda: xnor_outputs(words, layer.signs, layer.mask, offsets,
+                                              layer.alpha, layer.backend), rounds))
+    return LayerRow(name, key, words.shape[0], layer.mask.shape[0], words.shape[1],
+                    1e3 * dense_s, 1e3 * packed_s, 1e3 * kernel_s, dense_s / packed_s,
+                    dense_s / kernel_s)
+
+
 def bench_export(models: list[str], keep: float, batch: int, repeats: int, rounds: int,
-                 threads: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                 threads: int) -> tuple[list[dict[str, Any]], ...]:
     """Size rows and speed rows of every model (see the module docstring).
 
     Parameters
@@ -168,8 +226,8 @@ def bench_export(models: list[str], keep: float, batch: int, repeats: int, round
 
     Returns
     -------
-    (list, list)
-        Size rows and speed rows as dicts.
+    (list, list, list)
+        Size rows, speed rows and layer rows as dicts.
     """
     unknown = [m for m in models if m not in SHAPES]
     if unknown:
@@ -180,6 +238,7 @@ def bench_export(models: list[str], keep: float, batch: int, repeats: int, round
         sizes = [asdict(r) for m in models for r in size_rows(m, keep)]
         speeds = [asdict(speed_row(m, keep, binary, batch, repeats, rounds))
                   for m in models for binary in (False, True)]
+        layers = [asdict(layer_row(m, keep, batch, rounds)) for m in models]
     finally:
         torch.set_num_threads(previous)
-    return sizes, speeds
+    return sizes, speeds, layers

@@ -42,8 +42,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from empirical.export.bits import pack_rows
-from empirical.export.popcount import and_counts, xnor_counts
+from empirical.export.bits import pack_rows, words_per_row
+from empirical.export.popcount import and_counts, xnor_outputs
 from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer
 
 SPARSE_MAX_DENSITY = 0.1
@@ -126,13 +126,16 @@ class PopcountLayer(nn.Module):
         self._border: dict[tuple[int, int], np.ndarray] = {}
 
     def _words(self, bits: np.ndarray, fill: np.uint64) -> np.ndarray:
-        """Packed rows of input bits: ``(B, F)`` for linear layers, gathered taps for convs
-        (conv inputs arrive channels-last, ``(B, H, W, C)``)."""
+        """Packed rows of input bits: ``(B, F)`` for linear layers; for convs ``(B, C, H, W)``
+        bits (any memory layout) packed along the channels, then the gathered taps."""
         if not self.geometry.conv:
             return pack_rows(bits)
-        batch, height, width, channels = bits.shape
-        words = pack_rows(bits.reshape(-1, channels)).reshape(batch, height, width, -1)
-        return self.geometry.gather(words, fill)
+        channels_last = np.ascontiguousarray(np.moveaxis(bits, 1, -1))  # free if channels-last
+        pixels = np.packbits(channels_last, axis=-1, bitorder="little")
+        nbytes = 8 * words_per_row(bits.shape[1])
+        words = np.zeros((*pixels.shape[:3], nbytes), dtype=np.uint8)
+        words[..., :pixels.shape[-1]] = pixels
+        return self.geometry.gather(words.view("<u8"), fill)
 
     def _border_sums(self, height: int, width: int) -> np.ndarray:
         """``sum T`` over the padded taps of every output position (the +1 fill's share)."""
@@ -144,30 +147,36 @@ class PopcountLayer(nn.Module):
             taps = self.ternary.reshape(*self.ternary.shape[:2], *self.geometry.kernel)
             sums = F.conv2d(ring, taps, stride=self.geometry.stride)
             self._border[key] = sums[0].permute(1, 2, 0).reshape(-1, sums.shape[1]).round()\
-                .numpy().astype(np.int32)
+                .numpy().astype(np.int64)
         return self._border[key]
 
-    def signed_counts(self, values: np.ndarray) -> np.ndarray:
-        """``sum_i T_oi x_i`` per row and output, exactly, for inputs in ``{-1, 0, +1}``
-        (linear: ``(B, F)``; conv: channels-last ``(B, H, W, C)``).
+    def _offsets(self, values: np.ndarray) -> np.ndarray:
+        """``K_o`` plus the padding's share per output position, ``(positions, O)``."""
+        offsets = self.kept_count.astype(np.int64)[None, :]
+        if self.geometry.conv and any(self.geometry.padding):
+            offsets = offsets + self._border_sums(*values.shape[2:4])
+        return offsets
+
+    def outputs(self, values: np.ndarray) -> np.ndarray:
+        """``alpha sum_i T_oi x_i`` per row and output (float32), the sums exact, for inputs in
+        ``{-1, 0, +1}`` (linear: ``(B, F)``; conv: ``(B, C, H, W)``).
 
         Inputs without zeros (sign activations): one XNOR-popcount with the padding filled by
-        ``+1`` words, ``2 popcount(m & ~(s ^ P)) - K_o``, minus the padding's share. Inputs with
-        zeros: ``2 a - t`` from AND-popcounts of the positive and negative planes.
+        ``+1`` words, ``2 popcount(m & ~(s ^ P)) - K_o`` minus the padding's share, with the
+        product by ``alpha`` fused into the kernel. Inputs with zeros: ``2 a - t`` from
+        AND-popcounts of the positive and negative planes.
         """
         if values.all():
             plus = self._words(values > 0, ALL_ONES)
-            counts = 2 * xnor_counts(plus, self.signs, self.mask, self.backend) - self.kept_count
-            if self.geometry.conv and any(self.geometry.padding):
-                border = self._border_sums(*values.shape[1:3])
-                counts -= np.tile(border, (values.shape[0], 1))
-            return counts
+            return xnor_outputs(plus, self.signs, self.mask, self._offsets(values), self.alpha,
+                                self.backend)
         plus = self._words(values > 0, np.uint64(0))
         minus = self._words(values < 0, np.uint64(0))
         pos, neg = self.signs & self.mask, ~self.signs & self.mask
         agree = and_counts(np.concatenate([plus, minus], axis=1),
                            np.concatenate([pos, neg], axis=1), self.backend)
-        return 2 * agree - and_counts(plus | minus, self.mask, self.backend)
+        counts = 2 * agree - and_counts(plus | minus, self.mask, self.backend)
+        return counts.astype(np.float32) * np.float32(self.alpha)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``alpha`` times the exact signed counts (+ bias), float32 of the layer's output shape.
@@ -178,14 +187,10 @@ class PopcountLayer(nn.Module):
         g = self.geometry
         if g.one_d:
             x = x.unsqueeze(2)
+        values = x.detach().float().numpy()  # any strides: NCHW or channels-last
+        y = torch.from_numpy(self.outputs(values))
         if g.conv:
-            x = x.permute(0, 2, 3, 1)
-        values = x.detach().float().contiguous().numpy()
-        counts = self.signed_counts(values).astype(np.float32)
-        counts *= np.float32(self.alpha)
-        y = torch.from_numpy(counts)
-        if g.conv:
-            out_h, out_w = g.out_size(*values.shape[1:3])
+            out_h, out_w = g.out_size(*values.shape[2:4])
             y = y.reshape(values.shape[0], out_h, out_w, -1).permute(0, 3, 1, 2)
             if g.one_d:
                 y = y.squeeze(2).contiguous()

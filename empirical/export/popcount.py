@@ -5,7 +5,9 @@ Two reductions over 64-bit words (``x`` rows of inputs, ``(signs, mask)`` rows o
 - :func:`and_counts`: ``c[r, o] = sum_w popcount(x[r, w] & m[o, w])``;
 - :func:`xnor_counts`: ``c[r, o] = sum_w popcount(m[o, w] & ~(s[o, w] ^ x[r, w]))``, the number of
   kept weights whose sign agrees with the input's (XNOR-Net's XNOR-popcount, Rastegari et al.,
-  ECCV 2016, with the mask ANDed in).
+  ECCV 2016, with the mask ANDed in);
+- :func:`xnor_outputs`: ``y[r, o] = alpha (2 c[r, o] - d[r mod P, o])`` in float32, the popcount
+  layer's output with its epilogue fused into the kernel (no integer array is written).
 
 The numba kernel counts bits with the SWAR popcount (Hacker's Delight, section 5-1), which LLVM
 compiles to the ``popcnt`` instruction; the numpy fallback uses ``numpy.bitwise_count`` on row
@@ -84,6 +86,24 @@ if numba is not None:
                 out[r, o] = acc[o]
 
 
+    @numba.njit(nogil=True, cache=True)
+    def _numba_xnor_outputs(x: np.ndarray, signs_t: np.ndarray, mask_t: np.ndarray,
+                            offsets: np.ndarray, alpha: np.float32,
+                            out: np.ndarray) -> None:  # pragma: no cover
+        words, outs = mask_t.shape
+        period = offsets.shape[0]
+        acc = np.zeros(outs, dtype=np.uint64)
+        for r in range(x.shape[0]):
+            acc[:] = 0
+            for w in range(words):
+                value = x[r, w]
+                for o in range(outs):
+                    acc[o] += _popcount(mask_t[w, o] & ~(signs_t[w, o] ^ value))
+            p = r % period
+            for o in range(outs):
+                out[r, o] = alpha * np.float32(2 * np.int64(acc[o]) - offsets[p, o])
+
+
 def _check(x: np.ndarray, mask: np.ndarray) -> None:
     if x.dtype != np.uint64 or mask.dtype != np.uint64 or x.shape[1] != mask.shape[1]:
         raise ValueError(f"popcount products need uint64 rows of equal width, got "
@@ -148,3 +168,39 @@ def _use_numba(backend: str) -> bool:
     if backend == "numba" and numba is None:
         raise ValueError("the numba popcount backend needs numba (pip install numba)")
     return backend == "numba" or (backend == "auto" and numba is not None)
+
+
+def xnor_outputs(x: np.ndarray, signs: np.ndarray, mask: np.ndarray, offsets: np.ndarray,
+                 alpha: float, backend: str = "auto") -> np.ndarray:
+    """``y[r, o] = alpha (2 xnor_counts[r, o] - offsets[r mod P, o])`` as float32.
+
+    Parameters
+    ----------
+    x, signs, mask
+        As in :func:`xnor_counts`.
+    offsets
+        ``int64`` ``(P, O)``: the subtracted term per output position (``P`` positions per
+        sample, rows are sample-major) and output.
+    alpha
+        The gain (rounded to float32; the product is a float32 product).
+    backend
+        ``auto`` (numba if installed), ``numba`` or ``numpy``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` ``(R, O)``.
+    """
+    _check(x, mask)
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    rows = x.shape[0]
+    if rows % offsets.shape[0]:
+        raise ValueError(f"{rows} rows are not whole samples of {offsets.shape[0]} positions")
+    if _use_numba(backend):
+        out = np.empty((rows, mask.shape[0]), dtype=np.float32)
+        _numba_xnor_outputs(np.ascontiguousarray(x), np.ascontiguousarray(signs.T),
+                            np.ascontiguousarray(mask.T), offsets, np.float32(alpha), out)
+        return out
+    counts = _numpy_counts(x, signs, mask).astype(np.int64)
+    signed = 2 * counts.reshape(-1, *offsets.shape) - offsets
+    return (signed.reshape(rows, -1).astype(np.float32) * np.float32(alpha)).astype(np.float32)
