@@ -87,13 +87,13 @@ def test_rebuilt_network_equals_the_run_bit_for_bit(runs: dict[str, Path],
                                                     tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     from empirical.export.runs import read_run
-    from empirical.export.ticket_file import test_batches
+    from empirical.export.ticket_file import eval_batches
 
     for name in ("biprop-global", "biprop-binary", "edge-popup"):
         path = tmp_path / f"{name}.safetensors"
         _export(capsys, str(runs[name]), path, "--layout", "seed-only")
         ticket = read_run(runs[name])
-        x = torch.cat([xb for xb, _ in test_batches(ticket.hparams).epoch(0)])
+        x = torch.cat([xb for xb, _ in eval_batches(ticket.hparams).epoch(0)])
         with torch.no_grad():
             assert torch.equal(load_ticket(path).model(x), ticket.model(x))
 

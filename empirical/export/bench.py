@@ -170,7 +170,7 @@ class LayerRow:
 @torch.no_grad()
 def layer_row(name: str, keep: float, batch: int = 256, rounds: int = 1) -> LayerRow:
     """The heaviest popcount layer of a binary ``name`` ticket: dense vs packed vs kernel."""
-    from empirical.export.kernels import PopcountLayer
+    from empirical.export.kernels import ALL_ONES, PopcountLayer
     from empirical.export.popcount import xnor_outputs
 
     shape, _ = SHAPES[name]
@@ -187,17 +187,17 @@ def layer_row(name: str, keep: float, batch: int = 256, rounds: int = 1) -> Laye
 
     def cost(key: str) -> int:
         layer = packed.get_submodule(key)
-        return layer._words(inputs[key].numpy() > 0, 0).size * layer.mask.shape[0]
+        return layer.pack_input(inputs[key].numpy() > 0, ALL_ONES).size * layer.mask.shape[0]
 
     key = max(inputs, key=cost)
     layer, x = packed.get_submodule(key), inputs[key]
     values = x.numpy()
-    words = layer._words(values > 0, 0)
+    words = layer.pack_input(values > 0, ALL_ONES)
     dense_layer = dense.get_submodule(key)
     dense_layer(x)
     dense_s = min(_time(lambda: dense_layer(x), rounds))
     packed_s = min(_time(lambda: layer(x), rounds))
-    offsets = layer._offsets(values)
+    offsets = layer.offsets(values)
     kernel_s = min(_time(lambda: xnor_outputs(words, layer.signs, layer.mask, offsets,
                                               layer.alpha, layer.backend), rounds))
     return LayerRow(name, key, words.shape[0], layer.mask.shape[0], words.shape[1],

@@ -125,7 +125,7 @@ class PopcountLayer(nn.Module):
         self.bias = None if layer.bias is None else layer.bias.detach().clone()
         self._border: dict[tuple[int, int], np.ndarray] = {}
 
-    def _words(self, bits: np.ndarray, fill: np.uint64) -> np.ndarray:
+    def pack_input(self, bits: np.ndarray, fill: np.uint64) -> np.ndarray:
         """Packed rows of input bits: ``(B, F)`` for linear layers; for convs ``(B, C, H, W)``
         bits (any memory layout) packed along the channels, then the gathered taps."""
         if not self.geometry.conv:
@@ -150,7 +150,7 @@ class PopcountLayer(nn.Module):
                 .numpy().astype(np.int64)
         return self._border[key]
 
-    def _offsets(self, values: np.ndarray) -> np.ndarray:
+    def offsets(self, values: np.ndarray) -> np.ndarray:
         """``K_o`` plus the padding's share per output position, ``(positions, O)``."""
         offsets = self.kept_count.astype(np.int64)[None, :]
         if self.geometry.conv and any(self.geometry.padding):
@@ -167,11 +167,11 @@ class PopcountLayer(nn.Module):
         AND-popcounts of the positive and negative planes.
         """
         if values.all():
-            plus = self._words(values > 0, ALL_ONES)
-            return xnor_outputs(plus, self.signs, self.mask, self._offsets(values), self.alpha,
+            plus = self.pack_input(values > 0, ALL_ONES)
+            return xnor_outputs(plus, self.signs, self.mask, self.offsets(values), self.alpha,
                                 self.backend)
-        plus = self._words(values > 0, np.uint64(0))
-        minus = self._words(values < 0, np.uint64(0))
+        plus = self.pack_input(values > 0, np.uint64(0))
+        minus = self.pack_input(values < 0, np.uint64(0))
         pos, neg = self.signs & self.mask, ~self.signs & self.mask
         agree = and_counts(np.concatenate([plus, minus], axis=1),
                            np.concatenate([pos, neg], axis=1), self.backend)

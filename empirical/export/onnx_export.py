@@ -114,14 +114,14 @@ def export_run_onnx(run_dir: str | os.PathLike, out: str | os.PathLike,
     """
     from empirical.data import dataset_info
     from empirical.export.runs import read_run
-    from empirical.export.ticket_file import test_batches
+    from empirical.export.ticket_file import eval_batches
 
     ticket = read_run(run_dir)
     model = freeze_(ticket.model, ticket.masks)
     shape = dataset_info(ticket.hparams.dataset.name).input_shape
     size = export_onnx(model, shape, out)
     try:
-        batches = test_batches(ticket.hparams, data_dir=data_dir)
+        batches = eval_batches(ticket.hparams, data_dir=data_dir)
         x = torch.cat([xb for xb, _ in batches.epoch(0)])
     except (FileNotFoundError, NotADirectoryError, ValueError):
         x = torch.randn(64, *shape, generator=torch.Generator().manual_seed(0))

@@ -61,7 +61,7 @@ class LoadedTicket:
     tensors: dict[str, torch.Tensor]
 
 
-def test_batches(hparams: Any, dataset: str | None = None, data_dir: str | None = None) -> Any:
+def eval_batches(hparams: Any, dataset: str | None = None, data_dir: str | None = None) -> Any:
     """The test split of the run's dataset (or ``dataset``), batched as the run evaluated it."""
     from empirical.data import Batches, get_dataset
 
@@ -90,7 +90,7 @@ def predictions_digest(preds: torch.Tensor) -> str:
 
 def _reference_predictions(model: nn.Module, hparams: Any, data_dir: str | None) -> str | None:
     try:
-        batches = test_batches(hparams, data_dir=data_dir)
+        batches = eval_batches(hparams, data_dir=data_dir)
     except (FileNotFoundError, NotADirectoryError, ValueError):
         return None  # the data is not here: the file records the accuracy only
     return predictions_digest(predict(model, batches)[0])
@@ -239,7 +239,7 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
                          f"{dataset_info(name).num_classes} classes; file {path} is a ticket for "
                          f"{own} {dataset_info(own).input_shape} with "
                          f"{dataset_info(own).num_classes} classes")
-    batches = test_batches(loaded.hparams, dataset=name, data_dir=data_dir)
+    batches = eval_batches(loaded.hparams, dataset=name, data_dir=data_dir)
     model = loaded.model
     if engine == "packed":
         from empirical.export.kernels import pack_model
