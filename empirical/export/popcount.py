@@ -10,8 +10,9 @@ Two reductions over 64-bit words (``x`` rows of inputs, ``(signs, mask)`` rows o
   layer's output with its epilogue fused into the kernel (no integer array is written).
 
 The numba kernel counts bits with the SWAR popcount (Hacker's Delight, section 5-1), which LLVM
-compiles to the ``popcnt`` instruction; the numpy fallback uses ``numpy.bitwise_count`` on row
-chunks. Both return exact ``int32`` counts.
+recognises: on the AVX2 machine this was written on, the compiled kernels use ``popcnt`` and,
+vectorised over the outputs, ``vpshufb`` nibble-table popcounts. The numpy fallback uses
+``numpy.bitwise_count`` on row chunks. Both return exact counts.
 """
 
 from __future__ import annotations
