@@ -26,6 +26,7 @@ from empirical.device import (
     init_distributed,
     prepare_model,
     select_device,
+    set_threads,
 )
 from empirical.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
 from empirical.store import RunStore
@@ -159,6 +160,7 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
         finished run was read back).
     """
     runtime = runtime or RuntimeConfig()
+    set_threads(runtime.threads)
     kind = hparams.mask.mode
     store = RunStore.for_run(runs_dir, kind, hparams)
     if store.finished:
@@ -178,7 +180,7 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
         ids = [device.index] if device.type == "cuda" else None
         model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if dist.is_main:
-        store.write_hparams(kind, hparams)
+        store.write_hparams(kind, hparams, runtime={"threads": runtime.threads})
     hooks = hooks or FitHooks()
     if hooks.keep_schedule is None:
         hooks.keep_schedule = keep_schedule(hparams)

@@ -31,6 +31,27 @@ def test_train_json_summary_and_reuse(tmp_path: Path, capsys: pytest.CaptureFixt
     assert second["reused"] is True and second["test_acc"] == first["test_acc"]
 
 
+def test_threads_are_applied_recorded_and_not_hashed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    base = ["train", "dense", "--preset", "digits-dense", *FAST, "--runs-dir", str(tmp_path),
+            "--json"]
+    try:
+        first = run_json(capsys, [*base, "--threads", "1"])
+        assert torch.get_num_threads() == 1
+        stored = json.loads((Path(first["run_dir"]) / "hparams.json").read_text())
+        assert stored["runtime"] == {"threads": 1} and "threads" not in json.dumps(
+            stored["hparams"])
+        second = run_json(capsys, [*base, "--threads", "2"])
+        assert second["reused"] is True and second["hash"] == first["hash"]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    assert main([*base, "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
+
+
 def test_explicit_flag_overrides_preset(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     base = ["train", "edge-popup", "--preset", "digits-edge-popup", *FAST,
