@@ -99,3 +99,6 @@ def test_bench_train_json(capsys: pytest.CaptureFixture[str]) -> None:
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [r["variant"] for r in rows] == ["ours", "sort", "dense"]
     assert rows[0]["ratio_to_ours"] == 1.0 and all(r["samples_per_s"] > 0 for r in rows)
+    assert rows[2]["ratio_to_dense"] == 1.0 and rows[2]["cpu_ratio_to_dense"] == 1.0
+    assert rows[0]["cpu_ratio_to_dense"] == pytest.approx(
+        rows[0]["cpu_step_ms"] / rows[2]["cpu_step_ms"])
