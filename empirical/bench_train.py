@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import multiprocessing
 import resource
-import time
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical.device import autocast, peak_memory, prepare_model, select_device
+from empirical.device import select_device
 
 BENCH_MODELS = ("conv4", "conv6", "vgg-small", "resnet18")
 CIFAR_SHAPE = (3, 32, 32)
@@ -93,34 +92,16 @@ class BenchRow:
 
 def time_steps(model: nn.Module, batch_size: int, steps: int, warmup: int,
                device: torch.device) -> tuple[float, float, float | None]:
-    """Wall and CPU seconds per SGD step over ``steps`` timed steps, and the CUDA peak in MiB."""
-    model = prepare_model(model, device, channels_last=True)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(batch_size, *CIFAR_SHAPE, generator=generator).to(device)
-    y = torch.randint(0, CIFAR_CLASSES, (batch_size,), generator=generator).to(device)
+    """Wall and CPU seconds per SGD step over ``steps`` timed steps, and the CUDA peak in MiB.
 
-    def step() -> None:
-        with autocast(device, True):
-            loss = nn.functional.cross_entropy(model(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    :func:`empirical.bench_gpu.time_training_steps` with the training defaults of a run: bf16
+    autocast and channels_last memory on CUDA only.
+    """
+    from empirical.bench_gpu import time_training_steps
 
-    for _ in range(warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    with peak_memory(device) as peak:
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for _ in range(steps):
-            step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = (time.perf_counter() - start) / steps
-        cpu_seconds = (time.process_time() - cpu_start) / steps
-    return seconds, cpu_seconds, (peak["bytes"] / 2**20 if device.type == "cuda" else None)
+    cuda = device.type == "cuda"
+    return time_training_steps(model, batch_size, steps, warmup, device, bf16=cuda,
+                               channels_last=cuda)
 
 
 def measure_variant(model_name: str, mode: str, variant: str, keep: float, batch_size: int,
