@@ -241,6 +241,15 @@ class RunHparams:
     training: TrainingHparams = field(default_factory=TrainingHparams)
 
 
+def _default_threads() -> int:
+    """``$OMP_NUM_THREADS`` when it is a positive integer, else ``min(4, usable cores)``."""
+    text = os.environ.get("OMP_NUM_THREADS", "")
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(4, cores or 1)
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Settings that never change the numbers of a run, hence never hashed."""
@@ -251,6 +260,11 @@ class RuntimeConfig:
     compile: bool = hp(False, "torch.compile the model")
     progress: bool = hp(True, "show a progress bar on stderr when it is a terminal")
     tensorboard: bool = hp(False, "also write TensorBoard event files into the run directory")
+    threads: int = hp(_default_threads(),
+                      "torch intra-op CPU threads, recorded in hparams.json (default: "
+                      "$OMP_NUM_THREADS, else min(4, usable cores): more oversubscribe small "
+                      "models on a shared machine); reruns with the same count repeat, torch "
+                      "does not promise equal bits across counts")
 
 
 def _jsonable(value: Any) -> Any:

@@ -104,10 +104,14 @@ class RunStore:
         return FileLock(self.path.parent / f".{self.name}.lock", is_singleton=True)
 
     # --- hyperparameters -------------------------------------------------------------------
-    def write_hparams(self, kind: str, hparams: Any) -> None:
-        """Write ``hparams.json`` (all fields, the kind and the hash)."""
-        write_json(self.path / HPARAMS,
-                   {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams)})
+    def write_hparams(self, kind: str, hparams: Any,
+                      runtime: dict[str, Any] | None = None) -> None:
+        """Write ``hparams.json`` (all fields, the kind and the hash; ``runtime``: settings the
+        run used that are not hashed, such as its thread count)."""
+        content = {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams)}
+        if runtime is not None:
+            content["runtime"] = dict(runtime)
+        write_json(self.path / HPARAMS, content)
 
     def read_hparams(self) -> dict[str, Any]:
         """The contents of ``hparams.json``, checked: kind, hash (= the directory) and fields."""
