@@ -472,7 +472,7 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     ticket = store.reusable_ticket()
     resumed = ticket is not None
     masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
-    initial = (None if store.resume_checkpoint() is not None
+    initial = (None if store.resume_checkpoint(keep=True) is not None
                else start_state(hparams, masks, step, runs_dir, runtime))
     store.write_hparams(KIND, hparams)
     if not resumed:
