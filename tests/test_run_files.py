@@ -242,3 +242,23 @@ def test_damaged_parent_hparams_is_one_line_exit_2(finished: tuple, tmp_path: Pa
     assert code == 2
     assert err[-1] == (f"tickets train: error: run file {level0.path / 'hparams.json'}: names "
                        f"run '0', found in {level0.name}")
+
+
+def test_damaged_rewind_state_is_replayed(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                          ) -> None:
+    import dataclasses
+
+    from empirical.lth import rewind_file, rewind_state
+
+    base = dataclasses.replace(LTH, pruning=PruningHparams(rate=0.5, rewind="3it"))
+    run_lth(base, 0, runs_dir=tmp_path, runtime=CPU)
+    root = imp_chain(base, 0)[0]
+    path = Path(rewind_file(RunStore.for_run(tmp_path, "lth", root), 3))
+    saved = torch.load(path, weights_only=True)
+    _truncate(path)
+    with caplog.at_level(logging.WARNING, logger="empirical.store"):
+        replayed = rewind_state(root, 3, tmp_path, CPU)
+    assert all(torch.equal(saved[k], replayed[k]) for k in saved)
+    [message] = caplog.messages
+    assert message.startswith(f"warning: run file {path}: truncated or not a torch file (")
+    assert message.endswith("; replaying level 0 to recompute it")
