@@ -382,7 +382,7 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
     if runtime.tensorboard:
         tensorboard_writer_class()  # fails before anything is written
     store = _store(runs_dir, hparams)
-    reused = store.reusable_result()
+    reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
         with store.lock():

@@ -280,12 +280,20 @@ class RunStore:
                                      f"{METRICS} is at step {records[-1]['step']}")
         return result
 
-    def reusable_result(self) -> dict[str, Any] | None:
-        """The checked result of a finished run, or None (unfinished, or damaged: one warning)."""
+    def reusable_result(self, warn: bool = True) -> dict[str, Any] | None:
+        """The checked result of a finished run, or None (unfinished, or damaged).
+
+        Parameters
+        ----------
+        warn
+            Report a damaged result in one warning line (callers that check again under the
+            run's lock pass False the first time, so the warning is printed once).
+        """
         if not self.finished:
             return None
         try:
             return self.read_result()
         except RunFileError as err:
-            warn_damaged(err, "recomputing the result from the last valid state")
+            if warn:
+                warn_damaged(err, "recomputing the result from the last valid state")
             return None

@@ -174,6 +174,7 @@ def test_damaged_mpt_run_is_recomputed(finished: tuple, tmp_path: Path, case: st
     assert not again["reused"]
     assert {k: again[k] for k in COMPARED} == {k: finished[1][k] for k in COMPARED}
     assert [m.splitlines()[0] for m in caplog.messages] == caplog.messages  # one line each
+    assert len(set(caplog.messages)) == len(caplog.messages)  # each said once
     assert any(str(store.path / name) in m for m in caplog.messages)
     assert len(store.metrics()) == 3 and store.read_result()["test_acc"] == again["test_acc"]
     assert run_mpt(MPT, runs, CPU)["reused"]
