@@ -177,6 +177,7 @@ def test_damaged_mpt_run_is_recomputed(finished: tuple, tmp_path: Path, case: st
     assert len(set(caplog.messages)) == len(caplog.messages)  # each said once
     assert any(str(store.path / name) in m for m in caplog.messages)
     assert len(store.metrics()) == 3 and store.read_result()["test_acc"] == again["test_acc"]
+    assert (store.path / f"{CHECKPOINT}.damaged").exists() == (name == CHECKPOINT)
     assert run_mpt(MPT, runs, CPU)["reused"]
 
 
