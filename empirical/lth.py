@@ -389,7 +389,7 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
     if runtime.tensorboard:
         tensorboard_writer_class()  # fails before anything is written
     store = _store(runs_dir, hparams)
-    reused = store.reusable_result()
+    reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
         with store.lock():
@@ -479,7 +479,7 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     ticket = store.reusable_ticket()
     resumed = ticket is not None
     masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
-    initial = (None if store.resume_checkpoint() is not None
+    initial = (None if store.resume_checkpoint(keep=True) is not None
                else start_state(hparams, masks, step, runs_dir, runtime))
     store.write_hparams(KIND, hparams, runtime={"threads": runtime.threads})
     if not resumed:

@@ -171,7 +171,7 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
     if runtime.tensorboard:
         tensorboard_writer_class()  # fails before anything is written
     store = RunStore.for_run(runs_dir, hparams.mask.mode, hparams)
-    reused = store.reusable_result()
+    reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
         dist = distributed_from_env()

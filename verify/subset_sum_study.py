@@ -12,7 +12,7 @@ recursion of :func:`theory.subset_sum.is_eps_cover` and ``median_radius`` is NaN
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,8 @@ RADIUS_MAX_N = 24
 
 
 def subset_sum_table(
-    n_values: Sequence[int], eps_values: Sequence[float], seeds: int, seed: int = 0
+    n_values: Sequence[int], eps_values: Sequence[float], seeds: int, seed: int = 0,
+    progress: Callable[[int], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Success probability of Lueker's event and median covering radius per ``(n, eps)``.
 
@@ -38,6 +39,8 @@ def subset_sum_table(
         Instances per ``n``, ``>= 1``.
     seed : int
         Base seed.
+    progress : callable, optional
+        Called with 1 after each ``n``.
 
     Returns
     -------
@@ -75,4 +78,6 @@ def subset_sum_table(
                 "lower_bound_n": math.ceil(counting_lower_bound(e)),
                 "seeds": int(seeds),
             })
+        if progress is not None:
+            progress(1)
     return rows

@@ -7,9 +7,9 @@ Alone it runs every check at smoke scale and prints one table (exit 0 if all pas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
-import sys
 import tempfile
 from typing import Any
 
@@ -131,16 +131,15 @@ def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from tqdm import tqdm
-
+    from empirical.progress import progress_bar
     from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
 
     if args.method in (*CONV_METHODS, SIGN_METHOD):
         raise ValueError(f"--method {args.method} supports construct only, not sweep")
     values = args.values if args.vary != "width" else args.block_sizes
     steps = len(values) * (args.seeds if args.vary == "width" else 1)
-    with tqdm(total=steps, file=sys.stderr, disable=args.json or not sys.stderr.isatty(),
-              desc=f"sweep {args.vary}") as bar:
+    bar = progress_bar(steps, desc=f"sweep {args.vary}", unit="setting")
+    with contextlib.closing(bar):
         if args.vary == "width":
             return sweep_error_vs_width(args.method, args.block_sizes, args.width, args.depth,
                                         args.eps, args.delta, args.seeds, progress=bar.update)
@@ -216,9 +215,14 @@ def run(args: argparse.Namespace) -> int:
         emit(rows, args.json, DEFAULT_COLUMNS, one_object=True)
         return 0 if all(r["pass"] for r in rows) else 1
     if args.action == "subset-sum":
+        from empirical.progress import progress_bar
         from verify.subset_sum_study import subset_sum_table
 
-        emit(subset_sum_table(args.n, args.eps, args.seeds, seed=args.seed), args.json)
+        bar = progress_bar(len(args.n), desc="subset-sum", unit="n")
+        with contextlib.closing(bar):
+            rows = subset_sum_table(args.n, args.eps, args.seeds, seed=args.seed,
+                                    progress=bar.update)
+        emit(rows, args.json)
         return 0
     if args.action == "construct" and args.method == SIGN_METHOD:
         from verify.sign_study import run_sign_construction
