@@ -221,6 +221,8 @@ class TrainingHparams:
             _check_positive(getattr(self, name), name.replace("_", " "), allow_zero=True)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+        if not self.momentum < 1:
+            raise ValueError(f"momentum (Adam: beta1) must lie in [0, 1), got {self.momentum!r}")
 
 
     @property
@@ -258,7 +260,8 @@ class RuntimeConfig:
     device: str = hp("auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     num_workers: int = hp(2, "data loader worker processes (torchvision datasets)")
     compile: bool = hp(False, "torch.compile the model")
-    progress: bool = hp(True, "show a progress bar on stderr when it is a terminal")
+    progress: bool = hp(True, "progress on stderr: a bar on a terminal, else a line every "
+                              "$TICKETS_PROGRESS_INTERVAL seconds")
     tensorboard: bool = hp(False, "also write TensorBoard event files into the run directory")
     threads: int = hp(_default_threads(),
                       "torch intra-op CPU threads, recorded in hparams.json (default: "
