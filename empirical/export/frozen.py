@@ -72,6 +72,10 @@ def freeze_(model: nn.Module, masks: Mapping[str, torch.Tensor],
     layers = dict(prunable_layers(model))
     if set(layers) != set(masks):
         raise ValueError(f"masks name layers {sorted(masks)}, the model has {sorted(layers)}")
+    scopes = {id(s): s for s in (getattr(layer, "global_scope", None) for layer in layers.values())
+              if s is not None}
+    for scope in scopes.values():
+        scope.detach()  # a frozen model has no scores left to select from
     for name, layer in layers.items():
         mask = masks[name].to(layer.weight.dtype).reshape(layer.weight.shape)
         value = kept_values(layer, mask) if values is None or name not in values else values[name]
