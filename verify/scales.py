@@ -300,7 +300,7 @@ STUDIES: dict[str, dict[str, Any]] = {
     "mpt_mnist5k": {
         "smoke": MPTScale(
             "mnist5k", _MNIST5K_MPT, (_mlp(32, 1),), _mlp(32, 1), (1.0,), (0.5,),
-            ("MPT-1/32",), (0,), training={"epochs": 1}, dense_training={"iterations": 200}),
+            ("MPT-1/32",), (0,), training={"epochs": 1}),
         "cpu": MPTScale(
             "mnist5k", _MNIST5K_MPT, (_LENET, _mlp(512, 3)), _LENET, (1.0,),
             (0.5, 0.2, 0.1), ("MPT-1/32", "MPT-1/1 +BN", "edge-popup"), (0, 1)),
