@@ -85,7 +85,8 @@ def point_hparams(sizes: Setup, point: MPTPoint) -> Any:
     model = {"name": point.model.name, "widths": point.model.widths,
              "width_mult": point.width_mult, **VARIANT_MODEL[point.variant]}
     mask = {} if point.variant == DENSE else {"keep": point.keep}
-    training = sizes.dense_training if point.variant == DENSE else sizes.training
+    training = ({**sizes.dense_training, **point.model.dense_training}
+                if point.variant == DENSE else sizes.training)
     return preset_hparams(preset, {
         "dataset": {"name": sizes.dataset}, "model": model,
         "mask": mask, "training": {**training, "seed": point.seed}})
