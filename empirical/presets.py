@@ -287,7 +287,6 @@ _SCORE_SGD = {"optimizer": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 1e
 MNIST1D_RECIPE = {"optimizer": "adam", "lr": 1e-2, "schedule": "constant", "iterations": 6000,
                   "eval_every": 500}
 _M1D_SRC = {"dataset.name": M1D, "dataset.batch_size": f"{M1D}: batch 100",
-            "dataset.val_size": "ours: 500 of the 4,000 training examples held out",
             "model.bias": f"{M1D}: layers with biases",
             "mask.init": f"{M1D}: PyTorch's default init",
             "training.optimizer": f"{M1D}: Adam", "training.lr": f"{M1D}: lr 1e-2",
@@ -297,7 +296,7 @@ _M1D_SRC = {"dataset.name": M1D, "dataset.batch_size": f"{M1D}: batch 100",
 
 
 def _mnist1d_dense(model: dict[str, Any], what: str, number: str) -> Preset:
-    values = {"dataset": {"name": "mnist1d", "batch_size": 100, "val_size": 500},
+    values = {"dataset": {"name": "mnist1d", "batch_size": 100},
               "model": {**model, "bias": True}, "mask": {"init": "torch_default"},
               "training": MNIST1D_RECIPE}
     sources = {**_M1D_SRC, **{f"model.{k}": f"{M1D}: {what}" for k in model}}

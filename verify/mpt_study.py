@@ -88,8 +88,21 @@ def point_hparams(sizes: Setup, point: MPTPoint) -> Any:
     training = ({**sizes.dense_training, **point.model.dense_training}
                 if point.variant == DENSE else sizes.training)
     return preset_hparams(preset, {
-        "dataset": {"name": sizes.dataset}, "model": model,
+        "dataset": {"name": sizes.dataset, "val_size": study_val_size(sizes)}, "model": model,
         "mask": mask, "training": {**training, "seed": point.seed}})
+
+
+def study_val_size(sizes: Setup) -> int:
+    """The validation split of every run of a study: the score presets' (the dense baseline
+    trains on the same training examples as the tickets it is compared with)."""
+    from empirical.presets import get_preset
+
+    sizes_of = {get_preset(sizes.presets[v]).section("dataset").get("val_size", 0)
+                for v in sizes.presets if v != DENSE}
+    if len(sizes_of) != 1:
+        raise ValueError(f"the score presets of a study must share one validation split, got "
+                         f"{sorted(sizes_of)}")
+    return sizes_of.pop()
 
 
 def study_points(sizes: MPTScale) -> list[MPTPoint]:
