@@ -1,7 +1,8 @@
 """``tickets verify``: hold the strong-ticket theorems against measured numbers.
 
 Alone it runs every check at smoke scale and prints one table (exit 0 if all pass, 1 otherwise);
-``subset-sum``, ``construct`` and ``sweep`` run one study with chosen sizes.
+``subset-sum``, ``construct`` and ``sweep`` run one study with chosen sizes.  Every pass says
+what it rests on (the ``evidence`` column: ``exact``, ``certified`` or ``sampled``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 import tempfile
 from typing import Any
 
+from theory.sup_error import DOMAINS
 from verify.cli.common import (
     emit,
     int_range,
@@ -24,9 +26,10 @@ from verify.cli.common import (
 
 METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth")
 DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used", "depth_used",
-                   "bound_width", "sup_error", "pass")
-CONSTRUCT_COLUMNS = ("construction", "target_size", "eps", "source_width", "source_depth",
-                     "kept_fraction", "sup_error", "predicted_error", "bound_width", "success")
+                   "bound_width", "bound_kind", "sup_error", "error_bound", "evidence", "pass")
+CONSTRUCT_COLUMNS = ("construction", "target_size", "domain", "eps", "source_width",
+                     "source_depth", "kept_fraction", "sup_error", "sup_method", "certified_error",
+                     "evidence", "bound_width", "success", "pass")
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            help="rescale a target violating the theorem's assumption")
     construct.add_argument("--target-scale", type=positive_float, default=1.0,
                            help="multiply the random target by this factor (default 1)")
+    construct.add_argument("--domain", choices=DOMAINS, default="ball",
+                           help="input domain of the sup error: the unit l2 ball or the cube "
+                           "[-1,1]^d0 (default ball)")
     construct.set_defaults(func=run)
 
     sweep = sub.add_parser(
@@ -156,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "construct":
         row = study.run_construction(args.method, args.width, args.depth, args.eps, args.delta,
                                      args.seed, block_size=args.block_size, rescale=args.rescale,
-                                     target_scale=args.target_scale)
+                                     target_scale=args.target_scale, domain=args.domain)
         emit([row], args.json, None if args.json else CONSTRUCT_COLUMNS, one_object=True)
         return 0
     rows = _run_sweep(args)
