@@ -89,10 +89,16 @@ def init_distributed(dist: Distributed, device: torch.device) -> None:
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA when ``enabled``; a no-op elsewhere."""
-    if enabled and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    """bf16 autocast on ``device`` (CUDA or CPU) when ``enabled``, else fp32 (a no-op).
+
+    A run asks for it with ``training.precision = "bf16"``, which is part of its hash; a device
+    without bf16 autocast is refused rather than silently run in fp32 under a bf16 name.
+    """
+    if not enabled:
+        return contextlib.nullcontext()
+    if device.type not in ("cuda", "cpu"):
+        raise ValueError(f"precision bf16 needs a CUDA or CPU device, not {device.type}")
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def prepare_model(model: torch.nn.Module, device: torch.device, channels_last: bool

@@ -11,7 +11,9 @@ Run identity (the open_lth idea)
 16 hex digits of its SHA-256. Adding a new field with a default therefore leaves every existing
 hash unchanged, and two runs with the same settings share one directory ``runs_dir/<kind>/<hash>``.
 Settings that cannot change the numbers (device, data directory, workers, progress bars) live in
-:class:`RuntimeConfig` and are never hashed.
+:class:`RuntimeConfig` and are never hashed; numerics that do change them (``training.precision``)
+are hyperparameters. Values that depend on others are resolved before hashing (a weight decay not
+given becomes the optimiser's default), so a flag spelled out at its default names the same run.
 """
 
 from __future__ import annotations
@@ -52,11 +54,20 @@ def hp(default: Any, help: str, flag: str | None = None, **extra: Any) -> Any:
 
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
-SCHEDULES = ("cosine", "constant")
+#: Weight decay an optimiser gets when ``--weight-decay`` is not given: the reference recipes'
+#: 1e-4 for SGD (edge-popup / biprop), none for Adam (the released biprop code's Adam applies none,
+#: nor do the LTH and MNIST-1D recipes), PyTorch's 0.01 for AdamW.
+DEFAULT_WEIGHT_DECAY = {"sgd": 1e-4, "adam": 0.0, "adamw": 1e-2}
+SCHEDULES = ("cosine", "constant", "step")
+PRECISIONS = ("fp32", "bf16")
+WARMUP_STARTS = ("one", "zero")
+MILESTONE_UNITS = ("ep", "it")
 MODES = ("dense", "edge-popup", "biprop")
 SCOPES = ("layerwise", "global")
 MASK_RULES = ("topk", "bernoulli")
-INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform")
+INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform", "xavier_normal")
+FAN_RULES = ("paper", "released")
+BN_INITS = ("ones", "uniform")
 BN_CHOICES = ("default", "none", "nonaffine", "affine")
 
 
@@ -82,6 +93,8 @@ class DatasetHparams:
     val_size: int = hp(0, "training examples held out as a validation split (0: none)")
     split_seed: int = hp(0, "seed of the validation split and of generated datasets")
     augment: bool = hp(True, "standard augmentation (CIFAR crop+flip, ImageNet resized crop)")
+    drop_last: bool = hp(True, "drop the last partial training batch of every epoch (open_lth "
+                               "keeps it: steps per epoch rounded up)")
 
     def __post_init__(self) -> None:
         from empirical.data import DATASET_NAMES
@@ -103,9 +116,12 @@ class ModelHparams:
                  choices=BN_CHOICES)
     bias: bool = hp(False, "a bias on every conv/linear layer (default: the architecture's own "
                            "biases only)")
+    bn_init: str = hp("ones", "affine BatchNorm gamma: ones (PyTorch) or U(0, 1) (open_lth)",
+                      choices=BN_INITS)
 
     def __post_init__(self) -> None:
         _check_choice(self.bn, BN_CHOICES, "batch-norm setting")
+        _check_choice(self.bn_init, BN_INITS, "batch-norm init")
         _check_positive(self.width_mult, "width multiplier")
         if self.widths is not None:
             object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -122,7 +138,11 @@ class MaskHparams:
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
     mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
-    init: str = hp("kn", "weight init: kn, ukn, sc, usc, kaiming_uniform", choices=INITS)
+    init: str = hp("kn", "weight init: kn, ukn, sc, usc, kaiming_uniform, xavier_normal",
+                   choices=INITS)
+    fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
+                                "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
+                                "code)", choices=FAN_RULES)
     anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
 
     def __post_init__(self) -> None:
@@ -130,6 +150,10 @@ class MaskHparams:
         _check_choice(self.scope, SCOPES, "scope")
         _check_choice(self.mask_rule, MASK_RULES, "mask rule")
         _check_choice(self.init, INITS, "init")
+        _check_choice(self.fan_rule, FAN_RULES, "fan rule")
+        if self.fan_rule == "released" and self.keep == 1 and self.init in ("kn", "sc"):
+            raise ValueError("fan rule 'released' scales fan_in by 1 - k, which is 0 at keep 1: "
+                             "use --fan-rule paper or an unscaled init (ukn, usc)")
         if not (math.isfinite(self.keep) and 0 < self.keep <= 1):
             raise ValueError(f"keep must lie in (0, 1], got {self.keep!r}")
         _check_positive(self.anneal_epochs, "anneal epochs", allow_zero=True)
@@ -143,11 +167,24 @@ class TrainingHparams:
     lr: float = hp(0.1, "peak learning rate")
     momentum: float = hp(0.9, "SGD momentum (Adam: beta1)")
     nesterov: bool = hp(False, "Nesterov momentum (SGD)")
-    weight_decay: float = hp(1e-4, "weight decay (L2 for SGD/Adam, decoupled for AdamW)")
+    weight_decay: float | None = hp(None, "weight decay (L2 for SGD/Adam, decoupled for AdamW); "
+                                          "not given: 1e-4 for sgd, 0 for adam, 0.01 for adamw")
     decay_bn_bias: bool = hp(True, "apply weight decay to batch-norm parameters and biases")
-    schedule: str = hp("cosine", "lr schedule after warm-up: cosine (per epoch) or constant",
-                       choices=SCHEDULES)
-    warmup_steps: int = hp(0, "linear warm-up iterations from lr/warmup_steps to lr")
+    schedule: str = hp("cosine", "lr schedule after warm-up: cosine (per epoch), constant, or step "
+                                 "(x gamma at each milestone epoch)", choices=SCHEDULES)
+    milestones: tuple[int, ...] | None = hp(None, "step schedule: epochs (or iterations, see "
+                                                  "--milestone-unit) at which the lr is "
+                                                  "multiplied by --gamma, comma separated")
+    milestone_unit: str = hp("ep", "unit of --milestones: ep (epochs) or it (iterations)",
+                             choices=MILESTONE_UNITS)
+    gamma: float = hp(0.1, "step schedule: the factor applied at each milestone")
+    warmup_steps: int = hp(0, "linear warm-up iterations (see --warmup-start)")
+    warmup_start: str = hp("one", "warm-up step s gets lr (s+1)/W (one: the first step lr/W) or "
+                                  "lr s/W (zero: open_lth)", choices=WARMUP_STARTS)
+    warmup_epochs: int = hp(0, "per-epoch linear warm-up lr (e+1)/W for epochs e < W, the cosine "
+                               "then spans the remaining epochs (biprop's ImageNet recipe)")
+    precision: str = hp("fp32", "numerics: fp32, or bf16 autocast (CUDA / CPU); part of the run's "
+                                "identity", choices=PRECISIONS)
     epochs: int = hp(10, "training epochs (ignored if --iterations > 0)")
     iterations: int = hp(0, "training iterations (0: use --epochs)")
     label_smoothing: float = hp(0.0, "label smoothing of the cross-entropy loss")
@@ -157,13 +194,41 @@ class TrainingHparams:
     def __post_init__(self) -> None:
         _check_choice(self.optimizer, OPTIMIZERS, "optimizer")
         _check_choice(self.schedule, SCHEDULES, "schedule")
+        _check_choice(self.warmup_start, WARMUP_STARTS, "warm-up start")
+        _check_choice(self.precision, PRECISIONS, "precision")
+        _check_choice(self.milestone_unit, MILESTONE_UNITS, "milestone unit")
+        if self.weight_decay is not None:
+            _check_positive(self.weight_decay, "weight decay", allow_zero=True)
+            if self.weight_decay == DEFAULT_WEIGHT_DECAY[self.optimizer]:
+                # the optimiser's default spelled out names the same run as leaving it out
+                object.__setattr__(self, "weight_decay", None)
         _check_positive(self.lr, "learning rate")
         _check_positive(self.epochs, "epochs")
-        for name in ("momentum", "weight_decay", "warmup_steps", "iterations", "eval_every",
+        _check_positive(self.gamma, "gamma")
+        if self.schedule == "step":
+            if not self.milestones:
+                raise ValueError("the step schedule needs --milestones (epochs, e.g. 80,120)")
+            object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
+            if list(self.milestones) != sorted(set(self.milestones)) or self.milestones[0] < 1:
+                raise ValueError(f"milestones must be increasing and >= 1, got "
+                                 f"{list(self.milestones)}")
+        elif self.milestones is not None:
+            raise ValueError("--milestones only applies to --schedule step")
+        if self.warmup_steps and self.warmup_epochs:
+            raise ValueError("give --warmup-steps or --warmup-epochs, not both")
+        for name in ("momentum", "warmup_steps", "warmup_epochs", "iterations", "eval_every",
                      "seed"):
             _check_positive(getattr(self, name), name.replace("_", " "), allow_zero=True)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+
+
+    @property
+    def decay(self) -> float:
+        """The weight decay applied: ``weight_decay``, or the optimiser's default when not given."""
+        if self.weight_decay is None:
+            return DEFAULT_WEIGHT_DECAY[self.optimizer]
+        return self.weight_decay
 
 
 @dataclass(frozen=True)
@@ -184,7 +249,6 @@ class RuntimeConfig:
     device: str = hp("auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     num_workers: int = hp(2, "data loader worker processes (torchvision datasets)")
     compile: bool = hp(False, "torch.compile the model")
-    amp: bool = hp(True, "bf16 autocast on CUDA")
     progress: bool = hp(True, "show a progress bar on stderr when it is a terminal")
     tensorboard: bool = hp(False, "also write TensorBoard event files into the run directory")
 

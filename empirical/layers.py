@@ -43,7 +43,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from empirical.activations import BinaryActivation
-from empirical.init import INITS, init_bias_, init_scores_, init_weight_
+from empirical.init import FAN_RULES, INITS, init_bias_, init_scores_, init_weight_
 
 MODES = ("dense", "masked", "edge-popup", "biprop")
 SCORE_MODES = ("edge-popup", "biprop")
@@ -78,6 +78,9 @@ class LayerConfig:
         ``topk`` or ``bernoulli`` (supermask).
     init
         Weight initialisation (see :mod:`empirical.init`).
+    fan_rule
+        How the kept fraction scales ``fan_in`` in the scaled inits of score layers: ``paper``
+        (``k fan_in``) or ``released`` (``(1 - k) fan_in``), see :func:`empirical.init.fan_factor`.
     """
 
     mode: str = "dense"
@@ -85,12 +88,14 @@ class LayerConfig:
     scope: str = "layerwise"
     mask_rule: str = "topk"
     init: str = "kn"
+    fan_rule: str = "paper"
 
     def __post_init__(self) -> None:
         _check_choice(self.mode, MODES, "layer mode")
         _check_choice(self.scope, SCOPES, "scope")
         _check_choice(self.mask_rule, MASK_RULES, "mask rule")
         _check_choice(self.init, INITS, "init")
+        _check_choice(self.fan_rule, FAN_RULES, "fan rule")
         _check_keep(self.keep)
 
 
@@ -218,7 +223,8 @@ class FactoryLayer(nn.Module):
         self.mask_rule = cfg.mask_rule
         self.keep = cfg.keep
         self.global_scope: GlobalScope | None = None
-        init_weight_(self.weight, cfg.init, cfg.keep if cfg.mode in SCORE_MODES else 1.0)
+        init_weight_(self.weight, cfg.init, cfg.keep if cfg.mode in SCORE_MODES else None,
+                     cfg.fan_rule)
         if self.bias is not None:
             init_bias_(self.bias, self.weight[0].numel())
         if cfg.mode in SCORE_MODES:

@@ -48,7 +48,7 @@ from empirical.lth_hparams import (
 )
 from empirical.mpt import make_batches
 from empirical.store import CHECKPOINT, TICKET, RunStore, save_torch
-from empirical.train import FitHooks, FitResult, fit, total_steps
+from empirical.train import FitHooks, FitResult, fit, selection_summary, total_steps
 
 StateDict = dict[str, Any]
 Row = dict[str, Any]
@@ -201,8 +201,7 @@ def rewind_state(root: LTHHparams, step: int, runs_dir: str | os.PathLike | None
             raise _Captured
 
         try:
-            fit(model, train, root.training, hooks=FitHooks(capture_steps=(step,), on_capture=keep),
-                amp=runtime.amp)
+            fit(model, train, root.training, hooks=FitHooks(capture_steps=(step,), on_capture=keep))
         except _Captured:
             pass
     return torch.load(path, map_location="cpu", weights_only=True)
@@ -314,7 +313,7 @@ def _summary(hparams: LTHHparams, store: RunStore, masks: pruning.Masks, fitted:
         "layer_density": {n: dens.layer(n) for n in masks},
         "test_acc": final["test_acc"], "test_loss": final["test_loss"],
         "val_loss": final["val_loss"], "train_acc": final["train_acc"],
-        **early_stop(fitted.records),
+        **early_stop(fitted.records), **selection_summary(fitted.records),
         "rewind_step": step, "steps": fitted.steps, "seconds": seconds,
         "hash": hparams_hash(hparams), "parent": hparams.level.parent,
         "run_dir": str(store.path), "model": hparams.model.name,
@@ -388,7 +387,7 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
     conv = len(dataset_info(hparams.dataset.name).input_shape) == 3
     model = prepare_model(model, device, channels_last=conv)
     fitted = fit(model, train, hparams.training, val=val, test=test, store=store,
-                 start_step=step, initial_state=initial, hooks=hooks, amp=runtime.amp,
+                 start_step=step, initial_state=initial, hooks=hooks,
                  progress=runtime.progress, tensorboard=runtime.tensorboard)
     result = _summary(hparams, store, masks, fitted, step, time.perf_counter() - started)
     store.write_result(result)

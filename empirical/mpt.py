@@ -29,7 +29,7 @@ from empirical.device import (
 )
 from empirical.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
 from empirical.store import RunStore
-from empirical.train import FitHooks, FitResult, fit
+from empirical.train import FitHooks, FitResult, fit, selection_summary
 
 SCORE_MODES = ("edge-popup", "biprop")
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -95,7 +95,8 @@ def make_batches(hparams: RunHparams, runtime: RuntimeConfig, device: torch.devi
 
     common = {"device": device, "rank": dist.rank, "world_size": dist.world_size,
               "num_workers": runtime.num_workers}
-    train = Batches(split("train"), per_rank, hparams.training.seed, **common)
+    train = Batches(split("train"), per_rank, hparams.training.seed, drop_last=d.drop_last,
+                    **common)
     val = Batches(split("val"), per_rank, None, drop_last=False, **common) if d.val_size else None
     test = Batches(split("test"), per_rank, None, drop_last=False, **common)
     return train, val, test
@@ -126,6 +127,7 @@ def summarize(hparams: RunHparams, store: RunStore, model: nn.Module, fitted: Fi
         "canonical": canonical_string(hparams),
         "model": hparams.model.name, "dataset": hparams.dataset.name, "keep": hparams.mask.keep,
         "test_acc": final["test_acc"], "test_loss": final["test_loss"],
+        **selection_summary(fitted.records),
         "val_acc": final["val_acc"], "val_loss": final["val_loss"],
         "train_acc": final["train_acc"], "train_loss": final["train_loss"],
         "kept_fraction": {k: float(v) for k, v in kept_fractions(model).items()},
@@ -154,7 +156,9 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
     Returns
     -------
     dict
-        ``result.json``'s contents: kind, hash, run_dir, test/val/train accuracy and loss,
+        ``result.json``'s contents: kind, hash, run_dir, final test/val/train accuracy and loss,
+        the test accuracy at the best-validation record
+        (:func:`empirical.train.selection_summary`),
         kept fraction per layer and overall, steps, epochs, seconds, ``reused`` (True when the
         finished run was read back).
     """
@@ -183,7 +187,7 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
     if hooks.keep_schedule is None:
         hooks.keep_schedule = keep_schedule(hparams)
     fitted = fit(model, train, hparams.training, val=val, test=test, store=store, hooks=hooks,
-                 amp=runtime.amp, progress=runtime.progress, dist=dist,
+                 progress=runtime.progress, dist=dist,
                  tensorboard=runtime.tensorboard)
     result = summarize(hparams, store, core, fitted, time.perf_counter() - started)
     if dist.is_main:

@@ -9,11 +9,23 @@ after an epoch resumes from its checkpoint to the same final weights, bit for bi
 After every optimiser step ``empirical.layers.enforce_masks_(model)`` re-applies fixed masks, so
 momentum and weight decay never revive a pruned weight (IMP).
 
-Learning rate (biprop / edge-popup reference schedule)
-------------------------------------------------------
-Linear warm-up ``lr (s+1)/W`` for steps ``s < W``, then either constant ``lr`` or the per-epoch
-cosine ``0.5 (1 + cos(pi e / E)) lr`` with ``e = s // steps_per_epoch`` and ``E`` the number of
-epochs.
+Learning rate
+-------------
+Warm-up first: per step, ``lr (s+1)/W`` for steps ``s < W`` (``warmup_start="one"``, the
+edge-popup code) or ``lr s/W`` (``"zero"``, open_lth: the first step has lr 0); or per epoch,
+``lr (e+1)/W`` for epochs ``e < W`` (``warmup_epochs``, the biprop code's ImageNet recipe). Then
+``constant`` ``lr``; ``cosine`` per epoch, ``0.5 (1 + cos(pi e' / E')) lr`` with ``e'`` the epoch
+counted from the end of a per-epoch warm-up and ``E'`` the epochs after it; or ``step``,
+``lr gamma^m`` with ``m`` the number of milestones ``<= e`` (or ``<= s`` for milestones in
+iterations; open_lth: x0.1 at epochs 80 and 120).
+``e = s // steps_per_epoch`` throughout.
+
+Reporting
+---------
+:func:`selection_summary` turns the evaluation records into the numbers a run reports: the FINAL
+test accuracy, and the test accuracy at the record of best validation accuracy (selected on data
+carved from the training file). The released MPT code reports the best TEST accuracy over epochs;
+that number is kept only under the name ``best_test_acc_selected_on_test``.
 """
 
 from __future__ import annotations
@@ -43,29 +55,37 @@ def total_steps(training: TrainingHparams, steps_per_epoch: int) -> int:
 
 
 def lr_at(step: int, training: TrainingHparams, steps_per_epoch: int) -> float:
-    """The learning rate of step ``step`` (0-based): linear warm-up, then cosine or constant.
+    """The learning rate of step ``step`` (0-based): warm-up, then constant, cosine or step decay.
 
     Parameters
     ----------
     step
         Number of optimiser steps taken before this one.
     training
-        Supplies ``lr``, ``warmup_steps``, ``schedule`` and the training length.
+        Supplies ``lr``, the warm-up, ``schedule`` (``milestones``, ``gamma``) and the length.
     steps_per_epoch
         Batches per epoch.
 
     Returns
     -------
     float
-        ``lr (step+1)/W`` during warm-up; then ``lr`` (constant) or
-        ``0.5 (1 + cos(pi e / E)) lr`` with ``e = step // steps_per_epoch``.
+        See the module docstring, "Learning rate".
     """
+    epoch = step // steps_per_epoch
     if step < training.warmup_steps:
-        return training.lr * (step + 1) / training.warmup_steps
+        offset = 1 if training.warmup_start == "one" else 0
+        return training.lr * (step + offset) / training.warmup_steps
+    if epoch < training.warmup_epochs:
+        return training.lr * (epoch + 1) / training.warmup_epochs
     if training.schedule == "constant":
         return training.lr
+    if training.schedule == "step":
+        position = epoch if training.milestone_unit == "ep" else step
+        passed = sum(1 for m in training.milestones or () if position >= m)
+        return training.lr * training.gamma ** passed
     epochs = math.ceil(total_steps(training, steps_per_epoch) / steps_per_epoch)
-    return 0.5 * (1 + math.cos(math.pi * (step // steps_per_epoch) / epochs)) * training.lr
+    after = epochs - training.warmup_epochs
+    return 0.5 * (1 + math.cos(math.pi * (epoch - training.warmup_epochs) / after)) * training.lr
 
 
 def trainable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
@@ -90,10 +110,10 @@ def make_optimizer(model: nn.Module, training: TrainingHparams) -> torch.optim.O
         groups = [{"params": [p for _, p in params]}]
     if training.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=training.lr, momentum=training.momentum,
-                               nesterov=training.nesterov, weight_decay=training.weight_decay)
+                               nesterov=training.nesterov, weight_decay=training.decay)
     cls = torch.optim.Adam if training.optimizer == "adam" else torch.optim.AdamW
     return cls(groups, lr=training.lr, betas=(training.momentum, 0.999),
-               weight_decay=training.weight_decay)
+               weight_decay=training.decay)
 
 
 def rng_state() -> dict[str, Any]:
@@ -127,9 +147,10 @@ def _all_reduce(values: torch.Tensor, dist: Distributed) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: Batches, amp: bool = True,
+def evaluate(model: nn.Module, batches: Batches, amp: bool = False,
              dist: Distributed | None = None) -> dict[str, float]:
-    """Mean cross-entropy loss and accuracy of ``model`` over ``batches`` (eval mode).
+    """Mean cross-entropy loss and accuracy of ``model`` over ``batches`` (eval mode, bf16 autocast
+    with ``amp``).
 
     Returns
     -------
@@ -149,6 +170,35 @@ def evaluate(model: nn.Module, batches: Batches, amp: bool = True,
     model.train(was_training)
     loss_sum, correct, count = _all_reduce(sums, dist).tolist()
     return {"loss": loss_sum / count, "acc": correct / count}
+
+
+def selection_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reported numbers of a run's evaluation records (module docstring, "Reporting").
+
+    Parameters
+    ----------
+    records
+        Evaluation records in step order (``step``, ``val_acc``, ``test_acc``, ...).
+
+    Returns
+    -------
+    dict
+        ``final_test_acc`` (the last record's), ``best_val_step`` / ``best_val_acc`` /
+        ``test_acc_at_best_val`` (the first record of maximal validation accuracy; None without a
+        validation split) and ``best_test_acc_selected_on_test`` (the maximum test accuracy over
+        the records, the released MPT code's convention: selected on test, never a result).
+    """
+    final = records[-1]
+    scored = [r for r in records if r.get("val_acc") is not None]
+    best = max(scored, key=lambda r: r["val_acc"]) if scored else None  # first maximum wins
+    tests = [r["test_acc"] for r in records if r.get("test_acc") is not None]
+    return {
+        "final_test_acc": final.get("test_acc"),
+        "best_val_step": best["step"] if best else None,
+        "best_val_acc": best["val_acc"] if best else None,
+        "test_acc_at_best_val": best.get("test_acc") if best else None,
+        "best_test_acc_selected_on_test": max(tests) if tests else None,
+    }
 
 
 @dataclass
@@ -220,7 +270,7 @@ def _apply_keep(model: nn.Module, hooks: FitHooks, epoch: int) -> None:
 def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         val: Batches | None = None, test: Batches | None = None, store: RunStore | None = None,
         start_step: int = 0, initial_state: StateDict | None = None,
-        hooks: FitHooks | None = None, amp: bool = True, progress: bool = False,
+        hooks: FitHooks | None = None, progress: bool = False,
         dist: Distributed | None = None, tensorboard: bool = False) -> FitResult:
     """Train ``model`` on ``train`` and evaluate on ``val``/``test``; resumable through ``store``.
 
@@ -232,7 +282,7 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     train
         Seeded training batches (:class:`empirical.data.Batches`).
     training
-        Optimiser, schedule, length, ``eval_every``.
+        Optimiser, schedule, length, ``eval_every``, ``precision`` (bf16 autocast or fp32).
     val, test
         Evaluation batches (either may be None).
     store
@@ -244,8 +294,6 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         A ``state_dict`` (weights and buffers) loaded before training (not when resuming).
     hooks
         Callbacks, see :class:`FitHooks`.
-    amp
-        bf16 autocast on CUDA.
     progress
         tqdm bar on stderr when it is a terminal.
     dist
@@ -259,6 +307,7 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     """
     hooks = hooks or FitHooks()
     dist = dist or Distributed()
+    amp = training.precision == "bf16"
     core = unwrap(model)
     writer = store if store is not None and dist.is_main else None
     optimizer = make_optimizer(core, training)

@@ -19,8 +19,17 @@ DENSE = LayerConfig()
 BIPROP = LayerConfig(mode="biprop", keep=0.5)
 CIFAR = (3, 32, 32)
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d)
+MNIST1D = (1, 40)
 FC_MODELS = ("fc", "lenet-300-100")
 CONV_NETS = ("conv2", "conv4", "conv6", "conv8")
+MNIST1D_MODELS = ("mnist1d-cnn",)
+
+
+def input_shape(name: str) -> tuple[int, ...]:
+    """MNIST shape for the MLPs, MNIST-1D for its CNN, CIFAR for the other conv nets."""
+    if name in FC_MODELS:
+        return (1, 28, 28)
+    return MNIST1D if name in MNIST1D_MODELS else CIFAR
 
 
 def weight_count(model: nn.Module) -> int:
@@ -34,10 +43,9 @@ def param_count(model: nn.Module) -> int:
 
 
 def small(name: str, cfg: LayerConfig, **kwargs: object) -> nn.Module:
-    """``name`` at a small width: MNIST shape for the MLPs, CIFAR shape for conv nets."""
-    shape = (1, 28, 28) if name in FC_MODELS else CIFAR
-    mult = 1.0 if name in FC_MODELS else 0.125
-    return build_model(name, 10, shape, cfg, width_mult=mult, **kwargs)
+    """``name`` at a small width on its :func:`input_shape`."""
+    mult = 1.0 if name in FC_MODELS + MNIST1D_MODELS else 0.125
+    return build_model(name, 10, input_shape(name), cfg, width_mult=mult, **kwargs)
 
 
 def norm_kinds(model: nn.Module) -> set[str]:
@@ -52,7 +60,7 @@ def test_forward_backward_every_mode(name: str, mode: str) -> None:
     scored = mode in ("biprop", "edge-popup")
     cfg = LayerConfig(mode=mode, keep=0.5 if scored else 1.0)
     model = small(name, cfg)
-    x = torch.randn(3, *((1, 28, 28) if name in FC_MODELS else CIFAR))
+    x = torch.randn(3, *input_shape(name))
     out = model(x)
     assert out.shape == (3, 10) and torch.isfinite(out).all()
     out.square().mean().backward()
@@ -69,7 +77,7 @@ def test_binary_activations(name: str) -> None:
     assert not any(isinstance(m, nn.ReLU) for m in model.modules())
     assert any(isinstance(m, BinaryActivation) for m in model.modules())
     assert norm_kinds(model) == {"nonaffine"}
-    x = torch.randn(4, *((1, 28, 28) if name in FC_MODELS else CIFAR))
+    x = torch.randn(4, *input_shape(name))
     out = model(x)
     assert out.shape == (4, 10)
     # Real logits: not confined to the binary values a sign would give.
@@ -130,7 +138,8 @@ def test_imagenet_stem_forward_above_32_pixels() -> None:
     assert prunable_layers(cifar)[0][1].kernel_size == (3, 3)
 
 
-@pytest.mark.parametrize("name", [*CONV_NETS, "vgg-small", "vgg11", "resnet20", "resnet18"])
+@pytest.mark.parametrize("name", [*CONV_NETS, "vgg-small", "vgg-small-mpt", "wide-vgg-small",
+                                  "vgg11", "resnet20", "resnet18"])
 def test_one_dimensional_models(name: str) -> None:
     torch.manual_seed(0)
     model = build_model(name, 10, (1, 40), DENSE, width_mult=0.125)
@@ -253,3 +262,101 @@ def test_bad_arguments_raise(kwargs: dict[str, object], match: str) -> None:
                                "cfg": DENSE, **kwargs}
     with pytest.raises(ValueError, match=match):
         build_model(**args)  # type: ignore[arg-type]
+
+
+def layer_kinds(modules: nn.Module) -> list[str]:
+    """Short names of a Sequential's modules: conv, pool, bn, relu, sign (identities dropped)."""
+    names = {"FactoryConv2d": "conv", "FactoryConv1d": "conv", "MaxPool2d": "pool",
+             "BatchNorm2d": "bn", "BatchNorm1d": "bn", "ReLU": "relu", "BinaryActivation": "sign"}
+    return [names[type(m).__name__] for m in modules if not isinstance(m, nn.Identity)]
+
+
+# The released biprop layer orders (models/frankle.py of the MPT authors), conv by conv.
+MPT_VGG_SMALL = ["conv", "relu", "conv", "pool", "bn",
+                 "conv", "conv", "pool", "bn",
+                 "conv", "conv", "pool", "bn", "relu"]
+MPT_VGG_SMALL_BINARY = ["conv", "sign", "conv", "pool", "bn", "sign",
+                        "conv", "sign", "conv", "pool", "bn", "sign",
+                        "conv", "sign", "conv", "pool", "bn", "relu"]
+WIDE_VGG_SMALL_BINARY = ["conv", "bn", "sign", "conv", "pool", "bn", "sign",
+                         "conv", "bn", "sign", "conv", "pool", "bn", "sign",
+                         "conv", "bn", "sign", "conv", "pool", "bn", "relu"]
+WIDE_VGG_SMALL = [k.replace("sign", "relu") for k in WIDE_VGG_SMALL_BINARY]
+
+
+@pytest.mark.parametrize(("name", "binary", "expected"), [
+    ("vgg-small-mpt", False, MPT_VGG_SMALL),
+    ("vgg-small-mpt", True, MPT_VGG_SMALL_BINARY),
+    ("wide-vgg-small", True, WIDE_VGG_SMALL_BINARY),
+    ("wide-vgg-small", False, WIDE_VGG_SMALL),
+])
+def test_released_vgg_small_layer_order(name: str, binary: bool, expected: list[str]) -> None:
+    with torch.device("meta"):
+        model = build_model(name, 10, CIFAR, BIPROP, binary_act=binary)
+    assert layer_kinds(model.features) == expected
+    assert norm_kinds(model) == {"nonaffine"}
+    assert [type(m).__name__ for m in model.classifier] == ["Flatten", "FactoryLinear"]
+
+
+def test_standard_vgg_small_keeps_bn_and_sign_after_every_conv() -> None:
+    with torch.device("meta"):
+        model = build_model("vgg-small", 10, CIFAR, BIPROP, binary_act=True)
+    kinds = layer_kinds(model.features)
+    assert kinds.count("bn") == 6 and kinds.count("sign") == 6 and kinds[-1] == "sign"
+
+
+@pytest.mark.parametrize(("name", "mult", "count"), [
+    ("vgg-small-mpt", 1.0, 4_656_512), ("wide-vgg-small", 10.0, 7_249_120),
+    ("wide-vgg-small", 1.0, 3 * 16 * 9 + 16 * 16 * 9 + 16 * 32 * 9 + 32 * 32 * 9 + 32 * 64 * 9
+     + 64 * 64 * 9 + 64 * 16 * 10),
+])
+def test_pinned_weight_counts_released_vgg_small(name: str, mult: float, count: int) -> None:
+    """Released VGG-Small: 4,656,512 weights as VGG-Small; wide10 = VGG-Small x1.25 channels
+    (160-160-320-320-640-640, linear 10,240 -> 10)."""
+    with torch.device("meta"):
+        model = build_model(name, 10, CIFAR, BIPROP, width_mult=mult, binary_act=True)
+        scaled = build_model("vgg-small", 10, CIFAR, BIPROP, width_mult=1.25)
+    assert weight_count(model) == count
+    if mult == 10.0:
+        assert weight_count(model) == weight_count(scaled)
+        assert prunable_layers(model)[-1][1].weight.shape == (10, 640 * 4 * 4)
+
+
+def test_released_vgg_small_default_norms() -> None:
+    for name in ("vgg-small-mpt", "wide-vgg-small"):
+        assert norm_kinds(small(name, DENSE)) == {"affine"}
+        assert norm_kinds(small(name, DENSE, binary_act=True)) == {"nonaffine"}
+
+
+def test_mnist1d_cnn_matches_the_authors() -> None:
+    """Greydanus & Kobak's ConvBase: convs 1->25 (k5), 25->25 (k3), 25->25 (k3), stride 2,
+    padding 1, biases; lengths 40 -> 19 -> 10 -> 5; linear 125 -> 10; 5,210 parameters."""
+    torch.manual_seed(0)
+    model = build_model("mnist1d-cnn", 10, MNIST1D, DENSE)
+    convs = [layer for _, layer in prunable_layers(model)][:-1]
+    assert [c.weight.shape for c in convs] == [(25, 1, 5), (25, 25, 3), (25, 25, 3)]
+    assert all(c.stride == (2,) and c.padding == (1,) and c.bias is not None for c in convs)
+    assert layer_kinds(model.features) == ["conv", "relu"] * 3
+    assert model.features(torch.randn(2, *MNIST1D)).shape == (2, 25, 5)
+    assert prunable_layers(model)[-1][1].weight.shape == (10, 125)
+    assert param_count(model) == 5_210
+    assert model(torch.randn(4, *MNIST1D)).shape == (4, 10)
+    scored = build_model("mnist1d-cnn", 10, MNIST1D, BIPROP)
+    assert weight_count(scored) == 5_125  # bias-free in score modes
+    assert all(layer.bias is None for _, layer in prunable_layers(scored))
+    wide = build_model("mnist1d-cnn", 10, MNIST1D, DENSE, width_mult=2.0)
+    assert prunable_layers(wide)[0][1].weight.shape == (50, 1, 5)
+
+
+def test_mnist1d_cnn_rejects_too_short_input() -> None:
+    with pytest.raises(ValueError, match="too small"):
+        build_model("mnist1d-cnn", 10, (1, 2), DENSE)
+
+
+def test_fc_with_bias_is_the_mnist1d_mlp() -> None:
+    """The MNIST-1D authors' MLP 40-100-100-10 with biases: 15,210 parameters."""
+    model = build_model("fc", 10, MNIST1D, DENSE, widths=[100, 100], bias=True)
+    shapes = [(layer.weight.shape, layer.bias.shape) for _, layer in prunable_layers(model)]
+    assert shapes == [((100, 40), (100,)), ((100, 100), (100,)), ((10, 100), (10,))]
+    assert param_count(model) == 15_210
+    assert model(torch.randn(3, *MNIST1D)).shape == (3, 10)

@@ -5,7 +5,22 @@
   stages of two 3x3 convolutions and a 2x2 max-pool with 64 / 64,128 / 64,128,256 / 64..512
   channels, then a 256-256-classes fully connected head.
 - VGG-Small (Zhang et al., "LQ-Nets", ECCV 2018; MPT-1/1 of Diffenderfer & Kailkhura): convs
-  128-128-256-256-512-512, max-pool after each pair, one linear layer to the classes.
+  128-128-256-256-512-512, max-pool after each pair, one linear layer to the classes; BatchNorm and
+  the activation after every convolution.
+- ``vgg-small-mpt``: VGG-Small as the biprop authors released it (``VGG_Small``, their config
+  ``vgg_small_kn_unsigned``: MPT-1/32; with binary activations ``VGG_Small_BinAct``, config
+  ``vgg_small_BinAct_kn_unsigned``; both in ``models/frankle.py``). Real-valued: conv 3->128,
+  ReLU, conv 128->128, max-pool, BN, conv 128->256, conv 256->256, max-pool, BN, conv 256->512,
+  conv 512->512, max-pool, BN, ReLU, linear 8192->classes (three BN, two ReLU). Binary
+  activations: a sign after every convolution, directly after the first conv of each pair and
+  after pool -> BN for the second, BN only after the three pools, and pool -> BN -> ReLU (not
+  sign) before the classifier.
+- ``wide-vgg-small``: the released ``Wide_VGG_Small`` of MPT-1/1 (config
+  ``wide10_vgg_small_BinAct_kn_unsigned``, the published VGG-Small x1.25 MPT-1/1 number): convs
+  16-16-32-32-64-64 times the width multiplier (``width_mult = 10`` is the published "1.25x
+  VGG-Small" wide10 network), BN then the activation after every convolution (six BN), and
+  BN -> ReLU before the classifier even with binary activations. Real-valued it is VGG-Small at
+  base widths 16/32/64 (the released ``Wide_VGG_Small_132``).
 - VGG-11/13/16/19 for CIFAR (Simonyan & Zisserman, ICLR 2015, in the open_lth form of Frankle et
   al.): 3x3 convs with bias, BatchNorm and ReLU, max-pool after each stage but the last, a final
   2x2 average pool and one linear layer 512 -> classes with bias.
@@ -46,6 +61,16 @@ class ConvSpec:
         Whether the architecture's convolutions and linear layers have biases (open_lth VGG).
     norm_family
         Family of the BatchNorm default rule, see :func:`empirical.models.common.default_norm`.
+    norm_at
+        ``"every"``: a BatchNorm (identity when the model has none) after every convolution;
+        ``"pool"``: only after the convolution closing a stage (released MPT VGG-Small).
+    relu_at
+        Indices (over all convolutions, from 0) of the convolutions followed by a ReLU in the
+        real-valued network; None: every convolution. With binary activations every convolution
+        is followed by a sign, whatever this says.
+    relu_last
+        The activation after the last convolution is a ReLU even with binary activations
+        (released MPT VGG-Small variants feed ReLU(BN(.)) to the classifier).
     """
 
     stages: tuple[tuple[int, ...], ...]
@@ -54,6 +79,13 @@ class ConvSpec:
     last_pool: str = "max"
     own_bias: bool = False
     norm_family: str = "plain"
+    norm_at: str = "every"
+    relu_at: tuple[int, ...] | None = None
+    relu_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.norm_at not in ("every", "pool"):
+            raise ValueError(f"norm_at must be 'every' or 'pool', got {self.norm_at!r}")
 
 
 def _conv_n(n_stages: int) -> ConvSpec:
@@ -67,14 +99,30 @@ def _vgg(plan: Sequence[Sequence[int]]) -> ConvSpec:
                     own_bias=True, norm_family="batchnorm")
 
 
+_VGG_SMALL = ((128, 128), (256, 256), (512, 512))
+
 CONV_SPECS: dict[str, ConvSpec] = {
     **{f"conv{2 * n}": _conv_n(n) for n in (1, 2, 3, 4)},
-    "vgg-small": ConvSpec(((128, 128), (256, 256), (512, 512)), (), norm_family="vgg-small"),
+    "vgg-small": ConvSpec(_VGG_SMALL, (), norm_family="vgg-small"),
+    "vgg-small-mpt": ConvSpec(_VGG_SMALL, (), norm_family="vgg-small", norm_at="pool",
+                              relu_at=(0, 5), relu_last=True),
+    "wide-vgg-small": ConvSpec(((16, 16), (32, 32), (64, 64)), (), norm_family="vgg-small",
+                               relu_last=True),
     "vgg11": _vgg([[64], [128], [256] * 2, [512] * 2, [512] * 2]),
     "vgg13": _vgg([[64] * 2, [128] * 2, [256] * 2, [512] * 2, [512] * 2]),
     "vgg16": _vgg([[64] * 2, [128] * 2, [256] * 3, [512] * 3, [512] * 3]),
     "vgg19": _vgg([[64] * 2, [128] * 2, [256] * 4, [512] * 4, [512] * 4]),
 }
+
+
+def _activation(spec: ConvSpec, binary: bool, index: int, n_convs: int) -> list[nn.Module]:
+    """The activation (none, ReLU or sign) after convolution ``index`` of ``n_convs``."""
+    final = index == n_convs - 1
+    if final and spec.relu_last:
+        return [nn.ReLU()]
+    if binary or spec.relu_at is None or index in spec.relu_at:
+        return [make_activation(binary)]
+    return []
 
 
 class ConvNet(nn.Module):
@@ -108,6 +156,8 @@ class ConvNet(nn.Module):
         bias = opts.layer_bias(spec.own_bias)
         features: list[nn.Module] = []
         channels = input_shape[0]
+        n_convs = sum(len(stage) for stage in spec.stages)
+        index = 0
         for i, stage in enumerate(spec.stages):
             last = i == len(spec.stages) - 1
             pool = avg_pool(dim, 2) if last and spec.last_pool == "avg" else max_pool(dim, 2, 2)
@@ -117,10 +167,13 @@ class ConvNet(nn.Module):
                 closes_stage = j == len(stage) - 1
                 if closes_stage and spec.pool_before_norm:
                     features.append(pool)
-                features += [make_norm(out, opts.norm, dim=dim), make_activation(opts.binary_act)]
+                if spec.norm_at == "every" or closes_stage:
+                    features.append(make_norm(out, opts.norm, dim=dim))
+                features += _activation(spec, opts.binary_act, index, n_convs)
                 if closes_stage and not spec.pool_before_norm:
                     features.append(pool)
                 channels = out
+                index += 1
         self.features = nn.Sequential(*features)
         head: list[nn.Module] = [nn.Flatten()]
         width = channels * math.prod(spatial)

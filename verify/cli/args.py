@@ -15,7 +15,7 @@ from typing import Any
 
 from verify.cli.common import list_of, positive_int
 
-_PARSERS = {"int": int, "float": float, "str": str, "str | None": str,
+_PARSERS = {"int": int, "float": float, "float | None": float, "str": str, "str | None": str,
             "tuple[int, ...] | None": list_of(positive_int)}
 
 
@@ -105,3 +105,28 @@ def build_section(cls: type, args: argparse.Namespace, section: str,
     values = {**dict(preset or {}), **given_values(args, section), **dict(fixed or {})}
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return cls(**values)
+
+
+def resolve_preset(args: argparse.Namespace, algorithm: str) -> Any:
+    """The preset a training command starts from: ``--preset``, else the model's paper preset.
+
+    A model named after a paper (``--model lenet-300-100`` for ``train lth``) trains with that
+    paper's recipe (:func:`empirical.presets.model_preset`) unless ``--preset none`` is given or the
+    dataset is another one; a note on stderr says which preset was applied.
+    """
+    import sys
+
+    from empirical.presets import Preset, get_preset, model_preset
+
+    if args.preset == "none":
+        return Preset(algorithm, "")
+    if args.preset:
+        return get_preset(args.preset, algorithm)
+    name = model_preset(algorithm, given_values(args, "model").get("name"),
+                        given_values(args, "dataset").get("name"))
+    if name is None:
+        return Preset(algorithm, "")
+    if not getattr(args, "json", False):
+        print(f"note: --model {given_values(args, 'model')['name']} trains with the paper's "
+              f"recipe, preset {name} (--preset none for the generic defaults)", file=sys.stderr)
+    return get_preset(name, algorithm)

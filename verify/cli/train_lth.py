@@ -18,6 +18,7 @@ from verify.cli.args import (
     dest_name,
     given_values,
     preset_model,
+    resolve_preset,
 )
 from verify.cli.common import emit, fraction, list_of, nonnegative_int
 from verify.cli.train_mpt import add_common_flags, runtime_from_args
@@ -77,9 +78,7 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
     """The :class:`LTHHparams` of the flags: defaults < preset < explicit flags."""
     from empirical.hparams import DatasetHparams, ModelHparams, TrainingHparams
     from empirical.lth_hparams import LTHHparams, PruningHparams
-    from empirical.presets import Preset, get_preset
-
-    preset = get_preset(args.preset, "lth") if args.preset else Preset("lth", "")
+    preset = resolve_preset(args, "lth")
     classes = {"dataset": DatasetHparams, "model": ModelHparams, "training": TrainingHparams,
                "pruning": PruningHparams}
     defaults = {name: preset.section(name) for name in classes}

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from verify.cli.args import add_dataclass_flags, build_section, preset_model
+from verify.cli.args import add_dataclass_flags, build_section, preset_model, resolve_preset
 from verify.cli.common import emit
 
 ALGORITHMS = {
@@ -27,7 +27,9 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     from empirical.hparams import RuntimeConfig
 
     parser.add_argument("--preset", help="named configuration whose values explicit flags "
-                        "override (listed above)")
+                        "override (listed above); default: the paper preset of a model named "
+                        "after a paper (e.g. lenet-300-100 for lth), 'none' for the generic "
+                        "defaults")
     parser.add_argument("--runs-dir", help="root of the run store (default: $TICKETS_RUNS or "
                         "./runs)")
     parser.add_argument("--json", action="store_true",
@@ -72,9 +74,7 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
         RunHparams,
         TrainingHparams,
     )
-    from empirical.presets import Preset, get_preset
-
-    preset = get_preset(args.preset, args.algorithm) if args.preset else Preset(args.algorithm, "")
+    preset = resolve_preset(args, args.algorithm)
     classes = {"dataset": DatasetHparams, "model": ModelHparams, "mask": MaskHparams,
                "training": TrainingHparams}
     sections = {}
