@@ -1,7 +1,8 @@
 """``tickets verify``: hold the strong-ticket theorems against measured numbers.
 
 Alone it runs every check at smoke scale and prints one table (exit 0 if all pass, 1 otherwise);
-``subset-sum``, ``construct`` and ``sweep`` run one study with chosen sizes.  Every pass says
+``subset-sum``, ``construct`` and ``sweep`` run one study with chosen sizes; ``trained`` builds a
+ticket of a trained network (:mod:`verify.cli.verify_trained`).  Every pass says
 what it rests on (the ``evidence`` column: ``exact``, ``certified`` or ``sampled``).
 """
 
@@ -51,7 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "verify",
         help="check strong-ticket bounds numerically",
         description="Run every strong-ticket check at smoke scale and print one table (exit 0 if "
-        "all pass, 1 otherwise), or one study: subset-sum, construct, sweep.",
+        "all pass, 1 otherwise), or one study: subset-sum, construct, sweep, trained.",
     )
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of a table")
@@ -106,6 +107,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="success fraction a block size must reach (default 0.5)")
     sweep.add_argument("--out", default=None, help="write the rows to this CSV file")
     sweep.set_defaults(func=run)
+
+    from verify.cli import verify_trained
+
+    verify_trained.register(sub)
 
 
 def write_csv(path: str, rows: list[dict[str, Any]]) -> None:

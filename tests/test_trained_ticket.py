@@ -1,0 +1,96 @@
+"""Strong tickets of trained networks (verify/trained_ticket.py, ``tickets verify trained``)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from empirical.hparams import MaskHparams, ModelHparams, RunHparams, TrainingHparams
+from theory.networks import check_target, forward
+from verify.cli.main import main
+from verify.trained_ticket import (
+    load_trained,
+    source_entries,
+    theory_target,
+    ticket_of_trained,
+    train_target,
+)
+
+
+def _hparams(**model) -> RunHparams:
+    return RunHparams(model=ModelHparams(**{"name": "fc", "widths": (8,), "bn": "none", **model}),
+                      mask=MaskHparams(mode="dense"),
+                      training=TrainingHparams(optimizer="adam", lr=1e-2, epochs=3))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    return train_target(_hparams(), str(tmp_path_factory.mktemp("runs")))
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), widths=st.lists(st.integers(1, 6), min_size=2, max_size=4),
+       scale=st.floats(0.1, 30.0))
+def test_rescaling_is_exact_by_homogeneity(seed: int, widths: list[int], scale: float) -> None:
+    rng = np.random.default_rng(seed)
+    weights = [scale * rng.standard_normal((b, a)) for a, b in itertools.pairwise(widths)]
+    layers, factors = theory_target(weights)
+    check_target(layers, "both")
+    assert all(c >= 1 for c in factors)
+    x = rng.standard_normal((16, widths[0]))
+    np.testing.assert_allclose(np.prod(factors) * forward(layers, x), forward(weights, x),
+                               rtol=1e-12, atol=1e-12 * np.prod(factors))
+
+
+def test_only_bias_free_relu_fc_runs_are_accepted(tmp_path) -> None:
+    with pytest.raises(ValueError, match="batch norm"):
+        train_target(_hparams(bn="default"), str(tmp_path))
+    with pytest.raises(ValueError, match="biases"):
+        train_target(_hparams(bias=True), str(tmp_path))
+    with pytest.raises(ValueError, match="not a finished run"):
+        load_trained(tmp_path)
+
+
+def test_ticket_of_a_trained_network(trained) -> None:
+    assert [w.shape for w in trained.weights] == [(8, 64), (10, 8)]
+    row = ticket_of_trained(trained, "pensia", eps=0.05, block_size=10, max_summands=5)
+    assert row["target_widths"] == "64-8-10" and row["n_test"] == 359
+    assert row["target_acc"] == pytest.approx(trained.stored_test_acc, abs=0.01)
+    assert row["homogeneity_gap"] < 1e-9
+    assert row["max_logit_error"] <= row["certified_logit_bound"]
+    assert row["source_weights"] == source_entries("pensia", [64, 8, 10], [10, 10])
+    assert 0 < row["kept_weights"] < row["source_weights"]
+    assert row["agreement"] == pytest.approx(1 - row["disagreements"] / row["n_test"])
+    assert row["summands_per_sign"] == "5,5"
+    finer = ticket_of_trained(trained, "pensia", eps=0.05, block_size=24)
+    assert finer["max_logit_error"] < row["max_logit_error"]
+    assert finer["max_weight_error"] < row["max_weight_error"]
+    assert finer["agreement"] >= row["agreement"]
+
+
+def test_cli_on_a_stored_run(trained, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["verify", "trained", "--run", trained.run_dir, "--block-size", "6", "--json"]
+    assert main(argv) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["method"] == "pensia" and row["block_sizes"] == "6,6"
+    assert main([*argv[:-1], "--method", "mpt-binary"]) == 0
+    assert "mpt-binary" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--run", "/nonexistent/run"], "no such directory"),
+    (["--widths", "8"], "drop the model flags"),
+    (["--method", "malach", "--max-summands", "3"], "pensia only"),
+    (["--block-size", "100000000"], "limit"),
+])
+def test_cli_bad_input_is_one_line(trained, extra: list[str], message: str,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["verify", "trained", "--run", trained.run_dir, *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
