@@ -11,10 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from theory.constructions.blocks import (
+    gadget_weights,
     hoeffding_block_size,
     hoeffding_capacity,
     layer_tolerances,
     propagated_error,
+    single_edge_mask,
 )
 from theory.networks import forward, random_target
 from theory.sup_error import sup_error
@@ -76,3 +78,15 @@ def test_hoeffding_block_is_the_smallest_meeting_its_inequality(count: int, p: f
     n = hoeffding_block_size(count, p, log_fail)
     assert hoeffding_capacity(n, p, log_fail) >= count - 1e-9
     assert n == 1 or hoeffding_capacity(n - 1, p, log_fail) <= count + 1e-9
+
+
+def test_gadget_weights_block_sums_equal_the_dense_products() -> None:
+    rng = np.random.default_rng(0)
+    d_in, block, d_out = 3, 4, 2
+    first = np.where(single_edge_mask(d_in, block), rng.uniform(-1, 1, (d_in * block, d_in)), 0)
+    second = rng.uniform(-1, 1, (d_out, d_in * block))
+    pos, neg = gadget_weights(first, second)
+    np.testing.assert_allclose(pos, second @ np.maximum(first, 0), rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(neg, second @ np.minimum(first, 0), rtol=1e-13, atol=1e-15)
+    first[0, 1] = 0.5  # an extra edge: the dense products are used
+    np.testing.assert_allclose(gadget_weights(first, second)[0], second @ np.maximum(first, 0))

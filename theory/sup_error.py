@@ -24,7 +24,7 @@ DOMAINS = ("ball", "cube")
 """Input domains: the unit l2 ball, or the cube ``[-1, 1]^d0``."""
 
 BATCH = 4096
-"""Inputs evaluated per call of ``f`` and ``g`` while sampling (bounds the memory)."""
+"""Most inputs evaluated per call of ``f`` and ``g`` (bounds the memory at any ``d0``)."""
 
 MAX_STARTS = 128
 """Most ascent restarts :func:`default_starts` gives at any ``d0``."""
@@ -121,7 +121,7 @@ def sup_error(
     """Search ``sup_{x in X} ||f(x) - g(x)||_2`` (Pensia et al. 2020, Theorem 1's metric).
 
     1. ``n_samples`` random inputs of the domain, half interior and half boundary (see
-       ``_sample``), evaluated in batches of ``BATCH``.
+       ``_sample``); every evaluation runs in batches of at most ``BATCH`` inputs.
     2. From the ``n_starts`` worst of them, ``ascent_steps`` steps of projected ascent: each
        step estimates the gradient of ``||f - g||`` by central differences (``2 d0``
        evaluations), tries ``x + sigma u`` for ``u`` the normalised gradient and for a random
@@ -168,7 +168,10 @@ def sup_error(
     _check_domain(domain)
 
     def error(x: np.ndarray) -> np.ndarray:
-        return np.linalg.norm(np.asarray(f(x)) - np.asarray(g(x)), axis=1)
+        return np.concatenate([
+            np.linalg.norm(np.asarray(f(part)) - np.asarray(g(part)), axis=1)
+            for part in np.split(x, range(BATCH, len(x), BATCH))
+        ])
 
     pool_x, pool_err = np.zeros((0, d0)), np.zeros(0)
     for start in range(0, int(n_samples), BATCH):
@@ -182,9 +185,12 @@ def sup_error(
     offsets = 1e-6 * np.concatenate([np.eye(d0), -np.eye(d0)])
     for _ in range(int(ascent_steps)):
         k = len(points)
-        probes = (points[:, None, :] + offsets[None]).reshape(-1, d0)
-        values = error(probes).reshape(k, 2, d0)
-        grad = (values[:, 0] - values[:, 1]) / 2e-6
+        grad = np.empty_like(points)
+        per = max(1, BATCH // (2 * d0))
+        for lo in range(0, k, per):
+            probes = (points[lo : lo + per, None, :] + offsets[None]).reshape(-1, d0)
+            values = error(probes).reshape(-1, 2, d0)
+            grad[lo : lo + per] = (values[:, 0] - values[:, 1]) / 2e-6
         norm = np.linalg.norm(grad, axis=1, keepdims=True)
         random_dir = _sphere(rng, k, d0)
         ascent_dir = np.where(norm > 0, grad / np.where(norm > 0, norm, 1.0), random_dir)
