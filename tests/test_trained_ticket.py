@@ -63,7 +63,7 @@ def test_ticket_of_a_trained_network(trained) -> None:
     assert row["target_acc"] == pytest.approx(trained.stored_test_acc, abs=0.01)
     assert row["homogeneity_gap"] < 1e-9
     assert row["max_logit_error"] <= row["certified_logit_bound"]
-    assert row["source_weights"] == source_entries("pensia", [64, 8, 10], [10, 10])
+    assert row["source_weights"] == source_entries([64, 8, 10], [10, 10])
     assert 0 < row["kept_weights"] < row["source_weights"]
     assert row["agreement"] == pytest.approx(1 - row["disagreements"] / row["n_test"])
     assert row["summands_per_sign"] == "5,5"
@@ -94,3 +94,13 @@ def test_cli_bad_input_is_one_line(trained, extra: list[str], message: str,
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_refuses_an_oversized_source_before_training(
+    tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["verify", "trained", "--dataset", "digits", "--widths", "8", "--block-size",
+            "10000000", "--runs-dir", str(tmp_path)]
+    assert main(argv) == 2
+    assert "limit" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -36,6 +36,9 @@ from typing import Any
 
 import numpy as np
 
+METHODS = ("pensia", "malach", "mpt-binary")
+"""The gadget constructions (two source layers per target layer) a trained target can use."""
+
 MAX_SOURCE_ENTRIES = 6 * 10**8
 """Largest random source (weights) a run may draw: 4.8 GB of float64, the theorem's default
 block sizes at Pensia's published scale exceed it by far."""
@@ -214,12 +217,32 @@ def held_out_inputs(dataset: str, data_dir: str | None, split_seed: int = 0,
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def source_entries(method: str, widths: Sequence[int], block_sizes: Sequence[int]) -> int:
+def source_entries(widths: Sequence[int], block_sizes: Sequence[int]) -> int:
     """Weights of the depth-``2l`` gadget source of ``widths`` with the given block sizes."""
-    if method not in ("pensia", "malach", "mpt-binary"):
-        raise ValueError(f"method must be pensia, malach or mpt-binary, got {method!r}")
     return int(sum(d_in * n * d_in + d_out * d_in * n
                    for d_in, d_out, n in zip(widths[:-1], widths[1:], block_sizes, strict=True)))
+
+
+def plan_blocks(method: str, widths: Sequence[int], eps: float, delta: float,
+                block_size: int | None) -> list[int]:
+    """Block sizes of the run (the override, else the construction's bound), checked to fit.
+
+    Raises ``ValueError`` (before any work) for an unknown method or a source of more than
+    ``MAX_SOURCE_ENTRIES`` weights.
+    """
+    from theory.constructions import get_method
+    from theory.constructions.blocks import resolve_block_sizes
+
+    if method not in METHODS:
+        raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+    bound = import_module(get_method(method).module).block_sizes_bound
+    blocks = resolve_block_sizes(block_size, bound(list(widths), eps, delta))
+    entries = source_entries(widths, blocks)
+    if entries > MAX_SOURCE_ENTRIES:
+        raise ValueError(f"the {method} source for a {'-'.join(map(str, widths))} target with "
+                         f"blocks {blocks} holds {entries:.3g} weights (limit "
+                         f"{MAX_SOURCE_ENTRIES:.0e}); pass a smaller --block-size")
+    return blocks
 
 
 def ticket_of_trained(
@@ -263,25 +286,16 @@ def ticket_of_trained(
         implies, per-weight errors, scale ``C``, source/target/kept weights, seconds, peak GB.
     """
     from theory.constructions import get_method
-    from theory.constructions.blocks import resolve_block_sizes
     from theory.networks import forward, layer_widths
 
-    if method not in ("pensia", "malach", "mpt-binary"):
-        raise ValueError(f"--method must be pensia, malach or mpt-binary, got {method!r}")
     if max_summands is not None and method != "pensia":
         raise ValueError("--max-summands applies to --method pensia only")
     if not weight_eps > 0:
         raise ValueError(f"--weight-eps must be positive, got {weight_eps!r}")
-    construct = get_method(method)
-    bound = import_module(construct.module).block_sizes_bound
     target, factors = theory_target(network.weights)
     widths = layer_widths(target)
-    blocks = resolve_block_sizes(block_size, bound(widths, eps, delta))
-    entries = source_entries(method, widths, blocks)
-    if entries > MAX_SOURCE_ENTRIES:
-        raise ValueError(f"the {method} source for a {'-'.join(map(str, widths))} target with "
-                         f"blocks {blocks} holds {entries:.3g} weights (limit "
-                         f"{MAX_SOURCE_ENTRIES:.0e}); pass a smaller --block-size")
+    blocks = plan_blocks(method, widths, eps, delta, block_size)
+    construct = get_method(method)
     x, y = held_out_inputs(network.dataset, data_dir, network.split_seed, network.val_size)
     if x.shape[1] != widths[0]:
         raise ValueError(f"the network reads {widths[0]} inputs, the test data has {x.shape[1]}")

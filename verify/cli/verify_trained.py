@@ -9,10 +9,12 @@ theorem's assumptions, builds a ticket in a fresh random source and prints one r
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import Any
 
 from verify.cli.common import emit, open_unit, positive_float, positive_int
+from verify.trained_ticket import METHODS
 
 COLUMNS = ("dataset", "target_widths", "method", "block_sizes", "target_acc", "ticket_acc",
            "agreement", "disagreements", "max_logit_error", "certified_sup_error",
@@ -35,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "is trained now from the dataset/model/training flags (--bn none, no bias).")
     parser.add_argument("--run", default=None,
                         help="directory of a finished dense fc run of the run store")
-    parser.add_argument("--method", choices=("pensia", "malach", "mpt-binary"),
+    parser.add_argument("--method", choices=METHODS,
                         default="pensia", help="construction (default pensia)")
     parser.add_argument("--eps", type=positive_float, default=0.01,
                         help="sup-norm accuracy on the unit ball of the rescaled network: sets "
@@ -67,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _network(args: argparse.Namespace) -> Any:
     """The trained network of ``--run`` or of the training flags."""
+    from empirical.data import dataset_info
     from empirical.hparams import (
         DatasetHparams,
         MaskHparams,
@@ -74,9 +77,11 @@ def _network(args: argparse.Namespace) -> Any:
         RunHparams,
         TrainingHparams,
     )
+    from empirical.models.common import scale_width
+    from empirical.models.fc import DEFAULT_FC_WIDTHS
     from verify.cli.args import build_section, given_values
     from verify.cli.train_mpt import runtime_from_args
-    from verify.trained_ticket import load_trained, train_target
+    from verify.trained_ticket import load_trained, plan_blocks, train_target
 
     if args.run is not None:
         given = [s for s in SECTIONS if given_values(args, s)]
@@ -92,6 +97,11 @@ def _network(args: argparse.Namespace) -> Any:
         mask=MaskHparams(mode="dense"),
         training=build_section(TrainingHparams, args, "training"),
     )
+    info = dataset_info(hparams.dataset.name)
+    hidden = [scale_width(w, hparams.model.width_mult)
+              for w in hparams.model.widths or DEFAULT_FC_WIDTHS]
+    plan_blocks(args.method, [math.prod(info.input_shape), *hidden, info.num_classes],
+                args.eps, args.delta, args.block_size)  # refuse an oversized source before training
     return train_target(hparams, args.runs_dir, runtime_from_args(args))
 
 
