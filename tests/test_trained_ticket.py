@@ -80,6 +80,12 @@ def test_cli_on_a_stored_run(trained, capsys: pytest.CaptureFixture[str]) -> Non
     assert row["method"] == "pensia" and row["block_sizes"] == "6,6"
     assert main([*argv[:-1], "--method", "mpt-binary"]) == 0
     assert "mpt-binary" in capsys.readouterr().out
+    widths = ["verify", "trained", "--run", trained.run_dir, "--method", "mpt-binary",
+              "--block-size", "4,32", "--json"]
+    assert main(widths) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["block_sizes"] for r in rows] == ["4,4", "32,32"]
+    assert rows[1]["source_weights"] == 8 * rows[0]["source_weights"]
 
 
 @pytest.mark.parametrize(("extra", "message"), [

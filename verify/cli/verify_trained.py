@@ -2,8 +2,8 @@
 
 Takes a finished dense ``fc`` run (``--run DIR``) or trains one from the dataset, model-width
 and training flags (bias-free, no batch norm, ReLU: the theorems' networks), rescales it to the
-theorem's assumptions, builds a ticket in a fresh random source and prints one row
-(:func:`verify.trained_ticket.ticket_of_trained`).
+theorem's assumptions, builds a ticket in a fresh random source and prints one row per block
+size (:func:`verify.trained_ticket.ticket_of_trained`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import os
 from typing import Any
 
-from verify.cli.common import emit, open_unit, positive_float, positive_int
+from verify.cli.common import emit, list_of, open_unit, positive_float, positive_int
 from verify.trained_ticket import METHODS
 
 COLUMNS = ("dataset", "target_widths", "method", "block_sizes", "target_acc", "ticket_acc",
@@ -44,9 +44,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "the tolerances and the default block sizes (default 0.01)")
     parser.add_argument("--delta", type=open_unit, default=0.1,
                         help="failure probability of the default block sizes (default 0.1)")
-    parser.add_argument("--block-size", type=positive_int, default=None,
+    parser.add_argument("--block-size", type=list_of(positive_int), default=None,
                         help="units per input coordinate (default: the construction's bound; "
-                        "42 gives Pensia et al.'s ~21 summands per sign)")
+                        "42 gives Pensia et al.'s ~21 summands per sign); a comma-separated "
+                        "list gives one row per size (ticket accuracy vs source width)")
     parser.add_argument("--max-summands", type=positive_int, default=None,
                         help="pensia: at most this many summands of each sign per subset sum")
     parser.add_argument("--weight-eps", type=positive_float, default=0.01,
@@ -100,8 +101,9 @@ def _network(args: argparse.Namespace) -> Any:
     info = dataset_info(hparams.dataset.name)
     hidden = [scale_width(w, hparams.model.width_mult)
               for w in hparams.model.widths or DEFAULT_FC_WIDTHS]
-    plan_blocks(args.method, [math.prod(info.input_shape), *hidden, info.num_classes],
-                args.eps, args.delta, args.block_size)  # refuse an oversized source before training
+    widths = [math.prod(info.input_shape), *hidden, info.num_classes]
+    for size in args.block_size or [None]:  # refuse an oversized source before training
+        plan_blocks(args.method, widths, args.eps, args.delta, size)
     return train_target(hparams, args.runs_dir, runtime_from_args(args))
 
 
@@ -115,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--max-summands applies to --method pensia only")
     runtime = build_section(RuntimeConfig, args, "runtime", fixed={"progress": False})
     network = _network(args)
-    row = ticket_of_trained(network, args.method, args.eps, args.delta, args.block_size,
-                            args.max_summands, args.weight_eps, args.source_seed,
-                            runtime.data_dir)
-    emit([row], args.json, None if args.json else COLUMNS, one_object=True)
+    rows = [ticket_of_trained(network, args.method, args.eps, args.delta, size,
+                              args.max_summands, args.weight_eps, args.source_seed,
+                              runtime.data_dir)
+            for size in args.block_size or [None]]
+    emit(rows, args.json, None if args.json else COLUMNS, one_object=len(rows) == 1)
     return 0
