@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
+
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
 HASH_DIGITS = 16
@@ -65,9 +67,7 @@ MILESTONE_UNITS = ("ep", "it")
 MODES = ("dense", "edge-popup", "biprop")
 SCOPES = ("layerwise", "global")
 MASK_RULES = ("topk", "bernoulli")
-INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform", "xavier_normal")
-FAN_RULES = ("paper", "released")
-BN_INITS = ("ones", "uniform")
+
 BN_CHOICES = ("default", "none", "nonaffine", "affine")
 
 
@@ -138,8 +138,7 @@ class MaskHparams:
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
     mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
-    init: str = hp("kn", "weight init: kn, ukn, sc, usc, kaiming_uniform, xavier_normal",
-                   choices=INITS)
+    init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
                                 "code)", choices=FAN_RULES)
@@ -151,7 +150,8 @@ class MaskHparams:
         _check_choice(self.mask_rule, MASK_RULES, "mask rule")
         _check_choice(self.init, INITS, "init")
         _check_choice(self.fan_rule, FAN_RULES, "fan rule")
-        if self.fan_rule == "released" and self.keep == 1 and self.init in ("kn", "sc"):
+        scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled
+        if self.fan_rule == "released" and self.keep == 1 and scaled:
             raise ValueError("fan rule 'released' scales fan_in by 1 - k, which is 0 at keep 1: "
                              "use --fan-rule paper or an unscaled init (ukn, usc)")
         if not (math.isfinite(self.keep) and 0 < self.keep <= 1):

@@ -17,8 +17,9 @@ Learning speed: the early-stopping iteration is the evaluation step of minimum v
 ``dataset.val_size``; the test accuracy at that step is recorded with it.
 
 Every level, control and branch is a run ``runs_dir/lth/<hash>`` (:mod:`empirical.lth_hparams`):
-finished runs are read back, killed runs resume from their checkpoint, and each run stores its
-mask in ``ticket.pt``.
+finished runs are read back (after the store's checks; a damaged one is recomputed), killed runs
+resume from their checkpoint, each run stores its mask in ``ticket.pt``, and each run is trained
+under its lock (:meth:`empirical.store.RunStore.lock`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -44,11 +45,21 @@ from empirical.lth_hparams import (
     derived,
     imp_chain,
     one_shot,
+    parse_rewind,
     rewind_step,
 )
+from empirical.memory import check_memory, training_bytes
 from empirical.mpt import make_batches
-from empirical.store import CHECKPOINT, TICKET, RunStore, save_torch
-from empirical.train import FitHooks, FitResult, fit, selection_summary, total_steps
+from empirical.run_files import RunFileError, check_tensor_dict, load_torch
+from empirical.store import HPARAMS, RunStore, save_torch, warn_damaged
+from empirical.train import (
+    FitHooks,
+    FitResult,
+    fit,
+    selection_summary,
+    tensorboard_writer_class,
+    total_steps,
+)
 
 StateDict = dict[str, Any]
 Row = dict[str, Any]
@@ -94,7 +105,7 @@ def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
                        LayerConfig(mode="masked", init=hparams.pruning.init),
                        width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
                        binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
-                       bias=mh.bias)
+                       bias=mh.bias, bn_init=mh.bn_init)
 
 
 def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -125,20 +136,37 @@ def set_masks_(model: nn.Module, masks: pruning.Masks) -> None:
 
 
 def read_hparams(runs_dir: str | os.PathLike | None, run_hash: str) -> LTHHparams:
-    """The hyperparameters of the stored LTH run ``run_hash``."""
+    """The hyperparameters of the stored LTH run ``run_hash``, checked against the hash.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such run.
+    RunFileError
+        Its ``hparams.json`` is damaged or does not hash to ``run_hash``.
+    """
     store = RunStore(default_runs_dir(runs_dir) / KIND / run_hash)
-    if not (store.path / "hparams.json").exists():
+    path = store.path / HPARAMS
+    if not path.exists():
         raise FileNotFoundError(f"no LTH run {run_hash} under {store.path.parent}")
-    return from_dict(LTHHparams, store.read_hparams()["hparams"])
+    fields = store.read_hparams()["hparams"]
+    try:
+        hparams = from_dict(LTHHparams, fields)
+    except (TypeError, ValueError) as err:
+        raise RunFileError(path, f"invalid hyperparameters ({err})") from None
+    if hparams_hash(hparams) != run_hash:
+        raise RunFileError(path, f"its hyperparameters hash to {hparams_hash(hparams)}, not "
+                                 f"{run_hash}")
+    return hparams
 
 
 def _finished_parent(runs_dir: str | os.PathLike | None, hparams: LTHHparams) -> tuple[
         LTHHparams, RunStore]:
     parent = read_hparams(runs_dir, hparams.level.parent)
     store = _store(runs_dir, parent)
-    if not store.finished:
-        raise ValueError(f"parent run {store.name} is not finished; train the levels in order "
-                         "(run_lth does)")
+    if store.reusable_result() is None:
+        raise ValueError(f"parent run {store.path} is not finished or is damaged; train the "
+                         "levels in order (run_lth does, recomputing a damaged one)")
     return parent, store
 
 
@@ -190,21 +218,30 @@ def rewind_state(root: LTHHparams, step: int, runs_dir: str | os.PathLike | None
     if step == 0:
         return model.state_dict()
     path = rewind_file(_store(runs_dir, root), step)
-    if not os.path.exists(path):
-        runtime = runtime or RuntimeConfig()
-        device = select_device(runtime.device)
-        train, _, _ = make_batches(root, runtime, device, Distributed())
-        model = prepare_model(model, device, channels_last=False)
-
-        def keep(k: int, state: StateDict) -> None:
-            save_torch(path, {n: t.cpu() for n, t in state.items()})
-            raise _Captured
-
+    if os.path.exists(path):
         try:
-            fit(model, train, root.training, hooks=FitHooks(capture_steps=(step,), on_capture=keep))
-        except _Captured:
-            pass
-    return torch.load(path, map_location="cpu", weights_only=True)
+            return _load_rewind(path)
+        except RunFileError as err:
+            warn_damaged(err, "replaying level 0 to recompute it")
+            os.unlink(path)
+    runtime = runtime or RuntimeConfig()
+    device = select_device(runtime.device)
+    train, _, _ = make_batches(root, runtime, device, Distributed())
+    model = prepare_model(model, device, channels_last=False)
+
+    def keep(k: int, state: StateDict) -> None:
+        save_torch(path, {n: t.cpu() for n, t in state.items()})
+        raise _Captured
+
+    try:
+        fit(model, train, root.training, hooks=FitHooks(capture_steps=(step,), on_capture=keep))
+    except _Captured:
+        pass
+    return _load_rewind(path)
+
+
+def _load_rewind(path: str) -> StateDict:
+    return check_tensor_dict(load_torch(path, weights_only=True), path, "the rewind state")
 
 
 def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLike | None
@@ -348,23 +385,100 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
         ``reused`` (True when read back).
     """
     runtime = runtime or RuntimeConfig()
+    if runtime.tensorboard:
+        tensorboard_writer_class()  # fails before anything is written
     store = _store(runs_dir, hparams)
-    if store.finished:
-        return {**store.read_result(), "reused": True}
+    reused = store.reusable_result()
+    if reused is None:
+        preflight(hparams)
+        with store.lock():
+            reused = store.reusable_result()  # another process may have finished it meanwhile
+            if reused is None:
+                return _train_level(hparams, store, runs_dir, runtime, capture_rewind, hooks)
+    return {**reused, "reused": True}
+
+
+def preflight(hparams: LTHHparams) -> None:
+    """Build the run's model on the meta device and check one training step fits in memory."""
+    check_memory(training_bytes(lambda: build_lth_model(hparams, hparams.training.seed),
+                                dataset_info(hparams.dataset.name).input_shape,
+                                hparams.dataset.batch_size),
+                 f"training {hparams.model.name} (--model, --widths, --width-mult, --batch-size)")
+
+
+def check_rewind(hparams: LTHHparams, steps_per_epoch: int) -> int:
+    """The rewind step ``k`` of ``hparams`` (0 for level 0), checked to lie within training."""
+    if hparams.level.source == "dense":
+        return 0
+    step = rewind_step(hparams.pruning.rewind, steps_per_epoch)
+    total = total_steps(hparams.training, steps_per_epoch)
+    if step > total:
+        raise ValueError(f"--rewind {hparams.pruning.rewind} (step {step}) lies beyond the "
+                         f"{total} training steps")
+    return step
+
+
+def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tensor]) -> None:
+    """Refuse ``levels`` IMP levels that would prune a layer (or the global pool) to 0 weights.
+
+    Layerwise scope follows each layer's count ``K <- K - floor(p K)``
+    (:func:`empirical.pruning.count_to_prune`); global scope can only be checked on the pool.
+
+    Parameters
+    ----------
+    base : LTHHparams
+        The pruning rule.
+    levels : int
+        The last level.
+    weights : mapping
+        The prunable weights (meta tensors suffice: only names and shapes are read).
+    """
+    rule = base.pruning
+    excluded = set(pruning.resolve_names(list(weights), rule.exclude))
+    sizes = {n: w.numel() for n, w in weights.items() if n not in excluded}
+    if rule.scope == "layerwise":
+        rates = pruning.layer_rates(weights, rule.rate, rule.conv_rate, rule.output_rate)
+        pools = [(n, k, rates[n]) for n, k in sizes.items()]
+    else:
+        pools = [("the pruned layers", sum(sizes.values()), rule.rate)]
+    for name, kept, rate in pools:
+        for level in range(1, levels + 1):
+            kept -= pruning.count_to_prune(kept, rate)
+            if kept == 0:
+                raise ValueError(f"prune rate {rate} with --levels {levels} leaves 0 weights in "
+                                 f"{name} at level {level}; lower --rate (--conv-rate, "
+                                 "--output-rate) or --levels")
+
+
+def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig) -> None:
+    """Every check of an IMP experiment that can fail, made before level 0 trains.
+
+    The model fits in memory (:func:`preflight`), ``--exclude`` names layers, no level prunes a
+    layer to nothing (:func:`check_levels`) and the rewind point lies within training.
+    """
+    preflight(base)
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        weights = prunable_weights(build_lth_model(base, base.training.seed))
+    check_levels(base, levels, weights)
+    if parse_rewind(base.pruning.rewind)[0]:
+        train, _, _ = make_batches(base, runtime, torch.device("cpu"), Distributed())
+        check_rewind(imp_chain(base, 1)[1], train.steps_per_epoch)
+
+
+def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLike | None,
+                 runtime: RuntimeConfig, capture_rewind: str, hooks: FitHooks | None) -> Row:
+    """Train the level of ``store`` (resuming its checkpoint) and write its ticket and result."""
     started = time.perf_counter()
     device = select_device(runtime.device)
     train, val, test = make_batches(hparams, runtime, device, Distributed())
     spe = train.steps_per_epoch
     dense = hparams.level.source == "dense"
-    step = 0 if dense else rewind_step(hparams.pruning.rewind, spe)
-    total = total_steps(hparams.training, spe)
-    if step > total:
-        raise ValueError(f"rewind point {hparams.pruning.rewind} (step {step}) lies beyond the "
-                         f"{total} training steps")
+    step = check_rewind(hparams, spe)
     model = build_lth_model(hparams, hparams.training.seed)
-    resumed = (store.path / TICKET).exists()
-    masks = store.load_ticket()["masks"] if resumed else level_masks(hparams, model, runs_dir)
-    initial = (None if (store.path / CHECKPOINT).exists()
+    ticket = store.reusable_ticket()
+    resumed = ticket is not None
+    masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
+    initial = (None if store.resume_checkpoint() is not None
                else start_state(hparams, masks, step, runs_dir, runtime))
     store.write_hparams(KIND, hparams)
     if not resumed:
@@ -424,8 +538,8 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
     unknown = [c for c in controls if c not in CONTROLS]
     if unknown:
         raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
-    names = list(prunable_weights(build_lth_model(base, base.training.seed)))
-    pruning.resolve_names(names, base.pruning.exclude)  # unknown layer names fail before training
+    runtime = runtime or RuntimeConfig()
+    check_before_training(base, levels, runtime)
     rows: list[Row] = []
 
     def done(row: Row) -> None:
@@ -459,6 +573,8 @@ def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike |
     dict
         The one-shot run's row (see :func:`run_level`).
     """
+    runtime = runtime or RuntimeConfig()
+    check_before_training(base, 0, runtime)
     run_level(imp_chain(base, 0)[0], runs_dir, runtime, capture_rewind=base.pruning.rewind)
     return run_level(one_shot(base, density), runs_dir, runtime)
 

@@ -86,7 +86,7 @@ def rewind_step(text: str, steps_per_epoch: int) -> int:
 class PruningHparams:
     """The pruning rule of IMP and the initialisation and rewind point of its weights."""
 
-    init: str = hp("kn", "weight init: kn, ukn, sc, usc, kaiming_uniform", choices=INITS)
+    init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     rate: float = hp(0.2, "fraction of the remaining weights pruned per level, in (0, 1] "
                      "(fully connected layers; every layer unless overridden)")
     conv_rate: float | None = hp(None, "prune rate of convolutional layers (default: --rate)")

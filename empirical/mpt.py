@@ -3,7 +3,8 @@
 :func:`run_mpt` builds the model named by the hyperparameters through the layer factory, freezes
 everything except the scores (and BatchNorm gamma/beta when the model has affine BN: "+BN"),
 trains with :func:`empirical.train.fit` and stores the run under ``runs_dir/<mode>/<hash>``:
-a finished run is read back, never recomputed; a killed run resumes from its checkpoint.
+a finished run is read back (after its files pass the store's checks), never recomputed; a killed
+run resumes from its checkpoint; the run's lock makes a second identical command wait and reuse.
 
 biprop (Diffenderfer & Kailkhura, ICLR 2021): kept weights are ``alpha * sign(W)``, one ``alpha``
 per layer; edge-popup (Ramanujan et al., CVPR 2020): kept weights are ``W``. Both learn only the
@@ -12,6 +13,7 @@ scores; the weights stay the random initial ones, bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from typing import Any
@@ -28,8 +30,9 @@ from empirical.device import (
     select_device,
 )
 from empirical.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
+from empirical.memory import check_memory, training_bytes
 from empirical.store import RunStore
-from empirical.train import FitHooks, FitResult, fit, selection_summary
+from empirical.train import FitHooks, FitResult, fit, selection_summary, tensorboard_writer_class
 
 SCORE_MODES = ("edge-popup", "biprop")
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -41,7 +44,7 @@ def layer_config(hparams: RunHparams) -> Any:
 
     m = hparams.mask
     return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
-                       init=m.init)
+                       init=m.init, fan_rule=m.fan_rule)
 
 
 def build_run_model(hparams: RunHparams) -> nn.Module:
@@ -57,7 +60,7 @@ def build_run_model(hparams: RunHparams) -> nn.Module:
     model = build_model(mh.name, info.num_classes, info.input_shape, layer_config(hparams),
                         width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
                         binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
-                        bias=mh.bias)
+                        bias=mh.bias, bn_init=mh.bn_init)
     if hparams.mask.mode in SCORE_MODES:
         freeze_for_score_training(model)
     return model
@@ -163,12 +166,36 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
         finished run was read back).
     """
     runtime = runtime or RuntimeConfig()
+    if runtime.tensorboard:
+        tensorboard_writer_class()  # fails before anything is written
+    store = RunStore.for_run(runs_dir, hparams.mask.mode, hparams)
+    reused = store.reusable_result()
+    if reused is None:
+        preflight(hparams)
+        dist = distributed_from_env()
+        with store.lock() if dist.is_main else contextlib.nullcontext():
+            reused = store.reusable_result()  # another process may have finished it meanwhile
+            if reused is None:
+                return _train_run(hparams, store, runtime, hooks, dist)
+    return {**reused, "reused": True}
+
+
+def preflight(hparams: RunHparams) -> None:
+    """Build the run's model on the meta device and check one training step fits in memory.
+
+    Bad model settings and oversized runs fail here, before anything is written.
+    """
+    check_memory(training_bytes(lambda: build_run_model(hparams),
+                                dataset_info(hparams.dataset.name).input_shape,
+                                hparams.dataset.batch_size),
+                 f"training {hparams.model.name} (--model, --widths, --width-mult, --batch-size)")
+
+
+def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
+               hooks: FitHooks | None, dist: Distributed) -> dict[str, Any]:
+    """Train the run of ``store`` (resuming its checkpoint) and write its ticket and result."""
     kind = hparams.mask.mode
-    store = RunStore.for_run(runs_dir, kind, hparams)
-    if store.finished:
-        return {**store.read_result(), "reused": True}
     started = time.perf_counter()
-    dist = distributed_from_env()
     device = select_device(runtime.device, dist)
     init_distributed(dist, device)
     train, val, test = make_batches(hparams, runtime, device, dist)

@@ -271,9 +271,9 @@ def _with(base: dict[str, Any], **sections: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-_DIGITS = {"dataset": {"name": "digits", "batch_size": 64},
+_DIGITS = {"dataset": {"name": "digits", "batch_size": 64, "val_size": 200},
            "model": {"name": "fc", "widths": (256, 256)}}
-_MNIST1D = {"dataset": {"name": "mnist1d", "batch_size": 128},
+_MNIST1D = {"dataset": {"name": "mnist1d", "batch_size": 128, "val_size": 500},
             "model": {"name": "fc", "widths": (512, 512)}}
 _ADAM = {"optimizer": "adam"}
 # Score training on MNIST-1D: the reference's SGD recipe (momentum 0.9, weight decay 1e-4, cosine)
@@ -284,8 +284,9 @@ _SCORE_SGD = {"optimizer": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 1e
 MNIST1D_RECIPE = {"optimizer": "adam", "lr": 1e-2, "schedule": "constant", "iterations": 6000,
                   "eval_every": 500}
 _M1D_SRC = {"dataset.name": M1D, "dataset.batch_size": f"{M1D}: batch 100",
+            "dataset.val_size": "ours: 500 of the 4,000 training examples held out",
             "model.bias": f"{M1D}: layers with biases",
-            "mask.init": f"{M1D}: PyTorch's default init (kaiming_uniform)",
+            "mask.init": f"{M1D}: PyTorch's default init",
             "training.optimizer": f"{M1D}: Adam", "training.lr": f"{M1D}: lr 1e-2",
             "training.schedule": f"{M1D}: constant lr",
             "training.iterations": f"{M1D}: 6,000 steps",
@@ -293,8 +294,8 @@ _M1D_SRC = {"dataset.name": M1D, "dataset.batch_size": f"{M1D}: batch 100",
 
 
 def _mnist1d_dense(model: dict[str, Any], what: str, number: str) -> Preset:
-    values = {"dataset": {"name": "mnist1d", "batch_size": 100},
-              "model": {**model, "bias": True}, "mask": {"init": "kaiming_uniform"},
+    values = {"dataset": {"name": "mnist1d", "batch_size": 100, "val_size": 500},
+              "model": {**model, "bias": True}, "mask": {"init": "torch_default"},
               "training": MNIST1D_RECIPE}
     sources = {**_M1D_SRC, **{f"model.{k}": f"{M1D}: {what}" for k in model}}
     return Preset("dense", f"CPU: MNIST-1D, {what}, the authors' recipe (Adam 1e-2, 6,000 steps)",
@@ -457,19 +458,19 @@ PRESETS.update({
         "open_lth prunes ceil(p R) + 1 weights per round (off by one, counting the output layer); "
         "we prune floor(p R) of the prunable weights and keep the output layer dense."),
     "mnist1d-lth": Preset(
-        "lth", "CPU: MNIST-1D, MLP 100-100 with biases, the authors' Adam 1e-2 recipe, 20% per "
-        "level (output 10%)",
+        "lth", "CPU: MNIST-1D, MLP 100-100 with biases, Adam 1e-2 for 1,500 steps (the authors' "
+        "LTH notebook's length), 20% per level (output 10%)",
         {"dataset": {"name": "mnist1d", "batch_size": 100, "val_size": 500, "augment": False},
          "model": {"name": "fc", "widths": (100, 100), "bias": True},
-         "training": {**MNIST1D_RECIPE, "iterations": 3000, "eval_every": 100},
-         "pruning": {"init": "kaiming_uniform", "rate": 0.2, "output_rate": 0.1}}),
+         "training": {**MNIST1D_RECIPE, "iterations": 1500, "eval_every": 100},
+         "pruning": {"init": "torch_default", "rate": 0.2, "output_rate": 0.1}}),
     "mnist5k-lth": Preset(
-        "lth", "CPU: 5,000 real MNIST digits, LeNet-300-100, Adam 1.2e-3, batch 60, 3,000 it, "
+        "lth", "CPU: 5,000 real MNIST digits, LeNet-300-100, Adam 1.2e-3, batch 60, 2,000 it, "
         "20% per level (output 10%), Gaussian Glorot (the LTH recipe, shorter)",
         {"dataset": {"name": "mnist5k", "batch_size": 60, "val_size": 500, "augment": False},
          "model": {"name": "lenet-300-100"},
          "training": {"optimizer": "adam", "lr": 1.2e-3, "schedule": "constant",
-                      "iterations": 3000, "eval_every": 100},
+                      "iterations": 2000, "eval_every": 100},
          "pruning": {"init": "xavier_normal", "rate": 0.2, "output_rate": 0.1}}),
     "digits-lth": Preset(
         "lth", "CPU: scikit-learn digits, MLP 64-64, Adam 1e-3, 15 epochs, 20% per level",

@@ -1,67 +1,74 @@
-"""The run store: one directory per run, written atomically, resumable, never recomputed.
+"""The run store: one directory per run, written atomically, validated when read, locked.
 
 Layout of ``runs_dir/<kind>/<hash>/``:
 
 - ``hparams.json``  every field of the run's hyperparameters (plus ``kind`` and ``hash``);
 - ``metrics.jsonl`` one JSON object per evaluation (epoch, step, losses, accuracies, lr, seconds);
-- ``checkpoint.pt`` the latest training state (model, optimizer, step, RNG states), replaced
-  atomically after every epoch;
-- ``ticket.pt``     the found ticket (scores, masks, alpha per layer, seed), score modes only;
-- ``result.json``   the final summary, written LAST: its presence means the run is finished.
+- ``checkpoint.pt`` the latest training state (model, optimizer, step, RNG states and every
+  evaluation record so far), replaced atomically after every epoch;
+- ``ticket.pt``     the found ticket (scores, masks, alpha per layer, seed; LTH: the masks);
+- ``result.json``   the final summary, written LAST and sealed (:mod:`empirical.run_files`): the
+  digests of the metrics, checkpoint and ticket it summarises and a checksum of itself.
 
-Every file is written to a temporary name in the same directory and moved into place with
-``os.replace``, so a killed process leaves either the old or the new file, never half of one.
+Next to the directory, ``runs_dir/<kind>/.<hash>.lock`` is the run's lock (:meth:`RunStore.lock`):
+a second process asking for the same run waits for the first and then reuses its result, while
+runs with other hashes proceed in parallel.
+
+Damage (:mod:`empirical.run_files`): every file is validated when read. A finished run whose
+``result.json`` fails its checks, or whose summarised files changed, is recomputed from its
+checkpoint (the checkpoint holds the evaluation records, so a damaged ``metrics.jsonl`` is
+rewritten from it); a damaged checkpoint is moved aside to ``checkpoint.pt.damaged`` and the run
+retrains from its start. Each repair prints one warning naming the file and what was wrong. Files a
+run cannot recompute (a parent's ``hparams.json``) raise :class:`RunFileError`: one line, exit 2.
+
+Every file is written through :mod:`empirical.atomic`: a killed process leaves either the old or
+the new file, never half of one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
-import tempfile
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
+from filelock import FileLock
 
+from empirical.atomic import atomic_write, file_digest, save_torch, write_json
 from empirical.hparams import hparams_hash, run_directory, to_dict
+from empirical.run_files import (
+    HPARAMS_KEYS,
+    RunFileError,
+    check_checkpoint,
+    check_ticket,
+    load_torch,
+    parse_metrics,
+    read_json,
+    require_object,
+    seal_result,
+    unseal_result,
+)
+
+__all__ = ["CHECKPOINT", "HPARAMS", "METRICS", "RESULT", "TICKET", "RunFileError", "RunStore",
+           "atomic_write", "read_json", "save_torch", "write_json"]
 
 HPARAMS = "hparams.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
 TICKET = "ticket.pt"
 RESULT = "result.json"
+SUMMARISED = (METRICS, CHECKPOINT, TICKET)
+"""The files whose digests a finished run's ``result.json`` carries (those that exist)."""
+DAMAGED_SUFFIX = ".damaged"
+
+log = logging.getLogger(__name__)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], binary: bool) -> None:
-    """Call ``write(file)`` on a temporary file next to ``path``, then ``os.replace`` it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as indented JSON, atomically."""
-    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2, sort_keys=True) + "\n"), False)
-
-
-def read_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file."""
-    return json.loads(Path(path).read_text())
-
-
-def save_torch(path: str | os.PathLike, obj: Any) -> None:
-    """``torch.save`` atomically."""
-    atomic_write(path, lambda f: torch.save(obj, f), True)
+def warn_damaged(err: RunFileError, action: str) -> None:
+    """One warning line on stderr: the damaged file, what is wrong, and what is done about it."""
+    log.warning("warning: %s; %s", err, action)
 
 
 class RunStore:
@@ -75,6 +82,7 @@ class RunStore:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self._resume: dict[str, Any] | None = None
 
     @classmethod
     def for_run(cls, runs_dir: str | os.PathLike | None, kind: str, hparams: Any) -> RunStore:
@@ -86,6 +94,15 @@ class RunStore:
         """The run's hash (the directory name)."""
         return self.path.name
 
+    def lock(self) -> FileLock:
+        """The run's inter-process lock ``<kind>/.<hash>.lock`` (a reentrant context manager).
+
+        Hold it while deciding whether the run is finished and while training it: a second
+        process waits, then finds the result.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.path.parent / f".{self.name}.lock", is_singleton=True)
+
     # --- hyperparameters -------------------------------------------------------------------
     def write_hparams(self, kind: str, hparams: Any) -> None:
         """Write ``hparams.json`` (all fields, the kind and the hash)."""
@@ -93,12 +110,18 @@ class RunStore:
                    {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams)})
 
     def read_hparams(self) -> dict[str, Any]:
-        """The contents of ``hparams.json``."""
-        return read_json(self.path / HPARAMS)
+        """The contents of ``hparams.json``, checked: kind, hash (= the directory) and fields."""
+        path = self.path / HPARAMS
+        data = require_object(read_json(path), path, HPARAMS_KEYS)
+        if data["hash"] != self.name:
+            raise RunFileError(path, f"names run {data['hash']!r}, found in {self.name}")
+        if not isinstance(data["hparams"], dict):
+            raise RunFileError(path, "'hparams' is not an object")
+        return data
 
     # --- metrics ---------------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
-        """Append one evaluation record to ``metrics.jsonl`` (flushed and fsynced)."""
+        """Append one evaluation record to ``metrics.jsonl`` (one write, flushed and fsynced)."""
         self.path.mkdir(parents=True, exist_ok=True)
         with open(self.path / METRICS, "a") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
@@ -106,54 +129,160 @@ class RunStore:
             os.fsync(handle.fileno())
 
     def metrics(self) -> list[dict[str, Any]]:
-        """Every complete record of ``metrics.jsonl`` (a torn last line is ignored)."""
+        """Every complete record of ``metrics.jsonl``, validated (a torn last line is ignored).
+
+        Raises
+        ------
+        RunFileError
+            A line that is not a JSON object with an increasing integer ``step``.
+        """
         path = self.path / METRICS
         if not path.exists():
             return []
-        records = []
-        for line in path.read_text().splitlines():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RunFileError(path, "not UTF-8 text") from None
+        return parse_metrics(text, path)
+
+    def reset_metrics(self, records: Sequence[dict[str, Any]] = ()) -> None:
+        """Make ``metrics.jsonl`` hold exactly ``records`` (a resumed checkpoint's, or none).
+
+        A file that disagrees with ``records`` before its end (damaged, or left by a run whose
+        checkpoint was lost) is reported in one warning line.
+        """
+        path = self.path / METRICS
+        if path.exists():
             try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-        return records
+                current = self.metrics()
+                agrees = current[:len(records)] == list(records)
+                problem = f"{len(current)} records disagree with the {len(records)} of the " \
+                          "checkpoint"
+            except RunFileError as err:
+                agrees, problem = False, err.problem
+            if not agrees:
+                warn_damaged(RunFileError(path, problem),
+                             "rewritten from the checkpoint" if records else "started afresh")
+        elif not records:
+            return
+        atomic_write(path, lambda f: f.writelines(json.dumps(r, sort_keys=True) + "\n"
+                                                  for r in records), False)
 
-    def truncate_metrics(self, max_step: int) -> None:
-        """Keep only the records with ``step <= max_step`` (used when resuming a checkpoint)."""
-        kept = [r for r in self.metrics() if r["step"] <= max_step]
-        atomic_write(self.path / METRICS,
-                     lambda f: f.writelines(json.dumps(r, sort_keys=True) + "\n" for r in kept),
-                     False)
-
-    # --- checkpoint, ticket, result --------------------------------------------------------
+    # --- checkpoint, ticket ----------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        """Replace ``checkpoint.pt`` atomically."""
+        """Replace ``checkpoint.pt`` atomically (``state``: see ``run_files.CHECKPOINT_TYPES``)."""
+        self._resume = None
         save_torch(self.path / CHECKPOINT, state)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        """The latest checkpoint, or None."""
+        """The latest checkpoint, validated, or None if there is none.
+
+        Raises
+        ------
+        RunFileError
+            Truncated, not a torch file, or missing entries.
+        """
         path = self.path / CHECKPOINT
         if not path.exists():
             return None
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return check_checkpoint(load_torch(path), path)
+
+    def resume_checkpoint(self, repair: bool = True) -> dict[str, Any] | None:
+        """The checkpoint to resume from, or None: none, or damaged (then moved aside).
+
+        The checkpoint read is kept until the next :meth:`save_checkpoint`, so a caller that asks
+        before :func:`empirical.train.fit` resumes reads the file once.
+
+        Parameters
+        ----------
+        repair
+            Move a damaged checkpoint to ``checkpoint.pt.damaged`` (the writing process only).
+        """
+        if self._resume is not None:
+            return self._resume
+        try:
+            self._resume = self.load_checkpoint()
+        except RunFileError as err:
+            if repair:
+                warn_damaged(err, f"moved to {CHECKPOINT}{DAMAGED_SUFFIX}; training from the start")
+                os.replace(err.path, err.path.with_name(err.path.name + DAMAGED_SUFFIX))
+        return self._resume
 
     def save_ticket(self, ticket: dict[str, Any]) -> None:
         """Write ``ticket.pt`` atomically."""
         save_torch(self.path / TICKET, ticket)
 
     def load_ticket(self) -> dict[str, Any]:
-        """The saved ticket (scores, masks, alphas, seed)."""
-        return torch.load(self.path / TICKET, map_location="cpu", weights_only=False)
+        """The saved ticket (masks; scores, alphas and seed in score modes), validated."""
+        path = self.path / TICKET
+        return check_ticket(load_torch(path), path)
 
+    def reusable_ticket(self) -> dict[str, Any] | None:
+        """The saved ticket, or None if there is none or it is damaged (one warning line)."""
+        if not (self.path / TICKET).exists():
+            return None
+        try:
+            return self.load_ticket()
+        except RunFileError as err:
+            warn_damaged(err, "recomputing it")
+            return None
+
+    # --- result ----------------------------------------------------------------------------
     @property
     def finished(self) -> bool:
-        """True once ``result.json`` exists."""
+        """True once ``result.json`` exists (:meth:`reusable_result` also checks it)."""
         return (self.path / RESULT).exists()
 
+    def _digests(self) -> dict[str, str]:
+        return {name: file_digest(self.path / name) for name in SUMMARISED
+                if (self.path / name).exists()}
+
     def write_result(self, result: dict[str, Any]) -> None:
-        """Write ``result.json`` atomically (last: marks the run finished)."""
-        write_json(self.path / RESULT, result)
+        """Seal ``result`` with the digests of the run's files and write ``result.json`` (last).
+
+        Raises
+        ------
+        RuntimeError
+            ``result["steps"]`` differs from the step of the final metrics record (a bug).
+        """
+        records = self.metrics()
+        if records and records[-1]["step"] != result["steps"]:
+            raise RuntimeError(f"result of {self.path} at step {result['steps']} but its final "
+                               f"record is at step {records[-1]['step']}")
+        write_json(self.path / RESULT, seal_result(result, self._digests()))
 
     def read_result(self) -> dict[str, Any]:
-        """The contents of ``result.json``."""
-        return read_json(self.path / RESULT)
+        """The finished run's result, after every check (without its seal).
+
+        Checks: valid JSON object, checksum, hash = the directory, the digests of the metrics,
+        checkpoint and ticket it summarises, and ``steps`` = the final metrics record's step.
+
+        Raises
+        ------
+        RunFileError
+            Naming the file that fails.
+        """
+        path = self.path / RESULT
+        result, files = unseal_result(read_json(path), path, self.name)
+        for name in SUMMARISED:
+            present = (self.path / name).exists()
+            if (name in files) != present:
+                raise RunFileError(self.path / name, "missing" if not present else
+                                   f"not summarised by {RESULT}")
+            if present and file_digest(self.path / name) != files[name]:
+                raise RunFileError(self.path / name, f"changed since {RESULT} was written")
+        records = self.metrics()
+        if records and records[-1]["step"] != result["steps"]:
+            raise RunFileError(path, f"'steps' is {result['steps']} but the final record of "
+                                     f"{METRICS} is at step {records[-1]['step']}")
+        return result
+
+    def reusable_result(self) -> dict[str, Any] | None:
+        """The checked result of a finished run, or None (unfinished, or damaged: one warning)."""
+        if not self.finished:
+            return None
+        try:
+            return self.read_result()
+        except RunFileError as err:
+            warn_damaged(err, "recomputing the result from the last valid state")
+            return None

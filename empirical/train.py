@@ -7,7 +7,8 @@ quantity that depends on the position in training is a pure function of the step
 after an epoch resumes from its checkpoint to the same final weights, bit for bit on the CPU.
 
 After every optimiser step ``empirical.layers.enforce_masks_(model)`` re-applies fixed masks, so
-momentum and weight decay never revive a pruned weight (IMP).
+momentum and weight decay never revive a pruned weight (IMP); the loop runs inside
+``empirical.layers.folded_masks``, so masked layers use their (already zeroed) weights directly.
 
 Learning rate
 -------------
@@ -257,6 +258,19 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
     return tqdm(total=total, initial=initial, file=sys.stderr, unit="step", leave=False)
 
 
+def tensorboard_writer_class() -> type:
+    """``torch.utils.tensorboard.SummaryWriter``; ``ValueError`` without the tensorboard package.
+
+    Call it before writing anything, so that a missing package leaves no run directory behind.
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ValueError("--tensorboard needs the tensorboard package (pip install "
+                         "tensorboard)") from None
+    return SummaryWriter
+
+
 def _apply_keep(model: nn.Module, hooks: FitHooks, epoch: int) -> None:
     if hooks.keep_schedule is None:
         return
@@ -286,8 +300,11 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     val, test
         Evaluation batches (either may be None).
     store
-        If given (and this is the main process): metrics are appended, a checkpoint is written
-        atomically after every epoch and at the end, and an existing checkpoint is resumed.
+        If given (and this is the main process): metrics are appended, a checkpoint (holding
+        the evaluation records so far) is written atomically after every epoch and at the end,
+        and an existing checkpoint is resumed: ``metrics.jsonl`` is rewritten to its records.
+        A damaged checkpoint is moved aside (:meth:`RunStore.resume_checkpoint`) and training
+        starts from ``start_step`` with empty metrics, as when there is none.
     start_step
         Begin at step ``k``: the learning rate and the data order are those of step ``k``.
     initial_state
@@ -318,7 +335,9 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     result = FitResult()
     step, elapsed = start_step, 0.0
     sums = torch.zeros(3, dtype=torch.float64, device=train.device)
-    checkpoint = store.load_checkpoint() if store is not None else None
+    tb_class = tensorboard_writer_class() if tensorboard and writer is not None else None
+    checkpoint = (store.resume_checkpoint(repair=writer is not None) if store is not None
+                  else None)
     if checkpoint is not None:
         core.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -326,19 +345,12 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         step, elapsed = checkpoint["step"], checkpoint["seconds"]
         sums = checkpoint["train_sums"].to(train.device)
         result.resumed_from = step
-        if writer is not None:
-            writer.truncate_metrics(step)
-        result.records = store.metrics()  # type: ignore[union-attr]
+        result.records = list(checkpoint["records"])
     elif initial_state is not None:
         core.load_state_dict(initial_state)
-    tb = None
-    if tensorboard and writer is not None:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            raise ValueError("--tensorboard needs the tensorboard package (pip install "
-                             "tensorboard)") from None
-        tb = SummaryWriter(str(writer.path / "tb"))
+    if writer is not None:  # metrics.jsonl = the checkpoint's records; a retrain starts it anew
+        writer.reset_metrics(result.records)
+    tb = tb_class(str(writer.path / "tb")) if tb_class is not None else None
 
     def record() -> None:
         nonlocal sums
@@ -368,50 +380,52 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
             writer.save_checkpoint({
                 "model": core.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
                 "rng": rng_state(), "train_sums": sums.cpu(),
-                "seconds": elapsed + time.perf_counter() - started})
+                "seconds": elapsed + time.perf_counter() - started, "records": result.records})
 
     def capture() -> None:
         if step in hooks.capture_steps and hooks.on_capture is not None:
             hooks.on_capture(step, copy.deepcopy(core.state_dict()))
 
-    from empirical.layers import enforce_masks_
+    from empirical.layers import enforce_masks_, folded_masks
 
     started = time.perf_counter()
     bar = _progress(total, step, progress and dist.is_main)
     model.train()
     capture()
-    while step < total:
-        epoch, first = divmod(step, spe)
-        _apply_keep(model, hooks, epoch)
-        for x, y in train.epoch(epoch, first):
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, training, spe)
-            with autocast(train.device, amp):
-                logits = model(x)
-            loss = nn.functional.cross_entropy(logits.float(), y,
-                                               label_smoothing=training.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            enforce_masks_(core)
-            with torch.no_grad():
-                n = torch.tensor(len(y), dtype=torch.float64, device=sums.device)
-                sums += torch.stack([loss.detach().double() * n,
-                                     (logits.argmax(1) == y).sum().double(), n])
-            step += 1
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            capture()
-            if training.eval_every and step % training.eval_every == 0:
+    with folded_masks(core):  # W = W m at every forward: enforce_masks_ after each change
+        while step < total:
+            epoch, first = divmod(step, spe)
+            _apply_keep(model, hooks, epoch)
+            for x, y in train.epoch(epoch, first):
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(step, training, spe)
+                with autocast(train.device, amp):
+                    logits = model(x)
+                loss = nn.functional.cross_entropy(logits.float(), y,
+                                                   label_smoothing=training.label_smoothing)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                enforce_masks_(core)
+                with torch.no_grad():
+                    n = torch.tensor(len(y), dtype=torch.float64, device=sums.device)
+                    sums += torch.stack([loss.detach().double() * n,
+                                         (logits.argmax(1) == y).sum().double(), n])
+                step += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+                capture()
+                if training.eval_every and step % training.eval_every == 0:
+                    record()
+                if step == total:
+                    break
+            if not training.eval_every or (step == total and step % training.eval_every):
                 record()
-            if step == total:
-                break
-        if not training.eval_every or (step == total and step % training.eval_every):
-            record()
-        save()
-        if hooks.after_epoch is not None:
-            hooks.after_epoch(step // spe)
+            save()
+            if hooks.after_epoch is not None:
+                hooks.after_epoch(step // spe)
+                enforce_masks_(core)  # the hook may have moved weights: keep W = W m
     if bar is not None:
         bar.close()
     if tb is not None:

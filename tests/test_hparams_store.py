@@ -87,12 +87,13 @@ def test_store_files(tmp_path: Path) -> None:
     with open(store.path / "metrics.jsonl", "a") as handle:
         handle.write('{"step": 4')  # a torn line from a kill mid-write
     assert [r["step"] for r in store.metrics()] == [10, 20, 30]
-    store.truncate_metrics(20)
+    store.reset_metrics(store.metrics()[:2])
     assert [r["step"] for r in store.metrics()] == [10, 20]
-    store.save_checkpoint({"w": torch.arange(3)})
-    assert torch.equal(store.load_checkpoint()["w"], torch.arange(3))
-    store.write_result({"test_acc": 0.5})
-    assert store.finished and store.read_result() == {"test_acc": 0.5}
+    store.save_ticket({"masks": {"fc": torch.ones(3, dtype=torch.bool)}})
+    assert torch.equal(store.load_ticket()["masks"]["fc"], torch.ones(3, dtype=torch.bool))
+    store.write_result({"hash": store.name, "steps": 20, "test_acc": 0.5})
+    assert store.finished and store.read_result() == {"hash": store.name, "steps": 20,
+                                                      "test_acc": 0.5}
     assert not [p for p in store.path.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -198,3 +198,16 @@ def test_uniform_bn_init_needs_affine_batchnorm() -> None:
         build_model("resnet20", 10, (3, 32, 32), cfg, width_mult=0.25, bn_init="random")
     with pytest.raises(ValueError, match="BatchNorm init"):
         init_batchnorm_(nn.Sequential(), "zeros")
+
+
+def test_bn_init_resets_a_changed_batchnorm() -> None:
+    norm = nn.BatchNorm2d(4)
+    with torch.no_grad():
+        norm.weight.fill_(3.0)
+        norm.bias.fill_(2.0)
+    init_batchnorm_(nn.Sequential(norm), "ones")
+    assert norm.weight.tolist() == [1.0] * 4 and norm.bias.tolist() == [0.0] * 4
+    with torch.no_grad():
+        norm.bias.fill_(2.0)
+    init_batchnorm_(nn.Sequential(norm), "uniform")
+    assert norm.bias.tolist() == [0.0] * 4 and 0.0 <= float(norm.weight.detach().min())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 
@@ -18,6 +19,7 @@ from empirical.layers import (
     annealed_keep,
     bind_global_scope,
     enforce_masks_,
+    folded_masks,
     kept_count,
     kept_fractions,
     layer_alphas,
@@ -46,6 +48,49 @@ def test_top_mask_keeps_largest_and_breaks_ties_exactly() -> None:
     assert top_mask(values, 2).tolist() == [0, 1, 0, 1, 0]
     ties = torch.ones(10)
     assert int(top_mask(ties, 4).sum()) == 4
+
+
+def _reference_top_mask(values: torch.Tensor, kept: int) -> torch.Tensor:
+    order = torch.sort(values.reshape(-1), descending=True, stable=True).indices
+    mask = torch.zeros(values.numel(), dtype=values.dtype)
+    mask[order[:kept]] = 1
+    return mask.view_as(values)
+
+
+@given(n=st.integers(1, 3000), levels=st.sampled_from([3, 50, 0]), seed=st.integers(0, 2**31),
+       double=st.booleans(), data=st.data())
+def test_top_mask_is_the_index_tie_broken_top_k(n: int, levels: int, seed: int, double: bool,
+                                                data: st.DataObject) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    dtype = torch.float64 if double else torch.float32
+    values = torch.rand(n, generator=generator, dtype=dtype)
+    if levels:  # many ties, -0.0 among the zeros
+        values = torch.floor(values * levels) / levels
+        values[torch.rand(n, generator=generator) < 0.1] = -0.0
+    kept = data.draw(st.integers(0, n))
+    assert torch.equal(top_mask(values, kept), _reference_top_mask(values, kept))
+    assert torch.equal(top_mask(values.view(1, n, 1), kept).reshape(-1),
+                       _reference_top_mask(values, kept))
+
+
+@pytest.mark.parametrize("mode", ["biprop", "edge-popup"])
+def test_effective_weight_and_score_gradient_are_bit_exact(mode: str) -> None:
+    torch.manual_seed(11)
+    layer = make_conv(4, 6, 3, LayerConfig(mode=mode, keep=0.4)).to(
+        memory_format=torch.channels_last)
+    x = torch.randn(2, 4, 7, 7).contiguous(memory_format=torch.channels_last)
+    w_eff = layer.effective_weight()
+    w_eff.retain_grad()
+    torch.nn.functional.conv2d(x, w_eff).pow(2).sum().backward()
+    scores, weight = layer.scores.detach(), layer.weight.detach()
+    mask = _reference_top_mask(scores.abs(), kept_count(scores.numel(), 0.4))
+    if mode == "biprop":
+        alpha = (weight.abs() * mask).sum() / mask.sum()
+        expected = alpha * torch.sign(weight) * mask
+    else:
+        expected = weight * mask
+    assert torch.equal(w_eff.detach(), expected)
+    assert torch.equal(layer.scores.grad, w_eff.grad * weight * torch.sign(scores))
 
 
 @pytest.mark.parametrize("keep", [0.05, 0.3, 0.5, 0.99, 1.0])
@@ -132,6 +177,81 @@ def test_global_mask_follows_score_updates_and_deepcopy() -> None:
     assert kept_fractions(model) == {"0": 1.0, "1": 0.0}
 
 
+def _global_reference_masks(model: nn.Module, keep: float) -> list[torch.Tensor]:
+    layers = [layer for _, layer in prunable_layers(model)]
+    flat = torch.cat([layer.scores.detach().abs().reshape(-1) for layer in layers])
+    mask = top_mask(flat, kept_count(flat.numel(), keep))
+    return [m.view_as(layer.scores)
+            for m, layer in zip(mask.split([la.scores.numel() for la in layers]), layers,
+                                strict=True)]
+
+
+def _global_biprop_mlp() -> nn.Module:
+    torch.manual_seed(9)
+    cfg = LayerConfig(mode="biprop", keep=0.3, scope="global")
+    return bind_global_scope(nn.Sequential(make_linear(20, 20, cfg), nn.ReLU(),
+                                           make_linear(20, 10, cfg)))
+
+
+def _manual_forward(model: nn.Module, x: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+    hidden = model[0]
+    out = torch.relu(x @ (hidden.alpha(masks[0]) * torch.sign(hidden.weight) * masks[0]).T)
+    last = model[2]
+    return out @ (last.alpha(masks[1]) * torch.sign(last.weight) * masks[1]).T
+
+
+@pytest.mark.parametrize("optimiser", ["adam-fused", "adam-foreach", "sgd-foreach"])
+def test_global_masks_are_fresh_after_any_optimiser(optimiser: str) -> None:
+    model = _global_biprop_mlp()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = {"adam-fused": lambda: torch.optim.Adam(params, lr=0.1, fused=True),
+           "adam-foreach": lambda: torch.optim.Adam(params, lr=0.1, foreach=True),
+           "sgd-foreach": lambda: torch.optim.SGD(params, lr=5.0, momentum=0.9,
+                                                  foreach=True)}[optimiser]()
+    x = torch.randn(8, 20)
+    first = _global_reference_masks(model, 0.3)
+    for _ in range(3):
+        model(x).pow(2).sum().backward()
+        opt.step()
+        opt.zero_grad()
+    expected = _global_reference_masks(model, 0.3)
+    assert any(not torch.equal(a, b) for a, b in zip(first, expected, strict=True))
+    assert all(torch.equal(got, want) for got, want
+               in zip(layer_masks(model).values(), expected, strict=True))
+    assert torch.allclose(model(x), _manual_forward(model, x, expected))
+
+
+def test_global_masks_are_fresh_after_data_assignment_and_state_load() -> None:
+    model = _global_biprop_mlp()
+    x = torch.randn(4, 20)
+    model(x)
+    model[0].scores.data = torch.randn(20, 20) * 10
+    expected = _global_reference_masks(model, 0.3)
+    assert all(torch.equal(got, want) for got, want
+               in zip(layer_masks(model).values(), expected, strict=True))
+    assert torch.allclose(model(x), _manual_forward(model, x, expected))
+    state = {k: torch.randn_like(v) if k.endswith("scores") else v
+             for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    expected = _global_reference_masks(model, 0.3)
+    assert torch.allclose(model(x), _manual_forward(model, x, expected))
+
+
+def test_global_masks_are_dropped_after_a_failed_pass_and_rebinding() -> None:
+    model = _global_biprop_mlp()
+    with pytest.raises(RuntimeError):
+        model(torch.randn(2, 7))
+    with torch.no_grad():
+        model[2].scores.mul_(100.0)
+    expected = _global_reference_masks(model, 0.3)
+    assert all(torch.equal(got, want) for got, want
+               in zip(layer_masks(model).values(), expected, strict=True))
+    old = model[0].global_scope
+    bind_global_scope(model)
+    assert model[0].global_scope is not old and model[2].global_scope is model[0].global_scope
+    assert len(model._forward_pre_hooks) == 1 and len(model._forward_hooks) == 1
+
+
 def test_unbound_global_layer_is_a_clear_error() -> None:
     layer = make_linear(3, 3, LayerConfig(mode="biprop", scope="global", keep=0.5))
     with pytest.raises(ValueError, match="bind_global_scope"):
@@ -170,6 +290,44 @@ def test_masked_mode_forward_and_enforce() -> None:
     enforce_masks_(nn.Sequential(layer))
     assert torch.all(layer.weight[0] == 0)
     assert layer.weight[1:].ne(0).all()
+
+
+@pytest.mark.parametrize("optimiser", ["sgd", "adam"])
+def test_folded_masks_train_the_kept_weights_exactly_like_masking(optimiser: str) -> None:
+    def build() -> nn.Module:
+        torch.manual_seed(12)
+        model = nn.Sequential(make_linear(10, 16, LayerConfig(mode="masked"), bias=True),
+                              nn.ReLU(), make_linear(16, 3, LayerConfig(mode="masked")))
+        with torch.no_grad():
+            for layer in (model[0], model[2]):
+                layer.mask.copy_((torch.rand_like(layer.mask) < 0.4).float())
+        return model
+
+    def train(model: nn.Module, folded: bool) -> list[torch.Tensor]:
+        opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+               if optimiser == "sgd" else torch.optim.Adam(model.parameters(), lr=0.05))
+        generator = torch.Generator().manual_seed(0)
+        with folded_masks(model) if folded else contextlib.nullcontext():
+            assert model[0].mask_folded is folded
+            for _ in range(5):
+                x = torch.randn(8, 10, generator=generator)
+                model(x).pow(2).sum().backward()
+                opt.step()
+                opt.zero_grad()
+                enforce_masks_(model)
+        assert not model[0].mask_folded
+        return [p.detach().clone() for p in model.parameters()]
+
+    plain, folded = train(build(), False), train(build(), True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, folded, strict=True))
+    model = build()
+    with torch.no_grad():
+        model[0].weight.add_(1.0)  # pruned entries nonzero: folding must zero them on entry
+    x = torch.randn(4, 10)
+    expected = model(x)
+    with folded_masks(model):
+        assert torch.equal(model(x), expected)
+    assert torch.all(model[0].weight[model[0].mask == 0] == 0)
 
 
 def test_dense_mode_is_plain_layer() -> None:

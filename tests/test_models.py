@@ -360,3 +360,22 @@ def test_fc_with_bias_is_the_mnist1d_mlp() -> None:
     assert shapes == [((100, 40), (100,)), ((100, 100), (100,)), ((10, 100), (10,))]
     assert param_count(model) == 15_210
     assert model(torch.randn(3, *MNIST1D)).shape == (3, 10)
+
+
+@pytest.mark.parametrize("mode", ["dense", "masked", "edge-popup", "biprop"])
+@pytest.mark.parametrize("name", ["vgg-small-mpt", "wide-vgg-small", "mnist1d-cnn"])
+def test_new_models_binary_in_every_mode(name: str, mode: str) -> None:
+    torch.manual_seed(0)
+    scored = mode in ("biprop", "edge-popup")
+    model = small(name, LayerConfig(mode=mode, keep=0.5 if scored else 1.0), binary_act=True)
+    out = model(torch.randn(3, *input_shape(name)))
+    assert out.shape == (3, 10) and torch.isfinite(out).all()
+    out.square().mean().backward()
+    trained = "scores" if scored else "weight"
+    assert all(getattr(layer, trained).grad is not None for _, layer in prunable_layers(model))
+    signs = sum(isinstance(m, BinaryActivation) for m in model.modules())
+    relus = sum(isinstance(m, nn.ReLU) for m in model.modules())
+    assert (signs, relus) == ((3, 0) if name == "mnist1d-cnn" else (5, 1))
+    assert norm_kinds(model) == {"nonaffine"}
+    if name == "mnist1d-cnn":  # non-affine BatchNorm before every sign, as in the binary Conv-n
+        assert layer_kinds(model.features) == ["conv", "bn", "sign"] * 3

@@ -5,7 +5,9 @@ Lueker (1998): for ``X_1..X_n`` i.i.d. ``U[-1, 1]`` there is a constant ``C`` su
 within ``eps`` of some subset sum.  Counting gives the matching lower bound
 ``n >= log2(1/eps)`` (:func:`counting_lower_bound`).  Pensia et al. (2020) prune ReLU gadgets with
 one subset sum per target weight; :func:`solve_subset_sum` solves many such instances exactly with
-the meet-in-the-middle algorithm of Horowitz and Sahni (1974), vectorised over instances.
+the meet-in-the-middle algorithm of Horowitz and Sahni (1974): a compiled kernel
+(:mod:`theory.subset_sum_kernel`, numba) where numba is installed, and a pure-numpy path vectorised
+over instances that reaches the same optimal errors everywhere.
 """
 
 from __future__ import annotations
@@ -21,10 +23,16 @@ MAX_SUMMANDS = 30
 """Largest ``n`` the exact solver accepts: ``2^(n/2)`` sums per half and instance."""
 
 CHUNK_ELEMENTS = 1 << 18
-"""Sums per half held at once (``instances x 2^half``): 2 MiB, so a chunk's sorted sums tend to
-stay in the CPU cache during the binary searches and memory stays small.  Against 32 MiB chunks
-it measured 1.0-1.5x faster in one independent check and 1.6-2.3x on a 2-core machine
-(n = 16-24); the gain depends on the cache."""
+"""Sums per half held at once by the numpy path (``instances x 2^half``): 2 MiB, so a chunk's
+sorted sums stay in the CPU cache during the binary searches and memory stays small."""
+
+BACKENDS = ("auto", "numba", "numpy")
+"""Solvers of :func:`solve_subset_sum` (``auto``: see :func:`choose_backend`)."""
+
+COMPILED_MIN_SUMS = 1 << 24
+"""``auto`` uses the compiled kernel from this many ``B``-half sums (``m 2^(n - n//2)``) on:
+below it the numpy path finishes (about 0.7 s at this size on one core) before numba is imported
+and its cached kernel loaded (about 1.5-2.5 s once per process)."""
 
 RADIUS_WINDOW = 3.0
 """Sums outside ``[-3, 3]`` never change the covering radius of ``[-1, 1]`` (see
@@ -120,7 +128,7 @@ def _nearest_in_rows(sorted_rows: np.ndarray, queries: np.ndarray) -> np.ndarray
         pos = pos + right - left
 
 
-def _solve_chunk(summands: np.ndarray, targets: np.ndarray) -> np.ndarray:
+def _solve_chunk_numpy(summands: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Meet-in-the-middle for one chunk of instances; returns the optimal subsets as bit codes."""
     n_a = summands.shape[1] // 2
     rows = np.arange(summands.shape[0])
@@ -134,6 +142,42 @@ def _solve_chunk(summands: np.ndarray, targets: np.ndarray) -> np.ndarray:
     a_code = np.argmax(a_sums == a_best[:, None], axis=1)
     b_code = np.argmax(b_sums == b_best[:, None], axis=1)
     return a_code | (b_code << n_a)
+
+
+def _solve_chunk_numba(summands: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """The compiled kernel on one chunk (it releases the GIL, so chunks run in parallel)."""
+    from theory.subset_sum_kernel import solve_codes
+
+    codes = np.empty(summands.shape[0], dtype=np.int64)
+    solve_codes(np.ascontiguousarray(summands), np.ascontiguousarray(targets),
+                summands.shape[1] // 2, codes)
+    return codes
+
+
+def numba_available() -> bool:
+    """Whether the compiled kernel can be used (numba importable)."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def choose_backend(backend: str, m: int, n: int) -> str:
+    """The backend that solves ``m`` instances of ``n`` summands: ``numba`` or ``numpy``.
+
+    ``auto`` gives ``numba`` when it is installed and ``m 2^(n - n//2) >= COMPILED_MIN_SUMS``,
+    else ``numpy``; ``numba`` and ``numpy`` are returned as asked (``numba`` must be installed).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown subset-sum backend {backend!r}; choose one of "
+                         f"{', '.join(BACKENDS)}")
+    if backend == "numba" and not numba_available():
+        raise ValueError("subset-sum backend numba requested but numba is not installed")
+    if backend == "auto":
+        big = m * (1 << (n - n // 2)) >= COMPILED_MIN_SUMS
+        return "numba" if big and numba_available() else "numpy"
+    return backend
 
 
 def _as_instances(
@@ -160,16 +204,25 @@ def _as_instances(
 
 
 def solve_subset_sum(
-    summands: np.ndarray, targets: np.ndarray | float, valid: np.ndarray | None = None
+    summands: np.ndarray,
+    targets: np.ndarray | float,
+    valid: np.ndarray | None = None,
+    backend: str = "auto",
 ) -> SubsetSumResult:
     """Exact closest subset sum of every instance by meet-in-the-middle (Horowitz & Sahni 1974).
 
-    Split the ``n`` summands into halves ``A`` (``n // 2``) and ``B``; list the sorted subset
-    sums of both (:func:`subset_sums`, then sorted); for every ``a`` in ``A`` the best partner is
-    the ``B``-sum nearest to ``t - a``, found for all instances of a chunk by one global
-    ``searchsorted``; the best pair over ``A`` is the optimum ``min_S |t - sum(S)|``.
-    Cost ``O(2^(n/2) n)`` per instance, no Python loop over instances; chunks of instances
-    (``CHUNK_ELEMENTS`` sums per half) bound the memory and run on parallel threads.
+    Split the ``n`` summands into halves ``A`` (``n // 2``) and ``B``; list the subset sums of
+    both (:func:`subset_sums`); for every ``a`` in ``A`` the best partner is the ``B``-sum nearest
+    to ``q = t - a``; the best pair over ``A``, by ``|q - b|``, is the optimum
+    ``min_S |t - sum(S)|``. ``numpy`` sorts both halves and finds all partners of a chunk of
+    instances by one global ``searchsorted`` (``O(2^(n/2) n)`` per instance, no Python loop over
+    instances); ``numba`` buckets ``B`` by a counting sort instead of sorting it and looks each
+    query up in its bucket (``O(2^(n/2))``, :mod:`theory.subset_sum_kernel`). Chunks of instances
+    run on parallel threads (``CHUNK_ELEMENTS`` sums per half at once on the numpy path).
+
+    Both backends reach the same optimal ``|q - b|`` on every instance. Ties, several subsets
+    with that same value (repeated or zero summands, padding), may be resolved differently; the
+    returned mask is always one of the optimal subsets.
 
     Parameters
     ----------
@@ -179,21 +232,26 @@ def solve_subset_sum(
         ``(m,)`` targets or one scalar for all instances.
     valid : numpy.ndarray, optional
         Boolean ``(m, n)``; summands marked ``False`` (padding) are never chosen.
+    backend : str
+        ``auto`` (:func:`choose_backend`: ``numba`` for large batches when installed),
+        ``numba`` or ``numpy``.
 
     Returns
     -------
     SubsetSumResult
-        Optimal masks, their sums and absolute errors (ties: the first optimum found).
+        Optimal masks, their sums and absolute errors.
     """
     x, t, ok = _as_instances(summands, targets, valid)
     m, n = x.shape
     usable = np.where(ok, x, 0.0)
-    chunk = max(1, CHUNK_ELEMENTS >> (n - n // 2))
+    compiled = choose_backend(backend, m, n) == "numba"
+    solve_chunk = _solve_chunk_numba if compiled else _solve_chunk_numpy
+    workers = _workers()
+    chunk = (max(1, -(-m // (8 * workers))) if compiled
+             else max(1, CHUNK_ELEMENTS >> (n - n // 2)))
     starts = range(0, m, chunk)
-    with ThreadPoolExecutor(max_workers=_workers()) as pool:
-        parts = pool.map(
-            lambda i: _solve_chunk(usable[i : i + chunk], t[i : i + chunk]), starts
-        )
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(lambda i: solve_chunk(usable[i : i + chunk], t[i : i + chunk]), starts)
         codes = np.concatenate([np.zeros(0, dtype=np.int64), *parts])
     mask = ((codes[:, None] >> np.arange(n)) & 1).astype(bool) & ok
     sums = np.where(mask, x, 0.0).sum(axis=1)

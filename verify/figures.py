@@ -26,6 +26,9 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 #: Order in which ``tickets figures`` runs the notebooks (theory first; others follow by name).
 ORDER = ("subset_sum", "constructions", "mpt", "lth", "width_depth")
 PARAMETERS_TAG = "parameters"
+#: Intra-op threads of every notebook kernel, and the variables that set them.
+FIGURE_THREADS = 1
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 INJECTED_TAG = "injected-parameters"
 
 
@@ -137,7 +140,10 @@ def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     # The kernel's own stderr carries only start-up chatter; cell output comes over iopub.
-    with client.setup_kernel(stderr=subprocess.DEVNULL):
+    # One intra-op thread: the numbers of the committed figures must not depend on the core
+    # count of the machine that regenerates them (see verify.plotting.compute_threads).
+    env = {**os.environ, **{v: str(FIGURE_THREADS) for v in THREAD_VARIABLES}}
+    with client.setup_kernel(stderr=subprocess.DEVNULL, env=env):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue

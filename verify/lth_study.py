@@ -24,9 +24,10 @@ ARMS = {"dense": "IMP ticket", "imp": "IMP ticket", "reinit": "random re-init",
         "random-prune": "random pruning"}
 
 
-def runs_per_lineage(sizes: LTHScale) -> int:
+def runs_per_lineage(sizes: LTHScale, model: str) -> int:
     """Runs of one model and seed: levels ``0..N`` and every control at levels ``1..N``."""
-    return sizes.levels + 1 + sizes.levels * len(sizes.controls)
+    levels = sizes.levels_of(model)
+    return levels + 1 + levels * len(sizes.controls)
 
 
 def tidy_row(model: str, preset: str, seed: int, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def run_study(sizes: LTHScale, runs_dir: str | os.PathLike | None = None,
     runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir),
                             progress=False)
     rows: list[dict[str, Any]] = []
-    total = len(sizes.models) * len(sizes.seeds) * runs_per_lineage(sizes)
+    total = len(sizes.seeds) * sum(runs_per_lineage(sizes, m) for m in sizes.models)
     with tqdm(total=total, desc="LTH runs", unit="run", disable=not progress) as bar:
         for model, preset in sizes.models.items():
             for seed in sizes.seeds:
@@ -91,7 +92,7 @@ def run_study(sizes: LTHScale, runs_dir: str | os.PathLike | None = None,
                     if on_row is not None:
                         on_row(rows[-1])
 
-                run_lth(base, sizes.levels, controls=sizes.controls, control_seed=seed,
+                run_lth(base, sizes.levels_of(model), controls=sizes.controls, control_seed=seed,
                         runs_dir=runs_dir, runtime=runtime, on_row=done)
     return rows
 

@@ -21,6 +21,11 @@ from pathlib import Path
 from typing import IO, Any
 
 MANIFEST_SUFFIX = ".manifest.json"
+#: Columns of a run table that differ between two regenerations of the same results (wall-clock
+#: time, whether a run was read back): never written into a committed table.
+VOLATILE_COLUMNS = ("seconds", "reused", "resumed_from")
+#: Figure metadata without a creation date, so that regenerating a figure rewrites the same bytes.
+FIXED_METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
 FIGURE_FORMATS = ("png", "pdf")
 TABLE_FORMATS = ("csv", "md")
 FOOTER_HASHES = 4  # run hashes printed in a figure's footer; the manifest holds all of them
@@ -273,7 +278,9 @@ class Outputs:
         paths = []
         for fmt in FIGURE_FORMATS:
             path = self.out_dir / f"{record.name}.{fmt}"
-            atomic_write(path, lambda h, f=fmt: fig.savefig(h, format=f), binary=True)
+            atomic_write(path, lambda h, f=fmt: fig.savefig(h, format=f,
+                                                             metadata=FIXED_METADATA[f]),
+                         binary=True)
             paths.append(path)
         plt.close(fig)
         self._done(name, record, paths, caption, seeds, hashes, data)
@@ -286,7 +293,8 @@ class Outputs:
         Parameters
         ----------
         frame : pandas.DataFrame
-            Must hold every declared column of the table.
+            Must hold every declared column of the table. Wall-clock columns
+        (:data:`VOLATILE_COLUMNS`) are dropped: a committed table changes only when a result does.
         name : str
             A declared table name.
         caption, seeds, run_hashes, data
@@ -302,6 +310,7 @@ class Outputs:
         if missing:
             raise ValueError(f"notebook {self.notebook}: table {name!r} lacks columns {missing}")
         hashes = sorted(set(run_hashes))
+        frame = frame.drop(columns=[c for c in VOLATILE_COLUMNS if c in frame.columns])
         csv = self.out_dir / f"{record.name}.csv"
         atomic_write(csv, lambda h: frame.to_csv(h, index=False))
         md = self.out_dir / f"{record.name}.md"
@@ -337,10 +346,24 @@ class Outputs:
         if missing:
             raise ValueError(f"notebook {self.notebook} declared but did not write {missing}")
         manifest = {"notebook": self.notebook, "scale": self.scale,
+                    "threads": compute_threads(),
                     "outputs": [asdict(r) for r in self.declared.values()]}
         atomic_write(self.manifest_path,
                      lambda h: h.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n"))
         return self.manifest_path
+
+
+def compute_threads() -> int | None:
+    """torch's intra-op thread count in this process (None if torch was never imported).
+
+    Runs with sign activations (MPT-1/1) are bit-identical only at the same thread count: a
+    parallel reduction sums in another order, the last bit of a pre-activation moves, and a sign
+    flips. ``tickets figures`` therefore runs every notebook with one thread and records it.
+    """
+    import sys
+
+    torch = sys.modules.get("torch")
+    return None if torch is None else int(torch.get_num_threads())
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:

@@ -13,10 +13,30 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from verify.cli.common import list_of, positive_int
+from verify.cli.common import (
+    existing_dir,
+    fraction,
+    list_of,
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    seed,
+    unit_interval,
+)
 
 _PARSERS = {"int": int, "float": float, "float | None": float, "str": str, "str | None": str,
             "tuple[int, ...] | None": list_of(positive_int)}
+FIELD_TYPES = {
+    "seed": seed, "split_seed": seed, "batch_size": positive_int, "val_size": nonnegative_int,
+    "epochs": positive_int, "iterations": nonnegative_int, "eval_every": nonnegative_int,
+    "warmup_steps": nonnegative_int, "anneal_epochs": nonnegative_int,
+    "num_workers": nonnegative_int, "lr": positive_float, "momentum": unit_interval,
+    "weight_decay": nonnegative_float, "label_smoothing": unit_interval,
+    "width_mult": positive_float, "keep": fraction, "rate": fraction, "data_dir": existing_dir,
+}
+"""Flag types by field name: a bad value is refused by argparse, naming the flag. The dataclasses
+check again in ``__post_init__`` (for callers of the Python API)."""
 
 
 def flag_name(f: dataclasses.Field) -> str:
@@ -65,8 +85,8 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
             continue
         if f.type not in _PARSERS:
             raise TypeError(f"no flag parser for field {cls.__name__}.{f.name}: {f.type}")
-        group.add_argument(flag_name(f), type=_PARSERS[f.type], choices=f.metadata.get("choices"),
-                           metavar=f.name.upper(), **common)
+        group.add_argument(flag_name(f), type=FIELD_TYPES.get(f.name, _PARSERS[f.type]),
+                           choices=f.metadata.get("choices"), metavar=f.name.upper(), **common)
 
 
 def given_values(args: argparse.Namespace, section: str) -> dict[str, Any]:

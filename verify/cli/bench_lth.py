@@ -16,20 +16,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "lth", help="IMP overhead: pruned vs dense training step, time to prune one level",
         description="Time of one training step with fixed masks (masked forward + "
         "enforce_masks_ after the SGD step) against the dense step (step_ratio = pruned / dense, "
-        "target <= 1.05), and of pruning one level (20%% layerwise / global, masks written into "
+        "target <= 1.05), and of pruning one level (20% layerwise / global, masks written into "
         "the model), on synthetic tensors: LeNet-300-100 at MNIST shape, ResNet-20 at CIFAR-10 "
         "shape.")
     parser.add_argument("--model", type=list_of(str), default=["lenet-300-100", "resnet20"],
-                        help="models, comma separated (lenet-300-100, resnet20)")
+                        help="models, comma separated (default: lenet-300-100,resnet20)")
     parser.add_argument("--batch-size", type=positive_int, default=60,
-                        help="batch size (LeNet paper: 60)")
+                        help="batch size (default: %(default)s, as the LeNet paper)")
     parser.add_argument("--density", type=fraction, default=0.2,
-                        help="density of the pruned model's masks")
-    parser.add_argument("--steps", type=positive_int, default=10, help="timed steps per block")
-    parser.add_argument("--warmup", type=nonnegative_int, default=3, help="untimed steps first")
+                        help="density of the pruned model's masks (default: %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=10,
+                        help="timed steps per block (default: %(default)s)")
+    parser.add_argument("--warmup", type=nonnegative_int, default=3,
+                        help="untimed steps first (default: %(default)s)")
     parser.add_argument("--rounds", type=positive_int, default=3,
-                        help="alternating timed blocks per variant (the fastest is kept)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+                        help="alternating timed blocks per variant, the fastest is kept "
+                        "(default: %(default)s)")
+    parser.add_argument("--device", default="auto",
+                        help="auto, cpu, cuda, mps (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(func=run)
 

@@ -19,22 +19,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and dense training. ratio_to_ours = step time / our step time.")
     parser.add_argument("--model", type=list_of(str), default=["conv4", "conv6", "vgg-small",
                                                                "resnet18"],
-                        help="models, comma separated (conv4, conv6, vgg-small, resnet18)")
+                        help="models, comma separated (default: conv4,conv6,vgg-small,resnet18)")
     parser.add_argument("--mode", choices=("biprop", "edge-popup"), default="biprop",
-                        help="score mode to measure")
-    parser.add_argument("--keep", type=fraction, default=0.5, help="kept fraction k")
-    parser.add_argument("--batch-size", type=positive_int, default=16, help="batch size")
-    parser.add_argument("--steps", type=positive_int, default=3, help="timed steps per variant")
-    parser.add_argument("--warmup", type=positive_int, default=1, help="untimed steps first")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, mps")
+                        help="score mode to measure (default: %(default)s)")
+    parser.add_argument("--keep", type=fraction, default=0.5,
+                        help="kept fraction k (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=16,
+                        help="batch size (default: %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=3,
+                        help="timed steps per variant (default: %(default)s)")
+    parser.add_argument("--warmup", type=positive_int, default=1,
+                        help="untimed steps first (default: %(default)s)")
+    parser.add_argument("--device", default="auto",
+                        help="auto, cpu, cuda, mps (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print a table (or JSON lines)."""
-    from empirical.bench_train import bench_model
+    from empirical.bench_train import CIFAR_SHAPE, bench_model
+    from empirical.layers import LayerConfig
+    from empirical.memory import check_memory, training_bytes
+    from empirical.models import MODEL_NAMES, build_model
 
+    unknown = [m for m in args.model if m not in MODEL_NAMES]
+    if unknown:
+        raise ValueError(f"--model: unknown model {unknown[0]!r}; choose from "
+                         f"{', '.join(MODEL_NAMES)}")
+    for model in args.model:
+        check_memory(training_bytes(
+            lambda m=model: build_model(m, 10, CIFAR_SHAPE, LayerConfig(mode=args.mode,
+                                                                        keep=args.keep)),
+            CIFAR_SHAPE, args.batch_size), f"--model {model} with --batch-size {args.batch_size}")
     rows = []
     for model in args.model:
         rows.extend(bench_model(model, args.mode, args.keep, args.batch_size, args.steps,

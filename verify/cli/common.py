@@ -7,8 +7,10 @@ traceback (set ``TICKETS_DEBUG=1`` to see one while developing).
 from __future__ import annotations
 
 import argparse
+import decimal
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -27,10 +29,27 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+SEED_LIMIT = 2**63
+"""Seeds must be below this: torch's generators take a signed 64-bit seed."""
+NAME_MAX = 255
+PATH_MAX = 4095
+
+
+def _integer(text: str) -> int:
+    """An integer, also written in scientific notation when integral (``1e6``)."""
+    try:
+        return int(text)
+    except ValueError:
+        value = decimal.Decimal(text.strip())  # raises decimal.InvalidOperation if no number
+        if not value.is_finite() or value != value.to_integral_value():
+            raise ValueError(text) from None
+        return int(value)
+
+
 def _number(text: str, kind: Callable[[str], Any], name: str) -> Any:
     try:
-        value = kind(text)
-    except ValueError:
+        value = (_integer if kind is int else kind)(text)
+    except (ValueError, decimal.InvalidOperation):
         raise argparse.ArgumentTypeError(f"{text!r} is not {name}") from None
     if isinstance(value, float) and not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
@@ -61,6 +80,52 @@ def nonnegative_int(text: str) -> int:
     return value
 
 
+def seed(text: str) -> int:
+    """A random seed: an integer in ``[0, 2**63)``."""
+    value = nonnegative_int(text)
+    if value >= SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"must be < 2**63, got {text}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite float >= 0 (weight decay)."""
+    value = _number(text, float, "a number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def unit_interval(text: str) -> float:
+    """A number in ``[0, 1)`` (momentum, Adam's beta1, label smoothing)."""
+    value = _number(text, float, "a number")
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 1), got {text}")
+    return value
+
+
+def path(text: str) -> str:
+    """A file or directory path to write: not empty, names the OS accepts (255 / 4095 bytes)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    parts = [p for p in text.split(os.sep) if p]
+    longest = max(parts, key=lambda p: len(os.fsencode(p)), default="")
+    if len(os.fsencode(longest)) > NAME_MAX:
+        raise argparse.ArgumentTypeError(f"the name {longest[:20]}... has "
+                                         f"{len(os.fsencode(longest))} bytes, more than the "
+                                         f"{NAME_MAX} a file name may have")
+    if len(os.fsencode(os.path.abspath(text))) > PATH_MAX:
+        raise argparse.ArgumentTypeError(f"longer than the {PATH_MAX} bytes a path may have")
+    return text
+
+
+def existing_dir(text: str) -> str:
+    """A path that names an existing directory (inputs such as ``--data-dir``)."""
+    if not os.path.isdir(path(text)):
+        raise argparse.ArgumentTypeError(f"{text} is not an existing directory")
+    return text
+
+
 def open_unit(text: str) -> float:
     """A probability strictly inside (0, 1) (delta, success thresholds)."""
     value = _number(text, float, "a number")
@@ -81,10 +146,12 @@ def list_of(item: Callable[[str], Any]) -> Callable[[str], list[Any]]:
     """Comma-separated list of ``item``: ``1e-2,1e-3``."""
 
     def parse(text: str) -> list[Any]:
-        parts = [p for p in text.split(",") if p.strip()]
-        if not parts:
+        parts = [p.strip() for p in text.split(",")]
+        if not any(parts):
             raise argparse.ArgumentTypeError("expected a comma-separated list")
-        return [item(p.strip()) for p in parts]
+        if not all(parts):
+            raise argparse.ArgumentTypeError(f"empty item in {text!r}")
+        return [item(p) for p in parts]
 
     return parse
 

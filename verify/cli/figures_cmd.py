@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from verify.cli.common import existing_dir, path, positive_int
+
 SCALE_HELP = ("smoke: a few minutes on 2 CPU cores; cpu: the laptop studies (MNIST-1D, theory "
               "sweeps), tens of minutes; paper: the published setups on a GPU with the data on "
               "disk")
@@ -28,14 +30,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", choices=SCALES, default="smoke", help=SCALE_HELP)
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this notebook (its file stem, e.g. mpt); repeatable")
-    parser.add_argument("--out", default="paper_figures",
+    parser.add_argument("--out", type=path, default="paper_figures",
                         help="figures root; outputs go to OUT/SCALE/ (default: paper_figures)")
-    parser.add_argument("--runs-dir", default=None,
+    parser.add_argument("--runs-dir", type=path, default=None,
                         help="run store root (default: $TICKETS_RUNS or ./runs)")
-    parser.add_argument("--data-dir", default=os.environ.get("TICKETS_DATA"),
+    parser.add_argument("--data-dir", type=existing_dir, default=os.environ.get("TICKETS_DATA"),
                         help="directory holding on-disk datasets (MNIST, CIFAR-10; needed at "
                              "paper scale; default: $TICKETS_DATA)")
-    parser.add_argument("--timeout", type=int, default=None,
+    parser.add_argument("--timeout", type=positive_int, default=None,
                         help="seconds allowed per notebook cell (default: no limit)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -11,7 +12,15 @@ from verify.cli.common import Parser, UserError, report_error
 
 # One module per subcommand, each exposing ``register(subparsers)``; its parser sets
 # ``func=run`` where ``run(args) -> int``.
-SUBCOMMANDS = ("verify", "train", "bench", "figures")
+SUBCOMMANDS = ("verify", "train", "bench", "figures", "models")
+
+
+def package_version() -> str:
+    """The installed version of the ``lottery-tickets`` distribution (or "unknown")."""
+    try:
+        return importlib.metadata.version("lottery-tickets")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> Parser:
@@ -21,9 +30,10 @@ def build_parser() -> Parser:
         description=(
             "Lottery tickets: check strong-ticket existence bounds numerically (verify), train "
             "multi-prize tickets and IMP lottery tickets (train), measure speed (bench), and "
-            "regenerate every paper figure (figures)."
+            "regenerate every paper figure (figures); list the models (models)."
         ),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in SUBCOMMANDS:
         importlib.import_module(f"verify.cli.{name}_cmd").register(subparsers)

@@ -20,7 +20,7 @@ from verify.cli.args import (
     preset_model,
     resolve_preset,
 )
-from verify.cli.common import emit, fraction, list_of, nonnegative_int
+from verify.cli.common import emit, fraction, list_of, nonnegative_int, seed
 from verify.cli.train_mpt import add_common_flags, runtime_from_args
 
 COLUMNS = ["level", "source", "density", "test_acc", "early_stop_step", "early_stop_test_acc",
@@ -28,6 +28,7 @@ COLUMNS = ["level", "source", "density", "test_acc", "early_stop_step", "early_s
 JSON_KEYS = ["level", "source", "control_seed", "density", "test_acc", "early_stop_step",
              "early_stop_test_acc", "early_stop_val_loss", "steps", "rewind_step", "hash",
              "parent", "run_dir", "reused"]
+DEFAULT_LEVELS = 5
 # Pruning fields whose types the generic flag builder does not parse: flag type given here.
 _PRUNING_FLAG_TYPES = {"conv_rate": fraction, "output_rate": fraction, "exclude": list_of(str)}
 
@@ -57,12 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "prunes floor(rate * remaining) weights of smallest |w|, resets the survivors to theta_0 "
         "or theta_k (--rewind) and retrains. Presets: " + ", ".join(presets_for("lth")) + ".")
     add_common_flags(parser)
-    parser.add_argument("--levels", type=nonnegative_int, default=5,
-                        help="last pruning level N: levels 0..N are trained (default: 5)")
+    parser.add_argument("--levels", type=nonnegative_int, default=None,
+                        help=f"last pruning level N: levels 0..N are trained (default: "
+                        f"{DEFAULT_LEVELS}; not with --one-shot)")
     parser.add_argument("--control", type=list_of(str), default=[],
                         help="controls at every level >= 1, comma separated: reinit (same mask, "
                         "fresh weights), random-prune (random mask, same counts)")
-    parser.add_argument("--control-seed", type=nonnegative_int, default=0,
+    parser.add_argument("--control-seed", type=seed, default=0,
                         help="seed of the controls' randomness (default: 0)")
     parser.add_argument("--one-shot", type=fraction, metavar="DENSITY",
                         help="instead of IMP levels: prune the trained dense network once to "
@@ -98,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
     from empirical.lth_hparams import CONTROLS
     from empirical.models import MODEL_NAMES
 
+    if args.one_shot is not None and args.levels is not None:
+        raise ValueError("--one-shot prunes once: it takes no --levels")
+    if args.one_shot is not None and args.control:
+        raise ValueError("--one-shot runs no controls: drop --control")
+    levels = DEFAULT_LEVELS if args.levels is None else args.levels
     base = hparams_from_args(args)
     if base.model.name not in MODEL_NAMES:
         raise ValueError(f"unknown model {base.model.name!r}; choose one of "
@@ -123,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         rows = [run_one_shot(base, args.one_shot, args.runs_dir, runtime)]
         show(rows[0])
     else:
-        rows = run_lth(base, args.levels, args.control, args.control_seed, args.runs_dir,
+        rows = run_lth(base, levels, args.control, args.control_seed, args.runs_dir,
                        runtime, on_row=show)
     if first_process and not args.json:
         emit(rows, False, COLUMNS)

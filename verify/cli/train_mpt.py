@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from verify.cli.args import add_dataclass_flags, build_section, preset_model, resolve_preset
-from verify.cli.common import emit
+from verify.cli.common import emit, path
 
 ALGORITHMS = {
     "biprop": "multi-prize tickets: learn scores, kept weights alpha*sign(W) (Diffenderfer & "
@@ -30,8 +30,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                         "override (listed above); default: the paper preset of a model named "
                         "after a paper (e.g. lenet-300-100 for lth), 'none' for the generic "
                         "defaults")
-    parser.add_argument("--runs-dir", help="root of the run store (default: $TICKETS_RUNS or "
-                        "./runs)")
+    parser.add_argument("--runs-dir", type=path, help="root of the run store (default: "
+                        "$TICKETS_RUNS or ./runs)")
     parser.add_argument("--json", action="store_true",
                         help="print JSON, no progress bar: the run's summary as one object "
                         "(train lth: one object per level and control)")

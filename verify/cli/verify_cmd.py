@@ -21,8 +21,10 @@ from verify.cli.common import (
     int_range,
     list_of,
     open_unit,
+    path,
     positive_float,
     positive_int,
+    seed,
 )
 
 METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth")
@@ -69,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="random instances per n (default 50)")
     subset.add_argument("--eps", type=list_of(positive_float), default=[1e-2],
                         help="comma-separated accuracies (default 1e-2)")
-    subset.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
+    subset.add_argument("--seed", type=seed, default=0, help="base random seed (default 0)")
     subset.add_argument("--json", action="store_true", help="print one JSON object per row")
     subset.set_defaults(func=run)
 
@@ -78,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Build a target (width D, depth L) and a random source, construct the "
         "ticket, measure its sup error and compare with the bound.")
     _add_target_flags(construct)
-    construct.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    construct.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     construct.add_argument("--block-size", type=positive_int, default=None,
                            help="block size override (default: the construction's bound)")
     construct.add_argument("--rescale", action="store_true",
@@ -105,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="seeds per setting (default 2)")
     sweep.add_argument("--fraction", type=open_unit, default=0.5,
                        help="success fraction a block size must reach (default 0.5)")
-    sweep.add_argument("--out", default=None, help="write the rows to this CSV file")
+    sweep.add_argument("--out", type=path, default=None, help="write the rows to this CSV file")
     sweep.set_defaults(func=run)
 
     from verify.cli import verify_trained
@@ -137,8 +139,6 @@ def _run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
 
     values = args.values if args.vary != "width" else args.block_sizes
-    if values is None:
-        raise ValueError(f"--values is required with --vary {args.vary}")
     steps = len(values) * (args.seeds if args.vary == "width" else 1)
     with tqdm(total=steps, file=sys.stderr, disable=args.json or not sys.stderr.isatty(),
               desc=f"sweep {args.vary}") as bar:
@@ -151,10 +151,67 @@ def _run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
                                   args.seeds, args.fraction, progress=bar.update)
 
 
+def _sweep_settings(args: argparse.Namespace) -> list[tuple[int, int, float, int]]:
+    """Every ``(width, depth, eps, block size)`` a sweep may construct; checks ``--values``."""
+    if args.vary == "width":
+        if args.values is not None:
+            raise ValueError("--values is not used with --vary width (give --block-sizes)")
+        return [(args.width, args.depth, args.eps, b) for b in args.block_sizes]
+    if args.values is None:
+        raise ValueError(f"--values is required with --vary {args.vary}")
+    if args.vary != "eps":
+        bad = [v for v in args.values if v != int(v)]
+        if bad:
+            raise ValueError(f"--values: {args.vary} values must be integers, got {bad[0]:g}")
+    settings = []
+    for value in args.values:
+        width = int(value) if args.vary == "target-width" else args.width
+        depth = int(value) if args.vary == "depth" else args.depth
+        eps = value if args.vary == "eps" else args.eps
+        settings += [(width, depth, eps, b) for b in args.block_sizes]
+    return settings
+
+
+def check_request(args: argparse.Namespace) -> None:
+    """Refuse a study that cannot run, before it starts: outputs, values, memory.
+
+    Raises
+    ------
+    ValueError
+        Naming the flag: ``--out`` not writable, non-integer ``--values`` of depth or target
+        width, or an estimated allocation over the memory limit (:mod:`verify.footprints`).
+    """
+    from empirical.memory import check_memory
+    from verify import footprints
+
+    if args.action == "subset-sum":
+        check_memory(footprints.subset_sum_table_bytes(args.n, args.eps, args.seeds),
+                     f"verify subset-sum --n {max(args.n)} --eps {min(args.eps):g} "
+                     f"--seeds {args.seeds}")
+        return
+    if args.action == "construct":
+        settings = [(args.width, args.depth, args.eps, args.block_size)]
+    else:
+        if args.out is not None:
+            folder = os.path.dirname(os.path.abspath(args.out))
+            if os.path.isdir(args.out):
+                raise ValueError(f"--out {args.out} is a directory; name a CSV file")
+            if not os.path.isdir(folder):
+                raise ValueError(f"--out {args.out}: folder {folder} does not exist")
+        settings = _sweep_settings(args)
+    for width, depth, eps, block in settings:
+        check_memory(footprints.construction_bytes(args.method, width, depth, eps, args.delta,
+                                                   block),
+                     f"--method {args.method} with --width {width} --depth {depth} --eps {eps:g}"
+                     + (f" and block size {block}" if block else ""))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the chosen verify study; returns the exit status."""
     from verify import construction_study as study
 
+    if args.action is not None:
+        check_request(args)
     if args.action is None:
         rows = study.default_checks("smoke")
         emit(rows, args.json, DEFAULT_COLUMNS, one_object=True)

@@ -1,0 +1,123 @@
+"""Memory guards: estimate an allocation before making it and refuse one over the limit.
+
+The limit is the machine's physical memory, or ``$TICKETS_MEMORY_LIMIT`` (bytes, optionally with
+a binary suffix: ``512M``, ``8G``, ``1.5T``). :func:`check_memory` raises ``ValueError`` with the
+estimated size, so the command line prints one line and exits with status 2 before any work.
+
+:func:`training_bytes` estimates one training step of a torch model without allocating it: the
+model is built on the ``meta`` device and a meta forward pass measures its activations.  This
+module imports torch only inside that function, so ``verify`` can use the guard without torch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+LIMIT_ENV = "TICKETS_MEMORY_LIMIT"
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50}
+_SUFFIXES = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
+_LIMIT = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][0-9]+)?)\s*([KMGTP]?)(?:i?B)?\s*$")
+PARAMETER_COPIES = 4
+"""A trained parameter is held about four times: the value, its gradient and up to two optimiser
+states (Adam's moments; SGD momentum uses one)."""
+ACTIVATION_COPIES = 2
+"""Activations are kept for the backward pass and their gradients are formed during it."""
+
+
+def format_bytes(n: float) -> str:
+    """``6.94 EiB``: ``n`` bytes in binary units, three significant digits."""
+    value, unit = float(n), 0
+    while abs(value) >= 1024 and unit < len(_SUFFIXES) - 1:
+        value, unit = value / 1024, unit + 1
+    return f"{value:.3g} {_SUFFIXES[unit]}"
+
+
+def memory_limit() -> int:
+    """Bytes an estimated allocation may reach: ``$TICKETS_MEMORY_LIMIT`` or physical memory.
+
+    Raises
+    ------
+    ValueError
+        ``$TICKETS_MEMORY_LIMIT`` is not a size.
+    """
+    text = os.environ.get(LIMIT_ENV)
+    if text:
+        match = _LIMIT.match(text)
+        if match is None:
+            raise ValueError(f"${LIMIT_ENV} must be a size such as 8G or 512M, got {text!r}")
+        return int(float(match.group(1)) * _UNITS[match.group(2)])
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(nbytes: float, what: str) -> None:
+    """Raise ``ValueError`` if ``nbytes`` exceeds :func:`memory_limit`.
+
+    Parameters
+    ----------
+    nbytes
+        The estimated allocation.
+    what
+        What needs it, naming the flags that set its size (``"--width 1000000000"``).
+    """
+    limit = memory_limit()
+    if nbytes > limit:
+        size = f"about {format_bytes(nbytes)}" if math.isfinite(nbytes) else "more than 8 EiB"
+        raise ValueError(f"{what} needs {size} of memory, more than the "
+                         f"{format_bytes(limit)} available (${LIMIT_ENV} sets the limit)")
+
+
+def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_size: int
+                   ) -> float:
+    """Estimated memory of one training step, from a model built on the ``meta`` device.
+
+    ``PARAMETER_COPIES x`` the trainable parameters, plus frozen parameters and buffers, plus
+    ``ACTIVATION_COPIES x batch_size x`` the outputs of every leaf module for one example, plus the
+    input batch (float32). An estimate of the order of magnitude, not a bound.
+
+    Parameters
+    ----------
+    build
+        Builds the model; called under ``torch.device("meta")`` (nothing is allocated).
+    input_shape
+        One example's shape.
+    batch_size
+        Examples per step.
+
+    Returns
+    -------
+    float
+        Bytes; infinite when a tensor size overflows 64 bits (torch refuses even the meta tensor).
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        try:
+            model = build()
+        except RuntimeError as err:
+            if "overflow" in str(err):
+                return math.inf
+            raise
+        trainable = sum(p.numel() * p.element_size() for p in model.parameters()
+                        if p.requires_grad)
+        frozen = sum(p.numel() * p.element_size() for p in model.parameters()
+                     if not p.requires_grad)
+        frozen += sum(b.numel() * b.element_size() for b in model.buffers())
+        outputs: list[int] = []
+
+        def count(module: Any, args: Any, output: Any) -> None:
+            if isinstance(output, torch.Tensor):
+                outputs.append(output.numel() * output.element_size())
+
+        hooks = [m.register_forward_hook(count) for m in model.modules()
+                 if not list(m.children())]
+        with torch.no_grad():
+            model.eval()(torch.empty((1, *input_shape)))  # eval: batch norm takes one example
+        for hook in hooks:
+            hook.remove()
+    example = 4 * int(torch.Size(input_shape).numel())
+    return (PARAMETER_COPIES * trainable + frozen
+            + batch_size * (ACTIVATION_COPIES * sum(outputs) + example))

@@ -1,0 +1,112 @@
+"""Every bad input of issue 12: one line naming the flag, exit status 2, nothing written, no work.
+
+Each row is a command line and a fragment its error line must hold. Commands that would train get
+``--runs-dir runs --device cpu --epochs 1`` so that any work done would leave files behind.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from empirical.data import DATASET_NAMES
+from verify.cli.main import main
+
+TRAIN = ["--runs-dir", "runs", "--device", "cpu", "--epochs", "1"]
+CASES: dict[str, tuple[list[str], str]] = {
+    # memory guards: the estimate is in the message
+    "construct width": (["verify", "construct", "--method", "pensia", "--width", "1000000000"],
+                        "--width 1000000000 --depth 2 --eps 0.1 needs about "),
+    "mpt-binary eps": (["verify", "construct", "--method", "mpt-binary", "--eps", "1e-12"],
+                       "--method mpt-binary with --width 2 --depth 2 --eps 1e-12 needs about "),
+    "subset-sum n eps": (["verify", "subset-sum", "--n", "60", "--eps", "1e-12"],
+                         "--n 60 --eps 1e-12 --seeds 50 needs about "),
+    "subset-sum seeds": (["verify", "subset-sum", "--seeds", "1000000000000"],
+                         "--seeds 1000000000000 needs about "),
+    "train widths": (["train", "dense", "--widths", "1000000000", *TRAIN],
+                     "training fc (--model, --widths, --width-mult, --batch-size) needs about "),
+    "train width-mult": (["train", "dense", "--model", "conv4", "--dataset", "mnist1d",
+                          "--width-mult", "1e9", *TRAIN], "--width-mult, --batch-size) needs "),
+    "lth widths": (["train", "lth", "--widths", "1000000000", *TRAIN], "--widths, --width-mult"),
+    "bench subset-sum": (["bench", "subset-sum", "--n-weights", "1e12"],
+                         "--n-weights 1000000000000 with --summands 21 needs about "),
+    "bench train": (["bench", "train", "--model", "conv4", "--batch-size", "1000000"],
+                    "--model conv4 with --batch-size 1000000 needs about "),
+    # outputs checked first
+    "sweep out dir": (["verify", "sweep", "--method", "pensia", "--vary", "width", "--out",
+                       "existing"], "--out existing is a directory"),
+    # accepted silently before
+    "depth values": (["verify", "sweep", "--method", "pensia", "--vary", "depth", "--values",
+                      "2.5"], "--values: depth values must be integers, got 2.5"),
+    "width values": (["verify", "sweep", "--method", "pensia", "--vary", "width", "--values",
+                      "2"], "--values is not used with --vary width"),
+    "empty width": (["train", "dense", "--widths", "32,,32", *TRAIN],
+                    "argument --widths: empty item in '32,,32'"),
+    "momentum": (["train", "dense", "--momentum", "5", *TRAIN],
+                 "argument --momentum: must lie in [0, 1), got 5"),
+    "workers": (["train", "dense", "--num-workers", "-1", *TRAIN],
+                "argument --num-workers: must be >= 0, got -1"),
+    "empty runs dir": (["train", "dense", "--runs-dir=", "--device", "cpu"],
+                       "argument --runs-dir: empty path"),
+    "one-shot levels": (["train", "lth", "--one-shot", "0.5", "--levels", "3", *TRAIN],
+                        "--one-shot prunes once: it takes no --levels"),
+    "figures timeout": (["figures", "--timeout", "-5"], "argument --timeout: must be >= 1"),
+    # refused only after level 0 trained before
+    "rate levels": (["train", "lth", "--rate", "1", "--levels", "2", *TRAIN],
+                    "prune rate 1.0 with --levels 2 leaves 0 weights in layers.1 at level 1"),
+    "rewind": (["train", "lth", "--rewind", "1000ep", "--levels", "1", *TRAIN],
+               "--rewind 1000ep (step 11000) lies beyond the 11 training steps"),
+    # unclear before
+    "negative train seed": (["train", "dense", "--seed", "-1", *TRAIN],
+                            "argument --seed: must be >= 0, got -1"),
+    "negative verify seed": (["verify", "construct", "--method", "pensia", "--seed", "-1"],
+                             "argument --seed: must be >= 0, got -1"),
+    "23-digit seed": (["train", "dense", "--seed", "12345678901234567890123", *TRAIN],
+                      "argument --seed: must be < 2**63"),
+    "long runs dir": (["train", "dense", "--runs-dir", "x" * 300, "--device", "cpu"],
+                      "argument --runs-dir: the name xxxxxxxxxxxxxxxxxxxx... has 300 bytes"),
+    "control seed": (["train", "lth", "--control-seed", "-3", *TRAIN],
+                     "argument --control-seed: must be >= 0"),
+    "tensorboard": (["train", "dense", "--tensorboard", *TRAIN],
+                    "--tensorboard needs the tensorboard package"),
+    "lth tensorboard": (["train", "lth", "--tensorboard", "--levels", "1", *TRAIN],
+                        "--tensorboard needs the tensorboard package"),
+    **{f"data dir {name}": (["train", "dense", "--dataset", name, "--data-dir", "/nonexistent",
+                             *TRAIN], "argument --data-dir: /nonexistent is not an existing "
+                                      "directory")
+       for name in DATASET_NAMES},
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_one_line_exit_2_nothing_written(case: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    argv, fragment = CASES[case]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TICKETS_MEMORY_LIMIT", "16G")
+    monkeypatch.delenv("TICKETS_RUNS", raising=False)
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # not installed
+    (tmp_path / "existing").mkdir()
+    assert not Path("/nonexistent").exists()
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert fragment in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
+    assert not list((tmp_path / "existing").iterdir())
+
+
+def test_integer_flags_take_scientific_notation() -> None:
+    from verify.cli.common import positive_int
+
+    assert positive_int("1e3") == 1000 and positive_int("12") == 12
+    for text in ("2.5", "1e-3", "nan", "inf", "x"):
+        with pytest.raises(Exception, match="is not an integer"):
+            positive_int(text)
