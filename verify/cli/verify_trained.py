@@ -13,7 +13,7 @@ import math
 import os
 from typing import Any
 
-from verify.cli.common import emit, list_of, open_unit, positive_float, positive_int
+from verify.cli.common import emit, list_of, open_unit, positive_float, positive_int, seed
 from verify.trained_ticket import METHODS
 
 COLUMNS = ("dataset", "target_widths", "method", "block_sizes", "target_acc", "ticket_acc",
@@ -53,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--weight-eps", type=positive_float, default=0.01,
                         help="per-weight tolerance reported in the network's units (default "
                         "0.01, Pensia et al.'s)")
-    parser.add_argument("--source-seed", type=int, default=0,
+    parser.add_argument("--source-seed", type=seed, default=0,
                         help="seed of the random source network (default 0)")
     parser.add_argument("--runs-dir", default=None,
                         help="root of the run store (default: $TICKETS_RUNS or ./runs)")
