@@ -282,8 +282,9 @@ def ticket_of_trained(
     -------
     dict
         One row: dataset, target widths, method, block size, target/ticket test accuracy,
-        agreement, disagreements, max logit error, certified sup error and the logit bound it
-        implies, per-weight errors, scale ``C``, source/target/kept weights, seconds, peak GB.
+        agreement, disagreements, max logit error (and the largest target logit, for scale),
+        certified sup error and the logit bound it implies, per-weight errors, scale ``C``,
+        source/target/kept weights, seconds, peak GB.
     """
     from theory.constructions import get_method
     from theory.networks import forward, layer_widths
@@ -338,6 +339,7 @@ def ticket_of_trained(
         "agreement": float(np.mean(target_pred == ticket_pred)),
         "disagreements": int(np.sum(target_pred != ticket_pred)),
         "max_logit_error": float(np.max(np.abs(ticket_logits - target_logits))),
+        "max_abs_logit": float(np.max(np.abs(target_logits))),
         "certified_sup_error": certified,
         "certified_logit_bound": None if certified is None
         else float(scale * norms.max() * certified),
