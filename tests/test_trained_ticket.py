@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from empirical.hparams import MaskHparams, ModelHparams, RunHparams, TrainingHparams
+from empirical.hparams import (
+    DatasetHparams,
+    MaskHparams,
+    ModelHparams,
+    RunHparams,
+    TrainingHparams,
+)
 from theory.networks import check_target, forward
 from verify.cli.main import main
 from verify.trained_ticket import (
@@ -111,3 +117,22 @@ def test_cli_refuses_an_oversized_source_before_training(
     assert main(argv) == 2
     assert "limit" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_pensia_scale_784_500_10_on_real_digits(tmp_path) -> None:
+    """Pensia et al.'s published scale: a 784-500-10 network trained on mnist5k, every weight a
+    subset sum of at most 21 products per sign (block 60): measured 95.3% for both, no
+    disagreement, 99.998% of the weights within 0.01."""
+    hparams = RunHparams(
+        dataset=DatasetHparams(name="mnist5k"),
+        model=ModelHparams(name="fc", widths=(500,), bn="none"),
+        mask=MaskHparams(mode="dense"),
+        training=TrainingHparams(optimizer="adam", lr=1e-3, schedule="constant", epochs=20),
+    )
+    row = ticket_of_trained(train_target(hparams, str(tmp_path)), "pensia", block_size=60,
+                            max_summands=21)
+    assert row["target_widths"] == "784-500-10" and row["target_acc"] > 0.9
+    assert abs(row["ticket_acc"] - row["target_acc"]) <= 0.001 + 1e-12
+    assert row["disagreements"] <= 5
+    assert row["weights_within_eps"] >= 0.9999
