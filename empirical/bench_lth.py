@@ -4,10 +4,13 @@ For each model at its dataset's shape (synthetic tensors; LeNet-300-100 at MNIST
 at CIFAR-10 shape) two copies start from the same initialisation:
 
 - ``dense``: layer mode ``"dense"``, an ordinary SGD step (momentum 0.9, weight decay 1e-4);
-- ``pruned``: layer mode ``"masked"`` with masks at ``density`` (one-shot magnitude pruning), the
-  masked forward plus ``enforce_masks_`` after the step, exactly what an IMP level runs.
+- ``pruned``: layer mode ``"masked"`` with masks at ``density`` (one-shot magnitude pruning)
+  inside :func:`empirical.layers.folded_masks` (the forward uses the zeroed weights directly)
+  plus ``enforce_masks_`` after the step, exactly what an IMP level runs;
+- ``unfolded``: the same masked model without folding, ``W m`` in every forward (and ``m`` times
+  the gradient in every backward): the previous IMP step, measured in the same process.
 
-The two are timed in alternating blocks of ``steps`` steps, or of as many as fill
+The three are timed in alternating blocks of ``steps`` steps, or of as many as fill
 ``MIN_BLOCK_SECONDS`` (after ``warmup`` untimed ones); the fastest block of each is kept, which
 discounts interference from other processes. Pruning a level is
 :func:`empirical.pruning.magnitude_prune` (layerwise, rate 0.2) plus writing the masks into the
@@ -16,6 +19,7 @@ model, timed the same way.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -46,7 +50,9 @@ class LTHBenchRow:
     weights: int
     dense_step_ms: float
     pruned_step_ms: float
+    unfolded_step_ms: float
     step_ratio: float
+    unfolded_ratio: float
     prune_level_ms: float
     prune_global_ms: float
 
@@ -68,11 +74,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor, masked: bool
-             ) -> Callable[[], None]:
-    from empirical.layers import enforce_masks_
+def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor, masked: bool,
+             stack: contextlib.ExitStack | None) -> Callable[[], None]:
+    """One SGD step of ``model``; a ``masked`` model is folded for as long as ``stack`` is open
+    when ``stack`` is given (None: the unfolded masked step)."""
+    from empirical.layers import enforce_masks_, folded_masks
 
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    if masked and stack is not None:
+        stack.enter_context(folded_masks(model))
 
     def step() -> None:
         loss = nn.functional.cross_entropy(model(x), y)
@@ -144,14 +154,18 @@ def bench_model(name: str, batch: int = 128, steps: int = 10, warmup: int = 3, r
     y = torch.randint(0, NUM_CLASSES, (batch,), generator=gen).to(dev)
     dense = prepare_model(_build(name, "dense"), dev, channels_last=False)
     masked = prepare_model(_build(name, "masked"), dev, channels_last=False)
+    unfolded = prepare_model(_build(name, "masked"), dev, channels_last=False)
     weights = prunable_weights(masked)
     masks = pruning.prune_to_density(weights, pruning.all_ones(weights), density)
     set_masks_(masked, masks)
-    steppers = [_stepper(dense, x, y, masked=False), _stepper(masked, x, y, masked=True)]
-    for fn in steppers:
-        for _ in range(warmup):
-            fn()
-    dense_s, pruned_s = _best_block(steppers, steps, rounds, dev)
+    set_masks_(unfolded, masks)
+    with contextlib.ExitStack() as stack:
+        steppers = [_stepper(dense, x, y, False, stack), _stepper(masked, x, y, True, stack),
+                    _stepper(unfolded, x, y, True, None)]
+        for fn in steppers:
+            for _ in range(warmup):
+                fn()
+        dense_s, pruned_s, unfolded_s = _best_block(steppers, steps, rounds, dev)
     current = model_masks(masked)
     rates = pruning.layer_rates(weights, LEVEL_RATE)
 
@@ -166,7 +180,8 @@ def bench_model(name: str, batch: int = 128, steps: int = 10, warmup: int = 3, r
     return LTHBenchRow(
         model=name, device=str(dev), batch=batch, density=pruning.density(masks).overall,
         weights=pruning.density(masks).n_total, dense_step_ms=1e3 * dense_s,
-        pruned_step_ms=1e3 * pruned_s, step_ratio=pruned_s / dense_s,
+        pruned_step_ms=1e3 * pruned_s, unfolded_step_ms=1e3 * unfolded_s,
+        step_ratio=pruned_s / dense_s, unfolded_ratio=unfolded_s / dense_s,
         prune_level_ms=1e3 * layer_s, prune_global_ms=1e3 * global_s)
 
 

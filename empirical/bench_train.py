@@ -9,14 +9,15 @@ Three variants of the same architecture at CIFAR-10 shape (3x32x32, synthetic te
 
 Each variant takes ``warmup`` untimed SGD steps, then ``steps`` timed ones; throughput is
 samples per second, and peak memory is the CUDA peak allocation on GPUs, the peak resident set
-size of a fresh process per variant elsewhere.
+size of a fresh process per variant elsewhere. Off CUDA the CPU seconds of the variant's process
+per step are reported too: on a machine shared with other jobs they are the steadier figure, and
+``cpu_ratio_to_dense`` (our step's CPU time over the dense step's) is the score-mask overhead.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import resource
-import time
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical.device import autocast, peak_memory, prepare_model, select_device
+from empirical.device import select_device
 
 BENCH_MODELS = ("conv4", "conv6", "vgg-small", "resnet18")
 CIFAR_SHAPE = (3, 32, 32)
@@ -85,44 +86,28 @@ class BenchRow:
     batch_size: int
     samples_per_s: float
     step_ms: float
+    cpu_step_ms: float | None
     peak_mem_mb: float | None
 
 
 def time_steps(model: nn.Module, batch_size: int, steps: int, warmup: int,
-               device: torch.device) -> tuple[float, float | None]:
-    """Seconds per SGD step over ``steps`` timed steps, and the CUDA peak memory in MiB."""
-    model = prepare_model(model, device, channels_last=True)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(batch_size, *CIFAR_SHAPE, generator=generator).to(device)
-    y = torch.randint(0, CIFAR_CLASSES, (batch_size,), generator=generator).to(device)
+               device: torch.device) -> tuple[float, float, float | None]:
+    """Wall and CPU seconds per SGD step over ``steps`` timed steps, and the CUDA peak in MiB.
 
-    def step() -> None:
-        with autocast(device, True):
-            loss = nn.functional.cross_entropy(model(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    :func:`empirical.bench_gpu.time_training_steps` with the training defaults of a run: bf16
+    autocast and channels_last memory on CUDA only.
+    """
+    from empirical.bench_gpu import time_training_steps
 
-    for _ in range(warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    with peak_memory(device) as peak:
-        start = time.perf_counter()
-        for _ in range(steps):
-            step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        seconds = (time.perf_counter() - start) / steps
-    return seconds, (peak["bytes"] / 2**20 if device.type == "cuda" else None)
+    cuda = device.type == "cuda"
+    return time_training_steps(model, batch_size, steps, warmup, device, bf16=cuda,
+                               channels_last=cuda)
 
 
 def measure_variant(model_name: str, mode: str, variant: str, keep: float, batch_size: int,
                     steps: int, warmup: int, device: str, threads: int
-                    ) -> tuple[float, float | None]:
-    """Seconds per step of one variant and its peak memory in MiB.
+                    ) -> tuple[float, float, float | None]:
+    """Wall and CPU seconds per step of one variant and its peak memory in MiB.
 
     On CUDA the peak is the allocator's peak; elsewhere it is the peak resident set size of the
     calling process (:func:`bench_model` calls this in a fresh process per variant, so the figure
@@ -130,11 +115,11 @@ def measure_variant(model_name: str, mode: str, variant: str, keep: float, batch
     """
     torch.set_num_threads(threads)
     target = torch.device(device)
-    seconds, peak = time_steps(build_variant(model_name, mode, variant, keep), batch_size, steps,
-                               warmup, target)
+    seconds, cpu_seconds, peak = time_steps(build_variant(model_name, mode, variant, keep),
+                                            batch_size, steps, warmup, target)
     if target.type != "cuda":
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return seconds, peak
+    return seconds, cpu_seconds, peak
 
 
 def bench_model(model_name: str, mode: str = "biprop", keep: float = 0.5, batch_size: int = 16,
@@ -144,8 +129,9 @@ def bench_model(model_name: str, mode: str = "biprop", keep: float = 0.5, batch_
     Returns
     -------
     list of dict
-        One row per variant: samples/s, ms/step, peak MiB, and ``speedup_of_ours`` =
-        (variant's step time) / (our step time).
+        One row per variant: samples/s, ms/step (wall; CPU ms off CUDA), peak MiB,
+        ``ratio_to_ours`` = (variant's step time) / (our step time), ``ratio_to_dense`` and
+        ``cpu_ratio_to_dense`` = (variant's wall / CPU step time) / (the dense step's).
     """
     if model_name not in BENCH_MODELS:
         raise ValueError(f"unknown benchmark model {model_name!r}; choose one of "
@@ -158,14 +144,18 @@ def bench_model(model_name: str, mode: str = "biprop", keep: float = 0.5, batch_
         job = (model_name, mode, variant, keep, batch_size, steps, warmup, str(target),
                torch.get_num_threads())
         if target.type == "cuda":
-            seconds, peak = measure_variant(*job)
+            seconds, cpu_seconds, peak = measure_variant(*job)
         else:  # a fresh process per variant, so its peak RSS is the variant's own
             context = multiprocessing.get_context("spawn")
             with context.Pool(1) as pool:
-                seconds, peak = pool.apply(measure_variant, job)
+                seconds, cpu_seconds, peak = pool.apply(measure_variant, job)
+        cpu_ms = None if target.type == "cuda" else 1000 * cpu_seconds
         rows.append(BenchRow(model_name, mode, variant, batch_size, batch_size / seconds,
-                             1000 * seconds, peak).__dict__)
-    ours = rows[0]["step_ms"]
+                             1000 * seconds, cpu_ms, peak).__dict__)
+    ours, dense = rows[0], rows[-1]
     for row in rows:
-        row["ratio_to_ours"] = row["step_ms"] / ours
+        row["ratio_to_ours"] = row["step_ms"] / ours["step_ms"]
+        row["ratio_to_dense"] = row["step_ms"] / dense["step_ms"]
+        row["cpu_ratio_to_dense"] = (None if row["cpu_step_ms"] is None
+                                     else row["cpu_step_ms"] / dense["cpu_step_ms"])
     return rows

@@ -88,6 +88,17 @@ def init_distributed(dist: Distributed, device: torch.device) -> None:
     torch.distributed.init_process_group(backend, rank=dist.rank, world_size=dist.world_size)
 
 
+def set_threads(threads: int) -> None:
+    """Use ``threads`` torch intra-op CPU threads (``RuntimeConfig.threads``, ``--threads``).
+
+    Torch's default, one thread per core, oversubscribes small models when several runs share a
+    machine; the run records the count it used in ``hparams.json``.
+    """
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"--threads must be an integer >= 1, got {threads!r}")
+    torch.set_num_threads(threads)
+
+
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
     """bf16 autocast on ``device`` (CUDA or CPU) when ``enabled``, else fp32 (a no-op).
 

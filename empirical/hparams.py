@@ -221,6 +221,8 @@ class TrainingHparams:
             _check_positive(getattr(self, name), name.replace("_", " "), allow_zero=True)
         if not 0 <= self.label_smoothing < 1:
             raise ValueError(f"label smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+        if not self.momentum < 1:
+            raise ValueError(f"momentum (Adam: beta1) must lie in [0, 1), got {self.momentum!r}")
 
 
     @property
@@ -241,6 +243,15 @@ class RunHparams:
     training: TrainingHparams = field(default_factory=TrainingHparams)
 
 
+def _default_threads() -> int:
+    """``$OMP_NUM_THREADS`` when it is a positive integer, else ``min(4, usable cores)``."""
+    text = os.environ.get("OMP_NUM_THREADS", "")
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(4, cores or 1)
+
+
 @dataclass(frozen=True)
 class RuntimeConfig:
     """Settings that never change the numbers of a run, hence never hashed."""
@@ -249,8 +260,14 @@ class RuntimeConfig:
     device: str = hp("auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     num_workers: int = hp(2, "data loader worker processes (torchvision datasets)")
     compile: bool = hp(False, "torch.compile the model")
-    progress: bool = hp(True, "show a progress bar on stderr when it is a terminal")
+    progress: bool = hp(True, "progress on stderr: a bar on a terminal, else a line every "
+                              "$TICKETS_PROGRESS_INTERVAL seconds")
     tensorboard: bool = hp(False, "also write TensorBoard event files into the run directory")
+    threads: int = hp(_default_threads(),
+                      "torch intra-op CPU threads, recorded in hparams.json (default: "
+                      "$OMP_NUM_THREADS, else min(4, usable cores): more oversubscribe small "
+                      "models on a shared machine); reruns with the same count repeat, torch "
+                      "does not promise equal bits across counts")
 
 
 def _jsonable(value: Any) -> Any:

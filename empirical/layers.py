@@ -210,11 +210,11 @@ class GlobalScope:
     """One top-k threshold over the scores of several layers (global pruning).
 
     The masks are never cached across a possible change of the scores: the scope computes them
-    (one ``kthvalue`` over all members' ``|s|``) when a forward pass of the model it is bound to
-    begins, holds them while that pass runs, and drops them when it ends. Whatever changed the
+    (one :func:`top_mask` over all members' ``|s|``) when a forward pass of the model it is bound
+    to begins, holds them while that pass runs, and drops them when it ends. Whatever changed the
     scores between two passes (any optimiser, fused or foreach kernels that leave
     ``Tensor._version`` alone, ``.data`` assignment, ``load_state_dict``) is therefore seen, and a
-    pass through ``L`` layers still costs one ``kthvalue``, not ``L``. Outside a pass each
+    pass through ``L`` layers still costs one selection, not ``L``. Outside a pass each
     :meth:`mask_of` computes from the current scores; :meth:`held` holds one computation for a
     block of calls (:func:`layer_masks`).
     """

@@ -36,7 +36,7 @@ from torch import nn
 
 from empirical import pruning
 from empirical.data import dataset_info
-from empirical.device import Distributed, prepare_model, select_device
+from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.hparams import RuntimeConfig, default_runs_dir, from_dict, hparams_hash
 from empirical.lth_hparams import (
     CONTROLS,
@@ -385,10 +385,11 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
         ``reused`` (True when read back).
     """
     runtime = runtime or RuntimeConfig()
+    set_threads(runtime.threads)
     if runtime.tensorboard:
         tensorboard_writer_class()  # fails before anything is written
     store = _store(runs_dir, hparams)
-    reused = store.reusable_result()
+    reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
         with store.lock():
@@ -478,9 +479,9 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     ticket = store.reusable_ticket()
     resumed = ticket is not None
     masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
-    initial = (None if store.resume_checkpoint() is not None
+    initial = (None if store.resume_checkpoint(keep=True) is not None
                else start_state(hparams, masks, step, runs_dir, runtime))
-    store.write_hparams(KIND, hparams)
+    store.write_hparams(KIND, hparams, runtime={"threads": runtime.threads})
     if not resumed:
         store.save_ticket({"masks": masks, "source": hparams.level.source,
                            "level": hparams.level.level, "rewind_step": step})

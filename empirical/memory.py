@@ -76,7 +76,9 @@ def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_s
 
     ``PARAMETER_COPIES x`` the trainable parameters, plus frozen parameters and buffers, plus
     ``ACTIVATION_COPIES x batch_size x`` the outputs of every leaf module for one example, plus the
-    input batch (float32). An estimate of the order of magnitude, not a bound.
+    input batch (float32). An estimate of the order of magnitude, not a bound: for an MLP
+    784-8192-8192-10 trained with Adam on batches of 512 on the CPU it gives 1.29 GiB, and the
+    process's peak resident memory grew by 1.76 GiB.
 
     Parameters
     ----------

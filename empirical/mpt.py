@@ -28,6 +28,7 @@ from empirical.device import (
     init_distributed,
     prepare_model,
     select_device,
+    set_threads,
 )
 from empirical.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
 from empirical.memory import check_memory, training_bytes
@@ -166,10 +167,11 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
         finished run was read back).
     """
     runtime = runtime or RuntimeConfig()
+    set_threads(runtime.threads)
     if runtime.tensorboard:
         tensorboard_writer_class()  # fails before anything is written
     store = RunStore.for_run(runs_dir, hparams.mask.mode, hparams)
-    reused = store.reusable_result()
+    reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
         dist = distributed_from_env()
@@ -209,7 +211,7 @@ def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
         ids = [device.index] if device.type == "cuda" else None
         model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if dist.is_main:
-        store.write_hparams(kind, hparams)
+        store.write_hparams(kind, hparams, runtime={"threads": runtime.threads})
     hooks = hooks or FitHooks()
     if hooks.keep_schedule is None:
         hooks.keep_schedule = keep_schedule(hparams)

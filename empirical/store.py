@@ -104,10 +104,14 @@ class RunStore:
         return FileLock(self.path.parent / f".{self.name}.lock", is_singleton=True)
 
     # --- hyperparameters -------------------------------------------------------------------
-    def write_hparams(self, kind: str, hparams: Any) -> None:
-        """Write ``hparams.json`` (all fields, the kind and the hash)."""
-        write_json(self.path / HPARAMS,
-                   {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams)})
+    def write_hparams(self, kind: str, hparams: Any,
+                      runtime: dict[str, Any] | None = None) -> None:
+        """Write ``hparams.json`` (all fields, the kind and the hash; ``runtime``: settings the
+        run used that are not hashed, such as its thread count)."""
+        content = {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams)}
+        if runtime is not None:
+            content["runtime"] = dict(runtime)
+        write_json(self.path / HPARAMS, content)
 
     def read_hparams(self) -> dict[str, Any]:
         """The contents of ``hparams.json``, checked: kind, hash (= the directory) and fields."""
@@ -155,12 +159,12 @@ class RunStore:
         if path.exists():
             try:
                 current = self.metrics()
-                agrees = current[:len(records)] == list(records)
-                problem = f"{len(current)} records disagree with the {len(records)} of the " \
-                          "checkpoint"
+                problem = (None if current[:len(records)] == list(records) else
+                           f"its {len(current)} records disagree with the {len(records)} of the "
+                           "checkpoint")
             except RunFileError as err:
-                agrees, problem = False, err.problem
-            if not agrees:
+                problem = err.problem
+            if problem is not None:
                 warn_damaged(RunFileError(path, problem),
                              "rewritten from the checkpoint" if records else "started afresh")
         elif not records:
@@ -171,7 +175,6 @@ class RunStore:
     # --- checkpoint, ticket ----------------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         """Replace ``checkpoint.pt`` atomically (``state``: see ``run_files.CHECKPOINT_TYPES``)."""
-        self._resume = None
         save_torch(self.path / CHECKPOINT, state)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
@@ -187,26 +190,30 @@ class RunStore:
             return None
         return check_checkpoint(load_torch(path), path)
 
-    def resume_checkpoint(self, repair: bool = True) -> dict[str, Any] | None:
+    def resume_checkpoint(self, repair: bool = True, keep: bool = False
+                          ) -> dict[str, Any] | None:
         """The checkpoint to resume from, or None: none, or damaged (then moved aside).
-
-        The checkpoint read is kept until the next :meth:`save_checkpoint`, so a caller that asks
-        before :func:`empirical.train.fit` resumes reads the file once.
 
         Parameters
         ----------
         repair
             Move a damaged checkpoint to ``checkpoint.pt.damaged`` (the writing process only).
+        keep
+            Keep the checkpoint read for the next call, so that a caller asking before
+            :func:`empirical.train.fit` resumes reads the file once.
         """
-        if self._resume is not None:
-            return self._resume
-        try:
-            self._resume = self.load_checkpoint()
-        except RunFileError as err:
-            if repair:
-                warn_damaged(err, f"moved to {CHECKPOINT}{DAMAGED_SUFFIX}; training from the start")
-                os.replace(err.path, err.path.with_name(err.path.name + DAMAGED_SUFFIX))
-        return self._resume
+        checkpoint, self._resume = self._resume, None
+        if checkpoint is None:
+            try:
+                checkpoint = self.load_checkpoint()
+            except RunFileError as err:
+                if repair:
+                    warn_damaged(err, f"moved to {CHECKPOINT}{DAMAGED_SUFFIX}; training from "
+                                      "the start")
+                    os.replace(err.path, err.path.with_name(err.path.name + DAMAGED_SUFFIX))
+        if keep:
+            self._resume = checkpoint
+        return checkpoint
 
     def save_ticket(self, ticket: dict[str, Any]) -> None:
         """Write ``ticket.pt`` atomically."""
@@ -277,12 +284,20 @@ class RunStore:
                                      f"{METRICS} is at step {records[-1]['step']}")
         return result
 
-    def reusable_result(self) -> dict[str, Any] | None:
-        """The checked result of a finished run, or None (unfinished, or damaged: one warning)."""
+    def reusable_result(self, warn: bool = True) -> dict[str, Any] | None:
+        """The checked result of a finished run, or None (unfinished, or damaged).
+
+        Parameters
+        ----------
+        warn
+            Report a damaged result in one warning line (callers that check again under the
+            run's lock pass False the first time, so the warning is printed once).
+        """
         if not self.finished:
             return None
         try:
             return self.read_result()
         except RunFileError as err:
-            warn_damaged(err, "recomputing the result from the last valid state")
+            if warn:
+                warn_damaged(err, "recomputing the result from the last valid state")
             return None

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from torch import nn
 from empirical.data import Batches
 from empirical.device import Distributed, autocast
 from empirical.hparams import TrainingHparams
+from empirical.progress import progress_bar
 from empirical.store import RunStore
 
 StateDict = dict[str, Any]
@@ -250,14 +250,6 @@ class FitResult:
         return [(r["step"], r["val_loss"]) for r in self.records if r.get("val_loss") is not None]
 
 
-def _progress(total: int, initial: int, enabled: bool) -> Any:
-    if not (enabled and sys.stderr.isatty()):
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=initial, file=sys.stderr, unit="step", leave=False)
-
-
 def tensorboard_writer_class() -> type:
     """``torch.utils.tensorboard.SummaryWriter``; ``ValueError`` without the tensorboard package.
 
@@ -312,7 +304,9 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     hooks
         Callbacks, see :class:`FitHooks`.
     progress
-        tqdm bar on stderr when it is a terminal.
+        Progress on stderr (:func:`empirical.progress.progress_bar`): a bar on a terminal, a line
+        per interval elsewhere; loss of the last step, training accuracy since the last
+        evaluation.
     dist
         Distributed placement; only rank 0 writes.
     tensorboard
@@ -389,7 +383,7 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     from empirical.layers import enforce_masks_, folded_masks
 
     started = time.perf_counter()
-    bar = _progress(total, step, progress and dist.is_main)
+    bar = progress_bar(total, step, "train", enabled=progress and dist.is_main)
     model.train()
     capture()
     with folded_masks(core):  # W = W m at every forward: enforce_masks_ after each change
@@ -413,8 +407,9 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
                                          (logits.argmax(1) == y).sum().double(), n])
                 step += 1
                 if bar is not None:
+                    bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{sums[1] / sums[2]:.3f}",
+                                    refresh=False)
                     bar.update(1)
-                    bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
                 capture()
                 if training.eval_every and step % training.eval_every == 0:
                     record()

@@ -6,10 +6,13 @@ Each row is a command line and a fragment its error line must hold. Commands tha
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from empirical.data import DATASET_NAMES
 from verify.cli.main import main
@@ -110,3 +113,21 @@ def test_integer_flags_take_scientific_notation() -> None:
     for text in ("2.5", "1e-3", "nan", "inf", "x"):
         with pytest.raises(Exception, match="is not an integer"):
             positive_int(text)
+
+
+@given(st.integers())
+def test_seed_flag_accepts_exactly_the_signed_64_bit_range(value: int) -> None:
+    from verify.cli.common import seed
+
+    if 0 <= value < 2**63:
+        assert seed(str(value)) == value
+    else:
+        with pytest.raises(argparse.ArgumentTypeError, match="must be"):
+            seed(str(value))
+
+
+@given(st.integers(min_value=0, max_value=30), st.integers(min_value=1, max_value=9))
+def test_integral_scientific_notation(exponent: int, mantissa: int) -> None:
+    from verify.cli.common import nonnegative_int
+
+    assert nonnegative_int(f"{mantissa}e{exponent}") == mantissa * 10**exponent

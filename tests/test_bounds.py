@@ -112,7 +112,8 @@ def test_ours_binary_depth_equals_construction(d: int, depth: int, eps: float,
     hidden = max(binary_depth.block_widths(d, d, bits + 1, q, fan)[:-1])
     value = bounds.get_bound("ours-binary-depth").evaluate(d=d, l=depth, epsilon=eps, delta=delta)
     assert value == hidden
-    assert set(bounds.OUR_BOUNDS) == {"pensia", "malach", "mpt-binary", "binary-depth"}
+    assert set(bounds.OUR_BOUNDS) == {"pensia", "malach", "mpt-binary", "binary-depth", "orseau",
+                                      "depth-plus-one"}
 
 
 @pytest.mark.parametrize(("widths", "eps", "delta"),

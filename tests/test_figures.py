@@ -142,8 +142,11 @@ def test_paper_scale_without_data_is_one_line_exit_2(tmp_path: Path, capsys) -> 
     with pytest.raises(Exception, match="needs cifar10 on disk"):
         check_data(["mpt"], "paper", tmp_path / "missing")
     check_data(["subset_sum"], "paper", None)
-    code = main(["figures", "--scale", "paper", "--only", "mpt", "--data-dir",
-                 str(tmp_path / "missing"), "--out", str(tmp_path)])
+    try:
+        code = main(["figures", "--scale", "paper", "--only", "mpt", "--data-dir",
+                     str(tmp_path / "missing"), "--out", str(tmp_path)])
+    except SystemExit as exit_:  # argparse refuses the missing --data-dir itself
+        code = exit_.code
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and err.startswith("tickets figures: error:")
 

@@ -252,4 +252,5 @@ def test_bench_cli_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["model"] == "lenet-300-100" and row["step_ratio"] > 0
+    assert row["unfolded_ratio"] > 0 and row["unfolded_step_ms"] > 0
     assert row["density"] == pytest.approx(0.2, abs=1e-4)

@@ -82,3 +82,33 @@ def test_model_named_after_a_paper_defaults_to_its_recipe() -> None:
 def test_docs_hold_the_reproduction_table() -> None:
     readme = (Path(__file__).resolve().parents[1] / "docs" / "reproduction.md").read_text()
     assert reproduction_table() in readme
+
+
+#: Weights of the published presets' networks (shared/reference/algorithms.md, section 4): the
+#: conv/linear weights of the score models (bias-free), all parameters of the LTH models.
+WEIGHTS = {"conv4-mpt-1/32": 2_425_024, "resnet18-mpt-1/32": 11_164_352,
+           "vgg-small-mpt-1/32": 4_656_512, "vgg-small-1.25x-mpt-1/1": 7_249_120,
+           "wrn50-2-mpt-1/32-imagenet": 68_814_016}
+PARAMETERS = {"lenet-300-100-lth": 266_610, "resnet20-lth-rewind": 272_474,
+              "vgg19-lth-warmup": 20_040_522}
+
+
+@pytest.mark.parametrize("name", sorted({**WEIGHTS, **PARAMETERS}))
+def test_published_presets_build_the_papers_networks(name: str) -> None:
+    import torch
+
+    from empirical.layers import prunable_layers
+    from empirical.lth import build_lth_model
+    from empirical.mpt import build_run_model
+
+    preset = PRESETS[name]
+    sections = {s: preset.section(s) for s in preset.values}
+    with torch.device("meta"):  # shapes only: no memory, no time
+        if preset.algorithm == "lth":
+            model = build_lth_model(from_dict(LTHHparams, sections), 0)
+            assert sum(p.numel() for p in model.parameters()) == PARAMETERS[name]
+        else:
+            sections["mask"]["mode"] = preset.algorithm
+            model = build_run_model(from_dict(RunHparams, sections))
+            weights = sum(layer.weight.numel() for _, layer in prunable_layers(model))
+            assert weights == WEIGHTS[name]

@@ -174,8 +174,10 @@ def test_damaged_mpt_run_is_recomputed(finished: tuple, tmp_path: Path, case: st
     assert not again["reused"]
     assert {k: again[k] for k in COMPARED} == {k: finished[1][k] for k in COMPARED}
     assert [m.splitlines()[0] for m in caplog.messages] == caplog.messages  # one line each
+    assert len(set(caplog.messages)) == len(caplog.messages)  # each said once
     assert any(str(store.path / name) in m for m in caplog.messages)
     assert len(store.metrics()) == 3 and store.read_result()["test_acc"] == again["test_acc"]
+    assert (store.path / f"{CHECKPOINT}.damaged").exists() == (name == CHECKPOINT)
     assert run_mpt(MPT, runs, CPU)["reused"]
 
 
@@ -242,3 +244,23 @@ def test_damaged_parent_hparams_is_one_line_exit_2(finished: tuple, tmp_path: Pa
     assert code == 2
     assert err[-1] == (f"tickets train: error: run file {level0.path / 'hparams.json'}: names "
                        f"run '0', found in {level0.name}")
+
+
+def test_damaged_rewind_state_is_replayed(tmp_path: Path, caplog: pytest.LogCaptureFixture
+                                          ) -> None:
+    import dataclasses
+
+    from empirical.lth import rewind_file, rewind_state
+
+    base = dataclasses.replace(LTH, pruning=PruningHparams(rate=0.5, rewind="3it"))
+    run_lth(base, 0, runs_dir=tmp_path, runtime=CPU)
+    root = imp_chain(base, 0)[0]
+    path = Path(rewind_file(RunStore.for_run(tmp_path, "lth", root), 3))
+    saved = torch.load(path, weights_only=True)
+    _truncate(path)
+    with caplog.at_level(logging.WARNING, logger="empirical.store"):
+        replayed = rewind_state(root, 3, tmp_path, CPU)
+    assert all(torch.equal(saved[k], replayed[k]) for k in saved)
+    [message] = caplog.messages
+    assert message.startswith(f"warning: run file {path}: truncated or not a torch file (")
+    assert message.endswith("; replaying level 0 to recompute it")

@@ -6,13 +6,24 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
-from empirical.hparams import DatasetHparams, MaskHparams, ModelHparams, RunHparams, TrainingHparams
+from empirical.hparams import (
+    DatasetHparams,
+    MaskHparams,
+    ModelHparams,
+    RunHparams,
+    RuntimeConfig,
+    TrainingHparams,
+)
+from empirical.mpt import run_mpt
 from empirical.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 120.0
+CPU = RuntimeConfig(device="cpu", progress=False)
 
 
 def _hparams(width: int) -> RunHparams:
@@ -21,35 +32,54 @@ def _hparams(width: int) -> RunHparams:
                       training=TrainingHparams(optimizer="adam", lr=3e-3, epochs=2))
 
 
-def _train(runs: Path, width: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "verify.cli.main", "train", "dense", "--dataset", "digits",
+# The CLI, with filelock's debug log on stderr: "Lock ... not acquired ..., waiting" shows that
+# the process reached the lock and waits in it.
+_CLI = ("import logging, sys; log = logging.getLogger('filelock'); log.setLevel(logging.DEBUG); "
+        "log.addHandler(logging.StreamHandler()); from verify.cli.main import main; "
+        "sys.exit(main(sys.argv[1:]))")
+
+
+def _train(runs: Path, width: int, stderr: TextIO) -> subprocess.Popen:
+    command = [sys.executable, "-c", _CLI, "train", "dense", "--dataset", "digits",
                "--batch-size", "256", "--widths", str(width), "--optimizer", "adam", "--lr",
                "3e-3", "--epochs", "2", "--runs-dir", str(runs), "--device", "cpu", "--json"]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=stderr, text=True)
+
+
+def _wait_until_blocked(process: subprocess.Popen, stderr: Path) -> None:
+    """Return once ``process`` has logged that it waits for a lock."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and process.poll() is None:
+        if "not acquired" in stderr.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the process never waited for the lock: {stderr.read_text()}")
 
 
 def _summary(process: subprocess.Popen) -> dict:
-    out, err = process.communicate(timeout=WAIT)
-    assert process.returncode == 0, err
+    out, _ = process.communicate(timeout=WAIT)
+    assert process.returncode == 0
     return json.loads(out)
 
 
 def test_identical_commands_wait_and_reuse_other_runs_proceed(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     held = RunStore.for_run(runs, "dense", _hparams(16))
-    with held.lock():
-        first, second = _train(runs, 16), _train(runs, 16)
-        other = _summary(_train(runs, 8))  # another hash: not blocked by the held lock
+    log = tmp_path / "stderr.txt"
+    # This process holds the lock of the width-16 run and trains it while another asks for it.
+    with held.lock(), log.open("w") as stderr:
+        waiting = _train(runs, 16, stderr)
+        _wait_until_blocked(waiting, log)
+        other = run_mpt(_hparams(8), runs, CPU)  # another hash: not blocked by the held lock
         assert not other["reused"]
-        assert first.poll() is None and second.poll() is None  # both wait for the lock
-        assert not held.path.exists()
-    summaries = [_summary(first), _summary(second)]
-    assert sorted(s["reused"] for s in summaries) == [False, True]
-    assert summaries[0]["test_acc"] == summaries[1]["test_acc"]
+        first = run_mpt(_hparams(16), runs, CPU)  # the lock is reentrant in its holder
+        assert waiting.poll() is None  # still waiting for the lock
+    second = _summary(waiting)
+    assert not first["reused"] and second["reused"]
+    assert second["test_acc"] == first["test_acc"]
     assert [r["step"] for r in held.metrics()] == [5, 10]
-    assert held.read_result()["test_acc"] == summaries[0]["test_acc"]
 
 
 def test_lock_file_lives_beside_the_run(tmp_path: Path) -> None:

@@ -31,6 +31,27 @@ def test_train_json_summary_and_reuse(tmp_path: Path, capsys: pytest.CaptureFixt
     assert second["reused"] is True and second["test_acc"] == first["test_acc"]
 
 
+def test_threads_are_applied_recorded_and_not_hashed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    base = ["train", "dense", "--preset", "digits-dense", *FAST, "--runs-dir", str(tmp_path),
+            "--json"]
+    try:
+        first = run_json(capsys, [*base, "--threads", "1"])
+        assert torch.get_num_threads() == 1
+        stored = json.loads((Path(first["run_dir"]) / "hparams.json").read_text())
+        assert stored["runtime"] == {"threads": 1} and "threads" not in json.dumps(
+            stored["hparams"])
+        second = run_json(capsys, [*base, "--threads", "2"])
+        assert second["reused"] is True and second["hash"] == first["hash"]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    assert main([*base, "--threads", "0"]) == 2
+    assert "--threads" in capsys.readouterr().err
+
+
 def test_explicit_flag_overrides_preset(tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     base = ["train", "edge-popup", "--preset", "digits-edge-popup", *FAST,
@@ -78,3 +99,6 @@ def test_bench_train_json(capsys: pytest.CaptureFixture[str]) -> None:
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert [r["variant"] for r in rows] == ["ours", "sort", "dense"]
     assert rows[0]["ratio_to_ours"] == 1.0 and all(r["samples_per_s"] > 0 for r in rows)
+    assert rows[2]["ratio_to_dense"] == 1.0 and rows[2]["cpu_ratio_to_dense"] == 1.0
+    assert rows[0]["cpu_ratio_to_dense"] == pytest.approx(
+        rows[0]["cpu_step_ms"] / rows[2]["cpu_step_ms"])

@@ -5,14 +5,15 @@ depth, ``eps`` accuracy, ``delta`` failure probability, ``C`` an unspecified con
 :class:`Bound` has a name, a sympy expression, ``latex()``, ``evaluate(**values)`` (lambdified)
 and ``has_unknown_constant``.  A theorem whose constant is not known keeps the symbol ``C`` and is
 never given a number in its place; OUR explicit-constant bounds (``ours-*``) are the ones the
-constructions pensia, malach, mpt-binary and binary-depth are held to, and mirror their width
-bounds for square targets (their derivations are in those modules' docstrings).  Three are
-derived; ``ours-pensia`` rests on a calibrated subset-sum constant and says so
-(``calibrated=True``).
+constructions pensia, malach, mpt-binary, binary-depth, orseau and depth-plus-one are held to,
+and mirror their width bounds for square targets (their derivations are in those modules'
+docstrings).  Four are derived; ``ours-pensia`` and ``ours-depth-plus-one-tolerance`` rest on
+the calibrated subset-sum constant ``C_P`` and say so (``calibrated=True``).
 
 References: Lueker (1998) random subset sum; Pensia et al. (NeurIPS 2020); Malach et al.
 (ICML 2020) [restated]; Diffenderfer & Kailkhura (ICLR 2021) [restated]; Sreenivasan et al.
-(AISTATS 2022).
+(AISTATS 2022); Orseau, Hutter & Rivasplata (NeurIPS 2020) (abstract and Figure 1 only);
+Burkholz (ICML 2022) and da Cunha, Natale & Viennot (ICLR 2022) [restated].
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from theory.constructions.pensia import CALIBRATED_C
+from theory.networks import HYPERBOLIC_LOW
 
 d, n, l, eps, delta, C = sp.symbols("d n l epsilon delta C", positive=True)  # noqa: E741
 
@@ -149,6 +151,35 @@ def _ours_binary_depth() -> sp.Expr:
     return 2 * d * sp.Max((digits + 1) * q, digits * fan)
 
 
+def _log_product_cdf(t: sp.Expr) -> sp.Expr:
+    """CDF of ``ln(1/|ab|)``, ``|a|, |b|`` log-uniform on ``[a_0, 1]`` (triangular, ``[0, 2Λ]``)."""
+    span = sp.log(sp.nsimplify(1 / HYPERBOLIC_LOW))
+    return sp.Piecewise(
+        (0, t <= 0),
+        (t**2 / (2 * span**2), t <= span),
+        (1 - (2 * span - t) ** 2 / (2 * span**2), t <= 2 * span),
+        (1, True),
+    )
+
+
+def _hyperbolic_window(r: sp.Expr) -> sp.Expr:
+    """``h(r) = P(|ab| in [r/2, r])`` for independent hyperbolic ``a, b``."""
+    return _log_product_cdf(sp.log(1 / r) + sp.log(2)) - _log_product_cdf(sp.log(1 / r))
+
+
+def _ours_orseau() -> sp.Expr:
+    tau, w_max = _tolerance(), 1 / sp.sqrt(d)
+    steps = sp.Max(1, sp.ceiling(sp.log(w_max / tau, 2)))
+    q = sp.Min(_hyperbolic_window(w_max), _hyperbolic_window(tau))
+    group = sp.ceiling(sp.log(2 * 2 * l * d**2 * steps / delta) / -sp.log(1 - q / 2))
+    return d * _hoeffding_block(steps * group, sp.Rational(1, 2), sp.log(2 * 2 * l * d / delta))
+
+
+def _ours_depth_plus_one_tolerance() -> sp.Expr:
+    """``eps / Gamma``, ``Gamma = d ((n d)^l - 1) / (n d - 1)`` with ``n`` summands per instance."""
+    return eps * (n * d - 1) / (d * ((n * d) ** l - 1))
+
+
 BOUNDS: dict[str, Bound] = {
     b.name: b
     for b in (
@@ -214,6 +245,40 @@ BOUNDS: dict[str, Bound] = {
             "upper",
         ),
         Bound(
+            "orseau-kept-per-weight",
+            2 * sp.log(1 / eps, 2),
+            "Orseau et al. (2020), Figure 1: a target weight is simulated by 2 log 1/eps "
+            "intermediate neurons (a 'binary' decomposition; base 2 assumed) of a source with "
+            "hyperbolic weights. Only the abstract and this caption were checked.",
+            False,
+            "upper",
+        ),
+        Bound(
+            "orseau-sampled-per-weight",
+            C * sp.log(1 / eps),
+            "Orseau et al. (2020), Figure 1 and abstract: O(log 1/eps) sampled neurons per target "
+            "weight, logarithmic in all variables but depth (constants not checked).",
+            True,
+            "upper",
+        ),
+        Bound(
+            "depth-plus-one-depth",
+            l + 1,
+            "Burkholz (2022); da Cunha et al. (2022) [restated]: a source of depth l + 1 instead "
+            "of 2l suffices (several copies of each target neuron per source layer).",
+            False,
+            "upper",
+        ),
+        Bound(
+            "depth-plus-one-width",
+            C * d * sp.log(d * l / sp.Min(eps, delta)),
+            "Burkholz (2022); da Cunha et al. (2022) [restated]: logarithmic over-"
+            "parameterisation at depth l + 1; only the order is quoted, not checked against "
+            "the papers.",
+            True,
+            "upper",
+        ),
+        Bound(
             "ours-pensia",
             _ours_pensia(),
             "Ours: hidden width of theory.constructions.pensia for d x d layers (calibrated "
@@ -246,6 +311,25 @@ BOUNDS: dict[str, Bound] = {
             False,
             "ours",
         ),
+        Bound(
+            "ours-orseau",
+            _ours_orseau(),
+            "Ours: hidden width of theory.constructions.orseau for d x d layers (greedy halving "
+            "in K = ceil(log2(w_max/tau)) groups, hyperbolic window probability, Hoeffding, "
+            "union bound).",
+            False,
+            "ours",
+        ),
+        Bound(
+            "ours-depth-plus-one-tolerance",
+            _ours_depth_plus_one_tolerance(),
+            "Ours: per-weight tolerance of theory.constructions.depth_plus_one for d x d layers "
+            "with n summands per subset sum (amplification <= n d per layer); its width is the "
+            "least fixed point of the Lueker-form count, computed in that module.",
+            False,
+            "ours",
+            calibrated=True,
+        ),
     )
 }
 
@@ -255,6 +339,8 @@ OUR_BOUNDS: dict[str, str] = {
     "malach": "ours-malach",
     "mpt-binary": "ours-mpt-binary",
     "binary-depth": "ours-binary-depth",
+    "orseau": "ours-orseau",
+    "depth-plus-one": "ours-depth-plus-one-tolerance",
 }
 
 

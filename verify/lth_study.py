@@ -79,10 +79,10 @@ def run_study(sizes: LTHScale, runs_dir: str | os.PathLike | None = None,
     runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir),
                             progress=False)
     rows: list[dict[str, Any]] = []
-    total = len(sizes.seeds) * sum(runs_per_lineage(sizes, m) for m in sizes.models)
+    total = sum(len(sizes.seeds_of(m)) * runs_per_lineage(sizes, m) for m in sizes.models)
     with tqdm(total=total, desc="LTH runs", unit="run", disable=not progress) as bar:
         for model, preset in sizes.models.items():
-            for seed in sizes.seeds:
+            for seed in sizes.seeds_of(model):
                 base = from_preset(preset, training={**sizes.training, "seed": seed})
 
                 def done(row: dict[str, Any], model: str = model, preset: str = preset,

@@ -59,6 +59,61 @@ class ConstructionScale:
 
 
 @dataclass(frozen=True)
+class ProbabilityScale:
+    """Success probabilities (:mod:`verify.probability_study`).
+
+    ``block_sizes[method]`` and ``deltas`` are the two sweeps of every construction's success
+    rate (``seeds`` trials per point, targets ``width``-wide of depth ``depth``, accuracy ``eps``,
+    ``delta`` fixed in the width sweep); ``lower_bound_*`` are the ``d = 1`` check of Pensia et
+    al.'s lower bound; ``lueker_*`` the grid of the estimate of Lueker's constant.
+    """
+
+    methods: tuple[str, ...]
+    block_sizes: Mapping[str, tuple[int, ...]]
+    deltas: tuple[float, ...]
+    width: int
+    depth: int
+    eps: float
+    delta: float
+    seeds: int
+    lower_bound_eps: tuple[float, ...]
+    lower_bound_widths: tuple[int, ...]
+    lower_bound_seeds: int
+    lueker_n: tuple[int, ...]
+    lueker_eps: tuple[float, ...]
+    lueker_deltas: tuple[float, ...]
+    lueker_seeds: int
+
+
+@dataclass(frozen=True)
+class ConvScale:
+    """Convolutional targets (:mod:`verify.conv_study`): the error-against-width sweep of each
+    method (``conv-1d``, ``conv-2d``) over ``block_sizes``, targets with ``channels`` channels in
+    ``depth`` layers."""
+
+    methods: tuple[str, ...]
+    block_sizes: tuple[int, ...]
+    channels: int
+    depth: int
+    eps: float
+    delta: float
+    seeds: int
+
+
+@dataclass(frozen=True)
+class SignScale:
+    """Sign-activation tickets (:mod:`verify.sign_study`): agreement rate and certified coverage
+    against ``block_sizes`` for targets ``width``-wide of depth ``depth``, requested ``margin``."""
+
+    block_sizes: tuple[int, ...]
+    width: int
+    depth: int
+    margin: float
+    delta: float
+    seeds: int
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model of a sweep: a plot label, a registry name and optional hidden widths."""
 
@@ -96,7 +151,8 @@ class MPTScale:
 class LTHScale:
     """IMP lottery tickets with controls: per model, the LTH preset; levels, seeds, controls.
 
-    ``levels`` is one last level for every model, or ``{model label: last level}``.
+    ``levels`` is one last level for every model, or ``{model label: last level}``;
+    ``model_seeds`` replaces ``seeds`` for the models it names.
     """
 
     models: Mapping[str, str]
@@ -104,6 +160,11 @@ class LTHScale:
     seeds: tuple[int, ...]
     controls: tuple[str, ...]
     training: Mapping[str, Any] = field(default_factory=dict)
+    model_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def seeds_of(self, model: str) -> tuple[int, ...]:
+        """The seeds ``model`` runs with."""
+        return tuple(self.model_seeds.get(model, self.seeds))
 
     def levels_of(self, model: str) -> int:
         """The last pruning level of ``model`` (a key of ``models``)."""
@@ -127,7 +188,7 @@ class WidthDepthScale:
     theory_block_sizes: tuple[int, ...] = (4, 8, 16, 32)
 
 
-_METHODS = ("pensia", "malach", "mpt-binary", "binary-depth")
+_METHODS = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one")
 _DIGITS_MPT = {"MPT-1/32": "digits-biprop", "MPT-1/1": "digits-biprop",
                "MPT-1/1 +BN": "digits-biprop", "edge-popup": "digits-edge-popup",
                "dense": "digits-dense"}
@@ -144,8 +205,9 @@ _CIFAR_MPT = {"MPT-1/32": "conv4-mpt-1/32", "MPT-1/1": "conv4-mpt-1/1",
 
 def _blocks(largest: int, largest_slow: int) -> dict[str, tuple[int, ...]]:
     """Doubling block sizes from 2: up to ``largest_slow`` for Malach and MPT-binary, whose error
-    falls only polynomially in the width, up to ``largest`` for the others."""
-    slow = ("malach", "mpt-binary")
+    falls only polynomially in the width, and for Orseau et al., whose hyperbolic source rarely
+    holds the large products the largest weights need; up to ``largest`` for the others."""
+    slow = ("malach", "mpt-binary", "orseau")
     return {m: tuple(2 ** i for i in range(1, (largest_slow if m in slow else largest)
                                              .bit_length()))
             for m in _METHODS}
@@ -183,6 +245,40 @@ STUDIES: dict[str, dict[str, Any]] = {
             eps_values=(0.2, 0.1, 0.05, 0.025, 0.0125), depth_values=(1, 2, 3, 4),
             target_widths=(2, 4, 8)),
     },
+    "probabilities": {
+        "smoke": ProbabilityScale(
+            _METHODS, {**{m: (4, 16) for m in _METHODS}, "orseau": (64, 512)}, (0.5, 0.1),
+            width=2, depth=1, eps=0.2, delta=0.1, seeds=8, lower_bound_eps=(0.1,),
+            lower_bound_widths=(4, 8, 16), lower_bound_seeds=10, lueker_n=(4, 6, 8, 10, 12),
+            lueker_eps=(0.1,), lueker_deltas=(0.5, 0.1), lueker_seeds=40),
+        "cpu": ProbabilityScale(
+            _METHODS, _blocks(64, 2048), (0.5, 0.2, 0.1, 0.05), width=2, depth=2, eps=0.1,
+            delta=0.1, seeds=100, lower_bound_eps=(0.1, 0.03),
+            lower_bound_widths=tuple(range(4, 37, 4)), lower_bound_seeds=200,
+            lueker_n=tuple(range(4, 21, 2)), lueker_eps=(0.1, 0.01, 1e-3),
+            lueker_deltas=(0.5, 0.1, 0.01), lueker_seeds=400),
+        "paper": ProbabilityScale(
+            _METHODS, _blocks(256, 4096), (0.5, 0.2, 0.1, 0.05, 0.01), width=4, depth=2,
+            eps=0.05, delta=0.1, seeds=400, lower_bound_eps=(0.1, 0.03, 0.01),
+            lower_bound_widths=tuple(range(4, 37, 2)), lower_bound_seeds=1000,
+            lueker_n=tuple(range(4, 25, 2)), lueker_eps=(0.1, 0.01, 1e-3, 1e-4),
+            lueker_deltas=(0.5, 0.1, 0.01, 0.001), lueker_seeds=2000),
+    },
+    "conv_constructions": {
+        "smoke": ConvScale(("conv-1d", "conv-2d"), (4, 16), channels=2, depth=1, eps=0.1,
+                           delta=0.1, seeds=1),
+        "cpu": ConvScale(("conv-1d", "conv-2d"), (2, 4, 8, 16, 24, 32, 48), channels=2, depth=2,
+                         eps=0.1, delta=0.1, seeds=3),
+        "paper": ConvScale(("conv-1d", "conv-2d"), (2, 4, 8, 16, 24, 32, 48, 64), channels=3,
+                           depth=2, eps=0.05, delta=0.1, seeds=10),
+    },
+    "sign_tickets": {
+        "smoke": SignScale((2, 8, 32), width=2, depth=2, margin=0.1, delta=0.1, seeds=1),
+        "cpu": SignScale((2, 4, 8, 16, 32, 64, 128), width=3, depth=2, margin=0.05, delta=0.1,
+                         seeds=5),
+        "paper": SignScale((2, 4, 8, 16, 32, 64, 128, 256), width=4, depth=3, margin=0.05,
+                           delta=0.1, seeds=10),
+    },
     "mpt": {
         "smoke": MPTScale(
             "digits", _DIGITS_MPT, (_mlp(32, 1), _mlp(32, 2)), _mlp(32, 2), (0.5, 1.0),
@@ -192,7 +288,7 @@ STUDIES: dict[str, dict[str, Any]] = {
         "cpu": MPTScale(
             "mnist1d", _MNIST1D_MPT,
             (_mlp(256, 1), _mlp(256, 2), _mlp(256, 3), _conv(2)),
-            _mlp(256, 2), (0.5, 1.0, 2.0), (0.8, 0.5, 0.2, 0.1),
+            _mlp(256, 2), (1.0, 2.0), (0.5, 0.2, 0.1),
             ("MPT-1/32", "MPT-1/1", "MPT-1/1 +BN", "edge-popup"), (0, 1),
             training={"epochs": 20}),
         "paper": MPTScale(
@@ -216,11 +312,13 @@ STUDIES: dict[str, dict[str, Any]] = {
     "lth": {
         "smoke": LTHScale({"MLP-64-64": "digits-lth"}, levels=2, seeds=(0,),
                           controls=("reinit", "random-prune")),
-        # MNIST-1D to 10.7% of the hidden weights, real MNIST to the LTH paper's ~3.6%
+        # MNIST-1D to 16.8% of the hidden weights (2 seeds), real MNIST to the LTH paper's ~3.6%
+        # (3 seeds)
         "cpu": LTHScale({"MLP-100-100 (MNIST-1D)": "mnist1d-lth",
                          "LeNet-300-100 (MNIST 5k)": "mnist5k-lth"},
-                        levels={"MLP-100-100 (MNIST-1D)": 10, "LeNet-300-100 (MNIST 5k)": 15},
-                        seeds=(0, 1, 2), controls=("reinit", "random-prune")),
+                        levels={"MLP-100-100 (MNIST-1D)": 8, "LeNet-300-100 (MNIST 5k)": 15},
+                        seeds=(0, 1, 2), controls=("reinit", "random-prune"),
+                        model_seeds={"MLP-100-100 (MNIST-1D)": (0, 1)}),
         "paper": LTHScale({"LeNet-300-100": "lenet-300-100-lth", "Conv-2": "conv2-lth",
                            "Conv-4": "conv4-lth", "Conv-6": "conv6-lth"}, levels=15,
                           seeds=(0, 1, 2), controls=("reinit", "random-prune")),
@@ -247,13 +345,15 @@ def get_scale(study: str, scale: str) -> Any:
     Parameters
     ----------
     study : str
-        ``subset_sum``, ``constructions``, ``mpt``, ``lth`` or ``width_depth``.
+        ``subset_sum``, ``constructions``, ``probabilities``, ``conv_constructions``,
+        ``sign_tickets``, ``mpt``, ``lth`` or ``width_depth``.
     scale : str
         One of :data:`SCALES`.
 
     Returns
     -------
-    SubsetSumScale | ConstructionScale | MPTScale | LTHScale | WidthDepthScale
+    SubsetSumScale | ConstructionScale | ProbabilityScale | ConvScale | SignScale | MPTScale |
+    LTHScale | WidthDepthScale
     """
     check_scale(scale)
     if study not in STUDIES:

@@ -12,7 +12,7 @@ recursion of :func:`theory.subset_sum.is_eps_cover` and ``median_radius`` is NaN
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ RADIUS_MAX_N = 24
 
 def subset_sum_table(
     n_values: Sequence[int], eps_values: Sequence[float], seeds: int, seed: int = 0,
-    delta: float = 0.1,
+    delta: float = 0.1, progress: Callable[[int], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Success probability of Lueker's event and median covering radius per ``(n, eps)``.
 
@@ -41,6 +41,8 @@ def subset_sum_table(
         Base seed.
     delta : float
         Failure probability in (0, 1) whose ``(1 - delta)``-quantile of the radius is reported.
+    progress : callable, optional
+        Called with 1 after each ``n``.
 
     Returns
     -------
@@ -84,4 +86,6 @@ def subset_sum_table(
                 "lower_bound_n": math.ceil(counting_lower_bound(e)),
                 "seeds": int(seeds),
             })
+        if progress is not None:
+            progress(1)
     return rows

@@ -54,6 +54,8 @@ METHODS: dict[str, LazyConstruct] = {
     "malach": LazyConstruct("theory.constructions.malach"),
     "mpt-binary": LazyConstruct("theory.constructions.mpt_binary"),
     "binary-depth": LazyConstruct("theory.constructions.binary_depth"),
+    "orseau": LazyConstruct("theory.constructions.orseau"),
+    "depth-plus-one": LazyConstruct("theory.constructions.depth_plus_one"),
 }
 
 

@@ -162,9 +162,12 @@ def resolve_block_sizes(block_size: int | Sequence[int] | None, bound: Sequence[
 
 
 def gadget_draw(
-    target_widths: Sequence[int], block_sizes: Sequence[int], rng: np.random.Generator
+    target_widths: Sequence[int],
+    block_sizes: Sequence[int],
+    rng: np.random.Generator,
+    dist: str = "uniform",
 ) -> tuple[SourceDraw, list[np.ndarray]]:
-    """Draw the depth-``2l`` uniform source ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``.
+    """Draw the depth-``2l`` random source ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``.
 
     Parameters
     ----------
@@ -174,17 +177,20 @@ def gadget_draw(
         Units per input coordinate for each target layer.
     rng : numpy.random.Generator
         Seeded generator; it supplies the seed recorded in the draw.
+    dist : str
+        Entry distribution (:func:`theory.networks.random_source`): ``"uniform"`` U[-1, 1]
+        (Pensia, Malach, MPT-binary) or ``"hyperbolic"`` (Orseau et al.).
 
     Returns
     -------
     tuple
-        The :class:`~theory.subnetwork.SourceDraw` (widths, ``"uniform"``, seed) and its layers
-        ``M_1 ... M_{2l}`` with entries U[-1, 1].
+        The :class:`~theory.subnetwork.SourceDraw` (widths, ``dist``, seed) and its layers
+        ``M_1 ... M_{2l}`` with i.i.d. entries of ``dist``.
     """
     widths = [int(target_widths[0])]
     for d_in, d_out, n in zip(target_widths[:-1], target_widths[1:], block_sizes, strict=True):
         widths += [int(d_in) * int(n), int(d_out)]
-    draw = SourceDraw.from_rng(widths, "uniform", rng)
+    draw = SourceDraw.from_rng(widths, dist, rng)
     return draw, draw.layers()
 
 

@@ -7,16 +7,18 @@ import argparse
 from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_int
 
 COLUMNS = ["model", "device", "batch", "density", "weights", "dense_step_ms", "pruned_step_ms",
-           "step_ratio", "prune_level_ms", "prune_global_ms"]
+           "unfolded_step_ms", "step_ratio", "unfolded_ratio", "prune_level_ms",
+           "prune_global_ms"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``lth`` to ``tickets bench``."""
     parser = subparsers.add_parser(
         "lth", help="IMP overhead: pruned vs dense training step, time to prune one level",
-        description="Time of one training step with fixed masks (masked forward + "
-        "enforce_masks_ after the SGD step) against the dense step (step_ratio = pruned / dense, "
-        "target <= 1.05), and of pruning one level (20% layerwise / global, masks written into "
+        description="Time of one training step with fixed masks (masks folded into the weights "
+        "+ enforce_masks_ after the SGD step, as IMP trains) against the dense step (step_ratio "
+        "= pruned / dense, target <= 1.05) and the previous unfolded step (W*m every forward: "
+        "unfolded_ratio), and of pruning one level (20% layerwise / global, masks written into "
         "the model), on synthetic tensors: LeNet-300-100 at MNIST shape, ResNet-20 at CIFAR-10 "
         "shape.")
     parser.add_argument("--model", type=list_of(str), default=["lenet-300-100", "resnet20"],

@@ -12,7 +12,7 @@ from verify.cli.common import Parser, UserError, report_error
 
 # One module per subcommand, each exposing ``register(subparsers)``; its parser sets
 # ``func=run`` where ``run(args) -> int``.
-SUBCOMMANDS = ("verify", "train", "bench", "figures", "models")
+SUBCOMMANDS = ("verify", "train", "bench", "figures", "models", "export", "eval")
 
 
 def package_version() -> str:

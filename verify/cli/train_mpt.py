@@ -33,17 +33,17 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-dir", type=path, help="root of the run store (default: "
                         "$TICKETS_RUNS or ./runs)")
     parser.add_argument("--json", action="store_true",
-                        help="print JSON, no progress bar: the run's summary as one object "
-                        "(train lth: one object per level and control)")
+                        help="print JSON on stdout (progress stays on stderr): the run's summary "
+                        "as one object (train lth: one object per level and control)")
     add_dataclass_flags(parser, "runtime", RuntimeConfig, exclude=("progress",),
                         title="runtime options (not part of the run's hash)")
 
 
 def runtime_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`RuntimeConfig` of the flags (progress bar off with ``--json``)."""
+    """The :class:`RuntimeConfig` of the flags (progress on stderr, also with ``--json``)."""
     from empirical.hparams import RuntimeConfig
 
-    return build_section(RuntimeConfig, args, "runtime", fixed={"progress": not args.json})
+    return build_section(RuntimeConfig, args, "runtime")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

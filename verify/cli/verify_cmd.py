@@ -9,9 +9,9 @@ what it rests on (the ``evidence`` column: ``exact``, ``certified`` or ``sampled
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import os
-import sys
 import tempfile
 from typing import Any
 
@@ -27,7 +27,13 @@ from verify.cli.common import (
     seed,
 )
 
-METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth")
+METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one",
+                "conv-1d", "conv-2d", "sign")
+CONV_METHODS = ("conv-1d", "conv-2d")  # CNN targets (verify.conv_study): construct only
+SIGN_METHOD = "sign"  # sign activations (verify.sign_study): construct only, --eps is the margin
+SIGN_COLUMNS = ("construction", "target_size", "margin", "source_width", "source_depth",
+                "certified_margin", "agreement_rate", "outside_margin", "disagreements_outside",
+                "bound_width", "evidence", "success", "pass")
 DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used", "depth_used",
                    "bound_width", "bound_kind", "sup_error", "error_bound", "evidence", "pass")
 CONSTRUCT_COLUMNS = ("construction", "target_size", "domain", "eps", "source_width",
@@ -39,10 +45,12 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ``construct`` and ``sweep``."""
     parser.add_argument("--method", required=True, choices=METHOD_NAMES,
                         help="construction to run")
-    parser.add_argument("--width", type=positive_int, default=2, help="target width D (default 2)")
+    parser.add_argument("--width", type=positive_int, default=2,
+                        help="target width D, channels for conv-1d/conv-2d (default 2)")
     parser.add_argument("--depth", type=positive_int, default=2, help="target depth L (default 2)")
     parser.add_argument("--eps", type=positive_float, default=0.1,
-                        help="sup-norm accuracy on the unit ball (default 0.1)")
+                        help="sup-norm accuracy on the unit ball; the margin for sign "
+                        "(default 0.1)")
     parser.add_argument("--delta", type=open_unit, default=0.1,
                         help="failure probability in (0,1) (default 0.1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -134,14 +142,15 @@ def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
 
 
 def _run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from tqdm import tqdm
-
+    from empirical.progress import progress_bar
     from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
 
+    if args.method in (*CONV_METHODS, SIGN_METHOD):
+        raise ValueError(f"--method {args.method} supports construct only, not sweep")
     values = args.values if args.vary != "width" else args.block_sizes
     steps = len(values) * (args.seeds if args.vary == "width" else 1)
-    with tqdm(total=steps, file=sys.stderr, disable=args.json or not sys.stderr.isatty(),
-              desc=f"sweep {args.vary}") as bar:
+    bar = progress_bar(steps, desc=f"sweep {args.vary}", unit="setting")
+    with contextlib.closing(bar):
         if args.vary == "width":
             return sweep_error_vs_width(args.method, args.block_sizes, args.width, args.depth,
                                         args.eps, args.delta, args.seeds, progress=bar.update)
@@ -217,14 +226,31 @@ def run(args: argparse.Namespace) -> int:
         emit(rows, args.json, DEFAULT_COLUMNS, one_object=True)
         return 0 if all(r["pass"] for r in rows) else 1
     if args.action == "subset-sum":
+        from empirical.progress import progress_bar
         from verify.subset_sum_study import subset_sum_table
 
-        emit(subset_sum_table(args.n, args.eps, args.seeds, seed=args.seed), args.json)
+        bar = progress_bar(len(args.n), desc="subset-sum", unit="n")
+        with contextlib.closing(bar):
+            rows = subset_sum_table(args.n, args.eps, args.seeds, seed=args.seed,
+                                    progress=bar.update)
+        emit(rows, args.json)
         return 0
+    if args.action == "construct" and args.method == SIGN_METHOD:
+        from verify.sign_study import run_sign_construction
+
+        row = run_sign_construction(args.width, args.depth, args.eps, args.delta, args.seed,
+                                    block_size=args.block_size, rescale=args.rescale,
+                                    target_scale=args.target_scale)
+        emit([row], args.json, None if args.json else SIGN_COLUMNS, one_object=True)
+        return 0 if row["disagreements_outside"] == 0 else 1
     if args.action == "construct":
-        row = study.run_construction(args.method, args.width, args.depth, args.eps, args.delta,
-                                     args.seed, block_size=args.block_size, rescale=args.rescale,
-                                     target_scale=args.target_scale, domain=args.domain)
+        if args.method in CONV_METHODS:
+            from verify.conv_study import run_conv_construction as run_one
+        else:
+            run_one = study.run_construction
+        row = run_one(args.method, args.width, args.depth, args.eps, args.delta, args.seed,
+                      block_size=args.block_size, rescale=args.rescale,
+                      target_scale=args.target_scale, domain=args.domain)
         emit([row], args.json, None if args.json else CONSTRUCT_COLUMNS, one_object=True)
         return 0
     rows = _run_sweep(args)

@@ -1,0 +1,251 @@
+"""Device check: training throughput and memory of every layer mode on CIFAR-shaped tensors.
+
+For each model (Conv-4, VGG-Small, ResNet-18, WRN-50-2 by default, all at CIFAR-10 shape
+3x32x32, synthetic tensors), each precision (fp32, bf16 autocast), each memory format
+(channels_last, contiguous) and optionally under ``torch.compile``, five variants take
+``warmup`` untimed and ``steps`` timed SGD steps (momentum 0.9) from the same seed:
+
+- ``dense``: weight training;
+- ``edge-popup``: top-k scores, ``W_eff = W m`` (layerwise);
+- ``biprop-layerwise`` / ``biprop-global``: MPT-1/32, ``W_eff = alpha sign(W) m``;
+- ``masked``: LTH, fixed masks at density ``keep`` folded into the weights plus
+  ``enforce_masks_`` after every step, as an IMP level trains.
+
+A row gives steps/s, samples/s, ms/step, the peak memory (CUDA allocator peak; None elsewhere)
+and ``overhead_vs_dense``: the variant's step time over the dense step's in the same model,
+precision, format and compile setting. :func:`projected_run` turns the measured ResNet-18
+biprop step into the wall time of the published MPT-1/32 ResNet-18 CIFAR-10 run
+(:data:`MPT_RESNET18_RUN`: 250 epochs of 50,000 images at batch 256, k = 0.2), training steps
+only (no data loading, no evaluation). Runs on any device; on the CPU only at a tiny size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from empirical.device import select_device
+
+GPU_MODELS = ("conv4", "vgg-small", "resnet18", "wrn50-2")
+VARIANTS = ("dense", "edge-popup", "biprop-layerwise", "biprop-global", "masked")
+PRECISIONS = ("fp32", "bf16")
+MEMORY_FORMATS = ("channels_last", "contiguous")
+CIFAR_SHAPE = (3, 32, 32)
+CIFAR_CLASSES = 10
+
+MPT_RESNET18_RUN = {"epochs": 250, "images": 50_000, "batch": 256, "keep": 0.2}
+"""The published MPT-1/32 ResNet-18 CIFAR-10 run (Diffenderfer & Kailkhura 2021; preset
+``resnet18-mpt-1/32``): epochs, training images, batch size, kept fraction."""
+
+
+@dataclass(frozen=True)
+class GpuBenchRow:
+    """One measured configuration."""
+
+    model: str
+    variant: str
+    precision: str
+    memory_format: str
+    compiled: bool
+    batch: int
+    keep: float
+    steps_per_s: float
+    samples_per_s: float
+    step_ms: float
+    peak_mem_mb: float | None
+    overhead_vs_dense: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as a plain dict."""
+        return asdict(self)
+
+
+def build_bench_variant(model_name: str, variant: str, keep: float, width_mult: float = 1.0
+                        ) -> nn.Module:
+    """The model of one variant at CIFAR-10 shape, seeded with 0, on the CPU.
+
+    ``masked`` gets one-shot layerwise magnitude masks at density ``keep``; score variants have
+    only their scores (and BatchNorm affine parameters) trainable.
+    """
+    from empirical import pruning
+    from empirical.layers import LayerConfig
+    from empirical.lth import prunable_weights, set_masks_
+    from empirical.models import build_model
+    from empirical.mpt import freeze_for_score_training
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    mode, _, scope = variant.partition("-") if variant.startswith("biprop") else (variant, "", "")
+    cfg = LayerConfig(mode=mode, keep=keep if mode in ("edge-popup", "biprop") else 1.0,
+                      scope=scope or "layerwise")
+    torch.manual_seed(0)
+    model = build_model(model_name, CIFAR_CLASSES, CIFAR_SHAPE, cfg, width_mult=width_mult)
+    if mode in ("edge-popup", "biprop"):
+        freeze_for_score_training(model)
+    if mode == "masked":
+        weights = prunable_weights(model)
+        set_masks_(model, pruning.prune_to_density(weights, pruning.all_ones(weights), keep))
+    return model
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_training_steps(model: nn.Module, batch: int, steps: int, warmup: int,
+                        device: torch.device, bf16: bool, channels_last: bool,
+                        compile_model: bool = False) -> tuple[float, float, float | None]:
+    """Wall and CPU seconds per SGD step of ``model`` on synthetic CIFAR-shaped tensors.
+
+    The model moves to ``device`` (channels_last memory when asked), is optionally compiled,
+    and trains with SGD (lr 0.1, momentum 0.9) under bf16 autocast when ``bf16``; masked (LTH)
+    layers train folded with ``enforce_masks_`` after each step. Returns the wall seconds, the
+    CPU seconds of this process per step and the CUDA peak memory in MiB (None elsewhere).
+    """
+    from empirical.layers import enforce_masks_, folded_masks, prunable_layers
+
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    masked = any(layer.mode == "masked" for _, layer in prunable_layers(model))
+    runner = torch.compile(model) if compile_model else model
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, *CIFAR_SHAPE, generator=generator).to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, CIFAR_CLASSES, (batch,), generator=generator).to(device)
+    precision = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16
+                 else contextlib.nullcontext())
+
+    def step() -> None:
+        with precision:
+            loss = nn.functional.cross_entropy(runner(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if masked:
+            enforce_masks_(model)
+
+    with folded_masks(model) if masked else contextlib.nullcontext():
+        for _ in range(warmup):
+            step()
+        _sync(device)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        seconds = (time.perf_counter() - start) / steps
+        cpu_seconds = (time.process_time() - cpu_start) / steps
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    return seconds, cpu_seconds, peak
+
+
+def _check_choices(values: Sequence[str], allowed: Sequence[str], what: str) -> None:
+    if not values:
+        raise ValueError(f"--{what}: give at least one of {', '.join(allowed)}")
+    for value in values:
+        if value not in allowed:
+            raise ValueError(f"--{what}: unknown {value!r}; choose from {', '.join(allowed)}")
+
+
+def bench_gpu(models: Sequence[str] = GPU_MODELS, variants: Sequence[str] = VARIANTS,
+              precisions: Sequence[str] = PRECISIONS,
+              memory_formats: Sequence[str] = MEMORY_FORMATS, compile_model: bool = False,
+              batch: int = 256, steps: int = 10, warmup: int = 3, keep: float = 0.2,
+              width_mult: float = 1.0, device: str = "auto",
+              on_row: Callable[[GpuBenchRow], None] | None = None) -> list[GpuBenchRow]:
+    """Measure every (model, precision, memory format, variant) on one device.
+
+    Parameters
+    ----------
+    models, variants, precisions, memory_formats
+        Subsets of :data:`GPU_MODELS`, :data:`VARIANTS`, :data:`PRECISIONS`,
+        :data:`MEMORY_FORMATS`; ``dense`` is always measured first (the overhead's reference).
+    compile_model
+        ``torch.compile`` every model (the first warm-up steps then include compilation).
+    batch, steps, warmup
+        Batch size, timed steps and untimed steps per configuration.
+    keep
+        Kept fraction of the score variants and density of the LTH masks.
+    width_mult
+        Width multiplier of every model (tiny sizes for CPU checks).
+    device
+        ``auto``, ``cuda``, ``cpu``, ...
+    on_row
+        Called with each row as soon as it is measured (progress on a long check).
+
+    Returns
+    -------
+    list of GpuBenchRow
+    """
+    from empirical.layers import kept_count
+
+    _check_choices(models, GPU_MODELS, "model")
+    _check_choices(variants, VARIANTS, "variant")
+    _check_choices(precisions, PRECISIONS, "precision")
+    _check_choices(memory_formats, MEMORY_FORMATS, "memory-format")
+    for value, what in ((batch, "batch-size"), (steps, "steps")):
+        if value < 1:
+            raise ValueError(f"--{what} must be >= 1, got {value}")
+    if warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {warmup}")
+    kept_count(1, keep)  # rejects k outside (0, 1]
+    if not width_mult > 0:
+        raise ValueError(f"--width-mult must be > 0, got {width_mult}")
+    target = select_device(device)
+    ordered = ["dense", *[v for v in variants if v != "dense"]]
+    rows = []
+    for model_name in models:
+        for precision in precisions:
+            for memory_format in memory_formats:
+                dense_seconds = math.nan
+                for variant in ordered:
+                    seconds, _, peak = time_training_steps(
+                        build_bench_variant(model_name, variant, keep, width_mult), batch, steps,
+                        warmup, target, precision == "bf16", memory_format == "channels_last",
+                        compile_model)
+                    if variant == "dense":
+                        dense_seconds = seconds
+                    row = GpuBenchRow(model_name, variant, precision, memory_format,
+                                      compile_model, batch, keep, 1 / seconds,
+                                      batch / seconds,
+                                      1e3 * seconds, peak, seconds / dense_seconds)
+                    if target.type == "cuda":
+                        torch.cuda.empty_cache()
+                    if on_row is not None:
+                        on_row(row)
+                    if variant in variants:
+                        rows.append(row)
+    return rows
+
+
+def projected_run(rows: Sequence[GpuBenchRow]) -> dict[str, Any] | None:
+    """Wall time of the published MPT-1/32 ResNet-18 run from the fastest measured step.
+
+    ``steps = epochs * ceil(images / batch)`` (250 * 196 = 49,000) times the fastest ResNet-18
+    ``biprop-layerwise`` step measured at batch 256 and k = 0.2 (any precision, format, compile
+    setting); training steps only. None when no such row was measured.
+    """
+    run = MPT_RESNET18_RUN
+    candidates = [r for r in rows if r.model == "resnet18" and r.variant == "biprop-layerwise"
+                  and r.batch == run["batch"] and r.keep == run["keep"]]
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda r: r.step_ms)
+    steps = run["epochs"] * math.ceil(run["images"] / run["batch"])
+    return {"projection": "MPT-1/32 ResNet-18 CIFAR-10, 250 epochs x 50,000 images, batch 256",
+            "steps": steps, "step_ms": best.step_ms, "precision": best.precision,
+            "memory_format": best.memory_format, "compiled": best.compiled,
+            "projected_minutes": steps * best.step_ms / 1e3 / 60}

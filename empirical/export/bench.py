@@ -1,0 +1,244 @@
+"""Benchmark of packed tickets: bits per weight of each layout, and packed vs dense fp32 speed.
+
+For each architecture (an fc net at MNIST shape, Conv-4 and ResNet-18 at CIFAR-10 shape) a
+biprop ticket is drawn from seed 0 (random weights and scores, layerwise top-k at kept fraction
+``k``; sizes and speed do not depend on training), frozen, and:
+
+- encoded in the ``self-contained`` and ``seed-only`` layouts (:mod:`empirical.export.layouts`):
+  ``bits_per_weight`` = 8 x file bytes / prunable weights (header, metadata and BatchNorm state
+  included), ``mask_bits_per_weight`` = the mask (and sign) tensors only, against the floor
+  ``H(k)`` (binary entropy) and fp32's 32 bits; ``checkpoint_ratio`` = size of
+  ``torch.save`` of the score model's state dict (fp32 weights and scores: what a run's
+  checkpoint holds besides the optimizer state) / file size;
+- run by the packed kernels (:func:`empirical.export.kernels.pack_model`) and by dense fp32 torch
+  (the same network in standard modules, :func:`empirical.export.frozen.plain_model`) on the same
+  CPU with the same number of threads: latency at batch 1 (median of ``repeats`` passes) and
+  throughput at batch 256 (best of ``rounds`` passes), for real activations (MPT-1/32) and binary
+  ones (MPT-1/1). ``speedup`` = packed throughput / dense throughput;
+- layer by layer (binary activations, batch 256): for the popcount layer with the most binary
+  multiply-accumulates, the dense fp32 torch layer against the packed layer (bit packing of its
+  input and the float output included) and against the XNOR-popcount kernel alone on packed
+  words, its float32 epilogue included (``kernel_speedup``).
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from empirical.export.container import encode_container
+from empirical.export.frozen import freeze_, plain_model
+from empirical.export.kernels import pack_model
+from empirical.export.layouts import encode_layers
+from empirical.export.rans import binary_entropy
+from empirical.layers import LayerConfig, layer_masks, prunable_layers
+
+SHAPES: dict[str, tuple[tuple[int, ...], dict[str, Any]]] = {
+    "fc": ((1, 28, 28), {"widths": [300, 100]}),
+    "conv4": ((3, 32, 32), {}),
+    "resnet18": ((3, 32, 32), {}),
+}
+CLASSES = 10
+
+
+@dataclass(frozen=True)
+class SizeRow:
+    """Bits per weight of one layout of one architecture's ticket."""
+
+    model: str
+    layout: str
+    keep: float
+    weights: int
+    bytes: int
+    bits_per_weight: float
+    mask_bits_per_weight: float
+    entropy_floor: float
+    excess_over_floor: float
+    fp32_ratio: float
+    checkpoint_ratio: float
+
+
+@dataclass(frozen=True)
+class SpeedRow:
+    """Packed vs dense fp32 inference of one architecture and activation kind."""
+
+    model: str
+    activations: str
+    threads: int
+    dense_ms_b1: float
+    packed_ms_b1: float
+    latency_ratio: float
+    dense_samples_per_s: float
+    packed_samples_per_s: float
+    speedup: float
+
+
+def ticket(name: str, keep: float, binary: bool) -> nn.Module:
+    """A frozen biprop ticket of architecture ``name`` drawn from seed 0 (eval mode)."""
+    from empirical.models import build_model
+
+    shape, options = SHAPES[name]
+    torch.manual_seed(0)
+    model = build_model(name, CLASSES, shape, LayerConfig(mode="biprop", keep=keep),
+                        binary_act=binary, **options).eval()
+    return model
+
+
+def _checkpoint_bytes(model: nn.Module) -> int:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return len(buffer.getvalue())
+
+
+def size_rows(name: str, keep: float) -> list[SizeRow]:
+    """Bits per weight of the self-contained and seed-only layouts of a ``name`` ticket."""
+    model = ticket(name, keep, binary=False)
+    checkpoint = _checkpoint_bytes(model)
+    masks = {n: m.bool() for n, m in layer_masks(model).items()}
+    frozen = freeze_(model, masks)
+    weights = sum(layer.weight.numel() for _, layer in prunable_layers(frozen))
+    kept = sum(int(m.sum()) for m in masks.values())
+    floor = binary_entropy(kept / weights)
+    rows = []
+    for layout in ("self-contained", "seed-only"):
+        tensors, layers = encode_layers(frozen, "biprop", layout)
+        raw = encode_container(tensors, {"layout": layout, "layers": str(layers)})
+        mask_bytes = sum(t.numel() * t.element_size() for k, t in tensors.items()
+                         if not k.startswith("state.") and not k.endswith(".alpha"))
+        bits = 8 * len(raw) / weights
+        rows.append(SizeRow(name, layout, keep, weights, len(raw), bits,
+                            8 * mask_bytes / weights, floor, bits - floor, 32 / bits,
+                            checkpoint / len(raw)))
+    return rows
+
+
+def _time(fn: Callable[[], Any], repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+@torch.no_grad()
+def speed_row(name: str, keep: float, binary: bool, batch: int = 256, repeats: int = 5,
+              rounds: int = 1) -> SpeedRow:
+    """Latency at batch 1 and throughput at ``batch`` of the packed kernels vs dense fp32."""
+    shape, _ = SHAPES[name]
+    model = ticket(name, keep, binary)
+    frozen = freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()})
+    dense, packed = plain_model(frozen), pack_model(frozen, shape)
+    generator = torch.Generator().manual_seed(1)
+    one = torch.randn(1, *shape, generator=generator)
+    many = torch.randn(batch, *shape, generator=generator)
+    results = {}
+    for label, net in (("dense", dense), ("packed", packed)):
+        net(one)  # warm-up (oneDNN primitives, caches of padding totals)
+        latency = statistics.median(_time(lambda net=net: net(one), repeats))
+        throughput = batch / min(_time(lambda net=net: net(many), rounds))
+        results[label] = (latency, throughput)
+    (dense_lat, dense_tp), (packed_lat, packed_tp) = results["dense"], results["packed"]
+    return SpeedRow(name, "binary (MPT-1/1)" if binary else "real (MPT-1/32)",
+                    torch.get_num_threads(), 1e3 * dense_lat, 1e3 * packed_lat,
+                    dense_lat / packed_lat, dense_tp, packed_tp, packed_tp / dense_tp)
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """Dense fp32 vs packed time of one binary-input layer at the throughput batch."""
+
+    model: str
+    layer: str
+    rows: int
+    outputs: int
+    words: int
+    dense_ms: float
+    packed_ms: float
+    kernel_ms: float
+    layer_speedup: float
+    kernel_speedup: float
+
+
+@torch.no_grad()
+def layer_row(name: str, keep: float, batch: int = 256, rounds: int = 1) -> LayerRow:
+    """The heaviest popcount layer of a binary ``name`` ticket: dense vs packed vs kernel."""
+    from empirical.export.kernels import ALL_ONES, PopcountLayer
+    from empirical.export.popcount import xnor_outputs
+
+    shape, _ = SHAPES[name]
+    model = ticket(name, keep, binary=True)
+    frozen = freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()})
+    dense, packed = plain_model(frozen), pack_model(frozen, shape)
+    inputs: dict[str, torch.Tensor] = {}
+    hooks = [module.register_forward_pre_hook(
+        lambda _, args, key=key: inputs.__setitem__(key, args[0]))
+        for key, module in packed.named_modules() if isinstance(module, PopcountLayer)]
+    packed(torch.randn(batch, *shape, generator=torch.Generator().manual_seed(2)))
+    for hook in hooks:
+        hook.remove()
+
+    def cost(key: str) -> int:
+        layer = packed.get_submodule(key)
+        return layer.pack_input(inputs[key].numpy() > 0, ALL_ONES).size * layer.mask.shape[0]
+
+    key = max(inputs, key=cost)
+    layer, x = packed.get_submodule(key), inputs[key]
+    values = x.numpy()
+    words = layer.pack_input(values > 0, ALL_ONES)
+    dense_layer = dense.get_submodule(key)
+    dense_layer(x)
+    dense_s = min(_time(lambda: dense_layer(x), rounds))
+    packed_s = min(_time(lambda: layer(x), rounds))
+    offsets = layer.offsets(values)
+    kernel_s = min(_time(lambda: xnor_outputs(words, layer.signs, layer.mask, offsets,
+                                              layer.alpha, layer.backend), rounds))
+    return LayerRow(name, key, words.shape[0], layer.mask.shape[0], words.shape[1],
+                    1e3 * dense_s, 1e3 * packed_s, 1e3 * kernel_s, dense_s / packed_s,
+                    dense_s / kernel_s)
+
+
+def bench_export(models: list[str], keep: float, batch: int, repeats: int, rounds: int,
+                 threads: int) -> tuple[list[dict[str, Any]], ...]:
+    """Size rows and speed rows of every model (see the module docstring).
+
+    Parameters
+    ----------
+    models
+        Keys of :data:`SHAPES`.
+    keep
+        Kept fraction ``k``.
+    batch
+        Throughput batch size.
+    repeats
+        Timed batch-1 passes (median).
+    rounds
+        Timed throughput passes (best).
+    threads
+        torch threads for both engines (numpy's popcount runs on one).
+
+    Returns
+    -------
+    (list, list, list)
+        Size rows, speed rows and layer rows as dicts.
+    """
+    unknown = [m for m in models if m not in SHAPES]
+    if unknown:
+        raise ValueError(f"unknown --model {unknown[0]!r}; choose from {', '.join(SHAPES)}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        sizes = [asdict(r) for m in models for r in size_rows(m, keep)]
+        speeds = [asdict(speed_row(m, keep, binary, batch, repeats, rounds))
+                  for m in models for binary in (False, True)]
+        layers = [asdict(layer_row(m, keep, batch, rounds)) for m in models]
+    finally:
+        torch.set_num_threads(previous)
+    return sizes, speeds, layers

@@ -1,0 +1,218 @@
+"""Reading a finished run of the run store as a ticket (biprop, edge-popup or LTH).
+
+A run is named by its directory or by its hash, searched under every kind of ``runs_dir``
+(``runs_dir/<kind>/<hash>``, see :mod:`empirical.store`). Its ``hparams.json``, ``result.json``,
+``checkpoint.pt`` (the final weights, scores, masks and BatchNorm state) and ``ticket.pt`` must be
+present and readable; otherwise one line says which file is missing or damaged.
+
+The masks are the ones the run's final evaluation used: the eval-mode masks of the checkpoint's
+scores at the kept fraction of the last epoch (:func:`final_keep`: global-scope annealing may not
+have reached ``k``), which must equal ``ticket.pt``'s for top-k rules (``sigmoid(s) >= 1/2`` for
+the Bernoulli rule, whose ``ticket.pt`` masks are training-mode samples), and the LTH ``mask``
+buffers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from empirical.hparams import RunHparams, default_runs_dir, from_dict
+from empirical.store import CHECKPOINT, HPARAMS, RESULT, TICKET, RunStore
+
+TICKET_KINDS = ("biprop", "edge-popup", "lth")
+
+
+@dataclass
+class RunTicket:
+    """A finished run read back: its identity, its model and its masks.
+
+    Attributes
+    ----------
+    kind
+        ``biprop``, ``edge-popup`` or ``lth``.
+    run_hash
+        The run's hash (directory name).
+    run_dir
+        The run directory.
+    hparams
+        :class:`~empirical.hparams.RunHparams` or :class:`~empirical.lth_hparams.LTHHparams`.
+    result
+        ``result.json``.
+    model
+        The final model in its training mode (eval mode), on the CPU.
+    masks
+        ``name -> bool mask`` of every prunable layer.
+    rewind_step
+        LTH: the rewind step ``k`` of the ticket's start weights (None otherwise).
+    """
+
+    kind: str
+    run_hash: str
+    run_dir: Path
+    hparams: Any
+    result: dict[str, Any]
+    model: nn.Module
+    masks: dict[str, torch.Tensor]
+    rewind_step: int | None = None
+
+
+def locate_run(run: str, runs_dir: str | os.PathLike | None = None) -> Path:
+    """The directory of ``run``: an existing directory, or a hash searched under every kind.
+
+    Parameters
+    ----------
+    run
+        A run directory or a run hash.
+    runs_dir
+        Root of the run store (default ``$TICKETS_RUNS`` or ``./runs``).
+
+    Returns
+    -------
+    Path
+        The run directory.
+    """
+    path = Path(run)
+    if path.is_dir():
+        return path
+    root = default_runs_dir(runs_dir)
+    found = sorted(p for p in root.glob(f"*/{run}") if p.is_dir()) if "/" not in run else []
+    if not found:
+        raise FileNotFoundError(f"no run {run!r}: not a directory, and no run with that hash "
+                                f"under {root}")
+    if len(found) > 1:
+        raise ValueError(f"run hash {run} is ambiguous under {root}: "
+                         f"{', '.join(str(p) for p in found)}")
+    return found[0]
+
+
+def _read(path: Path, what: str, reader: Any) -> Any:
+    if not path.is_file():
+        raise FileNotFoundError(f"run {path.parent}: {what} {path.name} is missing "
+                                "(is the run finished?)")
+    try:
+        return reader(path)
+    except Exception as err:  # a damaged file: JSON, pickle or zip errors
+        raise ValueError(f"run {path.parent}: {what} {path.name} is damaged "
+                         f"({type(err).__name__})") from None
+
+
+def _load_torch(path: Path) -> Any:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def hparams_of(kind: str, section: dict[str, Any]) -> Any:
+    """The hyperparameter object of a run kind from ``hparams.json``'s ``hparams`` dict."""
+    if kind == "lth":
+        from empirical.lth_hparams import LTHHparams
+
+        return from_dict(LTHHparams, section)
+    return from_dict(RunHparams, section)
+
+
+def build_architecture(kind: str, hparams: Any) -> nn.Module:
+    """The run's model as training built it (seeded from ``training.seed``), on the CPU."""
+    if kind == "lth":
+        from empirical.lth import build_lth_model
+
+        return build_lth_model(hparams, hparams.training.seed)
+    from empirical.mpt import build_run_model
+
+    return build_run_model(hparams)
+
+
+def final_keep(hparams: Any, result: dict[str, Any]) -> float:
+    """The kept fraction of the run's last epoch (global-scope annealing, else ``mask.keep``).
+
+    ``fit`` sets ``k(e)`` at the start of every epoch ``e``; the last epoch is
+    ``(steps - 1) // steps_per_epoch`` with ``steps_per_epoch = steps / epochs`` from
+    ``result.json``.
+    """
+    from empirical.mpt import keep_schedule
+
+    schedule = keep_schedule(hparams)
+    steps, epochs = int(result["steps"]), float(result["epochs"])
+    if schedule is None or steps == 0 or epochs <= 0:
+        return hparams.mask.keep
+    per_epoch = max(1, round(steps / epochs))
+    return schedule((steps - 1) // per_epoch)
+
+
+def _masks(kind: str, hparams: Any, model: nn.Module, ticket: dict[str, Any],
+           result: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The eval-mode masks of the final model, checked against ``ticket.pt``'s (top-k rules)."""
+    from empirical.layers import layer_masks, set_keep
+
+    if kind != "lth":
+        set_keep(model, final_keep(hparams, result))
+    model.eval()
+    masks = {n: m.detach().bool() for n, m in layer_masks(model).items()}
+    stored = ticket.get("masks")
+    if not isinstance(stored, dict):
+        raise ValueError("ticket.pt holds no masks")
+    if kind == "lth" or hparams.mask.mask_rule == "topk":
+        same = set(stored) == set(masks) and all(
+            torch.equal(torch.as_tensor(stored[n]).bool(), m) for n, m in masks.items())
+        if not same:
+            raise ValueError("the masks of ticket.pt differ from those of the checkpoint's "
+                             "scores")
+    return masks
+
+
+def read_run(run_dir: str | os.PathLike) -> RunTicket:
+    """Read a finished biprop, edge-popup or LTH run as a :class:`RunTicket`.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory.
+
+    Returns
+    -------
+    RunTicket
+        The run, its final model (original layer modes, eval mode) and its masks.
+    """
+    store = RunStore(run_dir)
+    head = _read(store.path / HPARAMS, "hyperparameters", lambda p: json.loads(p.read_text()))
+    kind = head.get("kind") if isinstance(head, dict) else None
+    if kind not in TICKET_KINDS:
+        raise ValueError(f"run {store.path} is of kind {kind!r}, which holds no ticket; export "
+                         f"one of {', '.join(TICKET_KINDS)}")
+    try:
+        hparams = hparams_of(kind, head["hparams"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"run {store.path}: hyperparameters hparams.json are damaged "
+                         f"({err})") from None
+    result = _read(store.path / RESULT, "result", lambda p: json.loads(p.read_text()))
+    checkpoint = _read(store.path / CHECKPOINT, "checkpoint", _load_torch)
+    ticket = _read(store.path / TICKET, "ticket", _load_torch)
+    model = build_architecture(kind, hparams)
+    try:
+        model.load_state_dict(checkpoint["model"])
+        masks = _masks(kind, hparams, model, ticket, result)
+    except (KeyError, TypeError, RuntimeError, ValueError) as err:
+        raise ValueError(f"run {store.path}: checkpoint.pt / ticket.pt do not fit the run's "
+                         f"architecture ({str(err).splitlines()[0]})") from None
+    model.eval()
+    rewind = int(ticket.get("rewind_step", 0)) if kind == "lth" else None
+    return RunTicket(kind, store.path.name, store.path, hparams, result, model, masks, rewind)
+
+
+def rewind_values(ticket: RunTicket) -> dict[str, torch.Tensor]:
+    """LTH: ``theta_k * m`` of every prunable layer, the ticket's start weights (step ``k``).
+
+    Rebuilt with :func:`empirical.lth.start_state` from the run store the run lives in
+    (``theta_0`` is rebuilt from the seed; ``theta_k`` for ``k > 0`` is read back or replayed).
+    """
+    from empirical.layers import prunable_layers
+    from empirical.lth import start_state
+
+    runs_dir = ticket.run_dir.parent.parent
+    state = start_state(ticket.hparams, ticket.masks, int(ticket.rewind_step or 0), runs_dir)
+    return {name: state[f"{name}.weight"] for name, _ in prunable_layers(ticket.model)}

@@ -1,0 +1,260 @@
+"""Export a run's ticket to a packed file, read it back, and evaluate it on its test set.
+
+:func:`export_run` reads a finished run (:mod:`empirical.export.runs`), freezes its ticket
+(:mod:`empirical.export.frozen`), encodes it in a layout (:mod:`empirical.export.layouts`) and
+writes the container (:mod:`empirical.export.container`) atomically. When the run's test data can
+be read, it also records the SHA-256 of the run's own model's test predictions, so that
+:func:`evaluate_file` can say whether the rebuilt network predicts exactly the same labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from empirical.export.container import read_container, write_container
+from empirical.export.frozen import freeze_
+from empirical.export.layouts import (
+    VALUE_DTYPES,
+    decode_layers,
+    encode_layers,
+    layouts_for,
+    weights_digest,
+)
+from empirical.export.runs import build_architecture, hparams_of, read_run, rewind_values
+from empirical.hparams import hparams_hash, to_dict
+
+REQUIRED_METADATA = ("layout", "kind", "run_hash", "hparams", "layers")
+
+
+@dataclass
+class LoadedTicket:
+    """A packed ticket read back: the rebuilt network and the file's metadata.
+
+    Attributes
+    ----------
+    model
+        The frozen network (eval mode, CPU).
+    kind, layout
+        Run kind and file layout.
+    hparams
+        The run's hyperparameters.
+    metadata
+        Every metadata entry (strings).
+    tensors
+        The stored tensors.
+    """
+
+    model: nn.Module
+    kind: str
+    layout: str
+    hparams: Any
+    metadata: dict[str, str]
+    tensors: dict[str, torch.Tensor]
+
+
+def eval_batches(hparams: Any, dataset: str | None = None, data_dir: str | None = None) -> Any:
+    """The test split of the run's dataset (or ``dataset``), batched as the run evaluated it."""
+    from empirical.data import Batches, get_dataset
+
+    d = hparams.dataset
+    name = dataset or d.name
+    split = get_dataset(name, data_dir, "test", seed=d.split_seed, val_size=d.val_size,
+                        augment=d.augment)
+    return Batches(split, d.batch_size, None, drop_last=False)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, batches: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(predicted labels, true labels)`` of ``model`` over every batch, in order."""
+    model.eval()
+    preds, labels = [], []
+    for x, y in batches.epoch(0):
+        preds.append(model(x).argmax(1))
+        labels.append(y)
+    return torch.cat(preds), torch.cat(labels)
+
+
+def predictions_digest(preds: torch.Tensor) -> str:
+    """SHA-256 of the predicted labels as little-endian int64."""
+    return hashlib.sha256(preds.to(torch.int64).numpy().astype("<i8").tobytes()).hexdigest()
+
+
+def _reference_predictions(model: nn.Module, hparams: Any, data_dir: str | None) -> str | None:
+    try:
+        batches = eval_batches(hparams, data_dir=data_dir)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None  # the data is not here: the file records the accuracy only
+    return predictions_digest(predict(model, batches)[0])
+
+
+def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, layout: str | None = None,
+               values_dtype: str = "float32", data_dir: str | None = None) -> dict[str, Any]:
+    """Write the ticket of a finished run as a packed file.
+
+    Parameters
+    ----------
+    run_dir
+        The run directory (see :func:`empirical.export.runs.locate_run`).
+    out
+        The file to write (atomically).
+    layout
+        ``self-contained`` (default for biprop / edge-popup), ``seed-only`` or ``lth`` (LTH).
+    values_dtype
+        ``float32``, ``float16`` or ``bfloat16`` for real kept weights (edge-popup, LTH).
+    data_dir
+        Where the run's dataset lives, to record its test predictions (in-memory datasets need
+        none).
+
+    Returns
+    -------
+    dict
+        ``file``, ``layout``, ``kind``, ``run_hash``, ``bytes``, ``weights`` (prunable weights),
+        ``kept``, ``bits_per_weight`` (whole file), ``checkpoint_bytes``, ``predictions``
+        (whether test predictions were recorded).
+    """
+    if values_dtype not in VALUE_DTYPES:
+        raise ValueError(f"unknown --values-dtype {values_dtype!r}; choose one of "
+                         f"{', '.join(VALUE_DTYPES)}")
+    ticket = read_run(run_dir)
+    layout = layout or layouts_for(ticket.kind)[0]
+    if layout not in layouts_for(ticket.kind):
+        raise ValueError(f"--layout {layout} does not apply to a {ticket.kind} run; choose "
+                         f"{' or '.join(layouts_for(ticket.kind))}")
+    digest = None
+    if layout == "seed-only":
+        digest = weights_digest(ticket.model)
+        if weights_digest(build_architecture(ticket.kind, ticket.hparams)) != digest:
+            raise ValueError(f"run {ticket.run_dir}: this torch ({torch.__version__}) does not "
+                             "regenerate the run's weights from its seed; use --layout "
+                             "self-contained")
+    reference = _reference_predictions(ticket.model, ticket.hparams, data_dir)
+    rewind = rewind_values(ticket) if ticket.kind == "lth" else None
+    frozen = freeze_(ticket.model, ticket.masks)
+    tensors, layers = encode_layers(frozen, ticket.kind, layout, values_dtype, rewind)
+    meta = {
+        "layout": layout, "kind": ticket.kind, "run_hash": ticket.run_hash,
+        "model": ticket.hparams.model.name, "dataset": ticket.hparams.dataset.name,
+        "hparams": json.dumps(to_dict(ticket.hparams), sort_keys=True),
+        "layers": json.dumps(layers), "values_dtype": values_dtype,
+        "seed": str(ticket.hparams.training.seed), "torch_version": torch.__version__,
+        "test_acc": repr(float(ticket.result["test_acc"])),
+    }
+    if digest is not None:
+        meta["weights_sha256"] = digest
+    if reference is not None:
+        meta["test_predictions_sha256"] = reference
+    if ticket.rewind_step is not None:
+        meta["rewind_step"] = str(ticket.rewind_step)
+    size = write_container(out, tensors, meta)
+    weights = sum(math.prod(e["shape"]) for e in layers)
+    checkpoint = ticket.run_dir / "checkpoint.pt"
+    return {"file": str(out), "layout": layout, "kind": ticket.kind, "run_hash": ticket.run_hash,
+            "bytes": size, "weights": weights, "kept": sum(e["kept"] for e in layers),
+            "bits_per_weight": 8 * size / weights,
+            "checkpoint_bytes": checkpoint.stat().st_size, "predictions": reference is not None}
+
+
+def load_ticket(path: str | os.PathLike) -> LoadedTicket:
+    """Rebuild the network of a packed ticket file from the file alone.
+
+    Parameters
+    ----------
+    path
+        The file.
+
+    Returns
+    -------
+    LoadedTicket
+        The frozen network and the metadata.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file: damaged, truncated, mismatched with its architecture, or (for
+        seed-only files) weights regenerated by this torch that do not hash to the recorded ones.
+    """
+    tensors, meta = read_container(path)
+    where = f"file {path}"
+    missing = [k for k in REQUIRED_METADATA if k not in meta]
+    if missing:
+        raise ValueError(f"{where} is damaged: metadata {', '.join(missing)} missing")
+    kind, layout = meta["kind"], meta["layout"]
+    if layout not in layouts_for(kind):
+        raise ValueError(f"{where} is damaged: layout {layout!r} for a {kind!r} ticket")
+    try:
+        hparams = hparams_of(kind, json.loads(meta["hparams"]))
+        layers = json.loads(meta["layers"])
+    except (json.JSONDecodeError, TypeError, ValueError) as err:
+        raise ValueError(f"{where} is damaged: its hyperparameters do not parse ({err})") from None
+    if hparams_hash(hparams) != meta["run_hash"]:
+        raise ValueError(f"{where} is damaged: its hyperparameters do not hash to run "
+                         f"{meta['run_hash']}")
+    model = build_architecture(kind, hparams)
+    if layout == "seed-only" and weights_digest(model) != meta.get("weights_sha256"):
+        raise ValueError(f"{where}: the weights regenerated from seed {meta.get('seed')} do not "
+                         f"match the recorded hash; the torch RNG differs (file written with "
+                         f"torch {meta.get('torch_version')}, this is torch {torch.__version__})")
+    model = decode_layers(model, tensors, layers, kind, layout, where)
+    return LoadedTicket(model, kind, layout, hparams, meta, tensors)
+
+
+def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
+                  data_dir: str | None = None, engine: str = "float") -> dict[str, Any]:
+    """Test accuracy of a packed ticket, and whether it reproduces the run exactly.
+
+    Parameters
+    ----------
+    path
+        The file.
+    dataset
+        Evaluate on another dataset of the same input shape and classes (default: the run's).
+    data_dir
+        Where the dataset lives.
+    engine
+        ``float`` (the frozen network) or ``packed`` (the bit-packed kernels, biprop only).
+
+    Returns
+    -------
+    dict
+        ``file``, ``layout``, ``kind``, ``dataset``, ``engine``, ``test_acc``, ``run_test_acc``,
+        ``same_accuracy`` and ``identical_predictions`` (None when the file recorded no
+        predictions or another dataset is used).
+    """
+    from empirical.data import dataset_info
+
+    loaded = load_ticket(path)
+    own = loaded.hparams.dataset.name
+    name = dataset or own
+    if name != own and dataset_info(name) != dataset_info(own):
+        raise ValueError(f"--dataset {name} has inputs {dataset_info(name).input_shape} and "
+                         f"{dataset_info(name).num_classes} classes; file {path} is a ticket for "
+                         f"{own} {dataset_info(own).input_shape} with "
+                         f"{dataset_info(own).num_classes} classes")
+    batches = eval_batches(loaded.hparams, dataset=name, data_dir=data_dir)
+    model = loaded.model
+    if engine == "packed":
+        from empirical.export.kernels import pack_model
+
+        model = pack_model(model, dataset_info(own).input_shape)
+    elif engine != "float":
+        raise ValueError(f"unknown --engine {engine!r}; choose float or packed")
+    preds, labels = predict(model, batches)
+    acc = float((preds == labels).double().mean())
+    recorded = float(loaded.metadata.get("test_acc", "nan"))
+    same_data = name == own
+    reference = loaded.metadata.get("test_predictions_sha256")
+    identical = (predictions_digest(preds) == reference) if same_data and reference else None
+    return {"file": str(Path(path)), "layout": loaded.layout, "kind": loaded.kind,
+            "dataset": name, "engine": engine, "test_acc": acc,
+            "run_test_acc": recorded if same_data else None,
+            "same_accuracy": acc == recorded if same_data else None,
+            "identical_predictions": identical}

@@ -1,0 +1,63 @@
+"""``tickets bench gpu``: the device check, every layer mode's throughput and memory per setting."""
+
+from __future__ import annotations
+
+import argparse
+
+from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_float, positive_int
+
+COLUMNS = ["model", "variant", "precision", "memory_format", "compiled", "batch", "steps_per_s",
+           "samples_per_s", "step_ms", "peak_mem_mb", "overhead_vs_dense"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``gpu`` to ``tickets bench``."""
+    parser = subparsers.add_parser(
+        "gpu", help="device check: steps/s, peak memory and mask overhead of every layer mode",
+        description="Steps/s, samples/s and peak memory of dense, edge-popup, biprop (layerwise, "
+        "global) and masked (LTH) training on synthetic CIFAR-10-shaped tensors, for each model, "
+        "precision (fp32, bf16 autocast) and memory format, optionally compiled; "
+        "overhead_vs_dense = step time / the dense step's; then the projected wall time of the "
+        "published MPT-1/32 ResNet-18 run (250 epochs x 50,000 images at batch 256). Runs on any "
+        "device (on a CPU only at a tiny size: --width-mult 0.125 --batch-size 2).")
+    parser.add_argument("--model", type=list_of(str), default=None,
+                        help="models, comma separated (default: conv4, vgg-small, resnet18, "
+                        "wrn50-2)")
+    parser.add_argument("--variant", type=list_of(str), default=None,
+                        help="variants, comma separated (default: dense, edge-popup, "
+                        "biprop-layerwise, biprop-global, masked)")
+    parser.add_argument("--precision", type=list_of(str), default=None,
+                        help="precisions, comma separated (default: fp32, bf16)")
+    parser.add_argument("--memory-format", type=list_of(str), default=None,
+                        help="memory formats, comma separated (default: channels_last, "
+                        "contiguous)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile every model")
+    parser.add_argument("--batch-size", type=positive_int, default=256, help="batch size")
+    parser.add_argument("--steps", type=positive_int, default=10, help="timed steps")
+    parser.add_argument("--warmup", type=nonnegative_int, default=3, help="untimed steps first")
+    parser.add_argument("--keep", type=fraction, default=0.2,
+                        help="kept fraction of score modes and LTH density (published: 0.2)")
+    parser.add_argument("--width-mult", type=positive_float, default=1.0,
+                        help="width multiplier of every model (tiny CPU checks)")
+    parser.add_argument("--device", default="auto", help="auto, cuda, cpu, mps")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the check, print the table (or JSON lines), then the projected MPT-1/32 run."""
+    from empirical.bench_gpu import bench_gpu, projected_run
+
+    chosen = {key: value for key, value in (
+        ("models", args.model), ("variants", args.variant), ("precisions", args.precision),
+        ("memory_formats", args.memory_format)) if value is not None}
+    rows = bench_gpu(**chosen, compile_model=args.compile, batch=args.batch_size,
+                     steps=args.steps, warmup=args.warmup, keep=args.keep,
+                     width_mult=args.width_mult, device=args.device)
+    emit([r.as_dict() for r in rows], args.json, COLUMNS)
+    projection = projected_run(rows)
+    if projection is not None:
+        if not args.json:
+            print()
+        emit([projection], args.json, list(projection))
+    return 0

@@ -1,0 +1,39 @@
+"""``tickets eval FILE``: rebuild a packed ticket from the file alone and test it."""
+
+from __future__ import annotations
+
+import argparse
+
+from verify.cli.common import emit
+
+COLUMNS = ["file", "layout", "kind", "dataset", "engine", "test_acc", "run_test_acc",
+           "same_accuracy", "identical_predictions"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``eval`` to the ``tickets`` parser."""
+    from empirical.data import DATASET_NAMES
+
+    parser = subparsers.add_parser(
+        "eval", help="rebuild a packed ticket from its file and measure its test accuracy",
+        description="Rebuild the network of a packed ticket file (tickets export) from the file "
+        "alone and evaluate it on the test split. identical_predictions compares its predicted "
+        "labels with those the run's own model made at export time. Exit status 1 when the "
+        "predictions differ.")
+    parser.add_argument("file", metavar="FILE", help="a packed ticket file")
+    parser.add_argument("--dataset", choices=DATASET_NAMES, default=None,
+                        help="evaluate on another dataset of the same shape (default: the run's)")
+    parser.add_argument("--data-dir", help="directory holding the dataset")
+    parser.add_argument("--engine", choices=("float", "packed"), default="float",
+                        help="float: the rebuilt network; packed: bit-packed kernels (biprop)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate the file and print its accuracy next to the run's."""
+    from empirical.export.ticket_file import evaluate_file
+
+    row = evaluate_file(args.file, args.dataset, args.data_dir, args.engine)
+    emit([row], args.json, COLUMNS, one_object=True)
+    return 1 if row["identical_predictions"] is False else 0
