@@ -134,8 +134,11 @@ ax.set(yscale="log", xlabel="source width (widest layer)",
        ylabel="sup error on the unit ball", title="Strong tickets: error against width")
 ax.legend(fontsize=8)
 outputs.figure(fig, "error_vs_width",
-               "Measured sup error of the pruned subnetwork against the source width, the four "
-               "constructions on the same random targets (log-log; band: range over seeds). "
+               "Sup error of the pruned subnetwork against the source width, the "
+               f"{len(sizes.methods)} "
+               "constructions on the same random targets (log-log; band: range over seeds); "
+               "exact for one-layer targets, else a sampled lower estimate (table column "
+               "sup_method). "
                f"Bounds: {caption_bounds}.", SEEDS, data=DATA)
 
 # %%
@@ -157,7 +160,7 @@ for vary in VARIED:
                                       strict=False):
         ax.plot(group["value"], group["source_width"].where(group["found"] & ~group["trivial"]),
                 marker="o",
-                color=color, label=f"{method} (measured)")
+                color=color, label=f"{method} (proven)")
         ax.plot(group["value"], group["bound_width"], linestyle="--", color=color,
                 label=f"{method} (bound)")
     ax.set(yscale="log", xlabel=LABELS[vary], ylabel="source width needed",
@@ -170,7 +173,9 @@ for vary in VARIED:
         ax.set_xticks(sorted(part["value"].unique()))
     ax.legend(fontsize=7, ncol=2)
     outputs.figure(fig, f"width_vs_{vary.replace('-', '_')}",
-                   f"Smallest source width whose runs reach sup error <= eps in at least "
+                   f"Smallest source width whose runs provably reach sup error <= eps (the "
+                   f"exact sup, else the construction's certified upper bound; table column "
+                   f"evidence) in at least "
                    f"{sizes.fraction:.0%} of seeds (solid; missing: none of the candidate widths "
                    f"did, or the target is trivial) against {vary}, and the width the "
                    f"construction's bound prescribes "

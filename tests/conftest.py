@@ -1,4 +1,9 @@
-"""Test-wide settings: deterministic, single-threaded torch (CI runs two pytest workers)."""
+"""Test-wide settings: deterministic, single-threaded torch (CI runs two pytest workers).
+
+Hypothesis profiles: ``default`` (25 examples, random), ``ci`` (the same examples every run:
+``derandomize=True``; loaded when the environment variable ``CI`` is set, as CI services do) and
+``thorough`` (300 examples); ``HYPOTHESIS_PROFILE`` picks one explicitly.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=25
 )
+settings.register_profile(
+    "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=25,
+    derandomize=True, database=None, print_blob=True,
+)
 settings.register_profile("thorough", deadline=None, max_examples=300)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
 
 try:
     import torch

@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from theory import bounds
-from theory.constructions import malach, mpt_binary, pensia
+from theory.constructions import binary_depth, malach, mpt_binary, pensia
 
 BLOCK_BOUNDS = {
     "ours-pensia": pensia.block_sizes_bound,
@@ -99,3 +99,46 @@ def test_bad_names_and_values() -> None:
     with pytest.raises(ValueError, match="needs exactly"):
         bounds.get_bound("pensia-width").evaluate(d=2)
     assert isinstance(bounds.get_bound("pensia-width").expr, sp.Expr)
+
+
+@pytest.mark.parametrize(
+    ("d", "depth", "eps", "delta"), [(1, 1, 0.1, 0.1), (3, 2, 0.05, 0.01), (8, 4, 0.5, 0.5)]
+)
+def test_ours_binary_depth_equals_construction(d: int, depth: int, eps: float,
+                                               delta: float) -> None:
+    widths = [d] * (depth + 1)
+    bits = binary_depth.fractional_bits(widths, eps)
+    q, fan = binary_depth.candidates_bound(widths, bits, delta)
+    hidden = max(binary_depth.block_widths(d, d, bits + 1, q, fan)[:-1])
+    value = bounds.get_bound("ours-binary-depth").evaluate(d=d, l=depth, epsilon=eps, delta=delta)
+    assert value == hidden
+    assert set(bounds.OUR_BOUNDS) == {"pensia", "malach", "mpt-binary", "binary-depth", "orseau",
+                                      "depth-plus-one"}
+
+
+@pytest.mark.parametrize(("widths", "eps", "delta"),
+                         [([1, 1], 0.1, 0.1), ([3, 2, 4], 0.05, 0.01), ([8, 8, 8], 0.5, 0.3)])
+def test_bound_parameters_are_the_smallest_meeting_their_derivations(
+    widths: list[int], eps: float, delta: float
+) -> None:
+    """Each construction's bound parameters satisfy the inequality their docstring derives, and
+    one less would not: Pensia's ``2^(1 - m/C_P) <= min(tau, delta / (2 E_s))``, Malach's
+    ``exp(-n q / 2) <= delta / E``, MPT's ``2 c tau >= w_max``, binary-depth's
+    ``2^-(K+1) <= min tau`` and ``(3/4)^q <= delta / (2 N_s)``."""
+    d = np.asarray(widths, dtype=float)
+    tau = pensia.layer_tolerances(widths, eps)
+    pairs = 2 * float(np.sum(d[1:] * d[:-1]))
+    for m, t in zip(pensia.summand_counts(widths, eps, delta), tau, strict=True):
+        need = min(t, delta / (2 * pairs))
+        assert 2 ** (1 - m / pensia.CALIBRATED_C) <= need < 2 ** (1 - (m - 1) / pensia.CALIBRATED_C)
+    for n, d_in, t in zip(malach.block_sizes_bound(widths, eps, delta), d[:-1], tau, strict=True):
+        q = malach.window_probability(1 / math.sqrt(d_in), t)
+        assert math.exp(-n * q / 2) <= delta / pairs < math.exp(-(n - 1) * q / 2)
+    for c, d_in, t in zip(mpt_binary.counts_needed(widths, eps), d[:-1], tau, strict=True):
+        assert 2 * c * t >= 1 / math.sqrt(d_in) > 2 * (c - 1) * t
+    bits = binary_depth.fractional_bits(widths, eps)
+    assert 2.0 ** -(bits + 1) <= min(tau) and (bits == 0 or 2.0 ** -bits > min(tau))
+    q, _ = binary_depth.candidates_bound(widths, bits, delta)
+    digits = bits + 1
+    slots = float(np.sum(2 * d[:-1])) * digits * (digits + 3) / 2
+    assert 0.75**q <= delta / (2 * slots) < 0.75 ** (q - 1)

@@ -36,7 +36,7 @@ def cases(draw: st.DrawFn) -> tuple[list[int], float, int, int | None]:
 def _measured(target: list[np.ndarray], result: ConstructionResult, seed: int) -> float:
     return sup_error(
         lambda x: forward(target, x),
-        result.subnetwork,
+        result.subnetwork.evaluator(),
         len(target[0][0]),
         np.random.default_rng(seed),
     ).value

@@ -24,9 +24,30 @@ def test_run_construction_row() -> None:
     row = run_construction("binary-depth", 2, 1, 0.1, 0.1, seed=0, input_dim=3)
     assert row["target_size"] == "3x2"
     assert row["theorem"] == "Sreenivasan et al. 2022"
-    assert row["pass"] == (row["success"] and row["sup_error"] <= 0.1)
-    assert row["sup_error"] <= row["predicted_error"] + 1e-9
+    # a one-layer binary-depth ticket is linear on the orthants: its sup is exact
+    assert row["sup_method"] == row["evidence"] == "exact"
+    assert row["pass"] == (row["sup_error"] <= 0.1)
+    assert row["sup_error"] <= row["certified_error"] + 1e-12
+    assert row["certified_error"] <= row["predicted_error"] + 1e-9
     assert 0 < row["kept_fraction"] < 1
+
+
+def test_deep_rows_pass_on_the_certificate_not_the_sample() -> None:
+    """Depth 2: the sup is only searched, so the pass rests on the certified upper bound; at
+    block 6 the sampled error meets eps = 0.5 while the certificate does not, and the row fails."""
+    row = run_construction("pensia", 2, 2, 0.5, 0.1, seed=1, block_size=6)
+    assert row["sup_method"] == "sampled" and row["evidence"] == "certified"
+    assert row["error_bound"] == row["certified_error"] >= row["sup_error"]
+    assert row["sup_error"] <= 0.5 < row["certified_error"]
+    assert not row["pass"]
+
+
+def test_cube_domain_rows() -> None:
+    ball = run_construction("pensia", 3, 1, 0.3, seed=2, block_size=6)
+    cube = run_construction("pensia", 3, 1, 0.3, seed=2, block_size=6, domain="cube")
+    assert cube["domain"] == "cube" and cube["evidence"] == "exact"
+    assert ball["sup_error"] <= cube["sup_error"] <= np.sqrt(3) * ball["sup_error"] + 1e-12
+    assert cube["certified_error"] == pytest.approx(np.sqrt(3) * ball["certified_error"])
 
 
 def test_same_seed_same_row() -> None:
@@ -54,11 +75,12 @@ def test_smallest_block_is_bisected_to_the_boundary() -> None:
     assert found["found"] and 2 < block < 64
 
     def passes(b: int) -> bool:
-        return all(run_construction("pensia", 2, 1, 0.05, 0.1, s, block_size=b)["sup_error"]
-                   <= 0.05 for s in range(2))
+        return all(run_construction("pensia", 2, 1, 0.05, 0.1, s, block_size=b)["pass"]
+                   for s in range(2))
 
     assert passes(block) and not passes(block - 1)
     assert not found["trivial"] and found["target_sup"] > 0.05
+    assert found["evidence"] == "exact"
     # eps above every target's sup norm: the one-unit ticket passes, flagged trivial
     loose = smallest_block("pensia", [1, 2], 2, 1, 10.0, 0.1, seeds=2, fraction=1.0)
     assert loose["block_size"] == 1 and loose["trivial"]
@@ -89,10 +111,14 @@ def test_bad_inputs() -> None:
 
 
 def test_subset_sum_row() -> None:
+    """Passes on the success probability reaching 1 - delta, not on the median radius."""
     table = [
-        {"n": 4, "eps": 0.01, "success_prob": 0.1, "median_radius": 0.05},
-        {"n": 12, "eps": 0.01, "success_prob": 0.9, "median_radius": 0.001},
+        {"n": 4, "eps": 0.01, "success_prob": 0.1, "quantile_radius": 0.05},
+        {"n": 12, "eps": 0.01, "success_prob": 0.9, "quantile_radius": 0.008},
     ]
-    row = subset_sum_row(table)
+    row = subset_sum_row(table, 0.1)
     assert row["pass"] and row["width_used"] == 12
-    assert not subset_sum_row([{**table[0], "n": 12}, {**table[1], "n": 4}])["pass"]
+    assert row["bound_kind"] == "lower" and row["bound_width"] == 7
+    assert row["evidence"] == "sampled" and row["sup_error"] == 0.008
+    assert not subset_sum_row(table, 0.05)["pass"]  # 0.9 < 1 - 0.05
+    assert not subset_sum_row([{**table[0], "n": 12}, {**table[1], "n": 4}], 0.1)["pass"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from theory.constructions import mpt_binary
 from theory.constructions.blocks import gadget_weights
+from theory.networks import random_target
 
 
 @pytest.mark.parametrize("w", [0.5, -0.5])
@@ -54,3 +57,21 @@ def test_error_falls_like_one_over_width() -> None:
     ]
     slope = np.polyfit(np.log(sizes), np.log(medians), 1)[0]
     assert -1.3 <= slope <= -0.7
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), widths=st.lists(st.integers(1, 3), min_size=2, max_size=3),
+       block=st.integers(2, 40))
+def test_every_weight_is_rounded_to_within_half_a_gain(seed: int, widths: list[int],
+                                                       block: int) -> None:
+    """Counting rounds ``|W_kj| / gamma`` to the nearest integer, so every effective weight of
+    both signs is within ``gamma_i / 2`` of its target (truncation would allow ``gamma_i``)."""
+    rng = np.random.default_rng(seed)
+    target = random_target(widths, rng)
+    result = mpt_binary.construct(target, 0.2, 0.2, rng, block_size=block)
+    effective = result.subnetwork.weights()
+    for i, w in enumerate(target):
+        gamma = result.subnetwork.gains[2 * i + 1]
+        pos, neg = gadget_weights(effective[2 * i], effective[2 * i + 1])
+        assert np.max(np.abs(pos - w)) <= gamma / 2 * (1 + 1e-12)
+        assert np.max(np.abs(neg - w)) <= gamma / 2 * (1 + 1e-12)

@@ -139,7 +139,8 @@ def test_counting_bound_and_bad_eps() -> None:
 def test_study_table() -> None:
     rows = subset_sum_table([4, 12], [0.1, 0.01], 6, seed=1)
     assert [(r["n"], r["eps"]) for r in rows] == [(4, 0.1), (4, 0.01), (12, 0.1), (12, 0.01)]
-    assert set(rows[0]) == {"n", "eps", "success_prob", "median_radius", "lower_bound_n", "seeds"}
+    assert set(rows[0]) == {"n", "eps", "success_prob", "median_radius", "quantile_radius",
+                            "lower_bound_n", "seeds"}
     assert rows[2]["success_prob"] >= rows[0]["success_prob"]
     assert rows[2]["median_radius"] < rows[0]["median_radius"]
     assert rows[1]["lower_bound_n"] == 7

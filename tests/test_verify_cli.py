@@ -115,3 +115,17 @@ def test_help_mentions_every_flag(
     text = capsys.readouterr().out
     for flag in flags:
         assert flag in text
+
+
+def test_construct_on_the_cube_says_what_its_pass_rests_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["verify", "construct", "--method", "pensia", "--width", "2", "--depth", "1",
+            "--eps", "0.2", "--domain", "cube", "--json"]
+    assert main(argv) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["domain"] == "cube" and row["evidence"] == "exact"
+    assert row["pass"] == (row["error_bound"] <= 0.2)
+    with pytest.raises(SystemExit) as bad:
+        main([*argv[:-2], "--domain", "sphere"])
+    assert bad.value.code == 2

@@ -5,8 +5,10 @@ depth, ``eps`` accuracy, ``delta`` failure probability, ``C`` an unspecified con
 :class:`Bound` has a name, a sympy expression, ``latex()``, ``evaluate(**values)`` (lambdified)
 and ``has_unknown_constant``.  A theorem whose constant is not known keeps the symbol ``C`` and is
 never given a number in its place; OUR explicit-constant bounds (``ours-*``) are the ones the
-constructions in :mod:`theory.constructions` are held to, and mirror their ``block_sizes_bound``
-functions for square targets (their derivations are in those modules' docstrings).
+constructions pensia, malach, mpt-binary, binary-depth, orseau and depth-plus-one are held to,
+and mirror their width bounds for square targets (their derivations are in those modules'
+docstrings).  Four are derived; ``ours-pensia`` and ``ours-depth-plus-one-tolerance`` rest on
+the calibrated subset-sum constant ``C_P`` and say so (``calibrated=True``).
 
 References: Lueker (1998) random subset sum; Pensia et al. (NeurIPS 2020); Malach et al.
 (ICML 2020) [restated]; Diffenderfer & Kailkhura (ICLR 2021) [restated]; Sreenivasan et al.
@@ -136,6 +138,17 @@ def _ours_malach() -> sp.Expr:
 def _ours_mpt() -> sp.Expr:
     count = sp.ceiling(1 / sp.sqrt(d) / (2 * _tolerance()))
     return d * _hoeffding_block(count, sp.Rational(1, 4), sp.log(2 * l * d**2 / delta))
+
+
+def _ours_binary_depth() -> sp.Expr:
+    bits = sp.Max(0, sp.ceiling(sp.log(1 / _tolerance(), 2)) - 1)
+    digits = bits + 1
+    slots = 2 * l * d * digits * (digits + 3) / 2
+    fan_slots = 2 * l * d**2 * digits
+    rate = sp.log(sp.Rational(4, 3))
+    q = sp.ceiling(sp.log(2 * slots / delta) / rate)
+    fan = sp.ceiling(sp.log(2 * fan_slots / delta) / rate)
+    return 2 * d * sp.Max((digits + 1) * q, digits * fan)
 
 
 def _log_product_cdf(t: sp.Expr) -> sp.Expr:
@@ -269,7 +282,7 @@ BOUNDS: dict[str, Bound] = {
             "ours-pensia",
             _ours_pensia(),
             "Ours: hidden width of theory.constructions.pensia for d x d layers (calibrated "
-            "subset-sum constant C_P = 3, Hoeffding sign counts, union bound).",
+            "subset-sum constant C_P = 4, Hoeffding sign counts, union bound).",
             False,
             "ours",
             calibrated=True,
@@ -287,6 +300,14 @@ BOUNDS: dict[str, Bound] = {
             _ours_mpt(),
             "Ours: hidden width of theory.constructions.mpt_binary for d x d layers (counting "
             "with rounding error gamma/2, Hoeffding pattern counts, union bound).",
+            False,
+            "ours",
+        ),
+        Bound(
+            "ours-binary-depth",
+            _ours_binary_depth(),
+            "Ours: widest hidden layer of theory.constructions.binary_depth for d x d layers "
+            "(K fractional bits, candidate slots failing w.p. 3/4, union bound).",
             False,
             "ours",
         ),
@@ -317,6 +338,7 @@ OUR_BOUNDS: dict[str, str] = {
     "pensia": "ours-pensia",
     "malach": "ours-malach",
     "mpt-binary": "ours-mpt-binary",
+    "binary-depth": "ours-binary-depth",
     "orseau": "ours-orseau",
     "depth-plus-one": "ours-depth-plus-one-tolerance",
 }

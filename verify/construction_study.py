@@ -3,7 +3,13 @@
 Every function returns tidy rows (``list[dict]``, one per run) that ``tickets verify`` prints and
 the notebooks plot.  A run draws a target (:func:`theory.networks.random_target`), constructs a
 subnetwork of a random source (:data:`theory.constructions.METHODS`) and measures its sup error on
-the unit ball (:func:`theory.sup_error.sup_error`) against the predicted error and ``eps``.
+the unit ball (or the cube ``[-1, 1]^d0``) against ``eps``.
+
+Every success claim says what it rests on (the ``evidence`` column): ``exact`` (the supremum
+itself, :func:`theory.sup_error.orthant_sup_error`), ``certified`` (the construction's
+``certified_error``, an upper bound) or ``sampled`` (a lower estimate from
+:func:`theory.sup_error.sup_error`: the run may still exceed ``eps``; used only when the
+construction offers no certificate).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from theory.constructions import get_method
 from theory.networks import forward, random_target
+from theory.sup_error import ORTHANT_MAX_D0, SupErrorResult, orthant_sup_error, sup_error
 
 THEOREMS = {
     "pensia": "Pensia et al. 2020",
@@ -30,6 +37,8 @@ THEOREMS = {
 SMOKE = {"target_width": 2, "depth": 2, "eps": 0.1, "delta": 0.1, "seed": 0}
 SUBSET_SUM_SMOKE = {"n_values": [8, 16], "eps_values": [1e-2], "seeds": 20}
 SWEEP_PARAMS = ("width", "eps", "depth", "target-width")
+EVIDENCE = ("sampled", "certified", "exact")
+"""What a pass rests on, weakest first."""
 
 
 def target_size(widths: Sequence[int]) -> str:
@@ -47,8 +56,9 @@ def run_construction(
     input_dim: int | None = None,
     block_size: int | None = None,
     rescale: bool = False,
-    n_samples: int = 2048,
+    n_samples: int | None = None,
     target_scale: float = 1.0,
+    domain: str = "ball",
 ) -> dict[str, Any]:
     """Build a target of width ``width`` and depth ``depth``, construct a ticket and measure it.
 
@@ -68,19 +78,25 @@ def run_construction(
         Block size override passed to the construction (default: its bound).
     rescale : bool
         Let the construction rescale a target violating its assumption.
-    n_samples : int
-        Points the sup-error estimate samples.
+    n_samples : int, optional
+        Points the sup-error search samples (default: grows with ``d_0``).
     target_scale : float
         Multiplies the drawn target (above 1 it may violate the theorem's assumption, which the
         construction rejects unless ``rescale``).
+    domain : {"ball", "cube"}
+        Input domain of the sup: the unit l2 ball, or ``[-1, 1]^d0``.
 
     Returns
     -------
     dict
-        theorem, construction, target_size, eps, delta, seed, source_width, source_depth,
-        kept_fraction, bound_width, sup_error, sup_method (``exact`` or ``sampled``),
-        target_sup (``sup ||target(x)||`` on the ball: the error of the empty ticket, so any
-        ``eps`` above it is met trivially), predicted_error, success, pass, seconds.
+        theorem, construction, target_size, domain, eps, delta, seed, source_width,
+        source_depth, kept_fraction, bound_width, sup_error (exact or sampled lower estimate),
+        sup_method (``exact`` or ``sampled``), certified_error (upper bound, on the domain),
+        error_bound and evidence (what ``pass`` rests on, see :func:`claim`), target_sup
+        (``sup ||target(x)||``: the error of the empty ticket, so any ``eps`` above it is met
+        trivially), predicted_error, success (the construction's own flag), summands_capped
+        (depth-plus-one: the solver took fewer summands than the width bound's Lueker form
+        asks, so the bound's success probability is measured, not proven), pass, seconds.
     """
     if width < 1 or depth < 1:
         raise ValueError(f"width and depth must be >= 1, got width={width}, depth={depth}")
@@ -95,13 +111,16 @@ def run_construction(
     result = construct(target, eps, delta, rng, **overrides)
     seconds = time.perf_counter() - start
     result.subnetwork.check_genuine()
-    measured, sup_method = measure_sup_error(target, result.subnetwork, rng, n_samples)
-    target_sup, _ = measure_sup_error(target, partial(empty_ticket, target[-1].shape[0]), rng,
-                                      n_samples)
+    measured = measure_sup_error(target, result.subnetwork.evaluator(), rng, n_samples, domain)
+    target_sup = measure_sup_error(target, partial(empty_ticket, target[-1].shape[0]), rng,
+                                   n_samples, domain)
+    certified = domain_certificate(result.certified_error, widths[0], domain)
+    bound, evidence = claim(measured, certified)
     return {
-        "theorem": THEOREMS[method],
+        "theorem": THEOREMS.get(method, method),
         "construction": method,
         "target_size": target_size(widths),
+        "domain": domain,
         "eps": float(eps),
         "delta": float(delta),
         "seed": int(seed),
@@ -110,14 +129,49 @@ def run_construction(
         "source_depth": result.source_depth,
         "kept_fraction": result.kept_fraction,
         "bound_width": result.bound_width,
-        "sup_error": float(measured),
-        "sup_method": sup_method,
-        "target_sup": float(target_sup),
+        "sup_error": measured.value,
+        "sup_method": "exact" if measured.exact else "sampled",
+        "certified_error": certified,
+        "error_bound": bound,
+        "evidence": evidence,
+        "target_sup": target_sup.value,
         "predicted_error": float(result.predicted_error),
         "success": bool(result.success),
-        "pass": bool(result.success and measured <= eps),
+        "summands_capped": bool(result.plan.get("summands_capped", False)),
+        "pass": bool(bound <= eps),
         "seconds": seconds,
     }
+
+
+def domain_certificate(certified_ball: float | None, d0: int, domain: str) -> float | None:
+    """The construction's certified sup error (stated on the unit ball) on ``domain``.
+
+    The cube ``[-1, 1]^d0`` lies in the ball of radius ``sqrt(d0)`` and the error of two
+    bias-free ReLU networks is positively homogeneous, so the cube's sup is at most
+    ``sqrt(d0)`` times the ball's.
+    """
+    if certified_ball is None:
+        return None
+    return float(certified_ball) * (math.sqrt(d0) if domain == "cube" else 1.0)
+
+
+def claim(measured: SupErrorResult, certified: float | None) -> tuple[float, str]:
+    """The error a success claim rests on, and what kind of evidence it is.
+
+    The exact supremum where it was computed; otherwise the certified upper bound where the
+    construction gives one; otherwise only the sampled lower estimate, labelled ``sampled``
+    (the true error may be larger).
+
+    Returns
+    -------
+    tuple of (float, str)
+        The value and ``"exact"``, ``"certified"`` or ``"sampled"``.
+    """
+    if measured.exact:
+        return measured.value, "exact"
+    if certified is not None:
+        return certified, "certified"
+    return measured.value, "sampled"
 
 
 def empty_ticket(d_out: int, x: np.ndarray) -> np.ndarray:
@@ -126,29 +180,30 @@ def empty_ticket(d_out: int, x: np.ndarray) -> np.ndarray:
 
 
 def measure_sup_error(target: Sequence[np.ndarray], subnetwork: Callable[[np.ndarray], np.ndarray],
-                      rng: np.random.Generator, n_samples: int = 2048) -> tuple[float, str]:
-    """``sup_{||x|| <= 1} ||target(x) - subnetwork(x)||``: exact where possible, else sampled.
+                      rng: np.random.Generator, n_samples: int | None = None,
+                      domain: str = "ball") -> SupErrorResult:
+    """``sup_{x in X} ||target(x) - subnetwork(x)||``: exact where possible, else sampled.
 
-    A one-layer target and a two-layer gadget ticket differ by a map linear on every orthant, for
-    which :func:`theory.sup_error.orthant_sup_error` is exact (it checks that property and raises
-    otherwise); deeper targets, wider inputs and the binary-depth construction are measured by
-    :func:`theory.sup_error.sup_error` (sampling plus ascent, a lower bound).
+    A one-layer target and a ticket whose difference from it is linear on every orthant (the
+    two-layer gadgets of pensia, malach and mpt-binary, and the binary-depth blocks, whose
+    units all read one coordinate through one sign) is measured exactly by
+    :func:`theory.sup_error.orthant_sup_error` (it checks that property on random points and
+    raises otherwise, and needs ``d0 <= ORTHANT_MAX_D0``); everything else is searched by
+    :func:`theory.sup_error.sup_error` (sampling plus ascent, a lower estimate).
 
     Returns
     -------
-    tuple of (float, str)
-        The value and ``"exact"`` or ``"sampled"``.
+    SupErrorResult
+        ``exact`` says which of the two it is.
     """
-    from theory.sup_error import ORTHANT_MAX_D0, orthant_sup_error, sup_error
-
     f = partial(forward, list(target))
     d0 = target[0].shape[1]
     if len(target) == 1 and d0 <= ORTHANT_MAX_D0:
         try:
-            return orthant_sup_error(f, subnetwork, d0, rng).value, "exact"
+            return orthant_sup_error(f, subnetwork, d0, rng, domain=domain)
         except ValueError:
-            pass  # not linear on the orthants (e.g. the binary-depth source): sample instead
-    return sup_error(f, subnetwork, d0, rng, n_samples=n_samples).value, "sampled"
+            pass  # not linear on the orthants: search instead
+    return sup_error(f, subnetwork, d0, rng, n_samples=n_samples, domain=domain)
 
 
 def _seeded(
@@ -216,8 +271,11 @@ def smallest_block(
     The candidates are tried in increasing order; once one passes, the integers between it and
     the last failing candidate are bisected, so the answer does not depend on the grid's spacing
     (assuming, as the constructions' error bounds do, that success is monotone in the block size
-    between two candidates).  The criterion is the measured error, not the construction's own
-    success flag: the width needed in practice, to compare with the width the bound prescribes.
+    between two candidates).  A seed counts as a success when its run passes
+    (:func:`run_construction`): its exact sup error, else its certified upper bound, is at most
+    ``eps``; only a construction without a certificate falls back on the sampled lower estimate,
+    and the row's ``evidence`` then says ``sampled``.  The width found is the one at which the
+    success can be proven, to compare with the width the bound prescribes.
 
     Parameters
     ----------
@@ -235,8 +293,9 @@ def smallest_block(
     -------
     dict
         The smallest passing block size (``None`` if no candidate passes), its source width and
-        depth, success rate, the bound's width (of the largest candidate when none passes), the
-        median ``target_sup`` over seeds and ``trivial``: the empty ticket alone would pass
+        depth, success rate, the weakest evidence among its runs (``sampled`` < ``certified``
+        < ``exact``), the bound's width (of the largest candidate when none passes), the median
+        ``target_sup`` over seeds and ``trivial``: the empty ticket alone would pass
         (``target_sup <= eps`` in ``fraction`` of seeds), so the width found says nothing.
     """
     def attempt(block: int) -> dict[str, Any]:
@@ -244,13 +303,14 @@ def smallest_block(
             run_construction(method, width, depth, eps, delta, s, block_size=block)
             for s in range(seeds)
         ]
-        rate = float(np.mean([r["sup_error"] <= eps for r in rows]))
+        rate = float(np.mean([r["pass"] for r in rows]))
         sups = np.array([r["target_sup"] for r in rows])
         return {
             "block_size": block,
             "source_width": rows[0]["source_width"],
             "source_depth": rows[0]["source_depth"],
             "success_rate": rate,
+            "evidence": min((r["evidence"] for r in rows), key=EVIDENCE.index),
             "bound_width": rows[0]["bound_width"],
             "target_sup": float(np.median(sups)),
             "trivial": bool(np.mean(sups <= eps) >= fraction),
@@ -342,11 +402,12 @@ def default_checks(scale: str = "smoke") -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        theorem, construction, target_size, eps, width_used, depth_used, bound_width, sup_error,
-        pass.
+        theorem, construction, target_size, eps, width_used, depth_used, bound_width,
+        bound_kind, sup_error, error_bound, evidence, pass.
     """
     if scale != "smoke":
         raise ValueError(f"scale must be 'smoke', got {scale!r}")
+    from theory.bounds import OUR_BOUNDS, get_bound
     from theory.constructions import METHODS
     from verify.subset_sum_study import subset_sum_table
 
@@ -356,6 +417,7 @@ def default_checks(scale: str = "smoke") -> list[dict[str, Any]]:
             method, SMOKE["target_width"], SMOKE["depth"], SMOKE["eps"], SMOKE["delta"],
             SMOKE["seed"],
         )
+        bound = get_bound(OUR_BOUNDS[method]) if method in OUR_BOUNDS else None
         rows.append({
             "theorem": row["theorem"],
             "construction": method,
@@ -364,27 +426,52 @@ def default_checks(scale: str = "smoke") -> list[dict[str, Any]]:
             "width_used": row["source_width"],
             "depth_used": row["source_depth"],
             "bound_width": row["bound_width"],
+            "bound_kind": bound_kind(bound.calibrated if bound is not None else False,
+                                     row["summands_capped"]),
             "sup_error": row["sup_error"],
+            "error_bound": row["error_bound"],
+            "evidence": row["evidence"],
             "pass": row["pass"],
         })
     rows.append(subset_sum_row(subset_sum_table(
-        SUBSET_SUM_SMOKE["n_values"], SUBSET_SUM_SMOKE["eps_values"], SUBSET_SUM_SMOKE["seeds"]
-    )))
+        SUBSET_SUM_SMOKE["n_values"], SUBSET_SUM_SMOKE["eps_values"], SUBSET_SUM_SMOKE["seeds"],
+        delta=SMOKE["delta"],
+    ), SMOKE["delta"]))
     return rows
 
 
-def subset_sum_row(table: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def bound_kind(calibrated: bool, summands_capped: bool) -> str:
+    """What the ``bound_width`` of a construction's default-check row is.
+
+    An upper bound on the width needed (``upper, calibrated`` when it rests on the calibrated
+    constant ``C_P``), except where the construction capped the summands below what the bound's
+    Lueker form asks (depth-plus-one's ``summands_capped``): the width then comes with a
+    success rate that is only sampled.
+    """
+    if summands_capped:
+        return "sampled (summands capped)"
+    return "upper, calibrated" if calibrated else "upper"
+
+
+def subset_sum_row(table: Sequence[dict[str, Any]], delta: float) -> dict[str, Any]:
     """Summarise a subset-sum table as one default-check row (Lueker 1998).
 
-    The bound column is Lueker's lower bound ``n >= log2(1/eps)`` summands.  Passes when the
-    success probability at the largest ``n`` is at least the one at the smallest
-    (random subset sum: covering improves with ``n``) and the largest ``n`` meets ``eps``.
+    Lueker's theorem is a statement with probability ``1 - delta``, so the row passes when the
+    fraction of instances whose exact covering radius is ``<= eps`` at the largest ``n`` is at
+    least ``1 - delta``, and is at least the fraction at the smallest ``n`` (covering improves
+    with ``n``).  The ``sup_error`` column is the ``(1 - delta)``-quantile of the covering radius
+    at the largest ``n``; the bound column holds the counting bound ``n >= log2(1/eps)``, a
+    LOWER bound on the summands needed (``bound_kind`` says so): Lueker's sufficient ``n`` has
+    an unknown constant.  The evidence is ``sampled``: exact radii, but a success probability
+    estimated from a finite number of random instances.
 
     Parameters
     ----------
     table : sequence of dict
-        Rows of :func:`verify.subset_sum_study.subset_sum_table` (keys ``n``, ``eps``,
-        ``success_prob``, ``median_radius``).
+        Rows of :func:`verify.subset_sum_study.subset_sum_table` for one ``eps`` (keys ``n``,
+        ``eps``, ``success_prob``, ``quantile_radius``).
+    delta : float
+        Failure probability allowed.
 
     Returns
     -------
@@ -401,8 +488,12 @@ def subset_sum_row(table: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "width_used": last["n"],
         "depth_used": 1,
         "bound_width": math.ceil(math.log2(1.0 / last["eps"])),
-        "sup_error": last["median_radius"],
+        "bound_kind": "lower",
+        "sup_error": last["quantile_radius"],
+        "error_bound": last["quantile_radius"],
+        "evidence": "sampled",
         "pass": bool(
-            last["success_prob"] >= first["success_prob"] and last["median_radius"] <= last["eps"]
+            last["success_prob"] >= first["success_prob"]
+            and last["success_prob"] >= 1.0 - delta
         ),
     }

@@ -6,7 +6,7 @@ study, so an impossible request fails in one line instead of allocating for minu
 - A construction (:func:`construction_bytes`) holds the float64 target
   ``sum_i d_{i-1} d_i`` entries and, for the gadget constructions (Pensia, Malach, MPT binary),
   the depth-``2l`` source ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``
-  (:func:`theory.constructions.blocks.gadget_source`) as float64 weights, boolean masks and the
+  (:func:`theory.constructions.blocks.gadget_draw`) as float64 weights, boolean masks and the
   float64 masked weights the subnetwork evaluates, on ``SUP_SAMPLES`` inputs at once. The
   binary-depth construction refuses its own oversized source, so only its target counts here.
 - The subset-sum table (:func:`subset_sum_table_bytes`) keeps every instance (``seeds x n``

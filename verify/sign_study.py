@@ -44,7 +44,9 @@ def run_sign_construction(
         theorem, construction, target_size, margin, delta, seed, block_size, source_width,
         source_depth, kept_fraction, bound_width, certified_margin (the largest ``gamma_i``),
         agreement_rate, outside_margin (fraction of inputs with every ``mu_i > gamma_i``),
-        disagreements_outside (must be 0), success, pass, seconds.
+        disagreements_outside (must be 0), evidence (``certified``: the pass rests on the
+        certified margins, read off the pruned weights; the sampled inputs only check that no
+        input outside them disagrees), success, pass, seconds.
     """
     if width < 1 or depth < 1:
         raise ValueError(f"width and depth must be >= 1, got width={width}, depth={depth}")
@@ -77,6 +79,7 @@ def run_sign_construction(
         "agreement_rate": float(np.mean(agree)),
         "outside_margin": float(np.mean(outside)),
         "disagreements_outside": disagreements,
+        "evidence": "certified",
         "success": bool(result.success),
         "pass": bool(result.success and disagreements == 0),
         "seconds": seconds,

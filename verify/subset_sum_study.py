@@ -25,7 +25,7 @@ RADIUS_MAX_N = 24
 
 def subset_sum_table(
     n_values: Sequence[int], eps_values: Sequence[float], seeds: int, seed: int = 0,
-    progress: Callable[[int], Any] | None = None,
+    delta: float = 0.1, progress: Callable[[int], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Success probability of Lueker's event and median covering radius per ``(n, eps)``.
 
@@ -39,6 +39,8 @@ def subset_sum_table(
         Instances per ``n``, ``>= 1``.
     seed : int
         Base seed.
+    delta : float
+        Failure probability in (0, 1) whose ``(1 - delta)``-quantile of the radius is reported.
     progress : callable, optional
         Called with 1 after each ``n``.
 
@@ -46,7 +48,9 @@ def subset_sum_table(
     -------
     list of dict
         One row per ``(n, eps)``: ``n``, ``eps``, ``success_prob`` (fraction of instances whose
-        covering radius is ``<= eps``), ``median_radius`` (NaN above ``RADIUS_MAX_N``),
+        covering radius is ``<= eps``), ``median_radius`` and ``quantile_radius`` (the
+        ``(1 - delta)``-quantile, the smallest radius at least that fraction of instances meet;
+        both NaN above ``RADIUS_MAX_N``),
         ``lower_bound_n`` (counting bound ``ceil(log2(1/eps))``) and ``seeds``.
     """
     if not n_values or any(int(n) != n or n < 1 for n in n_values):
@@ -55,6 +59,8 @@ def subset_sum_table(
         raise ValueError(f"eps values must be > 0, got {list(eps_values)}")
     if int(seeds) != seeds or seeds < 1:
         raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    if not 0 < delta < 1:
+        raise ValueError(f"delta must lie in (0, 1), got {delta!r}")
     rows = []
     for n in n_values:
         instances = [
@@ -64,9 +70,10 @@ def subset_sum_table(
         if n <= RADIUS_MAX_N:
             radii = np.array([covering_radius(x) for x in instances])
             median = float(np.median(radii))
+            quantile = float(np.quantile(radii, 1.0 - delta, method="inverted_cdf"))
             success = {e: float(np.mean(radii <= e)) for e in eps_values}
         else:
-            median = math.nan
+            median = quantile = math.nan
             success = {e: float(np.mean([is_eps_cover(x, e) for x in instances]))
                        for e in eps_values}
         for e in eps_values:
@@ -75,6 +82,7 @@ def subset_sum_table(
                 "eps": float(e),
                 "success_prob": success[e],
                 "median_radius": median,
+                "quantile_radius": quantile,
                 "lower_bound_n": math.ceil(counting_lower_bound(e)),
                 "seeds": int(seeds),
             })

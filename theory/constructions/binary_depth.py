@@ -47,8 +47,8 @@ import numpy as np
 
 from theory.constructions.blocks import layer_tolerances, propagated_error, validate_inputs
 from theory.constructions.result import ConstructionResult
-from theory.networks import layer_widths, random_source
-from theory.subnetwork import Subnetwork
+from theory.networks import layer_widths
+from theory.subnetwork import SourceDraw, Subnetwork
 
 METHOD = "binary-depth"
 ASSUMPTION = "both"
@@ -291,7 +291,8 @@ def construct(
             f"the binary-depth source would hold {entries:.3g} weights (limit "
             f"{MAX_SOURCE_ENTRIES:.0e}); use a smaller target, a larger eps, or block_size/bits"
         )
-    source = random_source(source_widths, rng, dist="rademacher")
+    draw = SourceDraw.from_rng(source_widths, "rademacher", rng)
+    source = draw.layers()
     per_block = digits + 2
     masks: list[np.ndarray] = []
     found = True
@@ -301,8 +302,8 @@ def construct(
                                       q, fan)
         masks += block_masks
         found &= ok
-    subnetwork = Subnetwork(
-        source=tuple(source), masks=tuple(masks), output_scale=2.0 ** (-k_bits * len(weights))
+    subnetwork = Subnetwork.of_draw(
+        draw, source, masks, output_scale=2.0 ** (-k_bits * len(weights))
     )
     effective = subnetwork.weights()
     tolerances = layer_tolerances(widths, eps)

@@ -81,8 +81,8 @@ from theory.constructions.blocks import (
 )
 from theory.constructions.pensia import CALIBRATED_C, solve_layer, summands_per_sign
 from theory.constructions.result import ConstructionResult
-from theory.networks import layer_widths, random_source
-from theory.subnetwork import Subnetwork
+from theory.networks import layer_widths
+from theory.subnetwork import SourceDraw, Subnetwork
 from theory.subset_sum import solve_subset_sum
 
 METHOD = "depth-plus-one"
@@ -252,6 +252,45 @@ def copies_layer(second: np.ndarray, w_rows: np.ndarray, copies: int,
     return keep.reshape(rows, d_in * copies)
 
 
+def copies_ticket(weights: Sequence[np.ndarray], block: int, copies: Sequence[int], limit: int,
+                  rng: np.random.Generator) -> Subnetwork:
+    """Draw the uniform source of :func:`source_widths` and prune it to copies of the target.
+
+    The first two source layers are Pensia's gadget for ``W_1`` with every row repeated
+    ``c_1`` times (:func:`~theory.constructions.pensia.solve_layer`); every later layer is
+    :func:`copies_layer`.  Shared by this construction and
+    :mod:`theory.constructions.sign_activations`.
+
+    Parameters
+    ----------
+    weights : sequence of numpy.ndarray
+        Target weights ``W_i`` of shape ``(d_i, d_{i-1})``.
+    block : int
+        Units per input coordinate of the first hidden layer.
+    copies : sequence of int
+        ``c_i`` copies of each neuron of target layers ``1 ... l-1``.
+    limit : int
+        Summands the subset-sum solver may use per instance.
+    rng : numpy.random.Generator
+        Supplies the seed of the source draw.
+
+    Returns
+    -------
+    Subnetwork
+        The ticket, with the provenance of its source draw.
+    """
+    widths = layer_widths(list(weights))
+    draw = SourceDraw.from_rng(source_widths(widths, block, copies), "uniform", rng)
+    source = draw.layers()
+    reps = [*copies, 1]
+    keep = solve_layer(source[0], source[1], np.repeat(weights[0], reps[0], axis=0), block, limit)
+    masks = list(gadget_masks(keep))
+    for i in range(1, len(weights)):
+        w_rows = np.repeat(weights[i], reps[i], axis=0)
+        masks.append(copies_layer(source[i + 1], w_rows, reps[i - 1], limit))
+    return Subnetwork.of_draw(draw, source, masks)
+
+
 def certified_error(
     target: Sequence[np.ndarray], effective: Sequence[np.ndarray], copies: Sequence[int],
 ) -> tuple[float, np.ndarray, float]:
@@ -341,14 +380,7 @@ def construct(
     copies = list(bound.copies) if block_size is None else [int(block_size)] * (len(widths) - 2)
     limit = bound.used if block_size is None else min(int(block_size), SOLVER_SUMMANDS)
     tau = tolerance(widths, eps, limit)
-    source = random_source(source_widths(widths, block, copies), rng, dist="uniform")
-    reps = [*copies, 1]
-    keep = solve_layer(source[0], source[1], np.repeat(weights[0], reps[0], axis=0), block, limit)
-    masks = list(gadget_masks(keep))
-    for i in range(1, len(weights)):
-        w_rows = np.repeat(weights[i], reps[i], axis=0)
-        masks.append(copies_layer(source[i + 1], w_rows, reps[i - 1], limit))
-    subnetwork = Subnetwork(source=tuple(source), masks=tuple(masks))
+    subnetwork = copies_ticket(weights, block, copies, limit, rng)
     certified, per_weight, worst = certified_error(weights, subnetwork.weights(), copies)
     predicted = apriori_error(widths, worst, limit)
     plan = {
@@ -363,7 +395,7 @@ def construct(
         "calibrated_c": CALIBRATED_C,
         "assumption": ASSUMPTION,
     }
-    widths_used = tuple(layer_widths(list(source)))
+    widths_used = tuple(layer_widths(list(subnetwork.source)))
     return ConstructionResult(
         method=METHOD,
         subnetwork=subnetwork,

@@ -37,8 +37,8 @@ import numpy as np
 from theory.constructions.blocks import (
     block_view,
     finish,
+    gadget_draw,
     gadget_masks,
-    gadget_source,
     hoeffding_block_size,
     layer_tolerances,
     resolve_block_sizes,
@@ -153,14 +153,14 @@ def construct(
     widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
     bound = block_sizes_bound(widths, eps, delta)
     blocks = resolve_block_sizes(block_size, bound)
-    source = gadget_source(widths, blocks, rng)
+    draw, source = gadget_draw(widths, blocks, rng)
     masks: list[np.ndarray] = []
     gains: list[float] = []
     for i, w in enumerate(weights):
         keep, gamma = count_layer(source[2 * i], source[2 * i + 1], w, blocks[i])
         masks += list(gadget_masks(keep))
         gains += [1.0, gamma]
-    subnetwork = Subnetwork(source=tuple(source), masks=tuple(masks), gains=tuple(gains))
+    subnetwork = Subnetwork.of_draw(draw, source, masks, gains=gains)
     plan = {
         "block_sizes": blocks,
         "bound_block_sizes": bound,

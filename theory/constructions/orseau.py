@@ -68,8 +68,8 @@ import numpy as np
 from theory.constructions.blocks import (
     block_view,
     finish,
+    gadget_draw,
     gadget_masks,
-    gadget_source,
     hoeffding_block_size,
     layer_tolerances,
     resolve_block_sizes,
@@ -267,7 +267,7 @@ def construct(
     bound = block_sizes_bound(widths, eps, delta)
     blocks = resolve_block_sizes(block_size, bound)
     steps = steps_needed(widths, eps)
-    source = gadget_source(widths, blocks, rng, dist="hyperbolic")
+    draw, source = gadget_draw(widths, blocks, rng, dist="hyperbolic")
     masks: list[np.ndarray] = []
     for i, w in enumerate(weights):
         keep = decompose_layer(source[2 * i], source[2 * i + 1], w, blocks[i], steps[i])
@@ -283,7 +283,7 @@ def construct(
     return finish(
         METHOD,
         weights,
-        Subnetwork(source=tuple(source), masks=tuple(masks)),
+        Subnetwork.of_draw(draw, source, masks),
         eps,
         delta,
         layer_tolerances(widths, eps),

@@ -39,8 +39,10 @@ class ConstructionResult:
         Requested sup-norm accuracy and failure probability.
     bound_width : int
         Our explicit-constant bound on the widest hidden source layer the construction needs to
-        succeed with probability at least ``1 - delta`` (derived in the construction's docstring,
-        stated symbolically in :mod:`theory.bounds`).
+        succeed with probability at least ``1 - delta`` (stated symbolically in
+        :mod:`theory.bounds`).  Derived in the construction's docstring for malach, mpt-binary
+        and binary-depth; for pensia it rests on a CALIBRATED subset-sum constant (Monte Carlo,
+        not proven; see :mod:`theory.constructions.pensia`).
     theorem_width : float or None
         The paper's width formula evaluated at these sizes, or ``None`` when that formula carries an
         unknown constant (its symbolic form is in :mod:`theory.bounds`).
@@ -50,8 +52,8 @@ class ConstructionResult:
         Upper bound on ``sup_{||x|| <= 1} ||f(x) - g(x)||_2`` from the per-layer errors by error
         propagation (see :func:`theory.constructions.blocks.propagated_error`).
     success : bool
-        Every sub-problem met its tolerance and the (certified, else predicted) error is at most
-        ``eps``.
+        Every sub-problem met its tolerance and the certified error (where the construction
+        gives one) is at most ``eps``.
     certified_error : float or None
         An exact upper bound on the sup error when the construction provides one, else ``None``.
     layer_errors : tuple of float

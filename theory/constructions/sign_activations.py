@@ -44,16 +44,14 @@ from typing import Any
 
 import numpy as np
 
-from theory.constructions.blocks import gadget_masks, gadget_weights, validate_inputs
+from theory.constructions.blocks import gadget_weights, validate_inputs
 from theory.constructions.depth_plus_one import (
     SOLVER_SUMMANDS,
     bound_width,
-    copies_layer,
+    copies_ticket,
     sizes_bound,
-    source_widths,
 )
-from theory.constructions.pensia import solve_layer
-from theory.networks import layer_widths, random_source
+from theory.networks import layer_widths
 from theory.subnetwork import Subnetwork
 
 METHOD = "sign"
@@ -206,19 +204,12 @@ def construct(
     block = bound.block if block_size is None else int(block_size)
     copies = list(bound.copies) if block_size is None else [int(block_size)] * (len(widths) - 2)
     limit = bound.used if block_size is None else min(int(block_size), SOLVER_SUMMANDS)
-    source = random_source(source_widths(widths, block, copies), rng, dist="uniform")
-    reps = [*copies, 1]
-    masks = list(gadget_masks(solve_layer(source[0], source[1],
-                                          np.repeat(weights[0], reps[0], axis=0), block, limit)))
-    for i in range(1, len(weights)):
-        masks.append(copies_layer(source[i + 1], np.repeat(weights[i], reps[i], axis=0),
-                                  reps[i - 1], limit))
-    subnetwork = Subnetwork(source=tuple(source), masks=tuple(masks))
+    subnetwork = copies_ticket(weights, block, copies, limit, rng)
     gammas, per_weight = certified_margins(weights, subnetwork.weights(), copies)
     return SignConstructionResult(
         subnetwork=subnetwork,
         target_widths=tuple(widths),
-        source_widths=tuple(layer_widths(list(source))),
+        source_widths=tuple(layer_widths(list(subnetwork.source))),
         margin=float(margin),
         delta=float(delta),
         certified_margins=gammas,

@@ -1,7 +1,9 @@
 """``tickets verify``: hold the strong-ticket theorems against measured numbers.
 
 Alone it runs every check at smoke scale and prints one table (exit 0 if all pass, 1 otherwise);
-``subset-sum``, ``construct`` and ``sweep`` run one study with chosen sizes.
+``subset-sum``, ``construct`` and ``sweep`` run one study with chosen sizes; ``trained`` builds a
+ticket of a trained network (:mod:`verify.cli.verify_trained`).  Every pass says
+what it rests on (the ``evidence`` column: ``exact``, ``certified`` or ``sampled``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import tempfile
 from typing import Any
 
+from theory.sup_error import DOMAINS
 from verify.cli.common import (
     emit,
     int_range,
@@ -30,11 +33,12 @@ CONV_METHODS = ("conv-1d", "conv-2d")  # CNN targets (verify.conv_study): constr
 SIGN_METHOD = "sign"  # sign activations (verify.sign_study): construct only, --eps is the margin
 SIGN_COLUMNS = ("construction", "target_size", "margin", "source_width", "source_depth",
                 "certified_margin", "agreement_rate", "outside_margin", "disagreements_outside",
-                "bound_width", "success")
+                "bound_width", "evidence", "success", "pass")
 DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used", "depth_used",
-                   "bound_width", "sup_error", "pass")
-CONSTRUCT_COLUMNS = ("construction", "target_size", "eps", "source_width", "source_depth",
-                     "kept_fraction", "sup_error", "predicted_error", "bound_width", "success")
+                   "bound_width", "bound_kind", "sup_error", "error_bound", "evidence", "pass")
+CONSTRUCT_COLUMNS = ("construction", "target_size", "domain", "eps", "source_width",
+                     "source_depth", "kept_fraction", "sup_error", "sup_method", "certified_error",
+                     "evidence", "bound_width", "success", "pass")
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "verify",
         help="check strong-ticket bounds numerically",
         description="Run every strong-ticket check at smoke scale and print one table (exit 0 if "
-        "all pass, 1 otherwise), or one study: subset-sum, construct, sweep.",
+        "all pass, 1 otherwise), or one study: subset-sum, construct, sweep, trained.",
     )
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object instead of a table")
@@ -91,6 +95,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                            help="rescale a target violating the theorem's assumption")
     construct.add_argument("--target-scale", type=positive_float, default=1.0,
                            help="multiply the random target by this factor (default 1)")
+    construct.add_argument("--domain", choices=DOMAINS, default="ball",
+                           help="input domain of the sup error: the unit l2 ball or the cube "
+                           "[-1,1]^d0 (default ball)")
     construct.set_defaults(func=run)
 
     sweep = sub.add_parser(
@@ -110,6 +117,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="success fraction a block size must reach (default 0.5)")
     sweep.add_argument("--out", type=path, default=None, help="write the rows to this CSV file")
     sweep.set_defaults(func=run)
+
+    from verify.cli import verify_trained
+
+    verify_trained.register(sub)
 
 
 def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
@@ -239,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
             run_one = study.run_construction
         row = run_one(args.method, args.width, args.depth, args.eps, args.delta, args.seed,
                       block_size=args.block_size, rescale=args.rescale,
-                      target_scale=args.target_scale)
+                      target_scale=args.target_scale, domain=args.domain)
         emit([row], args.json, None if args.json else CONSTRUCT_COLUMNS, one_object=True)
         return 0
     rows = _run_sweep(args)
