@@ -86,8 +86,11 @@ def _sample(rng: np.random.Generator, n: int, d0: int, domain: str) -> np.ndarra
     """``n`` random inputs of the domain: half interior, half boundary.
 
     Ball: uniform in the ball (direction uniform on the sphere, radius ``U^(1/d0)``) and uniform
-    on the sphere.  Cube: uniform in the cube, then alternately a uniform point of a random face
-    (one coordinate set to ``+-1``) and a random vertex (``+-1`` coordinates).
+    on the sphere.  Cube: uniform in the cube, then in turn a uniform point of a random face
+    (one coordinate set to ``+-1``), a random vertex (``+-1`` coordinates) and a random point of
+    the grid ``{-1, 0, 1}^d0`` (the vertices of the pieces on which a network whose first layer
+    reads single coordinates, the gadget constructions' tickets, is linear: kinks at
+    ``x_j = 0``).
     """
     inner = n // 2
     if domain == "ball":
@@ -97,7 +100,8 @@ def _sample(rng: np.random.Generator, n: int, d0: int, domain: str) -> np.ndarra
     boundary = x[inner:]
     faces = rng.integers(0, d0, len(boundary))
     boundary[np.arange(len(boundary)), faces] = rng.choice([-1.0, 1.0], len(boundary))
-    boundary[1::2] = np.sign(boundary[1::2]) + (boundary[1::2] == 0)
+    boundary[1::3] = np.sign(boundary[1::3]) + (boundary[1::3] == 0)
+    boundary[2::3] = rng.integers(-1, 2, boundary[2::3].shape).astype(float)
     return x
 
 
