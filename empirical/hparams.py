@@ -10,9 +10,9 @@ Run identity (the open_lth idea)
 ``section.field=<json>`` joined by ``;`` in declaration order, and :func:`hparams_hash` is the first
 16 hex digits of its SHA-256. Adding a new field with a default therefore leaves every existing
 hash unchanged, and two runs with the same settings share one directory ``runs_dir/<kind>/<hash>``.
-Settings that cannot change the numbers (device, data directory, workers, progress bars) live in
-:class:`RuntimeConfig` and are never hashed; numerics that do change them (``training.precision``)
-are hyperparameters. Values that depend on others are resolved before hashing (a weight decay not
+Settings that do not change what is computed (device, threads, data directory, workers, progress
+bars) live in :class:`RuntimeConfig` and are never hashed; numerics that do change it
+(``training.precision``) are hyperparameters. Values that depend on others are resolved before hashing (a weight decay not
 given becomes the optimiser's default), so a flag spelled out at its default names the same run.
 """
 
@@ -254,7 +254,12 @@ def _default_threads() -> int:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    """Settings that never change the numbers of a run, hence never hashed."""
+    """Settings outside a run's identity, never hashed: where and how fast it runs.
+
+    None of them changes what is computed; the thread count and the device can change the order of
+    floating-point sums, hence last bits (and, through sign activations, MPT-1/1 accuracies):
+    ``docs/determinism.md``.
+    """
 
     data_dir: str | None = hp(None, "directory holding the datasets (never downloaded)")
     device: str = hp("auto", "device: auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
