@@ -12,8 +12,9 @@ Run identity (the open_lth idea)
 hash unchanged, and two runs with the same settings share one directory ``runs_dir/<kind>/<hash>``.
 Settings that do not change what is computed (device, threads, data directory, workers, progress
 bars) live in :class:`RuntimeConfig` and are never hashed; numerics that do change it
-(``training.precision``) are hyperparameters. Values that depend on others are resolved before hashing (a weight decay not
-given becomes the optimiser's default), so a flag spelled out at its default names the same run.
+(``training.precision``) are hyperparameters. Values that depend on others are resolved before
+hashing (a weight decay not given becomes the optimiser's default), so a flag spelled out at its
+default names the same run.
 """
 
 from __future__ import annotations
