@@ -314,7 +314,7 @@ PRESETS.update({
         "edge-popup", "CPU: scikit-learn digits, MLP 256-256, edge-popup k=0.5, Adam, seconds",
         _with(_DIGITS, mask={"keep": 0.5}, training={**_ADAM, "lr": 0.05, "epochs": 15})),
     "digits-dense": Preset(
-        "dense", "CPU: scikit-learn digits, MLP 256-256, dense, Adam 1e-3, 40 epochs (converged)",
+        "dense", "CPU: scikit-learn digits, MLP 256-256, dense, Adam 1e-3, 40 epochs",
         _with(_DIGITS, mask={"init": "kaiming_uniform"},
               training={**_ADAM, "lr": 1e-3, "epochs": 40})),
     "mnist1d-biprop": Preset(
