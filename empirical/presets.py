@@ -89,8 +89,9 @@ def published(algorithm: str, description: str, spec: Sourced, reproduces: str,
     return Preset(algorithm, description, values, sources, True, reproduces, differs)
 
 
-def merge(base: Sourced, **sections: Mapping[str, tuple[Any, str]]) -> dict[str, dict[str, Any]]:
-    """``base`` with per-section ``(value, source)`` entries added or replaced."""
+def merge(base: Mapping[str, Mapping[str, Any]], **sections: Mapping[str, Any]
+          ) -> dict[str, dict[str, Any]]:
+    """``base`` with per-section entries added or replaced (values, or ``(value, source)``)."""
     out = {k: dict(v) for k, v in base.items()}
     for name, values in sections.items():
         out.setdefault(name, {}).update(values)
@@ -267,13 +268,6 @@ PRESETS["vgg-small-mpt-1/32-released"] = published(
     "The released configuration, which keeps 40% where the table reports 5%; see "
     "vgg-small-mpt-1/32.")
 
-def _with(base: dict[str, Any], **sections: Mapping[str, Any]) -> dict[str, Any]:
-    out = {k: dict(v) for k, v in base.items()}
-    for name, values in sections.items():
-        out.setdefault(name, {}).update(values)
-    return out
-
-
 _DIGITS = {"dataset": {"name": "digits", "batch_size": 64, "val_size": 200},
            "model": {"name": "fc", "widths": (256, 256)}}
 _MNIST1D = {"dataset": {"name": "mnist1d", "batch_size": 128, "val_size": 500},
@@ -309,24 +303,24 @@ def _mnist1d_dense(model: dict[str, Any], what: str, number: str) -> Preset:
 PRESETS.update({
     "digits-biprop": Preset(
         "biprop", "CPU: scikit-learn digits, MLP 256-256, biprop k=0.5, Adam, seconds",
-        _with(_DIGITS, mask={"keep": 0.5}, training={**_ADAM, "lr": 0.05, "epochs": 15})),
+        merge(_DIGITS, mask={"keep": 0.5}, training={**_ADAM, "lr": 0.05, "epochs": 15})),
     "digits-edge-popup": Preset(
         "edge-popup", "CPU: scikit-learn digits, MLP 256-256, edge-popup k=0.5, Adam, seconds",
-        _with(_DIGITS, mask={"keep": 0.5}, training={**_ADAM, "lr": 0.05, "epochs": 15})),
+        merge(_DIGITS, mask={"keep": 0.5}, training={**_ADAM, "lr": 0.05, "epochs": 15})),
     "digits-dense": Preset(
         "dense", "CPU: scikit-learn digits, MLP 256-256, dense, Adam 1e-3, 40 epochs",
-        _with(_DIGITS, mask={"init": "kaiming_uniform"},
+        merge(_DIGITS, mask={"init": "kaiming_uniform"},
               training={**_ADAM, "lr": 1e-3, "epochs": 40})),
     "mnist1d-biprop": Preset(
         "biprop", "CPU: MNIST-1D, MLP 512-512, biprop k=0.5, SGD 0.2 cosine, under a minute",
-        _with(_MNIST1D, mask={"keep": 0.5}, training=_SCORE_SGD)),
+        merge(_MNIST1D, mask={"keep": 0.5}, training=_SCORE_SGD)),
     "mnist1d-biprop-binary": Preset(
         "biprop", "CPU: MNIST-1D, MLP 512-512, MPT-1/1 with AFFINE BN (non-affine overfits here)",
-        _with(_MNIST1D, model={"binary_act": True, "bn": "affine"}, mask={"keep": 0.5},
+        merge(_MNIST1D, model={"binary_act": True, "bn": "affine"}, mask={"keep": 0.5},
               training=_SCORE_SGD)),
     "mnist1d-edge-popup": Preset(
         "edge-popup", "CPU: MNIST-1D, MLP 512-512, edge-popup k=0.5, SGD 0.2 cosine, under a "
-        "minute", _with(_MNIST1D, mask={"keep": 0.5}, training=_SCORE_SGD)),
+        "minute", merge(_MNIST1D, mask={"keep": 0.5}, training=_SCORE_SGD)),
     "mnist1d-dense": _mnist1d_dense({"name": "fc", "widths": (100, 100)}, "MLP 40-100-100-10",
                                     "MNIST-1D paper / notebook: MLP ~66-68%"),
     "mnist1d-cnn-dense": _mnist1d_dense({"name": "mnist1d-cnn"}, "CNN (three strided convs of 25 "
@@ -476,12 +470,11 @@ PRESETS.update({
          "pruning": {"init": "xavier_normal", "rate": 0.2, "output_rate": 0.1}}),
     "digits-lth": Preset(
         "lth", "CPU: scikit-learn digits, MLP 64-64, Adam 1e-3, 15 epochs, 20% per level",
-        _with({"dataset": {"name": "digits", "batch_size": 64, "val_size": 200, "augment": False},
-               "model": {"name": "fc"},
-               "training": {"optimizer": "adam", "lr": 1e-3, "schedule": "constant",
-                            "epochs": 15, "eval_every": 10},
-               "pruning": {"rate": 0.2, "output_rate": 0.1}},
-              model={"widths": (64, 64)})),
+        {"dataset": {"name": "digits", "batch_size": 64, "val_size": 200, "augment": False},
+         "model": {"name": "fc", "widths": (64, 64)},
+         "training": {"optimizer": "adam", "lr": 1e-3, "schedule": "constant",
+                      "epochs": 15, "eval_every": 10},
+         "pruning": {"rate": 0.2, "output_rate": 0.1}}),
 })
 
 #: The preset a model named after a paper trains with when no ``--preset`` is given:
