@@ -118,7 +118,7 @@ def _generate_mnist1d(data_dir: str | None, seed: int) -> dict[str, np.ndarray]:
     raw = make_dataset(args)
     arrays = {k: np.asarray(raw[k]) for k in ("x", "y", "x_test", "y_test")}
     if cache is not None:
-        from empirical.atomic import save_torch
+        from empirical.storage.atomic import save_torch
 
         save_torch(cache, arrays)
     return arrays

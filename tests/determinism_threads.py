@@ -14,9 +14,9 @@ import tempfile
 
 import torch
 
-from empirical.hparams import RuntimeConfig
-from empirical.mpt import run_mpt
-from empirical.store import RunStore
+from empirical.algorithms.mpt import run_mpt
+from empirical.config.hparams import RuntimeConfig
+from empirical.storage.store import RunStore
 from verify.mpt_study import preset_hparams
 
 MLP = {"name": "fc", "widths": (64, 64)}

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from empirical.bench_gpu import (
+from empirical.bench.gpu import (
     GpuBenchRow,
     build_bench_variant,
     projected_run,

@@ -11,8 +11,8 @@ import pytest
 import torch
 from test_data import write_idx
 
-from empirical.data import get_dataset, stratified_split
-from empirical.hparams import (
+from empirical.algorithms.train import lr_at, make_optimizer, selection_summary
+from empirical.config.hparams import (
     DatasetHparams,
     MaskHparams,
     RunHparams,
@@ -21,7 +21,7 @@ from empirical.hparams import (
     canonical_string,
     hparams_hash,
 )
-from empirical.train import lr_at, make_optimizer, selection_summary
+from empirical.data import get_dataset, stratified_split
 
 
 def _write_mnist_distinct(root: Path, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:

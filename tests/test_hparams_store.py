@@ -10,7 +10,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from empirical.hparams import (
+from empirical.config.hparams import (
     DatasetHparams,
     MaskHparams,
     ModelHparams,
@@ -24,7 +24,7 @@ from empirical.hparams import (
     run_directory,
     to_dict,
 )
-from empirical.store import RunStore
+from empirical.storage.store import RunStore
 
 
 def test_pinned_hashes() -> None:

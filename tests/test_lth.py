@@ -9,16 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from empirical import pruning
-from empirical.device import Distributed
-from empirical.hparams import (
-    DatasetHparams,
-    ModelHparams,
-    RuntimeConfig,
-    TrainingHparams,
-    hparams_hash,
-)
-from empirical.lth import (
+from empirical.algorithms import pruning
+from empirical.algorithms.lth import (
     build_lth_model,
     model_masks,
     prunable_weights,
@@ -29,16 +21,24 @@ from empirical.lth import (
     set_masks_,
     start_state,
 )
-from empirical.lth_hparams import (
+from empirical.algorithms.mpt import make_batches
+from empirical.algorithms.train import FitHooks, fit, lr_at
+from empirical.config.hparams import (
+    DatasetHparams,
+    ModelHparams,
+    RuntimeConfig,
+    TrainingHparams,
+    hparams_hash,
+)
+from empirical.config.lth_hparams import (
     LTHHparams,
     PruningHparams,
     derived,
     imp_chain,
     rewind_step,
 )
-from empirical.mpt import make_batches
-from empirical.store import RunStore
-from empirical.train import FitHooks, fit, lr_at
+from empirical.device import Distributed
+from empirical.storage.store import RunStore
 from verify.cli.main import main
 
 CPU = RuntimeConfig(device="cpu", progress=False)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from empirical.hparams import RunHparams, TrainingHparams, from_dict
-from empirical.lth_hparams import LTHHparams
-from empirical.presets import PRESETS, model_preset, reproduction_table
+from empirical.config.hparams import RunHparams, TrainingHparams, from_dict
+from empirical.config.lth_hparams import LTHHparams
+from empirical.config.presets import PRESETS, model_preset, reproduction_table
 from verify.cli.main import build_parser
 
 PUBLISHED = sorted(n for n, p in PRESETS.items() if p.published)
@@ -97,9 +97,9 @@ PARAMETERS = {"lenet-300-100-lth": 266_610, "resnet20-lth-rewind": 272_474,
 def test_published_presets_build_the_papers_networks(name: str) -> None:
     import torch
 
+    from empirical.algorithms.lth import build_lth_model
+    from empirical.algorithms.mpt import build_run_model
     from empirical.layers import prunable_layers
-    from empirical.lth import build_lth_model
-    from empirical.mpt import build_run_model
 
     preset = PRESETS[name]
     sections = {s: preset.section(s) for s in preset.values}

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from empirical import pruning
+from empirical.algorithms import pruning
 
 
 def _layers(seed: int, shapes: list[tuple[int, ...]]) -> dict[str, torch.Tensor]:

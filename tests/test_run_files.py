@@ -17,7 +17,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from empirical.hparams import (
+from empirical.algorithms.lth import run_level, run_lth
+from empirical.algorithms.mpt import run_mpt
+from empirical.config.hparams import (
     DatasetHparams,
     MaskHparams,
     ModelHparams,
@@ -25,10 +27,8 @@ from empirical.hparams import (
     RuntimeConfig,
     TrainingHparams,
 )
-from empirical.lth import run_level, run_lth
-from empirical.lth_hparams import LTHHparams, PruningHparams, derived, imp_chain
-from empirical.mpt import run_mpt
-from empirical.run_files import (
+from empirical.config.lth_hparams import LTHHparams, PruningHparams, derived, imp_chain
+from empirical.storage.run_files import (
     RunFileError,
     load_torch,
     parse_metrics,
@@ -36,7 +36,7 @@ from empirical.run_files import (
     seal_result,
     unseal_result,
 )
-from empirical.store import CHECKPOINT, METRICS, RESULT, TICKET, RunStore
+from empirical.storage.store import CHECKPOINT, METRICS, RESULT, TICKET, RunStore
 from verify.cli.main import main
 
 CPU = RuntimeConfig(device="cpu", progress=False)
@@ -169,7 +169,7 @@ def test_damaged_mpt_run_is_recomputed(finished: tuple, tmp_path: Path, case: st
     damage(store.path / name)
     if unfinish:
         (store.path / RESULT).unlink()
-    with caplog.at_level(logging.WARNING, logger="empirical.store"):
+    with caplog.at_level(logging.WARNING, logger="empirical.storage.store"):
         again = run_mpt(MPT, runs, CPU)
     assert not again["reused"]
     assert {k: again[k] for k in COMPARED} == {k: finished[1][k] for k in COMPARED}
@@ -250,7 +250,7 @@ def test_damaged_rewind_state_is_replayed(tmp_path: Path, caplog: pytest.LogCapt
                                           ) -> None:
     import dataclasses
 
-    from empirical.lth import rewind_file, rewind_state
+    from empirical.algorithms.lth import rewind_file, rewind_state
 
     base = dataclasses.replace(LTH, pruning=PruningHparams(rate=0.5, rewind="3it"))
     run_lth(base, 0, runs_dir=tmp_path, runtime=CPU)
@@ -258,7 +258,7 @@ def test_damaged_rewind_state_is_replayed(tmp_path: Path, caplog: pytest.LogCapt
     path = Path(rewind_file(RunStore.for_run(tmp_path, "lth", root), 3))
     saved = torch.load(path, weights_only=True)
     _truncate(path)
-    with caplog.at_level(logging.WARNING, logger="empirical.store"):
+    with caplog.at_level(logging.WARNING, logger="empirical.storage.store"):
         replayed = rewind_state(root, 3, tmp_path, CPU)
     assert all(torch.equal(saved[k], replayed[k]) for k in saved)
     [message] = caplog.messages

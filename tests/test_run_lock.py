@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from empirical.hparams import (
+from empirical.algorithms.mpt import run_mpt
+from empirical.config.hparams import (
     DatasetHparams,
     MaskHparams,
     ModelHparams,
@@ -18,8 +19,7 @@ from empirical.hparams import (
     RuntimeConfig,
     TrainingHparams,
 )
-from empirical.mpt import run_mpt
-from empirical.store import RunStore
+from empirical.storage.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 WAIT = 120.0

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from empirical.hparams import RunHparams, TrainingHparams, from_dict, replace
+from empirical.algorithms.mpt import build_run_model, run_mpt
+from empirical.algorithms.train import FitHooks, lr_at
+from empirical.config.hparams import RunHparams, TrainingHparams, from_dict, replace
+from empirical.config.presets import get_preset
 from empirical.layers import layer_alphas, prunable_layers
-from empirical.mpt import build_run_model, run_mpt
-from empirical.presets import get_preset
-from empirical.store import RunStore
-from empirical.train import FitHooks, lr_at
+from empirical.storage.store import RunStore
 
 
 def preset_hparams(name: str, **changes: dict) -> RunHparams:
@@ -91,10 +91,10 @@ def test_score_training_freezes_weights_and_binarises(tmp_path: Path) -> None:
 
 def test_start_step_and_capture(tmp_path: Path) -> None:
     """With a stateless optimiser, restarting at step k from the captured theta_k is exact."""
+    from empirical.algorithms.mpt import make_batches
+    from empirical.algorithms.train import fit
+    from empirical.config.hparams import RuntimeConfig
     from empirical.device import Distributed
-    from empirical.hparams import RuntimeConfig
-    from empirical.mpt import make_batches
-    from empirical.train import fit
 
     hparams = preset_hparams("digits-dense", **SMALL)
     hparams = replace(hparams, training={"optimizer": "sgd", "momentum": 0.0, "lr": 0.05,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from empirical.hparams import (
+from empirical.config.hparams import (
     DatasetHparams,
     MaskHparams,
     ModelHparams,

@@ -215,7 +215,7 @@ def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
     """
     from tqdm.auto import tqdm
 
-    from empirical.hparams import default_runs_dir
+    from empirical.config.hparams import default_runs_dir
 
     check_scale(scale)
     available = notebook_names(notebook_dir)

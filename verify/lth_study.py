@@ -4,7 +4,8 @@ The study of Frankle & Carbin (ICLR 2019, figures on LeNet-300-100 and Conv-2/4/
 magnitude pruning (IMP) levels, each level's ticket retrained from the original initialisation,
 against two controls at the same sparsity: the same mask with a random re-initialisation, and a
 random mask with the same per-layer counts (random pruning). Every run goes through
-:func:`empirical.lth.run_lth`, so levels and controls live in the hashed run store and are reused
+:func:`empirical.algorithms.lth.run_lth`, so levels and controls live in the hashed run store and
+are reused
 when finished. Learning speed is the early-stopping iteration (minimum validation loss). Rows are
 tidy (one per run) and carry the run hash; sizes come from :class:`verify.scales.LTHScale`.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from verify.scales import LTHScale
 
-#: Plot names of the run sources of :mod:`empirical.lth_hparams`.
+#: Plot names of the run sources of :mod:`empirical.config.lth_hparams`.
 ARMS = {"dense": "IMP ticket", "imp": "IMP ticket", "reinit": "random re-init",
         "random-prune": "random pruning"}
 
@@ -31,7 +32,7 @@ def runs_per_lineage(sizes: LTHScale, model: str) -> int:
 
 
 def tidy_row(model: str, preset: str, seed: int, row: Mapping[str, Any]) -> dict[str, Any]:
-    """One :func:`empirical.lth.run_level` result as a tidy study row.
+    """One :func:`empirical.algorithms.lth.run_level` result as a tidy study row.
 
     Returns
     -------
@@ -72,9 +73,9 @@ def run_study(sizes: LTHScale, runs_dir: str | os.PathLike | None = None,
     """
     from tqdm.auto import tqdm
 
-    from empirical.hparams import RuntimeConfig
-    from empirical.lth import run_lth
-    from empirical.lth_hparams import from_preset
+    from empirical.algorithms.lth import run_lth
+    from empirical.config.hparams import RuntimeConfig
+    from empirical.config.lth_hparams import from_preset
 
     runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir),
                             progress=False)

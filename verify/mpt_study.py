@@ -4,7 +4,8 @@ The study of Diffenderfer & Kailkhura (ICLR 2021, figures on Conv-2/4/6/8 depth 
 each model of a depth series and each width multiplier of one model, train biprop scores at every
 kept fraction ``k`` (MPT-1/32: real activations; MPT-1/1: sign activations with non-affine
 BatchNorm) and the dense network with trained weights, over several seeds. Every run goes through
-:func:`empirical.mpt.run_mpt`, so it lives in the hashed run store and a finished run is read back,
+:func:`empirical.algorithms.mpt.run_mpt`, so it lives in the hashed run store and a finished run is
+read back,
 never recomputed. The sizes come from :class:`verify.scales.MPTScale`; rows are tidy (one per run)
 and carry the run hash.
 """
@@ -51,12 +52,12 @@ class MPTPoint:
 
 
 def preset_hparams(preset: str, changes: Mapping[str, Mapping[str, Any]]) -> Any:
-    """The :class:`empirical.hparams.RunHparams` of ``preset`` with per-section ``changes``.
+    """The :class:`empirical.config.hparams.RunHparams` of ``preset`` with per-section ``changes``.
 
     Parameters
     ----------
     preset : str
-        A biprop, edge-popup or dense preset of :data:`empirical.presets.PRESETS`.
+        A biprop, edge-popup or dense preset of :data:`empirical.config.presets.PRESETS`.
     changes : mapping
         ``{section: {field: value}}`` applied over the preset (sections: dataset, model, mask,
         training); ``mask.mode`` is always the preset's algorithm.
@@ -65,8 +66,8 @@ def preset_hparams(preset: str, changes: Mapping[str, Mapping[str, Any]]) -> Any
     -------
     RunHparams
     """
-    from empirical.hparams import RunHparams, from_dict
-    from empirical.presets import get_preset
+    from empirical.config.hparams import RunHparams, from_dict
+    from empirical.config.presets import get_preset
 
     chosen = get_preset(preset)
     if chosen.algorithm not in ("biprop", "edge-popup", DENSE):
@@ -95,7 +96,7 @@ def point_hparams(sizes: Setup, point: MPTPoint) -> Any:
 def study_val_size(sizes: Setup) -> int:
     """The validation split of every run of a study: the score presets' (the dense baseline
     trains on the same training examples as the tickets it is compared with)."""
-    from empirical.presets import get_preset
+    from empirical.config.presets import get_preset
 
     sizes_of = {get_preset(sizes.presets[v]).section("dataset").get("val_size", 0)
                 for v in sizes.presets if v != DENSE}
@@ -172,8 +173,8 @@ def run_point(sizes: Setup, point: MPTPoint, runs_dir: str | os.PathLike | None 
         final one), val_acc (final, on the validation split carved from the training data),
         test_acc_at_best_val, train_acc, kept_overall, epochs, steps, hash, reused, seconds.
     """
-    from empirical.hparams import RuntimeConfig
-    from empirical.mpt import run_mpt
+    from empirical.algorithms.mpt import run_mpt
+    from empirical.config.hparams import RuntimeConfig
 
     runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir),
                             progress=False)

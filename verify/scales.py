@@ -129,7 +129,7 @@ class ModelSpec:
 class MPTScale:
     """Multi-prize tickets (biprop) against the weight-trained dense network.
 
-    ``presets`` names the :mod:`empirical.presets` entry of each variant (``"MPT-1/32"``,
+    ``presets`` names the :mod:`empirical.config.presets` entry of each variant (``"MPT-1/32"``,
     ``"MPT-1/1"``, ``"MPT-1/1 +BN"``, ``"edge-popup"``) and of the dense baseline (``"dense"``);
     the preset's model is replaced by the sweep's, ``training`` overrides the score variants'
     training section (epochs) and ``dense_training`` the dense baseline's, which by default
@@ -375,7 +375,7 @@ def datasets_of(study: str, scale: str) -> tuple[str, ...]:
     if isinstance(sizes, (MPTScale, WidthDepthScale)):
         return (sizes.dataset,)
     if isinstance(sizes, LTHScale):
-        from empirical.presets import get_preset
+        from empirical.config.presets import get_preset
 
         return tuple(sorted({get_preset(p).section("dataset")["name"]
                              for p in sizes.models.values()}))

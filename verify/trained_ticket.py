@@ -4,7 +4,8 @@ Pensia et al. (NeurIPS 2020) solved the subset sums of a trained 784-500-10 MNIS
 weights; this module does the whole thing and measures the ticket on the real test set:
 
 1. The trained network: a finished dense ``fc`` run of the run store (bias-free, no batch norm,
-   ReLU), read back from its checkpoint, or trained now through :func:`empirical.mpt.run_mpt`.
+   ReLU), read back from its checkpoint, or trained now through
+   :func:`empirical.algorithms.mpt.run_mpt`.
 2. Conversion (:func:`theory_target`): torch ``Linear`` weights become float64 matrices
    ``W_i``.  The theorems assume ``||W_i||_2 <= 1`` and ``|W_i| <= 1/sqrt(d_{i-1})``; a
    bias-free ReLU network is positively homogeneous layer by layer
@@ -101,10 +102,10 @@ def load_trained(run_dir: str | Path) -> TrainedNetwork:
     """
     from torch import nn
 
-    from empirical.hparams import RunHparams, from_dict
+    from empirical.algorithms.mpt import build_run_model
+    from empirical.config.hparams import RunHparams, from_dict
     from empirical.layers import FactoryLinear
-    from empirical.mpt import build_run_model
-    from empirical.store import RunStore
+    from empirical.storage.store import RunStore
 
     store = RunStore(run_dir)
     if not store.finished:
@@ -142,18 +143,18 @@ def train_target(hparams: Any, runs_dir: str | None, runtime: Any = None) -> Tra
 
     Parameters
     ----------
-    hparams : empirical.hparams.RunHparams
+    hparams : empirical.config.hparams.RunHparams
         A dense, bias-free, norm-free ReLU ``fc`` run.
     runs_dir : str, optional
         Root of the run store.
-    runtime : empirical.hparams.RuntimeConfig, optional
+    runtime : empirical.config.hparams.RuntimeConfig, optional
         Device and data directory.
 
     Returns
     -------
     TrainedNetwork
     """
-    from empirical.mpt import run_mpt
+    from empirical.algorithms.mpt import run_mpt
 
     _check_fc_hparams(hparams)
     result = run_mpt(hparams, runs_dir, runtime)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from empirical.store import atomic_write
+from empirical.storage.store import atomic_write
 
 FORMAT = "lottery-tickets/packed-ticket"
 FORMAT_VERSION = "1"

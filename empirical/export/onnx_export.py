@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from empirical.export.frozen import freeze_, plain_model
-from empirical.store import atomic_write
+from empirical.storage.store import atomic_write
 
 OPSET = 17
 TIE_TOLERANCE = 1e-5

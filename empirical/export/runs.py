@@ -1,7 +1,8 @@
 """Reading a finished run of the run store as a ticket (biprop, edge-popup or LTH).
 
 A run is named by its directory or by its hash, searched under every kind of ``runs_dir``
-(``runs_dir/<kind>/<hash>``, see :mod:`empirical.store`). Its ``hparams.json``, ``result.json``,
+(``runs_dir/<kind>/<hash>``, see :mod:`empirical.storage.store`). Its ``hparams.json``,
+``result.json``,
 ``checkpoint.pt`` (the final weights, scores, masks and BatchNorm state) and ``ticket.pt`` must be
 present and readable; otherwise one line says which file is missing or damaged.
 
@@ -23,8 +24,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical.hparams import RunHparams, default_runs_dir, from_dict
-from empirical.store import CHECKPOINT, HPARAMS, RESULT, TICKET, RunStore
+from empirical.config.hparams import RunHparams, default_runs_dir, from_dict
+from empirical.storage.store import CHECKPOINT, HPARAMS, RESULT, TICKET, RunStore
 
 TICKET_KINDS = ("biprop", "edge-popup", "lth")
 
@@ -42,7 +43,8 @@ class RunTicket:
     run_dir
         The run directory.
     hparams
-        :class:`~empirical.hparams.RunHparams` or :class:`~empirical.lth_hparams.LTHHparams`.
+        :class:`~empirical.config.hparams.RunHparams` or
+        :class:`~empirical.config.lth_hparams.LTHHparams`.
     result
         ``result.json``.
     model
@@ -110,7 +112,7 @@ def _load_torch(path: Path) -> Any:
 def hparams_of(kind: str, section: dict[str, Any]) -> Any:
     """The hyperparameter object of a run kind from ``hparams.json``'s ``hparams`` dict."""
     if kind == "lth":
-        from empirical.lth_hparams import LTHHparams
+        from empirical.config.lth_hparams import LTHHparams
 
         return from_dict(LTHHparams, section)
     return from_dict(RunHparams, section)
@@ -119,10 +121,10 @@ def hparams_of(kind: str, section: dict[str, Any]) -> Any:
 def build_architecture(kind: str, hparams: Any) -> nn.Module:
     """The run's model as training built it (seeded from ``training.seed``), on the CPU."""
     if kind == "lth":
-        from empirical.lth import build_lth_model
+        from empirical.algorithms.lth import build_lth_model
 
         return build_lth_model(hparams, hparams.training.seed)
-    from empirical.mpt import build_run_model
+    from empirical.algorithms.mpt import build_run_model
 
     return build_run_model(hparams)
 
@@ -134,7 +136,7 @@ def final_keep(hparams: Any, result: dict[str, Any]) -> float:
     ``(steps - 1) // steps_per_epoch`` with ``steps_per_epoch = steps / epochs`` from
     ``result.json``.
     """
-    from empirical.mpt import keep_schedule
+    from empirical.algorithms.mpt import keep_schedule
 
     schedule = keep_schedule(hparams)
     steps, epochs = int(result["steps"]), float(result["epochs"])
@@ -207,11 +209,11 @@ def read_run(run_dir: str | os.PathLike) -> RunTicket:
 def rewind_values(ticket: RunTicket) -> dict[str, torch.Tensor]:
     """LTH: ``theta_k * m`` of every prunable layer, the ticket's start weights (step ``k``).
 
-    Rebuilt with :func:`empirical.lth.start_state` from the run store the run lives in
+    Rebuilt with :func:`empirical.algorithms.lth.start_state` from the run store the run lives in
     (``theta_0`` is rebuilt from the seed; ``theta_k`` for ``k > 0`` is read back or replayed).
     """
+    from empirical.algorithms.lth import start_state
     from empirical.layers import prunable_layers
-    from empirical.lth import start_state
 
     runs_dir = ticket.run_dir.parent.parent
     state = start_state(ticket.hparams, ticket.masks, int(ticket.rewind_step or 0), runs_dir)

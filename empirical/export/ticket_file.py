@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from empirical.config.hparams import hparams_hash, to_dict
 from empirical.export.container import read_container, write_container
 from empirical.export.frozen import freeze_
 from empirical.export.layouts import (
@@ -30,7 +31,6 @@ from empirical.export.layouts import (
     weights_digest,
 )
 from empirical.export.runs import build_architecture, hparams_of, read_run, rewind_values
-from empirical.hparams import hparams_hash, to_dict
 
 REQUIRED_METADATA = ("layout", "kind", "run_hash", "hparams", "layers")
 

@@ -131,12 +131,12 @@ def resolve_preset(args: argparse.Namespace, algorithm: str) -> Any:
     """The preset a training command starts from: ``--preset``, else the model's paper preset.
 
     A model named after a paper (``--model lenet-300-100`` for ``train lth``) trains with that
-    paper's recipe (:func:`empirical.presets.model_preset`) unless ``--preset none`` is given or the
-    dataset is another one; a note on stderr says which preset was applied.
+    paper's recipe (:func:`empirical.config.presets.model_preset`) unless ``--preset none`` is
+    given or the dataset is another one; a note on stderr says which preset was applied.
     """
     import sys
 
-    from empirical.presets import Preset, get_preset, model_preset
+    from empirical.config.presets import Preset, get_preset, model_preset
 
     if args.preset == "none":
         return Preset(algorithm, "")

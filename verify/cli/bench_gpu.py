@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the check, print the table (or JSON lines), then the projected MPT-1/32 run."""
-    from empirical.bench_gpu import bench_gpu, projected_run
+    from empirical.bench.gpu import bench_gpu, projected_run
 
     chosen = {key: value for key, value in (
         ("models", args.model), ("variants", args.variant), ("precisions", args.precision),

@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print a table (or JSON lines)."""
-    from empirical.bench_lth import bench_lth
+    from empirical.bench.lth import bench_lth
 
     rows = bench_lth(args.model, batch=args.batch_size, steps=args.steps, warmup=args.warmup,
                      rounds=args.rounds, density=args.density, device=args.device)

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print a table (or JSON lines)."""
-    from empirical.bench_train import CIFAR_SHAPE, bench_model
+    from empirical.bench.train import CIFAR_SHAPE, bench_model
     from empirical.layers import LayerConfig
     from empirical.memory import check_memory, training_bytes
     from empirical.models import MODEL_NAMES, build_model

@@ -34,7 +34,7 @@ _PRUNING_FLAG_TYPES = {"conv_rate": fraction, "output_rate": fraction, "exclude"
 
 
 def _add_pruning_flags(parser: argparse.ArgumentParser) -> None:
-    from empirical.lth_hparams import PruningHparams
+    from empirical.config.lth_hparams import PruningHparams
 
     add_dataclass_flags(parser, "pruning", PruningHparams, exclude=tuple(_PRUNING_FLAG_TYPES),
                         title="pruning options")
@@ -48,8 +48,8 @@ def _add_pruning_flags(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``lth`` to ``tickets train``."""
-    from empirical.hparams import DatasetHparams, ModelHparams, TrainingHparams
-    from empirical.presets import presets_for
+    from empirical.config.hparams import DatasetHparams, ModelHparams, TrainingHparams
+    from empirical.config.presets import presets_for
 
     text = "iterative magnitude pruning: lottery tickets with rewinding and controls"
     parser = subparsers.add_parser(
@@ -78,8 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def hparams_from_args(args: argparse.Namespace) -> Any:
     """The :class:`LTHHparams` of the flags: defaults < preset < explicit flags."""
-    from empirical.hparams import DatasetHparams, ModelHparams, TrainingHparams
-    from empirical.lth_hparams import LTHHparams, PruningHparams
+    from empirical.config.hparams import DatasetHparams, ModelHparams, TrainingHparams
+    from empirical.config.lth_hparams import LTHHparams, PruningHparams
     preset = resolve_preset(args, "lth")
     classes = {"dataset": DatasetHparams, "model": ModelHparams, "training": TrainingHparams,
                "pruning": PruningHparams}
@@ -95,9 +95,9 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) every level and print one row per level (and control)."""
+    from empirical.algorithms.lth import run_lth, run_one_shot
+    from empirical.config.lth_hparams import CONTROLS
     from empirical.device import distributed_from_env
-    from empirical.lth import run_lth, run_one_shot
-    from empirical.lth_hparams import CONTROLS
     from empirical.models import MODEL_NAMES
 
     if args.one_shot is not None and args.levels is not None:

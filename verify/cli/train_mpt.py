@@ -24,7 +24,7 @@ SECTIONS = ("dataset", "model", "mask", "training")
 
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     """``--preset``, ``--runs-dir``, ``--json`` and the runtime flags (shared with LTH)."""
-    from empirical.hparams import RuntimeConfig
+    from empirical.config.hparams import RuntimeConfig
 
     parser.add_argument("--preset", help="named configuration whose values explicit flags "
                         "override (listed above); default: the paper preset of a model named "
@@ -41,15 +41,15 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
 
 def runtime_from_args(args: argparse.Namespace) -> Any:
     """The :class:`RuntimeConfig` of the flags (progress on stderr, also with ``--json``)."""
-    from empirical.hparams import RuntimeConfig
+    from empirical.config.hparams import RuntimeConfig
 
     return build_section(RuntimeConfig, args, "runtime")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``biprop``, ``edge-popup`` and ``dense`` to ``tickets train``."""
-    from empirical.hparams import DatasetHparams, MaskHparams, ModelHparams, TrainingHparams
-    from empirical.presets import presets_for
+    from empirical.config.hparams import DatasetHparams, MaskHparams, ModelHparams, TrainingHparams
+    from empirical.config.presets import presets_for
 
     for algorithm, text in ALGORITHMS.items():
         names = ", ".join(presets_for(algorithm))
@@ -67,7 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def hparams_from_args(args: argparse.Namespace) -> Any:
     """The :class:`RunHparams` of the flags: defaults < preset < explicit flags."""
-    from empirical.hparams import (
+    from empirical.config.hparams import (
         DatasetHparams,
         MaskHparams,
         ModelHparams,
@@ -89,9 +89,9 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the run and print its summary."""
+    from empirical.algorithms.mpt import run_mpt
     from empirical.device import distributed_from_env
     from empirical.models import MODEL_NAMES
-    from empirical.mpt import run_mpt
 
     hparams = hparams_from_args(args)
     if hparams.model.name not in MODEL_NAMES:

@@ -25,7 +25,12 @@ SECTIONS = ("dataset", "model", "training")
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``trained`` to ``tickets verify``."""
-    from empirical.hparams import DatasetHparams, ModelHparams, RuntimeConfig, TrainingHparams
+    from empirical.config.hparams import (
+        DatasetHparams,
+        ModelHparams,
+        RuntimeConfig,
+        TrainingHparams,
+    )
     from verify.cli.args import add_dataclass_flags
 
     parser = sub.add_parser(
@@ -70,14 +75,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _network(args: argparse.Namespace) -> Any:
     """The trained network of ``--run`` or of the training flags."""
-    from empirical.data import dataset_info
-    from empirical.hparams import (
+    from empirical.config.hparams import (
         DatasetHparams,
         MaskHparams,
         ModelHparams,
         RunHparams,
         TrainingHparams,
     )
+    from empirical.data import dataset_info
     from empirical.models.common import scale_width
     from empirical.models.fc import DEFAULT_FC_WIDTHS
     from verify.cli.args import build_section, given_values
@@ -109,7 +114,7 @@ def _network(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Build and measure the ticket; print its row."""
-    from empirical.hparams import RuntimeConfig
+    from empirical.config.hparams import RuntimeConfig
     from verify.cli.args import build_section
     from verify.trained_ticket import ticket_of_trained
 

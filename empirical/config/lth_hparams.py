@@ -23,7 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from empirical.hparams import (
+from empirical.config.hparams import (
     INITS,
     SCOPES,
     DatasetHparams,
@@ -231,7 +231,7 @@ def from_preset(name: str, **changes: dict) -> LTHHparams:
     Parameters
     ----------
     name : str
-        An LTH preset of :data:`empirical.presets.PRESETS` (e.g. ``"mnist1d-lth"``).
+        An LTH preset of :data:`empirical.config.presets.PRESETS` (e.g. ``"mnist1d-lth"``).
     **changes : dict
         ``section={field: value}`` overrides (sections: dataset, model, training, pruning).
 
@@ -239,8 +239,8 @@ def from_preset(name: str, **changes: dict) -> LTHHparams:
     -------
     LTHHparams
     """
-    from empirical.hparams import from_dict
-    from empirical.presets import get_preset
+    from empirical.config.hparams import from_dict
+    from empirical.config.presets import get_preset
 
     preset = get_preset(name, KIND)
     sections = {s: preset.section(s) for s in ("dataset", "model", "training", "pruning")}

@@ -74,11 +74,11 @@ def build_bench_variant(model_name: str, variant: str, keep: float, width_mult: 
     ``masked`` gets one-shot layerwise magnitude masks at density ``keep``; score variants have
     only their scores (and BatchNorm affine parameters) trainable.
     """
-    from empirical import pruning
+    from empirical.algorithms import pruning
+    from empirical.algorithms.lth import prunable_weights, set_masks_
+    from empirical.algorithms.mpt import freeze_for_score_training
     from empirical.layers import LayerConfig
-    from empirical.lth import prunable_weights, set_masks_
     from empirical.models import build_model
-    from empirical.mpt import freeze_for_score_training
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")

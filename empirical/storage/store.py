@@ -7,22 +7,23 @@ Layout of ``runs_dir/<kind>/<hash>/``:
 - ``checkpoint.pt`` the latest training state (model, optimizer, step, RNG states and every
   evaluation record so far), replaced atomically after every epoch;
 - ``ticket.pt``     the found ticket (scores, masks, alpha per layer, seed; LTH: the masks);
-- ``result.json``   the final summary, written LAST and sealed (:mod:`empirical.run_files`): the
+- ``result.json``   the final summary, written LAST and sealed
+  (:mod:`empirical.storage.run_files`): the
   digests of the metrics, checkpoint and ticket it summarises and a checksum of itself.
 
 Next to the directory, ``runs_dir/<kind>/.<hash>.lock`` is the run's lock (:meth:`RunStore.lock`):
 a second process asking for the same run waits for the first and then reuses its result, while
 runs with other hashes proceed in parallel.
 
-Damage (:mod:`empirical.run_files`): every file is validated when read. A finished run whose
+Damage (:mod:`empirical.storage.run_files`): every file is validated when read. A finished run whose
 ``result.json`` fails its checks, or whose summarised files changed, is recomputed from its
 checkpoint (the checkpoint holds the evaluation records, so a damaged ``metrics.jsonl`` is
 rewritten from it); a damaged checkpoint is moved aside to ``checkpoint.pt.damaged`` and the run
 retrains from its start. Each repair prints one warning naming the file and what was wrong. Files a
 run cannot recompute (a parent's ``hparams.json``) raise :class:`RunFileError`: one line, exit 2.
 
-Every file is written through :mod:`empirical.atomic`: a killed process leaves either the old or
-the new file, never half of one.
+Every file is written through :mod:`empirical.storage.atomic`: a killed process leaves either the
+old or the new file, never half of one.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ from typing import Any
 
 from filelock import FileLock
 
-from empirical.atomic import atomic_write, file_digest, save_torch, write_json
-from empirical.hparams import hparams_hash, run_directory, to_dict
-from empirical.run_files import (
+from empirical.config.hparams import hparams_hash, run_directory, to_dict
+from empirical.storage.atomic import atomic_write, file_digest, save_torch, write_json
+from empirical.storage.run_files import (
     HPARAMS_KEYS,
     RunFileError,
     check_checkpoint,
@@ -200,7 +201,7 @@ class RunStore:
             Move a damaged checkpoint to ``checkpoint.pt.damaged`` (the writing process only).
         keep
             Keep the checkpoint read for the next call, so that a caller asking before
-            :func:`empirical.train.fit` resumes reads the file once.
+            :func:`empirical.algorithms.train.fit` resumes reads the file once.
         """
         checkpoint, self._resume = self._resume, None
         if checkpoint is None:

@@ -2,7 +2,8 @@
 
 :func:`run_mpt` builds the model named by the hyperparameters through the layer factory, freezes
 everything except the scores (and BatchNorm gamma/beta when the model has affine BN: "+BN"),
-trains with :func:`empirical.train.fit` and stores the run under ``runs_dir/<mode>/<hash>``:
+trains with :func:`empirical.algorithms.train.fit` and stores the run under
+``runs_dir/<mode>/<hash>``:
 a finished run is read back (after its files pass the store's checks), never recomputed; a killed
 run resumes from its checkpoint; the run's lock makes a second identical command wait and reuse.
 
@@ -21,6 +22,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from empirical.algorithms.train import (
+    FitHooks,
+    FitResult,
+    fit,
+    selection_summary,
+    tensorboard_writer_class,
+)
+from empirical.config.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
 from empirical.data import Batches, dataset_info, get_dataset
 from empirical.device import (
     Distributed,
@@ -30,10 +39,8 @@ from empirical.device import (
     select_device,
     set_threads,
 )
-from empirical.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
 from empirical.memory import check_memory, training_bytes
-from empirical.store import RunStore
-from empirical.train import FitHooks, FitResult, fit, selection_summary, tensorboard_writer_class
+from empirical.storage.store import RunStore
 
 SCORE_MODES = ("edge-popup", "biprop")
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -155,14 +162,14 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
     runtime
         Device, data directory, workers, compile, progress (never part of the hash).
     hooks
-        Callbacks passed to :func:`empirical.train.fit`.
+        Callbacks passed to :func:`empirical.algorithms.train.fit`.
 
     Returns
     -------
     dict
         ``result.json``'s contents: kind, hash, run_dir, final test/val/train accuracy and loss,
         the test accuracy at the best-validation record
-        (:func:`empirical.train.selection_summary`),
+        (:func:`empirical.algorithms.train.selection_summary`),
         kept fraction per layer and overall, steps, epochs, seconds, ``reused`` (True when the
         finished run was read back).
     """

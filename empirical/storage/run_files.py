@@ -1,7 +1,8 @@
 """Validation of the files of a run directory: every file is checked when it is read.
 
 A damaged file raises :class:`RunFileError`, a ``ValueError`` whose one-line message names the file
-and what is wrong (the command line prints it and exits with status 2); :class:`empirical.store.
+and what is wrong (the command line prints it and exits with status 2);
+:class:`empirical.storage.store.
 RunStore` decides whether the run can instead be recomputed from its last valid state.
 
 What is checked

@@ -41,11 +41,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from empirical.config.hparams import TrainingHparams
 from empirical.data import Batches
 from empirical.device import Distributed, autocast
-from empirical.hparams import TrainingHparams
 from empirical.progress import progress_bar
-from empirical.store import RunStore
+from empirical.storage.store import RunStore
 
 StateDict = dict[str, Any]
 

@@ -61,9 +61,9 @@ def _sorted_effective_weight(layer: nn.Module, mode: str, keep: float) -> Any:
 
 def build_variant(model_name: str, mode: str, variant: str, keep: float) -> nn.Module:
     """The model for one variant (``ours``, ``sort`` or ``dense``), seeded with 0."""
+    from empirical.algorithms.mpt import freeze_for_score_training
     from empirical.layers import LayerConfig, prunable_layers
     from empirical.models import build_model
-    from empirical.mpt import freeze_for_score_training
 
     torch.manual_seed(0)
     cfg = LayerConfig(mode="dense" if variant == "dense" else mode, keep=keep)
@@ -94,10 +94,10 @@ def time_steps(model: nn.Module, batch_size: int, steps: int, warmup: int,
                device: torch.device) -> tuple[float, float, float | None]:
     """Wall and CPU seconds per SGD step over ``steps`` timed steps, and the CUDA peak in MiB.
 
-    :func:`empirical.bench_gpu.time_training_steps` with the training defaults of a run: bf16
+    :func:`empirical.bench.gpu.time_training_steps` with the training defaults of a run: bf16
     autocast and channels_last memory on CUDA only.
     """
-    from empirical.bench_gpu import time_training_steps
+    from empirical.bench.gpu import time_training_steps
 
     cuda = device.type == "cuda"
     return time_training_steps(model, batch_size, steps, warmup, device, bf16=cuda,

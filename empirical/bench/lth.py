@@ -13,8 +13,8 @@ at CIFAR-10 shape) two copies start from the same initialisation:
 The three are timed in alternating blocks of ``steps`` steps, or of as many as fill
 ``MIN_BLOCK_SECONDS`` (after ``warmup`` untimed ones); the fastest block of each is kept, which
 discounts interference from other processes. Pruning a level is
-:func:`empirical.pruning.magnitude_prune` (layerwise, rate 0.2) plus writing the masks into the
-model, timed the same way.
+:func:`empirical.algorithms.pruning.magnitude_prune` (layerwise, rate 0.2) plus writing the masks
+into the model, timed the same way.
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical import pruning
+from empirical.algorithms import pruning
+from empirical.algorithms.lth import model_masks, prunable_weights, set_masks_
 from empirical.device import prepare_model, select_device
-from empirical.lth import model_masks, prunable_weights, set_masks_
 
 MIN_BLOCK_SECONDS = 0.25
 BENCH_MODELS = {"lenet-300-100": (1, 28, 28), "resnet20": (3, 32, 32)}

@@ -4,22 +4,24 @@ Algorithm (Frankle & Carbin, ICLR 2019; rewinding: Frankle et al., ICML 2020)
 -----------------------------------------------------------------------------
 Level 0 trains the dense network from ``theta_0`` (layers in mode ``"masked"`` with all-ones masks,
 so one model serves every level). Level ``L >= 1`` prunes ``floor(p R)`` of the ``R`` remaining
-weights of smallest magnitude from level ``L-1``'s trained weights (:mod:`empirical.pruning`),
+weights of smallest magnitude from level ``L-1``'s trained weights
+(:mod:`empirical.algorithms.pruning`),
 resets the survivors to ``theta_k`` (``k = 0``: the initialisation; ``k > 0``: the dense run's
 state after ``k`` steps, BatchNorm statistics included) and trains again from step ``k``: the
 learning-rate schedule and the data order continue from step ``k`` (the optimiser state starts
-fresh, as in the papers). :func:`empirical.train.fit` multiplies the weights by the mask in the
-forward pass and calls ``enforce_masks_`` after every optimiser step, so momentum, weight decay
-and Adam never revive a pruned weight.
+fresh, as in the papers). :func:`empirical.algorithms.train.fit` multiplies the weights by the mask
+in the forward pass and calls ``enforce_masks_`` after every optimiser step, so momentum, weight
+decay and Adam never revive a pruned weight.
 
 Learning speed: the early-stopping iteration is the evaluation step of minimum validation loss
 (first one on ties), checked every ``training.eval_every`` iterations on the held-out split
 ``dataset.val_size``; the test accuracy at that step is recorded with it.
 
-Every level, control and branch is a run ``runs_dir/lth/<hash>`` (:mod:`empirical.lth_hparams`):
+Every level, control and branch is a run ``runs_dir/lth/<hash>``
+(:mod:`empirical.config.lth_hparams`):
 finished runs are read back (after the store's checks; a damaged one is recomputed), killed runs
 resume from their checkpoint, each run stores its mask in ``ticket.pt``, and each run is trained
-under its lock (:meth:`empirical.store.RunStore.lock`).
+under its lock (:meth:`empirical.storage.store.RunStore.lock`).
 """
 
 from __future__ import annotations
@@ -34,11 +36,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from empirical import pruning
-from empirical.data import dataset_info
-from empirical.device import Distributed, prepare_model, select_device, set_threads
-from empirical.hparams import RuntimeConfig, default_runs_dir, from_dict, hparams_hash
-from empirical.lth_hparams import (
+from empirical.algorithms import pruning
+from empirical.algorithms.mpt import make_batches
+from empirical.algorithms.train import (
+    FitHooks,
+    FitResult,
+    fit,
+    selection_summary,
+    tensorboard_writer_class,
+    total_steps,
+)
+from empirical.config.hparams import RuntimeConfig, default_runs_dir, from_dict, hparams_hash
+from empirical.config.lth_hparams import (
     CONTROLS,
     KIND,
     LTHHparams,
@@ -48,18 +57,11 @@ from empirical.lth_hparams import (
     parse_rewind,
     rewind_step,
 )
+from empirical.data import dataset_info
+from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.memory import check_memory, training_bytes
-from empirical.mpt import make_batches
-from empirical.run_files import RunFileError, check_tensor_dict, load_torch
-from empirical.store import HPARAMS, RunStore, save_torch, warn_damaged
-from empirical.train import (
-    FitHooks,
-    FitResult,
-    fit,
-    selection_summary,
-    tensorboard_writer_class,
-    total_steps,
-)
+from empirical.storage.run_files import RunFileError, check_tensor_dict, load_torch
+from empirical.storage.store import HPARAMS, RunStore, save_torch, warn_damaged
 
 StateDict = dict[str, Any]
 Row = dict[str, Any]
@@ -324,7 +326,8 @@ def early_stop(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     Parameters
     ----------
     records : sequence of dict
-        Evaluation records of :func:`empirical.train.fit` (``step``, ``val_loss``, ``test_acc``).
+        Evaluation records of :func:`empirical.algorithms.train.fit` (``step``, ``val_loss``,
+        ``test_acc``).
 
     Returns
     -------
@@ -367,7 +370,7 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
     Parameters
     ----------
     hparams : LTHHparams
-        The run (see :mod:`empirical.lth_hparams`); its parent must be finished.
+        The run (see :mod:`empirical.config.lth_hparams`); its parent must be finished.
     runs_dir : path, optional
         Run store root (default ``$TICKETS_RUNS`` or ``./runs``).
     runtime : RuntimeConfig, optional
@@ -375,7 +378,7 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
     capture_rewind : str
         Level 0 only: also save ``theta_k`` for this rewind point while training.
     hooks : FitHooks, optional
-        Extra callbacks for :func:`empirical.train.fit` (tests).
+        Extra callbacks for :func:`empirical.algorithms.train.fit` (tests).
 
     Returns
     -------
@@ -423,7 +426,8 @@ def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tens
     """Refuse ``levels`` IMP levels that would prune a layer (or the global pool) to 0 weights.
 
     Layerwise scope follows each layer's count ``K <- K - floor(p K)``
-    (:func:`empirical.pruning.count_to_prune`); global scope can only be checked on the pool.
+    (:func:`empirical.algorithms.pruning.count_to_prune`); global scope can only be checked on the
+    pool.
 
     Parameters
     ----------
@@ -587,7 +591,8 @@ def run_branch(level: LTHHparams, training: Any, runs_dir: str | os.PathLike | N
     Parameters
     ----------
     level : LTHHparams
-        A finished IMP level ``>= 1`` (e.g. an entry of :func:`empirical.lth_hparams.imp_chain`).
+        A finished IMP level ``>= 1`` (e.g. an entry of
+        :func:`empirical.config.lth_hparams.imp_chain`).
     training : TrainingHparams
         The branch's training settings.
     runs_dir, runtime

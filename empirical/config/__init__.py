@@ -1,0 +1,1 @@
+"""Configuration: hashed hyperparameters of MPT and LTH runs, and the published presets."""

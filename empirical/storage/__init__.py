@@ -1,0 +1,1 @@
+"""Run storage: content-addressed run directories, validated run files, atomic writes and locks."""
