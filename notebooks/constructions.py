@@ -39,8 +39,8 @@
 
 # %% tags=["parameters"]
 SCALE = "smoke"
-OUT_DIR = None  # default: ../paper_figures/<SCALE>
-RUNS_DIR = None
+OUT_DIR = None  # None: paper_figures/SCALE if run by `tickets figures`, else .../scratch/SCALE
+RUNS_DIR = None  # None: $TICKETS_RUNS, else runs/ at the repository root
 DATA_DIR = None
 
 # %%
@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 from theory.bounds import OUR_BOUNDS, get_bound
 from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
 from verify.conv_study import sweep_conv_error_vs_width
-from verify.plotting import Outputs, log_axis, use_style
+from verify.plotting import Outputs, legend_outside, log_axis, plot_width_needed, use_style
 from verify.probability_study import (
     lueker_constant,
     pensia_lower_bound_table,
@@ -70,7 +70,7 @@ signs = get_scale("sign_tickets", SCALE)
 VARIED = {"eps": sizes.eps_values, "depth": sizes.depth_values,
           "target-width": sizes.target_widths}
 outputs = Outputs(
-    "constructions", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    "constructions", SCALE, OUT_DIR,
     figures=["error_vs_width", *(f"width_vs_{v.replace('-', '_')}" for v in VARIED),
              "success_vs_width", "success_vs_delta", "pensia_lower_bound",
              "conv_error_vs_width", "sign_agreement_vs_width"],
@@ -92,8 +92,16 @@ outputs = Outputs(
                                "outside_margin", "disagreements_outside", "seed"]},
 )
 SEEDS = list(range(sizes.seeds))
-DATA = (f"random targets {sizes.width}-wide, depth {sizes.depth}, eps={sizes.eps}, "
-        f"delta={sizes.delta}")
+FIXED = {"target-width": f"random targets {sizes.width}-wide", "depth": f"depth {sizes.depth}",
+         "eps": f"eps={sizes.eps}", "delta": f"delta={sizes.delta}"}
+DATA = ", ".join(FIXED.values())
+
+
+def sweep_data(vary: str) -> str:
+    """The footer's data of a sweep over ``vary``: the fixed settings, and which one varies."""
+    fixed = [text for name, text in FIXED.items() if name != vary]
+    return ", ".join(fixed) + f"; {vary} varied"
+
 
 # %% [markdown]
 # The bound each construction is held to: our explicit-constant bound where the construction has
@@ -132,7 +140,7 @@ ax.axhline(sizes.eps, color="k", linestyle="--", linewidth=1, label=f"$\\epsilon
 log_axis(ax, errors["source_width"])
 ax.set(yscale="log", xlabel="source width (widest layer)",
        ylabel="sup error on the unit ball", title="Strong tickets: error against width")
-ax.legend(fontsize=8)
+legend_outside(ax)
 outputs.figure(fig, "error_vs_width",
                "Sup error of the pruned subnetwork against the source width, the "
                f"{len(sizes.methods)} "
@@ -158,9 +166,7 @@ for vary in VARIED:
     for (method, group), color in zip(part.groupby("construction", sort=False),
                                       sns.color_palette(n_colors=len(sizes.methods)),
                                       strict=False):
-        ax.plot(group["value"], group["source_width"].where(group["found"] & ~group["trivial"]),
-                marker="o",
-                color=color, label=f"{method} (proven)")
+        plot_width_needed(ax, group, color, f"{method} (proven)", f"{method} (trivial target)")
         ax.plot(group["value"], group["bound_width"], linestyle="--", color=color,
                 label=f"{method} (bound)")
     ax.set(yscale="log", xlabel=LABELS[vary], ylabel="source width needed",
@@ -171,20 +177,20 @@ for vary in VARIED:
                    label="target sup norm (median)")
     else:
         ax.set_xticks(sorted(part["value"].unique()))
-    ax.legend(fontsize=7, ncol=2)
+    legend_outside(ax)
     outputs.figure(fig, f"width_vs_{vary.replace('-', '_')}",
                    f"Smallest source width whose runs provably reach sup error <= eps (the "
                    f"exact sup, else the construction's certified upper bound; table column "
                    f"evidence) in at least "
                    f"{sizes.fraction:.0%} of seeds (solid; missing: none of the candidate widths "
-                   f"did, or the target is trivial) against {vary}, and the width the "
+                   f"did) against {vary}, and the width the "
                    f"construction's bound prescribes "
                    f"(dashed). The width is searched over the candidate block sizes, then "
                    f"bisected between the last failing and the first passing one. Where the "
                    f"targets' own sup norm (table column target_sup, median over seeds) is below "
                    f"eps in that fraction of seeds, the empty ticket passes: such points are "
-                   f"marked trivial and not drawn. "
-                   f"Bounds: {caption_bounds}.", SEEDS, data=DATA)
+                   f"marked trivial and drawn hollow (the smallest searched width that passed). "
+                   f"Bounds: {caption_bounds}.", SEEDS, data=sweep_data(vary))
 
 # %% [markdown]
 # ## Convolutional targets
@@ -209,7 +215,7 @@ ax.axhline(conv.eps, color="k", linestyle="--", linewidth=1, label=f"$\\epsilon$
 log_axis(ax, conv_errors["source_width"])
 ax.set(yscale="log", xlabel="source width (channels of the widest layer)",
        ylabel="sup error on the unit ball", title="CNN targets: error against width")
-ax.legend(fontsize=8)
+legend_outside(ax)
 CONV_SEEDS = list(range(conv.seeds))
 CONV_DATA = (f"random CNN targets, {conv.channels} channels, depth {conv.depth}, "
              f"eps={conv.eps}")
@@ -242,7 +248,7 @@ sns.lineplot(data=sign_agreement, x="source_width", y="outside_margin", marker="
 log_axis(ax, sign_agreement["source_width"])
 ax.set(ylim=(-0.05, 1.05), xlabel="source width (widest layer)", ylabel="fraction of inputs",
        title="Sign-activation tickets: agreement against width")
-ax.legend(fontsize=8)
+legend_outside(ax)
 SIGN_SEEDS = list(range(signs.seeds))
 SIGN_DATA = (f"random sign targets {signs.width}-wide, depth {signs.depth}, margin "
              f"{signs.margin}; 4096 inputs on the unit sphere per run")
@@ -292,7 +298,7 @@ def rate_plot(part: pd.DataFrame, x: str, ax, promise_per_method: bool) -> None:
         ax.plot(promise.index, promise.values, linestyle="--", color="k", linewidth=1,
                 label="promised $1 - \\delta$")
     ax.set(ylim=(-0.05, 1.05), ylabel="success rate (95% CP interval)")
-    ax.legend(fontsize=7, ncol=2)
+    legend_outside(ax)
 
 
 fig, ax = plt.subplots()
@@ -338,7 +344,7 @@ for (eps_value, group), color in zip(lower.groupby("eps"), sns.color_palette(), 
     ax.axvline(group["lower_bound"].iloc[0], color=color, linestyle=":", linewidth=1)
 ax.set(xlabel="hidden width N", ylabel="fraction of sources approximating every map",
        ylim=(-0.05, 1.05), title="Pensia's lower bound, d = 1 (exact)")
-ax.legend(fontsize=8)
+legend_outside(ax)
 LB_SEEDS = list(range(chance.lower_bound_seeds))
 outputs.figure(fig, "pensia_lower_bound",
                "Fraction of random 1-N-1 uniform sources whose best pruning eps-approximates "
@@ -371,7 +377,8 @@ outputs.table(lueker, "lueker_constant", "Estimate of Lueker's C for U[-1, 1] su
 outputs.table(errors, "errors", "Sup error against source width (one row per run).",
               SEEDS, data=DATA)
 outputs.table(needed, "width_needed", "Smallest sufficient source width against eps, depth and "
-              "target width, with the bound's width.", SEEDS, data=DATA)
+              "target width, with the bound's width.", SEEDS,
+              data=f"{DATA}; one of them varied per row (column param)")
 outputs.table(bounds, "bounds", "The bounds as sympy LaTeX: ours (explicit constants) and the "
               "theorems' (C: unspecified constant).", SEEDS)
 outputs.finish()

@@ -23,8 +23,8 @@
 
 # %% tags=["parameters"]
 SCALE = "smoke"
-OUT_DIR = None  # default: ../paper_figures/<SCALE>
-RUNS_DIR = None  # default: $TICKETS_RUNS or ./runs
+OUT_DIR = None  # None: paper_figures/SCALE if run by `tickets figures`, else .../scratch/SCALE
+RUNS_DIR = None  # None: $TICKETS_RUNS, else runs/ at the repository root
 DATA_DIR = None
 
 # %%
@@ -34,13 +34,14 @@ import seaborn as sns
 from IPython.display import display
 
 from verify import lth_study
-from verify.plotting import Outputs, log_axis, run_hashes, use_style
+from verify.notebook_paths import runs_dir
+from verify.plotting import Outputs, figure_legend, log_axis, run_hashes, use_style
 from verify.scales import get_scale
 
 use_style()
 sizes = get_scale("lth", SCALE)
 outputs = Outputs(
-    "lth", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    "lth", SCALE, OUT_DIR,
     figures=["accuracy", "early_stop"],
     tables={"summary": ["model", "arm", "level", "weights_remaining", "test_acc",
                         "early_stop_step", "dense_test_acc", "seeds"],
@@ -50,9 +51,9 @@ outputs = Outputs(
 SEEDS = list(sizes.seeds)
 
 # %%
-rows = lth_study.run_study(sizes, RUNS_DIR, DATA_DIR)
+rows = lth_study.run_study(sizes, runs_dir(RUNS_DIR), DATA_DIR)
 runs = pd.DataFrame(rows)
-runs["test_acc"] *= 100
+runs[["test_acc", "early_stop_test_acc"]] *= 100
 HASHES = run_hashes(rows)
 DATA = ", ".join(sorted(runs["dataset"].unique()))
 print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run store")
@@ -60,17 +61,22 @@ print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run sto
 
 # %%
 def against_remaining(y: str, ylabel: str, title: str) -> plt.Figure:
-    """``y`` against the percentage of weights remaining, one panel per model, hue = arm."""
+    """``y`` against the percentage of weights remaining, one panel per model, hue = arm.
+
+    Each arm has its own dash and marker, so arms with equal values stay visible; one legend
+    right of the panels."""
     models = list(sizes.models)
     fig, axes = plt.subplots(1, len(models), figsize=(5.4 * len(models), 4.2), squeeze=False)
     for ax, model in zip(axes[0], models, strict=True):
         sns.lineplot(data=runs[runs["model"] == model], x="weights_remaining", y=y, hue="arm",
-                     style="arm", markers=True, dashes=False, errorbar="sd",
+                     style="arm", markers=True, dashes=True, errorbar="sd",
                      hue_order=list(dict.fromkeys(lth_study.ARMS.values())), ax=ax)
         log_axis(ax, runs.loc[runs["model"] == model, "weights_remaining"].round(1),
                  invert=True)
         ax.set(xlabel="weights remaining (%)", ylabel=ylabel, title=model)
-        ax.legend(fontsize=8)
+    figure_legend(fig, axes[0][0], title="arm")
+    for ax in axes[0][1:]:
+        ax.get_legend().remove()
     fig.suptitle(title)
     return fig
 
@@ -95,7 +101,8 @@ summary[["test_acc", "test_acc_std", "dense_test_acc"]] *= 100
 outputs.table(summary, "summary", "IMP tickets and controls per level: mean test accuracy (%) "
               "and early-stop iteration over seeds, with the dense network's accuracy.", SEEDS,
               HASHES, DATA)
-outputs.table(runs, "runs", "Every IMP level and control run with its run-store hash.", SEEDS,
+outputs.table(runs, "runs", "Every IMP level and control run with its run-store hash "
+              "(accuracies in %).", SEEDS,
               HASHES, DATA)
 display(summary)
 

@@ -30,8 +30,8 @@
 
 # %% tags=["parameters"]
 SCALE = "smoke"
-OUT_DIR = None  # default: ../paper_figures/<SCALE>
-RUNS_DIR = None  # default: $TICKETS_RUNS or ./runs
+OUT_DIR = None  # None: paper_figures/SCALE if run by `tickets figures`, else .../scratch/SCALE
+RUNS_DIR = None  # None: $TICKETS_RUNS, else runs/ at the repository root
 DATA_DIR = None
 
 # %%
@@ -41,13 +41,14 @@ import seaborn as sns
 from IPython.display import display
 
 from verify import mpt_study
-from verify.plotting import Outputs, log_axis, run_hashes, use_style
+from verify.notebook_paths import runs_dir
+from verify.plotting import Outputs, figure_legend, log_axis, run_hashes, use_style
 from verify.scales import get_scale
 
 use_style()
 sizes = get_scale("mpt", SCALE)
 outputs = Outputs(
-    "mpt", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    "mpt", SCALE, OUT_DIR,
     figures=["depth", "width", "mnist5k"],
     tables={"best_vs_dense": ["model", "width_mult", "variant", "best_keep", "best_val_acc",
                               "best_acc", "dense_acc", "gap", "seeds"],
@@ -62,7 +63,8 @@ SEEDS = list(sizes.seeds)
 DATA = sizes.dataset
 
 # %%
-rows = mpt_study.run_study(sizes, RUNS_DIR, DATA_DIR)
+RUNS = runs_dir(RUNS_DIR)
+rows = mpt_study.run_study(sizes, RUNS, DATA_DIR)
 runs = pd.DataFrame(rows)
 runs["test_acc"] *= 100
 print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run store")
@@ -70,7 +72,8 @@ print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run sto
 
 # %%
 def accuracy_vs_keep(frame: pd.DataFrame, hue: str, title: str, setup=sizes) -> plt.Figure:
-    """Accuracy against k per variant (panels), one colour per ``hue``; dense dashed."""
+    """Accuracy against k per variant (panels), one colour per ``hue``; dense dashed; one
+    legend right of the panels, so that no baseline is covered."""
     variants = list(setup.variants)
     fig, axes = plt.subplots(1, len(variants), figsize=(5.2 * len(variants), 4.2), sharey=True,
                              squeeze=False)
@@ -85,7 +88,7 @@ def accuracy_vs_keep(frame: pd.DataFrame, hue: str, title: str, setup=sizes) -> 
         log_axis(ax, setup.keeps)
         ax.set(xlabel="kept fraction $k$", ylabel="test accuracy (%)",
                title=variant)
-    axes[0][0].legend(title=f"{hue} (dashed: dense, weights trained)", loc="lower right")
+    figure_legend(fig, axes[0][0], title=f"{hue}\n(dashed: dense,\nweights trained)")
     fig.suptitle(title)
     return fig
 
@@ -130,7 +133,7 @@ display(best)
 
 # %%
 real = get_scale("mpt_mnist5k", SCALE)
-real_rows = mpt_study.run_study(real, RUNS_DIR, DATA_DIR)
+real_rows = mpt_study.run_study(real, RUNS, DATA_DIR)
 real_runs = pd.DataFrame(real_rows)
 real_runs["test_acc"] *= 100
 fig = accuracy_vs_keep(real_runs[real_runs["series"] == "depth"], "model",

@@ -22,8 +22,8 @@
 
 # %% tags=["parameters"]
 SCALE = "smoke"
-OUT_DIR = None  # default: ../paper_figures/<SCALE>
-RUNS_DIR = None
+OUT_DIR = None  # None: paper_figures/SCALE if run by `tickets figures`, else .../scratch/SCALE
+RUNS_DIR = None  # None: $TICKETS_RUNS, else runs/ at the repository root
 DATA_DIR = None
 
 # %%
@@ -34,14 +34,14 @@ import seaborn as sns
 from IPython.display import display
 
 from theory.bounds import get_bound
-from verify.plotting import Outputs, use_style
+from verify.plotting import Outputs, legend_outside, use_style
 from verify.scales import get_scale
 from verify.subset_sum_study import subset_sum_table
 
 use_style()
 sizes = get_scale("subset_sum", SCALE)
 outputs = Outputs(
-    "subset_sum", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    "subset_sum", SCALE, OUT_DIR,
     figures=["success", "radius"],
     tables={"table": ["n", "eps", "success_prob", "median_radius"]},
 )
@@ -64,7 +64,7 @@ for eps in eps_values:
     ax.axvline(counting.evaluate(epsilon=eps), color=palette[eps], linestyle="--", linewidth=1)
 ax.set(xlabel="number of summands $n$", ylabel="P(every target within $\\epsilon$)",
        title="Random subset sum: success probability")
-ax.legend(title="$\\epsilon$ (dashed: $n = " + counting.latex() + "$)", fontsize=8)
+legend_outside(ax, title="$\\epsilon$ (dashed:\n$n = " + counting.latex() + "$)")
 outputs.figure(fig, "success",
                f"Success probability against n for several eps; dashed lines: the counting lower "
                f"bound $n \\geq {counting.latex()}$.", SEEDS, data=DATA)
@@ -81,7 +81,7 @@ for eps in sorted(table["eps"].unique()):
 ax.set(xlabel="number of summands $n$", ylabel="covering radius of $[-1, 1]$",
        title="Random subset sum: covering radius")
 ax.set_xlim(radius["n"].min() - 0.5, radius["n"].max() + 0.5)
-ax.legend(fontsize=8)
+legend_outside(ax)
 outputs.figure(fig, "radius",
                f"Median exact covering radius against n (log scale); dashed: the counting bound "
                f"$n \\geq {counting.latex()}$ read as a radius; dotted: the eps values.",

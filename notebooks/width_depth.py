@@ -15,8 +15,10 @@
 # # The effect of width and depth, interactively
 #
 # Change the knobs in the next cell and rerun the notebook (finished training runs are read back
-# from the run store, so only new settings train). `None` means "the scale's default"
-# (`verify.scales`, study `width_depth`).
+# from the run store, so only new settings train), or use the controls at the end (with the
+# `notebooks` extra's ipywidgets). `None` means "the scale's default" (`verify.scales`, study
+# `width_depth`). Run by hand, the notebook writes `paper_figures/scratch/SCALE/`; only
+# `tickets figures` writes the committed `paper_figures/SCALE/`.
 #
 # - Practice: multi-prize tickets (biprop) in MLPs of every depth and hidden width, at one kept
 #   fraction $k$, against the weight-trained dense MLP of the same shape.
@@ -24,8 +26,8 @@
 
 # %% tags=["parameters"]
 SCALE = "smoke"  # smoke | cpu | paper
-OUT_DIR = None  # default: ../paper_figures/<SCALE>
-RUNS_DIR = None  # default: $TICKETS_RUNS or ./runs
+OUT_DIR = None  # None: paper_figures/SCALE if run by `tickets figures`, else .../scratch/SCALE
+RUNS_DIR = None  # None: $TICKETS_RUNS, else runs/ at the repository root
 DATA_DIR = None
 DEPTHS = None  # numbers of linear layers, e.g. [2, 3, 4]
 WIDTHS = None  # hidden widths, e.g. [32, 128, 512]
@@ -45,7 +47,9 @@ from IPython.display import display
 
 from verify import mpt_study
 from verify.construction_study import sweep_width_vs_eps
-from verify.plotting import Outputs, run_hashes, use_style
+from verify.notebook_controls import selection_controls
+from verify.notebook_paths import runs_dir
+from verify.plotting import Outputs, legend_outside, plot_width_needed, run_hashes, use_style
 from verify.scales import get_scale
 
 use_style()
@@ -58,7 +62,7 @@ sizes = dataclasses.replace(
     theory_method=THEORY_METHOD or defaults.theory_method,
 )
 outputs = Outputs(
-    "width_depth", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
+    "width_depth", SCALE, OUT_DIR,
     figures=["accuracy_grid", "theory_width"],
     tables={"grid": ["model", "depth", "widths", "variant", "keep", "seed", "test_acc", "hash"],
             "theory": ["construction", "value", "source_width", "bound_width", "target_sup",
@@ -67,25 +71,40 @@ outputs = Outputs(
 display(sizes)
 
 # %%
-points = mpt_study.grid_points(sizes.depths, sizes.widths, sizes.keep, VARIANTS, sizes.seeds)
-rows = mpt_study.run_points(sizes, points, RUNS_DIR, DATA_DIR)
-grid = pd.DataFrame(rows).assign(
-    hidden=lambda f: f["widths"].str.split("x").str[0].astype(int),
-    test_acc=lambda f: 100 * f["test_acc"])
-print(f"{len(grid)} runs, {int(grid['reused'].sum())} read back from the run store")
+RUNS = runs_dir(RUNS_DIR)
+
+
+def accuracy_grid(setup) -> tuple[pd.DataFrame, list[dict]]:
+    """Train (or read back) every run of ``setup``'s depth x width grid; accuracies in %."""
+    points = mpt_study.grid_points(setup.depths, setup.widths, setup.keep, VARIANTS, setup.seeds)
+    rows = mpt_study.run_points(setup, points, RUNS, DATA_DIR)
+    frame = pd.DataFrame(rows).assign(
+        hidden=lambda f: f["widths"].str.split("x").str[0].astype(int),
+        test_acc=lambda f: 100 * f["test_acc"])
+    print(f"{len(frame)} runs, {int(frame['reused'].sum())} read back from the run store {RUNS}")
+    return frame, rows
+
+
+def grid_figure(frame: pd.DataFrame, setup) -> plt.Figure:
+    """Heatmaps of mean test accuracy by depth and hidden width, one per variant and dense."""
+    shown = [*VARIANTS, mpt_study.DENSE]
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 3.8), squeeze=False)
+    for ax, variant in zip(axes[0], shown, strict=True):
+        table = (frame[frame["variant"] == variant]
+                 .pivot_table(index="depth", columns="hidden", values="test_acc", aggfunc="mean"))
+        sns.heatmap(table, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax,
+                    vmin=frame["test_acc"].min(), vmax=frame["test_acc"].max())
+        ax.invert_yaxis()
+        keep = f", k={setup.keep:g}" if variant != mpt_study.DENSE else " (weights trained)"
+        ax.set(xlabel="hidden width", ylabel="depth (layers)", title=f"{variant}{keep}")
+    fig.suptitle(f"Test accuracy (%) on {setup.dataset} by depth and width")
+    return fig
+
+
+grid, rows = accuracy_grid(sizes)
 
 # %%
-shown = [*VARIANTS, mpt_study.DENSE]
-fig, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 3.8), squeeze=False)
-for ax, variant in zip(axes[0], shown, strict=True):
-    table = (grid[grid["variant"] == variant]
-             .pivot_table(index="depth", columns="hidden", values="test_acc", aggfunc="mean"))
-    sns.heatmap(table, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax,
-                vmin=grid["test_acc"].min(), vmax=grid["test_acc"].max())
-    ax.invert_yaxis()
-    keep = f", k={sizes.keep:g}" if variant != mpt_study.DENSE else " (weights trained)"
-    ax.set(xlabel="hidden width", ylabel="depth (layers)", title=f"{variant}{keep}")
-fig.suptitle(f"Test accuracy (%) on {sizes.dataset} by depth and width")
+fig = grid_figure(grid, sizes)
 DENSE_NOTE = (f" The dense networks train {sizes.dense_training['iterations']:,} steps of their "
               "preset's recipe (shortened for time; the MPT study's baselines run it in full)."
               if "iterations" in sizes.dense_training else
@@ -100,19 +119,18 @@ theory = pd.DataFrame(sweep_width_vs_eps(
     sizes.theory_method, "depth", list(sizes.depths), list(sizes.theory_block_sizes),
     eps=sizes.theory_eps, seeds=len(sizes.seeds)))
 fig, ax = plt.subplots()
-ax.plot(theory["value"], theory["source_width"].where(theory["found"] & ~theory["trivial"]),
-        marker="o",
-        label="smallest sufficient width (measured)")
+plot_width_needed(ax, theory, "C0", "smallest sufficient width (measured)",
+                  "trivial target: the empty ticket passes")
 ax.plot(theory["value"], theory["bound_width"], "k--", label="the construction's bound")
 ax.set_xticks(sorted(theory["value"].unique()))
 ax.set(yscale="log", xlabel="target depth $l$", ylabel="source width",
        title=f"{sizes.theory_method}: width needed against depth")
-ax.legend(fontsize=8)
+legend_outside(ax)
 outputs.figure(fig, "theory_width", f"Source width the {sizes.theory_method} construction needs "
                f"for eps={sizes.theory_eps:g} against the target depth, and its bound. "
                "Norm-bounded random targets shrink with depth; where the targets' own sup norm "
-               "is below eps in half the seeds the empty ticket passes, and the point is marked "
-               "trivial and not drawn.",
+               "is below eps in half the seeds the empty ticket passes: the point is marked "
+               "trivial and drawn hollow at the smallest searched width that passed.",
                list(range(len(sizes.seeds))), data="random 2-wide targets")
 
 # %%
@@ -121,3 +139,31 @@ outputs.table(grid, "grid", "Every run of the width/depth grid with its run-stor
 outputs.table(theory, "theory", "Smallest sufficient source width against target depth.",
               list(range(len(sizes.seeds))))
 outputs.finish()
+
+# %% [markdown]
+# ## Explore other depths and widths
+#
+# With ipywidgets (the `notebooks` extra), choose depths and hidden widths below and press *run*:
+# the grid is trained (finished runs are read back from the run store) and drawn below the
+# button; nothing is saved. Headless (`tickets figures`) the controls are shown but never run;
+# without ipywidgets one line says so.
+
+
+# %%
+def explore(depths: list[int], widths: list[int]) -> None:
+    """Train or read back the grid of ``depths`` x ``widths`` and show its heatmaps here."""
+    if not depths or not widths:
+        print("choose at least one depth and one width")
+        return
+    setup = dataclasses.replace(sizes, depths=tuple(depths), widths=tuple(widths))
+    fig = grid_figure(accuracy_grid(setup)[0], setup)
+    display(fig)
+    plt.close(fig)
+
+
+controls = selection_controls(
+    {"depths": sorted({*sizes.depths, 2, 3, 4, 5, 6}),
+     "widths": sorted({*sizes.widths, 16, 32, 64, 128, 256, 512, 1024})},
+    {"depths": sizes.depths, "widths": sizes.widths}, explore)
+if controls is not None:
+    display(controls)

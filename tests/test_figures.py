@@ -56,7 +56,12 @@ def test_inject_parameters_after_the_tagged_cell(tmp_path: Path) -> None:
     index = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
     injected = nb.cells[index + 1]
     assert injected.metadata["tags"] == ["injected-parameters"]
-    assert "SCALE = 'cpu'" in injected.source and "OUT_DIR = '/x'" in injected.source
+    assert 'SCALE = "cpu"' in injected.source and 'OUT_DIR = "/x"' in injected.source
+    # injecting again replaces papermill's cell instead of adding a second one
+    nb = inject_parameters(nb, {"SCALE": "paper"})
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata["tags"]]
+    assert len(injected) == 1 and 'SCALE = "paper"' in injected[0].source
+    assert "OUT_DIR" not in injected[0].source
 
 
 def test_inject_rejects_unknown_names_and_missing_cell(tmp_path: Path) -> None:
@@ -115,8 +120,12 @@ def test_outputs_check_declarations(tmp_path: Path) -> None:
 
 
 def test_markdown_table() -> None:
-    assert markdown_table(["x", "y"], [(1, None), ("a|b", True)]) == (
-        "| x | y |\n|---|---|\n| 1 | - |\n| a\\|b | yes |\n")
+    frame = pd.DataFrame({"x": [1, 2.345678], "y": [None, True], "z": ["a|b", "c"]})
+    assert markdown_table(frame) == (
+        "| x     | y   | z    |\n"
+        "|:------|:----|:-----|\n"
+        "| 1     | -   | a\\|b |\n"
+        "| 2.346 | yes | c    |\n")
 
 
 def test_index_lists_every_output_with_hashes(tmp_path: Path) -> None:
@@ -169,3 +178,67 @@ def test_format_seeds_compacts_ranges() -> None:
     assert format_seeds([3, 0, 1, 2, 7, 9, 8]) == "0-3,7-9"
     assert format_seeds([5]) == "5"
     assert format_seeds([]) == "-"
+
+
+FIGURE_NOTEBOOK = '''\
+# %% tags=["parameters"]
+SCALE = "smoke"
+OUT_DIR = None
+RUNS_DIR = None
+DATA_DIR = None
+
+# %%
+import matplotlib.pyplot as plt
+from verify.plotting import Outputs
+outputs = Outputs("pic", SCALE, OUT_DIR, figures=["f"], tables={})
+fig, ax = plt.subplots()
+ax.plot([0, 1], [1, 0])
+outputs.figure(fig, "f", "a line", [0])
+outputs.finish()
+'''
+
+
+def test_figures_show_inline_in_a_kernel(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # a Jupyter kernel's default backend
+    path = tmp_path / "pic.py"
+    path.write_text(FIGURE_NOTEBOOK)
+    nb = execute_notebook(path, {"OUT_DIR": str(tmp_path / "out")})
+    shown = [o for o in nb.cells[-1].outputs if o.output_type == "display_data"]
+    assert len(shown) == 1 and "image/png" in shown[0].data  # once: the figure is closed after
+    assert (tmp_path / "out" / "pic_f.png").stat().st_size > 0
+
+
+def test_index_skips_scratch_and_lists_captions_with_hashes(tmp_path: Path) -> None:
+    for where in ("smoke", "scratch/smoke"):
+        outputs = Outputs("nb", "smoke", tmp_path / where, figures=[], tables={"t": ["a"]})
+        outputs.table(pd.DataFrame({"a": [1]}), "t", f"caption in {where}", [0, 1, 2, 5],
+                      run_hashes=["feedbeef"])
+        outputs.finish()
+    text = write_index(tmp_path).read_text()
+    assert "caption in smoke" in text and "caption in scratch" not in text
+    assert "- **nb_t**: caption in smoke Runs: `feedbeef`." in text
+    assert "| 0-2,5 " in text and "### `notebooks/nb.py` at scale `smoke`" in text
+
+
+def test_selection_controls_call_back_with_the_selection() -> None:
+    from verify.notebook_controls import selection_controls
+
+    calls = []
+    box = selection_controls({"depths": [2, 3, 4], "widths": [16, 64]},
+                             {"depths": [3], "widths": [64, 16]},
+                             lambda **chosen: calls.append(chosen))
+    lists, button, _ = box.children
+    assert calls == []  # nothing runs until the button is pressed (headless runs stay as they are)
+    lists.children[0].value = (4, 2)
+    button.click()
+    assert calls == [{"depths": [2, 4], "widths": [16, 64]}]
+
+
+def test_selection_controls_without_ipywidgets(monkeypatch, capsys) -> None:
+    import sys
+
+    from verify.notebook_controls import MISSING_LINE, selection_controls
+
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails as if not installed
+    assert selection_controls({"depths": [2]}, {"depths": [2]}, print) is None
+    assert capsys.readouterr().out == MISSING_LINE + "\n"

@@ -48,3 +48,12 @@ def test_index_names_every_output(smoke_outputs: Path) -> None:
         for output in read_manifest(path)["outputs"]:
             assert f"(smoke/{output['files'][0]})" in readme
             assert all(f"`{h}`" in readme for h in output["run_hashes"])
+
+
+def test_sweep_footers_name_the_varied_setting(smoke_outputs: Path) -> None:
+    manifest = read_manifest(smoke_outputs / "smoke" / f"constructions{MANIFEST_SUFFIX}")
+    data = {o["name"]: o["data"] for o in manifest["outputs"]}
+    assert data["constructions_width_vs_eps"].endswith("; eps varied")
+    assert "eps=" not in data["constructions_width_vs_eps"]
+    assert "depth " not in data["constructions_width_vs_depth"]
+    assert "-wide" not in data["constructions_width_vs_target_width"]

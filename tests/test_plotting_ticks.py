@@ -1,4 +1,4 @@
-"""Log-axis tick choice and labels (verify/plotting.py)."""
+"""Log-axis ticks, legends placed off the data, width-needed markers (verify/plotting.py)."""
 
 from __future__ import annotations
 
@@ -30,3 +30,55 @@ def test_ticks_are_few_spread_and_from_the_values(values: list[float]) -> None:
     span = math.log10(max(values) / min(values))
     gaps = [math.log10(b / a) for a, b in pairwise(ticks)]
     assert all(g >= span / (2 * MAX_LABELLED_TICKS) * (1 - 1e-6) for g in gaps)
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_legends_cover_no_panel() -> None:
+    import matplotlib.pyplot as plt
+
+    from verify.plotting import figure_legend, legend_outside
+
+    fig, ax = plt.subplots()
+    for i in range(12):  # as many entries as the construction sweeps draw
+        ax.plot([1, 2], [i, i + 1], label=f"construction {i} (bound)")
+    legend = legend_outside(ax)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert not _overlaps(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 3)
+    for ax in axes:
+        ax.plot([0, 1], [0, 1], label="MLP-2")
+        ax.axhline(0.5, linestyle="--", label="dense")
+        ax.legend()
+    legend = figure_legend(fig, axes[0], title="model")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert axes[0].get_legend() is None and len(legend.get_texts()) == 2
+    assert not any(_overlaps(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
+                   for ax in axes)
+    plt.close(fig)
+
+
+def test_width_needed_draws_trivial_targets_instead_of_dropping_them() -> None:
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import pandas as pd
+
+    from verify.plotting import plot_width_needed
+
+    frame = pd.DataFrame({"value": [2, 3, 4, 5], "source_width": [336, 308, 880, 900],
+                          "found": [True, True, True, False],
+                          "trivial": [False, False, True, False]})
+    fig, ax = plt.subplots()
+    plot_width_needed(ax, frame, "C0", "proven", "trivial target")
+    drawn = {line.get_label(): np.asarray(line.get_ydata(), dtype=float) for line in ax.lines}
+    assert set(drawn) == {"proven", "trivial target"}
+    np.testing.assert_array_equal(drawn["proven"], [336, 308, np.nan, np.nan])
+    np.testing.assert_array_equal(drawn["trivial target"], [np.nan, np.nan, 880, np.nan])
+    assert ax.lines[1].get_markerfacecolor() == "none"
+    plt.close(fig)

@@ -2,12 +2,21 @@
 
 Notebooks live in ``notebooks/<name>.py`` (jupytext percent format). Each has one cell tagged
 ``parameters`` (papermill's convention) assigning ``SCALE``, ``OUT_DIR``, ``RUNS_DIR`` and
-``DATA_DIR``; :func:`inject_parameters` adds a cell right after it that re-assigns the values of
-this run, so the notebook file itself always runs as it stands (``SCALE = "smoke"``). The notebook
-writes its figures and tables through :class:`verify.plotting.Outputs`, which leaves a manifest
-``<out>/<scale>/<name>.manifest.json``; :func:`write_index` gathers every manifest into
-``<out>/README.md``: each figure and table, the notebook and scale that made it, its seeds, data and
-the run-store hashes behind it.
+``DATA_DIR``; :func:`inject_parameters` has papermill add the cell tagged
+``injected-parameters`` after it that re-assigns the values of this run, so the notebook file
+itself always runs as it stands (``SCALE = "smoke"``). The cells are then executed with nbclient
+(the library papermill itself drives) rather than ``papermill.execute_notebook``: a progress bar
+counts cells over all notebooks of a ``tickets figures`` call, a failure is reported in one line
+naming the cell as numbered in the ``.py`` file, the kernel's start-up chatter on stderr is
+dropped, and the kernel gets the environment below, none of which papermill's executor offers.
+
+``tickets figures`` authorises its output directory through
+:data:`verify.notebook_paths.PUBLISH_ENV` in the kernel's environment: only then does a notebook
+write into ``paper_figures/<scale>/`` (any other run writes ``paper_figures/scratch/<scale>/``).
+The notebook writes its figures and tables through :class:`verify.plotting.Outputs`, which leaves
+a manifest ``<out>/<scale>/<name>.manifest.json``; :func:`write_index` gathers every manifest
+into ``<out>/README.md``: each figure and table, the notebook and scale that made it, its seeds,
+data and the run-store hashes behind it.
 """
 
 from __future__ import annotations
@@ -19,8 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from verify.cli.common import UserError
-from verify.plotting import MANIFEST_SUFFIX, atomic_write, markdown_table, read_manifest
-from verify.scales import DISK_DATASETS, STUDIES, check_scale, datasets_of
+from verify.notebook_paths import FIGURES_ROOT, PUBLISH_ENV
+from verify.notebook_paths import runs_dir as resolve_runs_dir
+from verify.plotting import (
+    MANIFEST_SUFFIX,
+    atomic_write,
+    format_seeds,
+    markdown_table,
+    read_manifest,
+)
+from verify.scales import DISK_DATASETS, SCALES, STUDIES, check_scale, datasets_of
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 #: Order in which ``tickets figures`` runs the notebooks (theory first; others follow by name).
@@ -30,6 +47,8 @@ PARAMETERS_TAG = "parameters"
 FIGURE_THREADS = 1
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 INJECTED_TAG = "injected-parameters"
+KERNEL_NAME = "python3"
+LANGUAGE = "python"
 
 
 class NotebookError(UserError):
@@ -57,33 +76,38 @@ def _parameters_cell(nb: Any) -> int:
 
 
 def inject_parameters(nb: Any, params: Mapping[str, Any]) -> Any:
-    """Insert a cell assigning ``params`` right after the cell tagged ``parameters``.
+    """Have papermill insert the cell assigning ``params`` right after the ``parameters`` cell.
 
     Parameters
     ----------
     nb : nbformat.NotebookNode
-        The notebook (modified in place and returned).
+        The notebook.
     params : mapping
-        Variable name -> value (written with ``repr``: str, numbers, None, lists).
-        Every name must be assigned in the parameters cell (catches typos).
+        Variable name -> value (str, numbers, None, lists; papermill's Python translator writes
+        them). Every name must be assigned in the parameters cell (catches typos; papermill only
+        warns).
 
     Returns
     -------
     nbformat.NotebookNode
+        The notebook with a cell tagged ``injected-parameters`` (replacing an earlier one).
     """
     import nbformat
+    from papermill.parameterize import parameterize_notebook
+    from papermill.translators import papermill_translators
 
     index = _parameters_cell(nb)
-    source = nb.cells[index].source
-    assigned = {line.split("=")[0].strip() for line in source.splitlines() if "=" in line}
+    translator = papermill_translators.find_translator(KERNEL_NAME, LANGUAGE)
+    assigned = {p.name for p in translator.inspect(nb.cells[index])}
     unknown = sorted(set(params) - assigned)
     if unknown:
         raise ValueError(f"its parameters cell does not define {', '.join(unknown)}")
-    lines = [f"{name} = {value!r}" for name, value in params.items()]
-    cell = nbformat.v4.new_code_cell("# Injected by verify.figures\n" + "\n".join(lines),
-                                     metadata={"tags": [INJECTED_TAG]})
-    nb.cells.insert(index + 1, cell)
-    return nb
+    if "papermill" not in nb.metadata:
+        nb.metadata["papermill"] = nbformat.from_dict({"parameters": {}})
+    for cell in nb.cells:  # papermill reads every cell's tags (as its own notebook loader adds)
+        cell.metadata.setdefault("tags", [])
+    return parameterize_notebook(nb, dict(params), kernel_name=KERNEL_NAME, language=LANGUAGE,
+                                 comment="Parameters injected by tickets figures")
 
 
 def _first_line(text: str) -> str:
@@ -104,7 +128,8 @@ def failure_message(name: str, nb: Any, index: int, ename: str, evalue: str) -> 
 
 
 def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
-                     on_cell: Callable[[], Any] | None = None, timeout: int | None = None) -> Any:
+                     on_cell: Callable[[], Any] | None = None, timeout: int | None = None,
+                     env: Mapping[str, str] | None = None) -> Any:
     """Execute a notebook file cell by cell in a fresh kernel, with ``params`` injected.
 
     Parameters
@@ -117,6 +142,9 @@ def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
         Called after each code cell (a progress bar's update).
     timeout : int, optional
         Seconds per cell (default: none).
+    env : mapping, optional
+        Extra environment variables of the kernel (``tickets figures`` passes
+        :data:`verify.notebook_paths.PUBLISH_ENV`).
 
     Returns
     -------
@@ -137,13 +165,14 @@ def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
         nb = inject_parameters(load_notebook(path), params)
     except ValueError as err:
         raise NotebookError(f"notebook {name}: {err}") from None
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, timeout=timeout, kernel_name=KERNEL_NAME,
                             resources={"metadata": {"path": str(path.parent)}})
     # The kernel's own stderr carries only start-up chatter; cell output comes over iopub.
     # One intra-op thread: the numbers of the committed figures must not depend on the core
     # count of the machine that regenerates them (see verify.plotting.compute_threads).
-    env = {**os.environ, **{v: str(FIGURE_THREADS) for v in THREAD_VARIABLES}}
-    with client.setup_kernel(stderr=subprocess.DEVNULL, env=env):
+    kernel_env = {**os.environ, **{v: str(FIGURE_THREADS) for v in THREAD_VARIABLES},
+                  **(env or {})}
+    with client.setup_kernel(stderr=subprocess.DEVNULL, env=kernel_env):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
@@ -183,7 +212,7 @@ def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | N
                             f"disk, but {where} (give --data-dir DIR holding the datasets)")
 
 
-def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
+def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
                   names: Sequence[str] | None = None, runs_dir: str | os.PathLike | None = None,
                   data_dir: str | os.PathLike | None = None,
                   notebook_dir: str | os.PathLike = NOTEBOOK_DIR, progress: bool = True,
@@ -194,13 +223,15 @@ def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
     ----------
     scale : str
         ``smoke``, ``cpu`` or ``paper``.
-    out_root : path
-        The figures root (``paper_figures``).
+    out_root : path, optional
+        The figures root (default: the repository's ``paper_figures``); ``out_root/<scale>`` is
+        the one directory the notebooks are authorised to write.
     names : sequence of str, optional
         Notebooks to run (default: all in ``notebook_dir``).
     runs_dir, data_dir : path, optional
-        Run store root (default ``$TICKETS_RUNS`` or ``./runs`` of the caller, the store
-        ``tickets train`` uses; finished runs are reused) and dataset directory.
+        Run store root (default :func:`verify.notebook_paths.runs_dir`: ``$TICKETS_RUNS`` or the
+        repository's ``runs/``, the store a notebook opened by hand uses too; finished runs are
+        reused) and dataset directory.
     notebook_dir : path
         Where the ``.py`` notebooks are.
     progress : bool
@@ -215,8 +246,6 @@ def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
     """
     from tqdm.auto import tqdm
 
-    from empirical.config.hparams import default_runs_dir
-
     check_scale(scale)
     available = notebook_names(notebook_dir)
     chosen = list(names) if names else available
@@ -224,10 +253,10 @@ def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
     if unknown:
         raise UserError(f"unknown notebook {unknown[0]!r}; choose one of {', '.join(available)}")
     check_data(chosen, scale, data_dir)
-    out_dir = Path(out_root).resolve() / scale
-    params = {"SCALE": scale, "OUT_DIR": str(out_dir),
-              # resolved here: the kernel runs in notebook_dir, the user's ./runs is the caller's
-              "RUNS_DIR": str(default_runs_dir(runs_dir).resolve()),
+    out_root = Path(out_root).resolve() if out_root is not None else FIGURES_ROOT
+    out_dir = out_root / scale
+    # resolved here: the kernel runs in notebook_dir, relative paths are the caller's
+    params = {"SCALE": scale, "OUT_DIR": str(out_dir), "RUNS_DIR": str(resolve_runs_dir(runs_dir)),
               "DATA_DIR": str(Path(data_dir).resolve()) if data_dir else None}
     paths = [Path(notebook_dir) / f"{n}.py" for n in chosen]
     total = sum(sum(c.cell_type == "code" for c in load_notebook(p).cells) + 1 for p in paths)
@@ -235,7 +264,8 @@ def run_notebooks(scale: str, out_root: str | os.PathLike = "paper_figures",
     with tqdm(total=total, desc="notebooks", unit="cell", disable=not progress) as bar:
         for path in paths:
             bar.set_description(f"{path.stem} ({scale})")
-            execute_notebook(path, params, on_cell=bar.update, timeout=timeout)
+            execute_notebook(path, params, on_cell=bar.update, timeout=timeout,
+                             env={PUBLISH_ENV: str(out_dir)})
             manifest = out_dir / f"{path.stem}{MANIFEST_SUFFIX}"
             if not manifest.exists():
                 raise NotebookError(f"notebook {path.stem} finished without writing {manifest} "
@@ -249,43 +279,53 @@ def _code_list(items: Sequence[Any]) -> str:
     return ", ".join(f"`{i}`" for i in items) if items else "-"
 
 
-def write_index(out_root: str | os.PathLike = "paper_figures") -> Path:
+def write_index(out_root: str | os.PathLike | None = None) -> Path:
     """Write ``out_root/README.md`` indexing every manifest under ``out_root/<scale>/``.
+
+    Per scale and notebook: a table of its outputs (files, seeds, data), then each output's
+    caption and the run-store hashes behind it (a list, so that the table stays narrow). Only
+    directories named after a scale (:data:`verify.scales.SCALES`) are indexed; the scratch
+    directory of exploration runs is not.
 
     Parameters
     ----------
-    out_root : path
-        The figures root.
+    out_root : path, optional
+        The figures root (default: the repository's ``paper_figures``).
 
     Returns
     -------
     Path
         The README written.
     """
-    root = Path(out_root)
+    import pandas as pd
+
+    root = Path(out_root) if out_root is not None else FIGURES_ROOT
     sections = [
         "# Paper figures\n",
         "Generated by `tickets figures --scale SCALE` (or `--only NAME`), which executes the "
         "jupytext notebooks in `notebooks/` headless and reuses finished runs from the run store. "
         "Do not edit by hand: this index is rewritten from the manifests "
-        "`SCALE/NAME.manifest.json` each notebook writes.\n",
+        "`SCALE/NAME.manifest.json` each notebook writes. A notebook opened by hand writes "
+        "`scratch/SCALE/` instead (git-ignored, not indexed; see `docs/notebooks.md`).\n",
     ]
-    columns = ["output", "kind", "files", "notebook", "seeds", "data", "run hashes", "caption"]
-    for scale_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+    columns = ["output", "kind", "files", "seeds", "data"]
+    for scale_dir in [root / s for s in sorted(SCALES) if (root / s).is_dir()]:
         manifests = sorted(scale_dir.glob(f"*{MANIFEST_SUFFIX}"))
-        if not manifests:
-            continue
-        rows = []
+        if manifests:
+            sections.append(f"## Scale `{scale_dir.name}`\n")
         for path in manifests:
             manifest = read_manifest(path)
-            for out in manifest["outputs"]:
-                files = [f"[{f}]({scale_dir.name}/{f})" for f in out["files"]]
-                rows.append([out["name"], out["kind"], ", ".join(files),
-                             f"`notebooks/{manifest['notebook']}.py`",
-                             ",".join(str(s) for s in out["seeds"]) or "-", out["data"] or "-",
-                             _code_list(out["run_hashes"]), out["caption"].replace("\n", " ")])
-        sections.append(f"## Scale `{scale_dir.name}`\n")
-        sections.append(markdown_table(columns, rows))
+            outputs = manifest["outputs"]
+            rows = [[out["name"], out["kind"],
+                     ", ".join(f"[{f}]({scale_dir.name}/{f})" for f in out["files"]),
+                     format_seeds(out["seeds"]), out["data"] or "-"]
+                    for out in outputs]
+            sections.append(f"### `notebooks/{manifest['notebook']}.py` at scale "
+                            f"`{scale_dir.name}`\n")
+            sections.append(markdown_table(pd.DataFrame(rows, columns=columns)))
+            sections.append("\n".join(
+                f"- **{out['name']}**: {out['caption'].replace(chr(10), ' ')} "
+                f"Runs: {_code_list(out['run_hashes'])}." for out in outputs) + "\n")
     text = "\n".join(sections)
     atomic_write(root / "README.md", lambda h: h.write(text))
     return root / "README.md"

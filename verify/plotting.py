@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from verify.notebook_paths import committed_dir, output_dir
+
 MANIFEST_SUFFIX = ".manifest.json"
 #: Columns of a run table that differ between two regenerations of the same results (wall-clock
 #: time, whether a run was read back): never written into a committed table.
@@ -103,6 +105,52 @@ def plain_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
 
 
+def legend_outside(ax: Any, **kwargs: Any) -> Any:
+    """The legend of ``ax`` to the right of its axes, where it covers no line, bound or baseline.
+
+    ``kwargs`` go to :meth:`matplotlib.axes.Axes.legend` (``title``, ``ncol``, handles...).
+    Saved with ``bbox_inches="tight"`` (the style's ``savefig.bbox``), the figure grows to hold it.
+    """
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **kwargs)
+
+
+def figure_legend(fig: Any, ax: Any, **kwargs: Any) -> Any:
+    """One legend for every panel of ``fig`` (the handles of ``ax``), right of all the panels.
+
+    Any legend that ``ax`` drew itself is removed, so no panel is covered.
+    """
+    handles, labels = ax.get_legend_handles_labels()
+    if ax.get_legend() is not None:
+        ax.get_legend().remove()
+    return fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.92),
+                      borderaxespad=0.0, **kwargs)
+
+
+def plot_width_needed(ax: Any, frame: Any, color: Any, label: str, trivial_label: str) -> None:
+    """Smallest sufficient width against the varied value; trivial targets hollow, not dropped.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Where to draw.
+    frame : pandas.DataFrame
+        Rows of :func:`verify.construction_study.sweep_width_vs_eps` for one construction:
+        ``value``, ``source_width``, ``found``, ``trivial``.
+    color
+        The construction's colour.
+    label, trivial_label : str
+        Legend labels of the proven widths (filled markers, joined) and of trivial targets
+        (hollow markers): where the target's own sup norm is below eps the empty ticket passes,
+        so the width drawn there is only the smallest searched width that passed.
+    """
+    proven = frame["source_width"].where(frame["found"] & ~frame["trivial"])
+    trivial = frame["source_width"].where(frame["found"] & frame["trivial"])
+    ax.plot(frame["value"], proven, marker="o", color=color, label=label)
+    if trivial.notna().any():
+        ax.plot(frame["value"], trivial, marker="o", linestyle="none", markerfacecolor="none",
+                color=color, label=trivial_label)
+
+
 def atomic_write(path: Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:
     """Call ``write(handle)`` on a temporary file next to ``path``, then ``os.replace`` it.
 
@@ -137,11 +185,10 @@ def format_cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
-def markdown_table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """A GitHub-flavoured Markdown table of ``rows`` under the header ``columns``."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(format_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+def markdown_table(frame: Any) -> str:
+    """A Markdown table of a data frame (``pandas.DataFrame.to_markdown``, i.e. tabulate's pipe
+    format), every cell written by :func:`format_cell` first."""
+    return frame.map(format_cell).to_markdown(index=False, disable_numparse=True) + "\n"
 
 
 @dataclass
@@ -216,29 +263,43 @@ class Outputs:
         Notebook name (the stem of ``notebooks/<name>.py``).
     scale : str
         The scale it runs at.
-    out_dir : path
-        ``paper_figures/<scale>`` (created).
+    out_dir : path, optional
+        Where to write (created), resolved by :func:`verify.notebook_paths.output_dir`: None or
+        ``paper_figures/<scale>`` is written only when ``tickets figures`` authorised it; any
+        other run that would write into ``paper_figures/`` writes ``paper_figures/scratch/<scale>``
+        instead. One printed line says where the files go (attribute ``scratch`` tells which).
     figures : sequence of str
         Names of the figures the notebook will write.
     tables : mapping of str to sequence of str
         Names of the tables it will write, each with the columns it must hold.
     """
 
-    def __init__(self, notebook: str, scale: str, out_dir: str | os.PathLike,
-                 figures: Sequence[str], tables: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, notebook: str, scale: str, out_dir: str | os.PathLike | None = None,
+                 figures: Sequence[str] = (), tables: Mapping[str, Sequence[str]] | None = None
+                 ) -> None:
+        tables = dict(tables or {})
         names = [*figures, *tables]
         if len(set(names)) != len(names):
             raise ValueError(f"notebook {notebook}: output names must be unique, got {names}")
         self.notebook = notebook
         self.scale = scale
-        self.out_dir = Path(out_dir)
+        self.out_dir, self.scratch = output_dir(scale, out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        print(self.destination_line())
         self.declared: dict[str, OutputRecord] = {
             **{n: OutputRecord(self._stem(n), "figure") for n in figures},
             **{n: OutputRecord(self._stem(n), "table", columns=list(c))
                for n, c in tables.items()},
         }
         self.written: set[str] = set()
+
+    def destination_line(self) -> str:
+        """One line saying where this notebook's files go (and why, for the scratch directory)."""
+        if not self.scratch:
+            return f"outputs of {self.notebook} -> {self.out_dir}"
+        return (f"outputs of {self.notebook} -> {self.out_dir} (scratch: exploring; the committed "
+                f"{committed_dir(self.scale)} is written only by `tickets figures --scale "
+                f"{self.scale}`)")
 
     def _stem(self, name: str) -> str:
         return f"{self.notebook}_{name}"
@@ -251,7 +312,10 @@ class Outputs:
 
     def figure(self, fig: Any, name: str, caption: str, seeds: Sequence[int],
                run_hashes: Sequence[str] = (), data: str = "") -> list[Path]:
-        """Save ``fig`` as PNG and PDF with a provenance footer, and close it.
+        """Save ``fig`` as PNG and PDF with a provenance footer, show it inline, and close it.
+
+        In a Jupyter kernel the saved figure is displayed in the cell's output
+        (:func:`show_inline`); elsewhere it is only saved.
 
         Parameters
         ----------
@@ -282,6 +346,7 @@ class Outputs:
                                                              metadata=FIXED_METADATA[f]),
                          binary=True)
             paths.append(path)
+        show_inline(fig)
         plt.close(fig)
         self._done(name, record, paths, caption, seeds, hashes, data)
         return paths
@@ -315,7 +380,7 @@ class Outputs:
         atomic_write(csv, lambda h: frame.to_csv(h, index=False))
         md = self.out_dir / f"{record.name}.md"
         text = (f"{caption}\n\n_{provenance_line(self.scale, seeds, hashes, data)}_\n\n"
-                + markdown_table(list(frame.columns), frame.itertuples(index=False)))
+                + markdown_table(frame))
         atomic_write(md, lambda h: h.write(text))
         self._done(name, record, [csv, md], caption, seeds, hashes, data)
         return [csv, md]
@@ -351,6 +416,24 @@ class Outputs:
         atomic_write(self.manifest_path,
                      lambda h: h.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n"))
         return self.manifest_path
+
+
+def show_inline(fig: Any) -> bool:
+    """Display ``fig`` in the output of the running Jupyter cell; False outside a kernel.
+
+    A plain ``python`` or terminal IPython session has no cell output to show it in.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    from IPython.display import display
+
+    display(fig)
+    return True
 
 
 def compute_threads() -> int | None:

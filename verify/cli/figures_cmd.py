@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 from verify.cli.common import existing_dir, path, positive_int
 
@@ -30,10 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", choices=SCALES, default="smoke", help=SCALE_HELP)
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this notebook (its file stem, e.g. mpt); repeatable")
-    parser.add_argument("--out", type=path, default="paper_figures",
-                        help="figures root; outputs go to OUT/SCALE/ (default: paper_figures)")
+    parser.add_argument("--out", type=path, default=None,
+                        help="figures root; outputs go to OUT/SCALE/ (default: paper_figures/ "
+                             "of the repository, the only command that writes it)")
     parser.add_argument("--runs-dir", type=path, default=None,
-                        help="run store root (default: $TICKETS_RUNS or ./runs)")
+                        help="run store root (default: $TICKETS_RUNS, else runs/ at the "
+                             "repository root, the store a notebook opened by hand reads too)")
     parser.add_argument("--data-dir", type=existing_dir, default=os.environ.get("TICKETS_DATA"),
                         help="directory holding on-disk datasets (MNIST, CIFAR-10; needed at "
                              "paper scale; default: $TICKETS_DATA)")
@@ -46,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Execute the chosen notebooks; print the outputs' directory and the elapsed time."""
     from verify.figures import NotebookError, run_notebooks
+    from verify.notebook_paths import FIGURES_ROOT
 
     started = time.perf_counter()
     try:
@@ -56,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tickets figures: error: {err}", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
+    root = Path(args.out) if args.out is not None else FIGURES_ROOT
     print(f"{len(manifests)} notebook(s) at scale {args.scale} in {seconds:.0f} s -> "
-          f"{os.path.join(args.out, args.scale)}/ (index: {os.path.join(args.out, 'README.md')})")
+          f"{root / args.scale}/ (index: {root / 'README.md'})")
     return 0
