@@ -75,8 +75,6 @@ def against_remaining(y: str, ylabel: str, title: str) -> plt.Figure:
                  invert=True)
         ax.set(xlabel="weights remaining (%)", ylabel=ylabel, title=model)
     figure_legend(fig, axes[0][0], title="arm")
-    for ax in axes[0][1:]:
-        ax.get_legend().remove()
     fig.suptitle(title)
     return fig
 

@@ -209,7 +209,7 @@ def test_figures_show_inline_in_a_kernel(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_index_skips_scratch_and_lists_captions_with_hashes(tmp_path: Path) -> None:
-    for where in ("smoke", "scratch/smoke"):
+    for where in ("smoke", "scratch/smoke", "scratch"):  # OUT_DIR=paper_figures/scratch too
         outputs = Outputs("nb", "smoke", tmp_path / where, figures=[], tables={"t": ["a"]})
         outputs.table(pd.DataFrame({"a": [1]}), "t", f"caption in {where}", [0, 1, 2, 5],
                       run_hashes=["feedbeef"])

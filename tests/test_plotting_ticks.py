@@ -58,7 +58,7 @@ def test_legends_cover_no_panel() -> None:
     legend = figure_legend(fig, axes[0], title="model")
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    assert axes[0].get_legend() is None and len(legend.get_texts()) == 2
+    assert all(ax.get_legend() is None for ax in axes) and len(legend.get_texts()) == 2
     assert not any(_overlaps(legend.get_window_extent(renderer), ax.get_window_extent(renderer))
                    for ax in axes)
     plt.close(fig)

@@ -117,11 +117,13 @@ def legend_outside(ax: Any, **kwargs: Any) -> Any:
 def figure_legend(fig: Any, ax: Any, **kwargs: Any) -> Any:
     """One legend for every panel of ``fig`` (the handles of ``ax``), right of all the panels.
 
-    Any legend that ``ax`` drew itself is removed, so no panel is covered.
+    The legends the panels drew themselves (seaborn draws one per panel) are removed, so no
+    panel is covered.
     """
     handles, labels = ax.get_legend_handles_labels()
-    if ax.get_legend() is not None:
-        ax.get_legend().remove()
+    for panel in fig.axes:
+        if panel.get_legend() is not None:
+            panel.get_legend().remove()
     return fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.92),
                       borderaxespad=0.0, **kwargs)
 
