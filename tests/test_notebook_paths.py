@@ -108,3 +108,38 @@ def test_notebook_run_by_hand_writes_scratch_and_reads_the_repository_store(
     finally:
         (scratch / f"{name}.manifest.json").unlink(missing_ok=True)
         committed.unlink(missing_ok=True)
+
+
+STORE_NOTEBOOK = '''\
+# %% tags=["parameters"]
+SCALE = "smoke"
+OUT_DIR = None
+RUNS_DIR = None
+DATA_DIR = None
+
+# %%
+import os
+
+import pandas as pd
+from verify.plotting import Outputs
+outputs = Outputs("store", SCALE, OUT_DIR, figures=[], tables={"t": ["runs", "publish"]})
+outputs.table(pd.DataFrame({"runs": [RUNS_DIR], "publish": [os.environ["TICKETS_FIGURES_OUT"]]}),
+              "t", "where", [0])
+outputs.finish()
+'''
+
+
+def test_tickets_figures_injects_the_same_store_and_authorises_its_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from verify.figures import run_notebooks
+
+    monkeypatch.delenv(RUNS_ENV, raising=False)
+    (tmp_path / "nbs").mkdir()
+    (tmp_path / "nbs" / "store.py").write_text(STORE_NOTEBOOK)
+    monkeypatch.chdir(tmp_path)  # a cwd-relative ./runs would be tmp_path/runs
+    run_notebooks("smoke", "figs", notebook_dir=tmp_path / "nbs", progress=False)
+    row = pd.read_csv(tmp_path / "figs" / "smoke" / "store_t.csv").iloc[0]
+    assert row["runs"] == str(notebook_paths.REPO_ROOT / "runs")
+    assert row["publish"] == str(tmp_path / "figs" / "smoke")
