@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from empirical.config.hparams import RUNS_ENV
 from verify import notebook_paths
 from verify.figures import execute_notebook
-from verify.notebook_paths import PUBLISH_ENV, RUNS_ENV, output_dir, runs_dir
+from verify.notebook_paths import PUBLISH_ENV, output_dir, runs_dir
 from verify.plotting import Outputs
 
 

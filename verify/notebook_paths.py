@@ -16,8 +16,8 @@ alike and exploring never damages what is committed:
   Directories outside ``paper_figures/`` (a temporary directory, ``tickets figures --out``) are
   written as given.
 
-This module imports neither torch nor ``empirical``: a theory notebook that writes outputs stays
-free of torch (its manifest records ``threads: null``).
+Only :func:`runs_dir` imports ``empirical`` (and so torch), when called: a theory notebook that
+writes outputs stays free of torch (its manifest records ``threads: null``).
 """
 
 from __future__ import annotations
@@ -32,10 +32,6 @@ FIGURES_ROOT = REPO_ROOT / "paper_figures"
 SCRATCH_ROOT = FIGURES_ROOT / "scratch"
 #: Environment variable through which ``tickets figures`` authorises one output directory.
 PUBLISH_ENV = "TICKETS_FIGURES_OUT"
-#: The run store's environment variable and default name (as in
-#: ``empirical.config.hparams``, repeated here so that this module does not import torch).
-RUNS_ENV = "TICKETS_RUNS"
-DEFAULT_RUNS_NAME = "runs"
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -54,12 +50,15 @@ def runs_dir(requested: str | os.PathLike | None = None) -> Path:
     Returns
     -------
     Path
-        ``requested``, else ``$TICKETS_RUNS``, else ``<repository>/runs``.
+        ``requested``, else ``$TICKETS_RUNS``, else ``<repository>/runs``: the resolution of
+        :func:`empirical.config.hparams.default_runs_dir` with the repository root in place of
+        the working directory.
     """
-    if requested is not None and str(requested) != "":
-        return Path(requested).resolve()
-    env = os.environ.get(RUNS_ENV)
-    return Path(env).resolve() if env else REPO_ROOT / DEFAULT_RUNS_NAME
+    from empirical.config.hparams import DEFAULT_RUNS_DIR, RUNS_ENV, default_runs_dir
+
+    if requested or os.environ.get(RUNS_ENV):
+        return default_runs_dir(requested or None).resolve()
+    return REPO_ROOT / DEFAULT_RUNS_DIR
 
 
 def committed_dir(scale: str) -> Path:
