@@ -25,7 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Execute the jupytext notebooks in notebooks/ headless at a scale, reusing finished "
             "runs from the run store, and write their figures (PNG + PDF) and tables (CSV + "
             "Markdown) into OUT/SCALE/ plus the index OUT/README.md (which notebook, scale, data "
-            "and run hashes made each output). A failing notebook is named with its failing cell."
+            "and run hashes made each output). A failing notebook is named with its failing cell. "
+            "Only this command writes paper_figures/SCALE/: a notebook opened by hand writes "
+            "paper_figures/scratch/SCALE/ (see docs/notebooks.md)."
         ),
     )
     parser.add_argument("--scale", choices=SCALES, default="smoke", help=SCALE_HELP)
