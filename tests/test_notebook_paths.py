@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from empirical.config.hparams import RUNS_ENV
 from verify import notebook_paths
@@ -144,3 +146,22 @@ def test_tickets_figures_injects_the_same_store_and_authorises_its_directory(
     row = pd.read_csv(tmp_path / "figs" / "smoke" / "store_t.csv").iloc[0]
     assert row["runs"] == str(notebook_paths.REPO_ROOT / "runs")
     assert row["publish"] == str(tmp_path / "figs" / "smoke")
+
+
+NAMES = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-.0123456789", min_size=1, max_size=8).filter(
+    lambda n: n not in {".", ".."})
+
+
+@given(st.lists(NAMES, min_size=0, max_size=3), st.sampled_from(["smoke", "cpu", "paper"]))
+def test_every_path_is_protected_scratch_or_outside(parts: list[str], scale: str) -> None:
+    """Unauthorised: any path under paper_figures/ but outside scratch/ is redirected; scratch/
+    and siblings such as paper_figures_old/ are written as given."""
+    root = notebook_paths.FIGURES_ROOT
+    inside = root.joinpath(*parts)
+    expected = (inside, False) if parts[:1] == ["scratch"] else (root / "scratch" / scale, True)
+    sibling = root.parent / f"{root.name}{parts[0] if parts else '_old'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(PUBLISH_ENV, raising=False)
+        assert output_dir(scale, inside) == expected
+        if sibling != root:
+            assert output_dir(scale, sibling) == (sibling, False)
