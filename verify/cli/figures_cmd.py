@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from verify import sweep_executor
 from verify.cli.common import existing_dir, path, positive_int
 
 SCALE_HELP = ("smoke: a few minutes on 2 CPU cores; cpu: the laptop studies (MNIST-1D, theory "
@@ -40,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=positive_int, default=None,
                         help="seconds allowed per notebook cell (default: no limit)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sweep_executor.add_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -48,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from verify.figures import NotebookError, run_notebooks
 
     started = time.perf_counter()
+    if sweep_executor.sweep_from_args(args):
+        return 1
     try:
         manifests = run_notebooks(args.scale, args.out, names=args.only, runs_dir=args.runs_dir,
                                   data_dir=args.data_dir, progress=not args.no_progress,
