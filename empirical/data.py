@@ -50,7 +50,7 @@ import functools
 import math
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,6 +268,14 @@ class CifarBatches(Dataset):
         self.targets = list(labels)
         self.transform = transform
 
+    @classmethod
+    def from_arrays(cls, data: np.ndarray, targets: Sequence[int], transform: Any = None
+                    ) -> CifarBatches:
+        """The dataset of ``data`` ((N, 32, 32, 3) uint8) and ``targets``, without files."""
+        dataset = cls.__new__(cls)
+        dataset.data, dataset.targets, dataset.transform = data, list(targets), transform
+        return dataset
+
     def __len__(self) -> int:
         return len(self.targets)
 
@@ -280,7 +288,8 @@ class CifarBatches(Dataset):
         return image, self.targets[index]
 
 
-def _transforms(name: str, train: bool) -> Any:
+def torchvision_transforms(name: str, train: bool) -> Any:
+    """The torchvision transform of a disk dataset: augmented (``train``) or not, normalised."""
     from torchvision import transforms as T
 
     if name == "mnist":
@@ -300,7 +309,7 @@ def _torchvision(name: str, data_dir: str | os.PathLike | None, train: bool, aug
     if data_dir is None:
         raise ValueError(f"dataset {name} is read from disk: give --data-dir")
     root = Path(data_dir)
-    transform = _transforms(name, augment)
+    transform = torchvision_transforms(name, augment)
     if name == "mnist":
         from torchvision.datasets import MNIST
 
