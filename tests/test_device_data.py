@@ -20,6 +20,7 @@ from empirical.data import (
     Batches,
     epoch_permutation,
     get_dataset,
+    order_seed,
     use_device_data,
     validation_indices,
 )
@@ -121,6 +122,19 @@ def test_epoch_covers_every_index_once_in_the_torchvision_order(world_size: int)
     assert sorted(torch.cat(seen).tolist()) == list(range(n))
 
 
+def test_every_process_count_sees_the_same_crops() -> None:
+    data = DeviceImages(_images(40), torch.arange(40), CIFAR_MEAN, CIFAR_STD, pad=PAD, flip=True)
+
+    def by_example(world_size: int) -> torch.Tensor:
+        out = torch.empty(40, 3, 32, 32)
+        for rank in range(world_size):
+            for x, y in Batches(data, 4, seed=2, rank=rank, world_size=world_size).epoch(3):
+                out[y] = x
+        return out
+
+    assert torch.equal(by_example(1), by_example(2))
+
+
 def test_same_seed_same_batches_and_restarts_mid_epoch() -> None:
     data = DeviceImages(_images(40), torch.arange(40), CIFAR_MEAN, CIFAR_STD, pad=PAD, flip=True)
     first = list(Batches(data, 8, seed=1).epoch(0))
@@ -133,6 +147,11 @@ def test_same_seed_same_batches_and_restarts_mid_epoch() -> None:
     x0 = torch.cat([x for x, _ in first])[torch.argsort(order0)]
     x1 = other_epoch[torch.argsort(order1)]
     assert not torch.equal(x0, x1)  # new crops/flips of the same images in a new epoch
+    # the documented stream: one draw per permutation position from the (seed, epoch) generator
+    offsets, flips = draw_augmentation(40, PAD, True, augmentation_generator(
+        torch.device("cpu"), order_seed(1, 1)))
+    expected, _ = data.batch(order1[:8], offsets[:8], flips[:8])
+    assert torch.equal(other_epoch[:8], expected)
 
 
 def test_cifar_splits_on_device_match_the_torchvision_splits(tmp_path: Path) -> None:
