@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,6 +66,27 @@ def test_enumeration_matches_every_study_at_every_scale() -> None:
     jobs = notebook_jobs("lth", "smoke") + notebook_jobs("mpt", "smoke")
     assert pickle.loads(pickle.dumps(jobs)) == jobs  # what submitit ships to a job
     assert callable(pickle.loads(pickle.dumps(ResumableJob())))
+
+
+@pytest.mark.parametrize("scale", ["smoke", "cpu"])
+def test_lth_chains_are_the_runs_run_lth_asks_for(scale: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The study's own loop, with every run recorded instead of trained."""
+    from empirical.algorithms import lth
+
+    asked = []
+
+    def record(hparams: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        asked.append(hparams_hash(hparams))
+        return {"level": hparams.level.level, "source": hparams.level.source, "density": 1.0,
+                "test_acc": 0.0, "early_stop_step": 0, "early_stop_test_acc": 0.0,
+                "dataset": hparams.dataset.name, "hash": asked[-1], "reused": False}
+
+    monkeypatch.setattr(lth, "run_level", record)
+    lth_study.run_study(get_scale("lth", scale), progress=False)
+    enumerated = [hparams_hash(h) for job in notebook_jobs("lth", scale)
+                  for h in job.hparams.runs()]
+    assert asked == enumerated and len(set(asked)) == len(asked)
 
 
 @pytest.mark.slow
