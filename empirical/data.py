@@ -560,7 +560,7 @@ class Batches:
               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield the batches ``start_batch, ...`` of epoch ``epoch`` as (x, y) on the device."""
         if self._images is not None:
-            yield from self._image_batches(epoch, start_batch)
+            yield from self._image_batches(self._images, epoch, start_batch)
             return
         if self._tensors is not None:
             order = self._order(epoch).to(self.device)
@@ -574,10 +574,8 @@ class Batches:
         for x, y in self._loader:  # type: ignore[union-attr]
             yield (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
 
-    def _image_batches(self, epoch: int, start_batch: int
+    def _image_batches(self, images: DeviceImages, epoch: int, start_batch: int
                        ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        images = self._images
-        assert images is not None
         order = self._order(epoch).to(self.device)
         offsets = flips = None
         if images.augmented:

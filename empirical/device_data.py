@@ -22,6 +22,7 @@ workers) while the batch order and the distribution are the same.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -165,7 +166,13 @@ class DeviceImages:
         images = self.images[indices]
         if offsets is not None and flips is not None:
             images = crop_flip(images, self.pad, offsets, flips)
-        shape = (1, -1, 1, 1)
-        mean = torch.tensor(self.mean, device=self.device).view(shape)
-        std = torch.tensor(self.std, device=self.device).view(shape)
+        mean, std = self._normalisation
         return normalise(images, mean, std), self.labels[indices]
+
+    @functools.cached_property
+    def _normalisation(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mean`` and ``std`` as (1, C, 1, 1) tensors on the device, made once (no copy to the
+        device per batch)."""
+        shape = (1, -1, 1, 1)
+        return (torch.tensor(self.mean, device=self.device).view(shape),
+                torch.tensor(self.std, device=self.device).view(shape))
