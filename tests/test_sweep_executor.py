@@ -13,6 +13,7 @@ import pytest
 from empirical.config.hparams import hparams_hash
 from verify import lth_study, mpt_study, sweep_executor
 from verify.cli.main import main
+from verify.figures import NOTEBOOK_DIR
 from verify.scales import get_scale
 from verify.sweep_executor import (
     ExecutorOptions,
@@ -74,6 +75,22 @@ def test_mpt_jobs_are_the_runs_the_notebook_asks_for(monkeypatch: pytest.MonkeyP
     jobs = notebook_jobs("lth", "smoke") + notebook_jobs("mpt", "smoke")
     assert pickle.loads(pickle.dumps(jobs)) == jobs  # what submitit ships to a job
     assert callable(pickle.loads(pickle.dumps(ResumableJob())))
+
+
+def test_width_depth_jobs_follow_the_notebooks_parameters(tmp_path: Path) -> None:
+    source = (NOTEBOOK_DIR / "width_depth.py").read_text()
+    for old, new in (("DEPTHS = None", "DEPTHS = [3]"), ("WIDTHS = None", "WIDTHS = [8, 16]"),
+                     ("EPOCHS = None", "EPOCHS = 2"), ('VARIANTS = ["MPT-1/32"]',
+                                                       'VARIANTS = ["MPT-1/32", "MPT-1/1"]')):
+        assert old in source
+        source = source.replace(old, new)
+    (tmp_path / "width_depth.py").write_text(source)
+    jobs = notebook_jobs("width_depth", "smoke", tmp_path)
+    assert len(jobs) == 2 * 3  # 2 widths x (dense + 2 variants), depth 3 only
+    assert {j.hparams.model.widths for j in jobs} == {(8, 8), (16, 16)}
+    tickets = [j for j in jobs if j.hparams.mask.mode != "dense"]
+    assert {j.hparams.training.epochs for j in tickets} == {2}
+    assert {j.hparams.model.binary_act for j in tickets} == {False, True}
 
 
 @pytest.mark.parametrize("scale", ["smoke", "cpu"])
