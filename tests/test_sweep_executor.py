@@ -12,6 +12,7 @@ import pytest
 
 from empirical.config.hparams import hparams_hash
 from verify import lth_study, mpt_study, sweep_executor
+from verify.cli.common import UserError
 from verify.cli.main import main
 from verify.figures import NOTEBOOK_DIR
 from verify.scales import get_scale
@@ -159,6 +160,14 @@ def test_bad_executor_flags_exit_2_before_work(tmp_path: Path, flags: list[str],
     assert main(argv) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "out").exists()
+
+
+def test_executor_without_submitit_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(UserError, match=r"--executor local needs submitit"):
+        sweep_executor.check_options(ExecutorOptions("local", Path("jobs")))
 
 
 @pytest.mark.slow

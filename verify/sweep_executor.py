@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import os
 import re
 import shutil
@@ -81,6 +82,9 @@ def check_options(options: ExecutorOptions) -> None:
     if options.executor not in EXECUTORS:
         raise UserError(f"--executor: unknown {options.executor!r}; choose one of "
                         f"{', '.join(EXECUTORS)}")
+    if options.executor != "inprocess" and importlib.util.find_spec("submitit") is None:
+        raise UserError(f"--executor {options.executor} needs submitit (pip install -e "
+                        "\".[cluster]\")")
     slurm = options.executor == "slurm"
     for value, flag in ((options.partition, "--partition"),
                         (options.max_parallel, "--max-parallel")):
