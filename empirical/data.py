@@ -31,6 +31,17 @@ The order of epoch ``e`` is ``randperm(n)`` drawn from a generator seeded with
 (epoch ``k // steps_per_epoch``, skipping ``k % steps_per_epoch`` batches) and see exactly the
 batches an uninterrupted run would. With ``world_size`` processes, rank ``r`` takes every
 ``world_size``-th example of the (padded) permutation, as ``DistributedSampler`` does.
+
+Device-resident images
+----------------------
+``get_dataset(..., on_device=True)`` returns MNIST or CIFAR-10 as one uint8
+:class:`empirical.device_data.DeviceImages` that :class:`Batches` keeps on the training device and
+crops, flips and normalises there in batches; :func:`use_device_data` resolves
+``RuntimeConfig.data_on_device`` (``auto``: on CUDA). The batch order is the same as the
+torchvision path's; the crops and flips are drawn from a seeded generator on the device, with the
+torchvision distribution but not its exact draws. The in-memory datasets (MNIST-1D, digits,
+mnist5k, synthetic) are float tensors that :class:`Batches` always keeps on the device; ImageNet is
+always read through torchvision and loader workers.
 """
 
 from __future__ import annotations
@@ -39,7 +50,7 @@ import functools
 import math
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,14 +59,20 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 
+from empirical.device_data import DeviceImages, augmentation_generator, draw_augmentation
+
 DATASET_NAMES = ("mnist", "cifar10", "imagenet", "mnist1d", "digits", "mnist5k", "synthetic")
 SPLITS = ("train", "val", "test")
 IN_MEMORY = ("mnist1d", "digits", "mnist5k", "synthetic")
+#: Disk datasets that can live on the training device as uint8 (:func:`use_device_data`).
+DEVICE_IMAGES = ("mnist", "cifar10")
+DATA_ON_DEVICE = ("auto", "on", "off")
 
 CIFAR_MEAN = (0.491, 0.482, 0.447)
 CIFAR_STD = (0.247, 0.243, 0.262)
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+CIFAR_CROP_PADDING = 4
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_MAX_PIXEL = 16.0
 MNIST5K_TEST_PER_CLASS = 100
@@ -251,6 +268,14 @@ class CifarBatches(Dataset):
         self.targets = list(labels)
         self.transform = transform
 
+    @classmethod
+    def from_arrays(cls, data: np.ndarray, targets: Sequence[int], transform: Any = None
+                    ) -> CifarBatches:
+        """The dataset of ``data`` ((N, 32, 32, 3) uint8) and ``targets``, without files."""
+        dataset = cls.__new__(cls)
+        dataset.data, dataset.targets, dataset.transform = data, list(targets), transform
+        return dataset
+
     def __len__(self) -> int:
         return len(self.targets)
 
@@ -263,13 +288,15 @@ class CifarBatches(Dataset):
         return image, self.targets[index]
 
 
-def _transforms(name: str, train: bool) -> Any:
+def torchvision_transforms(name: str, train: bool) -> Any:
+    """The torchvision transform of a disk dataset: augmented (``train``) or not, normalised."""
     from torchvision import transforms as T
 
     if name == "mnist":
         return T.Compose([T.ToTensor(), T.Normalize(MNIST_MEAN, MNIST_STD)])
     if name == "cifar10":
-        augment = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip()] if train else []
+        augment = ([T.RandomCrop(32, padding=CIFAR_CROP_PADDING), T.RandomHorizontalFlip()]
+                   if train else [])
         return T.Compose([*augment, T.ToTensor(), T.Normalize(CIFAR_MEAN, CIFAR_STD)])
     crop = ([T.RandomResizedCrop(224), T.RandomHorizontalFlip()] if train
             else [T.Resize(256), T.CenterCrop(224)])
@@ -282,7 +309,7 @@ def _torchvision(name: str, data_dir: str | os.PathLike | None, train: bool, aug
     if data_dir is None:
         raise ValueError(f"dataset {name} is read from disk: give --data-dir")
     root = Path(data_dir)
-    transform = _transforms(name, augment)
+    transform = torchvision_transforms(name, augment)
     if name == "mnist":
         from torchvision.datasets import MNIST
 
@@ -301,6 +328,46 @@ def _torchvision(name: str, data_dir: str | os.PathLike | None, train: bool, aug
     return ImageFolder(str(folder), transform=transform)
 
 
+@functools.lru_cache(maxsize=2)
+def _uint8_images(name: str, data_dir: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (N, C, H, W) uint8 images and int64 labels of a file of MNIST or CIFAR-10 (CPU)."""
+    base: Any = _torchvision(name, data_dir, train, False)
+    if name == "mnist":
+        images = base.data.unsqueeze(1)
+    else:
+        images = torch.from_numpy(base.data).permute(0, 3, 1, 2)
+    return images.contiguous(), torch.as_tensor(base.targets, dtype=torch.long)
+
+
+def _device_images(name: str, data_dir: str | os.PathLike | None, train: bool, augment: bool
+                   ) -> DeviceImages:
+    """A file of MNIST or CIFAR-10 as :class:`DeviceImages` (augmented like the torchvision path
+    when ``augment``: CIFAR-10's crop with padding 4 and flip; MNIST has no augmentation)."""
+    if data_dir is None:
+        raise ValueError(f"dataset {name} is read from disk: give --data-dir")
+    images, labels = _uint8_images(name, str(data_dir), train)
+    if name == "mnist":
+        return DeviceImages(images, labels, MNIST_MEAN, MNIST_STD)
+    crop = augment and train
+    return DeviceImages(images, labels, CIFAR_MEAN, CIFAR_STD,
+                        pad=CIFAR_CROP_PADDING if crop else 0, flip=crop)
+
+
+def use_device_data(setting: str, name: str, device: torch.device) -> bool:
+    """Whether dataset ``name`` lives on ``device`` as uint8 (``RuntimeConfig.data_on_device``).
+
+    ``auto``: for MNIST and CIFAR-10 on a CUDA device; ``on``: for MNIST and CIFAR-10 on any
+    device (ImageNet always goes through torchvision; the in-memory datasets are always on the
+    device); ``off``: never.
+    """
+    if setting not in DATA_ON_DEVICE:
+        raise ValueError(f"--data-on-device: unknown {setting!r}; choose one of "
+                         f"{', '.join(DATA_ON_DEVICE)}")
+    if name not in DEVICE_IMAGES or setting == "off":
+        return False
+    return setting == "on" or device.type == "cuda"
+
+
 def validation_indices(n: int, val_size: int, split_seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split ``range(n)`` into (train, val) index arrays by a seeded permutation.
 
@@ -314,7 +381,8 @@ def validation_indices(n: int, val_size: int, split_seed: int) -> tuple[np.ndarr
 
 
 def get_dataset(name: str, data_dir: str | os.PathLike | None, split: str, seed: int = 0,
-                val_size: int = 0, augment: bool = True) -> Dataset:
+                val_size: int = 0, augment: bool = True, on_device: bool = False
+                ) -> Dataset | DeviceImages:
     """One split of dataset ``name``.
 
     Parameters
@@ -332,11 +400,15 @@ def get_dataset(name: str, data_dir: str | os.PathLike | None, split: str, seed:
         Number of training examples held out as ``val``.
     augment
         Training-split augmentation (torchvision datasets).
+    on_device
+        MNIST and CIFAR-10 as uint8 :class:`DeviceImages` (augmented in batches by
+        :class:`Batches`) instead of a torchvision dataset; ignored for the other datasets.
 
     Returns
     -------
-    Dataset
-        A ``TensorDataset`` for the in-memory datasets, else a map-style dataset of (image, label).
+    Dataset or DeviceImages
+        A ``TensorDataset`` for the in-memory datasets, :class:`DeviceImages` for MNIST and
+        CIFAR-10 ``on_device``, else a map-style dataset of (image, label).
     """
     check_name(name)
     if split not in SPLITS:
@@ -348,6 +420,13 @@ def get_dataset(name: str, data_dir: str | os.PathLike | None, split: str, seed:
         keep, val = validation_indices(len(train), val_size, seed)
         chosen = torch.as_tensor(keep if split == "train" else val)
         return TensorDataset(*(t[chosen] for t in train.tensors))
+    if on_device and name in DEVICE_IMAGES:
+        if split == "test":
+            return _device_images(name, data_dir, False, False)
+        images = _device_images(name, data_dir, True, augment)
+        keep, val = validation_indices(len(images), val_size, seed)
+        return images.subset(torch.as_tensor(keep if split == "train" else val),
+                             augment=split == "train")
     if split == "test":
         return _torchvision(name, data_dir, False, False)
     # train and val both come from the training file; only train is augmented
@@ -357,9 +436,14 @@ def get_dataset(name: str, data_dir: str | os.PathLike | None, split: str, seed:
 
 
 # --- seeded batching ---------------------------------------------------------------------------
+def order_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s data order: ``seed * 1_000_003 + epoch``."""
+    return seed * ORDER_SEED_STRIDE + epoch
+
+
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The order of epoch ``epoch``: ``randperm(n)`` seeded by ``seed * 1_000_003 + epoch``."""
-    generator = torch.Generator().manual_seed(seed * ORDER_SEED_STRIDE + epoch)
+    generator = torch.Generator().manual_seed(order_seed(seed, epoch))
     return torch.randperm(n, generator=generator)
 
 
@@ -406,8 +490,11 @@ class Batches:
     """Seeded mini-batches of a dataset, restartable at any (epoch, batch).
 
     In-memory ``TensorDataset``s are sliced directly on the target device (no per-sample
-    DataLoader); other datasets go through a ``DataLoader`` with pinned memory and persistent
-    workers. The last incomplete batch is dropped when training (``drop_last``).
+    DataLoader); :class:`DeviceImages` are moved to the device once and each batch is gathered,
+    cropped, flipped (draws of :func:`empirical.device_data.augmentation_generator` for every
+    position of the epoch's permutation, sharded like it) and normalised there; other datasets
+    go through a ``DataLoader`` with pinned memory and persistent workers. The last incomplete
+    batch is dropped when training (``drop_last``).
 
     Parameters
     ----------
@@ -427,7 +514,7 @@ class Batches:
         DataLoader workers for map-style datasets.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int | None,
+    def __init__(self, dataset: Dataset | DeviceImages, batch_size: int, seed: int | None,
                  device: torch.device | str = "cpu", drop_last: bool = True, rank: int = 0,
                  world_size: int = 1, num_workers: int = 0) -> None:
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
@@ -443,8 +530,11 @@ class Batches:
         if self.steps_per_epoch == 0:
             raise ValueError(f"batch size {batch_size} exceeds the {per_rank} examples per process")
         self._tensors = None
+        self._images: DeviceImages | None = None
         self._loader = None
-        if isinstance(dataset, TensorDataset):
+        if isinstance(dataset, DeviceImages):
+            self._images = dataset.to(self.device)
+        elif isinstance(dataset, TensorDataset):
             self._tensors = tuple(t.to(self.device) for t in dataset.tensors)
         else:
             self._sampler = EpochSampler(n, seed or 0, batch_size, rank, world_size, drop_last)
@@ -456,6 +546,11 @@ class Batches:
     def __len__(self) -> int:
         return self.steps_per_epoch
 
+    @property
+    def on_device(self) -> bool:
+        """True when the whole dataset lives on the device (tensors or :class:`DeviceImages`)."""
+        return self._loader is None
+
     def _order(self, epoch: int) -> torch.Tensor:
         n = len(self.dataset)  # type: ignore[arg-type]
         order = torch.arange(n) if self.seed is None else epoch_permutation(n, self.seed, epoch)
@@ -464,6 +559,9 @@ class Batches:
     def epoch(self, epoch: int, start_batch: int = 0
               ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield the batches ``start_batch, ...`` of epoch ``epoch`` as (x, y) on the device."""
+        if self._images is not None:
+            yield from self._image_batches(self._images, epoch, start_batch)
+            return
         if self._tensors is not None:
             order = self._order(epoch).to(self.device)
             for b in range(start_batch, self.steps_per_epoch):
@@ -475,3 +573,24 @@ class Batches:
         self._sampler.set_epoch(epoch, start_batch)
         for x, y in self._loader:  # type: ignore[union-attr]
             yield (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+
+    def _image_batches(self, images: DeviceImages, epoch: int, start_batch: int
+                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self._order(epoch).to(self.device)
+        offsets = flips = None
+        if images.augmented:
+            n = len(images)
+            generator = augmentation_generator(self.device, order_seed(self.seed or 0, epoch))
+            all_offsets, all_flips = draw_augmentation(n, images.pad, images.flip, generator)
+            positions = shard(torch.arange(n), self.rank, self.world_size, self.drop_last)
+            positions = positions.to(self.device)
+            offsets, flips = all_offsets[positions], all_flips[positions]
+        for b in range(start_batch, self.steps_per_epoch):
+            part = slice(b * self.batch_size, (b + 1) * self.batch_size)
+            idx = order[part]
+            if len(idx) == 0:
+                return
+            if offsets is None:
+                yield images.batch(idx)
+            else:
+                yield images.batch(idx, offsets[part], flips[part])

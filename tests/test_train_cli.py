@@ -41,8 +41,8 @@ def test_threads_are_applied_recorded_and_not_hashed(
         first = run_json(capsys, [*base, "--threads", "1"])
         assert torch.get_num_threads() == 1
         stored = json.loads((Path(first["run_dir"]) / "hparams.json").read_text())
-        assert stored["runtime"] == {"threads": 1} and "threads" not in json.dumps(
-            stored["hparams"])
+        assert stored["runtime"] == {"threads": 1, "data_on_device": True}
+        assert "threads" not in json.dumps(stored["hparams"])
         second = run_json(capsys, [*base, "--threads", "2"])
         assert second["reused"] is True and second["hash"] == first["hash"]
         assert torch.get_num_threads() == 2

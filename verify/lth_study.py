@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,45 @@ from verify.scales import LTHScale
 #: Plot names of the run sources of :mod:`empirical.config.lth_hparams`.
 ARMS = {"dense": "IMP ticket", "imp": "IMP ticket", "reinit": "random re-init",
         "random-prune": "random pruning"}
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """One IMP chain of the study: a model and seed, levels ``0..levels`` with their controls.
+
+    ``base`` is the :class:`empirical.config.lth_hparams.LTHHparams` that
+    :func:`empirical.algorithms.lth.run_lth` starts from; the controls use ``control_seed``.
+    """
+
+    model: str
+    preset: str
+    seed: int
+    base: Any
+    levels: int
+    controls: tuple[str, ...]
+    control_seed: int
+
+    def runs(self) -> list[Any]:
+        """The hyperparameters of every run of the chain, in the order ``run_lth`` trains them."""
+        from empirical.config.lth_hparams import derived, imp_chain
+
+        chain = []
+        for level in imp_chain(self.base, self.levels):
+            chain.append(level)
+            if level.level.level >= 1:
+                chain += [derived(level, c, self.control_seed) for c in self.controls]
+        return chain
+
+
+def lineages(sizes: LTHScale) -> list[Lineage]:
+    """Every IMP chain of the study, one per (model, seed), in the order :func:`run_study` runs
+    them."""
+    from empirical.config.lth_hparams import from_preset
+
+    return [Lineage(model, preset, seed, from_preset(preset, training={**sizes.training,
+                                                                        "seed": seed}),
+                    sizes.levels_of(model), tuple(sizes.controls), seed)
+            for model, preset in sizes.models.items() for seed in sizes.seeds_of(model)]
 
 
 def runs_per_lineage(sizes: LTHScale, model: str) -> int:
@@ -75,26 +115,23 @@ def run_study(sizes: LTHScale, runs_dir: str | os.PathLike | None = None,
 
     from empirical.algorithms.lth import run_lth
     from empirical.config.hparams import RuntimeConfig
-    from empirical.config.lth_hparams import from_preset
 
     runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir),
                             progress=False)
     rows: list[dict[str, Any]] = []
     total = sum(len(sizes.seeds_of(m)) * runs_per_lineage(sizes, m) for m in sizes.models)
     with tqdm(total=total, desc="LTH runs", unit="run", disable=not progress) as bar:
-        for model, preset in sizes.models.items():
-            for seed in sizes.seeds_of(model):
-                base = from_preset(preset, training={**sizes.training, "seed": seed})
+        for lineage in lineages(sizes):
 
-                def done(row: dict[str, Any], model: str = model, preset: str = preset,
-                         seed: int = seed) -> None:
-                    rows.append(tidy_row(model, preset, seed, row))
-                    bar.update(1)
-                    if on_row is not None:
-                        on_row(rows[-1])
+            def done(row: dict[str, Any], lineage: Lineage = lineage) -> None:
+                rows.append(tidy_row(lineage.model, lineage.preset, lineage.seed, row))
+                bar.update(1)
+                if on_row is not None:
+                    on_row(rows[-1])
 
-                run_lth(base, sizes.levels_of(model), controls=sizes.controls, control_seed=seed,
-                        runs_dir=runs_dir, runtime=runtime, on_row=done)
+            run_lth(lineage.base, lineage.levels, controls=lineage.controls,
+                    control_seed=lineage.control_seed, runs_dir=runs_dir, runtime=runtime,
+                    on_row=done)
     return rows
 
 

@@ -106,6 +106,18 @@ def study_val_size(sizes: Setup) -> int:
     return sizes_of.pop()
 
 
+def point_runs(sizes: Setup, points: Sequence[MPTPoint]) -> list[Any]:
+    """The distinct runs (:class:`RunHparams`, by hash, first occurrence first) that
+    :func:`run_points` trains or reads back for ``points``."""
+    from empirical.config.hparams import hparams_hash
+
+    runs = {}
+    for point in points:
+        hparams = point_hparams(sizes, point)
+        runs.setdefault(hparams_hash(hparams), hparams)
+    return list(runs.values())
+
+
 def study_points(sizes: MPTScale) -> list[MPTPoint]:
     """Every run of the study: the depth series, then the width series (duplicates removed).
 

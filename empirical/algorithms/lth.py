@@ -485,7 +485,8 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
     initial = (None if store.resume_checkpoint(keep=True) is not None
                else start_state(hparams, masks, step, runs_dir, runtime))
-    store.write_hparams(KIND, hparams, runtime={"threads": runtime.threads})
+    store.write_hparams(KIND, hparams, runtime={"threads": runtime.threads,
+                                                "data_on_device": train.on_device})
     if not resumed:
         store.save_ticket({"masks": masks, "source": hparams.level.source,
                            "level": hparams.level.level, "rewind_step": step})

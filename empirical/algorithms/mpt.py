@@ -30,7 +30,7 @@ from empirical.algorithms.train import (
     tensorboard_writer_class,
 )
 from empirical.config.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
-from empirical.data import Batches, dataset_info, get_dataset
+from empirical.data import Batches, dataset_info, get_dataset, use_device_data
 from empirical.device import (
     Distributed,
     distributed_from_env,
@@ -93,16 +93,21 @@ def keep_schedule(hparams: RunHparams) -> Any:
 
 def make_batches(hparams: RunHparams, runtime: RuntimeConfig, device: torch.device,
                  dist: Distributed) -> tuple[Batches, Batches | None, Batches]:
-    """Training, validation (None if ``val_size`` is 0) and test batches of the run."""
+    """Training, validation (None if ``val_size`` is 0) and test batches of the run.
+
+    MNIST and CIFAR-10 stay on ``device`` as uint8 and are augmented there when
+    :func:`empirical.data.use_device_data` says so for ``runtime.data_on_device``.
+    """
     d = hparams.dataset
     if d.batch_size % dist.world_size:
         raise ValueError(f"batch size {d.batch_size} is not divisible by {dist.world_size} "
                          "processes")
     per_rank = d.batch_size // dist.world_size
+    on_device = use_device_data(runtime.data_on_device, d.name, device)
 
     def split(name: str) -> Any:
         return get_dataset(d.name, runtime.data_dir, name, seed=d.split_seed,
-                           val_size=d.val_size, augment=d.augment)
+                           val_size=d.val_size, augment=d.augment, on_device=on_device)
 
     common = {"device": device, "rank": dist.rank, "world_size": dist.world_size,
               "num_workers": runtime.num_workers}
@@ -218,7 +223,8 @@ def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
         ids = [device.index] if device.type == "cuda" else None
         model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if dist.is_main:
-        store.write_hparams(kind, hparams, runtime={"threads": runtime.threads})
+        store.write_hparams(kind, hparams, runtime={"threads": runtime.threads,
+                                                    "data_on_device": train.on_device})
     hooks = hooks or FitHooks()
     if hooks.keep_schedule is None:
         hooks.keep_schedule = keep_schedule(hparams)

@@ -17,6 +17,13 @@ precision, format and compile setting. :func:`projected_run` turns the measured 
 biprop step into the wall time of the published MPT-1/32 ResNet-18 CIFAR-10 run
 (:data:`MPT_RESNET18_RUN`: 250 epochs of 50,000 images at batch 256, k = 0.2), training steps
 only (no data loading, no evaluation). Runs on any device; on the CPU only at a tiny size.
+
+:func:`bench_data` measures the input pipeline on synthetic CIFAR-10-shaped uint8 images with
+the training augmentation (crop with padding 4, horizontal flip, normalisation), through
+:class:`empirical.data.Batches` both ways: ``device`` (the images on the device as uint8,
+augmented there in batches: :mod:`empirical.device_data`) and ``loader`` (torchvision transforms
+on PIL images in ``DataLoader`` workers, then copied to the device). A row gives the dense
+training steps/s with that input and the batches/s of the input alone.
 """
 
 from __future__ import annotations
@@ -249,3 +256,114 @@ def projected_run(rows: Sequence[GpuBenchRow]) -> dict[str, Any] | None:
             "steps": steps, "step_ms": best.step_ms, "precision": best.precision,
             "memory_format": best.memory_format, "compiled": best.compiled,
             "projected_minutes": steps * best.step_ms / 1e3 / 60}
+
+
+DATA_PATHS = ("device", "loader")
+
+
+@dataclass(frozen=True)
+class DataBenchRow:
+    """The input pipeline of one model: training and input-only throughput."""
+
+    model: str
+    data: str
+    batch: int
+    workers: int
+    steps_per_s: float
+    samples_per_s: float
+    input_batches_per_s: float
+    speedup_vs_loader: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as a plain dict."""
+        return asdict(self)
+
+
+def synthetic_cifar_batches(path: str, images: int, batch: int, device: torch.device,
+                            workers: int) -> Any:
+    """Seeded training batches of ``images`` random CIFAR-shaped uint8 images, augmented.
+
+    ``path`` ``device``: :class:`empirical.device_data.DeviceImages` (crop padding 4, flip);
+    ``loader``: the torchvision training transform of CIFAR-10 in ``workers`` loader processes.
+    """
+    from empirical.data import (
+        CIFAR_CROP_PADDING,
+        CIFAR_MEAN,
+        CIFAR_STD,
+        Batches,
+        CifarBatches,
+        torchvision_transforms,
+    )
+    from empirical.device_data import DeviceImages
+
+    generator = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (images, 32, 32, 3), dtype=torch.uint8, generator=generator)
+    labels = torch.randint(0, CIFAR_CLASSES, (images,), generator=generator)
+    if path == "device":
+        dataset: Any = DeviceImages(pixels.permute(0, 3, 1, 2).contiguous(), labels, CIFAR_MEAN,
+                                    CIFAR_STD, pad=CIFAR_CROP_PADDING, flip=True)
+    else:
+        dataset = CifarBatches.from_arrays(pixels.numpy(), labels.tolist(),
+                                           torchvision_transforms("cifar10", True))
+    return Batches(dataset, batch, seed=0, device=device, num_workers=workers)
+
+
+def time_input_steps(model: nn.Module, batches: Any, steps: int, warmup: int,
+                     device: torch.device, train: bool) -> float:
+    """Seconds per step over epoch 0 of ``batches``: an SGD step of ``model`` on each batch
+    (``train``) or only producing the batch on the device."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if train else None
+    start = 0.0
+    for index, (x, y) in enumerate(batches.epoch(0)):
+        if index == warmup:
+            _sync(device)
+            start = time.perf_counter()
+        if optimizer is not None:
+            loss = nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    _sync(device)
+    return (time.perf_counter() - start) / steps
+
+
+def bench_data(models: Sequence[str] = GPU_MODELS, batch: int = 256, steps: int = 10,
+               warmup: int = 3, workers: int = 4, width_mult: float = 1.0,
+               device: str = "auto") -> list[DataBenchRow]:
+    """Dense fp32 training with each input pipeline of :data:`DATA_PATHS`, per model.
+
+    Parameters
+    ----------
+    models
+        Subset of :data:`GPU_MODELS`.
+    batch, steps, warmup
+        Batch size, timed and untimed steps (one epoch of ``batch * (warmup + steps)`` images).
+    workers
+        ``DataLoader`` workers of the ``loader`` path.
+    width_mult
+        Width multiplier of every model.
+    device
+        ``auto``, ``cuda``, ``cpu``, ...
+
+    Returns
+    -------
+    list of DataBenchRow
+        ``speedup_vs_loader``: the loader path's training step time over this path's.
+    """
+    _check_choices(models, GPU_MODELS, "model")
+    target = select_device(device)
+    rows = []
+    for model_name in models:
+        measured = {}
+        for path in DATA_PATHS:
+            batches = synthetic_cifar_batches(path, batch * (warmup + steps), batch, target,
+                                              workers)
+            model = build_bench_variant(model_name, "dense", 1.0, width_mult).to(target)
+            measured[path] = (time_input_steps(model, batches, steps, warmup, target, True),
+                              time_input_steps(model, batches, steps, warmup, target, False))
+        for path in DATA_PATHS:
+            train_s, input_s = measured[path]
+            rows.append(DataBenchRow(model_name, path, batch, workers if path == "loader" else 0,
+                                     1 / train_s, batch / train_s, 1 / input_s,
+                                     measured["loader"][0] / train_s))
+    return rows

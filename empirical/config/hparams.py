@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from empirical.data import DATA_ON_DEVICE
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 
 DEFAULT_RUNS_DIR = "runs"
@@ -274,6 +275,14 @@ class RuntimeConfig:
                       "$OMP_NUM_THREADS, else min(4, usable cores): more oversubscribe small "
                       "models on a shared machine); reruns with the same count repeat, torch "
                       "does not promise equal bits across counts")
+    data_on_device: str = hp(
+        "auto", "keep MNIST / CIFAR-10 on the training device as uint8 and crop, flip and "
+        "normalise there in batches: auto (on CUDA), on, off (torchvision + loader workers); the "
+        "same augmentation distribution and batch order, other crop and flip draws",
+        choices=DATA_ON_DEVICE)
+
+    def __post_init__(self) -> None:
+        _check_choice(self.data_on_device, DATA_ON_DEVICE, "--data-on-device setting")
 
 
 def _jsonable(value: Any) -> Any:

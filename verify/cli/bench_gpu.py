@@ -1,4 +1,5 @@
-"""``tickets bench gpu``: the device check, every layer mode's throughput and memory per setting."""
+"""``tickets bench gpu``: the device check, every layer mode's throughput and memory per setting,
+the input pipeline with and without device-resident data, and DDP scaling."""
 
 from __future__ import annotations
 
@@ -18,8 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "global) and masked (LTH) training on synthetic CIFAR-10-shaped tensors, for each model, "
         "precision (fp32, bf16 autocast) and memory format, optionally compiled; "
         "overhead_vs_dense = step time / the dense step's; then the projected wall time of the "
-        "published MPT-1/32 ResNet-18 run (250 epochs x 50,000 images at batch 256). Runs on any "
-        "device (on a CPU only at a tiny size: --width-mult 0.125 --batch-size 2).")
+        "published MPT-1/32 ResNet-18 run (250 epochs x 50,000 images at batch 256); then the "
+        "input pipeline (dense training with CIFAR-10 augmentation on the device vs torchvision "
+        "in loader workers) and, with more than one GPU or --world-sizes, torchrun DDP scaling "
+        "(steps/s per world size, efficiency = per-process samples/s over the smallest world "
+        "size's). Runs on any device (on a CPU only at a tiny size: --width-mult 0.125 "
+        "--batch-size 2).")
     parser.add_argument("--model", type=list_of(str), default=None,
                         help="models, comma separated (default: conv4, vgg-small, resnet18, "
                         "wrn50-2)")
@@ -40,24 +45,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--width-mult", type=positive_float, default=1.0,
                         help="width multiplier of every model (tiny CPU checks)")
     parser.add_argument("--device", default="auto", help="auto, cuda, cpu, mps")
+    parser.add_argument("--no-data", action="store_true",
+                        help="skip the input pipeline rows (device-resident vs loader)")
+    parser.add_argument("--workers", type=nonnegative_int, default=4,
+                        help="loader workers of the input pipeline's torchvision path")
+    parser.add_argument("--world-sizes", type=list_of(positive_int), default=None,
+                        help="DDP world sizes, comma separated (default: 1, 2, 4, ... up to the "
+                        "GPU count when there are several GPUs, else no DDP rows; on a CPU "
+                        "gloo processes)")
+    parser.add_argument("--ddp-variant", default="biprop-layerwise",
+                        help="variant of the DDP rows (model: the first --model)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the check, print the table (or JSON lines), then the projected MPT-1/32 run."""
-    from empirical.bench.gpu import bench_gpu, projected_run
+    """Run the check, print the table (or JSON lines), the projected MPT-1/32 run, the input
+    pipeline rows and the DDP scaling rows."""
+    from empirical.bench.ddp import bench_ddp, check_world_sizes, default_world_sizes
+    from empirical.bench.gpu import GPU_MODELS, VARIANTS, bench_data, bench_gpu, projected_run
 
     chosen = {key: value for key, value in (
         ("models", args.model), ("variants", args.variant), ("precisions", args.precision),
         ("memory_formats", args.memory_format)) if value is not None}
+    world_sizes = (default_world_sizes() if args.world_sizes is None
+                   else check_world_sizes(args.world_sizes, args.device))
+    if args.ddp_variant not in VARIANTS:
+        raise ValueError(f"--ddp-variant: unknown {args.ddp_variant!r}; choose from "
+                         f"{', '.join(VARIANTS)}")
     rows = bench_gpu(**chosen, compile_model=args.compile, batch=args.batch_size,
                      steps=args.steps, warmup=args.warmup, keep=args.keep,
                      width_mult=args.width_mult, device=args.device)
     emit([r.as_dict() for r in rows], args.json, COLUMNS)
     projection = projected_run(rows)
-    if projection is not None:
+    tables = [[projection]] if projection is not None else []
+    models = chosen.get("models", GPU_MODELS)
+    if not args.no_data:
+        tables.append([r.as_dict() for r in bench_data(
+            models, args.batch_size, args.steps, args.warmup, args.workers, args.width_mult,
+            args.device)])
+    if world_sizes:
+        tables.append([r.as_dict() for r in bench_ddp(
+            world_sizes, models[0], args.ddp_variant, args.batch_size, args.steps, args.warmup,
+            args.keep, args.width_mult, args.device)])
+    for table in tables:
         if not args.json:
             print()
-        emit([projection], args.json, list(projection))
+        emit(table, args.json, list(table[0]))
     return 0

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from verify import sweep_executor
 from verify.cli.common import existing_dir, path, positive_int
 
 SCALE_HELP = ("smoke: a few minutes on 2 CPU cores; cpu: the laptop studies (MNIST-1D, theory "
@@ -45,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=positive_int, default=None,
                         help="seconds allowed per notebook cell (default: no limit)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    sweep_executor.add_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -54,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     from verify.notebook_paths import FIGURES_ROOT
 
     started = time.perf_counter()
+    if sweep_executor.sweep_from_args(args):
+        return 1
     try:
         manifests = run_notebooks(args.scale, args.out, names=args.only, runs_dir=args.runs_dir,
                                   data_dir=args.data_dir, progress=not args.no_progress,

@@ -1,0 +1,401 @@
+"""Train the runs of the figure notebooks as cluster jobs (submitit), then let the notebooks reuse
+them.
+
+``tickets figures --executor slurm|local|debug`` first enumerates, without training, every run
+that the chosen notebooks will ask the run store for at the scale (:func:`notebook_jobs`):
+
+- ``mpt``: the MPT study and its real-MNIST twin (:func:`verify.mpt_study.point_runs` of
+  :func:`verify.mpt_study.study_points`), one job per run hash;
+- ``width_depth``: the MLP grid (:func:`verify.mpt_study.grid_points` with the notebook's
+  ``VARIANTS``), one job per run hash;
+- ``lth``: one job per IMP chain (:func:`verify.lth_study.lineages`: levels ``0..N`` and their
+  controls, each level needing the previous one's mask);
+- the theory notebooks train nothing and get no job.
+
+Runs already finished in the store are not submitted. Every other job goes to submitit's
+executor (``slurm``: one Slurm job array; ``local``: submitit's ``LocalExecutor``, subprocesses on
+this machine; ``debug``: its ``DebugExecutor``, in this process), and :func:`run_sweep` waits for
+all of them. A job trains through :func:`empirical.algorithms.mpt.run_mpt` or
+:func:`empirical.algorithms.lth.run_lth`, so it takes the run's lock, resumes a killed run from
+its checkpoint and reads back a finished one; on Slurm a job that hits its time limit is requeued
+(:class:`submitit.helpers.Checkpointable`) and resumes the same way. Afterwards the notebooks run
+in-process as usual and find every run finished. No second description or cache of a run exists:
+jobs carry the same hyperparameter dataclasses and write to the same run store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from verify.cli.common import UserError
+
+#: ``inprocess``: no executor (the notebooks train what they need themselves).
+EXECUTORS = ("inprocess", "local", "slurm", "debug")
+DEFAULT_JOB_MINUTES = 240
+
+
+class SweepError(RuntimeError):
+    """Some jobs failed; the message names how many, the first one and its log folder."""
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """Where and with what resources the jobs run.
+
+    Attributes
+    ----------
+    executor
+        One of :data:`EXECUTORS`.
+    folder
+        submitit's folder for pickled jobs and logs.
+    partition
+        Slurm partition (Slurm only).
+    gpus_per_job, cpus_per_job
+        Resources of each job (``cpus_per_job`` is also its torch thread count).
+    job_minutes
+        Time limit of each job.
+    max_parallel
+        At most this many jobs of the array at once (Slurm only; None: no limit).
+    """
+
+    executor: str
+    folder: Path
+    partition: str | None = None
+    gpus_per_job: int = 0
+    cpus_per_job: int = 1
+    job_minutes: int = DEFAULT_JOB_MINUTES
+    max_parallel: int | None = None
+
+
+def check_options(options: ExecutorOptions) -> None:
+    """Raise :class:`UserError` (one line naming the flag) for a bad combination, before work."""
+    if options.executor not in EXECUTORS:
+        raise UserError(f"--executor: unknown {options.executor!r}; choose one of "
+                        f"{', '.join(EXECUTORS)}")
+    if options.executor != "inprocess" and importlib.util.find_spec("submitit") is None:
+        raise UserError(f"--executor {options.executor} needs submitit (pip install -e "
+                        "\".[cluster]\")")
+    slurm = options.executor == "slurm"
+    for value, flag in ((options.partition, "--partition"),
+                        (options.max_parallel, "--max-parallel")):
+        if value is not None and not slurm:
+            raise UserError(f"{flag} needs --executor slurm")
+    if slurm and shutil.which("sbatch") is None:
+        raise UserError("--executor slurm: sbatch is not on PATH (run on a Slurm login node, or "
+                        "use --executor local)")
+    for value, flag, least in ((options.gpus_per_job, "--gpus-per-job", 0),
+                               (options.cpus_per_job, "--cpus-per-job", 1),
+                               (options.job_minutes, "--job-minutes", 1)):
+        if value < least:
+            raise UserError(f"{flag} must be >= {least}, got {value}")
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One job: a single MPT / edge-popup / dense run, or one LTH chain.
+
+    Attributes
+    ----------
+    name
+        ``<kind>/<hash>`` of the run, or ``lth/<model>/seed<s>`` of a chain.
+    hparams
+        The run's :class:`empirical.config.hparams.RunHparams`, or the chain's
+        :class:`verify.lth_study.Lineage`.
+    """
+
+    name: str
+    hparams: Any = field(repr=False)
+
+    @property
+    def is_chain(self) -> bool:
+        """True for an LTH chain."""
+        from verify.lth_study import Lineage
+
+        return isinstance(self.hparams, Lineage)
+
+    def stores(self, runs_dir: str | os.PathLike | None) -> list[Any]:
+        """The :class:`empirical.storage.store.RunStore` of every run this job makes."""
+        from empirical.config.lth_hparams import KIND
+        from empirical.storage.store import RunStore
+
+        if self.is_chain:
+            return [RunStore.for_run(runs_dir, KIND, h) for h in self.hparams.runs()]
+        return [RunStore.for_run(runs_dir, self.hparams.mask.mode, self.hparams)]
+
+    def finished(self, runs_dir: str | os.PathLike | None) -> bool:
+        """True when every run of the job is finished in the store (nothing to submit)."""
+        return all(store.reusable_result(warn=False) is not None
+                   for store in self.stores(runs_dir))
+
+    def run(self, runs_dir: str, data_dir: str | None, threads: int) -> dict[str, int]:
+        """Train (or read back) the job's runs; ``{"trained": n, "reused": m}``."""
+        from empirical.config.hparams import RuntimeConfig
+
+        runtime = RuntimeConfig(data_dir=data_dir, progress=False, threads=threads)
+        if self.is_chain:
+            from empirical.algorithms.lth import run_lth
+
+            chain = self.hparams
+            rows = run_lth(chain.base, chain.levels, controls=chain.controls,
+                           control_seed=chain.control_seed, runs_dir=runs_dir, runtime=runtime)
+        else:
+            from empirical.algorithms.mpt import run_mpt
+
+            rows = [run_mpt(self.hparams, runs_dir, runtime)]
+        reused = sum(bool(r["reused"]) for r in rows)
+        return {"trained": len(rows) - reused, "reused": reused}
+
+
+def notebook_parameters(name: str, notebook_dir: str | os.PathLike | None = None
+                        ) -> dict[str, Any]:
+    """The literal values assigned in a notebook's cell tagged ``parameters``."""
+    from verify.figures import NOTEBOOK_DIR, PARAMETERS_TAG, load_notebook
+
+    nb = load_notebook(Path(notebook_dir or NOTEBOOK_DIR) / f"{name}.py")
+    values: dict[str, Any] = {}
+    for cell in nb.cells:
+        if PARAMETERS_TAG in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                    values[node.targets[0].id] = ast.literal_eval(node.value)
+    return values
+
+
+def _run_jobs(sizes: Any, points: Sequence[Any]) -> list[SweepJob]:
+    from empirical.config.hparams import hparams_hash
+    from verify.mpt_study import point_runs
+
+    return [SweepJob(f"{h.mask.mode}/{hparams_hash(h)}", h) for h in point_runs(sizes, points)]
+
+
+def _width_depth_sizes(scale: str, params: dict[str, Any]) -> Any:
+    """The width/depth notebook's sizes: the scale's, with its non-None parameters applied."""
+    import dataclasses
+
+    from verify.scales import get_scale
+
+    sizes = get_scale("width_depth", scale)
+    changes = {key: tuple(params[flag]) if isinstance(params[flag], list) else params[flag]
+               for flag, key in (("DEPTHS", "depths"), ("WIDTHS", "widths"), ("KEEP", "keep"),
+                                 ("SEEDS", "seeds")) if params.get(flag)}
+    if params.get("EPOCHS"):
+        changes["training"] = {**sizes.training, "epochs": params["EPOCHS"]}
+    return dataclasses.replace(sizes, **changes)
+
+
+def notebook_jobs(name: str, scale: str, notebook_dir: str | os.PathLike | None = None
+                  ) -> list[SweepJob]:
+    """Every job of notebook ``name`` at ``scale`` (empty for notebooks that train nothing)."""
+    from verify import lth_study, mpt_study
+    from verify.scales import get_scale
+
+    if name == "mpt":
+        jobs = []
+        for study in ("mpt", "mpt_mnist5k"):
+            sizes = get_scale(study, scale)
+            jobs += _run_jobs(sizes, mpt_study.study_points(sizes))
+        return _unique(jobs)
+    if name == "width_depth":
+        params = notebook_parameters(name, notebook_dir)
+        sizes = _width_depth_sizes(scale, params)
+        points = mpt_study.grid_points(sizes.depths, sizes.widths, sizes.keep,
+                                       params["VARIANTS"], sizes.seeds)
+        return _run_jobs(sizes, points)
+    if name == "lth":
+        return [SweepJob(f"lth/{chain.model}/seed{chain.seed}", chain)
+                for chain in lth_study.lineages(get_scale("lth", scale))]
+    return []
+
+
+def _unique(jobs: Sequence[SweepJob]) -> list[SweepJob]:
+    return list({job.name: job for job in jobs}.values())
+
+
+def _executor(options: ExecutorOptions, job_count: int) -> Any:
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=options.folder, cluster=options.executor)
+    parameters: dict[str, Any] = {
+        "name": "tickets-sweep", "timeout_min": options.job_minutes,
+        "gpus_per_node": options.gpus_per_job, "cpus_per_task": options.cpus_per_job,
+        "tasks_per_node": 1, "nodes": 1}
+    if options.executor == "slurm":
+        if options.partition is not None:
+            parameters["slurm_partition"] = options.partition
+        parameters["slurm_array_parallelism"] = options.max_parallel or job_count
+    executor.update_parameters(**parameters)
+    return executor
+
+
+class ResumableJob:
+    """The callable each submitit job runs: :meth:`SweepJob.run`.
+
+    It has submitit's ``checkpoint`` hook (:class:`submitit.helpers.Checkpointable`'s
+    protocol): at the time limit or on preemption Slurm requeues the same call, and the run store
+    resumes the run from its last checkpoint.
+    """
+
+    def __call__(self, job: SweepJob, runs_dir: str, data_dir: str | None, threads: int
+                 ) -> dict[str, int]:
+        return job.run(runs_dir, data_dir, threads)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """Resubmit the same call (submitit's requeue hook)."""
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, *args, **kwargs)
+
+
+def run_sweep(names: Sequence[str], scale: str, options: ExecutorOptions,
+              runs_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+              notebook_dir: str | os.PathLike | None = None,
+              on_submit: Callable[[int, int], Any] | None = None) -> dict[str, int]:
+    """Train every run the notebooks ``names`` need at ``scale`` as submitit jobs, and wait.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Notebooks (file stems).
+    scale : str
+        ``smoke``, ``cpu`` or ``paper``.
+    options : ExecutorOptions
+        The executor and the resources of each job (checked by :func:`check_options`).
+    runs_dir, data_dir : path
+        Run store root (resolved: the jobs may run elsewhere) and dataset directory.
+    notebook_dir : path, optional
+        Where the notebooks are.
+    on_submit : callable, optional
+        Called with (jobs submitted, jobs already finished) before waiting.
+
+    Returns
+    -------
+    dict
+        ``jobs`` (enumerated), ``submitted``, ``skipped`` (finished before submission), and over
+        the submitted jobs the runs ``trained`` and ``reused``.
+
+    Raises
+    ------
+    SweepError
+        When a job failed (after all the others finished).
+    """
+    check_options(options)
+    if options.executor == "inprocess":
+        raise UserError("--executor inprocess trains inside the notebooks; no sweep to submit")
+    runs_root = str(Path(runs_dir).resolve())
+    data = str(Path(data_dir).resolve()) if data_dir else None
+    jobs = _unique([j for n in names for j in notebook_jobs(n, scale, notebook_dir)])
+    pending = [j for j in jobs if not j.finished(runs_root)]
+    summary = {"jobs": len(jobs), "submitted": len(pending), "skipped": len(jobs) - len(pending),
+               "trained": 0, "reused": 0}
+    if on_submit is not None:
+        on_submit(len(pending), summary["skipped"])
+    if not pending:
+        return summary
+    executor = _executor(options, len(pending))
+    count = len(pending)
+    submitted = executor.map_array(ResumableJob(), pending, [runs_root] * count, [data] * count,
+                                   [options.cpus_per_job] * count)
+    failures = []
+    for job, handle in zip(pending, submitted, strict=True):
+        try:  # exception() first: the debug executor's result() would open a debugger
+            error = handle.exception()
+            counts = handle.result() if error is None else None
+        except Exception as err:  # a job that never completed, reported with the others
+            error, counts = err, None
+        if counts is None:
+            failures.append((job, error))
+            continue
+        summary["trained"] += counts["trained"]
+        summary["reused"] += counts["reused"]
+    if failures:
+        job, error = failures[0]
+        raise SweepError(f"{len(failures)} of {count} jobs failed; first {job.name}: "
+                         f"{error_line(error)} (logs: {options.folder})")
+    return summary
+
+
+def error_line(error: BaseException | None) -> str:
+    """The ``SomeError: message`` line of a job's error (submitit wraps the job's traceback)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    raised = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
+    if raised:
+        return raised[-1]
+    return lines[0] if lines else type(error).__name__
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """The executor flags of ``tickets figures``."""
+    from verify.cli.common import nonnegative_int, path, positive_int
+
+    group = parser.add_argument_group(
+        "cluster sweep (submitit): train the notebooks' runs as jobs first, then run the "
+        "notebooks, which reuse them")
+    group.add_argument("--executor", choices=EXECUTORS, default="inprocess",
+                       help="inprocess (default): the notebooks train what they need; slurm: "
+                       "one Slurm job per run (an LTH chain per job); local: submitit's local "
+                       "subprocesses; debug: submitit's debug executor, in this process")
+    group.add_argument("--partition", default=None, help="Slurm partition of the jobs")
+    group.add_argument("--gpus-per-job", type=nonnegative_int, default=None,
+                       help="GPUs of each job (default: 1 on Slurm, else 0)")
+    group.add_argument("--cpus-per-job", type=positive_int, default=1,
+                       help="CPU cores of each job, also its torch thread count (default: 1)")
+    group.add_argument("--job-minutes", type=positive_int, default=DEFAULT_JOB_MINUTES,
+                       help="time limit of each job; Slurm requeues a job at its limit and the "
+                       f"run resumes from its checkpoint (default: {DEFAULT_JOB_MINUTES})")
+    group.add_argument("--max-parallel", type=positive_int, default=None,
+                       help="at most this many Slurm jobs at once (default: all)")
+    group.add_argument("--jobs-dir", type=path, default=None,
+                       help="submitit's folder for job files and logs (default: "
+                       "RUNS_DIR/.submitit)")
+
+
+def sweep_from_args(args: argparse.Namespace) -> int:
+    """Check the executor flags (UserError, exit 2) and, unless ``inprocess``, run the sweep.
+
+    Returns 0 when the notebooks may run, 1 when a job failed (the line is printed).
+    """
+    from empirical.config.hparams import default_runs_dir
+    from verify.figures import check_data, notebook_names
+
+    runs_dir = default_runs_dir(args.runs_dir)
+    gpus = args.gpus_per_job
+    if gpus is None:
+        gpus = 1 if args.executor == "slurm" else 0
+    folder = Path(args.jobs_dir) if args.jobs_dir else runs_dir / ".submitit"
+    options = ExecutorOptions(args.executor, folder.resolve(), args.partition, gpus,
+                              args.cpus_per_job, args.job_minutes, args.max_parallel)
+    check_options(options)
+    if args.executor == "inprocess":
+        if args.jobs_dir is not None or args.gpus_per_job is not None:
+            raise UserError("--jobs-dir and --gpus-per-job need --executor local, slurm or debug")
+        return 0
+    available = notebook_names()
+    names = list(args.only) if args.only else available
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        raise UserError(f"unknown notebook {unknown[0]!r}; choose one of {', '.join(available)}")
+    check_data(names, args.scale, args.data_dir)
+
+    def announce(submitted: int, skipped: int) -> None:
+        print(f"sweep: {submitted} job(s) to {args.executor}, {skipped} already finished; "
+              f"logs in {folder}", file=sys.stderr)
+
+    try:
+        summary = run_sweep(names, args.scale, options, runs_dir, args.data_dir,
+                            on_submit=announce)
+    except SweepError as err:
+        print(f"tickets figures: error: {err}", file=sys.stderr)
+        return 1
+    print(f"sweep: {summary['submitted']} job(s) done: {summary['trained']} run(s) trained, "
+          f"{summary['reused']} read back", file=sys.stderr)
+    return 0
