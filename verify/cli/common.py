@@ -170,13 +170,30 @@ def int_range(text: str) -> list[int]:
     return list_of(positive_int)(text)
 
 
+def _float_cell(value: float) -> str:
+    """``value`` with 4 significant digits, more where 4 would round it to a whole number.
+
+    A fraction such as 0.9999975 must not print as ``1``: below 1000 the digits grow until the
+    text is no longer a whole number (at most 17), so the cell says what it means.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.3e}"
+    digits = 4
+    text = f"{value:.{digits}g}"
+    if abs(value) < 1000 and value != int(value):
+        while float(text) == int(float(text)) and digits < 17:
+            digits += 1
+            text = f"{value:.{digits}g}"
+    return text
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        if value == 0 or 1e-3 <= abs(value) < 1e5:
-            return f"{value:.4g}"
-        return f"{value:.3e}"
+        return _float_cell(value)
     return str(value)
 
 
