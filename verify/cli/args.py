@@ -56,7 +56,8 @@ def _default_text(value: Any) -> str:
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type,
-                        exclude: Iterable[str] = (), title: str | None = None) -> None:
+                        exclude: Iterable[str] = (), title: str | None = None,
+                        defaults: Mapping[str, Any] | None = None) -> None:
     """Add one flag per field of dataclass ``cls`` to ``parser``.
 
     Parameters
@@ -71,6 +72,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
         Field names that get no flag (set by the subcommand itself).
     title
         Title of the argument group in ``--help``.
+    defaults
+        Defaults the subcommand puts in place of the dataclass's (shown in ``--help``; the
+        subcommand passes the same mapping to :func:`build_section`).
     """
     group = parser.add_argument_group(title or f"{section} options")
     skip = set(exclude)
@@ -78,6 +82,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
         if f.name in skip:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
+        default = (defaults or {}).get(f.name, default)
         help_text = f"{f.metadata['help']} (default: {_default_text(default)})"
         common = {"dest": dest_name(section, f), "default": argparse.SUPPRESS, "help": help_text}
         if f.type == "bool":
