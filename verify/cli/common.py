@@ -210,6 +210,21 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Non
     return "\n".join([line, sep, *body])
 
 
+COLUMN_NAMES = {"success": "tolerances_met", "pass": "within_eps",
+                "success_rate": "fraction_within_eps"}
+"""Names the command line gives the study rows' flags, so that each says what it checks:
+``tolerances_met`` (the construction's own ``success``: every sub-problem, e.g. each weight's
+subset sum, met its tolerance and the certified error, where there is one, is at most eps) and
+``within_eps`` (``pass``: ``error_bound <= eps``, the error the row rests on, see ``evidence``);
+a sweep's ``fraction_within_eps`` (``success_rate``) is the fraction of seeds within eps."""
+
+
+def renamed(rows: Iterable[Mapping[str, Any]], names: Mapping[str, str] = COLUMN_NAMES
+            ) -> list[dict[str, Any]]:
+    """``rows`` with the keys of ``names`` renamed (order kept), for tables, JSON and CSV."""
+    return [{names.get(k, k): v for k, v in row.items()} for row in rows]
+
+
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
         return value.item()

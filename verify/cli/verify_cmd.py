@@ -24,6 +24,7 @@ from verify.cli.common import (
     path,
     positive_float,
     positive_int,
+    renamed,
     seed,
 )
 
@@ -31,16 +32,9 @@ METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "dep
                 "conv-1d", "conv-2d", "sign")
 CONV_METHODS = ("conv-1d", "conv-2d")  # CNN targets (verify.conv_study): construct only
 SIGN_METHOD = "sign"  # sign activations (verify.sign_study): construct only, --eps is the margin
-COLUMN_NAMES = {"success": "tolerances_met", "pass": "within_eps",
-                "success_rate": "fraction_within_eps"}
-"""Names the command line gives the study rows' flags, so that each says what it checks:
-``tolerances_met`` (the construction's own ``success``: every sub-problem, e.g. each weight's
-subset sum, met its tolerance and the certified error, where there is one, is at most eps) and
-``within_eps`` (``pass``: ``error_bound <= eps``, the error the row rests on, see ``evidence``);
-a sweep's ``fraction_within_eps`` (``success_rate``) is the fraction of seeds within eps."""
 SIGN_COLUMN_NAMES = {"success": "tolerances_met", "pass": "agrees_outside_margin"}
-"""As :data:`COLUMN_NAMES` for sign activations: ``agrees_outside_margin`` is the tolerances met
-and no sampled input outside the margin classified differently from the target."""
+"""As :data:`verify.cli.common.COLUMN_NAMES` for sign activations: ``agrees_outside_margin`` is
+the tolerances met and no sampled input outside the margin classified differently."""
 SIGN_COLUMNS = ("construction", "target_size", "margin", "source_width", "source_depth",
                 "certified_margin", "agreement_rate", "outside_margin", "disagreements_outside",
                 "bound_width", "evidence", "tolerances_met", "agrees_outside_margin")
@@ -51,11 +45,6 @@ CONSTRUCT_COLUMNS = ("construction", "target_size", "domain", "eps", "source_wid
                      "source_depth", "kept_fraction", "bound_width", "sup_error", "sup_method",
                      "certified_error", "tolerances_met", "error_bound", "evidence", "within_eps")
 
-
-def renamed(rows: list[dict[str, Any]], names: dict[str, str] = COLUMN_NAMES
-            ) -> list[dict[str, Any]]:
-    """``rows`` with the keys of ``names`` renamed (order kept), for tables, JSON and CSV."""
-    return [{names.get(k, k): v for k, v in row.items()} for row in rows]
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
