@@ -126,7 +126,7 @@ def test_cli_construct(method: str, capsys: pytest.CaptureFixture[str]) -> None:
             "--eps", "0.1", "--json"]
     assert main(argv) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["pass"] and row["sup_error"] <= row["certified_error"] * (1 + 1e-9)
+    assert row["within_eps"] and row["sup_error"] <= row["certified_error"] * (1 + 1e-9)
     assert row["sup_method"] == ("exact" if method == "conv-1d" else "sampled")
 
 

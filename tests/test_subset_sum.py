@@ -157,7 +157,8 @@ def test_study_beyond_exact_radius_uses_interval_decision() -> None:
 def test_bench_cli_smoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "subset-sum", "--n-weights", "300", "--summands", "10", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
-    assert row["instances"] == 300 and 0 <= row["within_eps"] <= 1
+    assert row["instances"] == 300 and 0 <= row["fraction_within_eps"] <= 1
+    assert row["instances_within_eps"] == round(300 * row["fraction_within_eps"])
     assert row["max_error"] >= row["mean_error"] >= 0
     assert row["same_errors_as_previous"] is True and row["speedup_vs_previous"] > 0
     assert row["backend"] == "numpy"  # 300 instances: too few to load the compiled kernel

@@ -102,3 +102,25 @@ def test_bench_train_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows[2]["ratio_to_dense"] == 1.0 and rows[2]["cpu_ratio_to_dense"] == 1.0
     assert rows[0]["cpu_ratio_to_dense"] == pytest.approx(
         rows[0]["cpu_step_ms"] / rows[2]["cpu_step_ms"])
+
+
+@pytest.mark.parametrize("argv, keep", [
+    (["biprop", "--model", "conv4", "--dataset", "mnist1d"], 0.5),
+    (["edge-popup", "--model", "fc", "--dataset", "digits"], 0.5),
+    (["biprop", "--preset", "resnet18-mpt-1/32"], 0.2),
+    (["biprop", "--model", "conv4", "--dataset", "mnist1d", "--keep", "1"], 1.0),
+    (["dense", "--model", "fc", "--dataset", "digits"], 1.0),
+])
+def test_score_training_prunes_by_default(argv: list[str], keep: float,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --keep a score run keeps k = 0.5 (nothing pruned only when asked), and says so."""
+    from verify.cli.main import build_parser
+    from verify.cli.train_mpt import hparams_from_args
+
+    args = build_parser().parse_args(["train", *argv])
+    assert hparams_from_args(args).mask.keep == keep
+    if argv[0] != "dense":
+        with pytest.raises(SystemExit):
+            main(["train", argv[0], "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "(global: overall), in (0, 1] (default: 0.5)" in text

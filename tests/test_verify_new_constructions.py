@@ -26,7 +26,7 @@ def test_construct_json(method: str, depth: int, source_depth: int,
     assert main(argv) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["construction"] == method and row["source_depth"] == source_depth
-    assert row["success"] and row["pass"] and row["sup_error"] <= 0.1
+    assert row["tolerances_met"] and row["within_eps"] and row["sup_error"] <= 0.1
     assert row["source_width"] == row["bound_width"]
 
 

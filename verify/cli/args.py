@@ -3,7 +3,8 @@
 Every field of a section dataclass becomes a flag (``--<name-with-dashes>`` or the field's
 ``metadata["flag"]``) with the field's help string and default; booleans get ``--x/--no-x``;
 ``tuple[int, ...]`` fields take a comma-separated list. Flags default to "not given" so that the
-final value is resolved in the order: dataclass default < preset < explicit flag.
+final value is resolved in the order: dataclass default < the subcommand's default (e.g. ``keep``
+0.5 of ``train biprop``) < preset < explicit flag.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def _default_text(value: Any) -> str:
 
 
 def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type,
-                        exclude: Iterable[str] = (), title: str | None = None) -> None:
+                        exclude: Iterable[str] = (), title: str | None = None,
+                        defaults: Mapping[str, Any] | None = None) -> None:
     """Add one flag per field of dataclass ``cls`` to ``parser``.
 
     Parameters
@@ -71,6 +73,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
         Field names that get no flag (set by the subcommand itself).
     title
         Title of the argument group in ``--help``.
+    defaults
+        Defaults the subcommand puts in place of the dataclass's (shown in ``--help``; the
+        subcommand passes the same mapping to :func:`build_section`).
     """
     group = parser.add_argument_group(title or f"{section} options")
     skip = set(exclude)
@@ -78,6 +83,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
         if f.name in skip:
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
+        default = (defaults or {}).get(f.name, default)
         help_text = f"{f.metadata['help']} (default: {_default_text(default)})"
         common = {"dest": dest_name(section, f), "default": argparse.SUPPRESS, "help": help_text}
         if f.type == "bool":

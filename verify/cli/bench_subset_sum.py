@@ -106,7 +106,8 @@ def run(args: argparse.Namespace) -> int:
         "peak_rss_growth_mb": growth,
         "max_error": float(result.errors.max()),
         "mean_error": float(result.errors.mean()),
-        "within_eps": float(np.mean(result.errors <= args.eps)),
+        "instances_within_eps": int(np.count_nonzero(result.errors <= args.eps)),
+        "fraction_within_eps": float(np.mean(result.errors <= args.eps)),
     }
     if not args.no_baseline:
         previous, previous_seconds, previous_cpu, previous_growth = _timed_solve(

@@ -170,13 +170,30 @@ def int_range(text: str) -> list[int]:
     return list_of(positive_int)(text)
 
 
+def _float_cell(value: float) -> str:
+    """``value`` with 4 significant digits, more where 4 would round it to a whole number.
+
+    A fraction such as 0.9999975 must not print as ``1``: below 1000 the digits grow until the
+    text is no longer a whole number (at most 17), so the cell says what it means.
+    """
+    if not math.isfinite(value):
+        return str(value)
+    if value != 0 and not 1e-3 <= abs(value) < 1e5:
+        return f"{value:.3e}"
+    digits = 4
+    text = f"{value:.{digits}g}"
+    if abs(value) < 1000 and value != int(value):
+        while float(text) == int(float(text)) and digits < 17:
+            digits += 1
+            text = f"{value:.{digits}g}"
+    return text
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        if value == 0 or 1e-3 <= abs(value) < 1e5:
-            return f"{value:.4g}"
-        return f"{value:.3e}"
+        return _float_cell(value)
     return str(value)
 
 
@@ -191,6 +208,21 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Non
     sep = "  ".join("-" * w for w in widths)
     body = ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join([line, sep, *body])
+
+
+COLUMN_NAMES = {"success": "tolerances_met", "pass": "within_eps",
+                "success_rate": "fraction_within_eps"}
+"""Names the command line gives the study rows' flags, so that each says what it checks:
+``tolerances_met`` (the construction's own ``success``: every sub-problem, e.g. each weight's
+subset sum, met its tolerance and the certified error, where there is one, is at most eps) and
+``within_eps`` (``pass``: ``error_bound <= eps``, the error the row rests on, see ``evidence``);
+a sweep's ``fraction_within_eps`` (``success_rate``) is the fraction of seeds within eps."""
+
+
+def renamed(rows: Iterable[Mapping[str, Any]], names: Mapping[str, str] = COLUMN_NAMES
+            ) -> list[dict[str, Any]]:
+    """``rows`` with the keys of ``names`` renamed (order kept), for tables, JSON and CSV."""
+    return [{names.get(k, k): v for k, v in row.items()} for row in rows]
 
 
 def _jsonable(value: Any) -> Any:

@@ -24,6 +24,7 @@ from verify.cli.common import (
     path,
     positive_float,
     positive_int,
+    renamed,
     seed,
 )
 
@@ -31,14 +32,19 @@ METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "dep
                 "conv-1d", "conv-2d", "sign")
 CONV_METHODS = ("conv-1d", "conv-2d")  # CNN targets (verify.conv_study): construct only
 SIGN_METHOD = "sign"  # sign activations (verify.sign_study): construct only, --eps is the margin
+SIGN_COLUMN_NAMES = {"success": "tolerances_met", "pass": "agrees_outside_margin"}
+"""As :data:`verify.cli.common.COLUMN_NAMES` for sign activations: ``agrees_outside_margin`` is
+the tolerances met and no sampled input outside the margin classified differently."""
 SIGN_COLUMNS = ("construction", "target_size", "margin", "source_width", "source_depth",
                 "certified_margin", "agreement_rate", "outside_margin", "disagreements_outside",
-                "bound_width", "evidence", "success", "pass")
+                "bound_width", "evidence", "tolerances_met", "agrees_outside_margin")
 DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used", "depth_used",
-                   "bound_width", "bound_kind", "sup_error", "error_bound", "evidence", "pass")
+                   "bound_width", "bound_kind", "sup_error", "error_bound", "evidence",
+                   "within_eps")
 CONSTRUCT_COLUMNS = ("construction", "target_size", "domain", "eps", "source_width",
-                     "source_depth", "kept_fraction", "sup_error", "sup_method", "certified_error",
-                     "evidence", "bound_width", "success", "pass")
+                     "source_depth", "kept_fraction", "bound_width", "sup_error", "sup_method",
+                     "certified_error", "tolerances_met", "error_bound", "evidence", "within_eps")
+
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
@@ -223,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
         check_request(args)
     if args.action is None:
         rows = study.default_checks("smoke")
-        emit(rows, args.json, DEFAULT_COLUMNS, one_object=True)
+        emit(renamed(rows), args.json, DEFAULT_COLUMNS, one_object=True)
         return 0 if all(r["pass"] for r in rows) else 1
     if args.action == "subset-sum":
         from empirical.progress import progress_bar
@@ -241,7 +247,8 @@ def run(args: argparse.Namespace) -> int:
         row = run_sign_construction(args.width, args.depth, args.eps, args.delta, args.seed,
                                     block_size=args.block_size, rescale=args.rescale,
                                     target_scale=args.target_scale)
-        emit([row], args.json, None if args.json else SIGN_COLUMNS, one_object=True)
+        emit(renamed([row], SIGN_COLUMN_NAMES), args.json, None if args.json else SIGN_COLUMNS,
+             one_object=True)
         return 0 if row["disagreements_outside"] == 0 else 1
     if args.action == "construct":
         if args.method in CONV_METHODS:
@@ -251,9 +258,10 @@ def run(args: argparse.Namespace) -> int:
         row = run_one(args.method, args.width, args.depth, args.eps, args.delta, args.seed,
                       block_size=args.block_size, rescale=args.rescale,
                       target_scale=args.target_scale, domain=args.domain)
-        emit([row], args.json, None if args.json else CONSTRUCT_COLUMNS, one_object=True)
+        emit(renamed([row]), args.json, None if args.json else CONSTRUCT_COLUMNS,
+             one_object=True)
         return 0
-    rows = _run_sweep(args)
+    rows = renamed(_run_sweep(args))
     if args.out:
         write_csv(args.out, rows)
     emit(rows, args.json)

@@ -13,7 +13,15 @@ import math
 import os
 from typing import Any
 
-from verify.cli.common import emit, list_of, open_unit, positive_float, positive_int, seed
+from verify.cli.common import (
+    emit,
+    list_of,
+    open_unit,
+    positive_float,
+    positive_int,
+    renamed,
+    seed,
+)
 from verify.trained_ticket import METHODS
 
 COLUMNS = ("dataset", "target_widths", "method", "block_sizes", "target_acc", "ticket_acc",
@@ -126,5 +134,5 @@ def run(args: argparse.Namespace) -> int:
                               args.max_summands, args.weight_eps, args.source_seed,
                               runtime.data_dir)
             for size in args.block_size or [None]]
-    emit(rows, args.json, None if args.json else COLUMNS, one_object=len(rows) == 1)
+    emit(renamed(rows), args.json, None if args.json else COLUMNS, one_object=len(rows) == 1)
     return 0
