@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_data import write_cifar, write_mnist
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
@@ -30,7 +31,6 @@ from empirical.device_data import (
     crop_flip,
     draw_augmentation,
 )
-from tests.test_data import write_cifar, write_mnist
 from verify.cli.main import main
 
 PAD = 4

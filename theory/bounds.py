@@ -13,7 +13,8 @@ the calibrated subset-sum constant ``C_P`` and say so (``calibrated=True``).
 References: Lueker (1998) random subset sum; Pensia et al. (NeurIPS 2020); Malach et al.
 (ICML 2020) [restated]; Diffenderfer & Kailkhura (ICLR 2021) [restated]; Sreenivasan et al.
 (AISTATS 2022); Orseau, Hutter & Rivasplata (NeurIPS 2020) (abstract and Figure 1 only);
-Burkholz (ICML 2022) and da Cunha, Natale & Viennot (ICLR 2022) [restated].
+Burkholz (NeurIPS 2022: depth l + 1; ICML 2022: convolutional and residual targets) and
+da Cunha, Natale & Viennot (ICLR 2022) [restated].
 """
 
 from __future__ import annotations
