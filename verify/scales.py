@@ -409,8 +409,9 @@ STUDIES: dict[str, dict[str, Any]] = {
              _trained("MNIST-1D 40-32-10", "mnist1d", "mnist1d-dense", (32,),
                       {"mpt-binary": (2, 4, 8, 16, 32, 64, 128), "binary-depth": (1, 2, 4),
                        "malach": (8, 32, 128)}, iterations=3000),
+             # 784 inputs: the mpt-binary source holds 784 x 784 x n weights (n = 64: 39M)
              _trained("mnist5k 784-32-10", "mnist5k", "mnist5k-dense", (32,),
-                      {"mpt-binary": (2, 8, 32)})),
+                      {"mpt-binary": (8, 32, 64)})),
             eps=0.1, delta=0.1, bits=4, seeds=(0, 1)),
         "paper": TrainedWidthScale(
             (_trained("mnist5k 784-500-10", "mnist5k", "mnist5k-dense", (500,),
