@@ -174,3 +174,20 @@ def test_bad_input_is_refused(pensia, target) -> None:
         PlantedTicket("x", [np.zeros((2, 2))], [np.zeros((2, 3), dtype=bool)])
     with pytest.raises(ValueError, match="task"):
         PlantedTicket("x", [np.zeros((2, 2))], [np.zeros((2, 2), dtype=bool)], task="ranking")
+
+
+def test_imp_rewinds_to_the_source_at_every_level(pensia, target, monkeypatch) -> None:
+    import verify.planted as planted
+
+    def one_step(model, *_args) -> None:  # "training" moves every weight by +1
+        with torch.no_grad():
+            for layer in (m for m in model.modules() if hasattr(m, "mask")):
+                layer.weight.add_(1.0)
+
+    monkeypatch.setattr(planted, "_fit", one_step)
+    model = planted._imp(pensia, teacher_task(target, 20, 10, 0), 0.1, TRAINING, 10, 0)
+    masks = model_masks(model)
+    layers = [m for m in model.modules() if hasattr(m, "mask")]
+    for layer, mask, source in zip(layers, masks, pensia.weights, strict=True):
+        kept = layer.weight.detach().numpy()[mask]
+        np.testing.assert_allclose(kept, source.astype(np.float32)[mask] + 1.0, rtol=1e-6)
