@@ -49,7 +49,8 @@ sizes = get_scale("planted_tickets", SCALE)
 outputs = Outputs(
     "planted_tickets", SCALE, OUT_DIR or f"../paper_figures/{SCALE}",
     figures=["recovery_curves", "plant_seek_curves"],
-    tables={"recovery": ["construction", "algorithm", "keep", "planted_keep", "test_acc",
+    tables={"recovery": ["construction", "algorithm", "k_setting", "keep", "planted_keep",
+                         "test_acc",
                          "planted_test_acc", "jaccard", "chance_jaccard", "recall",
                          "collapsed_layers", "connected", "seeds"],
             "recovery_runs": ["construction", "algorithm", "keep", "seed", "test_acc",
@@ -65,8 +66,6 @@ display(sizes)
 # %%
 recovery = pd.DataFrame(planted_study.recovery_rows(sizes))
 recovery[["test_acc", "planted_test_acc"]] *= 100
-recovery["keep_label"] = recovery.apply(
-    lambda r: "planted" if r["keep"] == r["planted_keep"] else f"{r['keep']:g}", axis=1)
 constructions = list(dict.fromkeys(recovery["construction"]))
 colours = dict(zip(sizes.algorithms, sns.color_palette(), strict=False))
 fig, axes = plt.subplots(2, len(constructions), figsize=(5.4 * len(constructions), 7.6),
@@ -101,18 +100,21 @@ outputs.figure(fig, "recovery_curves", RECOVERY_CAPTION, SEEDS,
                data=f"unit-ball inputs, labels of random {TARGET} targets")
 
 # %%
-recovery_table = (recovery.groupby(["construction", "algorithm", "keep"], sort=False)
-                  .agg(planted_keep=("planted_keep", "first"), test_acc=("test_acc", "mean"),
+recovery_table = (recovery.groupby(["construction", "algorithm", "k_setting"], sort=False)
+                  .agg(keep=("keep", "mean"), planted_keep=("planted_keep", "mean"),
+                       test_acc=("test_acc", "mean"),
                        planted_test_acc=("planted_test_acc", "mean"),
                        jaccard=("jaccard", "mean"), chance_jaccard=("chance_jaccard", "mean"),
                        recall=("recall", "mean"),
                        collapsed_layers=("collapsed_layers", "mean"),
                        connected=("connected", "mean"), seeds=("seed", "nunique"))
                   .reset_index())
-outputs.table(recovery_table, "recovery", "Recovery of planted strong tickets, mean over seeds: "
-              "found and planted test accuracy (%), Jaccard of the masks and its value for "
-              "random masks with the same per-layer counts, recall of the planted weights, "
-              "layers keeping no weight, fraction of runs with an input-output path.", SEEDS,
+RECOVERY_TABLE_CAPTION = (
+    "Recovery of planted strong tickets, mean over seeds (k = planted: each seed's planted "
+    "density): found and planted test accuracy (%), Jaccard of the masks and its value for random "
+    "masks with the same per-layer counts, recall of the planted weights, layers keeping no "
+    "weight, fraction of runs with an input-output path.")
+outputs.table(recovery_table, "recovery", RECOVERY_TABLE_CAPTION, SEEDS,
               data=f"random {TARGET} targets")
 outputs.table(recovery, "recovery_runs", "Every recovery run, per-layer Jaccard, kept fractions "
               "and live hidden units.", SEEDS, data=f"random {TARGET} targets")

@@ -12,8 +12,8 @@ task the planted ticket solves:
   scores with the layer factory's global top-k at a kept fraction ``k`` (the planted density and
   larger ones); the weights stay the source's, bit for bit;
 - iterative magnitude pruning (Frankle & Carbin, ICLR 2019), the weak-ticket view: train the
-  weights from the source, prune the smallest magnitudes globally, rewind to the source, repeat
-  down to ``k``, retrain.
+  weights from the source, prune the smallest magnitudes (per layer, as for their MLPs), rewind
+  to the source, repeat down to ``k``, retrain.
 
 Each found mask is held against the planted one, layer by layer: the Jaccard index
 ``|F ∩ P| / |F ∪ P|`` (:func:`jaccard`), the kept fraction, layers that keep nothing (layer
@@ -40,7 +40,7 @@ import numpy as np
 ALGORITHMS = ("edge-popup", "biprop", "imp")
 TASKS = ("classification", "regression")
 IMP_RATE = 0.5
-"""Fraction of the remaining weights each IMP level removes (global scope)."""
+"""Fraction of the remaining weights each IMP level removes."""
 
 
 @dataclass(frozen=True)
@@ -123,20 +123,41 @@ def relu_forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | N
     return h
 
 
-def from_construction(result: Any, name: str | None = None) -> PlantedTicket:
+def from_construction(result: Any, name: str | None = None,
+                      he_scale: bool = True) -> PlantedTicket:
     """The planted ticket of a :class:`theory.constructions.result.ConstructionResult`.
 
     The construction's subnetwork must be genuine (its source an honest random draw):
     :meth:`theory.subnetwork.Subnetwork.check_genuine` is called first.
+
+    Parameters
+    ----------
+    result : ConstructionResult
+        The construction's outcome.
+    name : str, optional
+        Name of the planted ticket (default: method and target widths).
+    he_scale : bool
+        Multiply source layer ``i`` by ``c_i = sqrt(2 / d_{i-1}) / rms(S_i)``, the scale of a
+        He-initialised layer. The theory's ``U[-1, 1]`` sources are far larger: with half of a
+        512-wide layer's weights kept, the logits of the source are orders of magnitude above
+        the ticket's and score training saturates. By positive homogeneity of bias-free ReLU
+        networks the masks stay a ticket: a real-weight ticket's outputs grow by ``prod_i c_i``,
+        which ``output_scale`` divides out again (so the ticket computes exactly what the
+        construction's does); a binary ticket ``gamma_i sign(S_i)`` does not change.
     """
     sub = result.subnetwork
     sub.check_genuine()
+    weights = [np.asarray(s, dtype=np.float64) for s in sub.source]
+    scale = float(sub.output_scale)
+    if he_scale:
+        factors = [math.sqrt(2.0 / w.shape[1]) / math.sqrt(float(np.mean(w**2))) for w in weights]
+        weights = [c * w for c, w in zip(factors, weights, strict=True)]
+        if sub.gains is None:
+            scale /= math.prod(factors)
     return PlantedTicket(
         name=name or f"{result.method} {'-'.join(map(str, result.target_widths))}",
-        weights=[np.asarray(s, dtype=np.float64) for s in sub.source],
-        masks=[np.asarray(m, dtype=bool) for m in sub.masks],
-        gains=None if sub.gains is None else list(sub.gains),
-        output_scale=float(sub.output_scale))
+        weights=weights, masks=[np.asarray(m, dtype=bool) for m in sub.masks],
+        gains=None if sub.gains is None else list(sub.gains), output_scale=scale)
 
 
 def ball_inputs(n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -352,8 +373,9 @@ def _fit(model: Any, data: TaskData, training: Any, batch_size: int, seed: int) 
 
 
 def _imp(ticket: PlantedTicket, data: TaskData, keep: float, training: Any, batch_size: int,
-         seed: int) -> Any:
-    """IMP with rewinding to the source: levels of ``IMP_RATE`` down to ``keep``, then retrain."""
+         seed: int, scope: str = "layerwise") -> Any:
+    """IMP with rewinding to the source: levels of ``IMP_RATE`` down to ``keep`` (per layer or
+    globally), then retrain."""
     import torch
 
     from empirical.algorithms import lth, pruning
@@ -372,7 +394,7 @@ def _imp(ticket: PlantedTicket, data: TaskData, keep: float, training: Any, batc
             return model
         density = max(keep, density * (1.0 - IMP_RATE))
         weights = lth.prunable_weights(model)
-        masks = pruning.prune_to_density(weights, masks, density, scope="global")
+        masks = pruning.prune_to_density(weights, masks, density, scope=scope)
 
 
 def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
@@ -397,10 +419,10 @@ def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
     seed : int
         Seed of the scores and of the data order.
     scope : {"layerwise", "global"}
-        Top-k scope of the score algorithms (global: the planted masks are reachable at the
-        planted density; layerwise: only at ``k >=`` the densest planted layer, but global
-        top-k tends to empty the layers of large fan-in, whose initial scores are smallest).
-        IMP prunes globally.
+        Top-k scope of the score algorithms and IMP's pruning (global: the planted masks are
+        reachable at the planted density; layerwise: only at ``k >=`` the densest planted
+        layer, but a global threshold tends to empty the layers of large fan-in, whose initial
+        scores and He-scaled weights are smallest; IMP then stops with ``ValueError``).
 
     Returns
     -------
@@ -420,7 +442,7 @@ def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
         raise ValueError(f"scope must be layerwise or global, got {scope!r}")
     started = time.perf_counter()
     if algorithm == "imp":
-        model = _imp(ticket, data, keep, training, batch_size, seed)
+        model = _imp(ticket, data, keep, training, batch_size, seed, scope)
         planted_outputs = ticket(data.x_test)
     else:
         reference = bind_global_scope(factory_model(ticket, algorithm, keep, seed))
@@ -431,7 +453,7 @@ def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
     metric = "test_acc" if data.task == "classification" else "test_mse"
     return {
         "planted": ticket.name, "algorithm": algorithm,
-        "scope": "global" if algorithm == "imp" else scope, "keep": float(keep),
+        "scope": scope, "keep": float(keep),
         "planted_keep": ticket.density, "seed": int(seed),
         metric: score(model_outputs(model, data.x_test), data.y_test, data.task),
         f"planted_{metric}": score(planted_outputs, data.y_test, data.task),

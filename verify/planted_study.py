@@ -44,8 +44,10 @@ def recovery_rows(sizes: PlantedScale, progress: bool = True,
     Returns
     -------
     list of dict
-        :func:`verify.planted.recover` rows with ``construction``, ``block_size`` and the
-        construction's ``certified_error`` and ``planted_success`` added.
+        :func:`verify.planted.recover` rows with ``construction``, ``block_size``,
+        ``k_setting`` (``"planted"`` at the planted density, which differs between seeds, else
+        the kept fraction) and the construction's ``certified_error`` and ``planted_success``
+        added.
     """
     from tqdm.auto import tqdm
 
@@ -72,7 +74,9 @@ def recovery_rows(sizes: PlantedScale, progress: bool = True,
                 for algorithm in sizes.algorithms:
                     for keep in keeps:
                         row = recover(ticket, data, algorithm, keep, training, seed=seed)
-                        rows.append({"construction": method, "block_size": block, **row,
+                        rows.append({"construction": method, "block_size": block,
+                                     "k_setting": ("planted" if keep == ticket.density
+                                                   else f"{keep:g}"), **row,
                                      "certified_error": result.certified_error,
                                      "planted_success": bool(result.success)})
                         bar.update(1)
