@@ -21,6 +21,7 @@ from verify.plant_seek import (
     source_widths,
     target_network,
     task_data,
+    with_constant,
 )
 from verify.planted import factory_model, model_outputs, plant_scores_
 
@@ -30,12 +31,16 @@ def test_planting_reproduces_the_target_exactly(task: str) -> None:
     target = target_network(task)
     ticket = plant(target, source_widths(task), seed=3)
     x = np.random.default_rng(0).uniform(-1, 1, (500, target.widths[0]))
-    np.testing.assert_allclose(ticket(x), target(x), rtol=1e-12, atol=1e-12)
-    assert ticket.kept == sum(int(np.count_nonzero(w)) for w in target.weights)
+    np.testing.assert_allclose(ticket(with_constant(x)), target(x), rtol=1e-10, atol=1e-10)
+    parameters = sum(int(np.count_nonzero(w)) + int(np.count_nonzero(b))
+                     for w, b in zip(target.weights, target.biases, strict=True))
+    carriers = len(target.weights) - 1
+    assert ticket.kept == parameters + carriers and ticket.biases is None
     # the same in torch, through the layer factory, with the planted masks as scores
     model = factory_model(ticket, "edge-popup", seed=0)
     plant_scores_(model, ticket.masks)
-    np.testing.assert_allclose(model_outputs(model, x), target(x), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(model_outputs(model, with_constant(x)), target(x), atol=1e-4,
+                               rtol=1e-4)
 
 
 def test_planted_units_are_hidden_and_scaled_like_the_init() -> None:
@@ -44,22 +49,20 @@ def test_planted_units_are_hidden_and_scaled_like_the_init() -> None:
     ticket = plant(target, widths, seed=1)
     for layer, mask in enumerate(ticket.masks[:-1]):
         rows = np.flatnonzero(mask.any(axis=1))
-        assert len(rows) == target.weights[layer].shape[0]  # one distinct unit per neuron
-        planted = np.concatenate([ticket.weights[layer][r, mask[r]] for r in rows]
-                                 + [ticket.biases[layer][rows]])
-        planted = planted[planted != 0]
+        assert len(rows) == target.weights[layer].shape[0] + 1  # one unit per neuron, a carrier
+        planted = ticket.weights[layer][mask]
         assert math.sqrt(np.mean(planted**2)) == pytest.approx(math.sqrt(2 / widths[layer]),
-                                                               rel=0.3)
+                                                               rel=1e-9)
     assert list(np.flatnonzero(ticket.masks[-1].any(axis=1))) == [0, 1, 2, 3]
     other = plant(target, widths, seed=2)
     assert not all(np.array_equal(a, b) for a, b in zip(ticket.masks, other.masks, strict=True))
 
 
-def test_he_source_is_the_papers_scaled_init() -> None:
-    weights, biases = he_source([2, 400, 400, 400], np.random.default_rng(0))
+def test_he_source_and_constant_input() -> None:
+    weights = he_source([3, 400, 400, 4], np.random.default_rng(0))
+    assert [w.shape for w in weights] == [(400, 3), (400, 400), (4, 400)]
     assert np.std(weights[1]) == pytest.approx(math.sqrt(2 / 400), rel=0.02)
-    assert np.std(biases[1]) == pytest.approx(1.0 * math.sqrt(2 / 400), rel=0.15)
-    assert np.std(biases[2]) == pytest.approx(math.sqrt(2 / 400) ** 2, rel=0.15)
+    np.testing.assert_array_equal(with_constant(np.zeros((2, 1))), [[0.0, 1.0], [0.0, 1.0]])
 
 
 def test_relu_target_is_relu_and_helix_within_the_interpolation_bound() -> None:
@@ -106,10 +109,10 @@ def test_task_data_definitions() -> None:
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown task"):
         task_data("spiral", 0)
-    with pytest.raises(ValueError, match="narrower"):
-        plant(target_network("helix"), [1, 100, 10, 100, 3], 0)
+    with pytest.raises(ValueError, match="not wider"):
+        plant(target_network("helix"), [2, 100, 30, 100, 3], 0)  # 30 knots and no carrier
     with pytest.raises(ValueError, match="do not fit"):
-        plant(target_network("relu"), [2, 100, 100, 100, 1], 0)
+        plant(target_network("relu"), [1, 100, 100, 100, 1], 0)  # no constant input
     with pytest.raises(ValueError, match="depth"):
         source_widths("circle", depth=4)
 

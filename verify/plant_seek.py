@@ -12,7 +12,7 @@ Tasks (the paper's definitions; ``n = 10,000`` examples, the first 90% for train
   ``y = (t cos t, t sin t, t) / (8 pi) + N(0, sigma^2 I)``, ``sigma = 0.01``.
 
 Targets (ours: exact ReLU networks with biases, four weight layers, so that they fit the paper's
-depth-5 sources ``d_in - 100 - 100 - 100 - d_out``):
+depth-5 sources ``d_in - 100 - 100 - 100 - d_out``, here with one more input, the constant):
 
 - ``relu``: widths ``1-1-1-1-1``, every weight 1 and bias 0: ``relu(x)`` exactly.
 - ``circle``: ``2-4-2K-1-4``: ``relu(+-x_i)``; ``relu(|x_i| - k/K)`` for ``k < K``; the
@@ -23,19 +23,21 @@ depth-5 sources ``d_in - 100 - 100 - 100 - d_out``):
   coordinate the interpolant of ``y_m`` at the knots plus 1 (positive, so the ReLU passes it);
   the identity minus 1 (``K = 30``, the paper's knot count).
 
-Planting (the paper's scheme, our implementation): the source is He-initialised as in the paper
-(weights ``N(0, 2 / d_{l-1})``, biases ``N(0, sigma_l^2)`` with ``sigma_l = prod_{i<=l}
-sqrt(2 / d_{i-1})``). Target neuron ``j`` of hidden layer ``l`` takes a source unit ``u_l(j)``
-(distinct units at seeded random positions; output neurons keep their index) and overwrites its
-incoming weights from the planted units of layer ``l - 1`` and its bias with the target's,
-rescaled: ``S[u(j), u(i)] = c_j T[j, i] / c_i`` and ``b[u(j)] = c_j t_j``. By positive
-homogeneity the planted unit computes ``c_j`` times the target neuron, and the next layer divides
-the scale out again (the scale is carried forward). ``c_j > 0`` makes the planted parameters as
-large, in root mean square, as the layer's He weights, so they do not stand out; the output layer
-uses ``c = 1``, so the planted ticket computes the target exactly. The ticket's mask keeps the
-planted edges ``T[j, i] != 0``; biases are never pruned by the layer factory (the paper prunes
-them too), so every unit keeps its bias, which changes nothing for the ticket: units off the
-ticket have no kept outgoing edge.
+Planting (the paper's scheme, our implementation). The paper's edge-popup prunes biases with
+scores of their own; the layer factory never prunes biases, so here every bias is a weight from
+a constant unit, pruned like any other: the input gets a last coordinate 1 (:func:`with_constant`)
+and the source is bias-free, He-initialised (``S_l ~ N(0, 2 / d_{l-1})``, ``d_{l-1}`` counting
+the constant; layer 1's weights from the constant play the paper's random first-layer biases).
+Target neuron ``j`` of hidden layer ``l`` takes a source unit ``u_l(j)``, and each hidden layer
+one *carrier* unit ``v_l`` that passes the constant on (value ``k_l > 0``; distinct units at
+seeded random positions; output neurons keep their index). The planted weights are the target's,
+rescaled: ``S[u(j), u(i)] = c_j T[j, i] / c_i``, ``S[u(j), v_{l-1}] = c_j t_j / k_{l-1}`` and
+``S[v_l, v_{l-1}] = k_l / k_{l-1}`` (``k_0 = 1``). By positive homogeneity the planted unit
+computes ``c_j`` times the target neuron, and the next layer divides the scale out again (the
+scale is carried forward). ``c_j`` and ``k_l / k_{l-1}`` make the planted weights as large, in
+root mean square, as the layer's He weights, so they do not stand out; the output layer uses
+``c = 1``, so the planted ticket computes the target exactly. The ticket keeps the planted edges
+(``T[j, i] != 0``, ``t_j != 0``, the carrier chain).
 
 The paper's finding we hold our edge-popup against: on Circle, edge-popup finds a strong ticket
 only at densities of 0.1 and above, far from the planted ticket's density.
@@ -43,6 +45,7 @@ only at densities of 0.1 and above, far from the planted ticket's density.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import time
@@ -186,28 +189,35 @@ def target_network(task: str) -> Target:
         [np.ones(1), -knots, start + 1.0, -np.ones(3)], "regression")
 
 
-def he_source(widths: Sequence[int], rng: np.random.Generator
-              ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The paper's scaled He initialisation: ``S_l ~ N(0, 2 / d_{l-1})``, ``b_l ~ N(0,
-    sigma_l^2)``, ``sigma_l = prod_{i <= l} sqrt(2 / d_{i-1})``."""
-    weights, biases, sigma = [], [], 1.0
-    for d_in, d_out in itertools.pairwise(widths):
-        std = math.sqrt(2.0 / d_in)
-        sigma *= std
-        weights.append(rng.normal(0.0, std, (d_out, d_in)))
-        biases.append(rng.normal(0.0, sigma, d_out))
-    return weights, biases
+def with_constant(x: np.ndarray) -> np.ndarray:
+    """Inputs with a last coordinate 1 (the constant unit the planted biases hang from)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.concatenate([x, np.ones((len(x), 1))], axis=1)
+
+
+def he_source(widths: Sequence[int], rng: np.random.Generator) -> list[np.ndarray]:
+    """A bias-free He-initialised source: ``S_l ~ N(0, 2 / d_{l-1})``."""
+    return [rng.normal(0.0, math.sqrt(2.0 / d_in), (d_out, d_in))
+            for d_in, d_out in itertools.pairwise(widths)]
+
+
+def _matched_scale(params: np.ndarray, std: float) -> float:
+    """``c > 0`` with ``rms(c params[params != 0]) = std`` (1 if all are zero)."""
+    nonzero = params[params != 0]
+    return std / math.sqrt(float(np.mean(nonzero**2))) if nonzero.size else 1.0
 
 
 def plant(target: Target, widths: Sequence[int], seed: int, name: str = "") -> PlantedTicket:
-    """Hide ``target`` in a He-initialised source of ``widths`` (module docstring).
+    """Hide ``target`` in a bias-free He-initialised source of ``widths`` (module docstring).
 
     Parameters
     ----------
     target : Target
-        The network to plant; as many layers as the source, each no wider than the source's.
+        The network to plant; as many layers as the source, each hidden layer at least one unit
+        narrower than the source's (room for the carrier).
     widths : sequence of int
-        Source widths; input and output widths must equal the target's.
+        Source widths: the input is the target's plus the constant coordinate, the output the
+        target's.
     seed : int
         Seed of the source draw and of the planted units' positions.
     name : str
@@ -216,50 +226,54 @@ def plant(target: Target, widths: Sequence[int], seed: int, name: str = "") -> P
     Returns
     -------
     PlantedTicket
-        The source with its planted masks and biases; it computes ``target`` exactly.
+        The bias-free source with its planted masks; on :func:`with_constant` inputs it computes
+        ``target`` exactly.
     """
     t_widths = target.widths
-    if len(widths) != len(t_widths) or widths[0] != t_widths[0] or widths[-1] != t_widths[-1]:
+    if (len(widths) != len(t_widths) or widths[0] != t_widths[0] + 1
+            or widths[-1] != t_widths[-1]):
         raise ValueError(f"source widths {list(widths)} do not fit the target {t_widths}: same "
-                         "depth, input and output widths needed")
-    if any(s < t for s, t in zip(widths, t_widths, strict=True)):
-        raise ValueError(f"a source layer of {list(widths)} is narrower than the target's "
-                         f"{t_widths}")
+                         "depth and output width, one more input (the constant) needed")
+    if any(s < t + 1 for s, t in zip(widths[1:-1], t_widths[1:-1], strict=True)):
+        raise ValueError(f"a hidden layer of {list(widths)} is not wider than the target's "
+                         f"{t_widths} (a carrier unit is needed too)")
     rng = np.random.default_rng(seed)
-    weights, biases = he_source(widths, rng)
+    weights = he_source(widths, rng)
     masks = [np.zeros(w.shape, dtype=bool) for w in weights]
-    previous, prev_scale = np.arange(widths[0]), np.ones(widths[0])
+    previous, prev_scale = np.arange(t_widths[0]), np.ones(t_widths[0])
+    carrier, carrier_value = t_widths[0], 1.0  # the constant input coordinate
     last = len(weights) - 1
     for layer, (t_w, t_b) in enumerate(zip(target.weights, target.biases, strict=True)):
         d_out = t_w.shape[0]
-        units = (np.arange(d_out) if layer == last
-                 else rng.choice(widths[layer + 1], d_out, replace=False))
-        incoming = t_w / prev_scale[None, :]
+        std = math.sqrt(2.0 / widths[layer])
+        params = np.concatenate([t_w / prev_scale[None, :], (t_b / carrier_value)[:, None]],
+                                axis=1)
         if layer == last:
-            scale = np.ones(d_out)
+            units, scale = np.arange(d_out), np.ones(d_out)
         else:
-            std = math.sqrt(2.0 / widths[layer])
-            params = np.concatenate([incoming, t_b[:, None]], axis=1)
-            rms = np.array([math.sqrt(np.mean(row[row != 0] ** 2)) if np.any(row != 0) else 1.0
-                            for row in params])
-            scale = std / rms
-        kept = t_w != 0
-        rows, cols = np.nonzero(kept)
-        weights[layer][units[rows], previous[cols]] = scale[rows] * incoming[rows, cols]
-        masks[layer][units[rows], previous[cols]] = True
-        biases[layer][units] = scale * t_b
+            chosen = rng.choice(widths[layer + 1], d_out + 1, replace=False)
+            units, new_carrier = chosen[:-1], int(chosen[-1])
+            scale = np.array([_matched_scale(row, std) for row in params])
+        sources = np.append(previous, carrier)
+        rows, cols = np.nonzero(params)
+        weights[layer][units[rows], sources[cols]] = scale[rows] * params[rows, cols]
+        masks[layer][units[rows], sources[cols]] = True
+        if layer < last:  # the carrier passes the constant on, scaled like a He weight
+            weights[layer][new_carrier, carrier] = std
+            masks[layer][new_carrier, carrier] = True
+            carrier, carrier_value = new_carrier, carrier_value * std
         previous, prev_scale = units, scale
     return PlantedTicket(name or f"plant-seek {'-'.join(map(str, t_widths))}", weights, masks,
-                         biases=biases, task=target.task)
+                         task=target.task)
 
 
 def source_widths(task: str, width: int = SOURCE_WIDTH, depth: int = SOURCE_DEPTH) -> list[int]:
-    """``d_in - width x (depth - 2) - d_out`` of the task."""
+    """``(d_in + 1) - width x (depth - 2) - d_out`` of the task (the input with its constant)."""
     t = target_network(task).widths
     if depth != len(t):
         raise ValueError(f"the {task} target has {len(t)} layers (counting the input); "
                          f"source depth {depth} does not match")
-    return [t[0], *([width] * (depth - 2)), t[-1]]
+    return [t[0] + 1, *([width] * (depth - 2)), t[-1]]
 
 
 def baseline(data: TaskData) -> float:
@@ -308,9 +322,11 @@ def density_sweep(task: str, keeps: Sequence[float], training: Any, seeds: Seque
     for seed in seeds:
         started = time.perf_counter()
         ticket = plant(target, source_widths(task, width), seed, name=f"plant-seek {task}")
-        data = task_data(task, seed, n)
-        exact = score(target(data.x_test), data.y_test, data.task)
-        trivial = baseline(data)
+        raw = task_data(task, seed, n)
+        exact = score(target(raw.x_test), raw.y_test, raw.task)
+        trivial = baseline(raw)
+        data = dataclasses.replace(raw, x_train=with_constant(raw.x_train),
+                                   x_test=with_constant(raw.x_test))
         setup = time.perf_counter() - started
         for keep in sorted({*map(float, keeps), ticket.density}):
             row = recover(ticket, data, algorithm, keep, training, batch_size, seed)
