@@ -62,3 +62,17 @@ def test_cli_bits_with_a_gadget_is_one_line_exit_2(tmp_path, capsys) -> None:
                  "--runs-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "--bits" in err
+
+
+def test_a_row_without_a_certificate_says_sampled(rows: list[dict]) -> None:
+    from verify.trained_width_study import tidy_row
+
+    raw = {"method": "mpt-binary", "dataset": "digits", "target_widths": "64-4-10",
+           "block_sizes": "8,8", "bits": None, "source_width": 512, "source_depth": 4,
+           "bound_width": 9, "source_weights": 1, "kept_weights": 1, "ticket_acc": 0.5,
+           "target_acc": 0.6, "agreement": 0.7, "max_logit_error": 1.0,
+           "certified_sup_error": None, "seed": 0, "seconds": 0.1}
+    row = tidy_row(TARGET, raw, "0" * 16)
+    assert row["evidence"] == "sampled" and row["block_size"] == 8
+    assert tidy_row(TARGET, {**raw, "certified_sup_error": 0.2}, "0" * 16)["evidence"] == (
+        "certified")
