@@ -269,3 +269,59 @@ def init_batchnorm_(model: nn.Module, bn_init: str) -> nn.Module:
             norm.weight.fill_(1.0)
         norm.bias.zero_()
     return model
+
+
+@torch.no_grad()
+def set_layer_weights_(model: nn.Module, weights: list[torch.Tensor],
+                       biases: list[torch.Tensor] | None = None) -> nn.Module:
+    """Overwrite the weights (and biases) of the model's factory layers with given tensors.
+
+    The hook that loads a source network drawn elsewhere (a theory construction's random source,
+    a planted network) into a model of the layer factory, replacing its own initialisation:
+    layer ``i`` of :func:`empirical.layers.prunable_layers` (module order) gets ``weights[i]``
+    (shape ``(out, in)`` as the layer's ``weight``) and, if given, ``biases[i]``. Scores, masks
+    and freezing are left as they are (a score layer's weights stay frozen).
+
+    Parameters
+    ----------
+    model
+        A model built from factory layers.
+    weights
+        One tensor (or array) per factory layer, in module order, of the layer's weight shape.
+    biases
+        One vector per factory layer, or None to leave the biases alone; every layer must then
+        have a bias.
+
+    Returns
+    -------
+    nn.Module
+        ``model`` (changed in place).
+
+    Raises
+    ------
+    ValueError
+        When the counts or shapes differ, or a bias is given for a layer without one.
+    """
+    from empirical.layers import prunable_layers
+
+    layers = prunable_layers(model)
+    if len(weights) != len(layers):
+        raise ValueError(f"got {len(weights)} weight tensors for {len(layers)} factory layers")
+    if biases is not None and len(biases) != len(layers):
+        raise ValueError(f"got {len(biases)} bias vectors for {len(layers)} factory layers")
+    for i, (name, layer) in enumerate(layers):
+        weight = torch.as_tensor(weights[i])
+        if tuple(weight.shape) != tuple(layer.weight.shape):
+            raise ValueError(f"layer {name}: weight of shape {tuple(weight.shape)}, the layer "
+                             f"has {tuple(layer.weight.shape)}")
+        if biases is not None:
+            bias = torch.as_tensor(biases[i])
+            if layer.bias is None or tuple(bias.shape) != tuple(layer.bias.shape):
+                have = None if layer.bias is None else tuple(layer.bias.shape)
+                raise ValueError(f"layer {name}: bias of shape {tuple(bias.shape)}, the layer "
+                                 f"has {have}")
+    for i, (_, layer) in enumerate(layers):
+        layer.weight.copy_(torch.as_tensor(weights[i]).to(layer.weight))
+        if biases is not None:
+            layer.bias.copy_(torch.as_tensor(biases[i]).to(layer.bias))
+    return model

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from theory.constructions import conv_subset_sum
 from theory.conv import (
+    ConvSourceDraw,
     ConvSubnetwork,
     check_conv_target,
     conv_forward,
@@ -73,12 +74,42 @@ def test_genuine_check_rejects_bad_masks() -> None:
     result = conv_subset_sum.construct(target, 0.2, 0.2, rng, (6,))
     ticket = result.subnetwork
     ticket.check_genuine()
+    draw = ticket.provenance
     as_float = tuple(m.astype(float) for m in ticket.masks)
     with pytest.raises(ValueError, match="boolean"):
-        ConvSubnetwork(source=ticket.source, masks=as_float).check_genuine()
+        ConvSubnetwork(ticket.source, as_float, draw).check_genuine()
     swapped = (ticket.source[1], ticket.source[0])
     with pytest.raises(ValueError):
-        ConvSubnetwork(source=swapped, masks=(ticket.masks[1], ticket.masks[0])).check_genuine()
+        ConvSubnetwork(swapped, (ticket.masks[1], ticket.masks[0]), draw).check_genuine()
+
+
+def test_genuine_check_needs_an_honest_draw() -> None:
+    """Provenance (issue 11, A2): no draw, the target as its own source, a source edited after
+    the construction, or a subclass evaluating something else are all refused."""
+    rng = np.random.default_rng(2)
+    target = random_conv_target([1, 2], (3,), (6,), rng)
+    ticket = conv_subset_sum.construct(target, 0.2, 0.2, rng, (6,)).subnetwork
+    assert all(np.array_equal(s, d) for s, d in zip(ticket.source, ticket.provenance.layers(),
+                                                    strict=True))
+    with pytest.raises(ValueError, match="provenance"):
+        ConvSubnetwork(ticket.source, ticket.masks).check_genuine()
+    edited = [s.copy() for s in ticket.source]
+    edited[1][ticket.masks[1]] *= 1.5
+    with pytest.raises(ValueError, match="differs from its regenerated draw"):
+        ConvSubnetwork(tuple(edited), ticket.masks, ticket.provenance).check_genuine()
+    full = tuple(np.ones(t.shape, dtype=bool) for t in target)
+    with pytest.raises(ValueError, match="shapes differ"):
+        ConvSubnetwork(tuple(target), full, ticket.provenance).check_genuine()
+    draw = ConvSourceDraw(tuple(t.shape for t in target), 0)
+    with pytest.raises(ValueError, match="differs from its regenerated draw"):
+        ConvSubnetwork(tuple(target), full, draw).check_genuine()
+
+    class Scaled(ConvSubnetwork):
+        def __call__(self, x: np.ndarray) -> np.ndarray:
+            return 2 * super().__call__(x)
+
+    with pytest.raises(ValueError, match="overrides"):
+        Scaled(ticket.source, ticket.masks, ticket.provenance).check_genuine()
 
 
 @settings(max_examples=8)

@@ -173,15 +173,47 @@ def random_conv_target(channels: Sequence[int], kernel: Sequence[int],
 
 
 @dataclass(frozen=True)
+class ConvSourceDraw:
+    """Provenance of a random convolutional source: kernels of ``shapes``, in order, with i.i.d.
+    ``U[-1, 1]`` entries from ``numpy.random.default_rng(seed)`` (the source distribution of the
+    convolutional subset-sum construction, as Pensia et al.'s for fully connected layers).
+
+    Parameters
+    ----------
+    shapes : tuple of tuple of int
+        Kernel shapes ``(c_out, c_in, *k)`` of the source layers.
+    seed : int
+        Seed of the generator that drew them.
+    """
+
+    shapes: tuple[tuple[int, ...], ...]
+    seed: int
+
+    @classmethod
+    def from_rng(cls, shapes: Sequence[Sequence[int]], rng: np.random.Generator
+                 ) -> ConvSourceDraw:
+        """A draw whose seed is taken from ``rng`` (one seeded generator fixes everything)."""
+        return cls(tuple(tuple(int(d) for d in s) for s in shapes),
+                   int(rng.integers(0, 2**63 - 1)))
+
+    def layers(self) -> list[np.ndarray]:
+        """The source kernels, regenerated from the seed (the same floats every time)."""
+        rng = np.random.default_rng(self.seed)
+        return [rng.uniform(-1.0, 1.0, shape) for shape in self.shapes]
+
+
+@dataclass(frozen=True)
 class ConvSubnetwork:
     """A pruned random convolutional source: kernels ``S_i`` and boolean masks ``M_i``.
 
-    Evaluated as the ordinary conv network with kernels ``M_i ⊙ S_i`` (:func:`conv_forward`);
-    :meth:`check_genuine` proves that every kept weight is the source's.
+    Evaluated as the ordinary conv network with kernels ``M_i ⊙ S_i`` (:func:`conv_forward`).
+    The source carries its provenance (:class:`ConvSourceDraw`), so :meth:`check_genuine` can
+    regenerate it and prove that every kept weight is that of an honest random draw.
     """
 
     source: tuple[np.ndarray, ...]
     masks: tuple[np.ndarray, ...]
+    provenance: ConvSourceDraw | None = None
 
     def weights(self) -> list[np.ndarray]:
         """Effective kernels ``M_i ⊙ S_i`` (pruned entries exactly 0)."""
@@ -192,19 +224,38 @@ class ConvSubnetwork:
         return conv_forward(self.weights(), x)
 
     def check_genuine(self) -> None:
-        """Raise ``ValueError`` unless masks are boolean, shaped like the source, and every kept
-        effective weight equals the source weight."""
+        """Raise ``ValueError`` unless this is a genuine subnetwork of an honest random draw.
+
+        Checks, in order: a provenance is recorded; the class evaluates it by this class's own
+        ``weights`` and ``__call__`` (a subclass overriding either is refused); one boolean mask
+        of the source's shape per kernel, consecutive kernels' channels matching; the source
+        equals the draw regenerated from its seed bit for bit (neither the target nor an edited
+        source passes); and every kept effective weight is the regenerated source's.
+        """
+        if self.provenance is None:
+            raise ValueError("the subnetwork carries no provenance (shapes and seed of its "
+                             "source draw), so its source cannot be verified")
+        for name in ("__call__", "weights"):
+            if getattr(type(self), name) is not getattr(ConvSubnetwork, name):
+                raise ValueError(f"{type(self).__name__} overrides ConvSubnetwork.{name}")
         if len(self.source) == 0 or len(self.source) != len(self.masks):
             raise ValueError("need one mask per source kernel")
-        for i, (s, m, w) in enumerate(zip(self.source, self.masks, self.weights(), strict=True),
-                                      start=1):
+        for i, (s, m) in enumerate(zip(self.source, self.masks, strict=True), start=1):
             if not isinstance(m, np.ndarray) or m.dtype != np.bool_ or m.shape != s.shape:
                 raise ValueError(f"mask of layer {i} must be a boolean array of shape {s.shape}")
-            if not np.array_equal(w[m], s[m]) or np.any(w[~m] != 0):
-                raise ValueError(f"layer {i} keeps weights that are not the source's")
             if i > 1 and s.shape[1] != self.source[i - 2].shape[0]:
                 raise ValueError(f"layer {i} expects {s.shape[1]} channels, got "
                                  f"{self.source[i - 2].shape[0]}")
+        if tuple(tuple(s.shape) for s in self.source) != self.provenance.shapes:
+            raise ValueError("the source's kernel shapes differ from its recorded draw")
+        drawn = self.provenance.layers()
+        for i, (s, d) in enumerate(zip(self.source, drawn, strict=True), start=1):
+            if not np.array_equal(np.asarray(s), d):
+                raise ValueError(f"source layer {i} differs from its regenerated draw")
+        for i, (w, d, m) in enumerate(zip(self.weights(), drawn, self.masks, strict=True),
+                                      start=1):
+            if not np.array_equal(w[m], d[m]) or np.any(w[~m] != 0):
+                raise ValueError(f"layer {i} keeps weights that are not the source's")
 
     @property
     def n_kept(self) -> int:

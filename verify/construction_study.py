@@ -230,6 +230,7 @@ def sweep_error_vs_width(
     delta: float = 0.1,
     seeds: int = 3,
     progress: Callable[[int], Any] | None = None,
+    domain: str = "ball",
 ) -> list[dict[str, Any]]:
     """Measured and predicted sup error vs the block size (source width), one row per run.
 
@@ -244,6 +245,8 @@ def sweep_error_vs_width(
         Seeds ``0 ... seeds-1`` per block size.
     progress : callable, optional
         Called with ``1`` after each run (a progress bar's ``update``).
+    domain : {"ball", "cube"}
+        Input domain of the sup error (see :func:`run_construction`).
 
     Returns
     -------
@@ -251,7 +254,8 @@ def sweep_error_vs_width(
         :func:`run_construction` rows with ``param="width"`` and ``value`` the block size.
     """
     def run(block: int, seed: int) -> dict[str, Any]:
-        return run_construction(method, width, depth, eps, delta, seed, block_size=block)
+        return run_construction(method, width, depth, eps, delta, seed, block_size=block,
+                                domain=domain)
 
     return _seeded(block_sizes, seeds, run, "width", progress)
 
@@ -265,6 +269,7 @@ def smallest_block(
     delta: float,
     seeds: int,
     fraction: float,
+    domain: str = "ball",
 ) -> dict[str, Any]:
     """Smallest block size whose measured sup error is ``<= eps`` in ``fraction`` of seeds.
 
@@ -288,6 +293,8 @@ def smallest_block(
         Seeds per block size.
     fraction : float
         Required success fraction in (0, 1].
+    domain : {"ball", "cube"}
+        Input domain of the sup error (see :func:`run_construction`).
 
     Returns
     -------
@@ -300,7 +307,8 @@ def smallest_block(
     """
     def attempt(block: int) -> dict[str, Any]:
         rows = [
-            run_construction(method, width, depth, eps, delta, s, block_size=block)
+            run_construction(method, width, depth, eps, delta, s, block_size=block,
+                             domain=domain)
             for s in range(seeds)
         ]
         rate = float(np.mean([r["pass"] for r in rows]))
@@ -350,6 +358,7 @@ def sweep_width_vs_eps(
     seeds: int = 3,
     fraction: float = 0.5,
     progress: Callable[[int], Any] | None = None,
+    domain: str = "ball",
 ) -> list[dict[str, Any]]:
     """Smallest sufficient block size vs ``eps``, depth or target width, against the bound.
 
@@ -370,6 +379,8 @@ def sweep_width_vs_eps(
         Success fraction required.
     progress : callable, optional
         Called with ``1`` after each value.
+    domain : {"ball", "cube"}
+        Input domain of the sup error (see :func:`run_construction`).
 
     Returns
     -------
@@ -384,8 +395,9 @@ def sweep_width_vs_eps(
         setting = {"width": width, "depth": depth, "eps": eps}
         setting[{"target-width": "width"}.get(vary, vary)] = value
         found = smallest_block(method, block_sizes, int(setting["width"]), int(setting["depth"]),
-                               float(setting["eps"]), delta, seeds, fraction)
-        rows.append({"construction": method, "param": vary, "value": value, **found})
+                               float(setting["eps"]), delta, seeds, fraction, domain)
+        rows.append({"construction": method, "param": vary, "value": value, "domain": domain,
+                     **found})
         if progress is not None:
             progress(1)
     return rows

@@ -190,6 +190,64 @@ class WidthDepthScale:
     theory_block_sizes: tuple[int, ...] = (4, 8, 16, 32)
 
 
+@dataclass(frozen=True)
+class TrainedTarget:
+    """A bias-free ReLU ``fc`` network trained by a dense preset's recipe, the target of the
+    trained-ticket width study: hidden ``widths``, training overrides, and per construction the
+    source block sizes swept (the constructions it runs)."""
+
+    label: str
+    dataset: str
+    preset: str
+    widths: tuple[int, ...]
+    block_sizes: Mapping[str, tuple[int, ...]]
+    training: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainedWidthScale:
+    """Strong tickets of trained networks against source width
+    (:mod:`verify.trained_width_study`): the targets, the rescaled network's accuracy ``eps``
+    and failure probability ``delta`` (they set the bound widths drawn in and the default
+    tolerances), binary-depth's fractional ``bits`` and the source ``seeds``."""
+
+    targets: tuple[TrainedTarget, ...]
+    eps: float
+    delta: float
+    bits: int
+    seeds: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PlantedScale:
+    """Planted tickets (:mod:`verify.planted`, :mod:`verify.plant_seek`).
+
+    Recovery: a random bias-free target of ``target_widths`` approximated by each construction of
+    ``constructions`` (name -> block size) at ``eps``; its source is searched by every algorithm
+    of ``algorithms`` at the planted density and at ``extra_keeps``, on ``n_train`` / ``n_test``
+    inputs from the unit ball labelled by the target's argmax, trained ``training``.
+    Plant 'n' Seek: each task of ``tasks`` planted in a depth-5 source of hidden width
+    ``seek_width``, edge-popup at ``seek_keeps`` (and the planted density) on ``seek_examples``
+    examples, trained ``seek_training`` in batches of ``seek_batch_size``.
+    """
+
+    target_widths: tuple[int, ...]
+    constructions: Mapping[str, int]
+    eps: float
+    algorithms: tuple[str, ...]
+    extra_keeps: tuple[float, ...]
+    n_train: int
+    n_test: int
+    training: Mapping[str, Any]
+    tasks: tuple[str, ...]
+    seek_width: int
+    seek_keeps: tuple[float, ...]
+    seek_examples: int
+    seek_training: Mapping[str, Any]
+    seeds: tuple[int, ...]
+    seek_batch_size: int = 128
+
+
 _METHODS = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one")
 _DIGITS_MPT = {"MPT-1/32": "digits-biprop", "MPT-1/1": "digits-biprop",
                "MPT-1/1 +BN": "digits-biprop", "edge-popup": "digits-edge-popup",
@@ -230,6 +288,13 @@ def _conv(depth: int, dense_training: Mapping[str, Any] | None = None) -> ModelS
 #: seed 1: train 97%, test 46%; seed 0: 90%): on MNIST-1D their dense baselines train at Adam 1e-3.
 MNIST1D_CONV_DENSE = {"lr": 1e-3}
 
+
+def _trained(label: str, dataset: str, preset: str, widths: tuple[int, ...],
+             blocks: Mapping[str, tuple[int, ...]], **training: Any) -> TrainedTarget:
+    return TrainedTarget(label, dataset, preset, widths, dict(blocks), dict(training))
+
+
+_SCORE_ADAM = {"optimizer": "adam", "lr": 0.01, "schedule": "cosine"}
 
 STUDIES: dict[str, dict[str, Any]] = {
     "subset_sum": {
@@ -330,6 +395,55 @@ STUDIES: dict[str, dict[str, Any]] = {
                            "Conv-4": "conv4-lth", "Conv-6": "conv6-lth"}, levels=15,
                           seeds=(0, 1, 2), controls=("reinit", "random-prune")),
     },
+    # "how wide must a random network be before its binary ticket matches the trained one?"
+    "trained_tickets": {
+        "smoke": TrainedWidthScale(
+            (_trained("digits 64-8-10", "digits", "digits-dense", (8,),
+                      {"mpt-binary": (4, 32), "binary-depth": (2,), "malach": (16,)},
+                      epochs=30),),
+            eps=0.1, delta=0.1, bits=3, seeds=(0,)),
+        "cpu": TrainedWidthScale(
+            (_trained("digits 64-32-10", "digits", "digits-dense", (32,),
+                      {"mpt-binary": (2, 4, 8, 16, 32, 64, 128), "binary-depth": (1, 2, 4),
+                       "malach": (8, 32, 128)}, epochs=40),
+             _trained("MNIST-1D 40-32-10", "mnist1d", "mnist1d-dense", (32,),
+                      {"mpt-binary": (2, 4, 8, 16, 32, 64, 128), "binary-depth": (1, 2, 4),
+                       "malach": (8, 32, 128)}, iterations=3000),
+             # 784 inputs: the mpt-binary source holds 784 x 784 x n weights (n = 64: 39M)
+             _trained("mnist5k 784-32-10", "mnist5k", "mnist5k-dense", (32,),
+                      {"mpt-binary": (8, 32, 64)})),
+            eps=0.1, delta=0.1, bits=4, seeds=(0, 1)),
+        "paper": TrainedWidthScale(
+            (_trained("mnist5k 784-500-10", "mnist5k", "mnist5k-dense", (500,),
+                      {"mpt-binary": (8, 32, 128), "binary-depth": (2, 4)}),),
+            eps=0.05, delta=0.1, bits=6, seeds=(0, 1, 2)),
+    },
+    "planted_tickets": {
+        "smoke": PlantedScale(
+            (4, 8, 3), {"pensia": 16, "mpt-binary": 32}, eps=0.05,
+            algorithms=("edge-popup", "biprop", "imp"), extra_keeps=(0.5,), n_train=1000,
+            n_test=500, training={**_SCORE_ADAM, "epochs": 3}, tasks=("relu", "circle", "helix"),
+            seek_width=100, seek_keeps=(0.1, 0.5), seek_examples=2000,
+            seek_training={**_SCORE_ADAM, "epochs": 3}, seeds=(0,)),
+        "cpu": PlantedScale(
+            (8, 16, 4), {"pensia": 32, "mpt-binary": 64}, eps=0.05,
+            algorithms=("edge-popup", "biprop", "imp"), extra_keeps=(0.1, 0.5), n_train=8000,
+            n_test=2000, training={**_SCORE_ADAM, "epochs": 20},
+            tasks=("relu", "circle", "helix"), seek_width=100,
+            seek_keeps=(0.01, 0.05, 0.1, 0.2, 0.5), seek_examples=10_000,
+            # Circle, k = 0.5, seed 0 (a trial): Adam 0.01 x 30 epochs, batch 128: 67% test;
+            # Adam 0.05 x 100 epochs, batch 256: 89%
+            seek_training={**_SCORE_ADAM, "lr": 0.05, "epochs": 40}, seeds=(0, 1),
+            seek_batch_size=256),
+        "paper": PlantedScale(
+            (16, 32, 10), {"pensia": 42, "mpt-binary": 128}, eps=0.02,
+            algorithms=("edge-popup", "biprop", "imp"), extra_keeps=(0.05, 0.1, 0.2, 0.5),
+            n_train=40_000, n_test=10_000, training={**_SCORE_ADAM, "epochs": 50},
+            tasks=("relu", "circle", "helix"), seek_width=100,
+            seek_keeps=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5), seek_examples=10_000,
+            seek_training={**_SCORE_ADAM, "lr": 0.05, "epochs": 100}, seeds=(0, 1, 2, 3, 4),
+            seek_batch_size=256),
+    },
     "width_depth": {
         "smoke": WidthDepthScale("digits", _DIGITS_MPT, (2, 3), (16, 64), 0.5, (0,),
                                  training={"epochs": 5}, theory_block_sizes=(4, 16)),
@@ -354,14 +468,15 @@ def get_scale(study: str, scale: str) -> Any:
     ----------
     study : str
         ``subset_sum``, ``constructions``, ``probabilities``, ``conv_constructions``,
-        ``sign_tickets``, ``mpt``, ``lth`` or ``width_depth``.
+        ``sign_tickets``, ``mpt``, ``lth``, ``width_depth``, ``trained_tickets`` or
+        ``planted_tickets``.
     scale : str
         One of :data:`SCALES`.
 
     Returns
     -------
     SubsetSumScale | ConstructionScale | ProbabilityScale | ConvScale | SignScale | MPTScale |
-    LTHScale | WidthDepthScale
+    LTHScale | WidthDepthScale | TrainedWidthScale | PlantedScale
     """
     check_scale(scale)
     if study not in STUDIES:
@@ -374,6 +489,8 @@ def datasets_of(study: str, scale: str) -> tuple[str, ...]:
     sizes = get_scale(study, scale)
     if isinstance(sizes, (MPTScale, WidthDepthScale)):
         return (sizes.dataset,)
+    if isinstance(sizes, TrainedWidthScale):
+        return tuple(sorted({t.dataset for t in sizes.targets}))
     if isinstance(sizes, LTHScale):
         from empirical.config.presets import get_preset
 

@@ -25,6 +25,7 @@ The conversion between torch and numpy lives here: theory and empirical never im
 
 from __future__ import annotations
 
+import itertools
 import math
 import resource
 import time
@@ -37,8 +38,12 @@ from typing import Any
 
 import numpy as np
 
-METHODS = ("pensia", "malach", "mpt-binary")
-"""The gadget constructions (two source layers per target layer) a trained target can use."""
+GADGET_METHODS = ("pensia", "malach", "mpt-binary")
+"""The gadget constructions: two source layers per target layer, ``block_size`` units per input
+coordinate."""
+METHODS = (*GADGET_METHODS, "binary-depth")
+"""The constructions a trained target can use: the gadgets and Sreenivasan et al.'s binary +-1
+source with depth (``block_size``: candidates per slot; ``bits``: fractional bits)."""
 
 MAX_SOURCE_ENTRIES = 6 * 10**8
 """Largest random source (weights) a run may draw: 4.8 GB of float64, the theorem's default
@@ -224,21 +229,48 @@ def source_entries(widths: Sequence[int], block_sizes: Sequence[int]) -> int:
                    for d_in, d_out, n in zip(widths[:-1], widths[1:], block_sizes, strict=True)))
 
 
+def binary_depth_entries(widths: Sequence[int], bits: int, candidates: int,
+                         fanout: int) -> int:
+    """Weights of the binary-depth source of ``widths`` (:mod:`theory.constructions.binary_depth`
+    block widths for ``bits`` fractional bits and the given candidates per slot)."""
+    from theory.constructions.binary_depth import block_widths
+
+    layers = [int(widths[0])]
+    for d_in, d_out in itertools.pairwise(widths):
+        layers += block_widths(d_in, d_out, bits + 1, candidates, fanout)
+    return int(sum(a * b for a, b in itertools.pairwise(layers)))
+
+
 def plan_blocks(method: str, widths: Sequence[int], eps: float, delta: float,
-                block_size: int | None) -> list[int]:
+                block_size: int | None, bits: int | None = None) -> list[int]:
     """Block sizes of the run (the override, else the construction's bound), checked to fit.
 
-    Raises ``ValueError`` (before any work) for an unknown method or a source of more than
-    ``MAX_SOURCE_ENTRIES`` weights.
+    For ``binary-depth`` the "block sizes" are the candidates per slot ``[q, F]`` (the override
+    sets both) at ``bits`` fractional bits (default: the construction's for ``eps``).
+
+    Raises ``ValueError`` (before any work) for an unknown method, ``bits`` with a gadget method,
+    or a source of more than ``MAX_SOURCE_ENTRIES`` weights.
     """
     from theory.constructions import get_method
     from theory.constructions.blocks import resolve_block_sizes
 
     if method not in METHODS:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
-    bound = import_module(get_method(method).module).block_sizes_bound
-    blocks = resolve_block_sizes(block_size, bound(list(widths), eps, delta))
-    entries = source_entries(widths, blocks)
+    if method == "binary-depth":
+        from theory.constructions import binary_depth
+
+        k = binary_depth.fractional_bits(widths, eps) if bits is None else int(bits)
+        if k < 0:
+            raise ValueError(f"--bits must be >= 0, got {bits!r}")
+        blocks = (list(binary_depth.candidates_bound(widths, k, delta)) if block_size is None
+                  else [int(block_size)] * 2)
+        entries = binary_depth_entries(widths, k, *blocks)
+    else:
+        if bits is not None:
+            raise ValueError("--bits applies to --method binary-depth only")
+        bound = import_module(get_method(method).module).block_sizes_bound
+        blocks = resolve_block_sizes(block_size, bound(list(widths), eps, delta))
+        entries = source_entries(widths, blocks)
     if entries > MAX_SOURCE_ENTRIES:
         raise ValueError(f"the {method} source for a {'-'.join(map(str, widths))} target with "
                          f"blocks {blocks} holds {entries:.3g} weights (limit "
@@ -256,6 +288,7 @@ def ticket_of_trained(
     weight_eps: float = 0.01,
     seed: int = 0,
     data_dir: str | None = None,
+    bits: int | None = None,
 ) -> dict[str, Any]:
     """Construct a ticket of the trained network in a fresh random source; measure it on data.
 
@@ -263,13 +296,15 @@ def ticket_of_trained(
     ----------
     network : TrainedNetwork
         The trained target.
-    method : {"pensia", "malach", "mpt-binary"}
-        Gadget construction (two source layers per target layer).
+    method : {"pensia", "malach", "mpt-binary", "binary-depth"}
+        Construction: a gadget (two source layers per target layer) or the binary +-1 source
+        with depth.
     eps, delta : float
         Sup-norm accuracy on the unit ball for the rescaled network, and failure probability:
         they set the construction's tolerances, success flag and default block sizes.
     block_size : int, optional
-        Units per input coordinate (default: the construction's bound for ``eps``, ``delta``).
+        Units per input coordinate (binary-depth: candidates per slot; default: the
+        construction's bound for ``eps``, ``delta``).
     max_summands : int, optional
         Pensia only: summands of each sign per subset sum.
     weight_eps : float
@@ -278,11 +313,14 @@ def ticket_of_trained(
         Seed of the random source.
     data_dir : str, optional
         Where on-disk datasets live.
+    bits : int, optional
+        binary-depth only: fractional bits ``K`` (default: the construction's for ``eps``).
 
     Returns
     -------
     dict
-        One row: dataset, target widths, method, block size, target/ticket test accuracy,
+        One row: dataset, target widths, method, block size, source width and depth, the
+        construction's bound width, target/ticket test accuracy,
         agreement, disagreements, max logit error (and the largest target logit, for scale),
         certified sup error and the logit bound it implies, per-weight errors, scale ``C``,
         source/target/kept weights, seconds, peak GB.
@@ -296,7 +334,7 @@ def ticket_of_trained(
         raise ValueError(f"--weight-eps must be positive, got {weight_eps!r}")
     target, factors = theory_target(network.weights)
     widths = layer_widths(target)
-    blocks = plan_blocks(method, widths, eps, delta, block_size)
+    blocks = plan_blocks(method, widths, eps, delta, block_size, bits)
     construct = get_method(method)
     x, y = held_out_inputs(network.dataset, data_dir, network.split_seed, network.val_size)
     if x.shape[1] != widths[0]:
@@ -309,6 +347,8 @@ def ticket_of_trained(
     tracemalloc.start()
     started = time.perf_counter()
     overrides: dict[str, Any] = {"block_size": blocks}
+    if method == "binary-depth":
+        overrides = {"block_size": block_size, "bits": bits}
     if max_summands is not None:
         overrides["max_summands"] = max_summands
     result = construct(target, eps, delta, np.random.default_rng(seed), **overrides)
@@ -331,6 +371,10 @@ def ticket_of_trained(
         "target_widths": "-".join(map(str, widths)),
         "method": method,
         "block_sizes": ",".join(map(str, blocks)),
+        "bits": plan.get("bits"),
+        "source_width": int(result.source_width),
+        "source_depth": int(result.source_depth),
+        "bound_width": int(result.bound_width),
         "summands_per_sign": ",".join(map(str, plan.get("max_summands", []))) or None,
         "eps": float(eps),
         "n_test": len(y),

@@ -222,6 +222,11 @@ class FitHooks:
     after_epoch
         Called with the number of finished epochs after the epoch's checkpoint is written (tests
         raise here to simulate a kill).
+    loss
+        ``(outputs, y) -> scalar`` training objective instead of the cross-entropy (regression
+        on float targets, e.g. mean squared error); the training accuracy counts only integer
+        labels (it is 0 for float targets). Evaluation (``val``/``test``) stays classification:
+        pass none for a regression task and evaluate the returned model yourself.
     """
 
     capture_steps: tuple[int, ...] = ()
@@ -229,6 +234,7 @@ class FitHooks:
     on_record: Callable[[dict[str, Any]], None] | None = None
     keep_schedule: Callable[[int], float | None] | None = None
     after_epoch: Callable[[int], None] | None = None
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
 
 
 @dataclass
@@ -395,16 +401,20 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
                     group["lr"] = lr_at(step, training, spe)
                 with autocast(train.device, amp):
                     logits = model(x)
-                loss = nn.functional.cross_entropy(logits.float(), y,
-                                                   label_smoothing=training.label_smoothing)
+                if hooks.loss is not None:
+                    loss = hooks.loss(logits.float(), y)
+                else:
+                    loss = nn.functional.cross_entropy(logits.float(), y,
+                                                       label_smoothing=training.label_smoothing)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 enforce_masks_(core)
                 with torch.no_grad():
                     n = torch.tensor(len(y), dtype=torch.float64, device=sums.device)
-                    sums += torch.stack([loss.detach().double() * n,
-                                         (logits.argmax(1) == y).sum().double(), n])
+                    correct = (torch.zeros((), dtype=torch.float64, device=sums.device)
+                               if y.is_floating_point() else (logits.argmax(1) == y).sum().double())
+                    sums += torch.stack([loss.detach().double() * n, correct, n])
                 step += 1
                 if bar is not None:
                     bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{sums[1] / sums[2]:.3f}",

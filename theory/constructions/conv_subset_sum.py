@@ -53,7 +53,13 @@ from theory.constructions.blocks import (
 )
 from theory.constructions.pensia import CALIBRATED_C, solve_layer, summands_per_sign
 from theory.constructions.result import ConstructionResult
-from theory.conv import ConvSubnetwork, check_conv_target, layer_shapes, operator_norm
+from theory.conv import (
+    ConvSourceDraw,
+    ConvSubnetwork,
+    check_conv_target,
+    layer_shapes,
+    operator_norm,
+)
 from theory.subset_sum import MAX_SUMMANDS
 
 METHOD = "conv"
@@ -83,15 +89,16 @@ def block_sizes_bound(kernel_shapes: Sequence[Sequence[int]], eps: float,
 
 
 def conv_gadget_source(kernel_shapes: Sequence[Sequence[int]], blocks: Sequence[int],
-                       rng: np.random.Generator) -> list[np.ndarray]:
-    """U[-1, 1] kernels ``M_{2i-1}`` ``(c_in |k| n_i, c_in, *k)`` and 1x1 ``M_{2i}``."""
-    source = []
+                       rng: np.random.Generator) -> tuple[ConvSourceDraw, list[np.ndarray]]:
+    """The draw and the U[-1, 1] kernels: ``M_{2i-1}`` ``(c_in |k| n_i, c_in, *k)`` and 1x1
+    ``M_{2i}`` ``(c_out, c_in |k| n_i, 1, ...)``; the draw's seed comes from ``rng``."""
+    shapes = []
     for shape, n in zip(kernel_shapes, blocks, strict=True):
         o, c, k = _fan(shape)
         spatial = tuple(int(s) for s in shape[2:])
-        source.append(rng.uniform(-1.0, 1.0, (c * k * n, c, *spatial)))
-        source.append(rng.uniform(-1.0, 1.0, (o, c * k * n, *([1] * len(spatial)))))
-    return source
+        shapes += [(c * k * n, c, *spatial), (o, c * k * n, *([1] * len(spatial)))]
+    draw = ConvSourceDraw.from_rng(shapes, rng)
+    return draw, draw.layers()
 
 
 def unfold_first(kernel: np.ndarray, block: int) -> np.ndarray:
@@ -149,7 +156,7 @@ def construct(
     counts, bound = block_sizes_bound(shapes, eps, delta)
     blocks = resolve_block_sizes(block_size, bound)
     limits = [min(MAX_SUMMANDS, m if block_size is None else MAX_SUMMANDS) for m in counts]
-    source = conv_gadget_source(shapes, blocks, rng)
+    draw, source = conv_gadget_source(shapes, blocks, rng)
     masks: list[np.ndarray] = []
     for i, kernel in enumerate(kernels):
         first = unfold_first(source[2 * i], blocks[i])
@@ -159,7 +166,7 @@ def construct(
         first_mask, second_mask = gadget_masks(keep)
         masks += [fold_first_mask(first_mask, source[2 * i].shape),
                   second_mask.reshape(source[2 * i + 1].shape)]
-    subnetwork = ConvSubnetwork(source=tuple(source), masks=tuple(masks))
+    subnetwork = ConvSubnetwork(source=tuple(source), masks=tuple(masks), provenance=draw)
     effective = subnetwork.weights()
     taus = tolerances(shapes, eps)
     in_shapes = layer_shapes(kernels, input_shape)[:-1]

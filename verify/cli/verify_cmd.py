@@ -121,6 +121,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="seeds per setting (default 2)")
     sweep.add_argument("--fraction", type=open_unit, default=0.5,
                        help="success fraction a block size must reach (default 0.5)")
+    sweep.add_argument("--domain", choices=DOMAINS, default="ball",
+                       help="input domain of the sup error: the unit l2 ball or the cube "
+                       "[-1,1]^d0 (default ball)")
     sweep.add_argument("--out", type=path, default=None, help="write the rows to this CSV file")
     sweep.set_defaults(func=run)
 
@@ -159,11 +162,13 @@ def _run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     with contextlib.closing(bar):
         if args.vary == "width":
             return sweep_error_vs_width(args.method, args.block_sizes, args.width, args.depth,
-                                        args.eps, args.delta, args.seeds, progress=bar.update)
+                                        args.eps, args.delta, args.seeds, progress=bar.update,
+                                        domain=args.domain)
         cast = float if args.vary == "eps" else int
         return sweep_width_vs_eps(args.method, args.vary, [cast(v) for v in values],
                                   args.block_sizes, args.width, args.depth, args.eps, args.delta,
-                                  args.seeds, args.fraction, progress=bar.update)
+                                  args.seeds, args.fraction, progress=bar.update,
+                                  domain=args.domain)
 
 
 def _sweep_settings(args: argparse.Namespace) -> list[tuple[int, int, float, int]]:

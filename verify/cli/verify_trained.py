@@ -16,6 +16,7 @@ from typing import Any
 from verify.cli.common import (
     emit,
     list_of,
+    nonnegative_int,
     open_unit,
     positive_float,
     positive_int,
@@ -63,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "list gives one row per size (ticket accuracy vs source width)")
     parser.add_argument("--max-summands", type=positive_int, default=None,
                         help="pensia: at most this many summands of each sign per subset sum")
+    parser.add_argument("--bits", type=nonnegative_int, default=None,
+                        help="binary-depth: fractional bits K of the quantised weights (default: "
+                        "the construction's for --eps)")
     parser.add_argument("--weight-eps", type=positive_float, default=0.01,
                         help="per-weight tolerance reported in the network's units (default "
                         "0.01, Pensia et al.'s)")
@@ -116,7 +120,7 @@ def _network(args: argparse.Namespace) -> Any:
               for w in hparams.model.widths or DEFAULT_FC_WIDTHS]
     widths = [math.prod(info.input_shape), *hidden, info.num_classes]
     for size in args.block_size or [None]:  # refuse an oversized source before training
-        plan_blocks(args.method, widths, args.eps, args.delta, size)
+        plan_blocks(args.method, widths, args.eps, args.delta, size, args.bits)
     return train_target(hparams, args.runs_dir, runtime_from_args(args))
 
 
@@ -132,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     network = _network(args)
     rows = [ticket_of_trained(network, args.method, args.eps, args.delta, size,
                               args.max_summands, args.weight_eps, args.source_seed,
-                              runtime.data_dir)
+                              runtime.data_dir, args.bits)
             for size in args.block_size or [None]]
     emit(renamed(rows), args.json, None if args.json else COLUMNS, one_object=len(rows) == 1)
     return 0

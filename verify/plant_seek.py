@@ -1,0 +1,335 @@
+"""Plant 'n' Seek (Fischer & Burkholz, ICLR 2022, "Plant 'n' Seek: Can You Find the Winning
+Ticket?"): hide a target network's neurons in a random source, then ask a pruning algorithm for it.
+
+Tasks (the paper's definitions; ``n = 10,000`` examples, the first 90% for training):
+
+- ``relu`` (regression, 1 -> 1): ``x ~ U[-1, 1]``, ``y = relu(x) + N(0, sigma^2)``,
+  ``sigma = 0.01``.
+- ``circle`` (classification, 2 -> 4): ``x ~ U[-1, 1]^2``, the class of ``s = ||x||^2`` among
+  ``[0, 0.2), [0.2, 0.5), [0.5, 0.7), [0.7, 2]``; with probability ``p = 0.01`` a label is replaced
+  by the second most likely class (the neighbouring ring nearer to ``s``).
+- ``helix`` (regression, 1 -> 3): ``x ~ U[-1, 1]``, ``t = 5 pi + 3 pi x``,
+  ``y = (t cos t, t sin t, t) / (8 pi) + N(0, sigma^2 I)``, ``sigma = 0.01``.
+
+Targets (ours: exact ReLU networks with biases, four weight layers, so that they fit the paper's
+depth-5 sources ``d_in - 100 - 100 - 100 - d_out``, here with one more input, the constant):
+
+- ``relu``: widths ``1-1-1-1-1``, every weight 1 and bias 0: ``relu(x)`` exactly.
+- ``circle``: ``2-4-2K-1-4``: ``relu(+-x_i)``; ``relu(|x_i| - k/K)`` for ``k < K``; the
+  piecewise-linear interpolant of ``|x_i|^2`` at the knots ``k/K`` summed over ``i`` (so
+  ``s`` within ``2 / (4 K^2)``); four linear logits ``a_c s + b_c`` with slopes ``g 2^c`` and
+  intercepts that put the decision boundaries at 0.2, 0.5, 0.7 (``K = 10``).
+- ``helix``: ``1-1-K-3-3``: ``u = relu(x + 1)``; ``relu(u - 2k/K)`` for ``k < K``; per
+  coordinate the interpolant of ``y_m`` at the knots plus 1 (positive, so the ReLU passes it);
+  the identity minus 1 (``K = 30``, the paper's knot count).
+
+Planting (the paper's scheme, our implementation). The paper's edge-popup prunes biases with
+scores of their own; the layer factory never prunes biases, so here every bias is a weight from
+a constant unit, pruned like any other: the input gets a last coordinate 1 (:func:`with_constant`)
+and the source is bias-free, He-initialised (``S_l ~ N(0, 2 / d_{l-1})``, ``d_{l-1}`` counting
+the constant; layer 1's weights from the constant play the paper's random first-layer biases).
+Target neuron ``j`` of hidden layer ``l`` takes a source unit ``u_l(j)``, and each hidden layer
+one *carrier* unit ``v_l`` that passes the constant on (value ``k_l > 0``; distinct units at
+seeded random positions; output neurons keep their index). The planted weights are the target's,
+rescaled: ``S[u(j), u(i)] = c_j T[j, i] / c_i``, ``S[u(j), v_{l-1}] = c_j t_j / k_{l-1}`` and
+``S[v_l, v_{l-1}] = k_l / k_{l-1}`` (``k_0 = 1``). By positive homogeneity the planted unit
+computes ``c_j`` times the target neuron, and the next layer divides the scale out again (the
+scale is carried forward). ``c_j`` and ``k_l / k_{l-1}`` make the planted weights as large, in
+root mean square, as the layer's He weights, so they do not stand out; the output layer uses
+``c = 1``, so the planted ticket computes the target exactly. The ticket keeps the planted edges
+(``T[j, i] != 0``, ``t_j != 0``, the carrier chain).
+
+The paper's finding we hold our edge-popup against: on Circle, edge-popup finds a strong ticket
+only at densities of 0.1 and above, far from the planted ticket's density.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from verify.planted import PlantedTicket, TaskData, recover, relu_forward, score
+
+TASKS = ("relu", "circle", "helix")
+N_EXAMPLES = 10_000
+TRAIN_FRACTION = 0.9
+NOISE = 0.01
+"""Regression noise ``sigma`` and Circle's label-flip probability (the paper's defaults)."""
+CIRCLE_BOUNDS = (0.2, 0.5, 0.7)
+CIRCLE_KNOTS = 10
+CIRCLE_GAIN = 10.0
+HELIX_KNOTS = 30
+SOURCE_WIDTH = 100
+SOURCE_DEPTH = 5
+"""Layers of the source counting the input (four weight layers), the paper's depth 5."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A ReLU network with biases: ``h_l = relu(T_l h_{l-1} + t_l)``, the last layer linear."""
+
+    weights: list[np.ndarray]
+    biases: list[np.ndarray]
+    task: str
+
+    @property
+    def widths(self) -> list[int]:
+        """``[d_0, ..., d_L]``."""
+        return [int(self.weights[0].shape[1])] + [int(w.shape[0]) for w in self.weights]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The target's outputs on ``x`` of shape ``(n, d_0)``."""
+        return relu_forward(self.weights, self.biases, x)
+
+
+def helix_curve(x: np.ndarray) -> np.ndarray:
+    """``(t cos t, t sin t, t) / (8 pi)`` with ``t = 5 pi + 3 pi x``; shape ``(n, 3)``."""
+    t = 5 * np.pi + 3 * np.pi * np.asarray(x, dtype=np.float64).reshape(-1)
+    return np.stack([t * np.cos(t), t * np.sin(t), t], axis=1) / (8 * np.pi)
+
+
+def circle_logits(s: np.ndarray, gain: float = CIRCLE_GAIN) -> np.ndarray:
+    """Logits ``a_c s + b_c`` of the four rings: slopes ``gain 2^c``, and intercepts with
+    ``b_c - b_{c-1} = -(a_c - a_{c-1}) B_c`` so that classes ``c - 1`` and ``c`` tie at the
+    boundary ``B_c``; ``s`` of shape ``(n,)``, logits ``(n, 4)``."""
+    slopes, intercepts = _circle_coefficients(gain)
+    return np.asarray(s, dtype=np.float64)[:, None] * slopes[None] + intercepts[None]
+
+
+def _circle_coefficients(gain: float) -> tuple[np.ndarray, np.ndarray]:
+    slopes = gain * 2.0 ** np.arange(len(CIRCLE_BOUNDS) + 1)
+    intercepts = np.concatenate([[0.0], -np.cumsum(np.diff(slopes) * np.array(CIRCLE_BOUNDS))])
+    return slopes, intercepts
+
+
+def task_data(task: str, seed: int, n: int = N_EXAMPLES, noise: float = NOISE) -> TaskData:
+    """The task's examples (module docstring), drawn from ``default_rng(seed)``.
+
+    Parameters
+    ----------
+    task : {"relu", "circle", "helix"}
+        The task.
+    seed : int
+        Seed of inputs and noise.
+    n : int
+        Examples; the first ``ceil(0.9 n)`` train, the rest test.
+    noise : float
+        Regression noise ``sigma`` / Circle's label-flip probability.
+
+    Returns
+    -------
+    TaskData
+        Float targets ``(n, d_out)`` for regression, int labels for Circle.
+    """
+    _check_task(task)
+    if n < 2 or not 0 <= noise < 1:
+        raise ValueError(f"need n >= 2 and noise in [0, 1), got {n}, {noise}")
+    rng = np.random.default_rng(seed)
+    d_in = 2 if task == "circle" else 1
+    x = rng.uniform(-1.0, 1.0, (n, d_in))
+    if task == "circle":
+        logits = circle_logits(np.sum(x**2, axis=1))
+        order = np.argsort(logits, axis=1)
+        flip = rng.uniform(0.0, 1.0, n) < noise
+        y = np.where(flip, order[:, -2], order[:, -1])
+        kind = "classification"
+    else:
+        clean = np.maximum(x, 0.0) if task == "relu" else helix_curve(x[:, 0])
+        y = clean + rng.normal(0.0, noise, clean.shape)
+        kind = "regression"
+    k = math.ceil(TRAIN_FRACTION * n)
+    return TaskData(x[:k], y[:k], x[k:], y[k:], kind)
+
+
+def _check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose one of {', '.join(TASKS)}")
+
+
+def _interpolant(fun: Callable[[np.ndarray], np.ndarray], knots: np.ndarray, end: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """``fun(u) ~ fun(knots[0]) + sum_k a_k relu(u - knots[k])`` on ``[knots[0], end]``, exact at
+    the knots and ``end``: ``a_0`` the first slope, ``a_k`` the change of slope at knot ``k``.
+    Returns ``(a, value at knots[0])`` (``fun`` maps ``(n,)`` to ``(n, m)``)."""
+    points = np.append(knots, end)
+    values = fun(points)
+    slopes = np.diff(values, axis=0) / np.diff(points)[:, None]
+    return np.concatenate([slopes[:1], np.diff(slopes, axis=0)]), values[0]
+
+
+def target_network(task: str) -> Target:
+    """The task's exact ReLU target (module docstring)."""
+    _check_task(task)
+    if task == "relu":
+        return Target([np.ones((1, 1))] * 4, [np.zeros(1)] * 4, "regression")
+    if task == "circle":
+        k = CIRCLE_KNOTS
+        first = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
+        knots = np.arange(k) / k
+        a, _ = _interpolant(lambda t: (t**2)[:, None], knots, 1.0)
+        second = np.zeros((2 * k, 4))
+        second[:k, :2] = 1.0
+        second[k:, 2:] = 1.0
+        slopes, intercepts = _circle_coefficients(CIRCLE_GAIN)
+        return Target(
+            [first, second, np.tile(a[:, 0], 2)[None, :], slopes[:, None]],
+            [np.zeros(4), -np.tile(knots, 2), np.zeros(1), intercepts], "classification")
+    k = HELIX_KNOTS
+    knots = 2.0 * np.arange(k) / k
+    a, start = _interpolant(lambda u: helix_curve(u - 1.0), knots, 2.0)
+    return Target(
+        [np.ones((1, 1)), np.ones((k, 1)), a.T, np.eye(3)],
+        [np.ones(1), -knots, start + 1.0, -np.ones(3)], "regression")
+
+
+def with_constant(x: np.ndarray) -> np.ndarray:
+    """Inputs with a last coordinate 1 (the constant unit the planted biases hang from)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.concatenate([x, np.ones((len(x), 1))], axis=1)
+
+
+def he_source(widths: Sequence[int], rng: np.random.Generator) -> list[np.ndarray]:
+    """A bias-free He-initialised source: ``S_l ~ N(0, 2 / d_{l-1})``."""
+    return [rng.normal(0.0, math.sqrt(2.0 / d_in), (d_out, d_in))
+            for d_in, d_out in itertools.pairwise(widths)]
+
+
+def _matched_scale(params: np.ndarray, std: float) -> float:
+    """``c > 0`` with ``rms(c params[params != 0]) = std`` (1 if all are zero)."""
+    nonzero = params[params != 0]
+    return std / math.sqrt(float(np.mean(nonzero**2))) if nonzero.size else 1.0
+
+
+def plant(target: Target, widths: Sequence[int], seed: int, name: str = "") -> PlantedTicket:
+    """Hide ``target`` in a bias-free He-initialised source of ``widths`` (module docstring).
+
+    Parameters
+    ----------
+    target : Target
+        The network to plant; as many layers as the source, each hidden layer at least one unit
+        narrower than the source's (room for the carrier).
+    widths : sequence of int
+        Source widths: the input is the target's plus the constant coordinate, the output the
+        target's.
+    seed : int
+        Seed of the source draw and of the planted units' positions.
+    name : str
+        Name of the planted ticket.
+
+    Returns
+    -------
+    PlantedTicket
+        The bias-free source with its planted masks; on :func:`with_constant` inputs it computes
+        ``target`` exactly.
+    """
+    t_widths = target.widths
+    if (len(widths) != len(t_widths) or widths[0] != t_widths[0] + 1
+            or widths[-1] != t_widths[-1]):
+        raise ValueError(f"source widths {list(widths)} do not fit the target {t_widths}: same "
+                         "depth and output width, one more input (the constant) needed")
+    if any(s < t + 1 for s, t in zip(widths[1:-1], t_widths[1:-1], strict=True)):
+        raise ValueError(f"a hidden layer of {list(widths)} is not wider than the target's "
+                         f"{t_widths} (a carrier unit is needed too)")
+    rng = np.random.default_rng(seed)
+    weights = he_source(widths, rng)
+    masks = [np.zeros(w.shape, dtype=bool) for w in weights]
+    previous, prev_scale = np.arange(t_widths[0]), np.ones(t_widths[0])
+    carrier, carrier_value = t_widths[0], 1.0  # the constant input coordinate
+    last = len(weights) - 1
+    for layer, (t_w, t_b) in enumerate(zip(target.weights, target.biases, strict=True)):
+        d_out = t_w.shape[0]
+        std = math.sqrt(2.0 / widths[layer])
+        params = np.concatenate([t_w / prev_scale[None, :], (t_b / carrier_value)[:, None]],
+                                axis=1)
+        if layer == last:
+            units, scale = np.arange(d_out), np.ones(d_out)
+        else:
+            chosen = rng.choice(widths[layer + 1], d_out + 1, replace=False)
+            units, new_carrier = chosen[:-1], int(chosen[-1])
+            scale = np.array([_matched_scale(row, std) for row in params])
+        sources = np.append(previous, carrier)
+        rows, cols = np.nonzero(params)
+        weights[layer][units[rows], sources[cols]] = scale[rows] * params[rows, cols]
+        masks[layer][units[rows], sources[cols]] = True
+        if layer < last:  # the carrier passes the constant on, scaled like a He weight
+            weights[layer][new_carrier, carrier] = std
+            masks[layer][new_carrier, carrier] = True
+            carrier, carrier_value = new_carrier, carrier_value * std
+        previous, prev_scale = units, scale
+    return PlantedTicket(name or f"plant-seek {'-'.join(map(str, t_widths))}", weights, masks,
+                         task=target.task)
+
+
+def source_widths(task: str, width: int = SOURCE_WIDTH, depth: int = SOURCE_DEPTH) -> list[int]:
+    """``(d_in + 1) - width x (depth - 2) - d_out`` of the task (the input with its constant)."""
+    t = target_network(task).widths
+    if depth != len(t):
+        raise ValueError(f"the {task} target has {len(t)} layers (counting the input); "
+                         f"source depth {depth} does not match")
+    return [t[0] + 1, *([width] * (depth - 2)), t[-1]]
+
+
+def baseline(data: TaskData) -> float:
+    """The trivial predictor's test score: majority-class accuracy, or the MSE of the training
+    mean."""
+    if data.task == "classification":
+        counts = np.bincount(data.y_train)
+        return float(np.mean(data.y_test == counts.argmax()))
+    mean = np.mean(data.y_train, axis=0, keepdims=True)
+    return score(np.broadcast_to(mean, data.y_test.shape).copy(), data.y_test, data.task)
+
+
+def density_sweep(task: str, keeps: Sequence[float], training: Any, seeds: Sequence[int],
+                  width: int = SOURCE_WIDTH, n: int = N_EXAMPLES, algorithm: str = "edge-popup",
+                  batch_size: int = 128) -> list[dict[str, Any]]:
+    """Edge-popup (or biprop / IMP) at every kept fraction on a planted source of the task.
+
+    Parameters
+    ----------
+    task : {"relu", "circle", "helix"}
+        The task.
+    keeps : sequence of float
+        Kept fractions; the planted density is always added.
+    training : empirical.config.hparams.TrainingHparams
+        The score training recipe.
+    seeds : sequence of int
+        One planted source, data set and score initialisation per seed.
+    width : int
+        Hidden width of the depth-5 source.
+    n : int
+        Examples per data set.
+    algorithm : str
+        See :func:`verify.planted.recover`.
+    batch_size : int
+        Training batch size.
+
+    Returns
+    -------
+    list of dict
+        One row per (seed, keep): task, width, the :func:`verify.planted.recover` row, the
+        target's exact test score (``target_score``) and the trivial predictor's
+        (``baseline_score``).
+    """
+    rows = []
+    target = target_network(task)
+    for seed in seeds:
+        started = time.perf_counter()
+        ticket = plant(target, source_widths(task, width), seed, name=f"plant-seek {task}")
+        raw = task_data(task, seed, n)
+        exact = score(target(raw.x_test), raw.y_test, raw.task)
+        trivial = baseline(raw)
+        data = dataclasses.replace(raw, x_train=with_constant(raw.x_train),
+                                   x_test=with_constant(raw.x_test))
+        setup = time.perf_counter() - started
+        for keep in sorted({*map(float, keeps), ticket.density}):
+            row = recover(ticket, data, algorithm, keep, training, batch_size, seed)
+            rows.append({"task": task, "width": width, **row, "target_score": exact,
+                         "baseline_score": trivial, "seconds": row["seconds"] + setup})
+    return rows
