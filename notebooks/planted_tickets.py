@@ -68,8 +68,8 @@ recovery = pd.DataFrame(planted_study.recovery_rows(sizes))
 recovery[["test_acc", "planted_test_acc"]] *= 100
 constructions = list(dict.fromkeys(recovery["construction"]))
 colours = dict(zip(sizes.algorithms, sns.color_palette(), strict=False))
-fig, axes = plt.subplots(2, len(constructions), figsize=(5.4 * len(constructions), 7.6),
-                         squeeze=False)
+fig, axes = plt.subplots(2, len(constructions), figsize=(7.8 * len(constructions), 7.6),
+                         squeeze=False, gridspec_kw={"wspace": 0.75})  # room for each legend
 for col, construction in enumerate(constructions):
     part = recovery[recovery["construction"] == construction]
     for row, (y, label) in enumerate((("test_acc", "test accuracy (%)"),
@@ -125,7 +125,8 @@ seek = pd.DataFrame(planted_study.seek_rows(sizes))
 seek["test_score"] = seek["test_acc"].fillna(seek["test_mse"])
 seek["planted_score"] = seek["planted_test_acc"].fillna(seek["planted_test_mse"])
 tasks = list(dict.fromkeys(seek["task"]))
-fig, axes = plt.subplots(1, len(tasks), figsize=(5.0 * len(tasks), 4.0), squeeze=False)
+fig, axes = plt.subplots(1, len(tasks), figsize=(7.2 * len(tasks), 4.0), squeeze=False,
+                         gridspec_kw={"wspace": 0.75})  # room for each legend
 for ax, task in zip(axes[0], tasks, strict=True):
     part = seek[seek["task"] == task]
     classification = part["test_acc"].notna().all()

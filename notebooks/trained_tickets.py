@@ -65,7 +65,8 @@ print(f"{len(runs)} tickets of {runs['target'].nunique()} trained networks")
 # %%
 targets = list(dict.fromkeys(runs["target"]))
 palette = dict(zip(sorted(runs["construction"].unique()), sns.color_palette(), strict=False))
-fig, axes = plt.subplots(1, len(targets), figsize=(5.6 * len(targets), 4.2), squeeze=False)
+fig, axes = plt.subplots(1, len(targets), figsize=(8.0 * len(targets), 4.2), squeeze=False,
+                         gridspec_kw={"wspace": 0.8})  # room for each legend
 for ax, target in zip(axes[0], targets, strict=True):
     part = runs[runs["target"] == target]
     sns.lineplot(data=part, x="source_width", y="ticket_acc", hue="construction",

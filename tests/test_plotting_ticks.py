@@ -17,6 +17,12 @@ def test_close_widths_are_not_both_labelled() -> None:
     assert spaced_ticks(widths) == [8, 32, 128, 512, 1792]
 
 
+def test_long_labels_need_more_room() -> None:
+    # 1280 and 2048 are 0.2 decades apart on a 3.2-decade axis: far enough for short labels,
+    # too close for two four-digit ones (4 / 45 of the range = 0.28 decades)
+    assert spaced_ticks([256, 1280, 2048, 23680, 387712]) == [256, 2048, 23680, 387712]
+
+
 def test_plain_numbers() -> None:
     assert [plain_number(v) for v in (1792.0, 0.025, 10 / 3, 4)] == ["1792", "0.025", "3.33", "4"]
 

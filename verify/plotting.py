@@ -62,6 +62,8 @@ def use_style() -> None:
 
 MAX_LABELLED_TICKS = 8
 """At most this many labelled ticks on a log axis (:func:`spaced_ticks`)."""
+AXIS_LABEL_CHARS = 45
+"""About this many tick-label characters fit side by side along an axis (:func:`spaced_ticks`)."""
 
 
 def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = False) -> None:
@@ -83,17 +85,20 @@ def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = F
 def spaced_ticks(values: Iterable[float]) -> list[float]:
     """The positive ``values`` that get a labelled log-axis tick.
 
-    From the largest down, a value is kept when it lies at least ``1 / (2 MAX_LABELLED_TICKS)``
-    of the axis' log range below the last one kept (so labels never collide); then every
-    ``s``-th is kept, largest included, with ``s`` the smallest stride leaving at most
-    ``MAX_LABELLED_TICKS``.
+    From the largest down, a value is kept when it lies far enough below the last one kept for
+    their labels not to collide: at least ``1 / (2 MAX_LABELLED_TICKS)`` of the axis' log range,
+    and at least the two labels' mean length over ``AXIS_LABEL_CHARS`` of it (an axis holds about
+    that many label characters side by side). Then every ``s``-th is kept, largest included, with
+    ``s`` the smallest stride leaving at most ``MAX_LABELLED_TICKS``.
     """
     ticks = sorted({float(v) for v in values if v > 0}, reverse=True)
     if len(ticks) < 2:
         return ticks
-    gap = math.log10(ticks[0] / ticks[-1]) / (2 * MAX_LABELLED_TICKS)
+    span = math.log10(ticks[0] / ticks[-1])
     kept = [ticks[0]]
     for t in ticks[1:]:
+        chars = (len(plain_number(kept[-1])) + len(plain_number(t))) / 2
+        gap = span * max(1 / (2 * MAX_LABELLED_TICKS), chars / AXIS_LABEL_CHARS)
         if math.log10(kept[-1] / t) >= gap * (1 - 1e-9):
             kept.append(t)
     stride = -(-len(kept) // MAX_LABELLED_TICKS)
