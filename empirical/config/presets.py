@@ -508,9 +508,14 @@ def model_preset(algorithm: str, model: str | None, dataset: str | None) -> str 
 
 
 def reproduction_table() -> str:
-    """The README's reproduction table: published number -> preset -> command -> differences."""
-    lines = ["| published number | preset | command | what still differs |",
-             "|---|---|---|---|"]
+    """The README's reproduction table: published number -> preset -> command -> differences.
+
+    A GitHub-flavoured Markdown table rendered by ``tabulate`` (what ``DataFrame.to_markdown``
+    uses), one row per preset with a published number.
+    """
+    from tabulate import tabulate
+
+    rows = []
     for name in sorted(PRESETS):
         preset = PRESETS[name]
         if not preset.published:
@@ -518,6 +523,7 @@ def reproduction_table() -> str:
         command = "lth" if preset.algorithm == "lth" else preset.algorithm
         data = preset.section("dataset").get("name")
         flags = " --data-dir DIR" if data in ("mnist", "cifar10", "imagenet") else ""
-        lines.append(f"| {preset.reproduces} | `{name}` | `tickets train {command} --preset "
-                     f"{name}{flags}` | {preset.differs} |")
-    return "\n".join(lines) + "\n"
+        rows.append([preset.reproduces, f"`{name}`",
+                     f"`tickets train {command} --preset {name}{flags}`", preset.differs])
+    headers = ["published number", "preset", "command", "what still differs"]
+    return tabulate(rows, headers, tablefmt="github") + "\n"
