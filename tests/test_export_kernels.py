@@ -11,7 +11,7 @@ from torch import nn
 
 from empirical.export.bits import pack_rows
 from empirical.export.frozen import freeze_, plain_model
-from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_model
+from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_layers
 from empirical.export.popcount import and_counts, numba_available, xnor_counts, xnor_outputs
 from empirical.layers import LayerConfig, layer_masks, make_conv, make_linear
 from empirical.models import build_model
@@ -175,7 +175,7 @@ def test_packed_model_predicts_like_float(name: str, shape: tuple[int, ...], bin
             module.running_mean.normal_(0, 0.3)
             module.running_var.uniform_(0.5, 2.0)
     freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
-    packed = pack_model(model, shape)
+    packed = pack_layers(model, shape)
     kinds = [type(m).__name__ for m in packed.modules()
              if isinstance(m, PopcountLayer | SignedSumLayer)]
     assert kinds[0] == "SignedSumLayer"
@@ -202,7 +202,7 @@ def test_pack_model_refuses_real_weights() -> None:
     model = build_model("fc", 10, (8,), LayerConfig(mode="edge-popup", keep=0.5), widths=[4])
     freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
     with pytest.raises(ValueError, match="biprop"):
-        pack_model(model)
+        pack_layers(model)
 
 
 def test_pack_rows_matches_kernel_layout() -> None:

@@ -1,0 +1,248 @@
+"""Batch-sliced bit kernels: the samples of a batch packed into the bits of 64-bit words.
+
+Layout. A binary activation map of a batch of ``B`` samples is a ``uint64`` array ``(R, nw)``,
+``nw = ceil(B / 64)``: row ``r`` is one feature (for a feature map the rows run over pixels, then
+channels: ``r = (h W + w) C + c``) and bit ``t`` of word ``q`` is sample ``64 q + t``, set when its
+value is ``+1``. Bits of samples ``>= B`` are don't-cares.
+
+A layer with ternary weights ``T`` in ``{-1, 0, +1}`` (one gain per layer) then needs, per output
+``o`` and window position ``p``, the number of kept inputs that agree in sign with their weight,
+
+``c[p, o] = sum_{k kept} (x[base_p + off_k] XOR f_k)``  (``f_k`` all ones where ``T_k = -1``),
+
+counted for all 64 samples of a word at once by bit-sliced addition: the counts are held as bit
+planes (plane ``j`` holds bit ``j`` of every sample's count) and a Harley-Seal carry-save adder
+tree (Harley & Seal; Lauradoux; Muła, Kurz & Lemire, "Faster population counts", Comput. J. 2018)
+adds 16 input words with 15 carry-save adders (5 logic operations each). Only kept weights are
+visited, so the work is ``k`` times that of a dense binary layer. The decision ``c >= t`` is taken
+on the planes (a bit-sliced comparison with a constant, most significant bit first) and written
+as the next layer's input bits: no per-sample integer is ever formed (:func:`threshold_bits`).
+:func:`counts` writes the per-sample counts where an integer is needed (real logits).
+
+The real first layer (:func:`real_threshold_bits`) sums ``+-x`` of the kept inputs per sample in
+float32 (samples contiguous, vectorised) and writes the decision bits in the same layout.
+
+Inputs arrive padded: a binary map's zero padding is stored as ``+1`` (all ones) and its share is
+subtracted in the thresholds (:mod:`empirical.export.engine`); a real map is padded with zeros.
+Every kernel runs over output positions in parallel (``numba.prange``;
+:func:`numba.set_num_threads` sets the threads).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+GROUP_WORDS = 16  # positions are counted in groups of at least this many words
+NEVER = np.int64(1 << 40)  # a count threshold no count reaches
+ALWAYS = np.int64(-(1 << 40))  # a count threshold every count reaches
+
+
+@numba.njit(inline="always")
+def _csa(a: np.uint64, b: np.uint64, c: np.uint64) -> tuple[np.uint64, np.uint64]:
+    """Carry-save adder of three bit vectors: ``(carries, sums)``."""
+    u = a ^ b
+    return (a & b) | (u & c), u ^ c
+
+
+@numba.njit(inline="always")
+def _count(x: np.ndarray, nw: int, row: int, words: int, offs: np.ndarray, flips: np.ndarray,
+           start: int, end: int, bits: int, planes: np.ndarray, buf: np.ndarray) -> None:
+    """Bit planes ``planes[j, t]`` (``j < bits``) of ``sum_k (x[(row + offs[k]) nw + t] ^ f_k)``
+    over the kept entries ``k`` in ``[start, end)``, for the ``words`` consecutive words ``t``
+    of a group of positions (``x`` flat; consecutive positions read consecutive rows).
+
+    ``end - start`` is a multiple of 16 (padding entries have offset -1 and read the last
+    ``words`` words of ``x``, zeros). Each block of 16 entries is copied to ``buf``
+    ``(16, words)``, reduced by the Harley-Seal tree (15 carry-save adders) and its carry of
+    weight 16 (plane row ``bits``) is rippled into the planes above 4; the loops over the
+    words do nothing else, so LLVM vectorises them (four 64-bit words per AVX2 instruction).
+    """
+    zero = x.shape[0] - words
+    planes[:bits + 1, :words] = 0
+    for k in range(start, end, 16):
+        for i in range(16):
+            off = offs[k + i]
+            first = (row + off) * nw if off >= 0 else zero
+            f = flips[k + i]
+            for t in range(words):
+                buf[i, t] = x[first + t] ^ f
+        for t in range(words):
+            ones, twos, fours, eights = planes[0, t], planes[1, t], planes[2, t], planes[3, t]
+            twos_a, ones = _csa(ones, buf[0, t], buf[1, t])
+            twos_b, ones = _csa(ones, buf[2, t], buf[3, t])
+            fours_a, twos = _csa(twos, twos_a, twos_b)
+            twos_a, ones = _csa(ones, buf[4, t], buf[5, t])
+            twos_b, ones = _csa(ones, buf[6, t], buf[7, t])
+            fours_b, twos = _csa(twos, twos_a, twos_b)
+            eights_a, fours = _csa(fours, fours_a, fours_b)
+            twos_a, ones = _csa(ones, buf[8, t], buf[9, t])
+            twos_b, ones = _csa(ones, buf[10, t], buf[11, t])
+            fours_a, twos = _csa(twos, twos_a, twos_b)
+            twos_a, ones = _csa(ones, buf[12, t], buf[13, t])
+            twos_b, ones = _csa(ones, buf[14, t], buf[15, t])
+            fours_b, twos = _csa(twos, twos_a, twos_b)
+            eights_b, fours = _csa(fours, fours_a, fours_b)
+            carry, eights = _csa(eights, eights_a, eights_b)
+            planes[0, t], planes[1, t], planes[2, t], planes[3, t] = ones, twos, fours, eights
+            planes[bits, t] = carry
+        for j in range(4, bits):
+            for t in range(words):
+                plane, carry = planes[j, t], planes[bits, t]
+                planes[j, t] = plane ^ carry
+                planes[bits, t] = plane & carry
+
+
+@numba.njit(inline="always")
+def _at_least(planes: np.ndarray, bits: int, word: int, threshold: np.int64) -> np.uint64:
+    """Lanes of word ``word`` whose bit-sliced count (``bits`` planes) is ``>= threshold``."""
+    if threshold <= 0:
+        return ALL_ONES
+    if threshold >= np.int64(1) << bits:
+        return np.uint64(0)
+    greater = np.uint64(0)
+    equal = ALL_ONES
+    for j in range(bits - 1, -1, -1):
+        plane = planes[j, word]
+        if (threshold >> j) & 1:
+            equal &= plane
+        else:
+            greater |= equal & plane
+            equal &= ~plane
+    return greater | equal
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarray,
+                   starts: np.ndarray, bits: int, thresholds: np.ndarray, invert: np.ndarray,
+                   residual: np.ndarray, residual_thresholds: np.ndarray,
+                   out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Decision bits ``out[i, o, j] = (c >= thresholds[i Wo + j, o]) ^ invert[o]``.
+
+    ``x`` is the flat input (rows of ``nw`` words, then a block of zeros), ``out``
+    ``(Ho, O, Wo, nw)``; a group ``(i, j0, n, row)`` of ``groups`` is the run of ``n`` output
+    positions ``(i, j0 .. j0 + n - 1)`` whose window starts at input row ``row`` (the next
+    position one row further). With a ``residual`` (an identity shortcut, the layout of
+    ``out``), lanes whose residual bit is 0 compare with ``residual_thresholds`` instead.
+    ``bits`` (>= 4) planes hold every count.
+    """
+    _, outs, out_w, nw = out.shape
+    longest = 0
+    for g in range(groups.shape[0]):
+        longest = max(longest, groups[g, 2])
+    with_residual = residual.shape[0] > 0
+    for g in prange(groups.shape[0]):
+        i, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
+        buf = np.zeros((16, longest * nw), dtype=np.uint64)
+        for o in range(outs):
+            _count(x, nw, row, n * nw, offs, flips, starts[o], starts[o + 1], bits, planes, buf)
+            for t in range(n * nw):
+                j, w = j0 + t // nw, t % nw
+                p = i * out_w + j
+                ge = _at_least(planes, bits, t, thresholds[p, o])
+                if with_residual:
+                    r = residual[i, o, j, w]
+                    ge = (ge & r) | (_at_least(planes, bits, t, residual_thresholds[p, o]) & ~r)
+                out[i, o, j, w] = ge ^ invert[o]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def counts(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarray,
+           starts: np.ndarray, bits: int, out: np.ndarray) -> None:  # pragma: no cover
+    """Per-sample counts ``out[i, o, j, b]`` (int32) of sample ``b``; arguments as in
+    :func:`threshold_bits` (``out`` ``(Ho, O, Wo, B)``)."""
+    _, outs, _, batch = out.shape
+    nw = -(-batch // 64)
+    longest = 0
+    for g in range(groups.shape[0]):
+        longest = max(longest, groups[g, 2])
+    for g in prange(groups.shape[0]):
+        i, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
+        buf = np.zeros((16, longest * nw), dtype=np.uint64)
+        for o in range(outs):
+            _count(x, nw, row, n * nw, offs, flips, starts[o], starts[o + 1], bits, planes, buf)
+            for jj in range(n):
+                for b in range(batch):
+                    t = jj * nw + b // 64
+                    value = 0
+                    for j in range(bits):
+                        value |= np.int32((planes[j, t] >> np.uint64(b % 64)) & np.uint64(1)) << j
+                    out[i, o, j0 + jj, b] = value
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def real_threshold_bits(x: np.ndarray, bases: np.ndarray, offs: np.ndarray, signs: np.ndarray,
+                        starts: np.ndarray, above: np.ndarray, limits: np.ndarray,
+                        invert: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    """Decision bits ``out[i, o, j]`` ``(Ho, O, Wo, nw)`` of a layer on real inputs ``x``
+    ``(rows, B)`` float32.
+
+    ``S[p, o, b] = sum_k signs[k] x[bases[p] + offs[k], b]`` (float32, in the order of ``k``,
+    ``p = i Wo + j``); the bit is ``S >= limits[p, o]`` where ``above[o]``, else
+    ``S <= limits[p, o]`` (float64 comparisons), XOR ``invert[o]``.
+    """
+    _, outs, out_w, words = out.shape
+    batch = x.shape[1]
+    for p in prange(bases.shape[0]):
+        i, j = p // out_w, p % out_w
+        acc = np.empty(batch, dtype=np.float32)
+        for o in range(outs):
+            acc[:] = 0
+            for k in range(starts[o], starts[o + 1]):
+                row = bases[p] + offs[k]
+                s = signs[k]
+                for b in range(batch):
+                    acc[b] += s * x[row, b]
+            limit = limits[p, o]
+            for w in range(words):
+                word = np.uint64(0)
+                for t in range(min(64, batch - 64 * w)):
+                    value = np.float64(acc[64 * w + t])
+                    if (value >= limit) if above[o] else (value <= limit):
+                        word |= np.uint64(1) << np.uint64(t)
+                out[i, o, j, w] = word ^ invert[o]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def pack_batch(values: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[r, q]`` bit ``t`` = ``values[64 q + t, r] > 0`` (``values`` ``(B, R)`` float32)."""
+    batch, rows = values.shape
+    words = out.shape[1]
+    for r in prange(rows):
+        for w in range(words):
+            word = np.uint64(0)
+            for t in range(min(64, batch - 64 * w)):
+                if values[64 * w + t, r] > 0:
+                    word |= np.uint64(1) << np.uint64(t)
+            out[r, w] = word
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def unpack_batch(words: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Inverse of :func:`pack_batch`: ``out[b, r]`` = ``+1`` where the bit is set, else ``-1``."""
+    batch, rows = out.shape
+    for r in prange(rows):
+        for b in range(batch):
+            bit = (words[r, b // 64] >> np.uint64(b % 64)) & np.uint64(1)
+            out[b, r] = np.float32(1.0) if bit else np.float32(-1.0)
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def max_pool_bits(words: np.ndarray, kernel_h: int, kernel_w: int, flip: np.ndarray,
+                  out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """OR over ``kernel_h x kernel_w`` windows (stride = kernel) of ``(H, C, W, nw)`` bits, then
+    XOR ``flip[c]``: the max of signs, or the bits of a max-pool placed before a threshold."""
+    out_h, channels, out_w, nw = out.shape
+    for i in prange(out_h):
+        for c in range(channels):
+            for j in range(out_w):
+                for w in range(nw):
+                    acc = np.uint64(0)
+                    for di in range(kernel_h):
+                        for dj in range(kernel_w):
+                            acc |= words[i * kernel_h + di, c, j * kernel_w + dj, w]
+                    out[i, c, j, w] = acc ^ flip[c]
