@@ -16,8 +16,8 @@ BatchNorms after it composed,
 
 ``sign(z) = +1  <=>  s >= t`` (``A_o > 0``) or ``s <= t`` (``A_o < 0``), ``t = -B_o / A_o``,
 
-so that ``c >= ceil((ceil(t) + K_o + b_po) / 2)`` with ``t = -B_o / A_o``, and the opposite
-comparison when ``A_o < 0``. Tie rule: ``z = 0`` gives ``+1``, as the model's sign
+that is ``c >= ceil((ceil(t) + K_o + b_po) / 2)``, or ``c <= floor((floor(t) + K_o + b_po) / 2)``
+when ``A_o < 0``. Tie rule: ``z = 0`` gives ``+1``, as the model's sign
 (:class:`empirical.activations.BinaryActivation`, ``sign(0) = +1``). ``t`` is exact (a rational
 of the float32 parameters, :class:`fractions.Fraction`) for a layer followed by at most one
 BatchNorm without shift (``beta = 0``, the non-affine BatchNorm of MPT), so ties exactly at a
@@ -25,14 +25,20 @@ threshold are decided exactly; with ``beta != 0`` (+BN) or a shortcut, ``t`` is 
 float64 from the float32 parameters. A max-pool between the layer and the sign becomes an OR of
 the decision bits of its window (``max_p z_p >= 0`` iff some ``z_p >= 0``), an AND where the
 BatchNorm after it has ``gamma < 0`` (an OR of the complements, complemented). An identity
-shortcut ``sign(z + r)``, ``r = +-1``, selects one of two thresholds per sample.
+shortcut ``sign(z + r)``, ``r = +-1``, selects one of two thresholds per sample. A projection
+shortcut ``sign(z_1 + z_2)`` of two pending layers is one kernel too: for each value ``v`` of the
+count of the layer with fewer kept weights, a threshold on the other's count
+(:func:`empirical.export.sliced.pair_threshold_bits`; float64 thresholds).
 
 The real first layer sums ``+-x`` of its kept inputs in float32 and thresholds the same way
 (``S >= t`` compared in float64); its sums round differently from the float simulation's
 ``conv(x, alpha T)``, so a pre-activation within rounding of a threshold may take the other sign.
-Everything else the engine does not fold (an average pool, a shortcut with a projection, real
-logits) is materialised as the float tensor the simulation would hold there (exact integer sums
-times ``alpha``) and run by the model's own modules.
+Hidden layers are exact where the simulation rounds: the simulation's float32 sums of ``+-alpha``
+may put a pre-activation within rounding of its threshold on the other side; both are the same
+network up to those rounding-level flips. What the engine does not fold (an average pool, real
+logits, an activation other than the sign) is materialised as the float tensor the simulation
+holds there (exact integer sums times ``alpha``, signed-sum kernels for real inputs) and run by
+the model's own modules.
 
 Batches below :data:`SLICED_MIN_BATCH` samples use the layer-by-layer popcount engine
 (:func:`empirical.export.kernels.pack_layers`): one sample per 64-bit lane wastes the rest.
@@ -119,12 +125,7 @@ def _decision(alpha: float, bias: np.ndarray | None, bn_steps: list[nn.Module], 
             directions[o] = sign
             limits.append(-offset / scale)
             continue
-        a, c = float(alpha), b
-        for bn in bn_steps:
-            gamma = 1.0 if bn.weight is None else float(bn.weight[o])
-            beta = 0.0 if bn.bias is None else float(bn.bias[o])
-            factor = gamma / math.sqrt(float(bn.running_var[o]) + bn.eps)
-            a, c = a * factor, (c - float(bn.running_mean[o])) * factor + beta
+        a, c = _composite(alpha, bias, bn_steps, o)
         c += shift
         if a == 0:
             directions[o] = 0
@@ -133,6 +134,37 @@ def _decision(alpha: float, bias: np.ndarray | None, bn_steps: list[nn.Module], 
         directions[o] = 1 if a > 0 else -1
         limits.append(-c / a)
     return directions, limits
+
+
+def _composite(alpha: float, bias: np.ndarray | None, bn_steps: list[nn.Module],
+               o: int) -> tuple[float, float]:
+    """``(a, c)`` in float64 with ``BN_n(... BN_1(alpha s + bias)) = a s + c`` at output ``o``."""
+    a, c = float(alpha), 0.0 if bias is None else float(bias[o])
+    for bn in bn_steps:
+        gamma = 1.0 if bn.weight is None else float(bn.weight[o])
+        beta = 0.0 if bn.bias is None else float(bn.bias[o])
+        factor = gamma / math.sqrt(float(bn.running_var[o]) + bn.eps)
+        a, c = a * factor, (c - float(bn.running_mean[o])) * factor + beta
+    return a, c
+
+
+def _pair_thresholds(first: tuple[float, float], second: tuple[float, float],
+                     ends: tuple[np.ndarray, np.ndarray],
+                     values: int) -> tuple[np.ndarray, np.uint64]:
+    """Count thresholds ``(P, values)`` of the first layer at one output for
+    ``z = a1 s1 + c1 + a2 s2 + c2 >= 0``, ``s_i = 2 count_i - n_i`` (``ends = (n_1, n_2)``, kept
+    weights plus padding share), one per value ``v`` of the second count; and the inversion."""
+    (a1, c1), (a2, c2) = first, second
+    v = np.arange(values)[None, :]
+    s2 = 2 * v - ends[1][:, None]
+    rest = a2 * s2 + c1 + c2
+    n1 = ends[0][:, None]
+    if a1 == 0:
+        return np.where(rest >= 0, sliced.ALWAYS, sliced.NEVER), np.uint64(0)
+    t = np.clip(-rest / a1, -_BOUND, _BOUND)
+    if a1 > 0:  # 2 c - n1 >= ceil(t)
+        return -((-(np.ceil(t).astype(np.int64) + n1)) // 2), np.uint64(0)
+    return (np.floor(t).astype(np.int64) + n1) // 2 + 1, sliced.ALL_ONES
 
 
 def _count_thresholds(directions: np.ndarray, limits: list[Any], kept: np.ndarray,
@@ -281,34 +313,42 @@ class PackedNetwork(nn.Module):
 
     def run(self, x: torch.Tensor, timings: dict[str, float] | None = None) -> torch.Tensor:
         """The sliced engine at any batch size; ``timings`` receives the seconds spent per graph
-        node (a sign's time includes the fused layer, BatchNorms and pool before it)."""
-        numba.set_num_threads(max(1, min(torch.get_num_threads(),
-                                         numba.config.NUMBA_NUM_THREADS)))
-        env: dict[fx.Node, Any] = {}
-        with torch.no_grad():
-            for node in self.graph.nodes:
-                start = time.perf_counter()
-                if node.op == "placeholder":
-                    env[node] = x.detach().float()
-                elif node.op == "output":
-                    env[node] = self._real(env[node.args[0]])
-                elif node.op == "call_module":
-                    env[node] = self._module(node.target, env[node.args[0]])
-                elif node.op == "call_function" and node.target in (operator.add, torch.add):
-                    env[node] = self._add(env[node.args[0]], env[node.args[1]])
-                else:
-                    args = [self._real(env[a]) if isinstance(a, fx.Node) else a
-                            for a in node.args]
-                    fn = node.target if node.op == "call_function" else getattr(args[0],
-                                                                                 node.target)
-                    env[node] = fn(*args) if node.op == "call_function" else fn(*args[1:])
-                if timings is not None:
-                    timings[node.name if node.op == "call_function" else str(node.target)] = (
-                        time.perf_counter() - start)
-                if node.op == "output":
-                    return env[node]
-        raise RuntimeError("the traced graph has no output")
+        node (a sign's time includes the fused layer, BatchNorms and pool before it).
 
+        The numba kernels run on torch's number of threads; torch's count is restored afterwards
+        (numba's OpenMP layer would otherwise leave its own count to torch).
+        """
+        threads = torch.get_num_threads()
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            with torch.no_grad():
+                return self._interpret(x, timings)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _interpret(self, x: torch.Tensor, timings: dict[str, float] | None) -> torch.Tensor:
+        env: dict[fx.Node, Any] = {}
+        for node in self.graph.nodes:
+            start = time.perf_counter()
+            if node.op == "placeholder":
+                env[node] = x.detach().float()
+            elif node.op == "output":
+                env[node] = self._real(env[node.args[0]])
+            elif node.op == "call_module":
+                env[node] = self._module(node.target, env[node.args[0]])
+            elif node.op == "call_function" and node.target in (operator.add, torch.add):
+                env[node] = self._add(env[node.args[0]], env[node.args[1]])
+            else:
+                args = [self._real(env[a]) if isinstance(a, fx.Node) else a for a in node.args]
+                fn = node.target if node.op == "call_function" else getattr(args[0],
+                                                                             node.target)
+                env[node] = fn(*args) if node.op == "call_function" else fn(*args[1:])
+            if timings is not None:
+                timings[node.name if node.op == "call_function" else str(node.target)] = (
+                    time.perf_counter() - start)
+            if node.op == "output":
+                return env[node]
+        raise RuntimeError("the traced graph has no output")
 
     # value handlers ---------------------------------------------------------------------------
 
@@ -349,6 +389,10 @@ class PackedNetwork(nn.Module):
                     isinstance(s, nn.MaxPool1d | nn.MaxPool2d) for s in main.steps) and (
                     other.words.ndim == 4):
                 return Pending(main.name, main.source, main.steps, other)
+        if all(isinstance(v, Pending) and isinstance(v.source, Bits) and v.residual is None
+               and not any(isinstance(s, nn.MaxPool1d | nn.MaxPool2d) for s in v.steps)
+               for v in (a, b)):
+            return Pending(a.name, a.source, a.steps, b)
         return self._real(a) + self._real(b)
 
     @staticmethod
@@ -443,6 +487,8 @@ class PackedNetwork(nn.Module):
         after = bns if not pools else [s for s in value.steps[pools[0]:] if s in bns]
         if len(pools) > 1:
             return self._slice(Sign()(self._real(value)))
+        if isinstance(value.residual, Pending):
+            return self._pair_sign(value)
         if isinstance(value.source, Bits):
             plan, x = self._binary_input(value.name, value.source)
             batch, nw = value.source.batch, value.source.words.shape[-1]
@@ -490,6 +536,39 @@ class PackedNetwork(nn.Module):
         if pools:
             return self._pool_bits(bits, value.steps[pools[0]], flip)
         return bits
+
+    def _pair_sign(self, value: Pending) -> Bits:
+        """``sign`` of the sum of two pending layers (a projection shortcut), one fused kernel;
+        the layer with fewer kept weights per output is enumerated by value."""
+        parts = []
+        for part in (value, value.residual):
+            plan, x = self._binary_input(part.name, part.source)
+            bns = [s for s in part.steps if isinstance(s, nn.BatchNorm1d | nn.BatchNorm2d)]
+            parts.append((part, plan, x, bns))
+        if parts[0][1].out_size != parts[1][1].out_size or parts[0][1].outs != parts[1][1].outs:
+            return self._slice(Sign()(self._real(value)))
+        parts.sort(key=lambda item: -int(item[1].kept.max(initial=0)))
+        (first, plan, x, bns), (second, plan2, x2, bns2) = parts
+        nw = first.source.words.shape[-1]
+        values = int(plan2.kept.max(initial=0)) + 1
+        key = ("pair", first.name, second.name, x.shape[0], x2.shape[0])
+        if key not in self._plans:
+            positions = len(plan.bases)
+            thresholds = np.empty((positions, plan.outs, values), dtype=np.int64)
+            invert = np.zeros(plan.outs, dtype=np.uint64)
+            for o in range(plan.outs):
+                ends = (plan.kept[o] + plan.border[:, o], plan2.kept[o] + plan2.border[:, o])
+                thresholds[:, o], invert[o] = _pair_thresholds(
+                    _composite(plan.alpha, plan.bias, bns, o),
+                    _composite(plan2.alpha, plan2.bias, bns2, o), ends, values)
+            self._plans[key] = (thresholds, invert, plan2.kept + 1)
+        thresholds, invert, counts2 = self._plans[key]
+        out = np.empty((plan.out_size[0], plan.outs, plan.out_size[1], nw), dtype=np.uint64)
+        sliced.pair_threshold_bits(x, plan.groups(nw), plan.offs, plan.flips, plan.starts,
+                                   plan.bits, x2, plan2.groups(nw), plan2.offs, plan2.flips,
+                                   plan2.starts, plan2.bits, counts2, thresholds, invert, out)
+        return Bits(out if plan.conv else out.reshape(plan.outs, nw), first.source.batch,
+                    plan.one_d)
 
     def _real_input(self, name: str, x: torch.Tensor) -> tuple[_LayerPlan, np.ndarray]:
         """The plan for a real input and its rows ``(rows, B)``, zero padded."""

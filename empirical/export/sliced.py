@@ -17,7 +17,8 @@ adds 16 input words with 15 carry-save adders (5 logic operations each). Only ke
 visited, so the work is ``k`` times that of a dense binary layer. The decision ``c >= t`` is taken
 on the planes (a bit-sliced comparison with a constant, most significant bit first) and written
 as the next layer's input bits: no per-sample integer is ever formed (:func:`threshold_bits`).
-:func:`counts` writes the per-sample counts where an integer is needed (real logits).
+:func:`counts` writes the per-sample counts where an integer is needed (real logits);
+:func:`pair_threshold_bits` decides the sum of two layers (a projection shortcut).
 
 The real first layer (:func:`real_threshold_bits`) sums ``+-x`` of the kept inputs per sample in
 float32 (samples contiguous, vectorised) and writes the decision bits in the same layout.
@@ -147,6 +148,47 @@ def threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: n
                     r = residual[i, o, j, w]
                     ge = (ge & r) | (_at_least(planes, bits, t, residual_thresholds[p, o]) & ~r)
                 out[i, o, j, w] = ge ^ invert[o]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def pair_threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarray,
+                        starts: np.ndarray, bits: int, x2: np.ndarray, groups2: np.ndarray,
+                        offs2: np.ndarray, flips2: np.ndarray, starts2: np.ndarray, bits2: int,
+                        values2: np.ndarray, thresholds: np.ndarray, invert: np.ndarray,
+                        out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Decision bits of the sum of two layers at the same outputs (a projection shortcut):
+    ``out[i, o, j] = (c >= thresholds[p, o, c2]) ^ invert[o]``, ``c`` the count of the first
+    layer, ``c2`` that of the second (``0 <= c2 < values2[o]``), both bit-sliced.
+
+    Each value ``v`` of ``c2`` is selected by a bit-sliced equality test on the second layer's
+    planes (skipped when no sample of the word has it), so no per-sample integer is formed.
+    """
+    _, outs, out_w, nw = out.shape
+    longest = 0
+    for g in range(groups.shape[0]):
+        longest = max(longest, groups[g, 2])
+    for g in prange(groups.shape[0]):
+        i, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        row2 = groups2[g, 3]
+        planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
+        planes2 = np.zeros((bits2 + 1, longest * nw), dtype=np.uint64)
+        buf = np.zeros((16, longest * nw), dtype=np.uint64)
+        for o in range(outs):
+            _count(x, nw, row, n * nw, offs, flips, starts[o], starts[o + 1], bits, planes, buf)
+            _count(x2, nw, row2, n * nw, offs2, flips2, starts2[o], starts2[o + 1], bits2,
+                   planes2, buf)
+            for t in range(n * nw):
+                j, w = j0 + t // nw, t % nw
+                p = i * out_w + j
+                result = np.uint64(0)
+                for v in range(values2[o]):
+                    equal = ALL_ONES
+                    for b in range(bits2):
+                        plane = planes2[b, t]
+                        equal &= plane if (v >> b) & 1 else ~plane
+                    if equal != 0:
+                        result |= equal & _at_least(planes, bits, t, thresholds[p, o, v])
+                out[i, o, j, w] = result ^ invert[o]
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
