@@ -215,8 +215,8 @@ def test_bench_export_json(capsys: pytest.CaptureFixture[str]) -> None:
 
     from verify.cli.main import main
 
-    assert main(["bench", "export", "--model", "fc", "--batch-size", "4", "--repeats", "1",
-                 "--json"]) == 0
+    assert main(["bench", "export", "--model", "fc", "--batch-size", "40", "--repeats", "1",
+                 "--rounds", "1", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     sizes = [r for r in rows if "layout" in r]
     speeds = [r for r in rows if "speedup" in r]
@@ -224,4 +224,9 @@ def test_bench_export_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert sizes[0]["mask_bits_per_weight"] == pytest.approx(1.2, abs=0.01)
     assert 0 <= sizes[1]["excess_over_floor"] < 0.05 and sizes[1]["fp32_ratio"] > 32
     assert [r["activations"] for r in speeds] == ["real (MPT-1/32)", "binary (MPT-1/1)"]
+    # batch 40 runs the batch-sliced engine; its numba threads must not change torch's count
     assert all(r["speedup"] > 0 and r["threads"] == 1 for r in speeds)
+    assert speeds[1]["paper_speedup"] == 58
+    nodes = [r for r in rows if "share_of_packed" in r]
+    assert [r["node"] for r in nodes][-1] == "output"
+    assert sum(r["share_of_packed"] for r in nodes) == pytest.approx(1.0)
