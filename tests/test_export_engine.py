@@ -47,7 +47,7 @@ def test_sliced_counts_and_thresholds_exact(batch: int, outs: int, rows: int, po
     offs_a, flips_a = np.array(offs, dtype=np.int64), np.array(flips, dtype=np.uint64)
     starts_a = np.array(starts, dtype=np.int64)
     bits = max(4, int(np.diff(starts_a).max()).bit_length())
-    groups = np.array([[0, 0, positions, 0]], dtype=np.int64)
+    groups = np.array([[0, 0, positions, 0, 1, 0]], dtype=np.int64)
     got = np.empty((1, outs, positions, batch), dtype=np.int32)
     sliced.counts(x, groups, offs_a, flips_a, starts_a, bits, got)
     inputs = _bits(x[:span * nw].reshape(span, nw), batch)

@@ -259,14 +259,18 @@ class _LayerPlan:
         self.outs = outs
 
     def groups(self, nw: int) -> np.ndarray:
-        """Runs ``(i, j0, n, row)`` of output positions for words of ``nw`` samples-words."""
+        """Blocks ``(i0, j0, n, row, lines, stride)`` of output positions counted together,
+        about :data:`GROUP_WORDS` words each (``nw`` words per position)."""
         out_h, out_w = self.out_size
         run = max(1, min(out_w, GROUP_WORDS // nw))
+        lines = max(1, GROUP_WORDS // (run * nw)) if run == out_w else 1
+        stride = int(self.bases[out_w] - self.bases[0]) if out_h > 1 else 0
         rows = []
-        for i in range(out_h):
+        for i in range(0, out_h, lines):
             for j0 in range(0, out_w, run):
-                rows.append((i, j0, min(run, out_w - j0), self.bases[i * out_w + j0]))
-        return np.asarray(rows, dtype=np.int64).reshape(-1, 4)
+                rows.append((i, j0, min(run, out_w - j0), self.bases[i * out_w + j0],
+                             min(lines, out_h - i), stride))
+        return np.asarray(rows, dtype=np.int64).reshape(-1, 6)
 
     def pad_input(self, words: np.ndarray, fill: Any) -> np.ndarray:
         """``(H, C, W, ...)`` -> padded with ``fill`` and split into column phases, flat rows."""

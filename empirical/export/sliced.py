@@ -49,27 +49,31 @@ def _csa(a: np.uint64, b: np.uint64, c: np.uint64) -> tuple[np.uint64, np.uint64
 
 
 @numba.njit(inline="always")
-def _count(x: np.ndarray, nw: int, row: int, words: int, offs: np.ndarray, flips: np.ndarray,
-           start: int, end: int, bits: int, planes: np.ndarray, buf: np.ndarray) -> None:
-    """Bit planes ``planes[j, t]`` (``j < bits``) of ``sum_k (x[(row + offs[k]) nw + t] ^ f_k)``
-    over the kept entries ``k`` in ``[start, end)``, for the ``words`` consecutive words ``t``
-    of a group of positions (``x`` flat; consecutive positions read consecutive rows).
+def _count(x: np.ndarray, nw: int, row: int, stride: int, lines: int, run: int,
+           offs: np.ndarray, flips: np.ndarray, start: int, end: int, bits: int,
+           planes: np.ndarray, buf: np.ndarray) -> None:
+    """Bit planes ``planes[j, l run + t]`` (``j < bits``) of
+    ``sum_k (x[(row + l stride + offs[k]) nw + t] ^ f_k)`` over the kept entries ``k`` in
+    ``[start, end)``, for the ``lines`` output rows ``l`` of a group and the ``run`` consecutive
+    words ``t`` of each (``x`` flat; consecutive output columns read consecutive rows).
 
     ``end - start`` is a multiple of 16 (padding entries have offset -1 and read the last
-    ``words`` words of ``x``, zeros). Each block of 16 entries is copied to ``buf``
+    ``run`` words of ``x``, zeros). Each block of 16 entries is copied to ``buf``
     ``(16, words)``, reduced by the Harley-Seal tree (15 carry-save adders) and its carry of
     weight 16 (plane row ``bits``) is rippled into the planes above 4; the loops over the
     words do nothing else, so LLVM vectorises them (four 64-bit words per AVX2 instruction).
     """
-    zero = x.shape[0] - words
+    words = lines * run
+    zero = x.shape[0] - run
     planes[:bits + 1, :words] = 0
     for k in range(start, end, 16):
         for i in range(16):
             off = offs[k + i]
-            first = (row + off) * nw if off >= 0 else zero
             f = flips[k + i]
-            for t in range(words):
-                buf[i, t] = x[first + t] ^ f
+            for line in range(lines):
+                first = (row + line * stride + off) * nw if off >= 0 else zero
+                for t in range(run):
+                    buf[i, line * run + t] = x[first + t] ^ f
         for t in range(words):
             ones, twos, fours, eights = planes[0, t], planes[1, t], planes[2, t], planes[3, t]
             twos_a, ones = _csa(ones, buf[0, t], buf[1, t])
@@ -123,25 +127,27 @@ def threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: n
     """Decision bits ``out[i, o, j] = (c >= thresholds[i Wo + j, o]) ^ invert[o]``.
 
     ``x`` is the flat input (rows of ``nw`` words, then a block of zeros), ``out``
-    ``(Ho, O, Wo, nw)``; a group ``(i, j0, n, row)`` of ``groups`` is the run of ``n`` output
-    positions ``(i, j0 .. j0 + n - 1)`` whose window starts at input row ``row`` (the next
-    position one row further). With a ``residual`` (an identity shortcut, the layout of
-    ``out``), lanes whose residual bit is 0 compare with ``residual_thresholds`` instead.
-    ``bits`` (>= 4) planes hold every count.
+    ``(Ho, O, Wo, nw)``; a group ``(i0, j0, n, row, lines, stride)`` of ``groups`` is the block
+    of output positions ``(i0 .. i0 + lines - 1, j0 .. j0 + n - 1)`` whose first window starts at
+    input row ``row`` (the next column one row further, the next output row ``stride`` rows).
+    With a ``residual`` (an identity shortcut, the layout of ``out``), lanes whose residual bit
+    is 0 compare with ``residual_thresholds`` instead. ``bits`` (>= 4) planes hold every count.
     """
     _, outs, out_w, nw = out.shape
     longest = 0
     for g in range(groups.shape[0]):
-        longest = max(longest, groups[g, 2])
+        longest = max(longest, groups[g, 2] * groups[g, 4])
     with_residual = residual.shape[0] > 0
     for g in prange(groups.shape[0]):
-        i, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        lines, stride = groups[g, 4], groups[g, 5]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
         for o in range(outs):
-            _count(x, nw, row, n * nw, offs, flips, starts[o], starts[o + 1], bits, planes, buf)
-            for t in range(n * nw):
-                j, w = j0 + t // nw, t % nw
+            _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
+                   planes, buf)
+            for t in range(lines * n * nw):
+                i, j, w = i0 + t // (n * nw), j0 + t % (n * nw) // nw, t % nw
                 p = i * out_w + j
                 ge = _at_least(planes, bits, t, thresholds[p, o])
                 if with_residual:
@@ -166,19 +172,21 @@ def pair_threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, fli
     _, outs, out_w, nw = out.shape
     longest = 0
     for g in range(groups.shape[0]):
-        longest = max(longest, groups[g, 2])
+        longest = max(longest, groups[g, 2] * groups[g, 4])
     for g in prange(groups.shape[0]):
-        i, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        lines, stride = groups[g, 4], groups[g, 5]
         row2 = groups2[g, 3]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         planes2 = np.zeros((bits2 + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
         for o in range(outs):
-            _count(x, nw, row, n * nw, offs, flips, starts[o], starts[o + 1], bits, planes, buf)
-            _count(x2, nw, row2, n * nw, offs2, flips2, starts2[o], starts2[o + 1], bits2,
-                   planes2, buf)
-            for t in range(n * nw):
-                j, w = j0 + t // nw, t % nw
+            _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
+                   planes, buf)
+            _count(x2, nw, row2, groups2[g, 5], lines, n * nw, offs2, flips2, starts2[o],
+                   starts2[o + 1], bits2, planes2, buf)
+            for t in range(lines * n * nw):
+                i, j, w = i0 + t // (n * nw), j0 + t % (n * nw) // nw, t % nw
                 p = i * out_w + j
                 result = np.uint64(0)
                 for v in range(values2[o]):
@@ -200,16 +208,19 @@ def counts(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarra
     nw = -(-batch // 64)
     longest = 0
     for g in range(groups.shape[0]):
-        longest = max(longest, groups[g, 2])
+        longest = max(longest, groups[g, 2] * groups[g, 4])
     for g in prange(groups.shape[0]):
-        i, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
+        lines, stride = groups[g, 4], groups[g, 5]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
         for o in range(outs):
-            _count(x, nw, row, n * nw, offs, flips, starts[o], starts[o + 1], bits, planes, buf)
-            for jj in range(n):
+            _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
+                   planes, buf)
+            for q in range(lines * n):
+                i, jj = i0 + q // n, q % n
                 for b in range(batch):
-                    t = jj * nw + b // 64
+                    t = q * nw + b // 64
                     value = 0
                     for j in range(bits):
                         value |= np.int32((planes[j, t] >> np.uint64(b % 64)) & np.uint64(1)) << j
