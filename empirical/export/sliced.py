@@ -1,9 +1,11 @@
 """Batch-sliced bit kernels: the samples of a batch packed into the bits of 64-bit words.
 
 Layout. A binary activation map of a batch of ``B`` samples is a ``uint64`` array ``(R, nw)``,
-``nw = ceil(B / 64)``: row ``r`` is one feature (for a feature map the rows run over pixels, then
-channels: ``r = (h W + w) C + c``) and bit ``t`` of word ``q`` is sample ``64 q + t``, set when its
-value is ``+1``. Bits of samples ``>= B`` are don't-cares.
+``nw = ceil(B / 64)``: row ``r`` is one feature (a feature map ``(H, C, W)`` has rows
+``r = (h C + c) W + w``; a convolution's input is padded and its columns split into stride
+phases first, :class:`empirical.export.engine._LayerPlan`, so that the windows of consecutive
+output columns start at consecutive rows) and bit ``t`` of word ``q`` is sample ``64 q + t``, set
+when its value is ``+1``. Bits of samples ``>= B`` are don't-cares.
 
 A layer with ternary weights ``T`` in ``{-1, 0, +1}`` (one gain per layer) then needs, per output
 ``o`` and window position ``p``, the number of kept inputs that agree in sign with their weight,
@@ -12,7 +14,8 @@ A layer with ternary weights ``T`` in ``{-1, 0, +1}`` (one gain per layer) then 
 
 counted for all 64 samples of a word at once by bit-sliced addition: the counts are held as bit
 planes (plane ``j`` holds bit ``j`` of every sample's count) and a Harley-Seal carry-save adder
-tree (Harley & Seal; Lauradoux; Muła, Kurz & Lemire, "Faster population counts", Comput. J. 2018)
+tree (the Harley-Seal method as in Muła, Kurz & Lemire, "Faster population counts using AVX2
+instructions", Comput. J. 61, 2018)
 adds 16 input words with 15 carry-save adders (5 logic operations each). Only kept weights are
 visited, so the work is ``k`` times that of a dense binary layer. The decision ``c >= t`` is taken
 on the planes (a bit-sliced comparison with a constant, most significant bit first) and written
@@ -36,7 +39,6 @@ import numpy as np
 from numba import prange
 
 ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
-GROUP_WORDS = 16  # positions are counted in groups of at least this many words
 NEVER = np.int64(1 << 40)  # a count threshold no count reaches
 ALWAYS = np.int64(-(1 << 40))  # a count threshold every count reaches
 
