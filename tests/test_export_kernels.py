@@ -11,7 +11,7 @@ from torch import nn
 
 from empirical.export.bits import pack_rows
 from empirical.export.frozen import freeze_, plain_model
-from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_model
+from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_layers
 from empirical.export.popcount import and_counts, numba_available, xnor_counts, xnor_outputs
 from empirical.layers import LayerConfig, layer_masks, make_conv, make_linear
 from empirical.models import build_model
@@ -175,7 +175,7 @@ def test_packed_model_predicts_like_float(name: str, shape: tuple[int, ...], bin
             module.running_mean.normal_(0, 0.3)
             module.running_var.uniform_(0.5, 2.0)
     freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
-    packed = pack_model(model, shape)
+    packed = pack_layers(model, shape)
     kinds = [type(m).__name__ for m in packed.modules()
              if isinstance(m, PopcountLayer | SignedSumLayer)]
     assert kinds[0] == "SignedSumLayer"
@@ -202,7 +202,7 @@ def test_pack_model_refuses_real_weights() -> None:
     model = build_model("fc", 10, (8,), LayerConfig(mode="edge-popup", keep=0.5), widths=[4])
     freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
     with pytest.raises(ValueError, match="biprop"):
-        pack_model(model)
+        pack_layers(model)
 
 
 def test_pack_rows_matches_kernel_layout() -> None:
@@ -215,8 +215,8 @@ def test_bench_export_json(capsys: pytest.CaptureFixture[str]) -> None:
 
     from verify.cli.main import main
 
-    assert main(["bench", "export", "--model", "fc", "--batch-size", "4", "--repeats", "1",
-                 "--json"]) == 0
+    assert main(["bench", "export", "--model", "fc", "--batch-size", "40", "--repeats", "1",
+                 "--rounds", "1", "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     sizes = [r for r in rows if "layout" in r]
     speeds = [r for r in rows if "speedup" in r]
@@ -224,4 +224,9 @@ def test_bench_export_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert sizes[0]["mask_bits_per_weight"] == pytest.approx(1.2, abs=0.01)
     assert 0 <= sizes[1]["excess_over_floor"] < 0.05 and sizes[1]["fp32_ratio"] > 32
     assert [r["activations"] for r in speeds] == ["real (MPT-1/32)", "binary (MPT-1/1)"]
+    # batch 40 runs the batch-sliced engine; its numba threads must not change torch's count
     assert all(r["speedup"] > 0 and r["threads"] == 1 for r in speeds)
+    assert speeds[1]["paper_speedup"] == 58
+    nodes = [r for r in rows if "share_of_packed" in r]
+    assert [r["node"] for r in nodes][-1] == "output"
+    assert sum(r["share_of_packed"] for r in nodes) == pytest.approx(1.0)

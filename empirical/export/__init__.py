@@ -27,7 +27,10 @@ little-endian bit order (:mod:`empirical.export.bits`); seed-only masks rANS-cod
 Reading (:func:`empirical.export.ticket_file.load_ticket`) rebuilds the run's architecture from
 ``hparams`` (seeded as training seeded it), puts every layer in ``masked`` mode with the stored
 values (:mod:`empirical.export.frozen`) and loads the state: the network computes the same
-logits as the run's own model. :mod:`empirical.export.kernels` runs biprop tickets on packed bits
-(XNOR/AND + popcount for binary activations, signed sums for real ones);
-:mod:`empirical.export.onnx_export` writes the float simulation as ONNX.
+logits as the run's own model. :mod:`empirical.export.engine` runs biprop tickets on bits
+(:func:`empirical.export.engine.pack_model`): batches in the batch-sliced layout of
+:mod:`empirical.export.sliced`, BatchNorm and sign folded into integer thresholds, bits from layer
+to layer; small batches layer by layer (:mod:`empirical.export.kernels`: XNOR/AND + popcount for
+binary activations, signed sums for real ones). :mod:`empirical.export.onnx_export` writes the
+float simulation as ONNX.
 """

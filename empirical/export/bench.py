@@ -10,20 +10,23 @@ biprop ticket is drawn from seed 0 (random weights and scores, layerwise top-k a
   ``H(k)`` (binary entropy) and fp32's 32 bits; ``checkpoint_ratio`` = size of
   ``torch.save`` of the score model's state dict (fp32 weights and scores: what a run's
   checkpoint holds besides the optimizer state) / file size;
-- run by the packed kernels (:func:`empirical.export.kernels.pack_model`) and by dense fp32 torch
-  (the same network in standard modules, :func:`empirical.export.frozen.plain_model`) on the same
-  CPU with the same number of threads: latency at batch 1 (median of ``repeats`` passes) and
-  throughput at batch 256 (best of ``rounds`` passes), for real activations (MPT-1/32) and binary
-  ones (MPT-1/1). ``speedup`` = packed throughput / dense throughput;
-- layer by layer (binary activations, batch 256): for the popcount layer with the most binary
-  multiply-accumulates, the dense fp32 torch layer against the packed layer (bit packing of its
-  input and the float output included) and against the XNOR-popcount kernel alone on packed
-  words, its float32 epilogue included (``kernel_speedup``).
+- run by the packed engine (:func:`empirical.export.engine.pack_model`: the batch-sliced kernels
+  at batch >= :data:`~empirical.export.engine.SLICED_MIN_BATCH`, the layer-by-layer popcount
+  kernels below) and by dense fp32 torch (the same network in standard modules,
+  :func:`empirical.export.frozen.plain_model`) in the same process, on the same CPU with the same
+  number of threads: latency at batch 1 (median of ``repeats`` passes) and throughput at batch
+  256 (best of ``rounds`` passes), for real activations (MPT-1/32) and binary ones (MPT-1/1).
+  ``speedup`` = packed throughput / dense throughput, next to the MPT paper's claim for MPT-1/1
+  (``paper_speedup``, "up to 58x"); ``load_average`` is the machine's 1-minute load when the row
+  was measured (other processes share the CPU: compare ratios, not absolute times);
+- node by node (binary activations, batch 256): the seconds of each dense fp32 module and of the
+  packed engine's graph node (:func:`layer_rows`), to see where the packed time goes.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -34,8 +37,8 @@ import torch
 from torch import nn
 
 from empirical.export.container import encode_container
+from empirical.export.engine import pack_model
 from empirical.export.frozen import freeze_, plain_model
-from empirical.export.kernels import pack_model
 from empirical.export.layouts import encode_layers
 from empirical.export.rans import binary_entropy
 from empirical.layers import LayerConfig, layer_masks, prunable_layers
@@ -46,6 +49,7 @@ SHAPES: dict[str, tuple[tuple[int, ...], dict[str, Any]]] = {
     "resnet18": ((3, 32, 32), {}),
 }
 CLASSES = 10
+PAPER_SPEEDUP = 58.0  # Diffenderfer & Kailkhura (ICLR 2021): MPT-1/1 "up to 58x faster"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class SpeedRow:
     dense_samples_per_s: float
     packed_samples_per_s: float
     speedup: float
+    paper_speedup: float
+    load_average: float
 
 
 def ticket(name: str, keep: float, binary: bool) -> nn.Module:
@@ -141,68 +147,63 @@ def speed_row(name: str, keep: float, binary: bool, batch: int = 256, repeats: i
     many = torch.randn(batch, *shape, generator=generator)
     results = {}
     for label, net in (("dense", dense), ("packed", packed)):
-        net(one)  # warm-up (oneDNN primitives, caches of padding totals)
+        net(one)  # warm-up (oneDNN primitives, compiled kernels, plans of both engines)
+        net(many)
         latency = statistics.median(_time(lambda net=net: net(one), repeats))
         throughput = batch / min(_time(lambda net=net: net(many), rounds))
         results[label] = (latency, throughput)
     (dense_lat, dense_tp), (packed_lat, packed_tp) = results["dense"], results["packed"]
     return SpeedRow(name, "binary (MPT-1/1)" if binary else "real (MPT-1/32)",
                     torch.get_num_threads(), 1e3 * dense_lat, 1e3 * packed_lat,
-                    dense_lat / packed_lat, dense_tp, packed_tp, packed_tp / dense_tp)
+                    dense_lat / packed_lat, dense_tp, packed_tp, packed_tp / dense_tp,
+                    PAPER_SPEEDUP if binary else float("nan"), os.getloadavg()[0])
 
 
 @dataclass(frozen=True)
 class LayerRow:
-    """Dense fp32 vs packed time of one binary-input layer at the throughput batch."""
+    """Where the time of one throughput pass goes: one graph node, dense fp32 vs packed."""
 
     model: str
-    layer: str
-    rows: int
-    outputs: int
-    words: int
+    node: str
+    module: str
     dense_ms: float
     packed_ms: float
-    kernel_ms: float
-    layer_speedup: float
-    kernel_speedup: float
+    share_of_packed: float
 
 
 @torch.no_grad()
-def layer_row(name: str, keep: float, batch: int = 256, rounds: int = 1) -> LayerRow:
-    """The heaviest popcount layer of a binary ``name`` ticket: dense vs packed vs kernel."""
-    from empirical.export.kernels import ALL_ONES, PopcountLayer
-    from empirical.export.popcount import xnor_outputs
-
+def layer_rows(name: str, keep: float, batch: int = 256) -> list[LayerRow]:
+    """Per node of a binary ``name`` ticket, the dense fp32 module's time and the packed
+    engine's (:meth:`empirical.export.engine.PackedNetwork.run`; the fused kernel of a layer is
+    timed at the sign that consumes it, its layer, BatchNorm and pool nodes take ~0)."""
     shape, _ = SHAPES[name]
     model = ticket(name, keep, binary=True)
     frozen = freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()})
     dense, packed = plain_model(frozen), pack_model(frozen, shape)
-    inputs: dict[str, torch.Tensor] = {}
-    hooks = [module.register_forward_pre_hook(
-        lambda _, args, key=key: inputs.__setitem__(key, args[0]))
-        for key, module in packed.named_modules() if isinstance(module, PopcountLayer)]
-    packed(torch.randn(batch, *shape, generator=torch.Generator().manual_seed(2)))
+    x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(2))
+    starts: dict[str, float] = {}
+    dense_times: dict[str, float] = {}
+    hooks = []
+    for key, module in dense.named_modules():
+        if key and not list(module.children()):
+            hooks.append(module.register_forward_pre_hook(
+                lambda _m, _a, key=key: starts.__setitem__(key, time.perf_counter())))
+            hooks.append(module.register_forward_hook(
+                lambda _m, _a, _o, key=key: dense_times.__setitem__(
+                    key, time.perf_counter() - starts[key])))
+    dense(x[:2])
+    dense(x)
     for hook in hooks:
         hook.remove()
-
-    def cost(key: str) -> int:
-        layer = packed.get_submodule(key)
-        return layer.pack_input(inputs[key].numpy() > 0, ALL_ONES).size * layer.mask.shape[0]
-
-    key = max(inputs, key=cost)
-    layer, x = packed.get_submodule(key), inputs[key]
-    values = x.numpy()
-    words = layer.pack_input(values > 0, ALL_ONES)
-    dense_layer = dense.get_submodule(key)
-    dense_layer(x)
-    dense_s = min(_time(lambda: dense_layer(x), rounds))
-    packed_s = min(_time(lambda: layer(x), rounds))
-    offsets = layer.offsets(values)
-    kernel_s = min(_time(lambda: xnor_outputs(words, layer.signs, layer.mask, offsets,
-                                              layer.alpha, layer.backend), rounds))
-    return LayerRow(name, key, words.shape[0], layer.mask.shape[0], words.shape[1],
-                    1e3 * dense_s, 1e3 * packed_s, 1e3 * kernel_s, dense_s / packed_s,
-                    dense_s / kernel_s)
+    packed.run(x)  # warm-up (compiled kernels, plans)
+    packed_times: dict[str, float] = {}
+    packed.run(x, packed_times)
+    packed_times.pop("x")  # the placeholder
+    total = sum(packed_times.values())
+    modules = dict(frozen.named_modules())
+    return [LayerRow(name, node, type(modules[node]).__name__ if node in modules else "-",
+                     1e3 * dense_times.get(node, 0.0), 1e3 * seconds, seconds / total)
+            for node, seconds in packed_times.items()]
 
 
 def bench_export(models: list[str], keep: float, batch: int, repeats: int, rounds: int,
@@ -222,7 +223,7 @@ def bench_export(models: list[str], keep: float, batch: int, repeats: int, round
     rounds
         Timed throughput passes (best).
     threads
-        torch threads for both engines (numpy's popcount runs on one).
+        Threads of both engines (torch; the numba kernels follow torch's count).
 
     Returns
     -------
@@ -238,7 +239,7 @@ def bench_export(models: list[str], keep: float, batch: int, repeats: int, round
         sizes = [asdict(r) for m in models for r in size_rows(m, keep)]
         speeds = [asdict(speed_row(m, keep, binary, batch, repeats, rounds))
                   for m in models for binary in (False, True)]
-        layers = [asdict(layer_row(m, keep, batch, rounds)) for m in models]
+        layers = [asdict(r) for m in models for r in layer_rows(m, keep, batch)]
     finally:
         torch.set_num_threads(previous)
     return sizes, speeds, layers

@@ -1,6 +1,7 @@
 """Bit-packed inference of biprop tickets (weights in ``{-alpha, 0, +alpha}``, one gain per layer).
 
-Two kernels replace a frozen ticket's factory layers (:func:`pack_model`):
+Two kernels replace a frozen ticket's factory layers one by one (:func:`pack_layers`; the
+whole-network engine that passes bits from layer to layer is :mod:`empirical.export.engine`):
 
 - :class:`PopcountLayer` (MPT-1/1, inputs in ``{-1, +1}`` from sign activations): with ``s`` the
   sign bits of the weights (1 = positive), ``m`` the mask bits and ``P`` the bits of the positive
@@ -270,7 +271,7 @@ def _ternary_input_layers(model: nn.Module, input_shape: tuple[int, ...]) -> set
     return found
 
 
-def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,
+def pack_layers(model: nn.Module, input_shape: tuple[int, ...] | None = None,
                backend: str = "auto") -> nn.Module:
     """A copy of a frozen biprop ticket whose layers run the packed kernels.
 

@@ -242,7 +242,7 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
     batches = eval_batches(loaded.hparams, dataset=name, data_dir=data_dir)
     model = loaded.model
     if engine == "packed":
-        from empirical.export.kernels import pack_model
+        from empirical.export.engine import pack_model
 
         model = pack_model(model, dataset_info(own).input_shape)
     elif engine != "float":

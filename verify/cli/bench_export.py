@@ -10,9 +10,9 @@ SIZE_COLUMNS = ["model", "layout", "keep", "weights", "bytes", "bits_per_weight"
                 "mask_bits_per_weight", "entropy_floor", "excess_over_floor", "fp32_ratio",
                 "checkpoint_ratio"]
 SPEED_COLUMNS = ["model", "activations", "threads", "dense_ms_b1", "packed_ms_b1",
-                 "latency_ratio", "dense_samples_per_s", "packed_samples_per_s", "speedup"]
-LAYER_COLUMNS = ["model", "layer", "rows", "outputs", "words", "dense_ms", "packed_ms",
-                 "kernel_ms", "layer_speedup", "kernel_speedup"]
+                 "latency_ratio", "dense_samples_per_s", "packed_samples_per_s", "speedup",
+                 "paper_speedup", "load_average"]
+LAYER_COLUMNS = ["model", "node", "module", "dense_ms", "packed_ms", "share_of_packed"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,8 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "latency at batch 1 and throughput at --batch-size of the bit-packed kernels against "
         "dense fp32 torch (same CPU, same threads), for real (MPT-1/32) and binary (MPT-1/1) "
         "activations. fp32_ratio = 32 / bits_per_weight; latency_ratio and speedup = dense time "
-        "/ packed time (the MPT paper's claims: 32x smaller, up to 58x faster); the last table "
-        "times the heaviest binary-input layer alone: dense fp32, packed layer, popcount kernel.")
+        "/ packed time (the MPT paper's claims: 32x smaller, up to 58x faster; load_average: the "
+        "machine's load while measuring); the last table gives, per graph node of the binary "
+        "ticket, the dense module's and the packed engine's time (a sign node holds the fused "
+        "layer before it).")
     parser.add_argument("--model", type=list_of(str), default=["fc", "conv4", "resnet18"],
                         help="architectures, comma separated (fc, conv4, resnet18)")
     parser.add_argument("--keep", type=fraction, default=0.2, help="kept fraction k")
@@ -33,10 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="throughput batch size")
     parser.add_argument("--repeats", type=positive_int, default=5,
                         help="timed batch-1 passes (median)")
-    parser.add_argument("--rounds", type=positive_int, default=1,
+    parser.add_argument("--rounds", type=positive_int, default=3,
                         help="timed throughput passes (best)")
     parser.add_argument("--threads", type=positive_int, default=1,
-                        help="torch threads of both engines (numpy popcount uses one)")
+                        help="threads of both engines (torch and the numba kernels)")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.set_defaults(func=run)
 

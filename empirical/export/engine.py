@@ -1,0 +1,672 @@
+"""Whole-network bit-sliced inference of MPT-1/1 tickets: bits in, bits out, layer to layer.
+
+:class:`PackedNetwork` traces a frozen biprop ticket (:func:`torch.fx.symbolic_trace` with the
+factory layers, BatchNorm, signs and pools as leaves) and runs the graph on three kinds of values:
+
+- ``Tensor``: a real torch tensor (the image, the logits, anything the engine does not fold);
+- :class:`Bits`: a binary map in the batch-sliced layout of :mod:`empirical.export.sliced`;
+- :class:`Pending`: a factory layer applied to a :class:`Bits` (or real) input and the
+  BatchNorms, max-pools and shortcut additions after it, not computed yet.
+
+A sign applied to a :class:`Pending` runs one fused kernel: the layer's exact counts ``c`` and
+the decision ``sign(z)`` of its real pre-activation ``z`` as a per-output count threshold. With
+``s = 2 c - K_o - b_po`` the exact signed sum (``K_o`` kept weights, ``b_po`` the share of the
+``+1``-filled zero padding at position ``p``) and ``z = A_o s + B_o`` the layer's gain and the
+BatchNorms after it composed,
+
+``sign(z) = +1  <=>  s >= t`` (``A_o > 0``) or ``s <= t`` (``A_o < 0``), ``t = -B_o / A_o``,
+
+that is ``c >= ceil((ceil(t) + K_o + b_po) / 2)``, or ``c <= floor((floor(t) + K_o + b_po) / 2)``
+when ``A_o < 0``. Tie rule: ``z = 0`` gives ``+1``, as the model's sign
+(:class:`empirical.activations.BinaryActivation`, ``sign(0) = +1``). ``t`` is exact (a rational
+of the float32 parameters, :class:`fractions.Fraction`) for a layer followed by at most one
+BatchNorm without shift (``beta = 0``, the non-affine BatchNorm of MPT), so ties exactly at a
+threshold are decided exactly; with ``beta != 0`` (+BN) or a shortcut, ``t`` is computed in
+float64 from the float32 parameters. A max-pool between the layer and the sign becomes an OR of
+the decision bits of its window (``max_p z_p >= 0`` iff some ``z_p >= 0``), an AND where the
+BatchNorm after it has ``gamma < 0`` (an OR of the complements, complemented). An identity
+shortcut ``sign(z + r)``, ``r = +-1``, selects one of two thresholds per sample. A projection
+shortcut ``sign(z_1 + z_2)`` of two pending layers is one kernel too: for each value ``v`` of the
+count of the layer with fewer kept weights, a threshold on the other's count
+(:func:`empirical.export.sliced.pair_threshold_bits`; float64 thresholds).
+
+The real first layer sums ``+-x`` of its kept inputs in float32 and thresholds the same way
+(``S >= t`` compared in float64); its sums round differently from the float simulation's
+``conv(x, alpha T)``, so a pre-activation within rounding of a threshold may take the other sign.
+Hidden layers are exact where the simulation rounds: the simulation's float32 sums of ``+-alpha``
+may put a pre-activation within rounding of its threshold on the other side; both are the same
+network up to those rounding-level flips. What the engine does not fold (an average pool, real
+logits, an activation other than the sign) is materialised as the float tensor the simulation
+holds there (exact integer sums times ``alpha``, signed-sum kernels for real inputs) and run by
+the model's own modules.
+
+Batches below :data:`SLICED_MIN_BATCH` samples use the layer-by-layer popcount engine
+(:func:`empirical.export.kernels.pack_layers`): a word of 64 lanes costs the same for 1 sample
+as for 64 (measured at 1 thread: at batch 1 the layer-by-layer engine takes 4.5 ms on Conv-4 and
+16 ms on ResNet-18, the sliced one 26 and 174 ms; they tie at 16 samples; on the fc net the
+sliced engine is as fast from batch 1).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import operator
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numba
+import numpy as np
+import torch
+from torch import fx, nn
+
+from empirical.activations import BinaryActivation
+from empirical.export import sliced
+from empirical.export.frozen import Sign
+from empirical.export.kernels import pack_layers, ternary_weights
+from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer
+
+SLICED_MIN_BATCH = 16  # measured, 1 thread: the engines tie at 16 samples on Conv-4, ResNet-18
+BLOCK = 16  # kept entries per output are padded to a multiple of the Harley-Seal block
+GROUP_WORDS = 64  # words counted together: consecutive output columns times sample words
+_BOUND = 1 << 40
+
+
+class _LeafTracer(fx.Tracer):
+    """Traces through containers and blocks; factory layers and signs stay single nodes."""
+
+    def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
+        return isinstance(m, FactoryLayer | BinaryActivation | Sign) or super().is_leaf_module(
+            m, qualified_name)
+
+
+@dataclass
+class Bits:
+    """A +-1 map of ``batch`` samples, batch-sliced: ``words`` ``(H, C, W, nw)`` (flat: ``(F, nw)``,
+    with ``layout = (H, C, W)`` when it is a flattened map, rows in ``(h, c, w)`` order)."""
+
+    words: np.ndarray
+    batch: int
+    one_d: bool = False
+    layout: tuple[int, int, int] | None = None
+
+
+@dataclass
+class Pending:
+    """``layer(source)`` followed by ``steps`` (BatchNorm modules and max-pools), plus
+    ``residual`` (identity shortcut bits, or another pending layer), not computed."""
+
+    name: str
+    source: Bits | torch.Tensor
+    steps: list[nn.Module] = field(default_factory=list)
+    residual: Bits | Pending | None = None
+
+
+def _decision(alpha: float, bias: np.ndarray | None, bn_steps: list[nn.Module], outputs: int,
+              shift: float = 0.0) -> tuple[np.ndarray, list[Any]]:
+    """Per output: direction (+1: ``s >= t``, -1: ``s <= t``, 0: constant) and ``t`` such that
+    ``z = BN_n(... BN_1(alpha s + bias)) + shift >= 0`` (for direction 0, the constant decision).
+    """
+    exact = shift == 0.0 and len(bn_steps) <= 1 and all(
+        bn.bias is None or not bool(torch.any(bn.bias != 0)) for bn in bn_steps)
+    directions = np.zeros(outputs, dtype=np.int64)
+    limits: list[Any] = []
+    for o in range(outputs):
+        b = 0.0 if bias is None else float(bias[o])
+        if exact:
+            scale, offset = Fraction(alpha), Fraction(b)
+            sign = 1
+            if bn_steps:
+                bn = bn_steps[0]
+                gamma = 1.0 if bn.weight is None else float(bn.weight[o])
+                offset -= Fraction(float(bn.running_mean[o]))
+                sign = (gamma > 0) - (gamma < 0)
+            if sign == 0 or scale == 0:
+                limits.append(sign * offset >= 0)
+                continue
+            directions[o] = sign
+            limits.append(-offset / scale)
+            continue
+        a, c = _composite(alpha, bias, bn_steps, o)
+        c += shift
+        if a == 0:
+            directions[o] = 0
+            limits.append(c >= 0)
+            continue
+        directions[o] = 1 if a > 0 else -1
+        limits.append(-c / a)
+    return directions, limits
+
+
+def _composite(alpha: float, bias: np.ndarray | None, bn_steps: list[nn.Module],
+               o: int) -> tuple[float, float]:
+    """``(a, c)`` in float64 with ``BN_n(... BN_1(alpha s + bias)) = a s + c`` at output ``o``."""
+    a, c = float(alpha), 0.0 if bias is None else float(bias[o])
+    for bn in bn_steps:
+        gamma = 1.0 if bn.weight is None else float(bn.weight[o])
+        beta = 0.0 if bn.bias is None else float(bn.bias[o])
+        factor = gamma / math.sqrt(float(bn.running_var[o]) + bn.eps)
+        a, c = a * factor, (c - float(bn.running_mean[o])) * factor + beta
+    return a, c
+
+
+def _pair_thresholds(first: tuple[float, float], second: tuple[float, float],
+                     ends: tuple[np.ndarray, np.ndarray],
+                     values: int) -> tuple[np.ndarray, np.uint64]:
+    """Count thresholds ``(P, values)`` of the first layer at one output for
+    ``z = a1 s1 + c1 + a2 s2 + c2 >= 0``, ``s_i = 2 count_i - n_i`` (``ends = (n_1, n_2)``, kept
+    weights plus padding share), one per value ``v`` of the second count; and the inversion."""
+    (a1, c1), (a2, c2) = first, second
+    v = np.arange(values)[None, :]
+    s2 = 2 * v - ends[1][:, None]
+    rest = a2 * s2 + c1 + c2
+    n1 = ends[0][:, None]
+    if a1 == 0:
+        return np.where(rest >= 0, sliced.ALWAYS, sliced.NEVER), np.uint64(0)
+    t = np.clip(-rest / a1, -_BOUND, _BOUND)
+    if a1 > 0:  # 2 c - n1 >= ceil(t)
+        return -((-(np.ceil(t).astype(np.int64) + n1)) // 2), np.uint64(0)
+    return (np.floor(t).astype(np.int64) + n1) // 2 + 1, sliced.ALL_ONES
+
+
+def _count_thresholds(directions: np.ndarray, limits: list[Any], kept: np.ndarray,
+                      border: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Count thresholds ``(P, O)`` and inversion words: bit = ``(c >= thr) ^ inv``."""
+    positions, outs = border.shape
+    thresholds = np.empty((positions, outs), dtype=np.int64)
+    invert = np.zeros(outs, dtype=np.uint64)
+    for o in range(outs):
+        n = kept[o] + border[:, o]
+        if directions[o] == 0:
+            thresholds[:, o] = sliced.ALWAYS
+            invert[o] = np.uint64(0) if limits[o] else sliced.ALL_ONES
+        elif directions[o] > 0:  # 2c - n >= ceil(t)
+            u = max(-_BOUND, min(_BOUND, math.ceil(limits[o])))
+            thresholds[:, o] = -((-(u + n)) // 2)
+        else:  # 2c - n <= floor(t)  <=>  not (c >= floor((floor(t) + n) / 2) + 1)
+            u = max(-_BOUND, min(_BOUND, math.floor(limits[o])))
+            thresholds[:, o] = (u + n) // 2 + 1
+            invert[o] = sliced.ALL_ONES
+    return thresholds, invert
+
+
+class _LayerPlan:
+    """A factory layer's kept entries as row offsets for the sliced kernels, for one input size.
+
+    A conv input ``(H, C, W)`` is zero padded and split into its ``sw`` column phases: pixel
+    ``(h, c, w)`` is row ``((h C + c) sw + w mod sw) Wq + w div sw`` (``Wq = ceil(Wp / sw)``),
+    so the windows of consecutive output columns start at consecutive rows. A linear layer's
+    rows are its input features (a flattened map: in ``(h, c, w)`` order).
+    """
+
+    def __init__(self, layer: FactoryLayer, in_shape: tuple[int, ...] | None, real: bool,
+                 layout: tuple[int, int, int] | None = None) -> None:
+        ternary, self.alpha = ternary_weights(layer)
+        self.bias = None if layer.bias is None else layer.bias.detach().double().numpy()
+        self.conv = isinstance(layer, FactoryConv1d | FactoryConv2d)
+        self.one_d = isinstance(layer, FactoryConv1d)
+        outs = ternary.shape[0]
+        if self.conv:
+            weights = ternary.unsqueeze(2) if self.one_d else ternary
+            kh, kw = weights.shape[2:]
+            self.pad = (0, *layer.padding) if self.one_d else tuple(layer.padding)
+            self.stride = (1, *layer.stride) if self.one_d else tuple(layer.stride)
+            height, channels, width = in_shape
+            hp, wp = height + 2 * self.pad[0], width + 2 * self.pad[1]
+            sh, sw = self.stride
+            self.phase_width = -(-wp // sw)
+            self.out_size = ((hp - kh) // sh + 1, (wp - kw) // sw + 1)
+            di, c, dj = np.meshgrid(np.arange(kh), np.arange(channels), np.arange(kw),
+                                    indexing="ij")
+            index = ((di * channels + c) * sw + dj % sw) * self.phase_width + dj // sw
+            rows = weights.permute(0, 2, 1, 3).reshape(outs, -1).numpy()  # (O, kh, C, kw)
+            index = index.reshape(-1)
+            oi, oj = np.meshgrid(np.arange(self.out_size[0]), np.arange(self.out_size[1]),
+                                 indexing="ij")
+            self.bases = (oi * sh * channels * sw * self.phase_width + oj).reshape(-1)
+            ring = torch.ones(1, channels, hp, wp, dtype=torch.float64)
+            ring[:, :, self.pad[0]:self.pad[0] + height, self.pad[1]:self.pad[1] + width] = 0
+            sums = nn.functional.conv2d(ring, weights.double(), stride=self.stride)
+            self.border = sums[0].permute(1, 2, 0).reshape(-1, outs).round().numpy().astype(
+                np.int64)
+        else:
+            self.pad, self.stride, self.out_size = (0, 0), (1, 1), (1, 1)
+            rows = ternary.numpy()
+            index = np.arange(rows.shape[1])
+            if layout is not None:  # torch flattens (C, H, W); the bits hold (H, C, W)
+                height, channels, width = layout
+                c, h, w = np.unravel_index(index, (channels, height, width))
+                index = (h * channels + c) * width + w
+            self.bases = np.zeros(1, dtype=np.int64)
+            self.border = np.zeros((1, outs), dtype=np.int64)
+        offs, values, starts = [], [], [0]
+        for o in range(outs):
+            kept = np.nonzero(rows[o])[0]
+            order = np.argsort(index[kept], kind="stable")
+            entries, signs = index[kept][order], rows[o][kept][order]
+            if not real:  # pad to whole Harley-Seal blocks with entries reading the zero block
+                extra = (-len(kept)) % BLOCK
+                entries = np.concatenate([entries, np.full(extra, -1)])
+                signs = np.concatenate([signs, np.zeros(extra)])
+            offs.append(entries)
+            values.append(signs)
+            starts.append(starts[-1] + len(entries))
+        self.offs = np.concatenate(offs).astype(np.int64)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        signs = np.concatenate(values)
+        self.kept = np.count_nonzero(rows, axis=1).astype(np.int64)
+        self.flips = np.where(signs < 0, sliced.ALL_ONES, np.uint64(0)).astype(np.uint64)
+        self.signs = signs.astype(np.float32)
+        self.bits = max(4, int(np.diff(self.starts).max(initial=0)).bit_length())
+        self.outs = outs
+
+    def groups(self, nw: int) -> np.ndarray:
+        """Blocks ``(i0, j0, n, row, lines, stride)`` of output positions counted together,
+        about :data:`GROUP_WORDS` words each (``nw`` words per position)."""
+        out_h, out_w = self.out_size
+        run = max(1, min(out_w, GROUP_WORDS // nw))
+        lines = max(1, GROUP_WORDS // (run * nw)) if run == out_w else 1
+        stride = int(self.bases[out_w] - self.bases[0]) if out_h > 1 else 0
+        rows = []
+        for i in range(0, out_h, lines):
+            for j0 in range(0, out_w, run):
+                rows.append((i, j0, min(run, out_w - j0), self.bases[i * out_w + j0],
+                             min(lines, out_h - i), stride))
+        return np.asarray(rows, dtype=np.int64).reshape(-1, 6)
+
+    def pad_input(self, words: np.ndarray, fill: Any) -> np.ndarray:
+        """``(H, C, W, ...)`` -> padded with ``fill`` and split into column phases, flat rows."""
+        if not self.conv:
+            return words.reshape(words.shape[0], -1)
+        ph, pw = self.pad
+        sw = self.stride[1]
+        height, channels, width = words.shape[:3]
+        padded = np.full((height + 2 * ph, channels, self.phase_width * sw, *words.shape[3:]),
+                         fill, dtype=words.dtype)
+        padded[ph:ph + height, :, pw:pw + width] = words
+        phased = padded.reshape(padded.shape[0], channels, self.phase_width, sw,
+                                *words.shape[3:]).swapaxes(2, 3)
+        return np.ascontiguousarray(phased).reshape(-1, *words.shape[3:])
+
+
+class PackedNetwork(nn.Module):
+    """A frozen biprop ticket run by the batch-sliced kernels (module docstring).
+
+    Parameters
+    ----------
+    model
+        A frozen biprop ticket (:func:`empirical.export.frozen.freeze_`).
+    input_shape
+        Input shape without the batch axis.
+    backend
+        Popcount backend of the layer-by-layer engine used for small batches.
+    """
+
+    def __init__(self, model: nn.Module, input_shape: tuple[int, ...],
+                 backend: str = "auto") -> None:
+        super().__init__()
+        self.model = model
+        self.graph = _LeafTracer().trace(model)
+        self.modules_by_name = dict(model.named_modules())
+        self.layerwise = pack_layers(model, input_shape, backend)
+        self._plans: dict[tuple, Any] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of the float simulation, computed on bits (module docstring)."""
+        if x.shape[0] < SLICED_MIN_BATCH:
+            return self.layerwise(x)
+        return self.run(x)
+
+    def run(self, x: torch.Tensor, timings: dict[str, float] | None = None) -> torch.Tensor:
+        """The sliced engine at any batch size; ``timings`` receives the seconds spent per graph
+        node (a sign's time includes the fused layer, BatchNorms and pool before it).
+
+        The numba kernels run on torch's number of threads; torch's count is restored afterwards
+        (numba's OpenMP layer would otherwise leave its own count to torch).
+        """
+        threads = torch.get_num_threads()
+        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+        try:
+            with torch.no_grad():
+                return self._interpret(x, timings)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _interpret(self, x: torch.Tensor, timings: dict[str, float] | None) -> torch.Tensor:
+        env: dict[fx.Node, Any] = {}
+        for node in self.graph.nodes:
+            start = time.perf_counter()
+            if node.op == "placeholder":
+                env[node] = x.detach().float()
+            elif node.op == "output":
+                env[node] = self._real(env[node.args[0]])
+            elif node.op == "call_module":
+                env[node] = self._module(node.target, env[node.args[0]])
+            elif node.op == "call_function" and node.target in (operator.add, torch.add):
+                env[node] = self._add(env[node.args[0]], env[node.args[1]])
+            else:
+                args = [self._real(env[a]) if isinstance(a, fx.Node) else a for a in node.args]
+                fn = node.target if node.op == "call_function" else getattr(args[0],
+                                                                             node.target)
+                env[node] = fn(*args) if node.op == "call_function" else fn(*args[1:])
+            if timings is not None:
+                timings[node.name if node.op == "call_function" else str(node.target)] = (
+                    time.perf_counter() - start)
+            if node.op == "output":
+                return env[node]
+        raise RuntimeError("the traced graph has no output")
+
+    # value handlers ---------------------------------------------------------------------------
+
+    def _module(self, name: str, value: Any) -> Any:
+        module = self.modules_by_name[name]
+        if isinstance(module, nn.Identity):
+            return value
+        if isinstance(module, FactoryLayer):  # a tensor input is real (signs arrive as Bits)
+            return Pending(name, self._real(value) if isinstance(value, Pending) else value)
+        if isinstance(value, Pending) and value.residual is None and isinstance(
+                module, nn.BatchNorm1d | nn.BatchNorm2d | nn.MaxPool1d | nn.MaxPool2d) and (
+                not isinstance(module, nn.MaxPool1d | nn.MaxPool2d) or self._simple_pool(
+                module, value)):
+            return Pending(value.name, value.source, [*value.steps, module])
+        if isinstance(module, BinaryActivation | Sign):
+            if isinstance(value, Bits):
+                return value
+            if isinstance(value, Pending) and (isinstance(value.source, Bits)
+                                               or self._first_layer_ok(value)):
+                return self._sign(value)
+            return self._slice(Sign()(self._real(value)))
+        if isinstance(value, Bits) and isinstance(module, nn.MaxPool1d | nn.MaxPool2d) and (
+                self._simple_pool(module, value)):
+            return self._pool_bits(value, module, np.zeros(value.words.shape[1], np.uint64))
+        if isinstance(value, Bits) and isinstance(module, nn.Flatten) and (
+                module.start_dim == 1 and module.end_dim == -1):
+            if value.words.ndim == 2:
+                return value
+            height, channels, width, words = value.words.shape
+            return Bits(value.words.reshape(-1, words), value.batch,
+                        layout=(height, channels, width))
+        return module(self._real(value))
+
+    def _add(self, a: Any, b: Any) -> Any:
+        for main, other in ((a, b), (b, a)):
+            if isinstance(main, Pending) and isinstance(main.source, Bits) and isinstance(
+                    other, Bits) and main.residual is None and not any(
+                    isinstance(s, nn.MaxPool1d | nn.MaxPool2d) for s in main.steps) and (
+                    other.words.ndim == 4):
+                return Pending(main.name, main.source, main.steps, other)
+        if all(isinstance(v, Pending) and isinstance(v.source, Bits) and v.residual is None
+               and not any(isinstance(s, nn.MaxPool1d | nn.MaxPool2d) for s in v.steps)
+               for v in (a, b)):
+            return Pending(a.name, a.source, a.steps, b)
+        return self._real(a) + self._real(b)
+
+    @staticmethod
+    def _simple_pool(module: nn.Module, value: Any) -> bool:
+        dims = 1 if isinstance(module, nn.MaxPool1d) else 2
+
+        def pair(v: Any) -> tuple:
+            return tuple(v) if isinstance(v, tuple | list) else (v,) * dims
+        kernel, stride = pair(module.kernel_size), pair(module.stride or module.kernel_size)
+        return (kernel == stride and not any(pair(module.padding)) and all(
+            d == 1 for d in pair(module.dilation)) and not module.ceil_mode
+            and not getattr(module, "return_indices", False)
+            and (not isinstance(value, Bits) or value.words.ndim == 4))
+
+    @staticmethod
+    def _first_layer_ok(value: Pending) -> bool:
+        """Whether the real-input kernel takes this source (flat, 1-D or 2-D maps)."""
+        return isinstance(value.source, torch.Tensor) and value.source.dim() in (2, 3, 4)
+
+    # conversions --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _slice(value: torch.Tensor) -> Bits:
+        """Real +-1 tensor -> batch-sliced bits."""
+        batch = value.shape[0]
+        one_d = value.dim() == 3
+        if value.dim() >= 3:
+            spatial = value.unsqueeze(2) if one_d else value
+            flat = spatial.permute(0, 2, 1, 3).reshape(batch, -1)
+            shape = (spatial.shape[2], spatial.shape[1], spatial.shape[3])
+        else:
+            flat, shape = value.reshape(batch, -1), (value[0].numel(),)
+        words = np.empty((flat.shape[1], -(-batch // 64)), dtype=np.uint64)
+        sliced.pack_batch(np.ascontiguousarray(flat.numpy(), dtype=np.float32), words)
+        return Bits(words.reshape(*shape, -1), batch, one_d)
+
+    def _real(self, value: Any) -> torch.Tensor:
+        """The float tensor the simulation holds for ``value``."""
+        if isinstance(value, torch.Tensor):
+            return value
+        if isinstance(value, Bits):
+            rows = value.words.reshape(-1, value.words.shape[-1])
+            out = np.empty((value.batch, rows.shape[0]), dtype=np.float32)
+            sliced.unpack_batch(rows, out)
+            tensor = torch.from_numpy(out)
+            layout = value.words.shape[:3] if value.words.ndim == 4 else value.layout
+            if layout is None:
+                return tensor
+            tensor = tensor.reshape(-1, *layout).permute(0, 2, 1, 3)
+            if value.words.ndim == 2:
+                return tensor.reshape(value.batch, -1).contiguous()
+            return tensor.squeeze(2).contiguous() if value.one_d else tensor.contiguous()
+        layer = self.modules_by_name[value.name]
+        if isinstance(value.source, torch.Tensor):  # the signed-sum kernel of real inputs
+            y = self.layerwise.get_submodule(value.name)(value.source)
+        else:
+            plan, x = self._binary_input(value.name, value.source)
+            batch = value.source.batch
+            counts = np.empty((*plan.out_size[:1], plan.outs, plan.out_size[1], batch),
+                              dtype=np.int32)
+            sliced.counts(x, plan.groups(-(-batch // 64)), plan.offs, plan.flips, plan.starts,
+                          plan.bits, counts)
+            border = plan.border.reshape(*plan.out_size, plan.outs).transpose(0, 2, 1)
+            signed = 2 * counts.astype(np.int64) - (plan.kept[None, :, None] + border)[..., None]
+            y = torch.from_numpy(signed.astype(np.float32)) * np.float32(plan.alpha)
+            y = y.permute(3, 1, 0, 2)  # (B, O, Ho, Wo)
+            y = (y.squeeze(2) if plan.one_d else y) if plan.conv else y[:, :, 0, 0]
+            y = y.contiguous()
+            if layer.bias is not None:
+                y = y + layer.bias.detach().reshape(1, -1, *([1] * (y.dim() - 2)))
+        for step in value.steps:
+            y = step(y)
+        if value.residual is not None:
+            y = y + self._real(value.residual)
+        return y
+
+    def _binary_input(self, name: str, bits: Bits) -> tuple[_LayerPlan, np.ndarray]:
+        """The layer's plan for this input and its flat rows (+1 padding, then zero words)."""
+        shape = bits.words.shape[:-1]
+        key = (name, shape, bits.layout)
+        if key not in self._plans:
+            in_shape = shape if len(shape) == 3 else None
+            self._plans[key] = _LayerPlan(self.modules_by_name[name], in_shape, real=False,
+                                          layout=bits.layout)
+        plan = self._plans[key]
+        rows = plan.pad_input(bits.words, sliced.ALL_ONES).reshape(-1)
+        x = np.zeros(rows.size + GROUP_WORDS + bits.words.shape[-1], dtype=np.uint64)
+        x[:rows.size] = rows
+        return plan, x
+
+    def _sign(self, value: Pending) -> Bits:
+        """The fused kernel: decision bits of ``sign(steps(layer(source)) [+ residual])``."""
+        bns = [s for s in value.steps if isinstance(s, nn.BatchNorm1d | nn.BatchNorm2d)]
+        pools = [i for i, s in enumerate(value.steps)
+                 if isinstance(s, nn.MaxPool1d | nn.MaxPool2d)]
+        after = bns if not pools else [s for s in value.steps[pools[0]:] if s in bns]
+        if len(pools) > 1:
+            return self._slice(Sign()(self._real(value)))
+        if isinstance(value.residual, Pending):
+            return self._pair_sign(value)
+        if isinstance(value.source, Bits):
+            plan, x = self._binary_input(value.name, value.source)
+            batch, nw = value.source.batch, value.source.words.shape[-1]
+        else:
+            plan, x = self._real_input(value.name, value.source)
+            batch, nw = value.source.shape[0], -(-value.source.shape[0] // 64)
+        flip = np.zeros(plan.outs, dtype=np.uint64)
+        if pools:
+            for o in range(plan.outs):
+                gamma = 1.0
+                for bn in after:
+                    gamma *= 1.0 if bn.weight is None else float(bn.weight[o])
+                flip[o] = sliced.ALL_ONES if gamma < 0 else np.uint64(0)
+        out = np.empty((plan.out_size[0], plan.outs, plan.out_size[1], nw), dtype=np.uint64)
+        shifts = (1.0, -1.0) if value.residual is not None else (0.0,)
+        key = ("thr", value.name, x.shape[0], tuple(id(s) for s in value.steps), shifts)
+        if key not in self._plans:
+            tables = []
+            for shift in shifts:
+                directions, limits = _decision(plan.alpha, plan.bias, bns, plan.outs, shift)
+                if isinstance(value.source, Bits):
+                    thr, inv = _count_thresholds(directions, limits, plan.kept, plan.border)
+                else:
+                    thr, inv = _real_limits(directions, limits, len(plan.bases))
+                tables.append((thr, inv ^ flip))
+            self._plans[key] = tables
+        tables = self._plans[key]
+        if isinstance(value.source, Bits):
+            residual = np.zeros((0, 0, 0, 0), dtype=np.uint64)
+            second = np.zeros((0, 0), dtype=np.int64)
+            thr, inv = tables[0]
+            if value.residual is not None:
+                residual = value.residual.words
+                second = tables[1][0]
+                if np.any(tables[1][1] != inv):
+                    return self._slice(Sign()(self._real(value)))
+            sliced.threshold_bits(x, plan.groups(nw), plan.offs, plan.flips, plan.starts,
+                                  plan.bits, thr, inv, np.ascontiguousarray(residual), second,
+                                  out)
+        else:
+            (above, limits), inv = tables[0]
+            sliced.real_threshold_bits(x, plan.bases, plan.offs, plan.signs, plan.starts, above,
+                                       limits, inv, out)
+        bits = Bits(out if plan.conv else out.reshape(plan.outs, nw), batch, plan.one_d)
+        if pools:
+            return self._pool_bits(bits, value.steps[pools[0]], flip)
+        return bits
+
+    def _pair_sign(self, value: Pending) -> Bits:
+        """``sign`` of the sum of two pending layers (a projection shortcut), one fused kernel;
+        the layer with fewer kept weights per output is enumerated by value."""
+        parts = []
+        for part in (value, value.residual):
+            plan, x = self._binary_input(part.name, part.source)
+            bns = [s for s in part.steps if isinstance(s, nn.BatchNorm1d | nn.BatchNorm2d)]
+            parts.append((part, plan, x, bns))
+        if parts[0][1].out_size != parts[1][1].out_size or parts[0][1].outs != parts[1][1].outs:
+            return self._slice(Sign()(self._real(value)))
+        parts.sort(key=lambda item: -int(item[1].kept.max(initial=0)))
+        (first, plan, x, bns), (second, plan2, x2, bns2) = parts
+        nw = first.source.words.shape[-1]
+        values = int(plan2.kept.max(initial=0)) + 1
+        key = ("pair", first.name, second.name, x.shape[0], x2.shape[0])
+        if key not in self._plans:
+            positions = len(plan.bases)
+            thresholds = np.empty((positions, plan.outs, values), dtype=np.int64)
+            invert = np.zeros(plan.outs, dtype=np.uint64)
+            for o in range(plan.outs):
+                ends = (plan.kept[o] + plan.border[:, o], plan2.kept[o] + plan2.border[:, o])
+                thresholds[:, o], invert[o] = _pair_thresholds(
+                    _composite(plan.alpha, plan.bias, bns, o),
+                    _composite(plan2.alpha, plan2.bias, bns2, o), ends, values)
+            self._plans[key] = (thresholds, invert, plan2.kept + 1)
+        thresholds, invert, counts2 = self._plans[key]
+        out = np.empty((plan.out_size[0], plan.outs, plan.out_size[1], nw), dtype=np.uint64)
+        sliced.pair_threshold_bits(x, plan.groups(nw), plan.offs, plan.flips, plan.starts,
+                                   plan.bits, x2, plan2.groups(nw), plan2.offs, plan2.flips,
+                                   plan2.starts, plan2.bits, counts2, thresholds, invert, out)
+        return Bits(out if plan.conv else out.reshape(plan.outs, nw), first.source.batch,
+                    plan.one_d)
+
+    def _real_input(self, name: str, x: torch.Tensor) -> tuple[_LayerPlan, np.ndarray]:
+        """The plan for a real input and its rows ``(rows, B)``, zero padded."""
+        layer = self.modules_by_name[name]
+        spatial = x.unsqueeze(2) if isinstance(layer, FactoryConv1d) else x
+        if spatial.dim() == 4:
+            shape = (spatial.shape[2], spatial.shape[1], spatial.shape[3])
+        else:
+            spatial = spatial.reshape(spatial.shape[0], -1)
+            shape = (spatial.shape[1],)
+        key = (name, shape, "real")
+        if key not in self._plans:
+            self._plans[key] = _LayerPlan(layer, shape if len(shape) == 3 else None, real=True)
+        plan = self._plans[key]
+        if spatial.dim() == 4:  # (H, C, W, B) rows
+            rows = plan.pad_input(spatial.permute(2, 1, 3, 0).numpy(), np.float32(0))
+        else:
+            rows = spatial.t().numpy()
+        return plan, np.ascontiguousarray(rows, dtype=np.float32)
+
+    @staticmethod
+    def _pool_bits(bits: Bits, module: nn.Module, flip: np.ndarray) -> Bits:
+        kernel = module.kernel_size
+        kernel = tuple(kernel) if isinstance(kernel, tuple | list) else (kernel,) * (
+            1 if isinstance(module, nn.MaxPool1d) else 2)
+        kh, kw = (1, kernel[0]) if isinstance(module, nn.MaxPool1d) else kernel
+        height, channels, width, nw = bits.words.shape
+        out = np.empty((height // kh, channels, width // kw, nw), dtype=np.uint64)
+        sliced.max_pool_bits(bits.words, kh, kw, flip, out)
+        return Bits(out, bits.batch, bits.one_d)
+
+
+def _real_limits(directions: np.ndarray, limits: list[Any],
+                 positions: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Float64 limits ``(P, O)`` of a real sum ``S``: bit = ``S >= l`` (or ``<=``) ``^ inv``."""
+    outs = len(directions)
+    above = directions >= 0
+    values = np.empty(outs, dtype=np.float64)
+    invert = np.zeros(outs, dtype=np.uint64)
+    for o in range(outs):
+        if directions[o] == 0:
+            values[o] = -np.inf
+            invert[o] = np.uint64(0) if limits[o] else sliced.ALL_ONES
+        else:
+            values[o] = _float32_limit(limits[o], directions[o] > 0)
+    return (above, np.broadcast_to(values, (positions, outs)).copy()), invert
+
+
+def _float32_limit(t: Any, above: bool) -> float:
+    """The float32 ``f`` nearest ``t`` with ``{S >= t} = {S >= f}`` (``above``) or
+    ``{S <= t} = {S <= f}`` for every float32 ``S`` (exact for rational ``t``)."""
+    if not math.isfinite(float(t)):
+        return float(t)
+    f = np.float32(float(t))
+    if above:
+        while Fraction(float(f)) < Fraction(t):
+            f = np.nextafter(f, np.float32(np.inf))
+    else:
+        while Fraction(float(f)) > Fraction(t):
+            f = np.nextafter(f, np.float32(-np.inf))
+    return float(f)
+
+
+def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,
+               backend: str = "auto") -> PackedNetwork:
+    """A frozen biprop ticket as a :class:`PackedNetwork` (bits from layer to layer).
+
+    Parameters
+    ----------
+    model
+        A frozen biprop ticket (:func:`empirical.export.frozen.freeze_`), e.g.
+        :func:`empirical.export.ticket_file.load_ticket`'s model; it is deep-copied.
+    input_shape
+        Input shape without the batch axis; default: ``(in_features,)`` of a linear first layer.
+    backend
+        Popcount backend of the small-batch engine: ``auto``, ``numba`` or ``numpy``.
+
+    Returns
+    -------
+    PackedNetwork
+        In eval mode; equal to the float simulation (module docstring).
+    """
+    frozen = copy.deepcopy(model).eval()
+    if input_shape is None:
+        layers = [m for m in frozen.modules() if isinstance(m, FactoryLayer)]
+        if not layers or isinstance(layers[0], FactoryConv1d | FactoryConv2d):
+            raise ValueError("give the input shape of a convolutional model")
+        input_shape = (layers[0].in_features,)
+    return PackedNetwork(frozen, tuple(input_shape), backend).eval()

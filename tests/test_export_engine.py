@@ -1,0 +1,178 @@
+"""The batch-sliced engine equals the float simulation: kernels, thresholds, ties, whole models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from empirical.export import sliced
+from empirical.export.engine import SLICED_MIN_BATCH, PackedNetwork, pack_model
+from empirical.export.frozen import freeze_, plain_model
+from empirical.layers import LayerConfig, layer_masks
+from empirical.models import build_model
+
+CHOICES = np.array([0, sliced.ALL_ONES], dtype=np.uint64)
+
+
+def _bits(words: np.ndarray, batch: int) -> np.ndarray:
+    """``(..., nw)`` words -> ``(..., batch)`` 0/1 (sample ``64 q + t`` is bit ``t`` of word q)."""
+    shifts = np.arange(64, dtype=np.uint64)
+    bits = (words[..., None] >> shifts) & np.uint64(1)
+    return bits.reshape(*words.shape[:-1], -1)[..., :batch].astype(np.int64)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 130), st.integers(1, 5), st.integers(1, 40), st.integers(1, 3),
+       st.floats(0.0, 1.0), st.integers(0, 10_000))
+def test_sliced_counts_and_thresholds_exact(batch: int, outs: int, rows: int, positions: int,
+                                            keep: float, seed: int) -> None:
+    """Counts of a random kept list equal brute force; thresholds split them exactly; any
+    batch size (not a multiple of 64), kept lists of any length (0, 1, not a multiple of 16)."""
+    rng = np.random.default_rng(seed)
+    nw = -(-batch // 64)
+    span = rows + positions - 1
+    x = np.zeros(span * nw + 64 + nw, dtype=np.uint64)
+    x[:span * nw] = rng.integers(0, 2**64, size=span * nw, dtype=np.uint64)
+    offs, flips, starts = [], [], [0]
+    for _ in range(outs):
+        kept = np.nonzero(rng.random(rows) < keep)[0]
+        pad = (-len(kept)) % 16
+        offs += [*kept, *[-1] * pad]
+        flips += [*CHOICES[rng.integers(0, 2, size=len(kept))], *[0] * pad]
+        starts.append(len(offs))
+    offs_a, flips_a = np.array(offs, dtype=np.int64), np.array(flips, dtype=np.uint64)
+    starts_a = np.array(starts, dtype=np.int64)
+    bits = max(4, int(np.diff(starts_a).max()).bit_length())
+    groups = np.array([[0, 0, positions, 0, 1, 0]], dtype=np.int64)
+    got = np.empty((1, outs, positions, batch), dtype=np.int32)
+    sliced.counts(x, groups, offs_a, flips_a, starts_a, bits, got)
+    inputs = _bits(x[:span * nw].reshape(span, nw), batch)
+    expected = np.zeros((outs, positions, batch), dtype=np.int64)
+    for o in range(outs):
+        for k in range(starts[o], starts[o + 1]):
+            if offs[k] >= 0:
+                for p in range(positions):
+                    expected[o, p] += inputs[p + offs[k]] ^ (flips[k] != 0)
+    assert np.array_equal(got[0], expected)
+    thresholds = rng.integers(-2, rows + 3, size=(positions, outs))
+    invert = CHOICES[rng.integers(0, 2, size=outs)]
+    out = np.empty((1, outs, positions, nw), dtype=np.uint64)
+    sliced.threshold_bits(x, groups, offs_a, flips_a, starts_a, bits, thresholds, invert,
+                          np.zeros((0, 0, 0, 0), np.uint64), np.zeros((0, 0), np.int64), out)
+    decided = expected >= thresholds.T[:, :, None]
+    assert np.array_equal(_bits(out[0], batch).astype(bool), decided ^ (invert != 0)[:, None, None])
+
+
+def _ticket(name: str, shape: tuple[int, ...], options: dict, norm: str = "nonaffine",
+            keep: float = 0.3, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    model = build_model(name, 10, shape, LayerConfig(mode="biprop", keep=keep), binary_act=True,
+                        bn=norm, **options).eval()
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
+            module.running_mean.normal_(0, 0.3)
+            module.running_var.uniform_(0.5, 2.0)
+            if module.affine:  # gammas of both signs: max-pools become ANDs where gamma < 0
+                module.weight.data.normal_(0, 1)
+                module.bias.data.normal_(0, 0.5)
+    return freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
+
+
+def _assert_same(got: torch.Tensor, expected: torch.Tensor) -> None:
+    """Logits within float tolerance; equal argmax wherever the top two are not tied."""
+    assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4)
+    top2 = expected.topk(2, dim=1).values
+    clear = (top2[:, 0] - top2[:, 1]) > 1e-4 * expected.abs().max()
+    assert clear.float().mean() > 0.5
+    assert torch.equal(got.argmax(1)[clear], expected.argmax(1)[clear])
+
+
+@pytest.mark.parametrize("name,shape,options,norm,batch", [
+    ("fc", (64,), {"widths": [37, 19]}, "nonaffine", 70),
+    ("fc", (5, 13), {"widths": [1, 65]}, "affine", 64),
+    ("conv4", (3, 16, 16), {"width_mult": 0.1}, "nonaffine", 100),
+    ("conv4", (3, 16, 12), {"width_mult": 0.3}, "affine", 33),
+    ("resnet18", (3, 16, 16), {"width_mult": 0.07}, "nonaffine", 40),
+    ("resnet18", (3, 8, 8), {"width_mult": 0.04}, "affine", 65),
+    ("conv2", (1, 40), {"width_mult": 0.2}, "nonaffine", 64),
+])
+def test_engine_predicts_like_float(name: str, shape: tuple[int, ...], options: dict, norm: str,
+                                    batch: int) -> None:
+    model = _ticket(name, shape, options, norm)
+    packed = pack_model(model, shape)
+    x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected, got = model(x), packed(x)
+    _assert_same(got, expected)
+    with torch.no_grad():  # below SLICED_MIN_BATCH the layer-by-layer engine answers
+        _assert_same(packed(x[:SLICED_MIN_BATCH - 1]), expected[:SLICED_MIN_BATCH - 1])
+
+
+def test_single_kept_weight_and_keep_all() -> None:
+    for keep in (1e-4, 1.0):
+        model = _ticket("fc", (20,), {"widths": [70]}, keep=keep)
+        x = torch.randn(64, 20, generator=torch.Generator().manual_seed(2))
+        with torch.no_grad():
+            expected, got = model(x), pack_model(model)(x)
+        assert torch.allclose(got, expected, atol=1e-5)
+
+
+def _tie_model(gamma_sign: float) -> tuple[nn.Module, torch.Tensor]:
+    """fc 6-5-7-4 with alpha = 1/4 (sums exact in float32) and BatchNorm means at reachable
+    pre-activations (multiples of 1/4 of the right parity), so that many are exactly 0 in the
+    real first layer and in the binary hidden layer, and the tie rule decides them. The
+    BatchNorms have ``var = 1, eps = 0`` so that torch's float BatchNorm (``y * scale + shift``)
+    is exact too: with ``eps > 0`` it lands an ulp off 0 and decides ties by its rounding."""
+    torch.manual_seed(0)
+    model = build_model("fc", 4, (6,), LayerConfig(mode="biprop", keep=1.0), binary_act=True,
+                        bn="affine", widths=[5, 7]).eval()
+    masks = {k: v.bool() for k, v in layer_masks(model).items()}
+    values = {k: 0.25 * torch.sign(m.weight.detach()) for k, m in model.named_modules()
+              if k in masks}
+    freeze_(model, masks, values)
+    means = (torch.tensor([0.0, 0.5, -0.5, 1.0, 0.0]),
+             torch.tensor([0.25, -0.25, 0.75, -0.75, 0.25, 1.25, -0.25]))
+    for bn, mean in zip((model.layers[2], model.layers[5]), means, strict=True):
+        bn.running_mean.copy_(mean)
+        bn.running_var.fill_(1.0)
+        bn.eps = 0.0
+        bn.weight.data.fill_(gamma_sign)
+        bn.bias.data.zero_()
+    signs = torch.tensor([[a, b, c, d, e, f] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)
+                          for d in (-1, 1) for e in (-1, 1) for f in (-1, 1)], dtype=torch.float32)
+    return model, signs
+
+
+@pytest.mark.parametrize("gamma_sign", [1.0, -1.0])
+def test_ties_at_threshold_follow_sign_zero_is_plus_one(gamma_sign: float) -> None:
+    """Inputs in {-1, +1}: every sum is a multiple of 1/4, the means sit exactly on reachable
+    pre-activations of both hidden layers; the engine's +1-at-0 rule agrees with the simulation
+    (exact here: alpha = 1/4, small integers)."""
+    model, x = _tie_model(gamma_sign)
+    with torch.no_grad():
+        first = model.layers[2](model.layers[1](model.layers[0](x)))
+        second = model.layers[5](model.layers[4](model.layers[3](first)))
+        assert bool((first == 0).any()) and bool((second == 0).any())  # real ties exist
+        expected = model(x)
+        got = pack_model(model)(x)
+    assert torch.equal(got, expected)
+
+
+def test_engine_refuses_real_weights() -> None:
+    torch.manual_seed(0)
+    model = build_model("fc", 10, (8,), LayerConfig(mode="edge-popup", keep=0.5), widths=[4])
+    freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
+    with pytest.raises(ValueError, match="biprop"):
+        pack_model(model)
+
+
+def test_plain_model_is_the_reference() -> None:
+    model = _ticket("conv4", (3, 8, 8), {"width_mult": 0.05})
+    x = torch.randn(40, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        assert torch.equal(plain_model(model)(x), model(x))
+        assert isinstance(pack_model(model, (3, 8, 8)), PackedNetwork)
