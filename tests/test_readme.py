@@ -51,6 +51,7 @@ NEEDS_DATA = {
 }
 SLOW = {
     "tickets figures --scale smoke",
+    "tickets figures --scale smoke --only trained_tickets --only planted_tickets",
     "tickets verify trained --dataset mnist5k --widths 500 --optimizer adam --lr 1e-3 --schedule "
     "constant --epochs 20 --block-size 42 --max-summands 21",
     "tickets train biprop --model conv4 --dataset mnist1d --keep 0.2 --epochs 20",
