@@ -116,6 +116,39 @@ def _require_dir(path: Path, layout: str) -> None:
         raise FileNotFoundError(f"dataset directory {path} not found; expected {layout}")
 
 
+def check_files(name: str, data_dir: str | os.PathLike | None) -> None:
+    """Raise before any work if the on-disk dataset ``name`` is not where it will be read.
+
+    Checks only the layout (the folders and CIFAR-10's batch files), not the contents: a damaged
+    file still fails when it is read. In-memory datasets pass.
+
+    Raises
+    ------
+    ValueError
+        A disk dataset without ``data_dir`` (``--data-dir``).
+    FileNotFoundError
+        A missing folder or file, named with the expected layout.
+    """
+    if name in IN_MEMORY:
+        return
+    if data_dir is None:
+        raise ValueError(f"dataset {name} is read from disk: give --data-dir")
+    root = Path(data_dir)
+    if name == "mnist":
+        _require_dir(root / "MNIST" / "raw",
+                     f"{root}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte")
+    elif name == "cifar10":
+        folder = root / CifarBatches.FOLDER
+        _require_dir(folder, f"{folder}/{{data_batch_1..5,test_batch,batches.meta}}")
+        for file in (*CifarBatches.TRAIN, *CifarBatches.TEST):
+            if not (folder / file).is_file():
+                raise FileNotFoundError(f"CIFAR-10 file {folder / file} not found")
+    else:
+        for split in ("train", "val"):
+            _require_dir(root / "imagenet" / split,
+                         f"{root}/imagenet/{{train,val}}/<class>/<image>")
+
+
 # --- in-memory datasets -----------------------------------------------------------------------
 def _mnist1d_arrays(data_dir: str | os.PathLike | None, seed: int) -> dict[str, np.ndarray]:
     """MNIST-1D of ``seed``: generated once per process (about 2.5 s), cached under ``data_dir``."""

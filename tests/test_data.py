@@ -15,6 +15,7 @@ from empirical.data import (
     CIFAR_MEAN,
     CIFAR_STD,
     Batches,
+    check_files,
     dataset_info,
     epoch_permutation,
     get_dataset,
@@ -157,3 +158,18 @@ def test_shards_cover_every_example() -> None:
     parts = [shard(order, r, 3) for r in range(3)]
     assert all(len(p) == 4 for p in parts)
     assert set(torch.cat(parts).tolist()) == set(range(10))
+
+
+def test_check_files_names_what_is_missing_without_reading(tmp_path: Path) -> None:
+    check_files("digits", None)  # in memory: nothing to check
+    with pytest.raises(ValueError, match="--data-dir"):
+        check_files("mnist", None)
+    with pytest.raises(FileNotFoundError, match="MNIST/raw"):
+        check_files("mnist", tmp_path)
+    write_cifar(tmp_path)
+    check_files("cifar10", tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_3"):
+        check_files("cifar10", tmp_path)
+    with pytest.raises(FileNotFoundError, match="imagenet"):
+        check_files("imagenet", tmp_path)

@@ -57,7 +57,7 @@ from empirical.config.lth_hparams import (
     parse_rewind,
     rewind_step,
 )
-from empirical.data import dataset_info
+from empirical.data import check_files, dataset_info
 from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.memory import check_memory, training_bytes
 from empirical.storage.run_files import RunFileError, check_tensor_dict, load_torch
@@ -395,6 +395,7 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
     reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
+        check_files(hparams.dataset.name, runtime.data_dir)  # before the lock file is made
         with store.lock():
             reused = store.reusable_result()  # another process may have finished it meanwhile
             if reused is None:
@@ -462,6 +463,7 @@ def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig)
     layer to nothing (:func:`check_levels`) and the rewind point lies within training.
     """
     preflight(base)
+    check_files(base.dataset.name, runtime.data_dir)
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
         weights = prunable_weights(build_lth_model(base, base.training.seed))
     check_levels(base, levels, weights)
