@@ -339,15 +339,12 @@ def torchvision_transforms(name: str, train: bool) -> Any:
 def _torchvision(name: str, data_dir: str | os.PathLike | None, train: bool, augment: bool
                  ) -> Dataset:
     """The training (``train``) or test file of a disk dataset; ``augment`` only when asked."""
-    if data_dir is None:
-        raise ValueError(f"dataset {name} is read from disk: give --data-dir")
+    check_files(name, data_dir)
     root = Path(data_dir)
     transform = torchvision_transforms(name, augment)
     if name == "mnist":
         from torchvision.datasets import MNIST
 
-        _require_dir(root / "MNIST" / "raw",
-                     f"{root}/MNIST/raw/{{train,t10k}}-{{images-idx3,labels-idx1}}-ubyte")
         try:
             return MNIST(str(root), train=train, transform=transform, download=False)
         except RuntimeError as err:
@@ -356,9 +353,7 @@ def _torchvision(name: str, data_dir: str | os.PathLike | None, train: bool, aug
         return CifarBatches(root, train, transform)
     from torchvision.datasets import ImageFolder
 
-    folder = root / "imagenet" / ("train" if train else "val")
-    _require_dir(folder, f"{root}/imagenet/{{train,val}}/<class>/<image>")
-    return ImageFolder(str(folder), transform=transform)
+    return ImageFolder(str(root / "imagenet" / ("train" if train else "val")), transform=transform)
 
 
 @functools.lru_cache(maxsize=2)

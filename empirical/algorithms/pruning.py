@@ -232,6 +232,19 @@ def _check_nonempty(masks: Mapping[str, torch.Tensor], names: Collection[str]) -
             )
 
 
+def _pool(weights: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor], scope: str,
+          exclude: Collection[str]) -> tuple[list[str], list[str]]:
+    """Checked arguments of a pruning call: every layer name, and the names not in ``exclude``."""
+    _check_scope(scope)
+    _check_pair(weights, masks)
+    names = list(weights)
+    skipped = set(resolve_names(names, exclude))
+    pool = [n for n in names if n not in skipped]
+    if not pool:
+        raise ValueError("every prunable layer is excluded; nothing to prune")
+    return names, pool
+
+
 def magnitude_prune(
     weights: Mapping[str, torch.Tensor],
     masks: Mapping[str, torch.Tensor],
@@ -264,13 +277,7 @@ def magnitude_prune(
     dict
         New boolean masks; each is a subset of the old one.
     """
-    _check_scope(scope)
-    _check_pair(weights, masks)
-    names = list(weights)
-    skipped = set(resolve_names(names, exclude))
-    pool = [n for n in names if n not in skipped]
-    if not pool:
-        raise ValueError("every prunable layer is excluded; nothing to prune")
+    names, pool = _pool(weights, masks, scope, exclude)
     new = {n: masks[n].bool().clone() for n in names}
     if scope == "global":
         if isinstance(rates, Mapping):
@@ -318,13 +325,7 @@ def prune_to_density(
     dict
         New boolean masks.
     """
-    _check_scope(scope)
-    _check_pair(weights, masks)
-    names = list(weights)
-    skipped = set(resolve_names(names, exclude))
-    pool = [n for n in names if n not in skipped]
-    if not pool:
-        raise ValueError("every prunable layer is excluded; nothing to prune")
+    names, pool = _pool(weights, masks, scope, exclude)
     groups = [pool] if scope == "global" else [[n] for n in pool]
     new = {n: masks[n].bool().clone() for n in names}
     for group in groups:
