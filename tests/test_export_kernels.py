@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -230,3 +232,46 @@ def test_bench_export_json(capsys: pytest.CaptureFixture[str]) -> None:
     nodes = [r for r in rows if "share_of_packed" in r]
     assert [r["node"] for r in nodes][-1] == "output"
     assert sum(r["share_of_packed"] for r in nodes) == pytest.approx(1.0)
+
+
+def test_relu_twin_replaces_every_sign_and_keeps_the_weights() -> None:
+    from empirical.export.bench import relu_twin
+    from empirical.export.frozen import Sign
+
+    torch.manual_seed(0)
+    model = build_model("fc", 10, (12,), LayerConfig(mode="biprop", keep=0.5), binary_act=True,
+                        widths=[8, 6]).eval()
+    dense = plain_model(freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()}))
+    twin = relu_twin(dense)
+    signs = [n for n, m in dense.named_modules() if isinstance(m, Sign)]
+    assert signs and [n for n, m in twin.named_modules() if isinstance(m, nn.ReLU)] == signs
+    assert not any(isinstance(m, Sign) for m in twin.modules())
+    for (key, a), (_, b) in zip(dense.state_dict().items(), twin.state_dict().items(),
+                                strict=True):
+        assert torch.equal(a, b), key
+    assert any(isinstance(m, Sign) for m in dense.modules())  # the original is untouched
+
+
+class _Slow(nn.Module):
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.seconds)
+        return x
+
+
+@pytest.mark.parametrize(("twin_seconds", "baseline"), [(0.2, "fp32 sign"), (0.0, "fp32 ReLU")])
+def test_speed_row_measures_against_the_faster_dense_network(
+        monkeypatch: pytest.MonkeyPatch, twin_seconds: float, baseline: str) -> None:
+    from empirical.export import bench
+
+    monkeypatch.setattr(bench, "relu_twin", lambda dense: _Slow(twin_seconds))
+    row = bench.speed_row("fc", 0.2, binary=True, batch=20, repeats=1, rounds=1)
+    assert row.dense_baseline == baseline
+    assert row.speedup == pytest.approx(row.packed_samples_per_s / row.dense_samples_per_s)
+    if baseline == "fp32 ReLU":
+        assert row.dense_samples_per_s > 20 / 0.01
+    real = bench.speed_row("fc", 0.2, binary=False, batch=20, repeats=1, rounds=1)
+    assert real.dense_baseline == "fp32 ReLU"

@@ -9,7 +9,7 @@ from verify.cli.common import emit, fraction, list_of, positive_int
 SIZE_COLUMNS = ["model", "layout", "keep", "weights", "bytes", "bits_per_weight",
                 "mask_bits_per_weight", "entropy_floor", "excess_over_floor", "fp32_ratio",
                 "checkpoint_ratio"]
-SPEED_COLUMNS = ["model", "activations", "threads", "dense_ms_b1", "packed_ms_b1",
+SPEED_COLUMNS = ["model", "activations", "threads", "dense_baseline", "dense_ms_b1", "packed_ms_b1",
                  "latency_ratio", "dense_samples_per_s", "packed_samples_per_s", "speedup",
                  "paper_speedup", "load_average"]
 LAYER_COLUMNS = ["model", "node", "module", "dense_ms", "packed_ms", "share_of_packed"]
@@ -24,8 +24,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "latency at batch 1 and throughput at --batch-size of the bit-packed kernels against "
         "dense fp32 torch (same CPU, same threads), for real (MPT-1/32) and binary (MPT-1/1) "
         "activations. fp32_ratio = 32 / bits_per_weight; latency_ratio and speedup = dense time "
-        "/ packed time (the MPT paper's claims: 32x smaller, up to 58x faster; load_average: the "
-        "machine's load while measuring); the last table gives, per graph node of the binary "
+        "/ packed time, dense_baseline the dense network it is measured against (for binary "
+        "tickets the faster of the exact fp32 ticket and the same weights with ReLU) (the MPT "
+        "paper's claims: 32x smaller, up to 58x faster; load_average: the machine's load while "
+        "measuring); the last table gives, per graph node of the binary "
         "ticket, the dense module's and the packed engine's time (a sign node holds the fused "
         "layer before it).")
     parser.add_argument("--model", type=list_of(str), default=["fc", "conv4", "resnet18"],
