@@ -28,9 +28,9 @@ float32 (samples contiguous, vectorised) and writes the decision bits in the sam
 
 Inputs arrive padded: a binary map's zero padding is stored as ``+1`` (all ones) and its share is
 subtracted in the thresholds (:mod:`empirical.export.engine`); a real map is padded with zeros.
-Loops over words read through row views (``x[first:first + run]``), which LLVM vectorises;
-indexing the 2-D arrays inside the loop (a negative-index check per element) ran the input copy
-of :func:`_count` 5-7x slower (0.66-0.85 against 0.12 ns a word, measured at one thread).
+The input copy of :func:`_count` reads and writes through row views (``x[first:first + run]``),
+which LLVM vectorises; indexing the arrays inside the loop (a negative-index check per element)
+ran it 5-7x slower (0.66-0.85 against 0.12 ns a word, measured at one thread).
 Every kernel runs over output positions in parallel (``numba.prange``;
 :func:`numba.set_num_threads` sets the threads).
 """
@@ -81,35 +81,30 @@ def _count(x: np.ndarray, nw: int, row: int, stride: int, lines: int, run: int,
                 target = buf[i, line * run:(line + 1) * run]
                 for t in range(run):
                     target[t] = source[t] ^ f
-        p0, p1, p2, p3, carries = planes[0], planes[1], planes[2], planes[3], planes[bits]
-        x0, x1, x2, x3, x4, x5, x6, x7 = buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6], buf[7]
-        x8, x9, x10, x11 = buf[8], buf[9], buf[10], buf[11]
-        x12, x13, x14, x15 = buf[12], buf[13], buf[14], buf[15]
         for t in range(words):
-            ones, twos, fours, eights = p0[t], p1[t], p2[t], p3[t]
-            twos_a, ones = _csa(ones, x0[t], x1[t])
-            twos_b, ones = _csa(ones, x2[t], x3[t])
+            ones, twos, fours, eights = planes[0, t], planes[1, t], planes[2, t], planes[3, t]
+            twos_a, ones = _csa(ones, buf[0, t], buf[1, t])
+            twos_b, ones = _csa(ones, buf[2, t], buf[3, t])
             fours_a, twos = _csa(twos, twos_a, twos_b)
-            twos_a, ones = _csa(ones, x4[t], x5[t])
-            twos_b, ones = _csa(ones, x6[t], x7[t])
+            twos_a, ones = _csa(ones, buf[4, t], buf[5, t])
+            twos_b, ones = _csa(ones, buf[6, t], buf[7, t])
             fours_b, twos = _csa(twos, twos_a, twos_b)
             eights_a, fours = _csa(fours, fours_a, fours_b)
-            twos_a, ones = _csa(ones, x8[t], x9[t])
-            twos_b, ones = _csa(ones, x10[t], x11[t])
+            twos_a, ones = _csa(ones, buf[8, t], buf[9, t])
+            twos_b, ones = _csa(ones, buf[10, t], buf[11, t])
             fours_a, twos = _csa(twos, twos_a, twos_b)
-            twos_a, ones = _csa(ones, x12[t], x13[t])
-            twos_b, ones = _csa(ones, x14[t], x15[t])
+            twos_a, ones = _csa(ones, buf[12, t], buf[13, t])
+            twos_b, ones = _csa(ones, buf[14, t], buf[15, t])
             fours_b, twos = _csa(twos, twos_a, twos_b)
             eights_b, fours = _csa(fours, fours_a, fours_b)
             carry, eights = _csa(eights, eights_a, eights_b)
-            p0[t], p1[t], p2[t], p3[t] = ones, twos, fours, eights
-            carries[t] = carry
+            planes[0, t], planes[1, t], planes[2, t], planes[3, t] = ones, twos, fours, eights
+            planes[bits, t] = carry
         for j in range(4, bits):
-            plane_j = planes[j]
             for t in range(words):
-                plane, carry = plane_j[t], carries[t]
-                plane_j[t] = plane ^ carry
-                carries[t] = plane & carry
+                plane, carry = planes[j, t], planes[bits, t]
+                planes[j, t] = plane ^ carry
+                planes[bits, t] = plane & carry
 
 
 
@@ -269,9 +264,9 @@ def real_threshold_bits(x: np.ndarray, bases: np.ndarray, offs: np.ndarray, sign
                 for b in range(batch):
                     acc[b] += (s0 * r0[b] + s1 * r1[b]) + (s2 * r2[b] + s3 * r3[b])
                 k += 4
-            for k in range(k, end):
-                source = x[base + offs[k]]
-                s = signs[k]
+            for rest in range(k, end):
+                source = x[base + offs[rest]]
+                s = signs[rest]
                 for b in range(batch):
                     acc[b] += s * source[b]
             limit = limits[p, o]
