@@ -27,11 +27,12 @@ def _bits(words: np.ndarray, batch: int) -> np.ndarray:
 
 @settings(max_examples=25, deadline=None)
 @given(st.integers(1, 130), st.integers(1, 5), st.integers(1, 40), st.integers(1, 3),
-       st.floats(0.0, 1.0), st.integers(0, 10_000))
+       st.floats(0.0, 1.0), st.integers(0, 10_000), st.integers(1, 7))
 def test_sliced_counts_and_thresholds_exact(batch: int, outs: int, rows: int, positions: int,
-                                            keep: float, seed: int) -> None:
+                                            keep: float, seed: int, blocks: int) -> None:
     """Counts of a random kept list equal brute force; thresholds split them exactly; any
-    batch size (not a multiple of 64), kept lists of any length (0, 1, not a multiple of 16)."""
+    batch size (not a multiple of 64), kept lists of any length (0, 1, not a multiple of 16),
+    the outputs split into any number of parallel blocks (more blocks than outputs too)."""
     rng = np.random.default_rng(seed)
     nw = -(-batch // 64)
     span = rows + positions - 1
@@ -49,7 +50,7 @@ def test_sliced_counts_and_thresholds_exact(batch: int, outs: int, rows: int, po
     bits = max(4, int(np.diff(starts_a).max()).bit_length())
     groups = np.array([[0, 0, positions, 0, 1, 0]], dtype=np.int64)
     got = np.empty((1, outs, positions, batch), dtype=np.int32)
-    sliced.counts(x, groups, offs_a, flips_a, starts_a, bits, got)
+    sliced.counts(x, groups, offs_a, flips_a, starts_a, bits, blocks, got)
     inputs = _bits(x[:span * nw].reshape(span, nw), batch)
     expected = np.zeros((outs, positions, batch), dtype=np.int64)
     for o in range(outs):
@@ -62,9 +63,17 @@ def test_sliced_counts_and_thresholds_exact(batch: int, outs: int, rows: int, po
     invert = CHOICES[rng.integers(0, 2, size=outs)]
     out = np.empty((1, outs, positions, nw), dtype=np.uint64)
     sliced.threshold_bits(x, groups, offs_a, flips_a, starts_a, bits, thresholds, invert,
-                          np.zeros((0, 0, 0, 0), np.uint64), np.zeros((0, 0), np.int64), out)
+                          np.zeros((0, 0, 0, 0), np.uint64), np.zeros((0, 0), np.int64), blocks,
+                          out)
     decided = expected >= thresholds.T[:, :, None]
     assert np.array_equal(_bits(out[0], batch).astype(bool), decided ^ (invert != 0)[:, None, None])
+
+
+@pytest.mark.parametrize(("positions", "outputs", "threads", "blocks"),
+                         [(1, 300, 2, 8), (1, 3, 2, 3), (64, 64, 2, 1), (3, 100, 1, 2),
+                          (0, 5, 1, 4)])
+def test_output_blocks(positions: int, outputs: int, threads: int, blocks: int) -> None:
+    assert sliced.output_blocks(positions, outputs, threads) == blocks
 
 
 def _ticket(name: str, shape: tuple[int, ...], options: dict, norm: str = "nonaffine",

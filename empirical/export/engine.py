@@ -461,8 +461,9 @@ class PackedNetwork(nn.Module):
             batch = value.source.batch
             counts = np.empty((*plan.out_size[:1], plan.outs, plan.out_size[1], batch),
                               dtype=np.int32)
-            sliced.counts(x, plan.groups(-(-batch // 64)), plan.offs, plan.flips, plan.starts,
-                          plan.bits, counts)
+            groups = plan.groups(-(-batch // 64))
+            sliced.counts(x, groups, plan.offs, plan.flips, plan.starts, plan.bits,
+                          _blocks(len(groups), plan.outs), counts)
             border = plan.border.reshape(*plan.out_size, plan.outs).transpose(0, 2, 1)
             signed = 2 * counts.astype(np.int64) - (plan.kept[None, :, None] + border)[..., None]
             y = torch.from_numpy(signed.astype(np.float32)) * np.float32(plan.alpha)
@@ -537,13 +538,14 @@ class PackedNetwork(nn.Module):
                 second = tables[1][0]
                 if np.any(tables[1][1] != inv):
                     return self._slice(Sign()(self._real(value)))
-            sliced.threshold_bits(x, plan.groups(nw), plan.offs, plan.flips, plan.starts,
-                                  plan.bits, thr, inv, np.ascontiguousarray(residual), second,
-                                  out)
+            groups = plan.groups(nw)
+            sliced.threshold_bits(x, groups, plan.offs, plan.flips, plan.starts, plan.bits, thr,
+                                  inv, np.ascontiguousarray(residual), second,
+                                  _blocks(len(groups), plan.outs), out)
         else:
             (above, limits), inv = tables[0]
             sliced.real_threshold_bits(x, plan.bases, plan.offs, plan.signs, plan.starts, above,
-                                       limits, inv, out)
+                                       limits, inv, _blocks(len(plan.bases), plan.outs), out)
         bits = Bits(out if plan.conv else out.reshape(plan.outs, nw), batch, plan.one_d)
         if pools:
             return self._pool_bits(bits, value.steps[pools[0]], flip)
@@ -576,9 +578,11 @@ class PackedNetwork(nn.Module):
             self._plans[key] = (thresholds, invert, plan2.kept + 1)
         thresholds, invert, counts2 = self._plans[key]
         out = np.empty((plan.out_size[0], plan.outs, plan.out_size[1], nw), dtype=np.uint64)
-        sliced.pair_threshold_bits(x, plan.groups(nw), plan.offs, plan.flips, plan.starts,
-                                   plan.bits, x2, plan2.groups(nw), plan2.offs, plan2.flips,
-                                   plan2.starts, plan2.bits, counts2, thresholds, invert, out)
+        groups = plan.groups(nw)
+        sliced.pair_threshold_bits(x, groups, plan.offs, plan.flips, plan.starts, plan.bits, x2,
+                                   plan2.groups(nw), plan2.offs, plan2.flips, plan2.starts,
+                                   plan2.bits, counts2, thresholds, invert,
+                                   _blocks(len(groups), plan.outs), out)
         return Bits(out if plan.conv else out.reshape(plan.outs, nw), first.source.batch,
                     plan.one_d)
 
@@ -611,6 +615,11 @@ class PackedNetwork(nn.Module):
         out = np.empty((height // kh, channels, width // kw, nw), dtype=np.uint64)
         sliced.max_pool_bits(bits.words, kh, kw, flip, out)
         return Bits(out, bits.batch, bits.one_d)
+
+
+def _blocks(positions: int, outputs: int) -> int:
+    """Output blocks per group of positions for the current numba thread count."""
+    return sliced.output_blocks(positions, outputs, numba.get_num_threads())
 
 
 def _real_limits(directions: np.ndarray, limits: list[Any],

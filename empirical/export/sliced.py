@@ -31,8 +31,10 @@ subtracted in the thresholds (:mod:`empirical.export.engine`); a real map is pad
 The input copy of :func:`_count` reads and writes through row views (``x[first:first + run]``),
 which LLVM vectorises; indexing the arrays inside the loop (a negative-index check per element)
 ran it 5-7x slower (0.66-0.85 against 0.12 ns a word, measured at one thread).
-Every kernel runs over output positions in parallel (``numba.prange``;
-:func:`numba.set_num_threads` sets the threads).
+Every kernel runs in parallel (``numba.prange``; :func:`numba.set_num_threads` sets the
+threads) over tasks: a group of output positions times one of ``blocks`` consecutive blocks of
+outputs (:func:`output_blocks`: several per group when there are fewer groups than threads, as
+in a linear layer, one position).
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ from numba import prange
 ALL_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
 NEVER = np.int64(1 << 40)  # a count threshold no count reaches
 ALWAYS = np.int64(-(1 << 40))  # a count threshold every count reaches
+TASKS_PER_THREAD = 4  # parallel tasks per thread when a layer has few output positions
+
+
+def output_blocks(positions: int, outputs: int, threads: int) -> int:
+    """Blocks of outputs per group of positions: ``ceil(4 threads / positions)``, at most one
+    per output, at least 1 (so that a linear layer's outputs are shared among the threads)."""
+    wanted = -(-TASKS_PER_THREAD * threads // max(1, positions))
+    return max(1, min(outputs, wanted))
 
 
 @numba.njit(inline="always")
@@ -130,7 +140,7 @@ def _at_least(planes: np.ndarray, bits: int, word: int, threshold: np.int64) -> 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarray,
                    starts: np.ndarray, bits: int, thresholds: np.ndarray, invert: np.ndarray,
-                   residual: np.ndarray, residual_thresholds: np.ndarray,
+                   residual: np.ndarray, residual_thresholds: np.ndarray, blocks: int,
                    out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Decision bits ``out[i, o, j] = (c >= thresholds[i Wo + j, o]) ^ invert[o]``.
 
@@ -139,19 +149,21 @@ def threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: n
     of output positions ``(i0 .. i0 + lines - 1, j0 .. j0 + n - 1)`` whose first window starts at
     input row ``row`` (the next column one row further, the next output row ``stride`` rows).
     With a ``residual`` (an identity shortcut, the layout of ``out``), lanes whose residual bit
-    is 0 compare with ``residual_thresholds`` instead. ``bits`` (>= 4) planes hold every count.
+    is 0 compare with ``residual_thresholds`` instead. ``bits`` (>= 4) planes hold every count;
+    the outputs are split into ``blocks`` tasks per group.
     """
     _, outs, out_w, nw = out.shape
     longest = 0
     for g in range(groups.shape[0]):
         longest = max(longest, groups[g, 2] * groups[g, 4])
     with_residual = residual.shape[0] > 0
-    for g in prange(groups.shape[0]):
+    for task in prange(groups.shape[0] * blocks):
+        g, block = task // blocks, task % blocks
         i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
         lines, stride = groups[g, 4], groups[g, 5]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
-        for o in range(outs):
+        for o in range(block * outs // blocks, (block + 1) * outs // blocks):
             _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
                    planes, buf)
             for t in range(lines * n * nw):
@@ -169,7 +181,7 @@ def pair_threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, fli
                         starts: np.ndarray, bits: int, x2: np.ndarray, groups2: np.ndarray,
                         offs2: np.ndarray, flips2: np.ndarray, starts2: np.ndarray, bits2: int,
                         values2: np.ndarray, thresholds: np.ndarray, invert: np.ndarray,
-                        out: np.ndarray) -> None:  # pragma: no cover - compiled
+                        blocks: int, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Decision bits of the sum of two layers at the same outputs (a projection shortcut):
     ``out[i, o, j] = (c >= thresholds[p, o, c2]) ^ invert[o]``, ``c`` the count of the first
     layer, ``c2`` that of the second (``0 <= c2 < values2[o]``), both bit-sliced.
@@ -181,14 +193,15 @@ def pair_threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, fli
     longest = 0
     for g in range(groups.shape[0]):
         longest = max(longest, groups[g, 2] * groups[g, 4])
-    for g in prange(groups.shape[0]):
+    for task in prange(groups.shape[0] * blocks):
+        g, block = task // blocks, task % blocks
         i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
         lines, stride = groups[g, 4], groups[g, 5]
         row2 = groups2[g, 3]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         planes2 = np.zeros((bits2 + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
-        for o in range(outs):
+        for o in range(block * outs // blocks, (block + 1) * outs // blocks):
             _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
                    planes, buf)
             _count(x2, nw, row2, groups2[g, 5], lines, n * nw, offs2, flips2, starts2[o],
@@ -209,7 +222,8 @@ def pair_threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, fli
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def counts(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarray,
-           starts: np.ndarray, bits: int, out: np.ndarray) -> None:  # pragma: no cover
+           starts: np.ndarray, bits: int, blocks: int,
+           out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Per-sample counts ``out[i, o, j, b]`` (int32) of sample ``b``; arguments as in
     :func:`threshold_bits` (``out`` ``(Ho, O, Wo, B)``)."""
     _, outs, _, batch = out.shape
@@ -217,12 +231,13 @@ def counts(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarra
     longest = 0
     for g in range(groups.shape[0]):
         longest = max(longest, groups[g, 2] * groups[g, 4])
-    for g in prange(groups.shape[0]):
+    for task in prange(groups.shape[0] * blocks):
+        g, block = task // blocks, task % blocks
         i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
         lines, stride = groups[g, 4], groups[g, 5]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
-        for o in range(outs):
+        for o in range(block * outs // blocks, (block + 1) * outs // blocks):
             _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
                    planes, buf)
             for q in range(lines * n):
@@ -238,7 +253,8 @@ def counts(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarra
 @numba.njit(parallel=True, nogil=True, cache=True)
 def real_threshold_bits(x: np.ndarray, bases: np.ndarray, offs: np.ndarray, signs: np.ndarray,
                         starts: np.ndarray, above: np.ndarray, limits: np.ndarray,
-                        invert: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+                        invert: np.ndarray, blocks: int,
+                        out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Decision bits ``out[i, o, j]`` ``(Ho, O, Wo, nw)`` of a layer on real inputs ``x``
     ``(rows, B)`` float32.
 
@@ -249,10 +265,11 @@ def real_threshold_bits(x: np.ndarray, bases: np.ndarray, offs: np.ndarray, sign
     """
     _, outs, out_w, words = out.shape
     batch = x.shape[1]
-    for p in prange(bases.shape[0]):
+    for task in prange(bases.shape[0] * blocks):
+        p, block = task // blocks, task % blocks
         i, j = p // out_w, p % out_w
         acc = np.empty(batch, dtype=np.float32)
-        for o in range(outs):
+        for o in range(block * outs // blocks, (block + 1) * outs // blocks):
             acc[:] = 0
             base = bases[p]
             k = starts[o]
