@@ -494,7 +494,7 @@ class PackedNetwork(nn.Module):
                 return tensor.reshape(value.batch, -1).contiguous()
             return tensor.squeeze(2).contiguous() if value.one_d else tensor.contiguous()
         layer = self.modules_by_name[value.name]
-        if isinstance(value.source, torch.Tensor):  # the signed-sum kernel of real inputs
+        if isinstance(value.source, torch.Tensor | OnGrid):  # signed sums of real inputs
             y = self.layerwise.get_submodule(value.name)(self._real(value.source))
         else:
             plan, x = self._binary_input(value.name, value.source)
