@@ -44,9 +44,8 @@ def _bits(words: np.ndarray, batch: int) -> np.ndarray:
 def _recover(grid: InputGrid, x: np.ndarray, channels: np.ndarray) -> tuple[int, np.ndarray]:
     """``(off-grid count, levels (F, B))`` of ``x`` ``(B, F)``."""
     out = np.zeros((x.shape[1], x.shape[0]), dtype=np.uint8)
-    spread, base = grid.inverse()
-    bad = grid_levels(np.ascontiguousarray(x, dtype=np.float32), np.arange(x.shape[1]),
-                      channels, grid.table, spread, base, out)
+    bad = grid_levels(np.ascontiguousarray(x.T, dtype=np.float32), np.arange(x.shape[1]),
+                      channels, grid.constants(), np.float32(grid.max_pixel), out)
     return bad, out
 
 
@@ -89,6 +88,9 @@ def test_recovery_is_exact_on_pipeline_inputs_and_refuses_off_grid() -> None:
     x = CIFAR.table[channels[None, :], u]
     bad, levels = _recover(CIFAR, x, channels)
     assert bad == 0 and np.array_equal(levels, u.T)
+    every = np.tile(np.arange(256), (3, 1)).T  # every level of every channel
+    bad, levels = _recover(CIFAR, CIFAR.table[np.arange(3)[None, :], every], np.arange(3))
+    assert bad == 0 and np.array_equal(levels, every.T)
     for b, f in ((0, 0), (69, 14), (33, 7)):  # one value one ulp off, either way
         for towards in (np.inf, -np.inf):
             off = x.copy()

@@ -29,9 +29,9 @@ several channels ``S`` is formed in float64 from the exact ``Q_c`` (relative err
 
 An input batch is on the grid when every value ``x`` recovers a level
 ``u = rint((x - offset_c) / scale_c)`` in range AND equals the float32 value the pipeline
-produces for ``u`` (a table of the ``M + 1`` levels per channel, :attr:`InputGrid.table`):
-:func:`grid_levels` checks it while it transposes the batch into the kernel's rows; a batch that
-is off the grid (one value an ulp off is enough) goes back to the engine's float path.
+produces for ``u`` (:attr:`InputGrid.table`, recomputed in float32): :func:`grid_levels` checks
+it while it writes the levels in the kernel's rows; a batch that is off the grid (one value an
+ulp off is enough) goes back to the engine's float path.
 """
 
 from __future__ import annotations
@@ -109,32 +109,41 @@ class InputGrid:
         std = np.asarray(self.std, dtype=np.float32)[:, None]
         return np.ascontiguousarray((levels / np.float32(self.max_pixel) - mean) / std)
 
-    def inverse(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(M s_c, M m_c)`` float64: ``u = x M s_c + M m_c`` inverts the ideal map."""
-        std = np.asarray(self.std, dtype=np.float32).astype(np.float64)
-        mean = np.asarray(self.mean, dtype=np.float32).astype(np.float64)
-        return self.max_pixel * std, self.max_pixel * mean
+    def constants(self) -> np.ndarray:
+        """``(4, C)`` float32: ``M s_c``, ``M m_c`` (``u = x M s_c + M m_c`` inverts the ideal
+        map), then ``mean_c`` and ``std_c`` as the pipeline uses them."""
+        std = np.asarray(self.std, dtype=np.float32)
+        mean = np.asarray(self.mean, dtype=np.float32)
+        return np.stack([np.float32(self.max_pixel) * std, np.float32(self.max_pixel) * mean,
+                         mean, std])
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def grid_levels(x: np.ndarray, rows: np.ndarray, channels: np.ndarray, table: np.ndarray,
-                spread: np.ndarray, base: np.ndarray, out: np.ndarray) -> int:  # pragma: no cover
-    """Levels ``out[rows[f], b]`` (uint8) of ``x[b, f]`` ``(B, F)`` float32; returns how many
-    values are off the grid (0: every ``x`` is ``table[c, u]`` for ``u = rint(x spread_c +
-    base_c)`` in range, ``c = channels[f]``). Rows no feature maps to are left as they are."""
-    batch, features = x.shape
-    levels = table.shape[1]
+def grid_levels(xt: np.ndarray, rows: np.ndarray, channels: np.ndarray, constants: np.ndarray,
+                top: np.float32, out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Levels ``out[rows[f], b]`` (uint8) of ``xt[f, b]`` ``(F, B)`` float32 (the batch
+    transposed); returns how many values are off the grid.
+
+    ``u = rint(x M s_c + M m_c)`` clipped to ``[0, M]`` (``c = channels[f]``, ``constants`` of
+    :meth:`InputGrid.constants`, ``top = M``; float32 suffices: on the grid the product is
+    within ``1e-4`` of an integer), and ``x`` is on the grid iff it equals the pipeline's value
+    of ``u``, recomputed as :attr:`InputGrid.table` computes it, ``((u / M) - mean_c) / std_c``
+    in float32 (measured 2x faster than a table lookup: no gather, the loop vectorises). NaN and
+    infinities are off the grid. Rows no feature maps to are left as they are.
+    """
+    features, batch = xt.shape
     bad = 0
     for f in prange(features):
-        r, c = rows[f], channels[f]
+        c = channels[f]
+        spread, base, mean, std = constants[0, c], constants[1, c], constants[2, c], constants[3, c]
+        dest = out[rows[f]]
+        misses = 0
         for b in range(batch):
-            v = x[b, f]
-            u = np.rint(np.float64(v) * spread[c] + base[c])
-            if u >= 0 and u < levels and table[c, int(u)] == v:
-                out[r, b] = np.uint8(u)
-            else:
-                out[r, b] = 0
-                bad += 1
+            v = xt[f, b]
+            u = min(max(np.rint(v * spread + base), np.float32(0)), top)
+            dest[b] = np.uint8(u)
+            misses += np.int32((u / top - mean) / std != v)
+        bad += misses
     return bad
 
 
@@ -252,6 +261,7 @@ class GridLayer:
                  entry_channels: np.ndarray, bases: np.ndarray, inside: np.ndarray,
                  feature_rows: np.ndarray, feature_channels: np.ndarray) -> None:
         self.grid = grid
+        self.constants = grid.constants()
         channels = grid.channels
         outs = len(starts) - 1
         order, segments = [], [0]
@@ -285,11 +295,10 @@ class GridLayer:
     def levels(self, x: torch.Tensor) -> np.ndarray | None:
         """The rows ``(rows, B)`` uint8 of ``x`` ``(B, ...)`` (zero padding included), or None
         when ``x`` is off the grid."""
-        flat = np.ascontiguousarray(x.reshape(x.shape[0], -1).numpy(), dtype=np.float32)
-        q = np.zeros((self.rows, flat.shape[0]), dtype=np.uint8)
-        spread, base = self.grid.inverse()
-        bad = grid_levels(flat, self.feature_rows, self.feature_channels, self.grid.table, spread,
-                          base, q)
+        xt = np.ascontiguousarray(x.reshape(x.shape[0], -1).numpy().T, dtype=np.float32)
+        q = np.zeros((self.rows, xt.shape[1]), dtype=np.uint8)
+        bad = grid_levels(xt, self.feature_rows, self.feature_channels, self.constants,
+                          np.float32(self.grid.max_pixel), q)
         return q if bad == 0 else None
 
     def decisions(self, directions: np.ndarray, limits: Sequence[Any]) -> tuple:
