@@ -44,8 +44,8 @@ def _bits(words: np.ndarray, batch: int) -> np.ndarray:
 def _recover(grid: InputGrid, x: np.ndarray, channels: np.ndarray) -> tuple[int, np.ndarray]:
     """``(off-grid count, levels (F, B))`` of ``x`` ``(B, F)``."""
     out = np.zeros((x.shape[1], x.shape[0]), dtype=np.uint8)
-    bad = grid_levels(np.ascontiguousarray(x.T, dtype=np.float32), np.arange(x.shape[1]),
-                      channels, grid.constants(), np.float32(grid.max_pixel), out)
+    bad = grid_levels(np.ascontiguousarray(x.T, dtype=np.float32), channels, grid.constants(),
+                      np.float32(grid.max_pixel), out)
     return bad, out
 
 
@@ -128,68 +128,65 @@ def test_digits_and_mnist5k_inputs_are_on_their_grids() -> None:
 
 
 # --- the kernels ------------------------------------------------------------------------------
-def _entries(rng: np.random.Generator, outs: int, rows: int, channels: int,
-             keep: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Random kept entries: ``offs``, ``signs``, ``starts`` and each entry's channel."""
+def _entries(rng: np.random.Generator, outs: int, features: int,
+             keep: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random kept entries: ``offs``, ``signs`` and ``starts``."""
     offs, signs, starts = [], [], [0]
     for _ in range(outs):
-        kept = np.nonzero(rng.random(rows) < keep)[0]
+        kept = np.nonzero(rng.random(features) < keep)[0]
         offs += list(kept)
         signs += list(rng.choice([-1, 1], size=len(kept)))
         starts.append(len(offs))
-    offs_a = np.asarray(offs, dtype=np.int64)
-    return offs_a, np.asarray(signs, dtype=np.int64), np.asarray(starts), offs_a % channels
+    return (np.asarray(offs, dtype=np.int64), np.asarray(signs, dtype=np.int64),
+            np.asarray(starts))
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 130), st.integers(1, 20), st.integers(1, 40), st.integers(1, 3),
-       st.integers(1, 3), st.floats(0.0, 1.0), st.sampled_from(["random", "zero", "max"]),
+       st.floats(0.0, 1.0), st.sampled_from(["random", "zero", "max"]),
        st.sampled_from([np.uint16, np.int32]), st.integers(0, 10_000))
-def test_integer_sums_equal_brute_force(batch: int, outs: int, rows: int, positions: int,
-                                        channels: int, keep: float, pixels: str, accumulator: type,
+def test_integer_sums_equal_brute_force(batch: int, outs: int, features: int, channels: int,
+                                        keep: float, pixels: str, accumulator: type,
                                         seed: int) -> None:
     """Per channel and sign the kernels' integer sums equal brute force: any batch (not a
     multiple of 64), empty, single and full kept lists (lengths not multiples of 4), all-zero and
     all-255 pixels; decisions at thresholds equal to sampled sums pin the sums exactly."""
     rng = np.random.default_rng(seed)
-    span = rows + positions - 1
-    q = {"random": rng.integers(0, 256, size=(span, batch)),
-         "zero": np.zeros((span, batch)), "max": np.full((span, batch), 255)}[pixels]
+    q = {"random": rng.integers(0, 256, size=(features, batch)),
+         "zero": np.zeros((features, batch)), "max": np.full((features, batch), 255)}[pixels]
     q = q.astype(np.uint8)
-    offs, signs, starts, entry_channels = _entries(rng, outs, rows, channels, keep)
+    offs, signs, starts = _entries(rng, outs, features, keep)
+    feature_channels = rng.integers(0, channels, size=features)
     layer = GridLayer(InputGrid((0.5,) * channels, (0.25,) * channels, 255), offs, signs, starts,
-                      entry_channels, np.arange(positions), np.ones(span, dtype=bool),
-                      np.arange(span), np.arange(span) % channels)
-    expected = np.zeros((positions, outs, channels, batch), dtype=np.int64)
-    for p in range(positions):
-        for o in range(outs):
-            for k in range(starts[o], starts[o + 1]):
-                expected[p, o, entry_channels[k]] += signs[k] * q[p + offs[k]].astype(np.int64)
+                      feature_channels)
+    expected = np.zeros((outs, channels, batch), dtype=np.int64)
+    for o in range(outs):
+        for k in range(starts[o], starts[o + 1]):
+            expected[o, feature_channels[offs[k]]] += signs[k] * q[offs[k]].astype(np.int64)
     like = np.empty(batch, dtype=accumulator)
-    nw = -(-batch // 64)
-    out = np.empty((1, outs, positions, nw), dtype=np.uint64)
+    out = np.empty((outs, -(-batch // 64)), dtype=np.uint64)
     invert = np.where(rng.random(outs) < 0.5, ALL_ONES, np.uint64(0)).astype(np.uint64)
     if channels == 1:
-        sums = expected[:, :, 0]
+        sums = expected[:, 0]
         for shift in (0, 1):
-            thresholds = sums[:, :, rng.integers(0, batch)] + shift
-            grid_input.level_threshold_bits(q, layer.bases, layer.offs, layer.segments, like,
-                                            thresholds, invert, out)
-            decided = (sums >= thresholds[:, :, None]) ^ (invert != 0)[None, :, None]
-            assert np.array_equal(_bits(out[0], batch), decided.transpose(1, 0, 2))
+            thresholds = sums[:, rng.integers(0, batch)] + shift
+            grid_input.level_threshold_bits(q, layer.offs, layer.segments, like, thresholds,
+                                            invert, out)
+            decided = (sums >= thresholds[:, None]) ^ (invert != 0)[:, None]
+            assert np.array_equal(_bits(out, batch), decided)
         return
     coefficients = rng.normal(size=channels)
-    constants = rng.normal(size=(positions, outs))
-    totals = constants[:, :, None].copy()
+    constants = rng.normal(size=outs)
+    totals = constants[:, None].copy()
     for c in range(channels):  # the kernel's float64 order: constant, then channel by channel
-        totals = totals + coefficients[c] * expected[:, :, c].astype(np.float64)
-    limits = totals[0, :, rng.integers(0, batch)]
+        totals = totals + coefficients[c] * expected[:, c].astype(np.float64)
+    limits = totals[:, rng.integers(0, batch)]
     above = rng.random(outs) < 0.5
-    grid_input.channel_threshold_bits(q, layer.bases, layer.offs, layer.segments, like,
-                                      coefficients, constants, limits, above, invert, out)
-    decided = np.where(above[None, :, None], totals >= limits[None, :, None],
-                       totals <= limits[None, :, None]) ^ (invert != 0)[None, :, None]
-    assert np.array_equal(_bits(out[0], batch), decided.transpose(1, 0, 2))
+    grid_input.channel_threshold_bits(q, layer.offs, layer.segments, like, coefficients,
+                                      constants, limits, above, invert, out)
+    decided = np.where(above[:, None], totals >= limits[:, None],
+                       totals <= limits[:, None]) ^ (invert != 0)[:, None]
+    assert np.array_equal(_bits(out, batch), decided)
 
 
 def test_accumulator_width_follows_the_largest_sum() -> None:
@@ -199,10 +196,8 @@ def test_accumulator_width_follows_the_largest_sum() -> None:
                                               (0, 258, 255, np.int32), (258, 0, 16, np.uint16)):
         kept = positive + negative
         rows = np.arange(kept)
-        signs = np.where(rows < positive, 1, -1)
-        layer = GridLayer(InputGrid((0.0,), (1.0,), top), rows, signs, np.array([0, kept]),
-                          np.zeros(kept, dtype=np.int64), np.zeros(1, dtype=np.int64),
-                          np.ones(kept, dtype=bool), rows, np.zeros(kept, dtype=np.int64))
+        layer = GridLayer(InputGrid((0.0,), (1.0,), top), rows, np.where(rows < positive, 1, -1),
+                          np.array([0, kept]), np.zeros(kept, dtype=np.int64))
         assert layer.accumulator is expected, (positive, negative, top)
 
 
@@ -216,10 +211,8 @@ def test_decisions_equal_exact_rationals(batch: int, outs: int, features: int, t
     one grid step from it, and at an arbitrary rational."""
     rng = np.random.default_rng(seed)
     grid = InputGrid((mean,), (std,), top)
-    offs, signs, starts, entry_channels = _entries(rng, outs, features, 1, 0.6)
-    layer = GridLayer(grid, offs, signs, starts, entry_channels, np.zeros(1, dtype=np.int64),
-                      np.ones(features, dtype=bool), np.arange(features),
-                      np.zeros(features, dtype=np.int64))
+    offs, signs, starts = _entries(rng, outs, features, 0.6)
+    layer = GridLayer(grid, offs, signs, starts, np.zeros(features, dtype=np.int64))
     u = rng.integers(0, top + 1, size=(batch, features))
     scale, offset = grid.scale[0], grid.offset[0]
     exact = [[sum((signs[k] * (scale * int(u[b, offs[k]]) + offset)
@@ -235,9 +228,8 @@ def test_decisions_equal_exact_rationals(batch: int, outs: int, features: int, t
         limits.append([pick, pick + scale, pick - scale, Fraction(int(rng.integers(-50, 50)), 7)
                        ][rng.integers(0, 4)])
     tables = layer.decisions(directions, limits)
-    q = np.ascontiguousarray(u.T, dtype=np.uint8)
-    out = np.empty((1, outs, 1, -(-batch // 64)), dtype=np.uint64)
-    layer.threshold_bits(q, tables, out)
+    out = np.empty((outs, -(-batch // 64)), dtype=np.uint64)
+    layer.threshold_bits(np.ascontiguousarray(u.T, dtype=np.uint8), tables, out)
     for o in range(outs):
         if directions[o] == 0:
             expected = [limits[o]] * batch
@@ -245,7 +237,7 @@ def test_decisions_equal_exact_rationals(batch: int, outs: int, features: int, t
             expected = [s >= limits[o] for s in exact[o]]
         else:
             expected = [s <= limits[o] for s in exact[o]]
-        assert _bits(out[0, o, 0], batch).tolist() == expected
+        assert _bits(out[o], batch).tolist() == expected
 
 
 # --- whole networks ---------------------------------------------------------------------------
@@ -385,37 +377,37 @@ def test_digits_ticket_uses_its_grid() -> None:
     _same_predictions(got, expected)
 
 
-@pytest.mark.parametrize("grid,shape", [(InputGrid((0.3,), (0.2,), 255), (1, 10, 9)),
-                                        (CIFAR, (3, 9, 10))])
-def test_conv_ticket_on_the_grid(grid: InputGrid, shape: tuple[int, ...]) -> None:
-    """A padded Conv-4 first layer on one channel (exact integer thresholds per position) and on
-    three (float64 from the channel sums): the simulation's first-layer signs where clear, here
-    the float path's bits everywhere and so its logits exactly (the float path's own agreement
-    with the simulation is tests/test_export_engine.py's)."""
+def test_cifar_shaped_fc_ticket_on_the_grid() -> None:
+    """Three channels (float64 from the exact channel sums): the integer path runs and gives
+    the simulation's first-layer signs where clear, and the float path's logits."""
+    shape = (3, 5, 4)
+    model = _fc_ticket(shape, "affine", True)
+    x = _pixels(CIFAR, 90, shape, seed=4)
+    bits, calls = _first_layer_bits(model, x, CIFAR)
+    assert calls == 1
+    with torch.no_grad():
+        z = model.layers[2](model.layers[1](model.layers[0](x))).T.numpy()
+    clear = np.abs(z) > 1e-4
+    assert np.array_equal(bits[clear], (z >= 0)[clear])
+    assert np.array_equal(bits, _first_layer_bits(model, x, None)[0])
+    with torch.no_grad():
+        assert torch.equal(pack_model(model, shape, grid=CIFAR)(x), pack_model(model, shape)(x))
+
+
+def test_conv_first_layer_stays_on_the_float_path() -> None:
+    """A convolution's first layer ignores the grid (measured faster in float32): the same bits
+    and logits as without a grid, and no integer kernel runs."""
+    shape = (3, 8, 7)
     torch.manual_seed(0)
     model = build_model("conv4", 10, shape, LayerConfig(mode="biprop", keep=0.4),
                         binary_act=True, bn="nonaffine", width_mult=0.1).eval()
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            module.running_mean.normal_(0, 0.3)
-            module.running_var.uniform_(0.5, 2.0)
     model = freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
-    x = _pixels(grid, 70, shape, seed=3)
-    first = next(n for n, m in model.named_modules() if type(m).__name__ == "BinaryActivation")
-    bits, calls = _first_layer_bits(model, x, grid, first)
-    assert calls == 1
-    assert np.array_equal(bits, _first_layer_bits(model, x, None, first)[0])
-    sub = dict(model.named_modules())
-    names = [n for n, _ in model.named_modules()]
-    with torch.no_grad():  # the modules before the first sign, in order (conv, BatchNorm)
-        z = x
-        for n in names[names.index(first) - 2:names.index(first)]:
-            z = sub[n](z)
-    z = z.permute(2, 1, 3, 0).reshape(-1, x.shape[0]).numpy()  # bits' (H, C, W) rows
-    clear = np.abs(z) > 1e-4
-    assert np.array_equal(bits[clear], (z >= 0)[clear])
+    x = _pixels(CIFAR, 40, shape, seed=3)
+    bits, calls = _first_layer_bits(model, x, CIFAR)
+    assert calls == 0
+    assert np.array_equal(bits, _first_layer_bits(model, x, None)[0])
     with torch.no_grad():
-        assert torch.equal(pack_model(model, shape, grid=grid)(x), pack_model(model, shape)(x))
+        assert torch.equal(pack_model(model, shape, grid=CIFAR)(x), pack_model(model, shape)(x))
 
 
 def test_pack_model_refuses_a_grid_of_other_channels() -> None:

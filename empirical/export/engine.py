@@ -30,16 +30,17 @@ shortcut ``sign(z_1 + z_2)`` of two pending layers is one kernel too: for each v
 count of the layer with fewer kept weights, a threshold on the other's count
 (:func:`empirical.export.sliced.pair_threshold_bits`; float64 thresholds).
 
-The real first layer: given the pixel grid of the inputs (``pack_model(..., grid=...)``,
-:mod:`empirical.export.grid_input`) and a batch on it (every value is the float32 the dataset
-pipeline gives some integer pixel, checked per batch), it sums the integer pixels of its kept
-inputs per channel and sign and decides ``sign(z)`` on them: exactly, ties included, for one
-input channel (an integer threshold derived with :class:`fractions.Fraction` from ``t``, for the
-ideal map ``x = scale u + offset`` of the grid), in float64 from the exact channel sums for
-several. Without a grid, or for a batch off it, it sums ``+-x`` of its kept inputs in float32 and
-thresholds the same way (``S >= t`` compared in float64). Either way its sums round differently
-from the float simulation's ``conv(x, alpha T)`` (whose float32 inputs are the ideal map rounded),
-so a pre-activation within rounding of a threshold may take the other sign.
+The real first layer: a linear one, given the pixel grid of the inputs
+(``pack_model(..., grid=...)``, :mod:`empirical.export.grid_input`) and a batch on it (every
+value is the float32 the dataset pipeline gives some integer pixel, checked per batch), sums the
+integer pixels of its kept inputs per channel and sign and decides ``sign(z)`` on them: exactly,
+ties included, for one input channel (an integer threshold derived with
+:class:`fractions.Fraction` from ``t``, for the ideal map ``x = scale u + offset`` of the grid),
+in float64 from the exact channel sums for several. A convolution (measured faster in float32),
+or any first layer without a grid or on a batch off it, sums ``+-x`` of its kept inputs in
+float32 and thresholds the same way (``S >= t`` compared in float64). Either way its sums
+round differently from the float simulation's ``conv(x, alpha T)`` (whose float32 inputs are the
+ideal map rounded), so a pre-activation within rounding of a threshold may take the other sign.
 Hidden layers are exact where the simulation rounds: the simulation's float32 sums of ``+-alpha``
 may put a pre-activation within rounding of its threshold on the other side; both are the same
 network up to those rounding-level flips. What the engine does not fold (an average pool, real
@@ -74,7 +75,7 @@ from empirical.export import sliced
 from empirical.export.frozen import Sign
 from empirical.export.grid_input import GridLayer, InputGrid
 from empirical.export.kernels import pack_layers, ternary_weights
-from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer
+from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer, FactoryLinear
 
 SLICED_MIN_BATCH = 16  # measured, 1 thread: the engines tie at 16 samples on Conv-4, ResNet-18
 BLOCK = 16  # kept entries per output are padded to a multiple of the Harley-Seal block
@@ -549,7 +550,8 @@ class PackedNetwork(nn.Module):
         else:
             source = self._real(value.source)
             batch, nw = source.shape[0], -(-source.shape[0] // 64)
-            if isinstance(value.source, OnGrid):
+            if isinstance(value.source, OnGrid) and isinstance(
+                    self.modules_by_name[value.name], FactoryLinear):
                 plan, grid_layer, x = self._grid_input(value.name, value.source)
             if grid_layer is None or x is None:  # no grid, or the batch is off the grid
                 kind = "real"
@@ -582,7 +584,7 @@ class PackedNetwork(nn.Module):
             self._plans[key] = tables
         tables = self._plans[key]
         if kind == "grid":
-            grid_layer.threshold_bits(x, tables[0], out)
+            grid_layer.threshold_bits(x, tables[0], out.reshape(plan.outs, nw))
         elif kind == "bits":
             residual = np.zeros((0, 0, 0, 0), dtype=np.uint64)
             second = np.zeros((0, 0), dtype=np.int64)
@@ -662,15 +664,15 @@ class PackedNetwork(nn.Module):
 
     def _grid_input(self, name: str, value: OnGrid
                     ) -> tuple[_LayerPlan, GridLayer, np.ndarray | None]:
-        """The plan, the grid layer and the level rows ``(rows, B)`` uint8 of an input that may
-        be on the grid (rows None when it is not)."""
-        plan, spatial = self._real_plan(name, value.x)
-        key = (name, tuple(spatial.shape[1:]), "grid")
+        """The plan, the grid layer and the levels ``(F, B)`` uint8 of the input of a linear
+        first layer that may be on the grid (levels None when it is not)."""
+        plan, flat = self._real_plan(name, value.x)
+        key = (name, tuple(flat.shape[1:]), "grid")
         if key not in self._plans:
-            self._plans[key] = _grid_layer(self.grid, plan, tuple(spatial.shape[1:]),
-                                           value.channels)
+            self._plans[key] = GridLayer(self.grid, plan.offs, plan.signs.astype(np.int64),
+                                         plan.starts, value.channels.reshape(-1))
         layer = self._plans[key]
-        return plan, layer, layer.levels(spatial)
+        return plan, layer, layer.levels(flat)
 
     @staticmethod
     def _pool_bits(bits: Bits, module: nn.Module, flip: np.ndarray) -> Bits:
@@ -682,29 +684,6 @@ class PackedNetwork(nn.Module):
         out = np.empty((height // kh, channels, width // kw, nw), dtype=np.uint64)
         sliced.max_pool_bits(bits.words, kh, kw, flip, out)
         return Bits(out, bits.batch, bits.one_d)
-
-
-def _grid_layer(grid: InputGrid, plan: _LayerPlan, shape: tuple[int, ...],
-                channels: np.ndarray) -> GridLayer:
-    """The :class:`GridLayer` of a first layer's plan for inputs of ``shape`` (``(C, H, W)`` or
-    ``(F,)``) whose elements have the grid channels ``channels`` (torch's order)."""
-    feature_channels = np.ascontiguousarray(channels, dtype=np.int64).reshape(-1)
-    features = feature_channels.size
-    if not plan.conv:
-        inside = np.ones(features, dtype=bool)
-        rows = np.arange(features)
-        entry_channels = feature_channels[plan.offs]
-    else:
-        c, height, width = shape
-        ids = np.arange(features).reshape(c, height, width).transpose(1, 0, 2)
-        padded = plan.pad_input(ids, -1).reshape(-1)
-        inside = padded >= 0
-        rows = np.empty(features, dtype=np.int64)
-        rows[padded[inside]] = np.nonzero(inside)[0]
-        conv_channel = (plan.offs // (plan.stride[1] * plan.phase_width)) % c
-        entry_channels = feature_channels.reshape(c, -1)[conv_channel, 0]
-    return GridLayer(grid, plan.offs, plan.signs.astype(np.int64), plan.starts, entry_channels,
-                     plan.bases, inside, rows, feature_channels)
 
 
 def _real_limits(directions: np.ndarray, limits: list[Any],

@@ -8,14 +8,13 @@ as exact rationals, the ideal map of the grid is
 
 ``x = scale_c u + offset_c``,  ``scale_c = 1 / (M s_c)``,  ``offset_c = -m_c / s_c``,
 
-and a layer with ternary weights ``T`` (per output ``o``, kept inputs ``k``) has the signed sum
+and a linear layer with ternary weights ``T`` (per output ``o``, kept inputs ``k``) has the
+signed sum
 
 ``S = sum_k T_k x_k = sum_c scale_c Q_c + b_o``,  ``Q_c = P_c - N_c``,
 
 ``P_c`` / ``N_c`` the integer sums of the pixels ``u_k`` of channel ``c`` with ``T_k = +1`` /
-``-1``, ``b_o = sum_c offset_c n_c`` and ``n_c`` the signed count of kept inputs of channel ``c``
-that are not zero padding (a per-position constant of a padded convolution; a padded input is
-``x = 0``, stored as ``u = 0``: it adds nothing to ``Q_c``).
+``-1``, ``b_o = sum_c offset_c n_c`` and ``n_c`` the signed count of kept inputs of channel ``c``.
 
 :class:`GridLayer` computes ``P_c`` and ``N_c`` with integer additions only (uint16
 accumulators where ``(kept inputs per sign) (levels - 1) < 65536``, else int32), samples
@@ -24,14 +23,20 @@ contiguous so that LLVM vectorises the additions, and writes the decision bits o
 the decision ``S >= t_o`` is the integer threshold ``Q >= ceil((t_o - b_o) / scale)``
 (``Q <= floor(...)`` when ``A_o < 0``), derived with :class:`fractions.Fraction` from the rational
 ``t_o`` of the engine: exact for the ideal map, ties included (``z = 0`` gives ``+1``). With
-several channels ``S`` is formed in float64 from the exact ``Q_c`` (relative error below
-``1e-15``; a sum that close to a threshold may be decided either way).
+several channels ``S`` is formed in float64 from the exact ``Q_c`` (a few float64 roundings: a
+sum within that of a threshold may be decided either way).
+
+Only linear first layers take this path. A convolution's first layer stays on the engine's
+float32 path: with a 3 x 3 kernel each output position has a handful of kept inputs per
+channel and sign, the per-position decision work dominates, and the integer version was measured
+slower (Conv-4 at CIFAR-10 shape, batch 256, 1 thread: 30 ms against 17 ms; at MNIST shape 8.0
+against 5.1 ms), while the fc net's 784-input layer is 2-3x faster on the grid.
 
 An input batch is on the grid when every value ``x`` recovers a level
 ``u = rint((x - offset_c) / scale_c)`` in range AND equals the float32 value the pipeline
 produces for ``u`` (:attr:`InputGrid.table`, recomputed in float32): :func:`grid_levels` checks
-it while it writes the levels in the kernel's rows; a batch that is off the grid (one value an
-ulp off is enough) goes back to the engine's float path.
+it while it writes the levels transposed for the kernels; a batch that is off the grid (one
+value an ulp off is enough) goes back to the engine's float path.
 """
 
 from __future__ import annotations
@@ -119,241 +124,201 @@ class InputGrid:
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def grid_levels(xt: np.ndarray, rows: np.ndarray, channels: np.ndarray, constants: np.ndarray,
-                top: np.float32, out: np.ndarray) -> int:  # pragma: no cover - compiled
-    """Levels ``out[rows[f], b]`` (uint8) of ``xt[f, b]`` ``(F, B)`` float32 (the batch
-    transposed); returns how many values are off the grid.
+def grid_levels(xt: np.ndarray, channels: np.ndarray, constants: np.ndarray, top: np.float32,
+                out: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Levels ``out[f, b]`` (uint8) of ``xt[f, b]`` ``(F, B)`` float32 (the batch transposed);
+    returns how many values are off the grid.
 
     ``u = rint(x M s_c + M m_c)`` clipped to ``[0, M]`` (``c = channels[f]``, ``constants`` of
     :meth:`InputGrid.constants`, ``top = M``; float32 suffices: on the grid the product is
     within ``1e-4`` of an integer), and ``x`` is on the grid iff it equals the pipeline's value
     of ``u``, recomputed as :attr:`InputGrid.table` computes it, ``((u / M) - mean_c) / std_c``
     in float32 (measured 2x faster than a table lookup: no gather, the loop vectorises). NaN and
-    infinities are off the grid. Rows no feature maps to are left as they are.
+    infinities are off the grid.
     """
     features, batch = xt.shape
     bad = 0
     for f in prange(features):
         c = channels[f]
         spread, base, mean, std = constants[0, c], constants[1, c], constants[2, c], constants[3, c]
-        dest = out[rows[f]]
         misses = 0
         for b in range(batch):
             v = xt[f, b]
             u = min(max(np.rint(v * spread + base), np.float32(0)), top)
-            dest[b] = np.uint8(u)
+            out[f, b] = np.uint8(u)
             misses += np.int32((u / top - mean) / std != v)
         bad += misses
     return bad
 
 
 @numba.njit(inline="always")
-def _add_rows(q: np.ndarray, row: int, offs: np.ndarray, lo: int, hi: int,
-              acc: np.ndarray) -> None:
-    """``acc[b] += sum_{k in [lo, hi)} q[row + offs[k], b]``, four rows per pass over ``acc``
+def _add_rows(q: np.ndarray, offs: np.ndarray, lo: int, hi: int, acc: np.ndarray) -> None:
+    """``acc[b] += sum_{k in [lo, hi)} q[offs[k], b]``, four rows per pass over ``acc``
     (measured 1.3-1.4x faster than one: the accumulator is loaded and stored a quarter as often;
     the sums are exact modulo the accumulator's width, which holds every total)."""
     batch = q.shape[1]
     whole = lo + (hi - lo) // 4 * 4
     for k in range(lo, whole, 4):
-        r0, r1, r2, r3 = row + offs[k], row + offs[k + 1], row + offs[k + 2], row + offs[k + 3]
+        r0, r1, r2, r3 = offs[k], offs[k + 1], offs[k + 2], offs[k + 3]
         for b in range(batch):
             acc[b] += (q[r0, b] + q[r1, b]) + (q[r2, b] + q[r3, b])
     for k in range(whole, hi):
-        r = row + offs[k]
+        r = offs[k]
         for b in range(batch):
             acc[b] += q[r, b]
 
 
 @numba.njit(inline="always")
-def _sums(q: np.ndarray, row: int, offs: np.ndarray, lo: int, mid: int, hi: int,
-          pos: np.ndarray, neg: np.ndarray) -> None:
-    """``pos[b] = sum_{k in [lo, mid)} q[row + offs[k], b]``, ``neg`` over ``[mid, hi)``."""
+def _sums(q: np.ndarray, offs: np.ndarray, segment: int, segments: np.ndarray, pos: np.ndarray,
+          neg: np.ndarray) -> None:
+    """``pos[b]`` / ``neg[b]``: the sums of ``q[offs[k], b]`` over ``k`` in
+    ``[segments[s], segments[s + 1])`` / ``[segments[s + 1], segments[s + 2])``, ``s = segment``."""
     pos[:] = 0
     neg[:] = 0
-    _add_rows(q, row, offs, lo, mid, pos)
-    _add_rows(q, row, offs, mid, hi, neg)
+    _add_rows(q, offs, segments[segment], segments[segment + 1], pos)
+    _add_rows(q, offs, segments[segment + 1], segments[segment + 2], neg)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def level_threshold_bits(q: np.ndarray, bases: np.ndarray, offs: np.ndarray, segments: np.ndarray,
-                         like: np.ndarray, thresholds: np.ndarray, invert: np.ndarray,
+def level_threshold_bits(q: np.ndarray, offs: np.ndarray, segments: np.ndarray, like: np.ndarray,
+                         thresholds: np.ndarray, invert: np.ndarray,
                          out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """One channel: ``out[i, o, j]`` ``(Ho, O, Wo, nw)`` bit ``= (P - N >= thresholds[p, o])
-    ^ invert[o]``, ``p = i Wo + j``, ``P`` / ``N`` the sums of ``q`` ``(rows, B)`` uint8 at rows
-    ``bases[p] + offs[k]`` over ``k`` in ``[segments[2 o], segments[2 o + 1])`` /
-    ``[segments[2 o + 1], segments[2 o + 2])``, accumulated in the dtype of ``like`` ``(B,)``."""
-    _, outs, out_w, words = out.shape
+    """One channel: ``out[o]`` ``(O, nw)`` bit ``= (P - N >= thresholds[o]) ^ invert[o]``, ``P``
+    / ``N`` the sums of the rows ``offs[k]`` of ``q`` ``(F, B)`` uint8 over ``k`` in
+    ``[segments[2 o], segments[2 o + 1])`` / ``[segments[2 o + 1], segments[2 o + 2])``,
+    accumulated in the dtype of ``like`` ``(B,)``; outputs in parallel."""
+    outs, words = out.shape
     batch = q.shape[1]
-    blocks = -(-outs // OUTPUT_BLOCK)
-    for item in prange(bases.shape[0] * blocks):
-        p, first = item // blocks, item % blocks * OUTPUT_BLOCK
-        i, j = p // out_w, p % out_w
+    for first in prange(-(-outs // OUTPUT_BLOCK)):
         pos, neg = np.empty_like(like), np.empty_like(like)
-        for o in range(first, min(outs, first + OUTPUT_BLOCK)):
-            _sums(q, bases[p], offs, segments[2 * o], segments[2 * o + 1], segments[2 * o + 2],
-                  pos, neg)
-            threshold = thresholds[p, o]
+        for o in range(first * OUTPUT_BLOCK, min(outs, (first + 1) * OUTPUT_BLOCK)):
+            _sums(q, offs, 2 * o, segments, pos, neg)
+            threshold = thresholds[o]
             for w in range(words):
                 word = np.uint64(0)
                 for t in range(min(64, batch - 64 * w)):
                     b = 64 * w + t
-                    if np.int64(pos[b]) - np.int64(neg[b]) >= threshold:
-                        word |= np.uint64(1) << np.uint64(t)
-                out[i, o, j, w] = word ^ invert[o]
+                    word |= np.uint64(np.int64(pos[b]) - np.int64(neg[b]) >= threshold) << (
+                        np.uint64(t))
+                out[o, w] = word ^ invert[o]
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def channel_threshold_bits(q: np.ndarray, bases: np.ndarray, offs: np.ndarray,
-                           segments: np.ndarray, like: np.ndarray, coefficients: np.ndarray,
-                           constants: np.ndarray, limits: np.ndarray, above: np.ndarray,
-                           invert: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    """Several channels: ``S = constants[p, o] + sum_c coefficients[c] (P_c - N_c)`` in float64
-    (segments ``2 (o C + c)`` .. ``2 (o C + c) + 2`` as in :func:`level_threshold_bits`); bit
+def channel_threshold_bits(q: np.ndarray, offs: np.ndarray, segments: np.ndarray,
+                           like: np.ndarray, coefficients: np.ndarray, constants: np.ndarray,
+                           limits: np.ndarray, above: np.ndarray, invert: np.ndarray,
+                           out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Several channels: ``S = constants[o] + sum_c coefficients[c] (P_c - N_c)`` in float64
+    (the sums of segment ``2 (o C + c)`` as in :func:`level_threshold_bits`); bit
     ``= (S >= limits[o]`` where ``above[o]``, else ``S <= limits[o]) ^ invert[o]``."""
-    _, outs, out_w, words = out.shape
+    outs, words = out.shape
     batch = q.shape[1]
     channels = coefficients.shape[0]
-    blocks = -(-outs // OUTPUT_BLOCK)
-    for item in prange(bases.shape[0] * blocks):
-        p, first = item // blocks, item % blocks * OUTPUT_BLOCK
-        i, j = p // out_w, p % out_w
+    for first in prange(-(-outs // OUTPUT_BLOCK)):
         pos, neg = np.empty_like(like), np.empty_like(like)
         total = np.empty(batch, dtype=np.float64)
-        for o in range(first, min(outs, first + OUTPUT_BLOCK)):
-            total[:] = constants[p, o]
+        for o in range(first * OUTPUT_BLOCK, min(outs, (first + 1) * OUTPUT_BLOCK)):
+            total[:] = constants[o]
             for c in range(channels):
-                s = 2 * (o * channels + c)
-                _sums(q, bases[p], offs, segments[s], segments[s + 1], segments[s + 2], pos, neg)
+                _sums(q, offs, 2 * (o * channels + c), segments, pos, neg)
                 for b in range(batch):
                     total[b] += coefficients[c] * (np.float64(pos[b]) - np.float64(neg[b]))
-            limit = limits[o]
+            sign = 1.0 if above[o] else -1.0  # S <= l  <=>  -S >= -l
+            limit = sign * limits[o]
             for w in range(words):
                 word = np.uint64(0)
                 for t in range(min(64, batch - 64 * w)):
-                    value = total[64 * w + t]
-                    if (value >= limit) if above[o] else (value <= limit):
-                        word |= np.uint64(1) << np.uint64(t)
-                out[i, o, j, w] = word ^ invert[o]
+                    word |= np.uint64(sign * total[64 * w + t] >= limit) << np.uint64(t)
+                out[o, w] = word ^ invert[o]
 
 
 class GridLayer:
-    """A factory layer's kept entries grouped by output, channel and sign, for grid inputs.
+    """A linear first layer's kept entries grouped by output, channel and sign, for grid inputs.
 
     Parameters
     ----------
     grid
         The input grid.
     offs, signs, starts
-        The layer's kept entries: for output ``o``, rows ``offs[starts[o]:starts[o + 1]]``
-        (relative to a position's base row) with weights ``signs`` (+-1).
-    entry_channels
-        The grid channel of each entry.
-    bases
-        First row of each output position's window.
-    inside
-        ``(rows,)`` bool: the row holds an input (not zero padding).
-    feature_rows, feature_channels
-        Row and grid channel of each input feature (in torch's flattening order).
+        The layer's kept entries: for output ``o``, the input features
+        ``offs[starts[o]:starts[o + 1]]`` with weights ``signs`` (+-1).
+    feature_channels
+        The grid channel of each input feature.
     """
 
     def __init__(self, grid: InputGrid, offs: np.ndarray, signs: np.ndarray, starts: np.ndarray,
-                 entry_channels: np.ndarray, bases: np.ndarray, inside: np.ndarray,
-                 feature_rows: np.ndarray, feature_channels: np.ndarray) -> None:
+                 feature_channels: np.ndarray) -> None:
         self.grid = grid
         self.constants = grid.constants()
+        self.feature_channels = np.ascontiguousarray(feature_channels, dtype=np.int64)
         channels = grid.channels
-        outs = len(starts) - 1
+        self.outs = len(starts) - 1
+        entry_channels = self.feature_channels[offs]
         order, segments = [], [0]
-        for o in range(outs):
+        self.signed_counts = np.zeros((self.outs, channels), dtype=np.int64)  # n[o, c]
+        for o in range(self.outs):
             entries = np.arange(starts[o], starts[o + 1])
             for c in range(channels):
                 for sign in (1, -1):
                     chosen = entries[(entry_channels[entries] == c) & (signs[entries] == sign)]
                     order.append(chosen)
                     segments.append(segments[-1] + len(chosen))
+                    self.signed_counts[o, c] += sign * len(chosen)
         chosen = np.concatenate(order).astype(np.int64)
         self.offs = np.ascontiguousarray(offs[chosen], dtype=np.int64)
         self.segments = np.asarray(segments, dtype=np.int64)
-        self.bases = np.ascontiguousarray(bases, dtype=np.int64)
-        self.rows = int(inside.shape[0])
-        self.feature_rows = np.ascontiguousarray(feature_rows, dtype=np.int64)
-        self.feature_channels = np.ascontiguousarray(feature_channels, dtype=np.int64)
-        self.outs = outs
         per_sign = int(np.diff(self.segments).max(initial=0))
         self.accumulator = np.uint16 if per_sign * (grid.levels - 1) < 1 << 16 else np.int32
-        # n[p, o, c]: signed count of kept entries of channel c that read an input at position p
-        rows = self.bases[:, None] + offs[None, :]
-        weights = np.where(inside[rows], signs[None, :], 0).astype(np.int64)
-        self.signed_counts = np.empty((len(self.bases), outs, channels), dtype=np.int64)
-        for c in range(channels):
-            part = np.concatenate([np.zeros((len(self.bases), 1), np.int64),
-                                   np.cumsum(weights * (entry_channels == c)[None, :], axis=1)],
-                                  axis=1)
-            self.signed_counts[:, :, c] = part[:, starts[1:]] - part[:, starts[:-1]]
 
     def levels(self, x: torch.Tensor) -> np.ndarray | None:
-        """The rows ``(rows, B)`` uint8 of ``x`` ``(B, ...)`` (zero padding included), or None
-        when ``x`` is off the grid."""
-        xt = np.ascontiguousarray(x.reshape(x.shape[0], -1).numpy().T, dtype=np.float32)
-        q = np.zeros((self.rows, xt.shape[1]), dtype=np.uint8)
-        bad = grid_levels(xt, self.feature_rows, self.feature_channels, self.constants,
+        """The levels ``(F, B)`` uint8 of ``x`` ``(B, F)``, or None when ``x`` is off the grid."""
+        xt = np.ascontiguousarray(x.numpy().T, dtype=np.float32)
+        q = np.empty(xt.shape, dtype=np.uint8)
+        bad = grid_levels(xt, self.feature_channels, self.constants,
                           np.float32(self.grid.max_pixel), q)
         return q if bad == 0 else None
 
     def decisions(self, directions: np.ndarray, limits: Sequence[Any]) -> tuple:
         """The kernel's decision tables for ``sign(z) = +1 <=> S >= t_o`` (direction +1),
-        ``S <= t_o`` (-1) or the constant ``limits[o]`` (0), engine's ``_decision``.
+        ``S <= t_o`` (-1) or the constant ``limits[o]`` (0), the engine's ``_decision``.
 
         Returns
         -------
         tuple
-            One channel: ``(thresholds (P, O) int64, invert (O,))`` on ``Q`` (exact rationals).
-            Several: ``(constants (P, O) float64, limits (O,) float64, above (O,), invert)``.
+            One channel: ``(thresholds (O,) int64, invert (O,))`` on ``Q`` (exact rationals).
+            Several: ``(constants (O,) float64, limits (O,) float64, above (O,), invert)``.
         """
-        positions = len(self.bases)
         invert = np.zeros(self.outs, dtype=np.uint64)
+        for o in range(self.outs):
+            if directions[o] == 0:
+                invert[o] = np.uint64(0) if limits[o] else _ALL_ONES
+            elif directions[o] < 0 and self.grid.channels == 1:
+                invert[o] = _ALL_ONES  # Q <= f  <=>  not Q >= f + 1
         if self.grid.channels == 1:
             scale, offset = self.grid.scale[0], self.grid.offset[0]
-            thresholds = np.empty((positions, self.outs), dtype=np.int64)
-            for o in range(self.outs):
-                if directions[o] == 0:
-                    thresholds[:, o] = -_LIMIT
-                    invert[o] = np.uint64(0) if limits[o] else _ALL_ONES
-                    continue
-                cache: dict[int, int] = {}
-                for p in range(positions):
-                    n = int(self.signed_counts[p, o, 0])
-                    if n not in cache:
-                        cache[n] = _level_threshold(Fraction(limits[o]), scale, offset * n,
-                                                    directions[o] > 0)
-                    thresholds[p, o] = cache[n]
-                if directions[o] < 0:
-                    invert[o] = _ALL_ONES
+            thresholds = np.full(self.outs, -_LIMIT, dtype=np.int64)
+            for o in np.nonzero(directions)[0]:
+                thresholds[o] = _level_threshold(Fraction(limits[o]), scale,
+                                                 offset * int(self.signed_counts[o, 0]),
+                                                 directions[o] > 0)
             return thresholds, invert
         offsets = np.asarray([float(v) for v in self.grid.offset])
         constants = self.signed_counts.astype(np.float64) @ offsets
-        values = np.empty(self.outs, dtype=np.float64)
-        for o in range(self.outs):
-            if directions[o] == 0:
-                values[o] = -np.inf
-                invert[o] = np.uint64(0) if limits[o] else _ALL_ONES
-            else:
-                values[o] = float(limits[o])
+        values = np.asarray([-np.inf if d == 0 else float(t)
+                             for d, t in zip(directions, limits, strict=True)])
         return constants, values, np.asarray(directions) >= 0, invert
 
     def threshold_bits(self, q: np.ndarray, tables: tuple, out: np.ndarray) -> None:
-        """Decision bits ``out`` ``(Ho, O, Wo, nw)`` of the rows ``q`` (:meth:`levels`)."""
+        """Decision bits ``out`` ``(O, nw)`` of the levels ``q`` (:meth:`levels`)."""
         like = np.empty(q.shape[1], dtype=self.accumulator)
         if self.grid.channels == 1:
             thresholds, invert = tables
-            level_threshold_bits(q, self.bases, self.offs, self.segments, like, thresholds,
-                                 invert, out)
+            level_threshold_bits(q, self.offs, self.segments, like, thresholds, invert, out)
             return
         constants, limits, above, invert = tables
         coefficients = np.asarray([float(v) for v in self.grid.scale])
-        channel_threshold_bits(q, self.bases, self.offs, self.segments, like, coefficients,
-                               constants, limits, above, invert, out)
+        channel_threshold_bits(q, self.offs, self.segments, like, coefficients, constants,
+                               limits, above, invert, out)
 
 
 def _level_threshold(t: Fraction, scale: Fraction, constant: Fraction, above: bool) -> int:
