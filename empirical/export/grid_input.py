@@ -130,11 +130,12 @@ def grid_levels(xt: np.ndarray, channels: np.ndarray, constants: np.ndarray, top
     returns how many values are off the grid.
 
     ``u = rint(x M s_c + M m_c)`` clipped to ``[0, M]`` (``c = channels[f]``, ``constants`` of
-    :meth:`InputGrid.constants`, ``top = M``; float32 suffices: on the grid the product is
-    within ``1e-4`` of an integer), and ``x`` is on the grid iff it equals the pipeline's value
-    of ``u``, recomputed as :attr:`InputGrid.table` computes it, ``((u / M) - mean_c) / std_c``
-    in float32 (measured 2x faster than a table lookup: no gather, the loop vectorises). NaN and
-    infinities are off the grid.
+    :meth:`InputGrid.constants`, ``top = M``; float32 suffices: on the MNIST, CIFAR-10,
+    ImageNet and digits grids ``x M s_c + M m_c`` is within ``3.1e-5`` of ``u``, measured over
+    every level), and ``x`` is on the grid iff it equals the pipeline's value of ``u``,
+    recomputed as :attr:`InputGrid.table` computes it, ``((u / M) - mean_c) / std_c`` in float32
+    (with the transposition, measured 1.8x faster than a table lookup on the untransposed batch:
+    no gather, the loop vectorises). NaN and infinities are off the grid.
     """
     features, batch = xt.shape
     bad = 0
