@@ -416,3 +416,9 @@ def test_pack_model_refuses_a_grid_of_other_channels() -> None:
         pack_model(model, (1, 4, 4), grid=CIFAR)
     with pytest.raises(ValueError, match="3 channels"):
         pack_model(model, (16,), grid=CIFAR)
+    x = _pixels(MNIST, 20, (1, 4, 4), seed=5).reshape(20, 2, 2, 4)  # 2 channels: not the grid's
+    with mock.patch.object(grid_input, "level_threshold_bits") as kernel, torch.no_grad():
+        got = pack_model(model, (1, 4, 4), grid=MNIST)(x)
+    assert kernel.call_count == 0
+    with torch.no_grad():
+        assert torch.equal(got, pack_model(model, (1, 4, 4))(x))

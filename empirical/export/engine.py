@@ -387,8 +387,9 @@ class PackedNetwork(nn.Module):
     # value handlers ---------------------------------------------------------------------------
 
     def _input(self, x: torch.Tensor) -> torch.Tensor | OnGrid:
-        """The network input, marked :class:`OnGrid` when a grid is given."""
-        if self.grid is None:
+        """The network input, marked :class:`OnGrid` when a grid of its channels is given."""
+        if self.grid is None or x.dim() < 2 or (
+                x.shape[1] != self.grid.channels if x.dim() > 2 else self.grid.channels != 1):
             return x
         if x.dim() == 2:
             return OnGrid(x, np.zeros(x.shape[1], dtype=np.int64))

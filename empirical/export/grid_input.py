@@ -253,6 +253,8 @@ class GridLayer:
         self.constants = grid.constants()
         self.feature_channels = np.ascontiguousarray(feature_channels, dtype=np.int64)
         channels = grid.channels
+        if np.any((self.feature_channels < 0) | (self.feature_channels >= channels)):
+            raise ValueError(f"feature channels must lie in [0, {channels}) for this grid")
         self.outs = len(starts) - 1
         entry_channels = self.feature_channels[offs]
         order, segments = [], [0]
