@@ -99,6 +99,30 @@ INFO = {
 }
 
 
+#: ``(mean, std, max pixel)`` of the datasets whose inputs are integer pixels ``u`` in
+#: ``{0, ..., max}`` normalised as ``x = (u / max - mean_c) / std_c`` in float32 (torchvision's
+#: ``ToTensor`` then ``Normalize``); digits' mean and std depend on the split
+#: (:func:`pixel_normalisation`); MNIST-1D and synthetic are not on a grid.
+PIXELS: dict[str, tuple[tuple[float, ...], tuple[float, ...], int]] = {
+    "mnist": (MNIST_MEAN, MNIST_STD, 255),
+    "mnist5k": (MNIST_MEAN, MNIST_STD, 255),
+    "cifar10": (CIFAR_MEAN, CIFAR_STD, 255),
+    "imagenet": (IMAGENET_MEAN, IMAGENET_STD, 255),
+}
+
+
+def pixel_normalisation(name: str, seed: int = 0
+                        ) -> tuple[tuple[float, ...], tuple[float, ...], int] | None:
+    """``(mean, std, max pixel)`` that maps dataset ``name``'s integer pixels to its inputs
+    (:data:`PIXELS`; for ``digits`` the float32 mean and std of split ``seed``'s training
+    pixels), or None where the inputs are not on a pixel grid (``mnist1d``, ``synthetic``)."""
+    check_name(name)
+    if name == "digits":
+        *_, mean, std = _digits_split(seed)
+        return (float(mean),), (float(std),), int(DIGITS_MAX_PIXEL)
+    return PIXELS.get(name)
+
+
 def dataset_info(name: str) -> DatasetInfo:
     """Input shape and class count of dataset ``name`` (ValueError for unknown names)."""
     check_name(name)
@@ -174,7 +198,9 @@ def _generate_mnist1d(data_dir: str | None, seed: int) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _digits_arrays(seed: int) -> dict[str, np.ndarray]:
+def _digits_split(seed: int) -> tuple[np.ndarray, ...]:
+    """Digits scaled to [0, 1] (float32), labels, train and test indices of split ``seed``, and
+    the float32 mean and std of the training pixels."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -183,7 +209,11 @@ def _digits_arrays(seed: int) -> dict[str, np.ndarray]:
     order = np.random.default_rng(seed).permutation(len(y))
     n_test = round(DIGITS_TEST_FRACTION * len(y))
     test, train = order[:n_test], order[n_test:]
-    mean, std = x[train].mean(), x[train].std()
+    return x, y, train, test, x[train].mean(), x[train].std()
+
+
+def _digits_arrays(seed: int) -> dict[str, np.ndarray]:
+    x, y, train, test, mean, std = _digits_split(seed)
     x = (x - mean) / std
     return {"x": x[train], "y": y[train], "x_test": x[test], "y_test": y[test]}
 

@@ -23,6 +23,11 @@ biprop ticket is drawn from seed 0 (random weights and scores, layerwise top-k a
   ``speedup`` = packed throughput / dense throughput, next to the MPT paper's claim for MPT-1/1
   (``paper_speedup``, "up to 58x"); ``load_average`` is the machine's 1-minute load when the row
   was measured (other processes share the CPU: compare ratios, not absolute times);
+- inputs on the pixel grid of the shape's dataset (:data:`PIXEL_GRIDS`): uniformly random
+  8-bit pixels normalised as the dataset pipeline does (fc: MNIST's mean and std, Conv-4 and
+  ResNet-18: CIFAR-10's), fed to both engines; the packed engine is given the grid, so its first
+  layer checks that the batch is on it and sums integer pixels
+  (:mod:`empirical.export.grid_input`);
 - node by node (binary activations, batch 256): the seconds of each dense fp32 module and of the
   packed engine's graph node (:func:`layer_rows`), to see where the packed time goes.
 """
@@ -41,9 +46,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from empirical.data import PIXELS
+from empirical.device_data import normalise
 from empirical.export.container import encode_container
 from empirical.export.engine import pack_model
 from empirical.export.frozen import Sign, freeze_, plain_model
+from empirical.export.grid_input import InputGrid
 from empirical.export.layouts import encode_layers
 from empirical.export.rans import binary_entropy
 from empirical.layers import LayerConfig, layer_masks, prunable_layers
@@ -53,6 +61,7 @@ SHAPES: dict[str, tuple[tuple[int, ...], dict[str, Any]]] = {
     "conv4": ((3, 32, 32), {}),
     "resnet18": ((3, 32, 32), {}),
 }
+PIXEL_GRIDS = {"fc": "mnist", "conv4": "cifar10", "resnet18": "cifar10"}  # shape -> dataset
 CLASSES = 10
 PAPER_SPEEDUP = 58.0  # Diffenderfer & Kailkhura (ICLR 2021): MPT-1/1 "up to 58x faster"
 
@@ -101,6 +110,21 @@ def ticket(name: str, keep: float, binary: bool) -> nn.Module:
     model = build_model(name, CLASSES, shape, LayerConfig(mode="biprop", keep=keep),
                         binary_act=binary, **options).eval()
     return model
+
+
+def grid_inputs(name: str, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch`` inputs of shape ``name``: uniform random 8-bit pixels normalised as the dataset
+    of :data:`PIXEL_GRIDS` normalises its pixels."""
+    mean, std, top = PIXELS[PIXEL_GRIDS[name]]
+    pixels = torch.randint(0, top + 1, (batch, *SHAPES[name][0]), generator=generator,
+                           dtype=torch.uint8)
+    view = (1, -1, *([1] * (pixels.dim() - 2)))
+    return normalise(pixels, torch.tensor(mean).view(view), torch.tensor(std).view(view))
+
+
+def pixel_grid(name: str) -> InputGrid:
+    """The pixel grid of shape ``name``'s dataset (:data:`PIXEL_GRIDS`)."""
+    return InputGrid(*PIXELS[PIXEL_GRIDS[name]])
 
 
 def _checkpoint_bytes(model: nn.Module) -> int:
@@ -165,10 +189,10 @@ def speed_row(name: str, keep: float, binary: bool, batch: int = 256, repeats: i
     shape, _ = SHAPES[name]
     model = ticket(name, keep, binary)
     frozen = freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()})
-    dense, packed = plain_model(frozen), pack_model(frozen, shape)
+    dense, packed = plain_model(frozen), pack_model(frozen, shape, grid=pixel_grid(name))
     generator = torch.Generator().manual_seed(1)
-    one = torch.randn(1, *shape, generator=generator)
-    many = torch.randn(batch, *shape, generator=generator)
+    one = grid_inputs(name, 1, generator)
+    many = grid_inputs(name, batch, generator)
     nets = {"fp32 sign" if binary else "fp32 ReLU": dense, "packed": packed}
     if binary:
         nets["fp32 ReLU"] = relu_twin(dense)
@@ -208,8 +232,8 @@ def layer_rows(name: str, keep: float, batch: int = 256) -> list[LayerRow]:
     shape, _ = SHAPES[name]
     model = ticket(name, keep, binary=True)
     frozen = freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()})
-    dense, packed = plain_model(frozen), pack_model(frozen, shape)
-    x = torch.randn(batch, *shape, generator=torch.Generator().manual_seed(2))
+    dense, packed = plain_model(frozen), pack_model(frozen, shape, grid=pixel_grid(name))
+    x = grid_inputs(name, batch, torch.Generator().manual_seed(2))
     starts: dict[str, float] = {}
     dense_times: dict[str, float] = {}
     hooks = []

@@ -30,9 +30,17 @@ shortcut ``sign(z_1 + z_2)`` of two pending layers is one kernel too: for each v
 count of the layer with fewer kept weights, a threshold on the other's count
 (:func:`empirical.export.sliced.pair_threshold_bits`; float64 thresholds).
 
-The real first layer sums ``+-x`` of its kept inputs in float32 and thresholds the same way
-(``S >= t`` compared in float64); its sums round differently from the float simulation's
-``conv(x, alpha T)``, so a pre-activation within rounding of a threshold may take the other sign.
+The real first layer: a linear one, given the pixel grid of the inputs
+(``pack_model(..., grid=...)``, :mod:`empirical.export.grid_input`) and a batch on it (every
+value is the float32 the dataset pipeline gives some integer pixel, checked per batch), sums the
+integer pixels of its kept inputs per channel and sign and decides ``sign(z)`` on them: exactly,
+ties included, for one input channel (an integer threshold derived with
+:class:`fractions.Fraction` from ``t``, for the ideal map ``x = scale u + offset`` of the grid),
+in float64 from the exact channel sums for several. A convolution (measured faster in float32),
+or any first layer without a grid or on a batch off it, sums ``+-x`` of its kept inputs in
+float32 and thresholds the same way (``S >= t`` compared in float64). Either way its sums
+round differently from the float simulation's ``conv(x, alpha T)`` (whose float32 inputs are the
+ideal map rounded), so a pre-activation within rounding of a threshold may take the other sign.
 Hidden layers are exact where the simulation rounds: the simulation's float32 sums of ``+-alpha``
 may put a pre-activation within rounding of its threshold on the other side; both are the same
 network up to those rounding-level flips. What the engine does not fold (an average pool, real
@@ -65,8 +73,9 @@ from torch import fx, nn
 from empirical.activations import BinaryActivation
 from empirical.export import sliced
 from empirical.export.frozen import Sign
+from empirical.export.grid_input import GridLayer, InputGrid
 from empirical.export.kernels import pack_layers, ternary_weights
-from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer
+from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer, FactoryLinear
 
 SLICED_MIN_BATCH = 16  # measured, 1 thread: the engines tie at 16 samples on Conv-4, ResNet-18
 BLOCK = 16  # kept entries per output are padded to a multiple of the Harley-Seal block
@@ -94,12 +103,21 @@ class Bits:
 
 
 @dataclass
+class OnGrid:
+    """A real input batch ``x`` that may lie on the dataset's pixel grid (checked by the first
+    layer that reads it), with the grid channel of each element of one sample."""
+
+    x: torch.Tensor
+    channels: np.ndarray
+
+
+@dataclass
 class Pending:
     """``layer(source)`` followed by ``steps`` (BatchNorm modules and max-pools), plus
     ``residual`` (identity shortcut bits, or another pending layer), not computed."""
 
     name: str
-    source: Bits | torch.Tensor
+    source: Bits | torch.Tensor | OnGrid
     steps: list[nn.Module] = field(default_factory=list)
     residual: Bits | Pending | None = None
 
@@ -302,12 +320,20 @@ class PackedNetwork(nn.Module):
         Input shape without the batch axis.
     backend
         Popcount backend of the layer-by-layer engine used for small batches.
+    grid
+        The pixel grid of the inputs (:mod:`empirical.export.grid_input`), or None.
     """
 
     def __init__(self, model: nn.Module, input_shape: tuple[int, ...],
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", grid: InputGrid | None = None) -> None:
         super().__init__()
+        if grid is not None and grid.channels != (input_shape[0] if len(input_shape) > 1
+                                                  else 1):
+            raise ValueError(f"an input grid of {grid.channels} channels does not fit inputs "
+                             f"of shape {tuple(input_shape)} (channels first; a flat input has "
+                             f"one channel)")
         self.model = model
+        self.grid = grid
         self.graph = _LeafTracer().trace(model)
         self.modules_by_name = dict(model.named_modules())
         self.layerwise = pack_layers(model, input_shape, backend)
@@ -339,7 +365,7 @@ class PackedNetwork(nn.Module):
         for node in self.graph.nodes:
             start = time.perf_counter()
             if node.op == "placeholder":
-                env[node] = x.detach().float()
+                env[node] = self._input(x.detach().float())
             elif node.op == "output":
                 env[node] = self._real(env[node.args[0]])
             elif node.op == "call_module":
@@ -360,10 +386,23 @@ class PackedNetwork(nn.Module):
 
     # value handlers ---------------------------------------------------------------------------
 
+    def _input(self, x: torch.Tensor) -> torch.Tensor | OnGrid:
+        """The network input, marked :class:`OnGrid` when a grid of its channels is given."""
+        if self.grid is None or x.dim() < 2 or (
+                x.shape[1] != self.grid.channels if x.dim() > 2 else self.grid.channels != 1):
+            return x
+        if x.dim() == 2:
+            return OnGrid(x, np.zeros(x.shape[1], dtype=np.int64))
+        channels = np.arange(x.shape[1]).reshape(-1, *([1] * (x.dim() - 2)))
+        return OnGrid(x, np.broadcast_to(channels, x.shape[1:]))
+
     def _module(self, name: str, value: Any) -> Any:
         module = self.modules_by_name[name]
         if isinstance(module, nn.Identity):
             return value
+        if isinstance(value, OnGrid) and isinstance(module, nn.Flatten) and (
+                module.start_dim == 1 and module.end_dim == -1):
+            return OnGrid(value.x.reshape(value.x.shape[0], -1), value.channels.reshape(-1))
         if isinstance(module, FactoryLayer):  # a tensor input is real (signs arrive as Bits)
             return Pending(name, self._real(value) if isinstance(value, Pending) else value)
         if isinstance(value, Pending) and value.residual is None and isinstance(
@@ -418,7 +457,8 @@ class PackedNetwork(nn.Module):
     @staticmethod
     def _first_layer_ok(value: Pending) -> bool:
         """Whether the real-input kernel takes this source (flat, 1-D or 2-D maps)."""
-        return isinstance(value.source, torch.Tensor) and value.source.dim() in (2, 3, 4)
+        source = value.source.x if isinstance(value.source, OnGrid) else value.source
+        return isinstance(source, torch.Tensor) and source.dim() in (2, 3, 4)
 
     # conversions --------------------------------------------------------------------------------
 
@@ -441,6 +481,8 @@ class PackedNetwork(nn.Module):
         """The float tensor the simulation holds for ``value``."""
         if isinstance(value, torch.Tensor):
             return value
+        if isinstance(value, OnGrid):
+            return value.x
         if isinstance(value, Bits):
             rows = value.words.reshape(-1, value.words.shape[-1])
             out = np.empty((value.batch, rows.shape[0]), dtype=np.float32)
@@ -454,8 +496,8 @@ class PackedNetwork(nn.Module):
                 return tensor.reshape(value.batch, -1).contiguous()
             return tensor.squeeze(2).contiguous() if value.one_d else tensor.contiguous()
         layer = self.modules_by_name[value.name]
-        if isinstance(value.source, torch.Tensor):  # the signed-sum kernel of real inputs
-            y = self.layerwise.get_submodule(value.name)(value.source)
+        if isinstance(value.source, torch.Tensor | OnGrid):  # signed sums of real inputs
+            y = self.layerwise.get_submodule(value.name)(self._real(value.source))
         else:
             plan, x = self._binary_input(value.name, value.source)
             batch = value.source.batch
@@ -502,12 +544,22 @@ class PackedNetwork(nn.Module):
             return self._slice(Sign()(self._real(value)))
         if isinstance(value.residual, Pending):
             return self._pair_sign(value)
+        grid_layer = None
         if isinstance(value.source, Bits):
+            kind = "bits"
             plan, x = self._binary_input(value.name, value.source)
             batch, nw = value.source.batch, value.source.words.shape[-1]
         else:
-            plan, x = self._real_input(value.name, value.source)
-            batch, nw = value.source.shape[0], -(-value.source.shape[0] // 64)
+            source = self._real(value.source)
+            batch, nw = source.shape[0], -(-source.shape[0] // 64)
+            if isinstance(value.source, OnGrid) and isinstance(
+                    self.modules_by_name[value.name], FactoryLinear):
+                plan, grid_layer, x = self._grid_input(value.name, value.source)
+            if grid_layer is None or x is None:  # no grid, or the batch is off the grid
+                kind = "real"
+                plan, x = self._real_input(value.name, source)
+            else:
+                kind = "grid"
         flip = np.zeros(plan.outs, dtype=np.uint64)
         if pools:
             for o in range(plan.outs):
@@ -517,19 +569,25 @@ class PackedNetwork(nn.Module):
                 flip[o] = sliced.ALL_ONES if gamma < 0 else np.uint64(0)
         out = np.empty((plan.out_size[0], plan.outs, plan.out_size[1], nw), dtype=np.uint64)
         shifts = (1.0, -1.0) if value.residual is not None else (0.0,)
-        key = ("thr", value.name, x.shape[0], tuple(id(s) for s in value.steps), shifts)
+        key = ("thr", kind, value.name, x.shape[0], tuple(id(s) for s in value.steps), shifts)
         if key not in self._plans:
             tables = []
             for shift in shifts:
                 directions, limits = _decision(plan.alpha, plan.bias, bns, plan.outs, shift)
-                if isinstance(value.source, Bits):
+                if kind == "grid":
+                    *decision, inv = grid_layer.decisions(directions, limits)
+                    tables.append((*decision, inv ^ flip))
+                    continue
+                if kind == "bits":
                     thr, inv = _count_thresholds(directions, limits, plan.kept, plan.border)
                 else:
                     thr, inv = _real_limits(directions, limits, len(plan.bases))
                 tables.append((thr, inv ^ flip))
             self._plans[key] = tables
         tables = self._plans[key]
-        if isinstance(value.source, Bits):
+        if kind == "grid":
+            grid_layer.threshold_bits(x, tables[0], out.reshape(plan.outs, nw))
+        elif kind == "bits":
             residual = np.zeros((0, 0, 0, 0), dtype=np.uint64)
             second = np.zeros((0, 0), dtype=np.int64)
             thr, inv = tables[0]
@@ -586,8 +644,8 @@ class PackedNetwork(nn.Module):
         return Bits(out if plan.conv else out.reshape(plan.outs, nw), first.source.batch,
                     plan.one_d)
 
-    def _real_input(self, name: str, x: torch.Tensor) -> tuple[_LayerPlan, np.ndarray]:
-        """The plan for a real input and its rows ``(rows, B)``, zero padded."""
+    def _real_plan(self, name: str, x: torch.Tensor) -> tuple[_LayerPlan, torch.Tensor]:
+        """The plan for a real input and the input as ``(B, C, H, W)`` (a map) or ``(B, F)``."""
         layer = self.modules_by_name[name]
         spatial = x.unsqueeze(2) if isinstance(layer, FactoryConv1d) else x
         if spatial.dim() == 4:
@@ -598,12 +656,28 @@ class PackedNetwork(nn.Module):
         key = (name, shape, "real")
         if key not in self._plans:
             self._plans[key] = _LayerPlan(layer, shape if len(shape) == 3 else None, real=True)
-        plan = self._plans[key]
+        return self._plans[key], spatial
+
+    def _real_input(self, name: str, x: torch.Tensor) -> tuple[_LayerPlan, np.ndarray]:
+        """The plan for a real input and its rows ``(rows, B)``, zero padded."""
+        plan, spatial = self._real_plan(name, x)
         if spatial.dim() == 4:  # (H, C, W, B) rows
             rows = plan.pad_input(spatial.permute(2, 1, 3, 0).numpy(), np.float32(0))
         else:
             rows = spatial.t().numpy()
         return plan, np.ascontiguousarray(rows, dtype=np.float32)
+
+    def _grid_input(self, name: str, value: OnGrid
+                    ) -> tuple[_LayerPlan, GridLayer, np.ndarray | None]:
+        """The plan, the grid layer and the levels ``(F, B)`` uint8 of the input of a linear
+        first layer that may be on the grid (levels None when it is not)."""
+        plan, flat = self._real_plan(name, value.x)
+        key = (name, tuple(flat.shape[1:]), "grid")
+        if key not in self._plans:
+            self._plans[key] = GridLayer(self.grid, plan.offs, plan.signs.astype(np.int64),
+                                         plan.starts, value.channels.reshape(-1))
+        layer = self._plans[key]
+        return plan, layer, layer.levels(flat)
 
     @staticmethod
     def _pool_bits(bits: Bits, module: nn.Module, flip: np.ndarray) -> Bits:
@@ -654,7 +728,7 @@ def _float32_limit(t: Any, above: bool) -> float:
 
 
 def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,
-               backend: str = "auto") -> PackedNetwork:
+               backend: str = "auto", grid: InputGrid | None = None) -> PackedNetwork:
     """A frozen biprop ticket as a :class:`PackedNetwork` (bits from layer to layer).
 
     Parameters
@@ -666,6 +740,10 @@ def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,
         Input shape without the batch axis; default: ``(in_features,)`` of a linear first layer.
     backend
         Popcount backend of the small-batch engine: ``auto``, ``numba`` or ``numpy``.
+    grid
+        The pixel grid of the inputs (:class:`empirical.export.grid_input.InputGrid`, e.g. of the
+        run's dataset): a first layer whose batch is on it sums integer pixel levels (exact);
+        None: every first layer takes the float32 path.
 
     Returns
     -------
@@ -678,4 +756,4 @@ def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,
         if not layers or isinstance(layers[0], FactoryConv1d | FactoryConv2d):
             raise ValueError("give the input shape of a convolutional model")
         input_shape = (layers[0].in_features,)
-    return PackedNetwork(frozen, tuple(input_shape), backend).eval()
+    return PackedNetwork(frozen, tuple(input_shape), backend, grid).eval()

@@ -229,7 +229,7 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
         ``same_accuracy`` and ``identical_predictions`` (None when the file recorded no
         predictions or another dataset is used).
     """
-    from empirical.data import dataset_info
+    from empirical.data import dataset_info, pixel_normalisation
 
     loaded = load_ticket(path)
     own = loaded.hparams.dataset.name
@@ -243,8 +243,11 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
     model = loaded.model
     if engine == "packed":
         from empirical.export.engine import pack_model
+        from empirical.export.grid_input import InputGrid
 
-        model = pack_model(model, dataset_info(own).input_shape)
+        pixels = pixel_normalisation(name, loaded.hparams.dataset.split_seed)
+        model = pack_model(model, dataset_info(own).input_shape,
+                           grid=None if pixels is None else InputGrid(*pixels))
     elif engine != "float":
         raise ValueError(f"unknown --engine {engine!r}; choose float or packed")
     preds, labels = predict(model, batches)
