@@ -121,8 +121,8 @@ def test_packed_engine_predicts_like_the_run(runs: dict[str, Path], tmp_path: Pa
         float_row = _eval(capsys, path)
         code, stdout, _ = _cli(capsys, ["eval", str(path), "--engine", "packed", "--json"])
         packed_row = json.loads(stdout)
-        assert abs(packed_row["test_acc"] - float_row["test_acc"]) <= 0.01
-        assert code == (1 if packed_row["identical_predictions"] is False else 0)
+        assert packed_row["test_acc"] == float_row["test_acc"]
+        assert packed_row["identical_predictions"] is True and code == 0
     assert _cli(capsys, ["eval", str(tmp_path / "nope.safetensors")])[0] == 2
 
 

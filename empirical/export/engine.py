@@ -43,10 +43,14 @@ round differently from the float simulation's ``conv(x, alpha T)`` (whose float3
 ideal map rounded), so a pre-activation within rounding of a threshold may take the other sign.
 Hidden layers are exact where the simulation rounds: the simulation's float32 sums of ``+-alpha``
 may put a pre-activation within rounding of its threshold on the other side; both are the same
-network up to those rounding-level flips. What the engine does not fold (an average pool, real
-logits, an activation other than the sign) is materialised as the float tensor the simulation
-holds there (exact integer sums times ``alpha``, signed-sum kernels for real inputs) and run by
-the model's own modules.
+network up to those rounding-level flips. What the engine does not fold (an average pool, an
+activation other than the sign) is materialised as the float tensor the simulation holds there
+(exact integer sums times ``alpha``, signed-sum kernels for real inputs) and run by the model's
+own modules. The classifier (the last factory layer to run,
+:func:`empirical.export.kernels.probe_layers`) is the simulation's own float layer on the
+unpacked +-1 (or pooled) input: logits after binary activations are multiples of ``alpha`` and
+often tie exactly, and this way the ties break as the simulation's float sums break them (exact
+counts times ``alpha`` broke them by class index: 4 of 359 digits test predictions differed).
 
 Batches below :data:`SLICED_MIN_BATCH` samples use the layer-by-layer popcount engine
 (:func:`empirical.export.kernels.pack_layers`): a word of 64 lanes costs the same for 1 sample
@@ -74,7 +78,7 @@ from empirical.activations import BinaryActivation
 from empirical.export import sliced
 from empirical.export.frozen import Sign
 from empirical.export.grid_input import GridLayer, InputGrid
-from empirical.export.kernels import pack_layers, ternary_weights
+from empirical.export.kernels import pack_layers, probe_layers, ternary_weights
 from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer, FactoryLinear
 
 SLICED_MIN_BATCH = 16  # measured, 1 thread: the engines tie at 16 samples on Conv-4, ResNet-18
@@ -337,6 +341,7 @@ class PackedNetwork(nn.Module):
         self.graph = _LeafTracer().trace(model)
         self.modules_by_name = dict(model.named_modules())
         self.layerwise = pack_layers(model, input_shape, backend)
+        self.classifier = probe_layers(model, input_shape)[1]
         self._plans: dict[tuple, Any] = {}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -496,7 +501,8 @@ class PackedNetwork(nn.Module):
                 return tensor.reshape(value.batch, -1).contiguous()
             return tensor.squeeze(2).contiguous() if value.one_d else tensor.contiguous()
         layer = self.modules_by_name[value.name]
-        if isinstance(value.source, torch.Tensor | OnGrid):  # signed sums of real inputs
+        if isinstance(value.source, torch.Tensor | OnGrid) or value.name == self.classifier:
+            # signed sums of real inputs; the classifier: the simulation's own layer
             y = self.layerwise.get_submodule(value.name)(self._real(value.source))
         else:
             plan, x = self._binary_input(value.name, value.source)

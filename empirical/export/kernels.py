@@ -25,12 +25,14 @@ whole-network engine that passes bits from layer to layer is :mod:`empirical.exp
   with ``T``; then one product by ``alpha`` per output.
 
 Both equal the float simulation ``x W_eff^T`` up to the rounding of the float sums (the popcount
-kernel is exact, the simulation rounds): logits within float tolerance and the same predictions,
-except where two logits tie. Logits after binary activations are multiples of ``alpha``, so exact
-ties happen; the simulation's rounding breaks them arbitrarily, the exact kernel by index.
-Which kernel a layer gets is found by a probe forward pass on a Gaussian input: a layer whose
-input holds only -1, 0, +1 (a sign activation's output, possibly max-pooled or flattened) gets
-the popcount kernel.
+kernel is exact, the simulation rounds). Logits after binary activations are multiples of
+``alpha``, so two classes often tie exactly in exact arithmetic while the simulation's float sums
+break the tie by their rounding (on a trained MPT-1/1 digits ticket, 4 of 359 test predictions);
+so the classifier, the last factory layer to run, is not replaced: it is the simulation's own
+float layer on the same inputs, and its logits, ties included, are the simulation's bit for bit
+wherever the layers before it decide the same. Which kernel a layer gets is found by a probe
+forward pass on a Gaussian input (:func:`probe_layers`): a layer whose input holds only -1, 0,
++1 (a sign activation's output, possibly max-pooled or flattened) gets the popcount kernel.
 """
 
 from __future__ import annotations
@@ -250,14 +252,18 @@ class SignedSumLayer(nn.Module):
         return y.contiguous()
 
 
-def _ternary_input_layers(model: nn.Module, input_shape: tuple[int, ...]) -> set[str]:
-    """Names of the factory layers whose input holds only -1, 0, +1 on a Gaussian probe."""
+def probe_layers(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[set[str], str]:
+    """``(ternary, classifier)``: the names of the factory layers whose input holds only -1, 0,
+    +1 on a Gaussian probe pass, and the name of the last factory layer the pass runs (the
+    classifier, which makes the logits)."""
     found: set[str] = set()
+    order: list[str] = []
     hooks = []
     for name, module in model.named_modules():
         if isinstance(module, FactoryLayer):
             def probe(_: nn.Module, inputs: tuple[torch.Tensor, ...], name: str = name) -> None:
                 x = inputs[0]
+                order.append(name)
                 if bool(((x == 1) | (x == -1) | (x == 0)).all()):
                     found.add(name)
             hooks.append(module.register_forward_pre_hook(probe))
@@ -268,7 +274,9 @@ def _ternary_input_layers(model: nn.Module, input_shape: tuple[int, ...]) -> set
     finally:
         for hook in hooks:
             hook.remove()
-    return found
+    if not order:
+        raise ValueError("the model runs no factory layer")
+    return found, order[-1]
 
 
 def pack_layers(model: nn.Module, input_shape: tuple[int, ...] | None = None,
@@ -290,7 +298,8 @@ def pack_layers(model: nn.Module, input_shape: tuple[int, ...] | None = None,
     -------
     nn.Module
         A deep copy in eval mode: layers with binary inputs are :class:`PopcountLayer`, the
-        others :class:`SignedSumLayer`; BatchNorm, activations and pooling are unchanged.
+        others :class:`SignedSumLayer`, except the classifier (:func:`probe_layers`), which
+        stays the float simulation's layer; BatchNorm, activations and pooling are unchanged.
     """
     packed = copy.deepcopy(model).eval()
     layers = [(n, m) for n, m in packed.named_modules() if isinstance(m, FactoryLayer)]
@@ -301,8 +310,10 @@ def pack_layers(model: nn.Module, input_shape: tuple[int, ...] | None = None,
         if isinstance(first, FactoryConv1d | FactoryConv2d):
             raise ValueError("give the input shape of a convolutional model")
         input_shape = (first.in_features,)
-    binary = _ternary_input_layers(packed, tuple(input_shape))
+    binary, classifier = probe_layers(packed, tuple(input_shape))
     for name, layer in layers:
+        if name == classifier:  # the simulation's own float op: its logits, ties and all
+            continue
         replacement = PopcountLayer(layer, backend) if name in binary else SignedSumLayer(layer)
         parent_name, _, child = name.rpartition(".")
         parent = packed.get_submodule(parent_name) if parent_name else packed
