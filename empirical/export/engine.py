@@ -490,12 +490,12 @@ class PackedNetwork(nn.Module):
             return value.x
         if isinstance(value, Bits):
             rows = value.words.reshape(-1, value.words.shape[-1])
-            out = np.empty((value.batch, rows.shape[0]), dtype=np.float32)
+            out = np.empty((rows.shape[0], value.batch), dtype=np.float32)
             sliced.unpack_batch(rows, out)
-            tensor = torch.from_numpy(out)
+            tensor = torch.from_numpy(out).t()
             layout = value.words.shape[:3] if value.words.ndim == 4 else value.layout
             if layout is None:
-                return tensor
+                return tensor.contiguous()
             tensor = tensor.reshape(-1, *layout).permute(0, 2, 1, 3)
             if value.words.ndim == 2:
                 return tensor.reshape(value.batch, -1).contiguous()

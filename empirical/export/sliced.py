@@ -312,12 +312,16 @@ def pack_batch(values: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def unpack_batch(words: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
-    """Inverse of :func:`pack_batch`: ``out[b, r]`` = ``+1`` where the bit is set, else ``-1``."""
-    batch, rows = out.shape
+    """Inverse of :func:`pack_batch`, feature-major: ``out[r, b]`` (``(R, B)`` float32) = ``+1``
+    where the bit is set, else ``-1`` (rows written contiguously; the caller transposes)."""
+    rows, batch = out.shape
     for r in prange(rows):
-        for b in range(batch):
-            bit = (words[r, b // 64] >> np.uint64(b % 64)) & np.uint64(1)
-            out[b, r] = np.float32(1.0) if bit else np.float32(-1.0)
+        target = out[r]
+        for w in range(words.shape[1]):
+            word = words[r, w]
+            for t in range(min(64, batch - 64 * w)):
+                bit = (word >> np.uint64(t)) & np.uint64(1)
+                target[64 * w + t] = np.float32(1.0) if bit else np.float32(-1.0)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
