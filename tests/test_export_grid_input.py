@@ -11,6 +11,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_export_engine import tie_model
 from torch import nn
 
 from empirical.data import (
@@ -336,22 +337,7 @@ def test_ties_on_the_grid_follow_sign_zero_is_plus_one() -> None:
     """Grid ``x = u / 4`` (mean 0, std 1, max 4), alpha = 1/4 and BatchNorm means at reachable
     pre-activations (``var = 1, eps = 0``): the simulation is exact in float32, many first-layer
     pre-activations are exactly 0, and the engine on the grid gives identical logits."""
-    torch.manual_seed(0)
-    model = build_model("fc", 4, (6,), LayerConfig(mode="biprop", keep=1.0), binary_act=True,
-                        bn="affine", widths=[5, 7]).eval()
-    masks = {k: v.bool() for k, v in layer_masks(model).items()}
-    values = {k: 0.25 * torch.sign(m.weight.detach()) for k, m in model.named_modules()
-              if k in masks}
-    freeze_(model, masks, values)
-    means = (torch.tensor([0.0, 1 / 16, -3 / 16, 0.25, 1 / 8]),
-             torch.tensor([0.25, -0.25, 0.75, -0.75, 0.25, 1.25, -0.25]))
-    for bn, mean, gamma in zip((model.layers[2], model.layers[5]), means, (1.0, -1.0),
-                               strict=True):
-        bn.running_mean.copy_(mean)
-        bn.running_var.fill_(1.0)
-        bn.eps = 0.0
-        bn.weight.data.fill_(gamma)
-        bn.bias.data.zero_()
+    model = tie_model((1.0, -1.0), (0.0, 1 / 16, -3 / 16, 0.25, 1 / 8))
     grid = InputGrid((0.0,), (1.0,), 4)
     u = torch.cartesian_prod(*[torch.arange(5)] * 6)
     x = u.float() / 4
