@@ -54,9 +54,10 @@ counts times ``alpha`` broke them by class index: 4 of 359 digits test predictio
 
 Batches below :data:`SLICED_MIN_BATCH` samples use the layer-by-layer popcount engine
 (:func:`empirical.export.kernels.pack_layers`): a word of 64 lanes costs the same for 1 sample
-as for 64 (measured at 1 thread: at batch 1 the layer-by-layer engine takes 4.5 ms on Conv-4 and
-16 ms on ResNet-18, the sliced one 26 and 174 ms; they tie at 16 samples; on the fc net the
-sliced engine is as fast from batch 1).
+as for 64 (measured 2026-12-01 at 1 thread, pixel-grid inputs: at batch 1 the layer-by-layer
+engine takes 0.39 ms on the fc net, 4.6 ms on Conv-4 and 17 ms on ResNet-18, the sliced one 0.69,
+19 and 138 ms; they tie at 4-8 samples on the fc net, at 8 on Conv-4, and between 16 (117 against
+139 ms) and 32 (237 against 149 ms) on ResNet-18).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ from empirical.export.grid_input import GridLayer, InputGrid
 from empirical.export.kernels import pack_layers, probe_layers, ternary_weights
 from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer, FactoryLinear
 
-SLICED_MIN_BATCH = 16  # measured, 1 thread: the engines tie at 16 samples on Conv-4, ResNet-18
+SLICED_MIN_BATCH = 16  # measured, 1 thread: the engines tie at 4-8 (fc), 8 (Conv-4), 16-32 (ResNet)
 BLOCK = 16  # kept entries per output are padded to a multiple of the Harley-Seal block
 GROUP_WORDS = 64  # words counted together: consecutive output columns times sample words
 _BOUND = 1 << 40
