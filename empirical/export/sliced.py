@@ -117,7 +117,6 @@ def _count(x: np.ndarray, nw: int, row: int, stride: int, lines: int, run: int,
                 planes[bits, t] = plane & carry
 
 
-
 @numba.njit(inline="always")
 def _at_least(planes: np.ndarray, bits: int, word: int, threshold: np.int64) -> np.uint64:
     """Lanes of word ``word`` whose bit-sliced count (``bits`` planes) is ``>= threshold``."""
