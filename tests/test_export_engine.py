@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from torch import nn
 from empirical.export import sliced
 from empirical.export.engine import SLICED_MIN_BATCH, PackedNetwork, pack_model
 from empirical.export.frozen import freeze_, plain_model
+from empirical.export.kernels import pack_layers
 from empirical.layers import LayerConfig, layer_masks
 from empirical.models import build_model
 
@@ -170,12 +173,13 @@ def test_ties_at_threshold_follow_sign_zero_is_plus_one(gamma_sign: float) -> No
     assert torch.equal(got, expected)
 
 
-def test_engine_refuses_real_weights() -> None:
+@pytest.mark.parametrize("pack", [pack_model, pack_layers])
+def test_both_engines_refuse_real_weights(pack: Any) -> None:
     torch.manual_seed(0)
     model = build_model("fc", 10, (8,), LayerConfig(mode="edge-popup", keep=0.5), widths=[4])
     freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
     with pytest.raises(ValueError, match="biprop"):
-        pack_model(model)
+        pack(model)
 
 
 def test_plain_model_is_the_reference() -> None:

@@ -199,14 +199,6 @@ def assert_same_predictions(got: torch.Tensor, expected: torch.Tensor, tol: floa
     assert torch.equal(got.argmax(1)[clear], expected.argmax(1)[clear])
 
 
-def test_pack_model_refuses_real_weights() -> None:
-    torch.manual_seed(0)
-    model = build_model("fc", 10, (8,), LayerConfig(mode="edge-popup", keep=0.5), widths=[4])
-    freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
-    with pytest.raises(ValueError, match="biprop"):
-        pack_layers(model)
-
-
 def test_pack_rows_matches_kernel_layout() -> None:
     bits = np.eye(3, 65, 64, dtype=bool)
     assert pack_rows(bits)[0].tolist() == [0, 1]

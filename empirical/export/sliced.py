@@ -136,6 +136,23 @@ def _at_least(planes: np.ndarray, bits: int, word: int, threshold: np.int64) -> 
     return greater | equal
 
 
+@numba.njit(inline="always")
+def _longest(groups: np.ndarray) -> int:
+    """The most output positions in one group (the scratch width, in words per sample word)."""
+    longest = 0
+    for g in range(groups.shape[0]):
+        longest = max(longest, groups[g, 2] * groups[g, 4])
+    return longest
+
+
+@numba.njit(inline="always")
+def _split(task: int, blocks: int, outs: int) -> tuple[int, int, int]:
+    """``(unit, first, end)``: parallel task ``task`` is the outputs ``[first, end)`` (block
+    ``task mod blocks`` of ``blocks``) of unit ``task div blocks`` (a group or a position)."""
+    block = task % blocks
+    return task // blocks, block * outs // blocks, (block + 1) * outs // blocks
+
+
 @numba.njit(parallel=True, nogil=True, cache=True)
 def threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarray,
                    starts: np.ndarray, bits: int, thresholds: np.ndarray, invert: np.ndarray,
@@ -152,17 +169,15 @@ def threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: n
     the outputs are split into ``blocks`` tasks per group.
     """
     _, outs, out_w, nw = out.shape
-    longest = 0
-    for g in range(groups.shape[0]):
-        longest = max(longest, groups[g, 2] * groups[g, 4])
+    longest = _longest(groups)
     with_residual = residual.shape[0] > 0
     for task in prange(groups.shape[0] * blocks):
-        g, block = task // blocks, task % blocks
+        g, first, end = _split(task, blocks, outs)
         i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
         lines, stride = groups[g, 4], groups[g, 5]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
-        for o in range(block * outs // blocks, (block + 1) * outs // blocks):
+        for o in range(first, end):
             _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
                    planes, buf)
             for t in range(lines * n * nw):
@@ -189,18 +204,16 @@ def pair_threshold_bits(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, fli
     planes (skipped when no sample of the word has it), so no per-sample integer is formed.
     """
     _, outs, out_w, nw = out.shape
-    longest = 0
-    for g in range(groups.shape[0]):
-        longest = max(longest, groups[g, 2] * groups[g, 4])
+    longest = _longest(groups)
     for task in prange(groups.shape[0] * blocks):
-        g, block = task // blocks, task % blocks
+        g, first, end = _split(task, blocks, outs)
         i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
         lines, stride = groups[g, 4], groups[g, 5]
         row2 = groups2[g, 3]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         planes2 = np.zeros((bits2 + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
-        for o in range(block * outs // blocks, (block + 1) * outs // blocks):
+        for o in range(first, end):
             _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
                    planes, buf)
             _count(x2, nw, row2, groups2[g, 5], lines, n * nw, offs2, flips2, starts2[o],
@@ -227,16 +240,14 @@ def counts(x: np.ndarray, groups: np.ndarray, offs: np.ndarray, flips: np.ndarra
     :func:`threshold_bits` (``out`` ``(Ho, O, Wo, B)``)."""
     _, outs, _, batch = out.shape
     nw = -(-batch // 64)
-    longest = 0
-    for g in range(groups.shape[0]):
-        longest = max(longest, groups[g, 2] * groups[g, 4])
+    longest = _longest(groups)
     for task in prange(groups.shape[0] * blocks):
-        g, block = task // blocks, task % blocks
+        g, first, end = _split(task, blocks, outs)
         i0, j0, n, row = groups[g, 0], groups[g, 1], groups[g, 2], groups[g, 3]
         lines, stride = groups[g, 4], groups[g, 5]
         planes = np.zeros((bits + 1, longest * nw), dtype=np.uint64)
         buf = np.zeros((16, longest * nw), dtype=np.uint64)
-        for o in range(block * outs // blocks, (block + 1) * outs // blocks):
+        for o in range(first, end):
             _count(x, nw, row, stride, lines, n * nw, offs, flips, starts[o], starts[o + 1], bits,
                    planes, buf)
             for q in range(lines * n):
@@ -265,22 +276,22 @@ def real_threshold_bits(x: np.ndarray, bases: np.ndarray, offs: np.ndarray, sign
     _, outs, out_w, words = out.shape
     batch = x.shape[1]
     for task in prange(bases.shape[0] * blocks):
-        p, block = task // blocks, task % blocks
+        p, first, end = _split(task, blocks, outs)
         i, j = p // out_w, p % out_w
         acc = np.empty(batch, dtype=np.float32)
-        for o in range(block * outs // blocks, (block + 1) * outs // blocks):
+        for o in range(first, end):
             acc[:] = 0
             base = bases[p]
             k = starts[o]
-            end = starts[o + 1]
-            while k + 4 <= end:  # four rows a pass: a quarter of the accumulator traffic
+            last = starts[o + 1]
+            while k + 4 <= last:  # four rows a pass: a quarter of the accumulator traffic
                 r0, r1 = x[base + offs[k]], x[base + offs[k + 1]]
                 r2, r3 = x[base + offs[k + 2]], x[base + offs[k + 3]]
                 s0, s1, s2, s3 = signs[k], signs[k + 1], signs[k + 2], signs[k + 3]
                 for b in range(batch):
                     acc[b] += (s0 * r0[b] + s1 * r1[b]) + (s2 * r2[b] + s3 * r3[b])
                 k += 4
-            for rest in range(k, end):
+            for rest in range(k, last):
                 source = x[base + offs[rest]]
                 s = signs[rest]
                 for b in range(batch):
