@@ -205,16 +205,19 @@ def _smallest(scores: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def _prune_pool(
-    weights: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], n_prune: int
+    scores: Sequence[torch.Tensor], masks: Sequence[torch.Tensor], n_prune: int
 ) -> list[torch.Tensor]:
-    """Remove the ``n_prune`` kept entries of smallest ``|w|`` from a pool of layers."""
-    scores = torch.cat(
+    """Remove the ``n_prune`` kept entries of smallest score from a pool of layers.
+
+    Scores are compared in float64 (exact for float32 weights, so the order is theirs).
+    """
+    flat = torch.cat(
         [
-            w.detach().abs().float().masked_fill(~m.bool(), math.inf).reshape(-1)
-            for w, m in zip(weights, masks, strict=True)
+            s.detach().double().masked_fill(~m.bool(), math.inf).reshape(-1)
+            for s, m in zip(scores, masks, strict=True)
         ]
     )
-    pruned = _smallest(scores, n_prune)
+    pruned = _smallest(flat, n_prune)
     out, start = [], 0
     for m in masks:
         n = m.numel()
@@ -284,7 +287,8 @@ def magnitude_prune(
             raise ValueError("global pruning takes one rate, not a rate per layer")
         remaining = sum(int(new[n].sum()) for n in pool)
         pruned = _prune_pool(
-            [weights[n] for n in pool], [new[n] for n in pool], count_to_prune(remaining, rates)
+            [weights[n].abs() for n in pool], [new[n] for n in pool],
+            count_to_prune(remaining, rates),
         )
         new.update(zip(pool, pruned, strict=True))
     else:
@@ -294,7 +298,7 @@ def magnitude_prune(
             raise ValueError(f"no prune rate given for layers {', '.join(missing)}")
         for n in pool:
             k = count_to_prune(int(new[n].sum()), per_layer[n])
-            new[n] = _prune_pool([weights[n]], [new[n]], k)[0]
+            new[n] = _prune_pool([weights[n].abs()], [new[n]], k)[0]
     _check_nonempty(new, pool)
     return new
 
@@ -307,6 +311,8 @@ def prune_to_density(
     exclude: Collection[str] = (),
 ) -> Masks:
     """One-shot magnitude pruning to a target density (Frankle & Carbin 2019, one-shot variant).
+
+    :func:`prune_scores_to_density` with the scores ``|w|``.
 
     Parameters
     ----------
@@ -325,19 +331,62 @@ def prune_to_density(
     dict
         New boolean masks.
     """
-    names, pool = _pool(weights, masks, scope, exclude)
+    return prune_scores_to_density({n: w.abs() for n, w in weights.items()}, masks, density,
+                                   scope, exclude)
+
+
+def prune_scores_to_density(
+    scores: Mapping[str, torch.Tensor],
+    masks: Mapping[str, torch.Tensor],
+    density: float | Mapping[str, float],
+    scope: str = "layerwise",
+    exclude: Collection[str] = (),
+) -> Masks:
+    """Keep the highest-scoring weights: ``ceil(d n)`` of each pool of ``n`` weights stay.
+
+    The selection of every pruning criterion (magnitude, SNIP, GraSP, SynFlow, random; see
+    :mod:`empirical.algorithms.criteria`): among the weights the current masks keep, those of
+    smallest score are removed, ties broken as in the module docstring (the entry that comes first
+    is removed first), so a mask only ever loses weights.
+
+    Parameters
+    ----------
+    scores : mapping
+        ``name -> score`` (higher is kept), same names and shapes as ``masks``, any sign.
+    masks : mapping
+        Current masks (bool or 0/1).
+    density : float or mapping
+        Target kept fraction in (0, 1] of each non-excluded layer (layerwise; a mapping gives each
+        layer its own, e.g. ERK densities) or of the pool of non-excluded layers (global).
+    scope : {"layerwise", "global"}
+        Pool per layer or over all non-excluded layers.
+    exclude : collection of str
+        Layers (or ``"output"``) left as they are.
+
+    Returns
+    -------
+    dict
+        New boolean masks.
+    """
+    names, pool = _pool(scores, masks, scope, exclude)
+    if isinstance(density, Mapping) and scope == "global":
+        raise ValueError("global pruning takes one density, not a density per layer")
+    per_layer = density if isinstance(density, Mapping) else dict.fromkeys(pool, density)
+    missing = [n for n in pool if n not in per_layer]
+    if missing:
+        raise ValueError(f"no density given for layers {', '.join(missing)}")
     groups = [pool] if scope == "global" else [[n] for n in pool]
     new = {n: masks[n].bool().clone() for n in names}
     for group in groups:
         total = sum(new[n].numel() for n in group)
         remaining = sum(int(new[n].sum()) for n in group)
-        keep = count_to_keep(total, density)
+        keep = count_to_keep(total, per_layer[group[0]])
         if keep > remaining:
             raise ValueError(
-                f"target density {density} keeps {keep} weights of {', '.join(group)} but only "
-                f"{remaining} remain"
+                f"target density {per_layer[group[0]]} keeps {keep} weights of "
+                f"{', '.join(group)} but only {remaining} remain"
             )
-        pruned = _prune_pool([weights[n] for n in group], [new[n] for n in group], remaining - keep)
+        pruned = _prune_pool([scores[n] for n in group], [new[n] for n in group], remaining - keep)
         new.update(zip(group, pruned, strict=True))
     _check_nonempty(new, pool)
     return new
