@@ -37,7 +37,15 @@ import torch
 from torch import nn
 
 from empirical.algorithms import pruning
+from empirical.algorithms.criteria import ScoringInputs, get_criterion
+from empirical.algorithms.model_masks import model_masks, prunable_weights, set_masks_
 from empirical.algorithms.mpt import make_batches
+from empirical.algorithms.pruning_at_init import (
+    PaIResult,
+    collapse_report,
+    prune_at_init,
+    warn_collapsed,
+)
 from empirical.algorithms.train import (
     FitHooks,
     FitResult,
@@ -50,14 +58,16 @@ from empirical.config.hparams import RuntimeConfig, default_runs_dir, from_dict,
 from empirical.config.lth_hparams import (
     CONTROLS,
     KIND,
+    LevelHparams,
     LTHHparams,
     derived,
     imp_chain,
     one_shot,
+    pai,
     parse_rewind,
     rewind_step,
 )
-from empirical.data import check_files, dataset_info
+from empirical.data import Batches, check_files, dataset_info
 from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.memory import check_memory, training_bytes
 from empirical.storage.run_files import RunFileError, check_tensor_dict, load_torch
@@ -66,7 +76,7 @@ from empirical.storage.store import HPARAMS, RunStore, save_torch, warn_damaged
 StateDict = dict[str, Any]
 Row = dict[str, Any]
 # Controls draw from independent streams: SeedSequence((seed, control_seed, level, stream)).
-_REINIT_STREAM, _RANDOM_MASK_STREAM = 0, 1
+_REINIT_STREAM, _RANDOM_MASK_STREAM, _SHUFFLE_STREAM, _PAI_STREAM = 0, 1, 2, 3
 
 
 class _Captured(Exception):
@@ -108,33 +118,6 @@ def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
                        width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
                        binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
                        bias=mh.bias, bn_init=mh.bn_init)
-
-
-def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
-    """``name -> weight`` of the model's prunable layers, in model order."""
-    from empirical.layers import prunable_layers
-
-    return {name: layer.weight.detach() for name, layer in prunable_layers(model)}
-
-
-def model_masks(model: nn.Module) -> pruning.Masks:
-    """``name -> bool mask`` of the model's prunable layers, in model order."""
-    from empirical.layers import layer_masks
-
-    return {name: mask.detach().bool().cpu() for name, mask in layer_masks(model).items()}
-
-
-@torch.no_grad()
-def set_masks_(model: nn.Module, masks: pruning.Masks) -> None:
-    """Write ``masks`` into the layers' ``mask`` buffers and zero the pruned weights."""
-    from empirical.layers import enforce_masks_, prunable_layers
-
-    layers = dict(prunable_layers(model))
-    if list(layers) != list(masks):
-        raise ValueError(f"masks name layers {list(masks)}, the model has {list(layers)}")
-    for name, layer in layers.items():
-        layer.mask.copy_(masks[name].to(layer.mask))
-    enforce_masks_(model)
 
 
 def read_hparams(runs_dir: str | os.PathLike | None, run_hash: str) -> LTHHparams:
@@ -246,8 +229,8 @@ def _load_rewind(path: str) -> StateDict:
     return check_tensor_dict(load_torch(path, weights_only=True), path, "the rewind state")
 
 
-def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLike | None
-                ) -> pruning.Masks:
+def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLike | None,
+                train: Batches | None = None) -> pruning.Masks:
     """The mask a run trains with, derived from its parent as its ``level.source`` says.
 
     Parameters
@@ -258,6 +241,9 @@ def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLi
         A model of the run's architecture (gives the layer names and shapes at level 0).
     runs_dir
         Run store root (parents are read from it).
+    train : Batches, optional
+        The run's training batches: pruning at initialisation scores the first batch of its first
+        epoch (and needs them).
 
     Returns
     -------
@@ -267,6 +253,8 @@ def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLi
     source, rule = hparams.level.source, hparams.pruning
     if source == "dense":
         return pruning.all_ones(prunable_weights(model))
+    if source == "pai":
+        return pai_masks(hparams, runs_dir, _require(train)).masks
     parent, store = _finished_parent(runs_dir, hparams)
     if source in ("imp", "one-shot"):
         trained = trained_model(parent, store)
@@ -279,11 +267,90 @@ def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLi
             rates = pruning.layer_rates(weights, rule.rate, rule.conv_rate, rule.output_rate)
         return pruning.magnitude_prune(weights, masks, rates, rule.scope, rule.exclude)
     masks = store.load_ticket()["masks"]
-    if source == "random-prune":
+    if source in ("random-prune", "shuffle"):
+        stream = _RANDOM_MASK_STREAM if source == "random-prune" else _SHUFFLE_STREAM
         seed = _seed(hparams.training.seed, hparams.level.control_seed, hparams.level.level,
-                     _RANDOM_MASK_STREAM)
-        return pruning.random_prune(masks, seed, rule.scope, rule.exclude)
+                     stream)
+        return pruning.random_prune(masks, seed, "layerwise" if source == "shuffle"
+                                    else rule.scope, rule.exclude)
+    if source == "invert":
+        scores, base = _selection_scores(parent, runs_dir, train)
+        counts = {n: int(m.sum()) for n, m in masks.items()}
+        return pruning.keep_highest({n: -s for n, s in scores.items()}, base, counts)
     return masks
+
+
+def _require(train: Batches | None) -> Batches:
+    if train is None:
+        raise ValueError("pruning at initialisation scores a training batch: pass the run's "
+                         "training batches")
+    return train
+
+
+def _theta_k_model(hparams: LTHHparams, runs_dir: str | os.PathLike | None,
+                   train: Batches) -> nn.Module:
+    """The run's architecture holding ``theta_k`` (the lineage's init or rewind point)."""
+    root = lineage_root(runs_dir, hparams)
+    model = build_lth_model(hparams, root.training.seed)
+    model.load_state_dict(rewind_state(root, check_rewind(hparams, train.steps_per_epoch),
+                                       runs_dir))
+    return model
+
+
+def _scoring_batch(train: Batches) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first batch of the run's first epoch (seeded order)."""
+    return next(iter(train.epoch(0)))
+
+
+def pai_masks(hparams: LTHHparams, runs_dir: str | os.PathLike | None,
+              train: Batches) -> PaIResult:
+    """The mask of a ``pai`` run: its criterion on ``theta_k`` and the first training batch.
+
+    Parameters
+    ----------
+    hparams : LTHHparams
+        A run of source ``pai``.
+    runs_dir
+        Run store root (the lineage's level 0 is read from it).
+    train : Batches
+        The run's training batches.
+
+    Returns
+    -------
+    PaIResult
+        Masks, rounds and collapse report (see
+        :func:`empirical.algorithms.pruning_at_init.prune_at_init`).
+    """
+    level, rule = hparams.level, hparams.pruning
+    batch = _scoring_batch(train)
+    model = _theta_k_model(hparams, runs_dir, train).to(batch[0].device)
+    seed = _seed(hparams.training.seed, level.control_seed, level.level, _PAI_STREAM)
+    return prune_at_init(model, level.criterion, level.density, scope=rule.scope, batch=batch,
+                         rounds=level.rounds or None, exclude=rule.exclude, seed=seed)
+
+
+def _selection_scores(parent: LTHHparams, runs_dir: str | os.PathLike | None,
+                      train: Batches | None) -> tuple[pruning.Masks, pruning.Masks]:
+    """The scores and the masks a mask source's last selection chose from.
+
+    IMP level L and one-shot: ``|w|`` of the trained weights of their parent, under its mask.
+    pai: its criterion's scores of ``theta_k`` (one round), under all-ones masks.
+    """
+    if parent.level.source == "pai":
+        train = _require(train)
+        batch = _scoring_batch(train)
+        model = _theta_k_model(parent, runs_dir, train).to(batch[0].device)
+        inputs = ScoringInputs(input_shape=tuple(batch[0].shape[1:]), batch=batch,
+                               generator=torch.Generator().manual_seed(_seed(
+                                   parent.training.seed, parent.level.control_seed,
+                                   parent.level.level, _PAI_STREAM)))
+        scores = get_criterion(parent.level.criterion).scores(model, inputs)
+        return ({n: s.cpu() for n, s in scores.items()},
+                pruning.all_ones(prunable_weights(model)))
+    grand, store = _finished_parent(runs_dir, parent)
+    trained = trained_model(grand, store)
+    return ({n: w.abs().cpu() for n, w in prunable_weights(trained).items()},
+            model_masks(trained))
 
 
 def start_state(hparams: LTHHparams, masks: pruning.Masks, step: int,
@@ -469,7 +536,9 @@ def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig)
     check_levels(base, levels, weights)
     if parse_rewind(base.pruning.rewind)[0]:
         train, _, _ = make_batches(base, runtime, torch.device("cpu"), Distributed())
-        check_rewind(imp_chain(base, 1)[1], train.steps_per_epoch)
+        check_rewind(dataclasses.replace(base, level=LevelHparams(level=1, parent="-",
+                                                                  source="imp")),
+                     train.steps_per_epoch)
 
 
 def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLike | None,
@@ -484,7 +553,10 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     model = build_lth_model(hparams, hparams.training.seed)
     ticket = store.reusable_ticket()
     resumed = ticket is not None
-    masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
+    masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir, train)
+    collapse = collapse_report(model, masks, dataset_info(hparams.dataset.name).input_shape)
+    if collapse.collapsed and not resumed:
+        warn_collapsed(store.path, collapse)
     initial = (None if store.resume_checkpoint(keep=True) is not None
                else start_state(hparams, masks, step, runs_dir, runtime))
     store.write_hparams(KIND, hparams, runtime={"threads": runtime.threads,
@@ -512,6 +584,8 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
                  start_step=step, initial_state=initial, hooks=hooks,
                  progress=runtime.progress, tensorboard=runtime.tensorboard)
     result = _summary(hparams, store, masks, fitted, step, time.perf_counter() - started)
+    result.update(empty_layers=list(collapse.empty_layers),
+                  outputs_reachable=collapse.outputs_reachable)
     store.write_result(result)
     return {**result, "reused": False}
 
@@ -585,6 +659,59 @@ def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike |
     check_before_training(base, 0, runtime)
     run_level(imp_chain(base, 0)[0], runs_dir, runtime, capture_rewind=base.pruning.rewind)
     return run_level(one_shot(base, density), runs_dir, runtime)
+
+
+def run_pai(base: LTHHparams, criterion: str, density: float, ablations: Sequence[str] = (),
+            rounds: int = 0, control_seed: int = 0, runs_dir: str | os.PathLike | None = None,
+            runtime: RuntimeConfig | None = None,
+            on_row: Callable[[Row], None] | None = None) -> list[Row]:
+    """Prune ``base``'s ``theta_k`` at initialisation with ``criterion``, train it, and ablate it.
+
+    Level 0 (the dense network, the lineage's initialisation) is trained or read back first, as
+    the reference every pruning-at-initialisation comparison reports.
+
+    Parameters
+    ----------
+    base : LTHHparams
+        Data, model, training, pruning scope (global, layerwise, erk), exclusions, rewind point.
+    criterion : str
+        A registered criterion (:func:`empirical.algorithms.criteria.criterion_names`).
+    density : float
+        Target overall density in (0, 1].
+    ablations : sequence of str
+        Any of ``reinit``, ``shuffle``, ``invert`` (Frankle et al., ICLR 2021), each a run derived
+        from the pai run.
+    rounds : int
+        Pruning rounds (0: the criterion's default).
+    control_seed : int
+        Seed of the ablations' randomness.
+    runs_dir, runtime, on_row
+        Run store root, device settings, and a callback per finished row.
+
+    Returns
+    -------
+    list of dict
+        The rows of level 0, the pai run and its ablations.
+    """
+    from empirical.algorithms.criteria import criterion_names
+    from empirical.config.lth_hparams import ABLATIONS
+
+    if criterion not in criterion_names():
+        raise ValueError(f"unknown pruning criterion {criterion!r}; choose one of "
+                         f"{', '.join(criterion_names())}")
+    unknown = [a for a in ablations if a not in ABLATIONS]
+    if unknown:
+        raise ValueError(f"unknown ablation {unknown[0]!r}; choose one of {', '.join(ABLATIONS)}")
+    runtime = runtime or RuntimeConfig()
+    check_before_training(base, 0, runtime)
+    run = pai(base, criterion, density, rounds)
+    rows = []
+    for hparams, capture in ((imp_chain(base, 0)[0], base.pruning.rewind), (run, "0it"),
+                             *((derived(run, a, control_seed), "0it") for a in ablations)):
+        rows.append(run_level(hparams, runs_dir, runtime, capture_rewind=capture))
+        if on_row is not None:
+            on_row(rows[-1])
+    return rows
 
 
 def run_branch(level: LTHHparams, training: Any, runs_dir: str | os.PathLike | None = None,

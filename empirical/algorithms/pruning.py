@@ -392,6 +392,37 @@ def prune_scores_to_density(
     return new
 
 
+def keep_highest(
+    scores: Mapping[str, torch.Tensor],
+    masks: Mapping[str, torch.Tensor],
+    counts: Mapping[str, int],
+) -> Masks:
+    """Keep exactly ``counts[name]`` of each listed layer's kept weights: those of highest score.
+
+    Ties as in the module docstring; layers not in ``counts`` keep their masks.
+
+    Parameters
+    ----------
+    scores, masks : mapping
+        Scores (higher is kept) and current masks, same names and shapes, in model order.
+    counts : mapping
+        ``name -> number of weights to keep``, at most the layer's kept count.
+
+    Returns
+    -------
+    dict
+        New boolean masks.
+    """
+    _check_pair(scores, masks)
+    new = {n: masks[n].bool().clone() for n in masks}
+    for name, keep in counts.items():
+        remaining = int(new[name].sum())
+        if not 0 <= keep <= remaining:
+            raise ValueError(f"cannot keep {keep} weights of {name}: {remaining} remain")
+        new[name] = _prune_pool([scores[name]], [new[name]], remaining - keep)[0]
+    return new
+
+
 def random_prune(
     reference: Mapping[str, torch.Tensor],
     seed: int,

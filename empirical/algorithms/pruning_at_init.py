@@ -20,15 +20,19 @@ reaches it (residual additions and pooling keep positivity).
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from empirical.activations import BinaryActivation
 from empirical.algorithms import pruning
 from empirical.algorithms.criteria import Batch, ScoringInputs, get_criterion
 from empirical.algorithms.layer_densities import erk_densities, uniform_densities
+from empirical.algorithms.model_masks import model_masks, set_masks_
+from empirical.layers import prunable_layers
 
 PAI_SCOPES = ("layerwise", "global", "erk")
 
@@ -58,6 +62,13 @@ class CollapseReport:
     def collapsed(self) -> bool:
         """True if a layer is empty or some output is unreachable from the input."""
         return bool(self.empty_layers) or self.outputs_reachable < self.outputs
+
+
+def warn_collapsed(where: object, report: CollapseReport) -> None:
+    """Print one line to stderr saying how the mask of the run at ``where`` disconnects it."""
+    empty = f"empty layers {', '.join(report.empty_layers)}; " if report.empty_layers else ""
+    print(f"warning: layer collapse in {where}: {empty}{report.outputs_reachable} of "
+          f"{report.outputs} outputs reachable from the input", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -132,8 +143,6 @@ def prune_at_init(model: nn.Module, criterion: str, density: float, *,
     PaIResult
         The masks, the criterion, the rounds and the collapse report.
     """
-    from empirical.algorithms.lth import model_masks, set_masks_
-
     if scope not in PAI_SCOPES:
         raise ValueError(f"scope must be one of {', '.join(PAI_SCOPES)}, got {scope!r}")
     if not 0 < density <= 1:
@@ -172,8 +181,6 @@ class _Identity(nn.Module):
 
 
 def _is_activation(module: nn.Module) -> bool:
-    from empirical.activations import BinaryActivation
-
     return isinstance(module, nn.ReLU | nn.LeakyReLU | nn.Tanh | nn.Sigmoid | BinaryActivation)
 
 
@@ -194,8 +201,6 @@ def collapse_report(model: nn.Module, masks: Mapping[str, torch.Tensor],
     -------
     CollapseReport
     """
-    from empirical.layers import prunable_layers
-
     densities = {n: int(m.sum()) / m.numel() for n, m in masks.items()}
     empty = tuple(n for n, m in masks.items() if not m.any())
     twin = copy.deepcopy(model).double().eval()

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from empirical.algorithms import pruning
-from empirical.algorithms.lth import model_masks, prunable_weights, set_masks_
+from empirical.algorithms.model_masks import model_masks, prunable_weights, set_masks_
 from empirical.device import prepare_model, select_device
 
 MIN_BLOCK_SECONDS = 0.25

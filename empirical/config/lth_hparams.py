@@ -9,7 +9,15 @@ An IMP experiment is a family of runs in the run store (kind ``lth``), each an
 - ``reinit``: the mask of its parent (IMP level L), fresh random weights (control);
 - ``random-prune``: a random mask with the parent's counts (control), start from ``theta_k``;
 - ``retrain``: the parent's mask and ``theta_k``, trained under other training settings (branch);
-- ``one-shot``: prune the parent's (level 0) trained weights once to ``level.density``.
+- ``one-shot``: prune the parent's (level 0) trained weights once to ``level.density``;
+- ``pai``: pruning at initialisation: the registered criterion ``level.criterion`` (SNIP, GraSP,
+  SynFlow, magnitude, random; :mod:`empirical.algorithms.criteria`) scores ``theta_k`` and keeps
+  ``level.density`` of the weights (``pruning.scope``: global, layerwise or erk), in
+  ``level.rounds`` rounds; the parent is level 0, whose initialisation it shares;
+- the sanity ablations of a mask source (an ``imp``, ``one-shot`` or ``pai`` run; Frankle et al.,
+  ICLR 2021): ``reinit`` (its mask, fresh weights), ``shuffle`` (its mask shuffled within each
+  layer, start from ``theta_k``) and ``invert`` (its last selection with the scores negated, keeping
+  the lowest, at its per-layer counts; start from ``theta_k``).
 
 Every non-dense run names its parent's hash, so a level's hash depends on the whole chain before
 it; raising the number of levels reuses the finished ones. Level 0 carries only ``pruning.init``
@@ -34,8 +42,12 @@ from empirical.config.hparams import (
 )
 
 KIND = "lth"
-SOURCES = ("dense", "imp", "reinit", "random-prune", "retrain", "one-shot")
+SOURCES = ("dense", "imp", "reinit", "random-prune", "retrain", "one-shot", "pai", "shuffle",
+           "invert")
 CONTROLS = ("reinit", "random-prune")
+ABLATIONS = ("reinit", "shuffle", "invert")
+MASK_SOURCES = ("imp", "one-shot", "pai")
+PRUNING_SCOPES = (*SCOPES, "erk")
 _REWIND = re.compile(r"^(\d+)(it|ep)?$")
 
 
@@ -92,7 +104,8 @@ class PruningHparams:
     conv_rate: float | None = hp(None, "prune rate of convolutional layers (default: --rate)")
     output_rate: float | None = hp(None, "prune rate of the output layer (default: --rate)")
     scope: str = hp("layerwise", "per-layer rates (layerwise) or one magnitude threshold over "
-                    "all non-excluded layers (global)", choices=SCOPES)
+                    "all non-excluded layers (global); pruning at initialisation also takes erk "
+                    "(Erdos-Renyi-Kernel layer densities)", choices=PRUNING_SCOPES)
     exclude: tuple[str, ...] = hp((), "layers never pruned, comma separated ('output' = last)")
     rewind: str = hp("0it", "start weights of every level: theta_k after k = <n>it iterations or "
                      "<n>ep epochs of dense training (0it: theta_0)")
@@ -100,8 +113,9 @@ class PruningHparams:
     def __post_init__(self) -> None:
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of {', '.join(INITS)}")
-        if self.scope not in SCOPES:
-            raise ValueError(f"unknown scope {self.scope!r}; choose one of {', '.join(SCOPES)}")
+        if self.scope not in PRUNING_SCOPES:
+            raise ValueError(f"unknown scope {self.scope!r}; choose one of "
+                             f"{', '.join(PRUNING_SCOPES)}")
         _check_fraction(self.rate, "prune rate")
         _check_fraction(self.conv_rate, "conv prune rate")
         _check_fraction(self.output_rate, "output prune rate")
@@ -119,10 +133,11 @@ class LevelHparams:
 
     level: int = hp(0, "pruning level (0: dense)")
     parent: str = hp("", "hash of the run whose weights or mask this run derives from")
-    source: str = hp("dense", "dense, imp, reinit, random-prune, retrain or one-shot",
-                     choices=SOURCES)
+    source: str = hp("dense", ", ".join(SOURCES), choices=SOURCES)
     control_seed: int = hp(0, "seed of the random re-initialisation or random mask (controls)")
-    density: float = hp(1.0, "target density of a one-shot prune")
+    density: float = hp(1.0, "target density of a one-shot prune or of pruning at init")
+    criterion: str = hp("", "pruning criterion of a pai run (empirical.algorithms.criteria)")
+    rounds: int = hp(0, "pruning rounds of a pai run (0: the criterion's default)")
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -132,6 +147,10 @@ class LevelHparams:
         if (self.source == "dense") != (self.level == 0 and not self.parent):
             raise ValueError("level 0 (dense) has no parent; every other run needs one")
         _check_fraction(self.density, "density")
+        if bool(self.criterion) != (self.source == "pai"):
+            raise ValueError("a criterion is set exactly for pai runs")
+        if self.rounds < 0:
+            raise ValueError(f"rounds must be >= 0, got {self.rounds}")
 
 
 @dataclass(frozen=True)
@@ -168,6 +187,8 @@ def imp_chain(base: LTHHparams, levels: int) -> list[LTHHparams]:
     """
     if levels < 0:
         raise ValueError(f"levels must be >= 0, got {levels}")
+    if levels and base.pruning.scope == "erk":
+        raise ValueError("scope erk applies to pruning at initialisation, not to IMP")
     chain = [dense_level(base)]
     for level in range(1, levels + 1):
         chain.append(dataclasses.replace(base, level=LevelHparams(
@@ -177,15 +198,17 @@ def imp_chain(base: LTHHparams, levels: int) -> list[LTHHparams]:
 
 def derived(parent: LTHHparams, source: str, control_seed: int = 0,
             training: TrainingHparams | None = None) -> LTHHparams:
-    """A control or branch of an IMP level: same mask (or its counts), other weights or training.
+    """A control, ablation or branch of a mask source: same mask (or its counts), other weights.
 
     Parameters
     ----------
     parent : LTHHparams
-        An IMP level ``L >= 1``.
+        An IMP level ``L >= 1`` (every source), a one-shot or a pai run (the ablations).
     source : str
-        ``reinit`` (same mask, fresh weights), ``random-prune`` (random mask with the same counts)
-        or ``retrain`` (same mask and start weights, other training settings).
+        ``reinit`` (same mask, fresh weights), ``random-prune`` (random mask with the same counts,
+        IMP only), ``shuffle`` (the mask shuffled within each layer), ``invert`` (the lowest scores
+        kept at the same per-layer counts) or ``retrain`` (same mask and start weights, other
+        training settings, IMP only).
     control_seed : int
         Seed of the control's randomness.
     training : TrainingHparams, optional
@@ -196,10 +219,13 @@ def derived(parent: LTHHparams, source: str, control_seed: int = 0,
     LTHHparams
         At the parent's level, naming the parent's hash.
     """
-    if source not in ("reinit", "random-prune", "retrain"):
-        raise ValueError(f"unknown control {source!r}; choose reinit, random-prune or retrain")
-    if parent.level.source != "imp":
-        raise ValueError(f"a {source} run derives from an IMP level >= 1")
+    allowed = ("reinit", "random-prune", "retrain", "shuffle", "invert")
+    if source not in allowed:
+        raise ValueError(f"unknown control {source!r}; choose one of {', '.join(allowed)}")
+    parents = MASK_SOURCES if source in ABLATIONS else ("imp",)
+    if parent.level.source not in parents:
+        raise ValueError(f"a {source} run derives from a run of source {' or '.join(parents)}, "
+                         f"not {parent.level.source}")
     level = LevelHparams(level=parent.level.level, parent=hparams_hash(parent), source=source,
                          control_seed=control_seed)
     return dataclasses.replace(parent, training=training or parent.training, level=level)
@@ -220,8 +246,36 @@ def one_shot(base: LTHHparams, density: float) -> LTHHparams:
     LTHHparams
         A level-1 run whose parent is level 0.
     """
+    if base.pruning.scope == "erk":
+        raise ValueError("scope erk applies to pruning at initialisation, not to one-shot IMP")
     level = LevelHparams(level=1, parent=hparams_hash(dense_level(base)), source="one-shot",
                          density=density)
+    return dataclasses.replace(base, level=level)
+
+
+def pai(base: LTHHparams, criterion: str, density: float, rounds: int = 0) -> LTHHparams:
+    """Pruning at initialisation of ``base``'s ``theta_k`` by ``criterion`` to ``density``.
+
+    Parameters
+    ----------
+    base : LTHHparams
+        Data, model, training, pruning scope (global, layerwise or erk), exclusions and rewind
+        point ``k`` (the weights scored and trained).
+    criterion : str
+        A registered pruning criterion (``magnitude``, ``snip``, ``grasp``, ``synflow``,
+        ``random``, ...).
+    density : float
+        Target overall density in (0, 1] of the pruned layers.
+    rounds : int
+        Pruning rounds on the exponential schedule (0: the criterion's default).
+
+    Returns
+    -------
+    LTHHparams
+        A level-1 run whose parent is level 0 (the lineage's initialisation).
+    """
+    level = LevelHparams(level=1, parent=hparams_hash(dense_level(base)), source="pai",
+                         density=density, criterion=criterion, rounds=rounds)
     return dataclasses.replace(base, level=level)
 
 
