@@ -111,7 +111,7 @@ def make_batches(hparams: RunHparams, runtime: RuntimeConfig, device: torch.devi
 
     common = {"device": device, "rank": dist.rank, "world_size": dist.world_size,
               "num_workers": runtime.num_workers}
-    train = Batches(split("train"), per_rank, hparams.training.seed, drop_last=d.drop_last,
+    train = Batches(split("train"), per_rank, hparams.training.order_seed, drop_last=d.drop_last,
                     **common)
     val = Batches(split("val"), per_rank, None, drop_last=False, **common) if d.val_size else None
     test = Batches(split("test"), per_rank, None, drop_last=False, **common)

@@ -192,6 +192,13 @@ class TrainingHparams:
     label_smoothing: float = hp(0.0, "label smoothing of the cross-entropy loss")
     eval_every: int = hp(0, "evaluate every N iterations (0: once per epoch)")
     seed: int = hp(0, "seed of the initialisation and of the data order")
+    data_seed: int | None = hp(None, "seed of the data order alone (default: --seed); copies "
+                                     "trained with other data orders measure SGD noise")
+
+    @property
+    def order_seed(self) -> int:
+        """The seed of the data order: ``data_seed``, else ``seed``."""
+        return self.seed if self.data_seed is None else self.data_seed
 
     def __post_init__(self) -> None:
         _check_choice(self.optimizer, OPTIMIZERS, "optimizer")
@@ -204,6 +211,9 @@ class TrainingHparams:
             if self.weight_decay == DEFAULT_WEIGHT_DECAY[self.optimizer]:
                 # the optimiser's default spelled out names the same run as leaving it out
                 object.__setattr__(self, "weight_decay", None)
+        if self.data_seed == self.seed:
+            # the data order of the seed spelled out names the same run as leaving it out
+            object.__setattr__(self, "data_seed", None)
         _check_positive(self.lr, "learning rate")
         _check_positive(self.epochs, "epochs")
         _check_positive(self.gamma, "gamma")

@@ -207,8 +207,9 @@ def derived(parent: LTHHparams, source: str, control_seed: int = 0,
     source : str
         ``reinit`` (same mask, fresh weights), ``random-prune`` (random mask with the same counts,
         IMP only), ``shuffle`` (the mask shuffled within each layer), ``invert`` (the lowest scores
-        kept at the same per-layer counts) or ``retrain`` (same mask and start weights, other
-        training settings, IMP only).
+        kept at the same per-layer counts) or ``retrain`` (same mask and start weights
+        ``theta_k``, other training settings; from an IMP level, or from level 0 whose copies
+        start at the ``pruning.rewind`` of ``parent``).
     control_seed : int
         Seed of the control's randomness.
     training : TrainingHparams, optional
@@ -222,7 +223,8 @@ def derived(parent: LTHHparams, source: str, control_seed: int = 0,
     allowed = ("reinit", "random-prune", "retrain", "shuffle", "invert")
     if source not in allowed:
         raise ValueError(f"unknown control {source!r}; choose one of {', '.join(allowed)}")
-    parents = MASK_SOURCES if source in ABLATIONS else ("imp",)
+    parents = {"retrain": ("dense", "imp")}.get(source, MASK_SOURCES if source in ABLATIONS
+                                                  else ("imp",))
     if parent.level.source not in parents:
         raise ValueError(f"a {source} run derives from a run of source {' or '.join(parents)}, "
                          f"not {parent.level.source}")
