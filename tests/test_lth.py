@@ -201,7 +201,7 @@ def test_bad_requests(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="levels"):
         run_lth(small(), -1, runs_dir=tmp_path, runtime=CPU)
     with pytest.raises(ValueError, match="unknown control"):
-        run_lth(small(), 1, ["shuffle"], runs_dir=tmp_path, runtime=CPU)
+        run_lth(small(), 1, ["scramble"], runs_dir=tmp_path, runtime=CPU)
     with pytest.raises(ValueError, match="0 weights in layer"):
         run_lth(small(rate=1.0), 1, runs_dir=tmp_path, runtime=CPU)
     with pytest.raises(ValueError, match="beyond"):
@@ -232,7 +232,7 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "early_stop_step" in out and out.count("yes") == 5
 
 
-@pytest.mark.parametrize("bad", [["--rate", "1.5"], ["--levels", "-1"], ["--control", "shuffle"],
+@pytest.mark.parametrize("bad", [["--rate", "1.5"], ["--levels", "-1"], ["--control", "scramble"],
                                  ["--rewind", "5"]])
 def test_cli_bad_input_one_line_exit_2(tmp_path: Path, bad: list[str],
                                        capsys: pytest.CaptureFixture[str]) -> None:

@@ -133,3 +133,34 @@ def test_unknown_criterion_and_ablation() -> None:
         run_pai(small(), "nope", 0.5)
     with pytest.raises(ValueError, match="unknown ablation 'x'"):
         run_pai(small(), "snip", 0.5, ablations=("x",))
+
+
+def test_retraining_variants_start_from_the_trained_weights(tmp_path: Path) -> None:
+    from empirical.algorithms.lth import control_run, start_state
+    from empirical.algorithms.train import lr_at
+
+    base = dataclasses.replace(small("layerwise"), training=TrainingHparams(
+        optimizer="sgd", lr=0.1, schedule="cosine", epochs=2, eval_every=4),
+        pruning=PruningHparams(rate=0.5, output_rate=0.25, rewind="3it"))
+    rows = run_lth(base, 1, controls=("lr-rewind", "finetune"), runs_dir=tmp_path, runtime=CPU)
+    assert [r["source"] for r in rows] == ["dense", "imp", "lr-rewind", "finetune"]
+    level0, level1 = imp_chain(base, 1)
+    trained = torch.load(RunStore.for_run(tmp_path, "lth", level0).path / "checkpoint.pt",
+                         weights_only=False)["model"]
+    masks = ticket_masks(tmp_path, level1)
+    from empirical.algorithms.mpt import make_batches
+    from empirical.device import Distributed
+
+    spe = make_batches(base, CPU, torch.device("cpu"), Distributed())[0].steps_per_epoch
+    for control in ("lr-rewind", "finetune"):
+        run = control_run(level1, control, steps_per_epoch=spe)
+        assert torch.equal(ticket_masks(tmp_path, run)[name := "layers.1"], masks[name])
+        start = start_state(run, masks, 3, tmp_path, CPU)
+        assert torch.equal(start["layers.1.weight"], trained["layers.1.weight"] * masks[name])
+    lr_rewind, finetune = rows[2], rows[3]
+    assert lr_rewind["steps"] == finetune["steps"] == rows[1]["steps"] == 2 * spe
+    assert lr_rewind["rewind_step"] == finetune["rewind_step"] == 3
+    tuned = control_run(level1, "finetune", steps_per_epoch=spe).training
+    assert tuned.schedule == "constant"
+    # cosine per epoch over 2 epochs: the last epoch runs at 0.1 * (1 + cos(pi / 2)) / 2
+    assert tuned.lr == lr_at(2 * spe - 1, base.training, spe) == pytest.approx(0.05)

@@ -50,6 +50,7 @@ from empirical.algorithms.train import (
     FitHooks,
     FitResult,
     fit,
+    lr_at,
     selection_summary,
     tensorboard_writer_class,
     total_steps,
@@ -58,6 +59,7 @@ from empirical.config.hparams import RuntimeConfig, default_runs_dir, from_dict,
 from empirical.config.lth_hparams import (
     CONTROLS,
     KIND,
+    RETRAININGS,
     LevelHparams,
     LTHHparams,
     derived,
@@ -376,7 +378,11 @@ def start_state(hparams: LTHHparams, masks: pruning.Masks, step: int,
         mask buffers hold ``masks``; BatchNorm buffers are those of ``theta_k``.
     """
     root = lineage_root(runs_dir, hparams) if hparams.level.source != "dense" else hparams
-    if hparams.level.source == "reinit":
+    if hparams.level.source in RETRAININGS:
+        pruned_from, store = _finished_parent(runs_dir, read_hparams(runs_dir,
+                                                                     hparams.level.parent))
+        model = trained_model(pruned_from, store)
+    elif hparams.level.source == "reinit":
         seed = _seed(hparams.training.seed, hparams.level.control_seed, hparams.level.level,
                      _REINIT_STREAM)
         model = build_lth_model(hparams, seed)
@@ -602,8 +608,9 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
     levels : int
         The last pruning level ``N >= 0`` (levels ``0..N`` are trained or read back).
     controls : sequence of str
-        Any of ``"reinit"`` and ``"random-prune"``, run at each level ``>= 1`` with the IMP mask
-        (or its counts) of that level.
+        Any of :data:`empirical.config.lth_hparams.CONTROLS`, run at each level ``>= 1``: the
+        controls ``reinit`` and ``random-prune``, the ablations ``shuffle`` and ``invert``, and
+        the retraining variants ``lr-rewind`` and ``finetune`` (:func:`control_run`).
     control_seed : int
         Seed of the controls.
     runs_dir, runtime
@@ -629,12 +636,50 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
         if on_row is not None:
             on_row(row)
 
+    spe = 0
+    if "finetune" in controls:
+        spe = make_batches(base, runtime, torch.device("cpu"), Distributed())[0].steps_per_epoch
     for hparams in imp_chain(base, levels):
         done(run_level(hparams, runs_dir, runtime, capture_rewind=base.pruning.rewind))
         if hparams.level.level >= 1:
             for control in controls:
-                done(run_level(derived(hparams, control, control_seed), runs_dir, runtime))
+                done(run_level(control_run(hparams, control, control_seed, spe), runs_dir,
+                               runtime))
     return rows
+
+
+def control_run(level: LTHHparams, control: str, control_seed: int = 0,
+                steps_per_epoch: int = 0) -> LTHHparams:
+    """The run of a control, ablation or retraining variant of an IMP level.
+
+    ``finetune`` trains at the final learning rate of the level's schedule (the rate of its last
+    step, :func:`empirical.algorithms.train.lr_at`), constant, for the same steps as the level
+    (Renda et al. 2020, "fine-tuning"); the others keep the level's training settings.
+
+    Parameters
+    ----------
+    level : LTHHparams
+        An IMP level ``>= 1``.
+    control : str
+        One of :data:`empirical.config.lth_hparams.CONTROLS`.
+    control_seed : int
+        Seed of the control's randomness.
+    steps_per_epoch : int
+        Batches per epoch of the training data (needed by ``finetune``).
+
+    Returns
+    -------
+    LTHHparams
+    """
+    if control != "finetune":
+        return derived(level, control, control_seed)
+    if steps_per_epoch < 1:
+        raise ValueError("finetune needs the steps per epoch of the training data")
+    t = level.training
+    final = lr_at(total_steps(t, steps_per_epoch) - 1, t, steps_per_epoch)
+    constant = dataclasses.replace(t, schedule="constant", lr=final, milestones=None,
+                                   warmup_steps=0, warmup_epochs=0)
+    return derived(level, "finetune", control_seed, training=constant)
 
 
 def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike | None = None,

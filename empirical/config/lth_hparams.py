@@ -17,7 +17,11 @@ An IMP experiment is a family of runs in the run store (kind ``lth``), each an
 - the sanity ablations of a mask source (an ``imp``, ``one-shot`` or ``pai`` run; Frankle et al.,
   ICLR 2021): ``reinit`` (its mask, fresh weights), ``shuffle`` (its mask shuffled within each
   layer, start from ``theta_k``) and ``invert`` (its last selection with the scores negated, keeping
-  the lowest, at its per-layer counts; start from ``theta_k``).
+  the lowest, at its per-layer counts; start from ``theta_k``);
+- the retraining variants of an IMP level L (Renda, Frankle & Carbin, ICLR 2020): its mask on the
+  trained weights ``theta_T`` of level L-1, retrained from step ``k`` for the same budget as weight
+  rewinding, with the learning-rate schedule replayed from step ``k`` (``lr-rewind``) or at the
+  schedule's final learning rate (``finetune``).
 
 Every non-dense run names its parent's hash, so a level's hash depends on the whole chain before
 it; raising the number of levels reuses the finished ones. Level 0 carries only ``pruning.init``
@@ -43,9 +47,10 @@ from empirical.config.hparams import (
 
 KIND = "lth"
 SOURCES = ("dense", "imp", "reinit", "random-prune", "retrain", "one-shot", "pai", "shuffle",
-           "invert")
-CONTROLS = ("reinit", "random-prune")
+           "invert", "lr-rewind", "finetune")
 ABLATIONS = ("reinit", "shuffle", "invert")
+RETRAININGS = ("lr-rewind", "finetune")
+CONTROLS = ("reinit", "random-prune", "shuffle", "invert", *RETRAININGS)
 MASK_SOURCES = ("imp", "one-shot", "pai")
 PRUNING_SCOPES = (*SCOPES, "erk")
 _REWIND = re.compile(r"^(\d+)(it|ep)?$")
@@ -207,9 +212,11 @@ def derived(parent: LTHHparams, source: str, control_seed: int = 0,
     source : str
         ``reinit`` (same mask, fresh weights), ``random-prune`` (random mask with the same counts,
         IMP only), ``shuffle`` (the mask shuffled within each layer), ``invert`` (the lowest scores
-        kept at the same per-layer counts) or ``retrain`` (same mask and start weights
-        ``theta_k``, other training settings; from an IMP level, or from level 0 whose copies
-        start at the ``pruning.rewind`` of ``parent``).
+        kept at the same per-layer counts), ``lr-rewind`` / ``finetune`` (same mask on the trained
+        weights of the level before, IMP only; ``finetune`` takes its constant-rate
+        ``training`` from :func:`empirical.algorithms.lth.control_run`) or ``retrain`` (same mask
+        and start weights ``theta_k``, other training settings; from an IMP level, or from level
+        0, whose copies start at the ``pruning.rewind`` of ``parent``).
     control_seed : int
         Seed of the control's randomness.
     training : TrainingHparams, optional
@@ -220,7 +227,7 @@ def derived(parent: LTHHparams, source: str, control_seed: int = 0,
     LTHHparams
         At the parent's level, naming the parent's hash.
     """
-    allowed = ("reinit", "random-prune", "retrain", "shuffle", "invert")
+    allowed = ("reinit", "random-prune", "retrain", "shuffle", "invert", *RETRAININGS)
     if source not in allowed:
         raise ValueError(f"unknown control {source!r}; choose one of {', '.join(allowed)}")
     parents = {"retrain": ("dense", "imp")}.get(source, MASK_SOURCES if source in ABLATIONS

@@ -63,7 +63,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         f"{DEFAULT_LEVELS}; not with --one-shot)")
     parser.add_argument("--control", type=list_of(str), default=[],
                         help="controls at every level >= 1, comma separated: reinit (same mask, "
-                        "fresh weights), random-prune (random mask, same counts)")
+                        "fresh weights), random-prune (random mask, same counts), shuffle (mask "
+                        "shuffled within each layer), invert (lowest magnitudes kept, same "
+                        "counts), lr-rewind (mask on the trained weights, learning-rate schedule "
+                        "replayed from the rewind step), finetune (mask on the trained weights, "
+                        "final learning rate)")
     parser.add_argument("--control-seed", type=seed, default=0,
                         help="seed of the controls' randomness (default: 0)")
     parser.add_argument("--one-shot", type=fraction, metavar="DENSITY",
