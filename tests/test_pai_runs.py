@@ -164,3 +164,29 @@ def test_retraining_variants_start_from_the_trained_weights(tmp_path: Path) -> N
     assert tuned.schedule == "constant"
     # cosine per epoch over 2 epochs: the last epoch runs at 0.1 * (1 + cos(pi / 2)) / 2
     assert tuned.lr == lr_at(2 * spe - 1, base.training, spe) == pytest.approx(0.05)
+
+
+def test_cli_pai_and_stability(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from verify.cli.main import main
+
+    common = ["--preset", "digits-lth", "--epochs", "1", "--runs-dir", str(tmp_path), "--json"]
+    assert main(["train", "pai", "--criterion", "magnitude", "--density", "0.2",
+                 "--ablation", "invert", *common]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["source"] for r in rows] == ["dense", "pai", "invert"]
+    assert rows[1]["density"] == pytest.approx(0.2, abs=1e-3)
+    assert main(["train", "stability", "--level", "0", "--points", "3", *common]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["alphas"] == [0.0, 0.5, 1.0] and summary["reused"] == [False, False]
+    barrier = max(summary["test_error"]) - (summary["test_error"][0]
+                                            + summary["test_error"][-1]) / 2
+    assert summary["test_instability"] == pytest.approx(barrier)
+    for bad in (["--ablation", "flip"], ["--density", "0"], ["--criterion", "nope"]):
+        argv = ["train", "pai", "--criterion", "snip", "--density", "0.5", *common, *bad]
+        try:
+            code = main(argv)
+        except SystemExit as err:
+            code = err.code
+        assert code == 2

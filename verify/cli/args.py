@@ -26,10 +26,11 @@ from verify.cli.common import (
     unit_interval,
 )
 
-_PARSERS = {"int": int, "int | None": int, "float": float, "float | None": float, "str": str, "str | None": str,
-            "tuple[int, ...] | None": list_of(positive_int)}
+_PARSERS = {"int": int, "int | None": int, "float": float, "float | None": float, "str": str,
+            "str | None": str, "tuple[int, ...] | None": list_of(positive_int)}
 FIELD_TYPES = {
-    "seed": seed, "split_seed": seed, "data_seed": seed, "batch_size": positive_int, "val_size": nonnegative_int,
+    "seed": seed, "split_seed": seed, "data_seed": seed, "batch_size": positive_int,
+    "val_size": nonnegative_int,
     "epochs": positive_int, "iterations": nonnegative_int, "eval_every": nonnegative_int,
     "warmup_steps": nonnegative_int, "anneal_epochs": nonnegative_int,
     "num_workers": nonnegative_int, "lr": positive_float, "momentum": unit_interval,

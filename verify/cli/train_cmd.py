@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli import train_lth, train_mpt
+from verify.cli import train_lth, train_mpt, train_pai
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` and its algorithms to the ``tickets`` parser."""
     parser = subparsers.add_parser(
         "train",
-        help="train a ticket: biprop (MPT), edge-popup, dense, or lth (IMP)",
+        help="train a ticket: biprop (MPT), edge-popup, dense, lth (IMP), pai (pruning at init), "
+        "or measure stability",
         description="Train a ticket. Each algorithm's run is hashed into the run store: a "
         "finished run is never recomputed and a killed run resumes.",
     )
     algorithms = parser.add_subparsers(dest="algorithm", metavar="ALGORITHM", required=True)
     train_mpt.register(algorithms)
     train_lth.register(algorithms)
+    train_pai.register(algorithms)

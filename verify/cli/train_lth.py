@@ -48,7 +48,6 @@ def _add_pruning_flags(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``lth`` to ``tickets train``."""
-    from empirical.config.hparams import DatasetHparams, ModelHparams, TrainingHparams
     from empirical.config.presets import presets_for
 
     text = "iterative magnitude pruning: lottery tickets with rewinding and controls"
@@ -57,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=f"{text} (Frankle & Carbin, ICLR 2019; Frankle et al. 2020). Each level "
         "prunes floor(rate * remaining) weights of smallest |w|, resets the survivors to theta_0 "
         "or theta_k (--rewind) and retrains. Presets: " + ", ".join(presets_for("lth")) + ".")
-    add_common_flags(parser)
+    add_lth_flags(parser)
     parser.add_argument("--levels", type=nonnegative_int, default=None,
                         help=f"last pruning level N: levels 0..N are trained (default: "
                         f"{DEFAULT_LEVELS}; not with --one-shot)")
@@ -73,11 +72,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--one-shot", type=fraction, metavar="DENSITY",
                         help="instead of IMP levels: prune the trained dense network once to "
                         "this density and retrain")
+    parser.set_defaults(func=run, algorithm="lth")
+
+
+def add_lth_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every LTH-family command shares: preset, store, runtime and the four sections."""
+    from empirical.config.hparams import DatasetHparams, ModelHparams, TrainingHparams
+
+    add_common_flags(parser)
     add_dataclass_flags(parser, "dataset", DatasetHparams)
     add_dataclass_flags(parser, "model", ModelHparams)
     add_dataclass_flags(parser, "training", TrainingHparams)
     _add_pruning_flags(parser)
-    parser.set_defaults(func=run, algorithm="lth")
 
 
 def hparams_from_args(args: argparse.Namespace) -> Any:
@@ -97,39 +103,55 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
                          for name, cls in classes.items()})
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train (or read back) every level and print one row per level (and control)."""
-    from empirical.algorithms.lth import run_lth, run_one_shot
-    from empirical.config.lth_hparams import CONTROLS
-    from empirical.device import distributed_from_env
+def checked_hparams(args: argparse.Namespace) -> Any:
+    """:func:`hparams_from_args`, refusing a model name the registry does not know."""
     from empirical.models import MODEL_NAMES
 
-    if args.one_shot is not None and args.levels is not None:
-        raise ValueError("--one-shot prunes once: it takes no --levels")
-    if args.one_shot is not None and args.control:
-        raise ValueError("--one-shot runs no controls: drop --control")
-    levels = DEFAULT_LEVELS if args.levels is None else args.levels
     base = hparams_from_args(args)
     if base.model.name not in MODEL_NAMES:
         raise ValueError(f"unknown model {base.model.name!r}; choose one of "
                          f"{', '.join(MODEL_NAMES)}")
-    unknown = [c for c in args.control if c not in CONTROLS]
-    if unknown:
-        raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
-    runtime = runtime_from_args(args)
+    return base
+
+
+def show_row(args: argparse.Namespace, keys: list[str]) -> Any:
+    """A callback printing each finished row: JSON on stdout with ``--json``, else a line."""
+    from empirical.device import distributed_from_env
+
     first_process = distributed_from_env().rank == 0  # under torchrun only rank 0 reports
 
     def show(row: dict[str, Any]) -> None:
         if not first_process:
             return
         if args.json:
-            emit([{k: row.get(k) for k in JSON_KEYS}], True)
+            emit([{k: row.get(k) for k in keys}], True)
             sys.stdout.flush()
         else:
             status = "reused" if row["reused"] else "trained"
             print(f"{status} level {row['level']} ({row['source']}) density {row['density']:.4f} "
-                  f"test acc {row['test_acc']:.4f} -> {row['run_dir']}", file=sys.stderr)
+                  f"test acc {100 * row['test_acc']:.2f}% -> {row['run_dir']}", file=sys.stderr)
 
+    return show
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or read back) every level and print one row per level (and control)."""
+    from empirical.algorithms.lth import run_lth, run_one_shot
+    from empirical.config.lth_hparams import CONTROLS
+    from empirical.device import distributed_from_env
+
+    if args.one_shot is not None and args.levels is not None:
+        raise ValueError("--one-shot prunes once: it takes no --levels")
+    if args.one_shot is not None and args.control:
+        raise ValueError("--one-shot runs no controls: drop --control")
+    levels = DEFAULT_LEVELS if args.levels is None else args.levels
+    base = checked_hparams(args)
+    unknown = [c for c in args.control if c not in CONTROLS]
+    if unknown:
+        raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
+    runtime = runtime_from_args(args)
+    first_process = distributed_from_env().rank == 0
+    show = show_row(args, JSON_KEYS)
     if args.one_shot is not None:
         rows = [run_one_shot(base, args.one_shot, args.runs_dir, runtime)]
         show(rows[0])
