@@ -174,6 +174,58 @@ class LTHScale:
 
 
 @dataclass(frozen=True)
+class PaIMethod:
+    """A pruning-at-initialisation arm: a criterion with a pool scope."""
+
+    label: str
+    criterion: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class PruningScale:
+    """Sizes of the pruning-method study.
+
+    Attributes
+    ----------
+    models : mapping
+        Plot label -> LTH preset.
+    levels : int
+        Last IMP level; every method runs at the densities of levels ``1..levels``.
+    rewind : str
+        The rewind point ``k`` of the rewinding lineage (IMP rewind, LR rewinding, fine-tuning).
+    pai : tuple of PaIMethod
+        The pruning-at-initialisation arms.
+    ablation_levels : tuple of int
+        IMP levels at whose densities the ablations run.
+    ablated : tuple of str
+        The arms ablated there (``IMP (reset)`` and PaI labels).
+    stability_rewinds : tuple of str
+        Rewind points ``k`` of the instability curves (``0it`` and ``rewind`` have IMP lineages).
+    stability_levels : tuple of int
+        IMP levels whose tickets are copied (0: dense).
+    collapse_densities : tuple of float
+        Densities of the collapse table (masks only, no training).
+    seeds : tuple of int
+        Seeds (initialisation and data order of each lineage).
+    training : mapping
+        Training overrides of every preset.
+    """
+
+    models: Mapping[str, str]
+    levels: int
+    rewind: str
+    pai: tuple[PaIMethod, ...]
+    ablation_levels: tuple[int, ...]
+    ablated: tuple[str, ...]
+    stability_rewinds: tuple[str, ...]
+    stability_levels: tuple[int, ...]
+    collapse_densities: tuple[float, ...]
+    seeds: tuple[int, ...]
+    training: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WidthDepthScale:
     """The width/depth notebook: an MLP grid of depths and widths, and the theory's width."""
 
@@ -295,6 +347,15 @@ def _trained(label: str, dataset: str, preset: str, widths: tuple[int, ...],
 
 
 _SCORE_ADAM = {"optimizer": "adam", "lr": 0.01, "schedule": "cosine"}
+
+# the pruning-at-initialisation arms of the pruning-method study (global scope as in the papers;
+# random masks with uniform and ERK layer densities)
+_PAI_METHODS = (PaIMethod("SNIP", "snip", "global"), PaIMethod("GraSP", "grasp", "global"),
+                PaIMethod("SynFlow", "synflow", "global"),
+                PaIMethod("magnitude at init", "magnitude", "global"),
+                PaIMethod("random", "random", "layerwise"),
+                PaIMethod("random (ERK)", "random", "erk"))
+_ALL_ARMS = ("IMP (reset)", *(m.label for m in _PAI_METHODS))
 
 STUDIES: dict[str, dict[str, Any]] = {
     "subset_sum": {
@@ -444,6 +505,33 @@ STUDIES: dict[str, dict[str, Any]] = {
             seek_training={**_SCORE_ADAM, "lr": 0.05, "epochs": 100}, seeds=(0, 1, 2, 3, 4),
             seek_batch_size=256),
     },
+    # pruning methods at matched density (IMP, LR rewinding, fine-tuning, pruning at init),
+    # ablations, instability and collapse
+    "pruning_methods": {
+        "smoke": PruningScale(
+            {"MLP-64-64 (digits)": "digits-lth"}, levels=2, rewind="2it",
+            pai=_PAI_METHODS,
+            ablation_levels=(2,), ablated=("IMP (reset)", "SNIP"),
+            stability_rewinds=("0it", "2it"), stability_levels=(0, 1),
+            collapse_densities=(0.1, 0.01, 0.001), seeds=(0,),
+            training={"epochs": 2, "schedule": "cosine"}),
+        "cpu": PruningScale(
+            {"LeNet-300-100 (MNIST 5k)": "mnist5k-lth"}, levels=10, rewind="100it",
+            pai=_PAI_METHODS,
+            ablation_levels=(3, 7, 10), ablated=_ALL_ARMS,
+            stability_rewinds=("0it", "100it", "500it"),
+            stability_levels=(0, 3, 7), collapse_densities=(0.1, 0.03, 0.01, 0.003, 0.001),
+            # a decaying schedule, so that fine-tuning (final rate) and LR rewinding differ
+            seeds=(0, 1, 2), training={"schedule": "cosine"}),
+        "paper": PruningScale(
+            {"LeNet-300-100": "lenet-300-100-lth", "Conv-2": "conv2-lth"}, levels=15,
+            rewind="1000it",
+            pai=_PAI_METHODS,
+            ablation_levels=(3, 7, 11), ablated=_ALL_ARMS,
+            stability_rewinds=("0it", "100it", "500it", "2000it"),
+            stability_levels=(0, 3, 7, 11),
+            collapse_densities=(0.1, 0.03, 0.01, 0.003, 0.001, 0.0003), seeds=(0, 1, 2)),
+    },
     "width_depth": {
         "smoke": WidthDepthScale("digits", _DIGITS_MPT, (2, 3), (16, 64), 0.5, (0,),
                                  training={"epochs": 5}, theory_block_sizes=(4, 16)),
@@ -476,7 +564,7 @@ def get_scale(study: str, scale: str) -> Any:
     Returns
     -------
     SubsetSumScale | ConstructionScale | ProbabilityScale | ConvScale | SignScale | MPTScale |
-    LTHScale | WidthDepthScale | TrainedWidthScale | PlantedScale
+    LTHScale | PruningScale | WidthDepthScale | TrainedWidthScale | PlantedScale
     """
     check_scale(scale)
     if study not in STUDIES:
@@ -491,7 +579,7 @@ def datasets_of(study: str, scale: str) -> tuple[str, ...]:
         return (sizes.dataset,)
     if isinstance(sizes, TrainedWidthScale):
         return tuple(sorted({t.dataset for t in sizes.targets}))
-    if isinstance(sizes, LTHScale):
+    if isinstance(sizes, LTHScale | PruningScale):
         from empirical.config.presets import get_preset
 
         return tuple(sorted({get_preset(p).section("dataset")["name"]

@@ -341,6 +341,7 @@ def prune_scores_to_density(
     density: float | Mapping[str, float],
     scope: str = "layerwise",
     exclude: Collection[str] = (),
+    allow_empty: bool = False,
 ) -> Masks:
     """Keep the highest-scoring weights: ``ceil(d n)`` of each pool of ``n`` weights stay.
 
@@ -362,6 +363,9 @@ def prune_scores_to_density(
         Pool per layer or over all non-excluded layers.
     exclude : collection of str
         Layers (or ``"output"``) left as they are.
+    allow_empty : bool
+        Allow a global pool to empty a layer (layer collapse, which pruning at initialisation
+        reports instead of refusing); otherwise that raises ``ValueError``.
 
     Returns
     -------
@@ -388,7 +392,8 @@ def prune_scores_to_density(
             )
         pruned = _prune_pool([scores[n] for n in group], [new[n] for n in group], remaining - keep)
         new.update(zip(group, pruned, strict=True))
-    _check_nonempty(new, pool)
+    if not allow_empty:
+        _check_nonempty(new, pool)
     return new
 
 

@@ -169,7 +169,7 @@ def prune_at_init(model: nn.Module, criterion: str, density: float, *,
         target = _round_densities(shapes, density ** (k / rounds), scope, exclude)
         masks = pruning.prune_scores_to_density(
             {n: s.cpu() for n, s in scores.items()}, masks, target,
-            "global" if scope == "global" else "layerwise", exclude)
+            "global" if scope == "global" else "layerwise", exclude, allow_empty=True)
         set_masks_(model, masks)
     return PaIResult(masks=masks, criterion=criterion, rounds=rounds,
                      collapse=collapse_report(model, masks, shape))
