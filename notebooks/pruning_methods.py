@@ -46,7 +46,7 @@ use_style()
 sizes = get_scale("pruning_methods", SCALE)
 outputs = Outputs(
     "pruning_methods", SCALE, OUT_DIR,
-    figures=["accuracy", "ablations", "instability"],
+    figures=["accuracy", "ablations", "instability", "supermask"],
     tables={"summary": ["model", "family", "arm", "of", "level", "weights_remaining", "test_acc",
                         "test_acc_low", "test_acc_high", "diff_vs_reference", "diff_low",
                         "diff_high", "seeds"],
@@ -54,6 +54,11 @@ outputs = Outputs(
                          "outputs_reachable", "outputs"],
             "instability_runs": ["model", "seed", "level", "rewind", "density", "train_instability",
                             "test_instability", "test_size", "hash", "hash_2"],
+            "supermask_runs": ["model", "seed", "arm", "level", "weights_remaining",
+                               "supermask_acc", "signed_constant_acc", "hash"],
+            "cost": ["model", "seed", "arm", "family", "level", "density", "nonzero_params",
+                     "flops_dense", "flops_masked", "flops_ratio", "ticket_bits",
+                     "bits_per_weight", "hash"],
             "runs": ["model", "seed", "family", "arm", "level", "weights_remaining", "test_acc",
                      "outputs_reachable", "hash"]},
 )
@@ -151,6 +156,32 @@ outputs.figure(fig, "instability", "Instability (Frankle et al., ICML 2020): the
                f"for the dense network and IMP tickets (31 points on the path; test set "
                f"{TEST_SIZE} images; mean over {len(SEEDS)} seed(s)).", SEEDS, STABILITY_HASHES,
                DATA)
+
+# %%
+supermask = pd.DataFrame(pruning_study.supermask_table(rows, runs_dir(RUNS_DIR), DATA_DIR))
+supermask[["supermask_acc", "signed_constant_acc"]] *= 100
+fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.2), squeeze=False)
+for ax, model in zip(axes[0], models, strict=True):
+    part = supermask[supermask["model"] == model]
+    for arm, group in part.groupby("arm", sort=False):
+        means = group.groupby("weights_remaining")["supermask_acc"].mean()
+        ax.plot(means.index, means.values, marker="o", label=arm)
+    log_axis(ax, part["weights_remaining"].round(1), invert=True)
+    ax.set(xlabel="weights remaining (%)", ylabel="untrained test accuracy (%)", title=model)
+figure_legend(fig, axes[0][0], title="mask")
+outputs.figure(fig, "supermask", "Supermasks (Zhou et al., NeurIPS 2019): test accuracy of each "
+               "method's mask on the UNTRAINED initial weights, and of Zhou et al.'s 'large "
+               f"final, same sign' mask at the IMP densities (mean over {len(SEEDS)} seed(s); "
+               f"test set {TEST_SIZE} images; chance is 10%).", SEEDS, HASHES, DATA)
+
+# %%
+cost = pd.DataFrame(pruning_study.cost_table(rows, runs_dir(RUNS_DIR), DATA_DIR))
+outputs.table(cost, "cost", "What each ticket costs: nonzero parameters (kept weights plus "
+              "biases and BatchNorm parameters), FLOPs of one forward pass of the prunable layers "
+              "(2 x multiply-accumulates), dense and masked, and the bits of its packed ticket "
+              "file (lth layout).", SEEDS, HASHES, DATA)
+outputs.table(supermask, "supermask_runs", "Untrained accuracy (%) of every mask on theta_0 and "
+              "on its signed constants sign(theta_0) * std_l.", SEEDS, HASHES, DATA)
 
 # %%
 outputs.table(summary, "summary", "Every method and ablation per IMP level: mean test accuracy "

@@ -252,3 +252,66 @@ def summary(rows: Sequence[Mapping[str, Any]], reference: str = "IMP (reset)"
                     "diff_vs_reference": d_mean, "diff_low": d_low, "diff_high": d_high,
                     "seeds": int(group["seed"].nunique())})
     return out
+
+
+def supermask_table(rows: Sequence[Mapping[str, Any]], runs_dir: str | os.PathLike | None = None,
+                    data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The accuracy each method's mask carries by itself, untrained (Zhou et al., NeurIPS 2019).
+
+    For every pruned run of the ``method`` family: its mask on ``theta_0`` and on the signed
+    constants of ``theta_0``; and, at the density of each IMP (reset) level, Zhou et al.'s "large
+    final, same sign" mask of the trained dense network (arm ``large final, same sign``).
+
+    Returns
+    -------
+    list of dict
+        model, seed, arm, level, weights_remaining, supermask_acc, signed_constant_acc, hash.
+    """
+    from empirical.algorithms.lth import build_lth_model, read_hparams, trained_model
+    from empirical.algorithms.model_masks import prunable_weights
+    from empirical.config.lth_hparams import dense_level
+    from empirical.storage.store import RunStore
+    from verify.ticket_cost import large_final_same_sign, supermask_accuracy
+
+    data = None if data_dir is None else str(data_dir)
+    out = []
+    for row in rows:
+        if row["family"] != "method" or row["arm"] == "dense":
+            continue
+        hparams = read_hparams(runs_dir, row["hash"])
+        masks = RunStore.for_run(runs_dir, "lth", hparams).load_ticket()["masks"]
+        entries = [(row["arm"], masks)]
+        if row["arm"] == "IMP (reset)":
+            dense = dense_level(hparams)
+            initial = prunable_weights(build_lth_model(dense, dense.training.seed))
+            final = prunable_weights(trained_model(dense, RunStore.for_run(runs_dir, "lth",
+                                                                           dense)))
+            entries.append(("large final, same sign",
+                            large_final_same_sign(initial, final, row["density"])))
+        for arm, mask in entries:
+            out.append({"model": row["model"], "seed": row["seed"], "arm": arm,
+                        "level": row["level"], "weights_remaining": row["weights_remaining"],
+                        "supermask_acc": supermask_accuracy(hparams, mask, runs_dir,
+                                                            data_dir=data),
+                        "signed_constant_acc": supermask_accuracy(
+                            hparams, mask, runs_dir, signed_constant=True, data_dir=data),
+                        "hash": row["hash"]})
+    return out
+
+
+def cost_table(rows: Sequence[Mapping[str, Any]], runs_dir: str | os.PathLike | None = None,
+               data_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """:func:`verify.ticket_cost.cost_row` of every run of the study, with its arm and level."""
+    from empirical.algorithms.lth import read_hparams
+    from empirical.storage.store import RunStore
+    from verify.ticket_cost import cost_row
+
+    data = None if data_dir is None else str(data_dir)
+    out = []
+    for row in rows:
+        path = RunStore.for_run(runs_dir, "lth", read_hparams(runs_dir, row["hash"])).path
+        cost = cost_row(path, data)
+        out.append({"model": row["model"], "seed": row["seed"], "arm": row["arm"],
+                    "family": row["family"], "level": row["level"],
+                    **{k: v for k, v in cost.items() if k != "layer_density"}})
+    return out
