@@ -173,3 +173,12 @@ def test_check_files_names_what_is_missing_without_reading(tmp_path: Path) -> No
         check_files("cifar10", tmp_path)
     with pytest.raises(FileNotFoundError, match="imagenet"):
         check_files("imagenet", tmp_path)
+
+
+def test_mnist1d_arguments_are_the_package_defaults() -> None:
+    from mnist1d.data import get_dataset_args
+
+    from empirical.data.generated import MNIST1D_ARGS
+
+    defaults = get_dataset_args(as_dict=True)
+    assert MNIST1D_ARGS == {k: v for k, v in defaults.items() if k not in ("seed", "url")}

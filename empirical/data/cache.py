@@ -25,6 +25,7 @@ The arrays read back are bit-identical (values, dtypes, shapes) to the ones gene
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -58,9 +59,10 @@ def cache_dir() -> Path:
     return Path(base) / CACHE_FOLDER
 
 
+@functools.cache
 def _version(package: str) -> str | None:
     """The installed version of distribution ``package`` (None when it is not installed: the
-    generator then raises its own error)."""
+    generator then raises its own error); looked up once per process."""
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
