@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset, TensorDataset
 
-from empirical.data.cache import cached_arrays
+from empirical.data.cache import cache_dir, cached_arrays
 from empirical.data.registry import (
     ARRAY_KEYS,
     DATA_ON_DEVICE,
@@ -58,8 +58,15 @@ def in_memory_arrays(spec: DatasetSpec, seed: int) -> dict[str, np.ndarray]:
                          source.packages, source.revision)
 
 
+@functools.lru_cache(maxsize=4)
+def _memo_arrays(spec: DatasetSpec, seed: int, cache: Path) -> dict[str, np.ndarray]:
+    """:func:`in_memory_arrays`, once per process for the train, val and test splits (``cache``,
+    the cache folder, only keys the memo)."""
+    return in_memory_arrays(spec, seed)
+
+
 def _in_memory(spec: DatasetSpec, seed: int) -> tuple[TensorDataset, TensorDataset]:
-    arrays = in_memory_arrays(spec, seed)
+    arrays = {k: v.copy() for k, v in _memo_arrays(spec, seed, cache_dir()).items()}
     missing = [k for k in ARRAY_KEYS if k not in arrays]
     if missing:
         raise ValueError(f"dataset {spec.name}: its arrays lack {', '.join(missing)}")
