@@ -12,9 +12,9 @@ from torch import nn
 from empirical.algorithms.train import FitHooks, fit
 from empirical.config.hparams import TrainingHparams
 from empirical.data import Batches
-from empirical.init import set_layer_weights_
-from empirical.layers import LayerConfig, kept_count, layer_alphas
+from empirical.layers import LayerConfig, layer_alphas, set_layer_weights_
 from empirical.models import build_model
+from empirical.topk import kept_count
 from theory.constructions import get_method
 from theory.networks import random_target
 from verify.planted import (

@@ -5,7 +5,7 @@ Kailkhura, ICLR 2021) returns a random source network and masks whose subnetwork
 target; a Plant 'n' Seek network (:mod:`verify.plant_seek`) hides a target's neurons in a random
 source. Either way a ticket is known to exist. This module loads such a source into the torch
 layer factory with frozen weights (:func:`factory_model`, through
-:func:`empirical.init.set_layer_weights_`) and asks the pruning algorithms to find a ticket on the
+:func:`empirical.layers.set_layer_weights_`) and asks the pruning algorithms to find a ticket on the
 task the planted ticket solves:
 
 - edge-popup (Ramanujan et al., CVPR 2020) and biprop (Diffenderfer & Kailkhura 2021) train
@@ -192,7 +192,7 @@ def teacher_task(target: Sequence[np.ndarray], n_train: int, n_test: int,
 def keep_for_count(total: int, count: int) -> float:
     """The kept fraction ``k`` for which the factory's top-k keeps exactly ``count`` of ``total``
     (``K = n - floor((1 - k) n)``, :func:`empirical.layers.kept_count`)."""
-    from empirical.layers import kept_count
+    from empirical.topk import kept_count
 
     if not 1 <= count <= total:
         raise ValueError(f"cannot keep {count} of {total} weights")
@@ -233,8 +233,7 @@ def factory_model(ticket: PlantedTicket, mode: str, keep: float = 1.0, seed: int
     import torch
 
     from empirical.algorithms.mpt import SCORE_MODES, freeze_for_score_training
-    from empirical.init import set_layer_weights_
-    from empirical.layers import LayerConfig
+    from empirical.layers import LayerConfig, set_layer_weights_
     from empirical.models import build_model
 
     widths = ticket.widths

@@ -197,7 +197,7 @@ def bench_gpu(models: Sequence[str] = GPU_MODELS, variants: Sequence[str] = VARI
     -------
     list of GpuBenchRow
     """
-    from empirical.layers import kept_count
+    from empirical.topk import kept_count
 
     _check_choices(models, GPU_MODELS, "model")
     _check_choices(variants, VARIANTS, "variant")
