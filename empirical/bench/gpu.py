@@ -84,6 +84,7 @@ def build_bench_variant(model_name: str, variant: str, keep: float, width_mult: 
     from empirical.algorithms import pruning
     from empirical.algorithms.lth import prunable_weights, set_masks_
     from empirical.algorithms.mpt import freeze_for_score_training
+    from empirical.config.hparams import ModelHparams
     from empirical.layers import LayerConfig
     from empirical.models import build_model
 
@@ -93,7 +94,8 @@ def build_bench_variant(model_name: str, variant: str, keep: float, width_mult: 
     cfg = LayerConfig(mode=mode, keep=keep if mode in ("edge-popup", "biprop") else 1.0,
                       scope=scope or "layerwise")
     torch.manual_seed(0)
-    model = build_model(model_name, CIFAR_CLASSES, CIFAR_SHAPE, cfg, width_mult=width_mult)
+    model = build_model(ModelHparams(model_name, width_mult=width_mult), CIFAR_CLASSES, CIFAR_SHAPE,
+                        cfg)
     if mode in ("edge-popup", "biprop"):
         freeze_for_score_training(model)
     if mode == "masked":

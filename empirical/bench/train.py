@@ -62,12 +62,13 @@ def _sorted_effective_weight(layer: nn.Module, mode: str, keep: float) -> Any:
 def build_variant(model_name: str, mode: str, variant: str, keep: float) -> nn.Module:
     """The model for one variant (``ours``, ``sort`` or ``dense``), seeded with 0."""
     from empirical.algorithms.mpt import freeze_for_score_training
+    from empirical.config.hparams import ModelHparams
     from empirical.layers import LayerConfig, prunable_layers
     from empirical.models import build_model
 
     torch.manual_seed(0)
     cfg = LayerConfig(mode="dense" if variant == "dense" else mode, keep=keep)
-    model = build_model(model_name, CIFAR_CLASSES, CIFAR_SHAPE, cfg)
+    model = build_model(ModelHparams(model_name), CIFAR_CLASSES, CIFAR_SHAPE, cfg)
     if variant != "dense":
         freeze_for_score_training(model)
     if variant == "sort":

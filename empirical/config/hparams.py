@@ -30,6 +30,10 @@ from typing import Any
 
 from empirical.data import DATA_ON_DEVICE
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
+from empirical.layers import NORMS, SCORE_MODES
+from empirical.mask_rules import MASK_RULES, SCOPES
+from empirical.models import MODEL_NAMES
+from empirical.models.registry import model_entry
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -66,11 +70,8 @@ SCHEDULES = ("cosine", "constant", "step")
 PRECISIONS = ("fp32", "bf16")
 WARMUP_STARTS = ("one", "zero")
 MILESTONE_UNITS = ("ep", "it")
-MODES = ("dense", "edge-popup", "biprop")
-SCOPES = ("layerwise", "global")
-MASK_RULES = ("topk", "bernoulli")
-
-BN_CHOICES = ("default", "none", "nonaffine", "affine")
+MODES = ("dense", *SCORE_MODES)
+BN_CHOICES = ("default", *NORMS)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
@@ -110,8 +111,9 @@ class DatasetHparams:
 class ModelHparams:
     """The architecture, built by :func:`empirical.models.build_model`."""
 
-    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...)", flag="--model")
-    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc / 1-D conv)")
+    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...; tickets models lists "
+                         "them)", flag="--model", choices=MODEL_NAMES)
+    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc)")
     width_mult: float = hp(1.0, "width multiplier of every hidden layer")
     binary_act: bool = hp(False, "binary sign activations (MPT-1/1) instead of ReLU")
     bn: str = hp("default", "batch norm: default (the model's), none, nonaffine, affine (+BN)",
@@ -122,6 +124,7 @@ class ModelHparams:
                       choices=BN_INITS)
 
     def __post_init__(self) -> None:
+        model_entry(self.name)
         _check_choice(self.bn, BN_CHOICES, "batch-norm setting")
         _check_choice(self.bn_init, BN_INITS, "batch-norm init")
         _check_positive(self.width_mult, "width multiplier")
@@ -139,7 +142,8 @@ class MaskHparams:
     keep: float = hp(1.0, "fraction k of weights KEPT per layer (global: overall), in (0, 1]")
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
-    mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
+    mask_rule: str = hp("topk", "mask rule of the scores: " + ", ".join(MASK_RULES),
+                        choices=MASK_RULES)
     init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
