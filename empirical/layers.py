@@ -33,7 +33,7 @@ from torch.nn import functional as F
 
 from empirical.activations import BinaryActivation
 from empirical.init import FAN_RULES, INITS, init_bias_, init_scores_, init_weight_
-from empirical.mask_rules import MASK_RULES, SCOPES, GlobalScope, MaskRule, TopK
+from empirical.mask_rules import MASK_RULES, SCOPES, GlobalScope, MaskRule, TopK, check_rule
 from empirical.topk import check_keep
 
 MODES = ("dense", "masked", "edge-popup", "biprop")
@@ -66,6 +66,9 @@ class LayerConfig:
     fan_rule
         How the kept fraction scales ``fan_in`` in the scaled inits of score layers: ``paper``
         (``k fan_in``) or ``released`` (``(1 - k) fan_in``), see :func:`empirical.init.fan_factor`.
+    penalty
+        Strength ``lambda >= 0`` of the mask rule's sparsity penalty (rules that have one:
+        ``hard-concrete``'s expected L0 norm), see :func:`empirical.mask_rules.check_rule`.
     """
 
     mode: str = "dense"
@@ -74,11 +77,12 @@ class LayerConfig:
     mask_rule: str = "topk"
     init: str = "kn"
     fan_rule: str = "paper"
+    penalty: float = 0.0
 
     def __post_init__(self) -> None:
         _check_choice(self.mode, MODES, "layer mode")
         _check_choice(self.scope, SCOPES, "scope")
-        _check_choice(self.mask_rule, MASK_RULES, "mask rule")
+        check_rule(self.mask_rule, self.penalty)
         _check_choice(self.init, INITS, "init")
         _check_choice(self.fan_rule, FAN_RULES, "fan rule")
         check_keep(self.keep)
@@ -139,7 +143,7 @@ class FactoryLayer(nn.Module):
             if self.bias is not None:
                 self.bias.requires_grad_(False)
             self.rule = MASK_RULES[cfg.mask_rule]()
-            self.rule.setup(self)
+            self.rule.setup(self, cfg)
         else:
             self.register_parameter("scores", None)
         if cfg.mode == "masked":

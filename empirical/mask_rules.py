@@ -24,11 +24,21 @@ The rules (``k`` the kept fraction in ``(0, 1]``):
 - ``bernoulli`` (supermask, Zhou et al., NeurIPS 2019): ``m ~ Bernoulli(sigmoid(s))`` while
   training, ``m = 1[sigmoid(s) >= 1/2]`` in eval mode; ``k`` and the scope are unused. Gradient
   ``dL/ds = g sigmoid'(s)``.
+- ``hard-concrete`` (:class:`HardConcrete`, L0 gates, Louizos, Welling & Kingma, ICLR 2018): the
+  scores are ``log alpha``; while training ``m = z``, a hard-concrete sample
+  ``z = min(1, max(0, sigmoid((log u - log(1 - u) + log alpha) / beta) (zeta - gamma) + gamma))``
+  with ``u ~ U(0, 1)``, ``beta = 2/3``, ``(gamma, zeta) = (-0.1, 1.1)``; in eval mode the 0/1
+  mask ``1[z_hat >= 1/2] = 1[log alpha >= 0]`` of the paper's test-time gate
+  ``z_hat = min(1, max(0, sigmoid(log alpha) (zeta - gamma) + gamma))``. The gradient is exact
+  (reparametrised): ``dL/ds = g dz/d(log alpha)`` plus ``lambda`` (``LayerConfig.penalty``) times
+  the derivative of the expected L0 norm ``sigmoid(log alpha - beta log(-gamma / zeta))``.
+  ``k`` and the scope are unused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from typing import Any, ClassVar, Protocol
 
@@ -51,24 +61,42 @@ class ScoreLayer(Protocol):
     global_scope: GlobalScope | None
 
 
+class RuleOptions(Protocol):
+    """The options of :class:`empirical.layers.LayerConfig` a mask rule may read."""
+
+    penalty: float
+
+
 class MaskRule:
     """A mask rule: the mask of a score layer and the gradient its scores get (module docstring).
 
     Subclasses set :attr:`name`, implement :meth:`mask` and :meth:`score_grad`, may override
     :meth:`setup`, and are registered with :func:`register_mask_rule`. The factory calls
-    ``rule = cls()`` and ``rule.setup(layer)`` once per score layer, after the layer's weights and
-    scores are initialised.
+    ``rule = cls()`` and ``rule.setup(layer, cfg)`` once per score layer, after the layer's
+    weights and scores are initialised.
+
+    Attributes
+    ----------
+    name
+        The rule's name (``--mask-rule``).
+    penalised
+        Whether the rule has a sparsity penalty whose strength is ``LayerConfig.penalty``; a
+        penalty given to a rule without one is an error.
     """
 
     name: ClassVar[str] = ""
+    penalised: ClassVar[bool] = False
 
-    def setup(self, layer: nn.Module) -> None:
-        """Add the rule's own parameters, buffers or hooks to ``layer`` (default: nothing).
+    def setup(self, layer: nn.Module, cfg: RuleOptions) -> None:
+        """Read options and add the rule's own parameters, buffers or hooks to ``layer``
+        (default: nothing).
 
         Parameters
         ----------
         layer
             The factory layer the rule serves.
+        cfg
+            The layer's configuration.
         """
 
     def mask(self, layer: ScoreLayer) -> torch.Tensor:
@@ -124,6 +152,27 @@ def register_mask_rule(cls: type[MaskRule]) -> type[MaskRule]:
         raise ValueError(f"mask rule {cls.name!r} is registered already")
     MASK_RULES[cls.name] = cls
     return cls
+
+
+def check_rule(name: str, penalty: float = 0.0) -> None:
+    """Raise ValueError unless ``name`` is a registered rule and ``penalty`` fits it.
+
+    Parameters
+    ----------
+    name
+        A mask rule name (:data:`MASK_RULES`).
+    penalty
+        The strength ``lambda >= 0`` of the rule's sparsity penalty; nonzero only for a rule
+        with a penalty (:attr:`MaskRule.penalised`).
+    """
+    if name not in MASK_RULES:
+        raise ValueError(f"unknown mask rule {name!r}; choose one of {', '.join(MASK_RULES)}")
+    if not (math.isfinite(penalty) and penalty >= 0):
+        raise ValueError(f"penalty must be >= 0, got {penalty!r}")
+    if penalty and not MASK_RULES[name].penalised:
+        with_penalty = [n for n, rule in MASK_RULES.items() if rule.penalised]
+        raise ValueError(f"mask rule {name!r} has no penalty; a penalty applies to "
+                         f"{', '.join(with_penalty)}")
 
 
 class GlobalScope:
@@ -229,3 +278,60 @@ class Bernoulli(MaskRule):
         """``g sigmoid'(s) = g p (1 - p)`` with ``p = sigmoid(s)``."""
         p = torch.sigmoid(scores)
         return grad.mul_(p).mul_(1 - p)
+
+
+@register_mask_rule
+class HardConcrete(MaskRule):
+    """L0 gates of Louizos et al. (ICLR 2018) on ``log alpha = s`` (module docstring).
+
+    Attributes
+    ----------
+    penalty
+        ``lambda``, the strength of the expected-L0 penalty ``lambda sum_j expected_l0(s_j)``,
+        whose gradient the backward pass adds to every score (once per backward pass through
+        the layer, as a loss term would be).
+    """
+
+    name = "hard-concrete"
+    penalised = True
+    BETA: ClassVar[float] = 2.0 / 3.0
+    GAMMA: ClassVar[float] = -0.1
+    ZETA: ClassVar[float] = 1.1
+
+    def setup(self, layer: nn.Module, cfg: RuleOptions) -> None:
+        """Take ``lambda`` from ``cfg.penalty``."""
+        self.penalty = float(cfg.penalty)
+
+    @classmethod
+    def gate(cls, log_alpha: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The hard-concrete sample ``z`` of ``log alpha`` at the uniform noise ``u``."""
+        s = torch.sigmoid((torch.log(u) - torch.log1p(-u) + log_alpha) / cls.BETA)
+        return (s * (cls.ZETA - cls.GAMMA) + cls.GAMMA).clamp_(0.0, 1.0)
+
+    @classmethod
+    def expected_l0(cls, log_alpha: torch.Tensor) -> torch.Tensor:
+        """``P(z != 0) = sigmoid(log alpha - beta log(-gamma / zeta))`` per gate."""
+        return torch.sigmoid(log_alpha - cls.BETA * math.log(-cls.GAMMA / cls.ZETA))
+
+    def mask(self, layer: ScoreLayer) -> torch.Tensor:
+        """A sample ``z`` in training mode, ``1[log alpha >= 0]`` in eval mode."""
+        log_alpha = layer.scores
+        if layer.training:
+            return self.gate(log_alpha, torch.rand_like(log_alpha))
+        return (log_alpha >= 0).to(log_alpha.dtype)
+
+    def score_grad(self, scores: torch.Tensor, mask: torch.Tensor,
+                   grad: torch.Tensor) -> torch.Tensor:
+        """``g dz/d(log alpha) + lambda d expected_l0 / d(log alpha)``.
+
+        With ``sbar = (z - gamma) / (zeta - gamma)`` the unclamped sigmoid,
+        ``dz/d(log alpha) = (zeta - gamma) sbar (1 - sbar) / beta`` where ``0 < z < 1`` and 0
+        where the gate is clamped (and in eval mode, where the mask is 0/1).
+        """
+        sbar = (mask - self.GAMMA) / (self.ZETA - self.GAMMA)
+        inside = (mask > 0) & (mask < 1)
+        grad.mul_(sbar * (1 - sbar) * ((self.ZETA - self.GAMMA) / self.BETA) * inside)
+        if self.penalty:
+            q = self.expected_l0(scores)
+            grad.add_(q * (1 - q), alpha=self.penalty)
+        return grad

@@ -52,7 +52,7 @@ def layer_config(hparams: RunHparams) -> Any:
 
     m = hparams.mask
     return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
-                       init=m.init, fan_rule=m.fan_rule)
+                       init=m.init, fan_rule=m.fan_rule, penalty=m.penalty)
 
 
 def build_run_model(hparams: RunHparams) -> nn.Module:

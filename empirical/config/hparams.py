@@ -31,7 +31,7 @@ from typing import Any
 from empirical.data import DATA_ON_DEVICE
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 from empirical.layers import NORMS, SCORE_MODES
-from empirical.mask_rules import MASK_RULES, SCOPES
+from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
 from empirical.models import MODEL_NAMES
 from empirical.models.registry import model_entry
 
@@ -149,11 +149,13 @@ class MaskHparams:
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
                                 "code)", choices=FAN_RULES)
     anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
+    penalty: float = hp(0.0, "strength lambda of the mask rule's sparsity penalty, for the rules "
+                              "that have one (hard-concrete: lambda times the expected L0 norm)")
 
     def __post_init__(self) -> None:
         _check_choice(self.mode, MODES, "mode")
         _check_choice(self.scope, SCOPES, "scope")
-        _check_choice(self.mask_rule, MASK_RULES, "mask rule")
+        check_rule(self.mask_rule, self.penalty)
         _check_choice(self.init, INITS, "init")
         _check_choice(self.fan_rule, FAN_RULES, "fan rule")
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled

@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_dataclass_flags(parser, "dataset", DatasetHparams)
         add_dataclass_flags(parser, "model", ModelHparams)
         exclude = ("mode",) if algorithm != "dense" else ("mode", "keep", "scope", "mask_rule",
-                                                          "anneal_epochs")
+                                                          "anneal_epochs", "penalty")
         add_dataclass_flags(parser, "mask", MaskHparams, exclude=exclude,
                             defaults=mask_defaults(algorithm))
         add_dataclass_flags(parser, "training", TrainingHparams)
