@@ -391,24 +391,35 @@ def annealed_keep(keep: float, epoch: int, anneal_epochs: int) -> float:
 
 
 @contextlib.contextmanager
-def _global_masks_held(model: nn.Module) -> Iterator[None]:
-    scopes = {id(m.global_scope): m.global_scope for _, m in prunable_layers(model)
-              if m.global_scope is not None}
+def _ticket_view(model: nn.Module) -> Iterator[None]:
+    """Global masks held, and every factory layer in eval mode (restored after): the masks seen
+    are the ticket's, deterministic also for the stochastic rules (bernoulli, hard-concrete)."""
+    layers = [layer for _, layer in prunable_layers(model)]
+    modes = [layer.training for layer in layers]
+    scopes = {id(m.global_scope): m.global_scope for m in layers if m.global_scope is not None}
     with contextlib.ExitStack() as stack:
         for scope in scopes.values():
             stack.enter_context(scope.held())
-        yield
+        for layer in layers:
+            layer.training = False
+        try:
+            yield
+        finally:
+            for layer, mode in zip(layers, modes, strict=True):
+                layer.training = mode
 
 
 def layer_masks(model: nn.Module) -> dict[str, torch.Tensor]:
-    """``name -> current 0/1 mask`` of every prunable layer (ones for dense layers)."""
-    with _global_masks_held(model):
+    """``name -> 0/1 mask`` of every prunable layer (ones for dense layers): the current mask in
+    eval mode, whatever the model's mode (the deterministic mask of a stochastic rule)."""
+    with _ticket_view(model):
         return {name: layer.current_mask() for name, layer in prunable_layers(model)}
 
 
 def layer_alphas(model: nn.Module) -> dict[str, float]:
-    """``name -> alpha`` of every biprop layer (the per-layer gain of MPT-1/32)."""
-    with _global_masks_held(model):
+    """``name -> alpha`` of every biprop layer (the per-layer gain of MPT-1/32) for the masks of
+    :func:`layer_masks`."""
+    with _ticket_view(model):
         return {name: float(layer.alpha()) for name, layer in prunable_layers(model)
                 if layer.mode == "biprop"}
 

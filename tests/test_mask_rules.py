@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from empirical.config.hparams import MaskHparams
-from empirical.layers import LayerConfig, bind_global_scope, make_linear
+from empirical.layers import LayerConfig, bind_global_scope, layer_masks, make_linear
 from empirical.mask_rules import (
     MASK_RULES,
     HardConcrete,
@@ -87,6 +87,9 @@ def test_bernoulli_masks_and_gradient() -> None:
     draws = torch.stack([layer.current_mask() for _ in range(4000)]).mean(0)
     assert draws[1, 0] == 1 and draws[1, 1] == 0  # p = 1 and p ~ 2e-22
     assert float(draws[0, 1]) == pytest.approx(0.75, abs=0.03)
+    # The ticket's masks are the eval-mode ones, whatever the model's mode.
+    assert layer_masks(nn.Sequential(layer))["0"].tolist() == [[1, 1, 0], [1, 0, 1]]
+    assert layer.training
 
 
 @pytest.mark.parametrize(("log_alpha", "u", "z"), [
