@@ -191,7 +191,7 @@ def teacher_task(target: Sequence[np.ndarray], n_train: int, n_test: int,
 
 def keep_for_count(total: int, count: int) -> float:
     """The kept fraction ``k`` for which the factory's top-k keeps exactly ``count`` of ``total``
-    (``K = n - floor((1 - k) n)``, :func:`empirical.layers.kept_count`)."""
+    (``K = n - floor((1 - k) n)``, :func:`empirical.topk.kept_count`)."""
     from empirical.topk import kept_count
 
     if not 1 <= count <= total:
