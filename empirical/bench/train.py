@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from empirical.device import select_device
+from empirical.layers import SCORE_MODES
 
 BENCH_MODELS = ("conv4", "conv6", "vgg-small", "resnet18")
 CIFAR_SHAPE = (3, 32, 32)
@@ -137,8 +138,8 @@ def bench_model(model_name: str, mode: str = "biprop", keep: float = 0.5, batch_
     if model_name not in BENCH_MODELS:
         raise ValueError(f"unknown benchmark model {model_name!r}; choose one of "
                          f"{', '.join(BENCH_MODELS)}")
-    if mode not in ("biprop", "edge-popup"):
-        raise ValueError(f"benchmark mode must be biprop or edge-popup, got {mode!r}")
+    if mode not in SCORE_MODES:
+        raise ValueError(f"benchmark mode must be one of {', '.join(SCORE_MODES)}, got {mode!r}")
     target = select_device(device)
     rows = []
     for variant in ("ours", "sort", "dense"):
