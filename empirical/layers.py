@@ -6,18 +6,18 @@ A layer's *effective weight* ``W_eff`` is what the forward pass uses. The mode d
 - ``masked``: ``W_eff = W * m`` with a fixed 0/1 buffer ``mask`` that pruning code writes (LTH,
   Frankle & Carbin, ICLR 2019); ``W`` trained, :func:`enforce_masks_` re-zeroes pruned weights after
   every optimiser step so momentum and weight decay cannot revive them.
-- ``edge-popup``: ``W_eff = W * m``, ``W`` frozen, ``m`` the top-k mask of trained scores ``s``
-  (Ramanujan et al., CVPR 2020).
+- ``edge-popup``: ``W_eff = W * m``, ``W`` frozen, ``m`` the mask of trained scores ``s`` (top-k
+  by default; Ramanujan et al., CVPR 2020).
 - ``biprop``: ``W_eff = alpha * sign(W) * m`` with one gain per layer,
   ``alpha = sum(|W| * m) / sum(m)``, the mean magnitude of the kept weights (Diffenderfer &
   Kailkhura, ICLR 2021, multi-prize tickets MPT-1/32).
 
 Masks of score layers come from their scores by the layer's mask rule (``LayerConfig.mask_rule``,
 an object registered in :data:`empirical.mask_rules.MASK_RULES`: ``topk`` with a ``layerwise`` or
-``global`` scope, ``bernoulli``), which also gives the score gradient: ``W`` gets none, ``alpha``
-is a constant for the backward pass, and the rule maps ``dL/dW_eff * W`` to ``dL/ds``
-(:class:`empirical.mask_rules.MaskRule`). :func:`annealed_keep` gives biprop's cubic schedule of
-the global kept fraction for ``k <= 0.5``.
+``global`` scope, ``bernoulli``, ``hard-concrete``), which also gives the score gradient: ``W``
+gets none, ``alpha`` is a constant for the backward pass, and the rule maps ``dL/dW_eff * W`` to
+``dL/ds`` (:class:`empirical.mask_rules.MaskRule`). :func:`annealed_keep` gives biprop's cubic
+schedule of the global kept fraction for ``k <= 0.5``.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from empirical.init import FAN_RULES, INITS, init_bias_, init_scores_, init_weig
 from empirical.mask_rules import MASK_RULES, SCOPES, GlobalScope, MaskRule, TopK, check_rule
 from empirical.topk import check_keep
 
-MODES = ("dense", "masked", "edge-popup", "biprop")
 SCORE_MODES = ("edge-popup", "biprop")
+MODES = ("dense", "masked", *SCORE_MODES)
 NORMS = ("none", "nonaffine", "affine")
 
 

@@ -32,8 +32,7 @@ from empirical.data import DATA_ON_DEVICE
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 from empirical.layers import NORMS, SCORE_MODES
 from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
-from empirical.models import MODEL_NAMES
-from empirical.models.registry import model_entry
+from empirical.models.registry import MODELS, model_entry
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -112,7 +111,7 @@ class ModelHparams:
     """The architecture, built by :func:`empirical.models.build_model`."""
 
     name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...; tickets models lists "
-                         "them)", flag="--model", choices=MODEL_NAMES)
+                         "them)", flag="--model", choices=MODELS)
     widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc)")
     width_mult: float = hp(1.0, "width multiplier of every hidden layer")
     binary_act: bool = hp(False, "binary sign activations (MPT-1/1) instead of ReLU")
