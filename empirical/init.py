@@ -50,6 +50,8 @@ import math
 import torch
 from torch import nn
 
+from empirical.choices import check_choice
+
 INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform", "xavier_normal", "torch_default")
 SCALED_INITS = ("kn", "sc")
 FAN_RULES = ("paper", "released")
@@ -92,11 +94,6 @@ def fan_out(shape: torch.Size | tuple[int, ...]) -> int:
     return int(shape[0] * math.prod(shape[2:]))
 
 
-def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-
-
 def fan_factor(keep: float | None, fan_rule: str = "paper") -> float:
     """Factor ``c`` multiplying ``fan_in`` in the scaled inits ``kn`` / ``sc``.
 
@@ -120,7 +117,7 @@ def fan_factor(keep: float | None, fan_rule: str = "paper") -> float:
         For an unknown rule, ``k`` outside ``(0, 1]``, or the released rule at ``k = 1``, where its
         fan ``fan_in * (1 - k)`` is zero.
     """
-    _check_choice(fan_rule, FAN_RULES, "fan rule")
+    check_choice(fan_rule, FAN_RULES, "fan rule")
     if keep is None:
         return 1.0
     if not (math.isfinite(keep) and 0.0 < keep <= 1.0):
@@ -176,7 +173,7 @@ def init_weight_(weight: torch.Tensor, init: str, keep: float | None = None,
     torch.Tensor
         ``weight``.
     """
-    _check_choice(init, INITS, "init")
+    check_choice(init, INITS, "init")
     std = kaiming_std(weight.shape, keep if init in SCALED_INITS else None, fan_rule)
     if init in ("kn", "ukn"):
         return weight.normal_(0.0, std)
@@ -256,7 +253,7 @@ def init_batchnorm_(model: nn.Module, bn_init: str) -> nn.Module:
         For an unknown ``bn_init``, or ``"uniform"`` on a model without an affine BatchNorm (there
         is no ``gamma`` to draw: the option would silently do nothing).
     """
-    _check_choice(bn_init, BN_INITS, "BatchNorm init")
+    check_choice(bn_init, BN_INITS, "BatchNorm init")
     norms = [m for m in model.modules()
              if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine]
     if bn_init == "uniform" and not norms:

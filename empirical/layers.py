@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from empirical.activations import BinaryActivation
+from empirical.choices import check_choice
 from empirical.init import FAN_RULES, INITS, init_bias_, init_scores_, init_weight_
 from empirical.mask_rules import MASK_RULES, SCOPES, GlobalScope, MaskRule, TopK, check_rule
 from empirical.topk import check_keep
@@ -39,11 +40,6 @@ from empirical.topk import check_keep
 SCORE_MODES = ("edge-popup", "biprop")
 MODES = ("dense", "masked", *SCORE_MODES)
 NORMS = ("none", "nonaffine", "affine")
-
-
-def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -80,11 +76,11 @@ class LayerConfig:
     penalty: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_choice(self.mode, MODES, "layer mode")
-        _check_choice(self.scope, SCOPES, "scope")
+        check_choice(self.mode, MODES, "layer mode")
+        check_choice(self.scope, SCOPES, "scope")
         check_rule(self.mask_rule, self.penalty)
-        _check_choice(self.init, INITS, "init")
-        _check_choice(self.fan_rule, FAN_RULES, "fan rule")
+        check_choice(self.init, INITS, "init")
+        check_choice(self.fan_rule, FAN_RULES, "fan rule")
         check_keep(self.keep)
 
 
@@ -307,7 +303,7 @@ def make_norm(num_features: int, kind: str, dim: int = 2) -> nn.Module:
     nn.Module
         ``nn.Identity`` or a BatchNorm module.
     """
-    _check_choice(kind, NORMS, "batch-norm kind")
+    check_choice(kind, NORMS, "batch-norm kind")
     if kind == "none":
         return nn.Identity()
     cls = nn.BatchNorm1d if dim == 1 else nn.BatchNorm2d

@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Protocol
 import torch
 from torch import nn
 
+from empirical.choices import check_choice
 from empirical.topk import kept_count, top_mask
 
 SCOPES = ("layerwise", "global")
@@ -165,8 +166,7 @@ def check_rule(name: str, penalty: float = 0.0) -> None:
         The strength ``lambda >= 0`` of the rule's sparsity penalty; nonzero only for a rule
         with a penalty (:attr:`MaskRule.penalised`).
     """
-    if name not in MASK_RULES:
-        raise ValueError(f"unknown mask rule {name!r}; choose one of {', '.join(MASK_RULES)}")
+    check_choice(name, MASK_RULES, "mask rule")
     if not (math.isfinite(penalty) and penalty >= 0):
         raise ValueError(f"penalty must be >= 0, got {penalty!r}")
     if penalty and not MASK_RULES[name].penalised:

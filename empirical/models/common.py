@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from empirical.choices import check_choice
 from empirical.layers import SCORE_MODES, LayerConfig
 
 # Per model family: BatchNorm kind when weights are trained (dense / masked), when only scores are
@@ -52,10 +53,7 @@ def default_norm(family: str, mode: str, binary_act: bool) -> str:
     str
         ``"none"``, ``"nonaffine"`` or ``"affine"``.
     """
-    if family not in _NORM_DEFAULTS:
-        raise ValueError(
-            f"unknown model family {family!r}; choose one of {', '.join(NORM_FAMILIES)}"
-        )
+    check_choice(family, NORM_FAMILIES, "model family")
     trained, scored, binary = _NORM_DEFAULTS[family]
     if binary_act and binary is not None:
         return binary

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from empirical.choices import check_choice
 from empirical.models.common import NORM_FAMILIES, BuildOptions
 
 Builder = Callable[[str, int, tuple[int, ...], BuildOptions], nn.Module]
@@ -67,9 +68,7 @@ def register_model(name: str, norm_family: str = "plain",
     """
     if name in MODELS:
         raise ValueError(f"model {name!r} is registered already")
-    if norm_family not in NORM_FAMILIES:
-        raise ValueError(f"unknown model family {norm_family!r}; choose one of "
-                         f"{', '.join(NORM_FAMILIES)}")
+    check_choice(norm_family, NORM_FAMILIES, "model family")
 
     def register(build: Builder) -> Builder:
         MODELS[name] = ModelEntry(name, build, norm_family, free_widths)
@@ -80,6 +79,5 @@ def register_model(name: str, norm_family: str = "plain",
 
 def model_entry(name: str) -> ModelEntry:
     """The registered model ``name``; a ValueError naming the choices for an unknown one."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    check_choice(name, MODELS, "model")
     return MODELS[name]
