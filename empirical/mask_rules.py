@@ -37,6 +37,7 @@ The rules (``k`` the kept fraction in ``(0, 1]``):
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import math
 from collections.abc import Iterator
@@ -68,7 +69,7 @@ class RuleOptions(Protocol):
     penalty: float
 
 
-class MaskRule:
+class MaskRule(abc.ABC):
     """A mask rule: the mask of a score layer and the gradient its scores get (module docstring).
 
     Subclasses set :attr:`name`, implement :meth:`mask` and :meth:`score_grad`, may override
@@ -88,7 +89,7 @@ class MaskRule:
     name: ClassVar[str] = ""
     penalised: ClassVar[bool] = False
 
-    def setup(self, layer: nn.Module, cfg: RuleOptions) -> None:
+    def setup(self, layer: nn.Module, cfg: RuleOptions) -> None:  # noqa: B027 (optional hook)
         """Read options and add the rule's own parameters, buffers or hooks to ``layer``
         (default: nothing).
 
@@ -100,6 +101,7 @@ class MaskRule:
             The layer's configuration.
         """
 
+    @abc.abstractmethod
     def mask(self, layer: ScoreLayer) -> torch.Tensor:
         """The mask the layer's forward pass applies now, of the weight's shape (no gradient).
 
@@ -111,10 +113,12 @@ class MaskRule:
         Returns
         -------
         torch.Tensor
-            Float mask, 0/1 for the hard rules.
+            Float mask. In eval mode (``layer.training`` False) it is the 0/1 mask of the
+            ticket (:func:`empirical.layers.layer_masks`); while training it may be sampled or
+            continuous.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def score_grad(self, scores: torch.Tensor, mask: torch.Tensor,
                    grad: torch.Tensor) -> torch.Tensor:
         """``dL/ds`` from the upstream ``grad = dL/dW_eff * W``.
@@ -133,7 +137,6 @@ class MaskRule:
         torch.Tensor
             The gradient of the scores.
         """
-        raise NotImplementedError
 
 
 MASK_RULES: dict[str, type[MaskRule]] = {}
