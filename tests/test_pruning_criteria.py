@@ -19,6 +19,7 @@ from empirical.algorithms.criteria import (
 )
 from empirical.algorithms.layer_densities import erk_densities
 from empirical.algorithms.pruning_at_init import collapse_report, prune_at_init
+from empirical.config.hparams import ModelHparams
 from empirical.layers import LayerConfig, prunable_layers
 from empirical.models import build_model
 
@@ -36,7 +37,8 @@ Y = torch.tensor([0, 2, 1])
 
 def fc_model(dtype: torch.dtype = torch.float64) -> nn.Module:
     """fc 4-5-3 without biases, weights W1, W2 (the hand-checked network)."""
-    model = build_model("fc", 3, (4,), LayerConfig(mode="masked"), widths=[5]).to(dtype)
+    spec = ModelHparams("fc", widths=(5,))
+    model = build_model(spec, 3, (4,), LayerConfig(mode="masked")).to(dtype)
     (_, first), (_, second) = prunable_layers(model)
     with torch.no_grad():
         first.weight.copy_(W1)
@@ -202,7 +204,7 @@ def test_collapse_report_finds_unreachable_outputs_and_empty_layers() -> None:
 
 
 def test_collapse_report_on_a_convnet() -> None:
-    model = build_model("conv2", 3, (1, 8, 8), LayerConfig(mode="masked"))
+    model = build_model(ModelHparams("conv2"), 3, (1, 8, 8), LayerConfig(mode="masked"))
     masks = {n: torch.ones_like(layer.weight, dtype=torch.bool)
              for n, layer in prunable_layers(model)}
     assert collapse_report(model, masks, (1, 8, 8)).outputs_reachable == 3

@@ -25,14 +25,14 @@ CPU = RuntimeConfig(device="cpu", progress=False)
 
 
 def test_flops_of_an_mlp_and_a_convnet_by_hand() -> None:
-    model = build_model("fc", 3, (4,), LayerConfig(mode="masked"), widths=[5])
+    model = build_model(ModelHparams("fc", widths=(5,)), 3, (4,), LayerConfig(mode="masked"))
     masks = {"layers.1": torch.zeros(5, 4, dtype=torch.bool),
              "layers.4": torch.ones(3, 5, dtype=torch.bool)}
     masks["layers.1"][0, :3] = True
     flops = forward_flops(model, (4,), masks)
     assert flops["layers.1"] == {"dense": 40, "masked": 6, "positions": 1}
     assert flops["layers.4"] == {"dense": 30, "masked": 30, "positions": 1}
-    conv = build_model("conv2", 10, (1, 8, 8), LayerConfig(mode="masked"))
+    conv = build_model(ModelHparams("conv2"), 10, (1, 8, 8), LayerConfig(mode="masked"))
     ones = {n: torch.ones_like(layer.weight, dtype=torch.bool)
             for n, layer in prunable_layers(conv)}
     flops = forward_flops(conv, (1, 8, 8), ones)

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_int, seed
-from verify.cli.train_lth import JSON_KEYS, add_lth_flags, checked_hparams, show_row
+from verify.cli.train_lth import JSON_KEYS, add_lth_flags, hparams_from_args, show_row
 from verify.cli.train_mpt import runtime_from_args
 
 PAI_COLUMNS = ["level", "source", "density", "test_acc", "early_stop_step",
@@ -76,7 +76,7 @@ def run_pai_command(args: argparse.Namespace) -> int:
     unknown = [a for a in args.ablation if a not in ABLATIONS]
     if unknown:
         raise ValueError(f"unknown ablation {unknown[0]!r}; choose one of {', '.join(ABLATIONS)}")
-    base = checked_hparams(args)
+    base = hparams_from_args(args)
     rows = run_pai(base, args.criterion, args.density, args.ablation, args.rounds,
                    args.control_seed, args.runs_dir, runtime_from_args(args),
                    on_row=show_row(args, [*JSON_KEYS, "outputs_reachable", "empty_layers",
@@ -96,7 +96,7 @@ def run_stability_command(args: argparse.Namespace) -> int:
         raise ValueError("--data-seeds takes two different seeds")
     if args.points < 2:
         raise ValueError("--points must be >= 2")
-    base = checked_hparams(args)
+    base = hparams_from_args(args)
     runtime = runtime_from_args(args)
     if args.level:
         run_lth(base, args.level, runs_dir=args.runs_dir, runtime=runtime)
