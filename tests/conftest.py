@@ -7,8 +7,14 @@ Hypothesis profiles: ``default`` (25 examples, random), ``ci`` (the same example
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -32,3 +38,19 @@ except ImportError:  # theory-only environments
     torch = None
 if torch is not None:
     torch.set_num_threads(1)
+
+
+def train_run(argv: list[str], runs_dir: Path) -> Path:
+    """Train ``tickets train ARGV`` into ``runs_dir`` quietly; the run directory."""
+    from verify.cli.main import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["train", *argv, "--runs-dir", str(runs_dir), "--json"]) == 0
+    return Path(json.loads(buffer.getvalue().strip().splitlines()[-1])["run_dir"])
+
+
+@pytest.fixture(scope="session")
+def train() -> Callable[[list[str], Path], Path]:
+    """:func:`train_run`, for tests that train tiny runs (export, reader)."""
+    return train_run

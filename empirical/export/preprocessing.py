@@ -4,7 +4,7 @@
 the pixel normalisation (``x_c = (u / max_pixel - mean_c) / std_c`` with the constants of
 :func:`empirical.data.pixel_normalisation`) or None, the split seed and validation size, and in
 words how the test split is made and ordered (:data:`TEST_SPLITS`). When the test data is at hand,
-:func:`test_digests` adds the test split's size and SHA-256 digests of its inputs (float32) and
+:func:`split_digests` adds the test split's size and SHA-256 digests of its inputs (float32) and
 labels (int64) in evaluation order, so that a reader who rebuilt them can check they are bit for
 bit the run's.
 """
@@ -85,7 +85,7 @@ def describe_preprocessing(name: str, split_seed: int, val_size: int) -> dict[st
             "val_size": val_size, "test_split": TEST_SPLITS[name].format(seed=split_seed)}
 
 
-def test_digests(batches: Iterable[tuple[Any, Any]]) -> dict[str, str]:
+def split_digests(batches: Iterable[tuple[Any, Any]]) -> dict[str, Any]:
     """SHA-256 of the test inputs as little-endian float32 and of the labels as int64, in order.
 
     Parameters

@@ -121,12 +121,36 @@ def read_ticket(path: str | os.PathLike) -> ReferenceTicket:
                          "the run with --values-dtype float32 or float16")
     try:
         tensors = load(raw)
+    except Exception as err:  # safetensors raises its own error types
+        raise ValueError(f"{where} is damaged: {err}") from None
+    return ticket_from_parts(tensors, meta, where)
+
+
+def ticket_from_parts(tensors: dict[str, np.ndarray], meta: dict[str, str], where: str
+                      ) -> ReferenceTicket:
+    """A :class:`ReferenceTicket` from a file's tensors and metadata (already checked).
+
+    Parameters
+    ----------
+    tensors
+        Name -> array, as stored.
+    meta
+        The metadata; needs ``kind``, ``layers``, ``architecture`` and ``preprocessing``.
+    where
+        The file, for error messages.
+
+    Returns
+    -------
+    ReferenceTicket
+        The effective weights, the state and the parsed entries.
+    """
+    try:
         layers = json.loads(meta["layers"])
         architecture = json.loads(meta["architecture"])
         preprocessing = json.loads(meta["preprocessing"])
         ties = {int(i): int(label) for i, label in json.loads(meta.get("test_ties", "[]"))}
     except (KeyError, ValueError, TypeError) as err:
-        raise ValueError(f"{where} is damaged: {err}") from None
+        raise ValueError(f"{where} is damaged: metadata {err} missing or malformed") from None
     weights = {e["name"]: _layer_weight(tensors, e, meta["kind"], where) for e in layers}
     state = {k.removeprefix("state."): v.astype(np.float64) for k, v in tensors.items()
              if k.startswith("state.")}

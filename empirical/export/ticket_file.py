@@ -34,7 +34,7 @@ from empirical.export.layouts import (
     layouts_for,
     weights_digest,
 )
-from empirical.export.preprocessing import describe_preprocessing, test_digests
+from empirical.export.preprocessing import describe_preprocessing, split_digests
 from empirical.export.runs import build_architecture, hparams_of, read_run, rewind_values
 
 REQUIRED_METADATA = ("layout", "kind", "run_hash", "hparams", "layers")
@@ -97,7 +97,7 @@ def predictions_digest(preds: torch.Tensor) -> str:
 
 
 @torch.no_grad()
-def test_ties(frozen: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+def exact_ties(frozen: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
               preds: torch.Tensor) -> list[list[int]]:
     """``[index, label]`` of every test example whose top logits tie exactly, with the label the
     run chose (``preds``) among them.
@@ -181,9 +181,9 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, layout: str |
         meta["weights_sha256"] = digest
     if preds is not None:
         meta["test_predictions_sha256"] = predictions_digest(preds)
-        preprocessing.update(test_digests(batches))
+        preprocessing.update(split_digests(batches))
         if ticket.hparams.model.binary_act:
-            meta["test_ties"] = json.dumps(test_ties(frozen, batches, preds))
+            meta["test_ties"] = json.dumps(exact_ties(frozen, batches, preds))
     meta["preprocessing"] = json.dumps(preprocessing)
     if ticket.rewind_step is not None:
         meta["rewind_step"] = str(ticket.rewind_step)
