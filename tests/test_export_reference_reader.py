@@ -183,7 +183,9 @@ def test_old_and_unreadable_files_get_one_clear_line(tickets: dict[str, Path],
         "v1": (old, "format version 1, which does not record its architecture"),
         "seed-only": (tmp_path / "seed.safetensors", "torch's random generator"),
         "flipped": (tmp_path / "flip.safetensors", "damaged"),
+        "text": (tmp_path / "README.md", "not a safetensors file"),
     }
+    cases["text"][0].write_text("# A README, not a ticket\n" * 20)
     _rewrite(good, cases["seed-only"][0], {"layout": "seed-only"})
     raw = good.read_bytes()
     cases["flipped"][0].write_bytes(raw[:-3] + bytes([raw[-3] ^ 1]) + raw[-2:])

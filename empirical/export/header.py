@@ -12,7 +12,8 @@ two of them guard the rest:
 
 :func:`check_file` refuses, with one line naming the file, a truncated file, a header that is not
 safetensors JSON, a file of another format or of a version this code does not read, and any
-checksum mismatch.
+checksum mismatch; a file whose header is not a JSON object at all (a text file, say) is
+named as not a ticket rather than as truncated.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def split_file(raw: bytes, where: str) -> tuple[dict, bytes]:
     if len(raw) < HEADER_BYTES:
         raise ValueError(f"{where} is truncated ({len(raw)} bytes): not a packed ticket")
     (size,) = struct.unpack("<Q", raw[:HEADER_BYTES])
+    if raw[HEADER_BYTES:HEADER_BYTES + 1] != b"{":
+        raise ValueError(f"{where} is not a packed ticket: not a safetensors file (its header "
+                         "does not start with a JSON object)")
     if HEADER_BYTES + size > len(raw):
         raise ValueError(f"{where} is truncated: its header needs {size} bytes, the file has "
                          f"{len(raw) - HEADER_BYTES}")
