@@ -41,6 +41,8 @@ RUNS = {
     "conv-1/1": ["biprop", *CONV, "--binary-act"],
     "fc-edge-popup": ["edge-popup", "--preset", "digits-edge-popup", "--widths", "32",
                       "--epochs", "1"],
+    "fc-lth": ["lth", "--preset", "digits-lth", "--levels", "1", "--epochs", "1", "--rewind",
+               "2it"],
 }
 ROOT = Path(__file__).resolve().parents[1]
 
