@@ -24,7 +24,13 @@ from empirical.export.grid_input import InputGrid
 from empirical.export.header import metadata_digest
 from empirical.export.layouts import encode_layers
 from empirical.export.preprocessing import split_digests
-from empirical.export.ticket_file import eval_batches, export_run, load_ticket, predict
+from empirical.export.ticket_file import (
+    eval_batches,
+    evaluate_file,
+    export_run,
+    load_ticket,
+    predict,
+)
 from empirical.layers import LayerConfig, layer_masks
 from empirical.models import build_model
 
@@ -195,6 +201,17 @@ def test_old_and_unreadable_files_get_one_clear_line(tickets: dict[str, Path],
         with pytest.raises(ValueError, match=needle) as err:
             reference_reader.read_ticket(path)
         assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_eval_checks_the_test_inputs_against_their_digest(tickets: dict[str, Path],
+                                                          tmp_path: Path) -> None:
+    assert evaluate_file(tickets["fc-1/32"])["same_test_inputs"] is True
+    prep = json.loads(reference_reader.read_ticket(tickets["fc-1/32"]).metadata["preprocessing"])
+    other = tmp_path / "other-inputs.safetensors"
+    _rewrite(tickets["fc-1/32"], other,
+             {"preprocessing": json.dumps({**prep, "test_inputs_sha256": "0" * 64})})
+    row = evaluate_file(other)
+    assert row["same_test_inputs"] is False and row["identical_predictions"] is True
 
 
 def _in_memory(model: nn.Module, shape: tuple[int, ...]) -> reference_reader.ReferenceTicket:

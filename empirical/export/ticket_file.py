@@ -259,8 +259,9 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
     -------
     dict
         ``file``, ``layout``, ``kind``, ``dataset``, ``engine``, ``test_acc``, ``run_test_acc``,
-        ``same_accuracy`` and ``identical_predictions`` (None when the file recorded no
-        predictions or another dataset is used).
+        ``same_accuracy``, ``identical_predictions`` and ``same_test_inputs`` (whether the test
+        inputs read now hash to the file's ``test_inputs_sha256``); the last two are None when the
+        file recorded no digest or another dataset is used.
     """
     from empirical.data import dataset_info, pixel_normalisation
 
@@ -289,8 +290,11 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
     same_data = name == own
     reference = loaded.metadata.get("test_predictions_sha256")
     identical = (predictions_digest(preds) == reference) if same_data and reference else None
+    inputs = json.loads(loaded.metadata.get("preprocessing", "{}")).get("test_inputs_sha256")
+    same_inputs = (split_digests(batches)["test_inputs_sha256"] == inputs
+                   if same_data and inputs else None)
     return {"file": str(Path(path)), "layout": loaded.layout, "kind": loaded.kind,
             "dataset": name, "engine": engine, "test_acc": acc,
             "run_test_acc": recorded if same_data else None,
             "same_accuracy": acc == recorded if same_data else None,
-            "identical_predictions": identical}
+            "identical_predictions": identical, "same_test_inputs": same_inputs}
