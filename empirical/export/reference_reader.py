@@ -145,13 +145,15 @@ def ticket_from_parts(tensors: dict[str, np.ndarray], meta: dict[str, str], wher
         The effective weights, the state and the parsed entries.
     """
     try:
+        kind = meta["kind"]
         layers = json.loads(meta["layers"])
         architecture = json.loads(meta["architecture"])
         preprocessing = json.loads(meta["preprocessing"])
         ties = {int(i): int(label) for i, label in json.loads(meta.get("test_ties", "[]"))}
     except (KeyError, ValueError, TypeError) as err:
-        raise ValueError(f"{where} is damaged: metadata {err} missing or malformed") from None
-    weights = {e["name"]: _layer_weight(tensors, e, meta["kind"], where) for e in layers}
+        raise ValueError(f"{where} is damaged: a metadata entry is missing or malformed "
+                         f"({err})") from None
+    weights = {e["name"]: _layer_weight(tensors, e, kind, where) for e in layers}
     state = {k.removeprefix("state."): v.astype(np.float64) for k, v in tensors.items()
              if k.startswith("state.")}
     return ReferenceTicket(meta, architecture, preprocessing, weights, state, ties)
