@@ -99,8 +99,9 @@ def test_reader_predicts_like_the_engine_and_the_simulation(tickets: dict[str, P
 
 
 def test_conv_mpt_1_1_needs_the_recorded_ties(tickets: dict[str, Path]) -> None:
-    """Measured: 161 of the 1,000 test logits of this ticket tie exactly; by lowest index alone,
-    10 predictions differ from the run's; with the recorded ties none does (test above)."""
+    """Measured: 161 of the 1,000 test examples of this ticket have exactly tied top logits; by
+    lowest index alone, 10 predictions differ from the run's (the 10 recorded ties); with the
+    recorded ties none does (test above)."""
     ticket = reference_reader.read_ticket(tickets["conv-1/1"])
     batches = eval_batches(load_ticket(tickets["conv-1/1"]).hparams)
     lowest = np.concatenate([reference_reader.predict(ticket, x.numpy()) for x, _ in batches])

@@ -49,7 +49,8 @@ class ReferenceTicket:
         State key (``state.`` removed) -> float64 array: BatchNorm statistics and affine
         parameters, layer biases.
     test_ties
-        Test index -> the label the run chose among exactly tied logits.
+        Test index -> the label the run chose among exactly tied logits, where it is not the
+        lowest tied class.
     """
 
     metadata: dict[str, str]

@@ -99,20 +99,22 @@ def predictions_digest(preds: torch.Tensor) -> str:
 @torch.no_grad()
 def exact_ties(frozen: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
               preds: torch.Tensor) -> list[list[int]]:
-    """``[index, label]`` of every test example whose top logits tie exactly, with the label the
-    run chose (``preds``) among them.
+    """``[index, label]`` of every test example whose top logits tie exactly and where the run
+    chose (``preds``) another of the tied classes than the lowest.
 
     The logits are the frozen ticket's in float64, where sums of ``+-alpha`` over ``+-1`` inputs
-    are exact (``docs/export.md``, "Ties"): the ties a reader computing exactly meets.
+    are exact (``docs/export.md``, "Ties"): the ties a reader computing exactly meets, who takes
+    the lowest tied class elsewhere.
     """
     exact = copy.deepcopy(frozen).double().eval()
     ties, start = [], 0
     for x, _ in batches:
         z = exact(x.double())
         top = z.max(1, keepdim=True).values
+        lowest = z.argmax(1)
         for row in torch.nonzero((z == top).sum(1) > 1).flatten().tolist():
             label = int(preds[start + row])
-            if z[row, label] == top[row, 0]:
+            if label != int(lowest[row]) and z[row, label] == top[row, 0]:
                 ties.append([start + row, label])
         start += len(x)
     return ties
