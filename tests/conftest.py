@@ -11,7 +11,7 @@ import contextlib
 import io
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +38,19 @@ except ImportError:  # theory-only environments
     torch = None
 if torch is not None:
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _dataset_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Generated datasets are cached in a folder of this session (``$TICKETS_CACHE``), never in
+    the user's cache; subprocesses inherit it."""
+    previous = os.environ.get("TICKETS_CACHE")
+    os.environ["TICKETS_CACHE"] = str(tmp_path_factory.mktemp("dataset-cache"))
+    yield
+    if previous is None:
+        del os.environ["TICKETS_CACHE"]
+    else:
+        os.environ["TICKETS_CACHE"] = previous
 
 
 def train_run(argv: list[str], runs_dir: Path) -> Path:
