@@ -15,6 +15,7 @@ import torch
 from test_export_engine import tie_model
 from torch import nn
 
+from empirical.config.hparams import ModelHparams
 from empirical.data import dataset_info, pixel_normalisation
 from empirical.export import reference_reader
 from empirical.export.architecture import describe
@@ -240,8 +241,8 @@ def test_reader_follows_every_op_of_untrained_tickets(name: str, shape: tuple[in
     simulation's to float32 rounding, and its predictions the engine's wherever no two logits
     tie exactly (ties: the engine's label is one of the tied ones)."""
     torch.manual_seed(0)
-    model = build_model(name, 10, shape, LayerConfig(mode="biprop", keep=0.3),
-                        binary_act=binary, bn=norm, **options).eval()
+    model = build_model(ModelHparams(name, binary_act=binary, bn=norm, **options), 10, shape,
+                        LayerConfig(mode="biprop", keep=0.3)).eval()
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
             module.running_mean.normal_(0, 0.3)
