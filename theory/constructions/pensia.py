@@ -42,21 +42,21 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import sympy as sp
 
+from theory import bounds
 from theory.constructions.blocks import (
     block_view,
-    finish,
-    gadget_draw,
-    gadget_masks,
+    gadget_ticket,
     hoeffding_block_size,
     layer_tolerances,
-    resolve_block_sizes,
     union_log_term,
     unit_inputs,
     validate_inputs,
 )
+from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
-from theory.subnetwork import Subnetwork
+from theory.networks import layer_widths
 from theory.subset_sum import MAX_SUMMANDS, solve_subset_sum
 
 METHOD = "pensia"
@@ -275,9 +275,7 @@ def construct(
         has an unknown constant (see :mod:`theory.bounds`).
     """
     weights = validate_inputs(target, eps, delta, ASSUMPTION, rescale)
-    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    bound = block_sizes_bound(widths, eps, delta)
-    blocks = resolve_block_sizes(block_size, bound)
+    widths = layer_widths(weights)
     if max_summands is not None and (int(max_summands) != max_summands or max_summands < 1):
         raise ValueError(f"max_summands must be a positive integer, got {max_summands!r}")
     counts = summand_counts(widths, eps, delta)
@@ -286,28 +284,28 @@ def construct(
             (MAX_SUMMANDS if block_size is not None else m))
         for m in counts
     ]
-    draw, source = gadget_draw(widths, blocks, rng)
-    masks: list[np.ndarray] = []
-    for i, w in enumerate(weights):
-        keep = solve_layer(source[2 * i], source[2 * i + 1], w, blocks[i], limits[i])
-        masks += list(gadget_masks(keep))
-    subnetwork = Subnetwork.of_draw(draw, source, masks)
-    plan = {
-        "block_sizes": blocks,
-        "bound_block_sizes": bound,
-        "summands_per_sign": counts,
-        "max_summands": limits,
-        "calibrated_c": CALIBRATED_C,
-        "assumption": ASSUMPTION,
-    }
-    return finish(
-        METHOD,
-        weights,
-        subnetwork,
-        eps,
-        delta,
-        layer_tolerances(widths, eps),
-        max(d * n for d, n in zip(widths[:-1], bound, strict=True)),
-        None,
-        plan,
-    )
+    plan = {"summands_per_sign": counts, "max_summands": limits, "calibrated_c": CALIBRATED_C,
+            "assumption": ASSUMPTION}
+    return gadget_ticket(METHOD, weights, eps, delta, rng, block_size,
+                         block_sizes_bound(widths, eps, delta), solve_layer, plan,
+                         layer_options=[{"max_summands": m} for m in limits])
+
+
+def width_bound() -> sp.Expr:
+    """:func:`block_sizes_bound`'s hidden width ``d n`` for ``d x d`` layers, as sympy."""
+    d, l, delta = bounds.d, bounds.l, bounds.delta  # noqa: E741
+    subset_events = 2 * l * d**2
+    count_events = 2 * l * d
+    tau = sp.Min(bounds.weight_tolerance(), delta / (2 * subset_events))
+    per_sign = sp.ceiling(sp.nsimplify(CALIBRATED_C) * sp.log(2 / tau, 2))
+    return d * bounds.hoeffding_block(per_sign, sp.Rational(1, 2),
+                                      sp.log(2 * count_events / delta))
+
+
+register(Construction(
+    name=METHOD, construct=construct, family="gadget", theorem="Pensia et al. 2020",
+    bound=bounds.Bound("ours-pensia", width_bound(),
+                "Ours: hidden width of theory.constructions.pensia for d x d layers (calibrated "
+                "subset-sum constant C_P = 4, Hoeffding sign counts, union bound).",
+                False, "ours", calibrated=True),
+    theorem_bound="pensia-width", block_sizes_bound=block_sizes_bound))
