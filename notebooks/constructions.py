@@ -50,7 +50,7 @@ import seaborn as sns
 from IPython.display import display
 from tqdm.auto import tqdm
 
-from theory.bounds import OUR_BOUNDS, get_bound
+from theory.constructions import get_method
 from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
 from verify.conv_study import sweep_conv_error_vs_width
 from verify.plotting import Outputs, legend_outside, log_axis, plot_width_needed, use_style
@@ -104,22 +104,20 @@ def sweep_data(vary: str) -> str:
 
 
 # %% [markdown]
-# The bound each construction is held to: our explicit-constant bound where the construction has
-# one (`theory.bounds.OUR_BOUNDS`), else the theorem's (with its unknown constant $C$).
+# The bound each construction is held to: our explicit-constant bound where the construction
+# registers one (`Construction.bound`), else the theorem's (with its unknown constant $C$), which
+# it names (`Construction.theorem_bound`).
 
 # %%
-THEOREM_BOUNDS = {"pensia": "pensia-width", "malach": "malach-width",
-                  "mpt-binary": "mpt-1-32-width", "binary-depth": "sreenivasan-width",
-                  "orseau": "orseau-sampled-per-weight", "depth-plus-one": "depth-plus-one-width"}
+registered = {m: get_method(m) for m in sizes.methods}
 bounds = pd.DataFrame([
     {"construction": m, "bound": b.name, "kind": b.kind, "latex": f"${b.latex()}$",
      "statement": b.statement}
-    for m in sizes.methods
-    for b in (get_bound(n) for n in dict.fromkeys([OUR_BOUNDS.get(m, THEOREM_BOUNDS[m]),
-                                                    THEOREM_BOUNDS[m]]))
+    for m, c in registered.items()
+    for b in dict.fromkeys(x for x in (c.bound, c.theorem_bound) if x is not None)
 ])
-caption_bounds = ("; ".join(f"{m}: ${get_bound(THEOREM_BOUNDS[m]).latex()}$"
-                             for m in sizes.methods)
+caption_bounds = ("; ".join(f"{m}: ${c.theorem_bound.latex()}$"
+                             for m, c in registered.items())
                   + " (the theorems' orders; our explicit-constant bounds, which the dashed "
                   "widths and the property tests use, are in the table constructions_bounds)")
 display(bounds[["construction", "bound", "kind"]])

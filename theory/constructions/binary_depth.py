@@ -380,4 +380,4 @@ register(Construction(
                        "Ours: widest hidden layer of theory.constructions.binary_depth for d x d "
                        "layers (K fractional bits, candidate slots failing w.p. 3/4, union "
                        "bound).", False, "ours"),
-    theorem_bound="sreenivasan-width", source_widths=source_widths))
+    theorem_bound=bounds.get_bound("sreenivasan-width"), source_widths=source_widths))

@@ -433,4 +433,4 @@ register(Construction(
                        "x d layers with n summands per subset sum (amplification <= n d per "
                        "layer); its width is the least fixed point of the Lueker-form count, "
                        "computed in that module.", False, "ours", calibrated=True),
-    theorem_bound="depth-plus-one-width"))
+    theorem_bound=bounds.get_bound("depth-plus-one-width")))

@@ -193,4 +193,4 @@ register(Construction(
                        "Ours: hidden width of theory.constructions.malach for d x d layers "
                        "(product density -ln|z|/2, one unit per weight and sign, union bound).",
                        False, "ours"),
-    theorem_bound="malach-width", slow=True, block_sizes_bound=block_sizes_bound))
+    theorem_bound=bounds.get_bound("malach-width"), slow=True, block_sizes_bound=block_sizes_bound))

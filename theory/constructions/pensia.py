@@ -308,4 +308,4 @@ register(Construction(
                 "Ours: hidden width of theory.constructions.pensia for d x d layers (calibrated "
                 "subset-sum constant C_P = 4, Hoeffding sign counts, union bound).",
                 False, "ours", calibrated=True),
-    theorem_bound="pensia-width", block_sizes_bound=block_sizes_bound))
+    theorem_bound=bounds.get_bound("pensia-width"), block_sizes_bound=block_sizes_bound))

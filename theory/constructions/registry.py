@@ -3,7 +3,7 @@
 A construction module ends with one call of :func:`register` (in the style of timm's
 ``@register_model``): its registry name, the ``construct`` function, the family whose protocol
 it follows, the theorem it implements, our explicit-constant bound (a :class:`theory.bounds.Bound`,
-which registering adds to :data:`theory.bounds.BOUNDS`), the name of the paper's bound, its cost
+which registering adds to :data:`theory.bounds.BOUNDS`), the paper's bound, its cost
 class and, for the gadget family, its block sizes.  The command line, the scales, the studies, the
 bounds table and the notebooks read these records and list no construction themselves.
 
@@ -61,8 +61,9 @@ class Construction:
     bound : Bound, optional
         Our explicit-constant bound for it (square ``d x d`` targets), registered in
         :data:`theory.bounds.BOUNDS`.
-    theorem_bound : str, optional
-        Name of the paper's own bound in :data:`theory.bounds.BOUNDS`.
+    theorem_bound : Bound, optional
+        The paper's own bound (its order, with the unknown constant ``C`` where it has one),
+        also registered in :data:`theory.bounds.BOUNDS`.
     slow : bool
         Cost class: its error falls only polynomially in the width (or it needs much wider
         sources), so the cpu and paper scales sweep it to larger block sizes.
@@ -86,7 +87,7 @@ class Construction:
     family: str
     theorem: str
     bound: Bound | None = None
-    theorem_bound: str | None = None
+    theorem_bound: Bound | None = None
     slow: bool = False
     success_blocks: tuple[int, ...] = (4, 16)
     default_check: bool = True
@@ -145,10 +146,11 @@ def register(construction: Construction) -> Construction:
     if known is not None and known.module != construction.module:
         raise ValueError(f"construction {construction.name!r} is already registered by "
                          f"{known.module}")
-    if construction.bound is not None:
-        from theory.bounds import register_bound
+    from theory.bounds import register_bound
 
-        register_bound(construction.bound)
+    for bound in (construction.bound, construction.theorem_bound):
+        if bound is not None:
+            register_bound(bound)
     _REGISTRY[construction.name] = construction
     return construction
 
