@@ -171,4 +171,5 @@ register(Construction(
                        "Ours: hidden width of theory.constructions.mpt_binary for d x d layers "
                        "(counting with rounding error gamma/2, Hoeffding pattern counts, union "
                        "bound).", False, "ours"),
-    theorem_bound=bounds.get_bound("mpt-1-32-width"), slow=True, block_sizes_bound=block_sizes_bound))
+    theorem_bound=bounds.get_bound("mpt-1-32-width"), slow=True,
+    block_sizes_bound=block_sizes_bound))

@@ -308,5 +308,5 @@ register(Construction(
                        "Ours: hidden width of theory.constructions.orseau for d x d layers "
                        "(greedy halving in K = ceil(log2(w_max/tau)) groups, hyperbolic window "
                        "probability, Hoeffding, union bound).", False, "ours"),
-    theorem_bound=bounds.get_bound("orseau-sampled-per-weight"), slow=True, success_blocks=(64, 512),
-    block_sizes_bound=block_sizes_bound))
+    theorem_bound=bounds.get_bound("orseau-sampled-per-weight"), slow=True,
+    success_blocks=(64, 512), block_sizes_bound=block_sizes_bound))
