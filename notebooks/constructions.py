@@ -14,8 +14,9 @@
 # %% [markdown]
 # # Strong-ticket constructions against their bounds
 #
-# Six constructions prune a random source network to approximate a target ReLU network within
-# $\epsilon$ in sup norm on the unit ball: Pensia et al. (2020, subset sum), Malach et al. (2020,
+# The registered fully connected constructions (`theory.constructions.registry`) prune a random
+# source network to approximate a target ReLU network within $\epsilon$ in sup norm on the unit
+# ball: Pensia et al. (2020, subset sum), Malach et al. (2020,
 # products of weights), MPT-binary (Diffenderfer & Kailkhura 2021, binary weights with a gain),
 # binary-depth (Sreenivasan et al. 2022, $\pm 1$ sources traded for depth), orseau (Orseau et al.
 # 2020, hyperbolic sources, greedy halving of every weight) and depth-plus-one (Burkholz 2022;
@@ -51,7 +52,7 @@ from IPython.display import display
 from tqdm.auto import tqdm
 
 from theory.constructions import get_method
-from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
+from verify.construction_study import bounds_table, sweep_error_vs_width, sweep_width_vs_eps
 from verify.conv_study import sweep_conv_error_vs_width
 from verify.plotting import Outputs, legend_outside, log_axis, plot_width_needed, use_style
 from verify.probability_study import (
@@ -104,18 +105,13 @@ def sweep_data(vary: str) -> str:
 
 
 # %% [markdown]
-# The bound each construction is held to: our explicit-constant bound where the construction
-# registers one (`Construction.bound`), else the theorem's (with its unknown constant $C$), which
-# it names (`Construction.theorem_bound`).
+# The bounds each construction is held to, as its registration declares them: ours, with explicit
+# constants (`Construction.bound`), and the theorem's, with its unknown constant $C$
+# (`Construction.theorem_bound`).
 
 # %%
+bounds = pd.DataFrame(bounds_table(sizes.methods))
 registered = {m: get_method(m) for m in sizes.methods}
-bounds = pd.DataFrame([
-    {"construction": m, "bound": b.name, "kind": b.kind, "latex": f"${b.latex()}$",
-     "statement": b.statement}
-    for m, c in registered.items()
-    for b in dict.fromkeys(x for x in (c.bound, c.theorem_bound) if x is not None)
-])
 caption_bounds = ("; ".join(f"{m}: ${c.theorem_bound.latex()}$"
                              for m, c in registered.items())
                   + " (the theorems' orders; our explicit-constant bounds, which the dashed "

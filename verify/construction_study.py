@@ -447,6 +447,34 @@ def default_checks(scale: str = "smoke") -> list[dict[str, Any]]:
     return rows
 
 
+def bounds_table(methods: Iterable[str]) -> list[dict[str, Any]]:
+    """The bounds each construction is held to, one row per (construction, bound).
+
+    Our explicit-constant bound where the construction registers one, then the paper's own
+    (with its unknown constant ``C`` where it has one), as the registration declares them.
+
+    Parameters
+    ----------
+    methods : iterable of str
+        Registered construction names.
+
+    Returns
+    -------
+    list of dict
+        construction, bound (its name), kind, latex (``$...$``), statement.
+    """
+    from theory.constructions import get_method
+
+    rows = []
+    for method in methods:
+        construction = get_method(method)
+        pair = (construction.bound, construction.theorem_bound)
+        rows += [{"construction": method, "bound": b.name, "kind": b.kind,
+                  "latex": f"${b.latex()}$", "statement": b.statement}
+                 for b in dict.fromkeys(b for b in pair if b is not None)]
+    return rows
+
+
 def bound_kind(calibrated: bool, summands_capped: bool) -> str:
     """What the ``bound_width`` of a construction's default-check row is.
 
