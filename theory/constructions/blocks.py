@@ -166,6 +166,7 @@ def gadget_draw(
     block_sizes: Sequence[int],
     rng: np.random.Generator,
     dist: str = "uniform",
+    density: float = 1.0,
 ) -> tuple[SourceDraw, list[np.ndarray]]:
     """Draw the depth-``2l`` random source ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``.
 
@@ -180,6 +181,8 @@ def gadget_draw(
     dist : str
         Entry distribution (:func:`theory.networks.random_source`): ``"uniform"`` U[-1, 1]
         (Pensia, Malach, MPT-binary) or ``"hyperbolic"`` (Orseau et al.).
+    density : float
+        Probability that a source edge exists (below 1: an Erdos-Renyi sparse source).
 
     Returns
     -------
@@ -187,7 +190,8 @@ def gadget_draw(
         The :class:`~theory.subnetwork.SourceDraw` (widths, ``dist``, seed) and its layers
         ``M_1 ... M_{2l}`` with i.i.d. entries of ``dist``.
     """
-    draw = SourceDraw.from_rng(gadget_source_widths(target_widths, block_sizes), dist, rng)
+    draw = SourceDraw.from_rng(gadget_source_widths(target_widths, block_sizes), dist, rng,
+                               density)
     return draw, draw.layers()
 
 
@@ -383,6 +387,7 @@ def gadget_ticket(
     layer_options: Sequence[Mapping[str, Any]] | None = None,
     dist: str = "uniform",
     binary: bool = False,
+    density: float = 1.0,
 ) -> ConstructionResult:
     """The gadget construction template: draw the depth-``2l`` source, select every layer, finish.
 
@@ -417,6 +422,9 @@ def gadget_ticket(
     binary : bool
         ``select`` also returns the layer's gain: the ticket's second layers are binarised
         (``sign(w) gain``), its first layers keep gain 1; ``plan["gains"]`` records them.
+    density : float
+        Edge probability of the source (:func:`gadget_draw`); the masks then keep only edges
+        that exist.
 
     Returns
     -------
@@ -424,14 +432,15 @@ def gadget_ticket(
     """
     widths = layer_widths(list(weights))
     blocks = resolve_block_sizes(block_size, bound)
-    draw, source = gadget_draw(widths, blocks, rng, dist)
+    draw, source = gadget_draw(widths, blocks, rng, dist, density)
     options = layer_options or [{}] * len(weights)
     masks: list[np.ndarray] = []
     gains: list[float] = []
     for i, w in enumerate(weights):
         chosen = select(source[2 * i], source[2 * i + 1], w, blocks[i], **options[i])
         keep, gain = chosen if binary else (chosen, 1.0)
-        masks += list(gadget_masks(keep))
+        masks += [m & (s != 0) for m, s in zip(gadget_masks(keep), source[2 * i : 2 * i + 2],
+                                               strict=True)]
         gains += [1.0, float(gain)]
     subnetwork = Subnetwork.of_draw(draw, source, masks, gains=gains if binary else None)
     record = {"block_sizes": blocks, "bound_block_sizes": [int(n) for n in bound], **plan}
