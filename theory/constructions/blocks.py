@@ -134,6 +134,33 @@ def hoeffding_block_size(count: float, p: float, log_inv_fail: float) -> int:
     return max(1, math.ceil(s * s))
 
 
+def chernoff_block_size(count: float, p: float, log_inv_fail: float) -> int:
+    """Smallest block size ``n`` the multiplicative Chernoff bound guarantees
+    ``P[Binomial(n, p) < count] <= exp(-log_inv_fail)`` for; unlike Hoeffding's, it grows like
+    ``1/p`` (not ``1/p^2``) for small ``p``.
+
+    Chernoff: ``P[X <= (1 - t) mu] <= exp(-t^2 mu / 2)`` for ``mu = n p``; with
+    ``(1 - t) mu = count`` the condition ``(mu - count)^2 >= 2 L mu`` holds for
+    ``mu >= count + L + sqrt(L^2 + 2 L count)``.
+
+    Parameters
+    ----------
+    count : float
+        Number of successes needed.
+    p : float
+        Success probability of one unit.
+    log_inv_fail : float
+        ``L = ln(1 / failure probability)``.
+
+    Returns
+    -------
+    int
+        ``ceil((count + L + sqrt(L^2 + 2 L count)) / p)``.
+    """
+    big_l = max(log_inv_fail, 0.0)
+    return max(1, math.ceil((count + big_l + math.sqrt(big_l * big_l + 2 * big_l * count)) / p))
+
+
 def hoeffding_capacity(block: int, p: float, log_inv_fail: float) -> float:
     """Count guaranteed by a block of ``block`` units: ``n p - sqrt(n L / 2)`` (Hoeffding)."""
     return block * p - math.sqrt(block * max(log_inv_fail, 0.0) / 2.0)

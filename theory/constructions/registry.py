@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from theory.bounds import Bound
 
 MODULES = ("pensia", "malach", "mpt_binary", "binary_depth", "orseau", "depth_plus_one",
-           "conv_subset_sum", "sign_activations")
+           "fixed_size", "sparse_source", "conv_subset_sum", "sign_activations")
 """The construction modules of :mod:`theory.constructions`, in table order."""
 FAMILIES = ("gadget", "depth", "conv", "sign")
 """The protocols a construction can follow (module docstring)."""
