@@ -164,7 +164,7 @@ def construct(
 
 register(Construction(
     name=METHOD, construct=construct, family="gadget",
-    theorem="Natale et al. 2024 (fixed-size subset sum)",
+    theorem="Natale et al. 2024",
     bound=bounds.Bound("ours-fixed-size", width_bound(CALIBRATED_C),
                        "Ours: hidden width of theory.constructions.fixed_size for d x d layers "
                        "(pool of the Lueker form with the calibrated C_F = 5, Hoeffding sign "

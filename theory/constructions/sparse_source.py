@@ -13,7 +13,9 @@ every edge exists with probability ``p`` (:func:`theory.networks.random_source` 
 ``density=p``; absent edges are 0 in the source and never kept).  For every target weight
 ``W_kj`` and sign ``s`` the eligible units of block ``j`` are those whose input edge exists with
 sign ``s`` and whose output edge to ``k`` exists; the exact subset sum (Pensia's, calibrated
-constant ``C_P``) runs over the first ``m_i`` of them.
+constant ``C_P``) runs over the first ``s_i = min(m_i, MAX_SUMMANDS)`` of them
+(``plan["summands_capped"]`` when ``s_i < m_i``: the success rate then rests on the exact solver
+over ``s_i`` summands and is measured, not promised).
 
 Width bound (ours).  The products of eligible units are Pensia's (``a ~ U(0,1]`` in magnitude,
 ``b ~ U[-1,1]``), so Pensia's pool ``m_i = ceil(C_P log2(2 / min(tau_i, delta / (2 E_s))))``
@@ -148,6 +150,7 @@ def construct(
     pools = [min(MAX_SUMMANDS, m) for m in counts]
     bound = block_sizes_bound(widths, eps, delta, density)
     plan = {"density": float(density), "summands_per_sign": counts, "max_summands": pools,
+            "summands_capped": any(m > s for m, s in zip(counts, pools, strict=True)),
             "calibrated_c": CALIBRATED_C, "assumption": ASSUMPTION}
     result = gadget_ticket(METHOD, weights, eps, delta, rng, block_size, bound, select_layer,
                            plan, layer_options=[{"max_summands": s} for s in pools],
@@ -171,7 +174,7 @@ def width_bound() -> sp.Expr:
 
 register(Construction(
     name=METHOD, construct=construct, family="gadget",
-    theorem="Gadhikar, Mukherjee & Burkholz 2023 (sparse sources)",
+    theorem="Gadhikar et al. 2023",
     bound=bounds.Bound("ours-sparse-source", width_bound(),
                        "Ours: hidden width of theory.constructions.sparse_source for d x d layers "
                        "and source density p (Pensia's pools with the calibrated C_P, units "
