@@ -16,11 +16,13 @@
 #
 # The registered fully connected constructions (`theory.constructions.registry`) prune a random
 # source network to approximate a target ReLU network within $\epsilon$ in sup norm on the unit
-# ball: Pensia et al. (2020, subset sum), Malach et al. (2020,
-# products of weights), MPT-binary (Diffenderfer & Kailkhura 2021, binary weights with a gain),
-# binary-depth (Sreenivasan et al. 2022, $\pm 1$ sources traded for depth), orseau (Orseau et al.
-# 2020, hyperbolic sources, greedy halving of every weight) and depth-plus-one (Burkholz 2022;
-# da Cunha et al. 2022: a source of depth $l + 1$ holding copies of every target neuron). The
+# ball: Pensia et al. (2020, subset sum), Malach et al. (2020, products of weights),
+# MPT-binary (Diffenderfer & Kailkhura 2021, binary weights with a gain), binary-depth
+# (Sreenivasan et al. 2022, $\pm 1$ sources traded for depth), orseau (Orseau et al. 2020,
+# hyperbolic sources, greedy halving of every weight), depth-plus-one (Burkholz 2022;
+# da Cunha et al. 2022: a source of depth $l + 1$ holding copies of every target neuron),
+# fixed-size (Natale et al. 2024: every weight keeps exactly $2k$ products, a guaranteed ticket
+# size) and sparse-source (Gadhikar et al. 2023: an Erdos-Renyi source of density 1/2). The
 # sweeps run in `verify.construction_study` and `verify.probability_study`; this notebook plots
 # them.
 #
@@ -113,7 +115,7 @@ def sweep_data(vary: str) -> str:
 bounds = pd.DataFrame(bounds_table(sizes.methods))
 registered = {m: get_method(m) for m in sizes.methods}
 caption_bounds = ("; ".join(f"{m}: ${c.theorem_bound.latex()}$"
-                             for m, c in registered.items())
+                             for m, c in registered.items() if c.theorem_bound is not None)
                   + " (the theorems' orders; our explicit-constant bounds, which the dashed "
                   "widths and the property tests use, are in the table constructions_bounds)")
 display(bounds[["construction", "bound", "kind"]])
