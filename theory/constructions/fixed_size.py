@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -59,7 +59,7 @@ from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
 from theory.fixed_size_subset_sum import solve_fixed_size_subset_sum
 from theory.networks import layer_widths
-from theory.subset_sum import MAX_SUMMANDS
+from theory.subset_sum import MAX_SUMMANDS, SubsetSumResult
 
 METHOD = "fixed-size"
 ASSUMPTION = "both"
@@ -91,6 +91,17 @@ def calibration_failure(m: int, w: float, rng: np.random.Generator,
 def block_sizes_bound(target_widths: Sequence[int], eps: float, delta: float) -> list[int]:
     """Our block size ``n_i`` per target layer (Pensia's rule with ``C_F``)."""
     return pensia_block_sizes(target_widths, eps, delta, CALIBRATED_C)
+
+
+def fixed_size_solver(k: int) -> Callable[..., SubsetSumResult]:
+    """``solve(summands, targets, valid=None)``: subsets of ``k`` summands, or of all of them
+    where an instance has fewer columns (its weight then keeps fewer and the construction
+    reports the miss)."""
+    def solve(summands: np.ndarray, targets: np.ndarray,
+              valid: np.ndarray | None = None) -> SubsetSumResult:
+        return solve_fixed_size_subset_sum(summands, targets, min(k, summands.shape[-1]), valid)
+
+    return solve
 
 
 def kept_bound(target_widths: Sequence[int], blocks: Sequence[int],
@@ -127,7 +138,9 @@ def construct(
     block_size : int or sequence of int, optional
         Units per input coordinate (per layer); default our bound.
     subset_sizes : int or sequence of int, optional
-        ``k_i`` per layer (default ``ceil(s_i / SUBSET_RATIO)``), at most the pool ``s_i``.
+        ``k_i`` per layer (default ``ceil(s_i / SUBSET_RATIO)``), at most the pool ``s_i``
+        (``min(m_i, MAX_SUMMANDS)``; with a ``block_size`` override ``min(ceil(n_i / 2),
+        MAX_SUMMANDS)``, the units of one sign a block holds on average).
     rescale : bool
         Rescale a target violating the assumption instead of raising ``ValueError``.
 
@@ -140,23 +153,23 @@ def construct(
     weights = validate_inputs(target, eps, delta, ASSUMPTION, rescale)
     widths = layer_widths(weights)
     counts = summand_counts(widths, eps, delta, CALIBRATED_C)
-    pools = [min(MAX_SUMMANDS, m) for m in counts]
+    bound = block_sizes_bound(widths, eps, delta)
+    blocks = resolve_block_sizes(block_size, bound)
+    pools = ([min(MAX_SUMMANDS, m) for m in counts] if block_size is None
+             else [min(MAX_SUMMANDS, math.ceil(n / 2)) for n in blocks])
     sizes = [subset_size(s) for s in pools] if subset_sizes is None else (
         [subset_sizes] * len(pools) if np.isscalar(subset_sizes) else list(subset_sizes))
     if len(sizes) != len(pools) or any(int(k) != k or not 1 <= k <= s
                                         for k, s in zip(sizes, pools, strict=True)):
         raise ValueError(f"subset_sizes must be integers in [1, pool] per layer (pools "
                          f"{pools}), got {subset_sizes!r}")
-    bound = block_sizes_bound(widths, eps, delta)
-    blocks = resolve_block_sizes(block_size, bound)
     plan = {"summands_per_sign": counts, "max_summands": pools,
             "summands_capped": any(m > s for m, s in zip(counts, pools, strict=True)),
             "subset_sizes": [int(k) for k in sizes],
             "second_layer_density": [2 * int(k) / n for k, n in zip(sizes, blocks, strict=True)],
             "kept_bound": kept_bound(widths, blocks, sizes), "calibrated_c": CALIBRATED_C,
             "assumption": ASSUMPTION}
-    options = [{"max_summands": s, "solve": functools.partial(solve_fixed_size_subset_sum,
-                                                               k=int(k))}
+    options = [{"max_summands": s, "solve": fixed_size_solver(int(k))}
                for s, k in zip(pools, sizes, strict=True)]
     return gadget_ticket(METHOD, weights, eps, delta, rng, block_size, bound, solve_layer, plan,
                          layer_options=options)
