@@ -115,7 +115,7 @@ def test_ours_binary_depth_equals_construction(d: int, depth: int, eps: float,
     assert value == hidden
     assert {"pensia", "malach", "mpt-binary", "binary-depth", "orseau",
             "depth-plus-one"} <= set(our_bounds())
-    assert all(c.theorem_bound is not None for c in constructions("gadget", "depth"))
+    assert all(c.bound is not None for c in constructions("gadget", "depth"))
 
 
 @pytest.mark.parametrize(("widths", "eps", "delta"),

@@ -18,6 +18,7 @@ from typing import Any
 from theory.constructions import Names
 from theory.sup_error import DOMAINS
 from verify.cli.common import (
+    COLUMN_NAMES,
     emit,
     int_range,
     list_of,
@@ -240,9 +241,8 @@ def run(args: argparse.Namespace) -> int:
         row = study.run(args.method, args.width, args.depth, args.eps, args.delta, args.seed,
                         block_size=args.block_size, rescale=args.rescale,
                         target_scale=args.target_scale, domain=args.domain)
-        names = {} if study.column_names is None else {"names": study.column_names}
-        emit(renamed([row], **names), args.json, None if args.json else study.columns,
-             one_object=True)
+        emit(renamed([row], study.column_names or COLUMN_NAMES), args.json,
+             None if args.json else study.columns, one_object=True)
         return 1 if study.failed(row) else 0
     rows = renamed(_run_sweep(args))
     if args.out:
