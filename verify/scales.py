@@ -18,8 +18,6 @@ from typing import Any
 from theory.constructions import FULLY_CONNECTED, Construction, Names, constructions, in_families
 
 SCALES = ("smoke", "cpu", "paper")
-#: Datasets read from disk (never downloaded): a run on them needs ``--data-dir``.
-DISK_DATASETS = ("mnist", "cifar10", "imagenet")
 
 
 def check_scale(scale: str) -> str:
