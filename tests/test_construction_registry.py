@@ -78,3 +78,15 @@ def test_registration_is_checked() -> None:
     with pytest.raises(ValueError, match="unknown construction 'nope'"):
         get_method("nope")
     assert {c.family for c in constructions()} == set(FAMILIES)
+
+
+def test_building_the_command_line_loads_no_construction() -> None:
+    """``--method`` choices are read from the registry only when used (``Names``)."""
+    import subprocess
+
+    code = ("import sys; from verify.cli.main import build_parser; build_parser(); "
+            "from theory.constructions.registry import MODULES; "
+            "print([m for m in MODULES if 'theory.constructions.' + m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -37,8 +37,8 @@ DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used"
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ``construct`` and ``sweep``."""
-    parser.add_argument("--method", required=True, choices=Names(),
-                        help="construction to run (theory.constructions registry)")
+    parser.add_argument("--method", required=True, choices=Names(), metavar="NAME",
+                        help="construction to run, a registered one: %(choices)s")
     parser.add_argument("--width", type=positive_int, default=2,
                         help="target width D, channels for the conv family (default 2)")
     parser.add_argument("--depth", type=positive_int, default=2, help="target depth L (default 2)")

@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "is trained now from the dataset/model/training flags (--bn none, no bias).")
     parser.add_argument("--run", default=None,
                         help="directory of a finished dense fc run of the run store")
-    parser.add_argument("--method", choices=METHODS,
-                        default="pensia", help="construction (default pensia)")
+    parser.add_argument("--method", choices=METHODS, metavar="NAME",
+                        default="pensia", help="construction: %(choices)s (default pensia)")
     parser.add_argument("--eps", type=positive_float, default=0.01,
                         help="sup-norm accuracy on the unit ball of the rescaled network: sets "
                         "the tolerances and the default block sizes (default 0.01)")
