@@ -38,6 +38,7 @@ from torch import nn
 
 from empirical.algorithms import pruning
 from empirical.algorithms.mpt import make_batches
+from empirical.algorithms.result import RunResult
 from empirical.algorithms.train import (
     FitHooks,
     FitResult,
@@ -364,7 +365,7 @@ def _summary(hparams: LTHHparams, store: RunStore, masks: pruning.Masks, fitted:
 
 def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
               runtime: RuntimeConfig | None = None, capture_rewind: str = "0it",
-              hooks: FitHooks | None = None) -> Row:
+              hooks: FitHooks | None = None) -> RunResult:
     """Train (or read back) one IMP level, control, branch or one-shot run.
 
     Parameters
@@ -382,10 +383,10 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
 
     Returns
     -------
-    dict
+    RunResult
         ``result.json``: level, source, density (overall and per layer), final test accuracy,
         early-stop step and the test accuracy there, steps, hash, parent, run_dir, and
-        ``reused`` (True when read back).
+        ``reused`` (True when read back); the model, masks and metrics on demand.
     """
     runtime = runtime or RuntimeConfig()
     set_threads(runtime.threads)
@@ -399,8 +400,9 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
         with store.lock():
             reused = store.reusable_result()  # another process may have finished it meanwhile
             if reused is None:
-                return _train_level(hparams, store, runs_dir, runtime, capture_rewind, hooks)
-    return {**reused, "reused": True}
+                return RunResult(_train_level(hparams, store, runs_dir, runtime, capture_rewind,
+                                              hooks))
+    return RunResult({**reused, "reused": True})
 
 
 def preflight(hparams: LTHHparams) -> None:
@@ -482,11 +484,10 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     dense = hparams.level.source == "dense"
     step = check_rewind(hparams, spe)
     model = build_lth_model(hparams, hparams.training.seed)
+    store.remove_stale_temporaries()
     ticket = store.reusable_ticket()
     resumed = ticket is not None
     masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
-    initial = (None if store.resume_checkpoint(keep=True) is not None
-               else start_state(hparams, masks, step, runs_dir, runtime))
     store.write_hparams(KIND, hparams, runtime={"threads": runtime.threads,
                                                 "data_on_device": train.on_device})
     if not resumed:
@@ -509,16 +510,19 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     conv = len(dataset_info(hparams.dataset.name).input_shape) == 3
     model = prepare_model(model, device, channels_last=conv)
     fitted = fit(model, train, hparams.training, val=val, test=test, store=store,
-                 start_step=step, initial_state=initial, hooks=hooks,
-                 progress=runtime.progress, tensorboard=runtime.tensorboard)
+                 start_step=step, hooks=hooks, progress=runtime.progress,
+                 initial_state=lambda: start_state(hparams, masks, step, runs_dir, runtime),
+                 tensorboard=runtime.tensorboard)
     result = _summary(hparams, store, masks, fitted, step, time.perf_counter() - started)
+    if fitted.labels is not None:
+        store.save_predictions(fitted.labels, fitted.predictions)
     store.write_result(result)
     return {**result, "reused": False}
 
 
 def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control_seed: int = 0,
             runs_dir: str | os.PathLike | None = None, runtime: RuntimeConfig | None = None,
-            on_row: Callable[[Row], None] | None = None) -> list[Row]:
+            on_row: Callable[[RunResult], None] | None = None) -> list[RunResult]:
     """Iterative magnitude pruning for ``levels`` levels, with controls at every level ``>= 1``.
 
     Parameters
@@ -548,9 +552,9 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
         raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
     runtime = runtime or RuntimeConfig()
     check_before_training(base, levels, runtime)
-    rows: list[Row] = []
+    rows: list[RunResult] = []
 
-    def done(row: Row) -> None:
+    def done(row: RunResult) -> None:
         rows.append(row)
         if on_row is not None:
             on_row(row)
@@ -564,7 +568,7 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
 
 
 def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike | None = None,
-                 runtime: RuntimeConfig | None = None) -> Row:
+                 runtime: RuntimeConfig | None = None) -> RunResult:
     """Train level 0 (or read it back), prune it once to ``density`` and retrain.
 
     Parameters
@@ -585,25 +589,3 @@ def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike |
     check_before_training(base, 0, runtime)
     run_level(imp_chain(base, 0)[0], runs_dir, runtime, capture_rewind=base.pruning.rewind)
     return run_level(one_shot(base, density), runs_dir, runtime)
-
-
-def run_branch(level: LTHHparams, training: Any, runs_dir: str | os.PathLike | None = None,
-               runtime: RuntimeConfig | None = None) -> Row:
-    """Retrain a finished IMP level's ticket (mask and ``theta_k``) under other training settings.
-
-    Parameters
-    ----------
-    level : LTHHparams
-        A finished IMP level ``>= 1`` (e.g. an entry of
-        :func:`empirical.config.lth_hparams.imp_chain`).
-    training : TrainingHparams
-        The branch's training settings.
-    runs_dir, runtime
-        Run store root and device settings.
-
-    Returns
-    -------
-    dict
-        The branch run's row.
-    """
-    return run_level(derived(level, "retrain", training=training), runs_dir, runtime)
