@@ -112,6 +112,8 @@ class Loop:
         inside.
     optimizer, training, steps_per_epoch, total, dist
         The optimiser, the hyperparameters, batches per epoch, the last step, the placement.
+    start
+        The step training starts from without a checkpoint (IMP rewinding: ``k``).
     callbacks
         Every callback, in call order.
     step
@@ -137,6 +139,7 @@ class Loop:
     steps_per_epoch: int
     total: int
     dist: Distributed
+    start: int = 0
     callbacks: Sequence[Callback] = ()
     step: int = 0
     lr: float = 0.0
@@ -248,13 +251,35 @@ class Evaluate(Callback):
         loop.records.append(entry)
         loop.emit("on_record", entry)
 
-    def disagreement(self, loop: Loop) -> str | None:
-        """Why the restored model does not reproduce the loop's last record, or None.
+    @staticmethod
+    def expected_steps(loop: Loop) -> list[int]:
+        """The steps of the records a run from ``loop.start`` has made by ``loop.step``, if
+        ``loop.step`` is where a checkpoint is written (an epoch's end, or the last step)."""
+        every, total, start, step = (loop.training.eval_every, loop.total, loop.start,
+                                     loop.step)
+        if start == total:
+            return [total]
+        if every:
+            steps = list(range((start // every + 1) * every, step + 1, every))
+        else:
+            spe = loop.steps_per_epoch
+            steps = list(range((start // spe + 1) * spe, step + 1, spe))
+        return [*steps, total] if step == total and (not steps or steps[-1] != total) else steps
 
-        The record must lie at the loop's step (else there is nothing to compare); its test and
-        validation accuracy and the test predictions must be reproduced exactly, the losses to a
-        relative 1e-6 (a resumed run may sum in another order).
+    def disagreement(self, loop: Loop) -> str | None:
+        """Why a restored checkpoint disagrees with its evaluation records, or None.
+
+        The checkpoint lies at an epoch's end (or the last step), its records lie at the steps the
+        loop evaluates at (:meth:`expected_steps`), and when the last one lies at its step, its
+        weights reproduce it: test and validation accuracy and the test predictions exactly, the
+        losses to a relative 1e-6 (a resumed run may sum in another order).
         """
+        if loop.step % loop.steps_per_epoch and loop.step != loop.total:
+            return f"its step {loop.step} is not the end of an epoch"
+        steps = [r["step"] for r in loop.records]
+        if steps != self.expected_steps(loop):
+            return (f"its step {loop.step} disagrees with its evaluation records (at steps "
+                    f"{steps[-3:]})")
         if not loop.records or loop.records[-1]["step"] != loop.step:
             return None
         last = loop.records[-1]

@@ -20,8 +20,9 @@ Learning speed: the early-stopping iteration is the evaluation step of minimum v
 Every level, control and branch is a run ``runs_dir/lth/<hash>``
 (:mod:`empirical.config.lth_hparams`):
 finished runs are read back (after the store's checks; a damaged one is recomputed), killed runs
-resume from their checkpoint, each run stores its mask in ``ticket.pt``, and each run is trained
-under its lock (:meth:`empirical.storage.store.RunStore.lock`).
+resume from their checkpoint, each run stores its mask in ``ticket.pt`` (derived again from its
+parent whenever the run trains: a stored mask that differs is rewritten, never trusted), and each
+run is trained under its lock (:meth:`empirical.storage.store.RunStore.lock`).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ from empirical.data import check_files, dataset_info
 from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.memory import check_memory, training_bytes
 from empirical.storage.run_files import RunFileError, check_tensor_dict, load_torch
-from empirical.storage.store import HPARAMS, RunStore, save_torch, warn_damaged
+from empirical.storage.store import HPARAMS, TICKET, RunStore, save_torch, warn_damaged
 
 StateDict = dict[str, Any]
 Row = dict[str, Any]
@@ -474,6 +475,10 @@ def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig)
         check_rewind(imp_chain(base, 1)[1], train.steps_per_epoch)
 
 
+def _same_masks(a: pruning.Masks, b: pruning.Masks) -> bool:
+    return list(a) == list(b) and all(torch.equal(a[n], b[n]) for n in a)
+
+
 def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLike | None,
                  runtime: RuntimeConfig, capture_rewind: str, hooks: FitHooks | None) -> Row:
     """Train the level of ``store`` (resuming its checkpoint) and write its ticket and result."""
@@ -485,12 +490,14 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     step = check_rewind(hparams, spe)
     model = build_lth_model(hparams, hparams.training.seed)
     store.remove_stale_temporaries()
-    ticket = store.reusable_ticket()
-    resumed = ticket is not None
-    masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
+    masks = level_masks(hparams, model, runs_dir)  # from the parent, never from a stored copy
+    stored = store.reusable_ticket()
     store.write_hparams(KIND, hparams, runtime={"threads": runtime.threads,
                                                 "data_on_device": train.on_device})
-    if not resumed:
+    if stored is None or not _same_masks(stored["masks"], masks):
+        if stored is not None:
+            warn_damaged(RunFileError(store.path / TICKET, "its masks differ from those its "
+                                      "parent gives"), "rewritten")
         store.save_ticket({"masks": masks, "source": hparams.level.source,
                            "level": hparams.level.level, "rewind_step": step})
     hooks = dataclasses.replace(hooks) if hooks is not None else FitHooks()

@@ -359,7 +359,8 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     tb_class = tensorboard_writer_class() if tensorboard and writer is not None else None
     evaluation = Evaluate(val, test, amp)
     loop = Loop(model, core, make_optimizer(core, training), training, spe, total, dist,
-                step=start_step, sums=torch.zeros(3, dtype=torch.float64, device=train.device))
+                start=start_step, step=start_step,
+                sums=torch.zeros(3, dtype=torch.float64, device=train.device))
     loop.callbacks = _callbacks(hooks, evaluation, writer, tb_class)
     resumed = store is not None and _resume(loop, store, writer is not None, evaluation)
     if not resumed:

@@ -28,7 +28,8 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], binary: bool) -> None:
+def atomic_write(path: str | os.PathLike, write: Callable[[Any], None],
+                 binary: bool = False) -> None:
     """Call ``write(file)`` on a temporary file next to ``path``, then ``os.replace`` it.
 
     The file's mode is ``0666 & ~umask``, as for a file created by ``open()``.
