@@ -165,7 +165,7 @@ class Loop:
         return {"model": self.core.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "step": self.step, "rng": rng_state(), "train_sums": self.sums.cpu(),
                 "seconds": self.seconds, "records": self.records,
-                "predictions": self.predictions}
+                "predictions": self.predictions, "labels": self.labels}
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Continue from a checkpoint of :meth:`state`."""
@@ -175,7 +175,7 @@ class Loop:
         self.step, self.elapsed = state["step"], state["seconds"]
         self.sums = state["train_sums"].to(self.sums.device)
         self.records = list(state["records"])
-        self.predictions = dict(state["predictions"])
+        self.predictions, self.labels = dict(state["predictions"]), state["labels"]
 
 
 class Callback:

@@ -46,6 +46,7 @@ HPARAMS_KEYS = ("kind", "hash", "hparams", CHECKSUM)
 CHECKPOINT_TYPES: dict[str, type | tuple[type, ...]] = {
     "model": dict, "optimizer": dict, "step": int, "rng": dict, "train_sums": torch.Tensor,
     "seconds": (int, float), "records": list, "predictions": dict,
+    "labels": (torch.Tensor, type(None)),
 }
 SEAL = b"tickets-sealed-sha256 "
 SEAL_LINE = len(SEAL) + 64 + 1

@@ -190,6 +190,8 @@ class RunStore:
             Damaged, edited, or the hyperparameters of another run.
         """
         path = self.path / HPARAMS
+        if not path.exists():
+            raise RunFileError(path, "missing")
         data = unseal_json(read_json(path), path, HPARAMS_KEYS)
         if data["hash"] != self.name:
             raise RunFileError(path, f"names run {data['hash']!r}, found in {self.name}")
