@@ -230,6 +230,10 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(argv[:-1]) == 0  # table output, every level reused
     out = capsys.readouterr().out
     assert "early_stop_step" in out and out.count("yes") == 5
+    assert main([*argv[:-1], "--val-size", "0", "--levels", "0"]) == 0  # no validation split
+    captured = capsys.readouterr()
+    assert "early_stop" not in captured.out and " test_acc " in captured.out
+    assert "note: no early_stop_step, early_stop_test_acc columns: " in captured.err
 
 
 @pytest.mark.parametrize("bad", [["--rate", "1.5"], ["--levels", "-1"], ["--control", "shuffle"],
