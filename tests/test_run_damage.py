@@ -318,3 +318,17 @@ def test_sigterm_is_a_clean_interrupt_and_the_rerun_resumes(tmp_path: Path) -> N
     assert f"resumed from step {step}" in resumed.stderr.splitlines()
     assert resumed.returncode == whole.returncode == 0
     assert json.loads(resumed.stdout)["test_acc"] == json.loads(whole.stdout)["test_acc"]
+
+
+@pytest.mark.parametrize(("same_accuracy", "identical", "code"), [
+    (True, True, 0), (True, None, 0), (False, True, 1), (True, False, 1), (False, None, 1)])
+def test_eval_exits_1_when_accuracy_or_predictions_differ(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, same_accuracy: bool,
+        identical: bool | None, code: int) -> None:
+    import empirical.export.ticket_file
+
+    row = {"file": "t.safetensors", "layout": "self-contained", "kind": "biprop",
+           "dataset": "digits", "engine": "float", "test_acc": 0.5, "run_test_acc": 0.6,
+           "same_accuracy": same_accuracy, "identical_predictions": identical}
+    monkeypatch.setattr(empirical.export.ticket_file, "evaluate_file", lambda *args: row)
+    assert main(["eval", "t.safetensors"]) == code

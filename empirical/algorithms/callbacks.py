@@ -29,7 +29,7 @@ from torch import nn
 from empirical.config.hparams import TrainingHparams
 from empirical.data import Batches
 from empirical.device import Distributed, autocast
-from empirical.storage.store import RunStore
+from empirical.storage.store import RunStore, compact_classes
 
 StateDict = dict[str, Any]
 Record = dict[str, Any]
@@ -125,7 +125,8 @@ class Loop:
     records
         Every evaluation record so far.
     predictions
-        ``step -> predicted test classes`` of every record with a test set (not distributed).
+        ``step -> predicted test classes`` of every record with a test set (not distributed;
+        ``uint8``, ``int16`` beyond 256 classes).
     labels
         The test labels (None before the first test evaluation, and when distributed).
     elapsed
@@ -245,8 +246,8 @@ class Evaluate(Callback):
             entry[f"{name}_acc"] = score.acc if score else None
         test = scores["test"]
         if test is not None and test.predicted is not None:
-            loop.predictions[loop.step] = test.predicted
-            loop.labels = test.labels
+            loop.predictions[loop.step] = compact_classes(test.predicted)
+            loop.labels = compact_classes(test.labels)
         loop.sums = torch.zeros_like(loop.sums)
         loop.records.append(entry)
         loop.emit("on_record", entry)
