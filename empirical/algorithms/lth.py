@@ -48,7 +48,7 @@ from empirical.algorithms.train import (
     tensorboard_writer_class,
     total_steps,
 )
-from empirical.config.hparams import RuntimeConfig, default_runs_dir, from_dict, hparams_hash
+from empirical.config.hparams import RuntimeConfig, default_runs_dir, hparams_hash
 from empirical.config.lth_hparams import (
     CONTROLS,
     KIND,
@@ -147,20 +147,17 @@ def read_hparams(runs_dir: str | os.PathLike | None, run_hash: str) -> LTHHparam
     FileNotFoundError
         No such run.
     RunFileError
-        Its ``hparams.json`` is damaged or does not hash to ``run_hash``.
+        Its ``hparams.json`` is damaged, of another kind, or does not hash to ``run_hash``
+        (:meth:`RunStore.read_hparams`).
     """
     store = RunStore(default_runs_dir(runs_dir) / KIND / run_hash)
     path = store.path / HPARAMS
     if not path.exists():
         raise FileNotFoundError(f"no LTH run {run_hash} under {store.path.parent}")
-    fields = store.read_hparams()["hparams"]
-    try:
-        hparams = from_dict(LTHHparams, fields)
-    except (TypeError, ValueError) as err:
-        raise RunFileError(path, f"invalid hyperparameters ({err})") from None
-    if hparams_hash(hparams) != run_hash:
-        raise RunFileError(path, f"its hyperparameters hash to {hparams_hash(hparams)}, not "
-                                 f"{run_hash}")
+    hparams = store.hparams()
+    if not isinstance(hparams, LTHHparams):
+        raise RunFileError(path, f"holds the hyperparameters of a {store.read_hparams()['kind']} "
+                                 "run")
     return hparams
 
 

@@ -51,6 +51,7 @@ import torch
 from filelock import FileLock
 
 from empirical.config.hparams import RunHparams, from_dict, hparams_hash, run_directory, to_dict
+from empirical.config.lth_hparams import LTHHparams
 from empirical.storage.atomic import (
     atomic_write,
     file_digest,
@@ -93,11 +94,7 @@ log = logging.getLogger(__name__)
 
 def hparams_class(kind: str) -> type:
     """The hyperparameter class of a run kind: ``LTHHparams`` for ``lth``, else ``RunHparams``."""
-    if kind == "lth":
-        from empirical.config.lth_hparams import LTHHparams
-
-        return LTHHparams
-    return RunHparams
+    return LTHHparams if kind == "lth" else RunHparams
 
 
 def compact_classes(classes: torch.Tensor) -> torch.Tensor:
@@ -352,7 +349,8 @@ class RunStore:
         path = self.path / PREDICTIONS
         self.read_result()
         if not path.exists():
-            raise FileNotFoundError(f"run {self.path} holds no {PREDICTIONS}")
+            raise FileNotFoundError(f"run {self.path} holds no {PREDICTIONS} (a run trained by "
+                                    "several processes, or without a test split, keeps none)")
         data = check_predictions(load_torch(path, weights_only=True), path)
         return Predictions(data["labels"].long(),
                            {k: v.long() for k, v in sorted(data["steps"].items())})
