@@ -13,7 +13,7 @@ What is checked
   is a record torn by a kill and is ignored;
 - torch files (``checkpoint.pt``, ``ticket.pt``, ``predictions.pt``, rewind states) are sealed: the
   first line is ``tickets-sealed-sha256 <hex>`` and the rest is a ``torch.save`` file whose
-  SHA-256 is ``<hex>`` (:func:`seal_bytes`); the digest is checked before ``torch.load`` sees a
+  SHA-256 is ``<hex>`` (:func:`seal_line`); the digest is checked before ``torch.load`` sees a
   byte, so a flipped bit that torch would still load, or a hand-edited value, is refused; the
   loaded object must hold the expected entries and the checkpoint's evaluation records end at or
   before its step;
@@ -158,13 +158,13 @@ def parse_metrics(text: str, path: str | os.PathLike) -> list[Record]:
     return check_records(records, path, "line")
 
 
-def seal_bytes(payload: bytes) -> bytes:
-    """``payload`` behind the line ``tickets-sealed-sha256 <SHA-256 of payload as hex>``."""
-    return SEAL + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
+def seal_line(payload: bytes | memoryview) -> bytes:
+    """The line ``tickets-sealed-sha256 <SHA-256 of payload as hex>`` that precedes it."""
+    return SEAL + hashlib.sha256(payload).hexdigest().encode() + b"\n"
 
 
-def unseal_bytes(data: bytes, path: str | os.PathLike) -> bytes:
-    """The payload of :func:`seal_bytes`'s output, after checking its digest.
+def unseal_bytes(data: bytes, path: str | os.PathLike) -> memoryview:
+    """The payload behind the :func:`seal_line` of ``data``, after checking its digest.
 
     Raises
     ------
@@ -175,18 +175,25 @@ def unseal_bytes(data: bytes, path: str | os.PathLike) -> bytes:
     head = data[:SEAL_LINE]
     if len(head) < SEAL_LINE or not head.startswith(SEAL) or head[-1:] != b"\n":
         raise RunFileError(path, "no digest line (truncated, or written by an older version)")
-    payload = data[SEAL_LINE:]
-    if hashlib.sha256(payload).hexdigest().encode() != head[len(SEAL):-1]:
+    payload = memoryview(data)[SEAL_LINE:]
+    if seal_line(payload) != head:
         raise RunFileError(path, "digest mismatch: damaged or edited after it was written")
     return payload
 
 
 def save_torch(path: str | os.PathLike, obj: Any) -> None:
-    """``torch.save(obj)`` sealed by its digest (:func:`seal_bytes`), written atomically."""
+    """``torch.save(obj)`` behind its :func:`seal_line`, written atomically."""
     buffer = io.BytesIO()
     torch.save(obj, buffer)
-    sealed = seal_bytes(buffer.getvalue())
-    atomic_write(path, lambda f: f.write(sealed), True)
+    payload = buffer.getbuffer()
+    head = seal_line(payload)
+
+    def write(handle: Any) -> None:
+        handle.write(head)
+        handle.write(payload)
+
+    atomic_write(path, write, True)
+    payload.release()
 
 
 def load_torch(path: str | os.PathLike, weights_only: bool = False) -> Any:
