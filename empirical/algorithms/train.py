@@ -9,6 +9,9 @@ after an epoch resumes from its checkpoint to the same final weights, bit for bi
 After every optimiser step ``empirical.layers.enforce_masks_(model)`` re-applies fixed masks, so
 momentum and weight decay never revive a pruned weight (IMP); the loop runs inside
 ``empirical.layers.folded_masks``, so masked layers use their (already zeroed) weights directly.
+:func:`fit` holds only the step loop; evaluation records, ``metrics.jsonl``, checkpoints,
+TensorBoard, captures of the weights and the keep schedule are callbacks
+(:mod:`empirical.algorithms.callbacks`).
 
 Learning rate
 -------------
@@ -275,21 +278,25 @@ def _resume(loop: Loop, store: RunStore, repair: bool, evaluation: Evaluate) -> 
     A checkpoint whose weights disagree with its records is moved aside (``repair``) and the one
     before it is tried. Returns whether one was restored (else the model is as it was).
     """
-    initial, generators = copy.deepcopy(loop.core.state_dict()), rng_state()
+    before: tuple[StateDict, dict[str, Any]] | None = None
     for path, state in store.checkpoints(repair):
+        if before is None:
+            before = copy.deepcopy(loop.core.state_dict()), rng_state()
         loop.restore(state)
         loop.lr = lr_at(max(loop.step - 1, 0), loop.training, loop.steps_per_epoch)
-        epoch = max(loop.step - 1, 0) // loop.steps_per_epoch
-        loop.emit("on_epoch_start", epoch)  # the kept fraction the last record was made with
+        for callback in loop.callbacks:  # the kept fraction the last record was made with
+            if isinstance(callback, KeepSchedule):
+                callback.on_epoch_start(loop, max(loop.step - 1, 0) // loop.steps_per_epoch)
         problem = evaluation.disagreement(loop)
         if problem is None:
             log.warning("resumed from step %d", loop.step)
             return True
         if repair:
             store.set_aside(RunFileError(path, problem))
-        loop.core.load_state_dict(initial)
-        set_rng_state(generators)
-        loop.step, loop.elapsed, loop.records, loop.predictions = 0, 0.0, [], {}
+        loop.core.load_state_dict(before[0])
+        set_rng_state(before[1])
+        loop.step, loop.elapsed, loop.records = 0, 0.0, []
+        loop.predictions, loop.labels = {}, None
         loop.sums = torch.zeros_like(loop.sums)
     loop.optimizer.state.clear()
     return False
