@@ -195,6 +195,15 @@ def _export_refuses(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     assert not (tmp_path / "t.safetensors").exists()
 
 
+def test_eval_of_a_run_directory_says_use_export(runs: dict,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    run_dir = RunStore.for_run(runs["root"] / "finished", "biprop", MPT).path
+    assert main(["eval", str(run_dir)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"tickets eval: error: {run_dir} is a run directory, not a ticket file; write its ticket "
+        f"with: tickets export {run_dir} --out FILE")
+
+
 def _export_and_eval(run_dir: Path, tmp_path: Path) -> None:
     """The repaired run exports, and its file reproduces the recorded accuracy and predictions
     (``tickets eval`` exits 1 otherwise): the model itself is the uninterrupted run's."""

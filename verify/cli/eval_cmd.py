@@ -32,8 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate the file and print its accuracy next to the run's; 1 if either differs."""
-    from empirical.export.ticket_file import evaluate_file
+    from pathlib import Path
 
+    from empirical.export.ticket_file import evaluate_file
+    from empirical.storage.store import HPARAMS
+
+    if (Path(args.file) / HPARAMS).is_file():
+        raise ValueError(f"{args.file} is a run directory, not a ticket file; write its ticket "
+                         f"with: tickets export {args.file} --out FILE")
     row = evaluate_file(args.file, args.dataset, args.data_dir, args.engine)
     emit([row], args.json, COLUMNS, one_object=True)
     differs = row["same_accuracy"] is False or row["identical_predictions"] is False
