@@ -54,13 +54,6 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2, sort_keys=True) + "\n"), False)
 
 
-def save_torch(path: str | os.PathLike, obj: Any) -> None:
-    """``torch.save`` atomically."""
-    import torch
-
-    atomic_write(path, lambda f: torch.save(obj, f), True)
-
-
 def file_digest(path: str | os.PathLike) -> str:
     """SHA-256 of the file's bytes, as hex (read in 1 MiB chunks)."""
     digest = hashlib.sha256()
