@@ -262,9 +262,16 @@ class RunStore:
         """Replace ``checkpoint.pt`` atomically (``state``: see ``run_files.CHECKPOINT_TYPES``);
         the replaced one becomes ``checkpoint.prev.pt``, the fallback if the new one is damaged.
         """
-        if (self.path / CHECKPOINT).exists():
-            os.replace(self.path / CHECKPOINT, self.path / PREVIOUS_CHECKPOINT)
-        save_torch(self.path / CHECKPOINT, state)
+        current = self.path / CHECKPOINT
+        if current.exists():  # a hard link: a kill at any point leaves both names readable
+            link = self.path / f".{PREVIOUS_CHECKPOINT}.link.tmp"
+            link.unlink(missing_ok=True)
+            try:
+                os.link(current, link)
+                os.replace(link, self.path / PREVIOUS_CHECKPOINT)
+            except OSError:  # a filesystem without hard links: the old one moves instead
+                os.replace(current, self.path / PREVIOUS_CHECKPOINT)
+        save_torch(current, state)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         """The latest checkpoint, verified, or None if there is none.
