@@ -33,6 +33,9 @@ from typing import Any
 
 from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
+from empirical.layers import NORMS, SCORE_MODES
+from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
+from empirical.models.registry import MODELS, model_entry
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -69,7 +72,7 @@ SCHEDULES = ("cosine", "constant", "step")
 PRECISIONS = ("fp32", "bf16")
 WARMUP_STARTS = ("one", "zero")
 MILESTONE_UNITS = ("ep", "it")
-MODES = ("dense", "edge-popup", "biprop")
+MODES = ("dense", *SCORE_MODES)
 SCORE_KEEP = 0.5
 """Kept fraction k of edge-popup and biprop when none is given (dense keeps every weight).
 k = 0.5 is the released edge-popup code's example run (hidden-networks README:
@@ -77,10 +80,7 @@ k = 0.5 is the released edge-popup code's example run (hidden-networks README:
 paper's Conv-2/4/6/8 sweeps over k in {0.8, 0.6, 0.5, 0.4, 0.2, 0.1} (Diffenderfer & Kailkhura
 2021, Fig. 3; the ``conv4-mpt-*`` presets). The large published networks keep less (5-40%, MPT
 Table 2): use their presets."""
-SCOPES = ("layerwise", "global")
-MASK_RULES = ("topk", "bernoulli")
-
-BN_CHOICES = ("default", "none", "nonaffine", "affine")
+BN_CHOICES = ("default", *NORMS)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
@@ -117,8 +117,9 @@ class DatasetHparams:
 class ModelHparams:
     """The architecture, built by :func:`empirical.models.build_model`."""
 
-    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...)", flag="--model")
-    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc / 1-D conv)")
+    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...; tickets models lists "
+                         "them)", flag="--model", choices=MODELS)
+    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc)")
     width_mult: float = hp(1.0, "width multiplier of every hidden layer")
     binary_act: bool = hp(False, "binary sign activations (MPT-1/1) instead of ReLU")
     bn: str = hp("default", "batch norm: default (the model's), none, nonaffine, affine (+BN)",
@@ -129,6 +130,7 @@ class ModelHparams:
                       choices=BN_INITS)
 
     def __post_init__(self) -> None:
+        model_entry(self.name)
         _check_choice(self.bn, BN_CHOICES, "batch-norm setting")
         _check_choice(self.bn_init, BN_INITS, "batch-norm init")
         _check_positive(self.width_mult, "width multiplier")
@@ -151,19 +153,22 @@ class MaskHparams:
                                   "(0, 1]", canonical_default=1.0)  # None: SCORE_KEEP, dense 1
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
-    mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
+    mask_rule: str = hp("topk", "mask rule of the scores: " + ", ".join(MASK_RULES),
+                        choices=MASK_RULES)
     init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
                                 "code)", choices=FAN_RULES)
     anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
+    penalty: float = hp(0.0, "strength lambda of the mask rule's sparsity penalty, for the rules "
+                              "that have one (hard-concrete: lambda times the expected L0 norm)")
 
     def __post_init__(self) -> None:
         _check_choice(self.mode, MODES, "mode")
         if self.keep is None:
             object.__setattr__(self, "keep", 1.0 if self.mode == "dense" else SCORE_KEEP)
         _check_choice(self.scope, SCOPES, "scope")
-        _check_choice(self.mask_rule, MASK_RULES, "mask rule")
+        check_rule(self.mask_rule, self.penalty)
         _check_choice(self.init, INITS, "init")
         _check_choice(self.fan_rule, FAN_RULES, "fan rule")
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled

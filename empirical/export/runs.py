@@ -9,9 +9,8 @@ recompute it).
 
 The masks are the ones the run's final evaluation used: the eval-mode masks of the checkpoint's
 scores at the kept fraction of the last epoch (:func:`final_keep`: global-scope annealing may not
-have reached ``k``), which must equal ``ticket.pt``'s for top-k rules (``sigmoid(s) >= 1/2`` for
-the Bernoulli rule, whose ``ticket.pt`` masks are training-mode samples), and the LTH ``mask``
-buffers; a dense run's layers keep every weight.
+have reached ``k``; a stochastic rule's deterministic eval-mode mask), which must equal
+``ticket.pt``'s, and the LTH ``mask`` buffers; a dense run's layers keep every weight.
 """
 
 from __future__ import annotations
@@ -130,7 +129,7 @@ def final_keep(hparams: Any, result: dict[str, Any]) -> float:
 
 def _masks(kind: str, hparams: Any, model: nn.Module, ticket: dict[str, Any] | None,
            result: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The eval-mode masks of the final model, checked against ``ticket.pt``'s (top-k rules)."""
+    """The eval-mode masks of the final model, checked against ``ticket.pt``'s."""
     from empirical.layers import layer_masks, set_keep
 
     if kind in ("biprop", "edge-popup"):
@@ -142,12 +141,10 @@ def _masks(kind: str, hparams: Any, model: nn.Module, ticket: dict[str, Any] | N
     stored = ticket.get("masks")
     if not isinstance(stored, dict):
         raise ValueError("ticket.pt holds no masks")
-    if kind == "lth" or hparams.mask.mask_rule == "topk":
-        same = set(stored) == set(masks) and all(
-            torch.equal(torch.as_tensor(stored[n]).bool(), m) for n, m in masks.items())
-        if not same:
-            raise ValueError("the masks of ticket.pt differ from those of the checkpoint's "
-                             "scores")
+    same = set(stored) == set(masks) and all(
+        torch.equal(torch.as_tensor(stored[n]).bool(), m) for n, m in masks.items())
+    if not same:
+        raise ValueError("the masks of ticket.pt differ from those of the checkpoint's scores")
     return masks
 
 
