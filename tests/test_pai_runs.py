@@ -113,8 +113,7 @@ def test_invert_of_an_imp_level_keeps_the_smallest_trained_weights(tmp_path: Pat
     run_level(derived(level1, "invert"), tmp_path, CPU)
     inverted = ticket_masks(tmp_path, derived(level1, "invert"))
     imp = ticket_masks(tmp_path, level1)
-    trained = torch.load(RunStore.for_run(tmp_path, "lth", level0).path / "checkpoint.pt",
-                         weights_only=False)
+    trained = RunStore.for_run(tmp_path, "lth", level0).load_checkpoint()
     for name, mask in imp.items():
         weight = trained["model"][f"{name}.weight"].abs()
         assert int(inverted[name].sum()) == int(mask.sum())
@@ -145,8 +144,7 @@ def test_retraining_variants_start_from_the_trained_weights(tmp_path: Path) -> N
     rows = run_lth(base, 1, controls=("lr-rewind", "finetune"), runs_dir=tmp_path, runtime=CPU)
     assert [r["source"] for r in rows] == ["dense", "imp", "lr-rewind", "finetune"]
     level0, level1 = imp_chain(base, 1)
-    trained = torch.load(RunStore.for_run(tmp_path, "lth", level0).path / "checkpoint.pt",
-                         weights_only=False)["model"]
+    trained = RunStore.for_run(tmp_path, "lth", level0).load_checkpoint()["model"]
     masks = ticket_masks(tmp_path, level1)
     from empirical.algorithms.mpt import make_batches
     from empirical.device import Distributed

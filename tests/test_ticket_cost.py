@@ -71,14 +71,14 @@ def test_cost_row_and_supermask_of_an_imp_level(tmp_path: Path) -> None:
     assert row["density"] == pytest.approx(kept / row["prunable_weights"])
     assert row["ticket_bits"] > 0 and math.isfinite(row["bits_per_weight"])
     # supermask: theta_0 times the mask, evaluated untrained
+    from empirical.algorithms.callbacks import evaluate
     from empirical.algorithms.model_masks import set_masks_
     from empirical.algorithms.mpt import make_batches
-    from empirical.algorithms.train import evaluate
     from empirical.device import Distributed
 
     model = build_lth_model(level1, level1.training.seed)
     set_masks_(model, masks)
     _, _, test = make_batches(level1, CPU, torch.device("cpu"), Distributed())
-    assert supermask_accuracy(level1, masks, tmp_path) == evaluate(model, test)["acc"]
+    assert supermask_accuracy(level1, masks, tmp_path) == evaluate(model, test).acc
     signed = supermask_accuracy(level1, masks, tmp_path, signed_constant=True)
     assert 0.0 <= signed <= 1.0

@@ -141,10 +141,10 @@ def supermask_accuracy(hparams: Any, masks: Mapping[str, torch.Tensor],
     float
         Test accuracy (fraction) of the masked, untrained network.
     """
+    from empirical.algorithms.callbacks import evaluate
     from empirical.algorithms.lth import build_lth_model, lineage_root
     from empirical.algorithms.model_masks import set_masks_
     from empirical.algorithms.mpt import make_batches
-    from empirical.algorithms.train import evaluate
     from empirical.config.hparams import RuntimeConfig
     from empirical.device import Distributed
     from empirical.layers import prunable_layers
@@ -158,4 +158,4 @@ def supermask_accuracy(hparams: Any, masks: Mapping[str, torch.Tensor],
     set_masks_(model, dict(masks))
     runtime = RuntimeConfig(device="cpu", data_dir=data_dir, progress=False)
     _, _, test = make_batches(hparams, runtime, torch.device("cpu"), Distributed())
-    return evaluate(model, test)["acc"]
+    return evaluate(model, test).acc

@@ -140,7 +140,7 @@ def linear_path(model: nn.Module, state_a: StateDict, state_b: StateDict, train:
     -------
     LinearPath
     """
-    from empirical.algorithms.train import evaluate
+    from empirical.algorithms.callbacks import evaluate
 
     if points < 2:
         raise ValueError(f"points must be >= 2, got {points}")
@@ -151,8 +151,8 @@ def linear_path(model: nn.Module, state_a: StateDict, state_b: StateDict, train:
         model.load_state_dict(interpolate_states(state_a, state_b, alpha))
         if batchnorm:
             recompute_batchnorm(model, train)
-        train_err.append(1.0 - evaluate(model, train)["acc"])
-        test_err.append(1.0 - evaluate(model, test)["acc"])
+        train_err.append(1.0 - evaluate(model, train).acc)
+        test_err.append(1.0 - evaluate(model, test).acc)
     return LinearPath(alphas, tuple(train_err), tuple(test_err), len(test.dataset))
 
 
