@@ -42,6 +42,8 @@ from verify.cli.common import UserError
 #: ``inprocess``: no executor (the notebooks train what they need themselves).
 EXECUTORS = ("inprocess", "local", "slurm", "debug")
 DEFAULT_JOB_MINUTES = 240
+#: submitit's default warning time: a Slurm job is signalled this long before its time limit.
+SIGNAL_DELAY_S = 90
 
 
 class SweepError(RuntimeError):
@@ -233,8 +235,18 @@ def _executor(options: ExecutorOptions, job_count: int) -> Any:
         if options.partition is not None:
             parameters["slurm_partition"] = options.partition
         parameters["slurm_array_parallelism"] = options.max_parallel or job_count
+        parameters["slurm_signal_delay_s"] = signal_delay_s(options.job_minutes)
     executor.update_parameters(**parameters)
     return executor
+
+
+def signal_delay_s(job_minutes: int) -> int:
+    """Seconds before the time limit at which Slurm signals a job to checkpoint and requeue.
+
+    submitit's 90 s, but at most a quarter of the limit: a job whose warning came at its start
+    (``--job-minutes 1`` with 90 s) would requeue itself before training a step, every time.
+    """
+    return min(SIGNAL_DELAY_S, job_minutes * 60 // 4)
 
 
 class ResumableJob:
