@@ -31,10 +31,12 @@ DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol")
 #: The long run: the smoke grid's MPT-1/32 point at depth 3, width 512, for this many epochs
 #: (digits, 24 steps an epoch; on one core of a 2-core EPYC VM 0.29 s an epoch when idle, 0.67 s
 #: under load). A 2-minute job is warned 30 s before its limit, and Slurm's 30-second event
-#: resolution sends it 60-90 s after the start: 180-280 epochs of the first allocation when idle,
-#: 75-115 under load, so the run needs a requeue, and at most 3 (submitit requeues 3 times).
+#: resolution sends it 60-90 s after the start: at most 280 epochs of the first allocation when
+#: idle, so the run needs a requeue; under a load of 9 an allocation trained 40-120 epochs, hence
+#: up to MAX_REQUEUES requeues.
 LONG_EPOCHS = 300
 JOB_MINUTES = 2
+MAX_REQUEUES = 10
 
 
 def _missing() -> str | None:
@@ -106,7 +108,7 @@ def test_slurm_sweep_requeues_at_the_time_limit_and_trains_nothing_twice(
     long = _long_job()
     monkeypatch.setattr(sweep_executor, "notebook_jobs", lambda *args: [*study, long])
     options = ExecutorOptions("slurm", jobs_dir, gpus_per_job=0, cpus_per_job=1,
-                              job_minutes=JOB_MINUTES)
+                              job_minutes=JOB_MINUTES, max_requeues=MAX_REQUEUES)
     summary = run_sweep(["width_depth"], "smoke", options, runs)
     assert summary == {"jobs": 9, "submitted": 9, "skipped": 0, "trained": 9, "reused": 0}
 

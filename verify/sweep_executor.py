@@ -68,6 +68,9 @@ class ExecutorOptions:
         Time limit of each job.
     max_parallel
         At most this many jobs of the array at once (Slurm only; None: no limit).
+    max_requeues
+        Times a Slurm job may be requeued at its time limit before it fails (submitit's
+        ``max_num_timeout``).
     """
 
     executor: str
@@ -77,6 +80,7 @@ class ExecutorOptions:
     cpus_per_job: int = 1
     job_minutes: int = DEFAULT_JOB_MINUTES
     max_parallel: int | None = None
+    max_requeues: int = 3
 
 
 def check_options(options: ExecutorOptions) -> None:
@@ -226,7 +230,8 @@ def _unique(jobs: Sequence[SweepJob]) -> list[SweepJob]:
 def _executor(options: ExecutorOptions, job_count: int) -> Any:
     import submitit
 
-    executor = submitit.AutoExecutor(folder=options.folder, cluster=options.executor)
+    executor = submitit.AutoExecutor(folder=options.folder, cluster=options.executor,
+                                     slurm_max_num_timeout=options.max_requeues)
     parameters: dict[str, Any] = {
         "name": "tickets-sweep", "timeout_min": options.job_minutes,
         "gpus_per_node": options.gpus_per_job, "cpus_per_task": options.cpus_per_job,
