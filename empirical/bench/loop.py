@@ -18,7 +18,9 @@ of every epoch, and after the last step):
   decay at the constant peak learning rate; no checkpoints, no metrics file.
 
 The two alternate for ``rounds`` rounds and the fastest round of each is kept (other processes
-only ever slow a round down). A step's time includes its share of the evaluations. Work is
+only ever slow a round down); the least CPU seconds of the process per round are kept too, and
+their ratio (``cpu_ratio``) is the steadier figure on a machine shared with other jobs. A step's
+time includes its share of the evaluations and checkpoints. Work is
 counted as ``6 B M`` FLOPs per training step and ``2 M`` per evaluated example, ``M`` the
 multiply-accumulates of one example's forward pass through the linear and conv layers (the
 forward, input-gradient and weight-gradient products; masks do not reduce dense work); it is
@@ -50,7 +52,8 @@ PEAK_SIZE = 2048
 
 @dataclass(frozen=True)
 class LoopRow:
-    """One run's timings: milliseconds per step of both loops, their ratio and the work done."""
+    """One run's timings: milliseconds per step of both loops (wall clock), their ratio, the ratio
+    of their CPU seconds, and the work done per wall-clock second."""
 
     model: str
     variant: str
@@ -60,6 +63,7 @@ class LoopRow:
     project_ms: float
     minimal_ms: float
     ratio: float
+    cpu_ratio: float
     project_gflops: float
     minimal_gflops: float
     peak_gflops: float
@@ -274,15 +278,18 @@ def model_input_shape(hparams: RunHparams | LTHHparams) -> tuple[int, ...]:
     return dataset_info(hparams.dataset.name).input_shape
 
 
-def _best_rounds(fns: list[Callable[[], None]], rounds: int, device: torch.device) -> list[float]:
-    best = [math.inf] * len(fns)
+def _best_rounds(fns: list[Callable[[], None]], rounds: int, device: torch.device
+                 ) -> list[tuple[float, float]]:
+    """``(wall, CPU)`` seconds of each function: the least of each over alternating rounds."""
+    best = [(math.inf, math.inf)] * len(fns)
     for _ in range(rounds):
         for i, fn in enumerate(fns):
             _sync(device)
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             fn()
             _sync(device)
-            best[i] = min(best[i], time.perf_counter() - start)
+            best[i] = (min(best[i][0], time.perf_counter() - wall),
+                       min(best[i][1], time.process_time() - cpu))
     return best
 
 
@@ -346,11 +353,12 @@ def bench_run(label: str, variant: str, hparams: RunHparams | LTHHparams, steps:
             minimal_fit(minimal, pairs, train.dataset.tensors, evals, training, batch, steps,
                         eval_at)
 
-        project_s, minimal_s = _best_rounds([project_round, minimal_round], rounds, where)
+        (project_s, project_cpu), (minimal_s, minimal_cpu) = _best_rounds(
+            [project_round, minimal_round], rounds, where)
     macs = forward_macs(project, train.dataset.tensors[0][0])
     evaluated = sum(len(t[1]) for t in evals) * len(eval_at)
     flops = 6 * batch * macs * steps + 2 * macs * evaluated
     peak = matmul_peak_gflops(where) if peak_gflops is None else peak_gflops
     return LoopRow(label, variant, batch, steps, len(eval_at), 1e3 * project_s / steps,
-                   1e3 * minimal_s / steps, project_s / minimal_s, flops / project_s / 1e9,
-                   flops / minimal_s / 1e9, peak)
+                   1e3 * minimal_s / steps, project_s / minimal_s, project_cpu / minimal_cpu,
+                   flops / project_s / 1e9, flops / minimal_s / 1e9, peak)
