@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import math
 import os
 import shutil
 import socket
@@ -28,14 +29,13 @@ from verify.sweep_executor import ExecutorOptions, SweepJob, notebook_jobs, run_
 
 SCRIPT = Path(__file__).parent / "cluster" / "local_slurm.sh"
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol")
-#: The long run: the smoke grid's MPT-1/32 point at depth 3, width 512, for this many epochs
-#: (digits, 24 steps an epoch; on one core of a 2-core EPYC VM 0.29 s an epoch when idle, 0.67 s
-#: under load). A 2-minute job is warned 30 s before its limit, and Slurm's 30-second event
-#: resolution sends it 60-90 s after the start: at most 280 epochs of the first allocation when
-#: idle, so the run needs a requeue; under a load of 9 an allocation trained 40-120 epochs, hence
-#: up to MAX_REQUEUES requeues.
-LONG_EPOCHS = 300
 JOB_MINUTES = 2
+#: A 2-minute job is warned 30 s before its limit, and Slurm's 30-second event resolution sends
+#: the warning 60-90 s after the start: the long run gets epochs for this many seconds of
+#: training, measured on this machine just before (0.29 s an epoch on an idle core of a 2-core
+#: EPYC VM, 1 s at a load of 16), so its first allocation cannot finish it.
+LONG_SECONDS = 110
+#: A loaded machine may need several allocations (one trained 40 epochs after a slow start).
 MAX_REQUEUES = 10
 
 
@@ -88,11 +88,20 @@ def slurm_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         assert not left, "local_slurm.sh stop left its state behind"
 
 
-def _long_job() -> SweepJob:
-    sizes = dataclasses.replace(get_scale("width_depth", "smoke"),
-                                training={"epochs": LONG_EPOCHS})
-    point = mpt_study.grid_points((3,), (512,), 0.5, ["MPT-1/32"], (0,))[1]
-    return SweepJob("biprop/long", mpt_study.point_hparams(sizes, point))
+def _long_job(scratch: Path) -> SweepJob:
+    """The smoke grid's MPT-1/32 point at depth 3, width 512 (digits), for LONG_SECONDS."""
+    from empirical.algorithms.mpt import run_mpt
+    from empirical.config.hparams import RuntimeConfig
+
+    def job(epochs: int) -> SweepJob:
+        sizes = dataclasses.replace(get_scale("width_depth", "smoke"),
+                                    training={"epochs": epochs})
+        point = mpt_study.grid_points((3,), (512,), 0.5, ["MPT-1/32"], (0,))[1]
+        return SweepJob("biprop/long", mpt_study.point_hparams(sizes, point))
+
+    trial = 10
+    seconds = run_mpt(job(trial).hparams, scratch, RuntimeConfig(progress=False))["seconds"]
+    return job(math.ceil(LONG_SECONDS * trial / seconds))
 
 
 def _results(runs: Path) -> dict[str, int]:
@@ -105,7 +114,7 @@ def test_slurm_sweep_requeues_at_the_time_limit_and_trains_nothing_twice(
         slurm_cluster: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runs, jobs_dir = slurm_cluster / "runs", slurm_cluster / "jobs"
     study = notebook_jobs("width_depth", "smoke")
-    long = _long_job()
+    long = _long_job(slurm_cluster / "trial")
     monkeypatch.setattr(sweep_executor, "notebook_jobs", lambda *args: [*study, long])
     options = ExecutorOptions("slurm", jobs_dir, gpus_per_job=0, cpus_per_job=1,
                               job_minutes=JOB_MINUTES, max_requeues=MAX_REQUEUES)
@@ -115,16 +124,17 @@ def test_slurm_sweep_requeues_at_the_time_limit_and_trains_nothing_twice(
     # the long run was cut by the time limit and resumed from its checkpoint, not from step 0
     store = long.stores(runs)[0]
     result = json.loads((store.path / "result.json").read_text())
-    steps_per_epoch = result["steps"] // LONG_EPOCHS
-    assert result["steps"] == LONG_EPOCHS * steps_per_epoch
-    assert result["resumed_from"], "the long run finished in one allocation: raise LONG_EPOCHS"
+    epochs = long.hparams.training.epochs
+    steps_per_epoch = result["steps"] // epochs
+    assert result["steps"] == epochs * steps_per_epoch
+    assert result["resumed_from"], "the long run finished in one allocation: raise LONG_SECONDS"
     assert 0 < result["resumed_from"] < result["steps"]
     logs = "".join(p.read_text() for p in sorted(jobs_dir.rglob("*_log.*")))
     assert "this job is timed-out" in logs and "Requeued job" in logs
     # one record per epoch, each once: the resumed job continued where the checkpoint stopped
     records = [json.loads(line) for line in (store.path / "metrics.jsonl").open()]
     assert [r["step"] for r in records] == [steps_per_epoch * (e + 1)
-                                            for e in range(LONG_EPOCHS)]
+                                            for e in range(epochs)]
 
     # every run is read back: the study trains nothing, a second sweep submits nothing
     trained = _results(runs)
