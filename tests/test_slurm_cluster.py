@@ -32,9 +32,9 @@ DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol")
 JOB_MINUTES = 2
 #: A 2-minute job is warned 30 s before its limit, and Slurm's 30-second event resolution sends
 #: the warning 60-90 s after the start: the long run gets epochs for this many seconds of
-#: training, measured on this machine just before (0.29 s an epoch on an idle core of a 2-core
-#: EPYC VM, 1 s at a load of 16), so its first allocation cannot finish it.
-LONG_SECONDS = 110
+#: training at the speed measured on this machine just before (0.29 s an epoch on an idle core
+#: of a 2-core EPYC VM, 1 s at a load of 16), so its first allocation cannot finish it.
+LONG_SECONDS = 150
 #: A loaded machine may need several allocations (one trained 40 epochs after a slow start).
 MAX_REQUEUES = 10
 
@@ -99,9 +99,12 @@ def _long_job(scratch: Path) -> SweepJob:
         point = mpt_study.grid_points((3,), (512,), 0.5, ["MPT-1/32"], (0,))[1]
         return SweepJob("biprop/long", mpt_study.point_hparams(sizes, point))
 
-    trial = 10
-    seconds = run_mpt(job(trial).hparams, scratch, RuntimeConfig(progress=False))["seconds"]
-    return job(math.ceil(LONG_SECONDS * trial / seconds))
+    trial = job(10)
+    run_mpt(trial.hparams, scratch, RuntimeConfig(progress=False))
+    records = [json.loads(line) for line in (trial.stores(scratch)[0].path
+                                              / "metrics.jsonl").open()]
+    per_epoch = (records[-1]["seconds"] - records[0]["seconds"]) / (len(records) - 1)
+    return job(math.ceil(LONG_SECONDS / per_epoch))
 
 
 def _results(runs: Path) -> dict[str, int]:
