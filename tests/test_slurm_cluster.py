@@ -151,3 +151,14 @@ def test_slurm_sweep_requeues_at_the_time_limit_and_trains_nothing_twice(
     again = run_sweep(["width_depth"], "smoke", options, runs)
     assert again["submitted"] == 0 and again["skipped"] == 9
     assert _results(runs) == trained
+
+
+@pytest.mark.parametrize("minutes, delay", [(1, 15), (2, 30), (6, 90), (240, 90)])
+def test_slurm_jobs_are_warned_within_their_limit(minutes: int, delay: int,
+                                                  tmp_path: Path) -> None:
+    """submitit's 90 s warning, at most a quarter of the limit; the requeue count is passed on."""
+    pytest.importorskip("submitit")
+    options = ExecutorOptions("slurm", tmp_path, job_minutes=minutes, max_requeues=7)
+    slurm = sweep_executor._executor(options, 3)._executor
+    assert sweep_executor.signal_delay_s(minutes) == delay
+    assert slurm.parameters["signal_delay_s"] == delay and slurm.max_num_timeout == 7
