@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from empirical.data import DATA_ON_DEVICE
+from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
+from empirical.layers import NORMS, SCORE_MODES
+from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
+from empirical.models.registry import MODELS, model_entry
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -66,11 +69,8 @@ SCHEDULES = ("cosine", "constant", "step")
 PRECISIONS = ("fp32", "bf16")
 WARMUP_STARTS = ("one", "zero")
 MILESTONE_UNITS = ("ep", "it")
-MODES = ("dense", "edge-popup", "biprop")
-SCOPES = ("layerwise", "global")
-MASK_RULES = ("topk", "bernoulli")
-
-BN_CHOICES = ("default", "none", "nonaffine", "affine")
+MODES = ("dense", *SCORE_MODES)
+BN_CHOICES = ("default", *NORMS)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
@@ -89,8 +89,7 @@ def _check_positive(value: float, what: str, allow_zero: bool = False) -> None:
 class DatasetHparams:
     """Which data, how it is batched, and the held-out validation split."""
 
-    name: str = hp("digits", "dataset: mnist, cifar10, imagenet, mnist1d, digits, synthetic",
-                   flag="--dataset")
+    name: str = hp("digits", "dataset: %(choices)s", flag="--dataset", choices=DATASET_NAMES)
     batch_size: int = hp(128, "training batch size (summed over all processes)")
     val_size: int = hp(0, "training examples held out as a validation split (0: none)")
     split_seed: int = hp(0, "seed of the validation split and of generated datasets")
@@ -99,9 +98,7 @@ class DatasetHparams:
                                "keeps it: steps per epoch rounded up)")
 
     def __post_init__(self) -> None:
-        from empirical.data import DATASET_NAMES
-
-        _check_choice(self.name, DATASET_NAMES, "dataset")
+        _check_choice(self.name, tuple(DATASET_NAMES), "dataset")
         _check_positive(self.batch_size, "batch size")
         _check_positive(self.val_size, "validation size", allow_zero=True)
 
@@ -110,8 +107,9 @@ class DatasetHparams:
 class ModelHparams:
     """The architecture, built by :func:`empirical.models.build_model`."""
 
-    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...)", flag="--model")
-    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc / 1-D conv)")
+    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...; tickets models lists "
+                         "them)", flag="--model", choices=MODELS)
+    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc)")
     width_mult: float = hp(1.0, "width multiplier of every hidden layer")
     binary_act: bool = hp(False, "binary sign activations (MPT-1/1) instead of ReLU")
     bn: str = hp("default", "batch norm: default (the model's), none, nonaffine, affine (+BN)",
@@ -122,6 +120,7 @@ class ModelHparams:
                       choices=BN_INITS)
 
     def __post_init__(self) -> None:
+        model_entry(self.name)
         _check_choice(self.bn, BN_CHOICES, "batch-norm setting")
         _check_choice(self.bn_init, BN_INITS, "batch-norm init")
         _check_positive(self.width_mult, "width multiplier")
@@ -139,17 +138,20 @@ class MaskHparams:
     keep: float = hp(1.0, "fraction k of weights KEPT per layer (global: overall), in (0, 1]")
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
-    mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
+    mask_rule: str = hp("topk", "mask rule of the scores: " + ", ".join(MASK_RULES),
+                        choices=MASK_RULES)
     init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
                                 "code)", choices=FAN_RULES)
     anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
+    penalty: float = hp(0.0, "strength lambda of the mask rule's sparsity penalty, for the rules "
+                              "that have one (hard-concrete: lambda times the expected L0 norm)")
 
     def __post_init__(self) -> None:
         _check_choice(self.mode, MODES, "mode")
         _check_choice(self.scope, SCOPES, "scope")
-        _check_choice(self.mask_rule, MASK_RULES, "mask rule")
+        check_rule(self.mask_rule, self.penalty)
         _check_choice(self.init, INITS, "init")
         _check_choice(self.fan_rule, FAN_RULES, "fan rule")
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled

@@ -46,7 +46,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical.data import PIXELS
+from empirical.data import pixel_normalisation
 from empirical.device_data import normalise
 from empirical.export.container import encode_container
 from empirical.export.engine import pack_model
@@ -103,19 +103,20 @@ class SpeedRow:
 
 def ticket(name: str, keep: float, binary: bool) -> nn.Module:
     """A frozen biprop ticket of architecture ``name`` drawn from seed 0 (eval mode)."""
+    from empirical.config.hparams import ModelHparams
     from empirical.models import build_model
 
     shape, options = SHAPES[name]
     torch.manual_seed(0)
-    model = build_model(name, CLASSES, shape, LayerConfig(mode="biprop", keep=keep),
-                        binary_act=binary, **options).eval()
+    model = build_model(ModelHparams(name, binary_act=binary, **options), CLASSES, shape,
+                        LayerConfig(mode="biprop", keep=keep)).eval()
     return model
 
 
 def grid_inputs(name: str, batch: int, generator: torch.Generator) -> torch.Tensor:
     """``batch`` inputs of shape ``name``: uniform random 8-bit pixels normalised as the dataset
     of :data:`PIXEL_GRIDS` normalises its pixels."""
-    mean, std, top = PIXELS[PIXEL_GRIDS[name]]
+    mean, std, top = pixel_normalisation(PIXEL_GRIDS[name])
     pixels = torch.randint(0, top + 1, (batch, *SHAPES[name][0]), generator=generator,
                            dtype=torch.uint8)
     view = (1, -1, *([1] * (pixels.dim() - 2)))
@@ -124,7 +125,7 @@ def grid_inputs(name: str, batch: int, generator: torch.Generator) -> torch.Tens
 
 def pixel_grid(name: str) -> InputGrid:
     """The pixel grid of shape ``name``'s dataset (:data:`PIXEL_GRIDS`)."""
-    return InputGrid(*PIXELS[PIXEL_GRIDS[name]])
+    return InputGrid(*pixel_normalisation(PIXEL_GRIDS[name]))
 
 
 def _checkpoint_bytes(model: nn.Module) -> int:

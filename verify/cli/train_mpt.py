@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_dataclass_flags(parser, "dataset", DatasetHparams)
         add_dataclass_flags(parser, "model", ModelHparams)
         exclude = ("mode",) if algorithm != "dense" else ("mode", "keep", "scope", "mask_rule",
-                                                          "anneal_epochs")
+                                                          "anneal_epochs", "penalty")
         add_dataclass_flags(parser, "mask", MaskHparams, exclude=exclude,
                             defaults=mask_defaults(algorithm))
         add_dataclass_flags(parser, "training", TrainingHparams)
@@ -107,12 +107,8 @@ def run(args: argparse.Namespace) -> int:
     """Train (or read back) the run and print its summary."""
     from empirical.algorithms.mpt import run_mpt
     from empirical.device import distributed_from_env
-    from empirical.models import MODEL_NAMES
 
     hparams = hparams_from_args(args)
-    if hparams.model.name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {hparams.model.name!r}; choose one of "
-                         f"{', '.join(MODEL_NAMES)}")
     result = run_mpt(hparams, args.runs_dir, runtime_from_args(args))
     if distributed_from_env().rank != 0:
         return 0  # under torchrun only the first process reports
