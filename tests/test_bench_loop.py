@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from empirical.bench.loop import evaluation_steps, forward_macs, minimal_model
+from empirical.config.hparams import ModelHparams
 from empirical.layers import LayerConfig, prunable_layers
 from empirical.models import build_model
 from verify.cli.main import main
@@ -21,7 +22,8 @@ from verify.cli.main import main
 def test_minimal_model_computes_the_project_models_outputs(name: str, shape: tuple[int, ...],
                                                            mode: str) -> None:
     torch.manual_seed(0)
-    model = build_model(name, 10, shape, LayerConfig(mode=mode, keep=0.5), bias=True)
+    model = build_model(ModelHparams(name=name, bias=True), 10, shape,
+                        LayerConfig(mode=mode, keep=0.5))
     if mode == "masked":
         for _, layer in prunable_layers(model):
             layer.mask.copy_((torch.rand_like(layer.mask) < 0.7).float())
@@ -35,7 +37,7 @@ def test_minimal_model_computes_the_project_models_outputs(name: str, shape: tup
 
 def test_minimal_biprop_trains_only_the_scores() -> None:
     torch.manual_seed(0)
-    model = build_model("fc", 10, (40,), LayerConfig(mode="biprop", keep=0.5), widths=[16])
+    model = build_model(ModelHparams(widths=(16,)), 10, (40,), LayerConfig(mode="biprop", keep=0.5))
     plain, _ = minimal_model(model)
     trained = {n for n, p in plain.named_parameters() if p.requires_grad}
     assert trained and all(n.endswith("scores") for n in trained)
@@ -44,9 +46,9 @@ def test_minimal_biprop_trains_only_the_scores() -> None:
 
 
 def test_forward_macs_counts_linear_and_conv_products() -> None:
-    mlp = build_model("fc", 10, (40,), LayerConfig(), widths=[100, 100])
+    mlp = build_model(ModelHparams(widths=(100, 100)), 10, (40,), LayerConfig())
     assert forward_macs(mlp, torch.zeros(40)) == 40 * 100 + 100 * 100 + 100 * 10
-    cnn = build_model("mnist1d-cnn", 10, (1, 40), LayerConfig())
+    cnn = build_model(ModelHparams(name="mnist1d-cnn"), 10, (1, 40), LayerConfig())
     counted = forward_macs(cnn, torch.zeros(1, 40))
     total = 0
 

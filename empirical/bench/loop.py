@@ -171,7 +171,8 @@ def minimal_model(model: nn.Module) -> tuple[nn.Module, list[tuple[torch.Tensor,
     after each step), inside :class:`_PlainBiprop` in ``biprop`` mode. Everything else (BatchNorm,
     activations, the model's own ``forward``) is the copy of the model's.
     """
-    from empirical.layers import kept_count, prunable_layers
+    from empirical.layers import prunable_layers
+    from empirical.topk import kept_count
 
     plain_model = copy.deepcopy(model)
     pairs = []
