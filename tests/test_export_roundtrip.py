@@ -187,6 +187,20 @@ def test_seed_only_refuses_other_rng(runs: dict[str, Path], tmp_path: Path,
     _one_line_exit_2(capsys, ["eval", str(path)], "torch RNG differs")
 
 
+def _reseal(run_dir: Path, **changes: str) -> None:
+    """Change ``hparams.json`` and seal it and the result again, as the run store would."""
+    from empirical.storage.atomic import file_digest
+    from empirical.storage.run_files import CHECKSUM, seal_json, seal_result, unseal_result
+
+    head = json.loads((run_dir / "hparams.json").read_text())
+    head = {k: v for k, v in head.items() if k != CHECKSUM}
+    (run_dir / "hparams.json").write_text(json.dumps(seal_json({**head, **changes})))
+    path = run_dir / "result.json"
+    result, files = unseal_result(json.loads(path.read_text()), path, run_dir.name)
+    files["hparams.json"] = file_digest(run_dir / "hparams.json")
+    path.write_text(json.dumps(seal_result(result, files)))
+
+
 def test_bad_runs_and_flags_are_refused(runs: dict[str, Path], tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     out = ["--out", str(tmp_path / "x.safetensors")]
@@ -197,18 +211,17 @@ def test_bad_runs_and_flags_are_refused(runs: dict[str, Path], tmp_path: Path,
     _one_line_exit_2(capsys, ["export", str(runs["lth"].parent / runs["lth"].name), "--layout",
                               "nonsense", *out], "--layout")
     for missing in ("checkpoint.pt", "ticket.pt", "result.json"):
-        copy = tmp_path / f"run-{missing}"
+        copy = tmp_path / f"run-{missing}" / runs["biprop-layerwise"].name  # the run's hash
         shutil.copytree(runs["biprop-layerwise"], copy)
         (copy / missing).unlink()
         _one_line_exit_2(capsys, ["export", str(copy), *out], missing)
-    broken = tmp_path / "run-broken"
+    broken = tmp_path / "run-broken" / runs["edge-popup"].name
     shutil.copytree(runs["edge-popup"], broken)
     (broken / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    _one_line_exit_2(capsys, ["export", str(broken), *out], "damaged")
-    dense = tmp_path / "run-dense"
+    _one_line_exit_2(capsys, ["export", str(broken), *out], "checkpoint.pt: changed since")
+    dense = tmp_path / "run-dense" / runs["edge-popup"].name
     shutil.copytree(runs["edge-popup"], dense)
-    head = json.loads((dense / "hparams.json").read_text())
-    (dense / "hparams.json").write_text(json.dumps({**head, "kind": "dense"}))
+    _reseal(dense, kind="dense")
     _one_line_exit_2(capsys, ["export", str(dense), *out], "holds no ticket")
     good = tmp_path / "good.safetensors"
     _export(capsys, str(runs["edge-popup"]), good)

@@ -23,6 +23,7 @@ from empirical.mask_rules import (
     ScoreLayer,
     register_mask_rule,
 )
+from empirical.storage.store import RunStore
 from verify.cli.main import main
 
 SCORES = [[0.3, -0.9, 0.1], [-0.5, 0.2, 0.8]]
@@ -196,7 +197,7 @@ def test_toy_rule_trains_through_the_command_line(
                  "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert positive_rule.steps == 2 * summary["steps"] > 0  # 64 -> 16 -> 10: two layers
-    ticket = torch.load(Path(summary["run_dir"]) / "ticket.pt", weights_only=False)
+    ticket = RunStore(summary["run_dir"]).load_ticket()  # sealed: read through the store
     for name, scores in ticket["scores"].items():
         assert torch.equal(ticket["masks"][name], scores > 0)
         assert summary["kept_fraction"][name] == pytest.approx(float((scores > 0).float().mean()))

@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical.device import select_device
+from empirical.device import peak_memory, select_device
 
 GPU_MODELS = ("conv4", "vgg-small", "resnet18", "wrn50-2")
 VARIANTS = ("dense", "edge-popup", "biprop-layerwise", "biprop-global", "masked")
@@ -149,16 +149,14 @@ def time_training_steps(model: nn.Module, batch: int, steps: int, warmup: int,
         for _ in range(warmup):
             step()
         _sync(device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for _ in range(steps):
-            step()
-        _sync(device)
-        seconds = (time.perf_counter() - start) / steps
-        cpu_seconds = (time.process_time() - cpu_start) / steps
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return seconds, cpu_seconds, peak
+        with peak_memory(device) as peak:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                step()
+            _sync(device)
+            seconds = (time.perf_counter() - start) / steps
+            cpu_seconds = (time.process_time() - cpu_start) / steps
+    return seconds, cpu_seconds, peak["bytes"] / 2**20 if device.type == "cuda" else None
 
 
 def _check_choices(values: Sequence[str], allowed: Sequence[str], what: str) -> None:

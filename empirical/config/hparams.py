@@ -14,7 +14,10 @@ Settings that do not change what is computed (device, threads, data directory, w
 bars) live in :class:`RuntimeConfig` and are never hashed; numerics that do change it
 (``training.precision``) are hyperparameters. Values that depend on others are resolved before
 hashing (a weight decay not given becomes the optimiser's default), so a flag spelled out at its
-default names the same run.
+default names the same run. A field whose default depends on another is compared with its
+``canonical_default`` metadata, the value hashes were made with: ``mask.keep`` not given is
+:data:`SCORE_KEEP` for the score modes and 1 for dense, and is hashed against 1, so every existing
+run keeps its hash.
 """
 
 from __future__ import annotations
@@ -70,6 +73,13 @@ PRECISIONS = ("fp32", "bf16")
 WARMUP_STARTS = ("one", "zero")
 MILESTONE_UNITS = ("ep", "it")
 MODES = ("dense", *SCORE_MODES)
+SCORE_KEEP = 0.5
+"""Kept fraction k of edge-popup and biprop when none is given (dense keeps every weight).
+k = 0.5 is the released edge-popup code's example run (hidden-networks README:
+``--prune-rate 0.5``, its prune rate being the fraction kept) and the k = 0.5 point of the MPT
+paper's Conv-2/4/6/8 sweeps over k in {0.8, 0.6, 0.5, 0.4, 0.2, 0.1} (Diffenderfer & Kailkhura
+2021, Fig. 3; the ``conv4-mpt-*`` presets). The large published networks keep less (5-40%, MPT
+Table 2): use their presets."""
 BN_CHOICES = ("default", *NORMS)
 
 
@@ -132,10 +142,15 @@ class ModelHparams:
 
 @dataclass(frozen=True)
 class MaskHparams:
-    """How each prunable layer's weight is formed: dense, edge-popup or biprop scores."""
+    """How each prunable layer's weight is formed: dense, edge-popup or biprop scores.
+
+    ``keep`` not given becomes :data:`SCORE_KEEP` in the score modes and 1 for dense when the
+    object is made; ``dataclasses.replace(mask, mode=...)`` keeps the value already resolved.
+    """
 
     mode: str = hp("dense", "layer mode: dense, edge-popup, biprop", choices=MODES)
-    keep: float = hp(1.0, "fraction k of weights KEPT per layer (global: overall), in (0, 1]")
+    keep: float | None = hp(None, "fraction k of weights KEPT per layer (global: overall), in "
+                                  "(0, 1]", canonical_default=1.0)  # None: SCORE_KEEP, dense 1
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
     mask_rule: str = hp("topk", "mask rule of the scores: " + ", ".join(MASK_RULES),
@@ -150,6 +165,8 @@ class MaskHparams:
 
     def __post_init__(self) -> None:
         _check_choice(self.mode, MODES, "mode")
+        if self.keep is None:
+            object.__setattr__(self, "keep", 1.0 if self.mode == "dense" else SCORE_KEEP)
         _check_choice(self.scope, SCOPES, "scope")
         check_rule(self.mask_rule, self.penalty)
         _check_choice(self.init, INITS, "init")
@@ -300,7 +317,8 @@ def _field_default(f: dataclasses.Field) -> Any:
 
 
 def non_default_items(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """The ``(dotted name, value)`` pairs of the fields of ``obj`` that differ from the default.
+    """The ``(dotted name, value)`` pairs of the fields of ``obj`` that differ from the default
+    (a field's ``canonical_default`` metadata when it has one).
 
     Parameters
     ----------
@@ -320,7 +338,7 @@ def non_default_items(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
         name = f"{prefix}{f.name}"
         if dataclasses.is_dataclass(value):
             items.extend(non_default_items(value, f"{name}."))
-        elif value != _field_default(f):
+        elif value != f.metadata.get("canonical_default", _field_default(f)):
             items.append((name, _jsonable(value)))
     return items
 
