@@ -5,16 +5,20 @@ a binary suffix: ``512M``, ``8G``, ``1.5T``). :func:`check_memory` raises ``Valu
 estimated size, so the command line prints one line and exits with status 2 before any work.
 
 :func:`training_bytes` estimates one training step of a torch model without allocating it: the
-model is built on the ``meta`` device and a meta forward pass measures its activations.  This
-module imports torch only inside that function, so ``verify`` can use the guard without torch.
+model is built on the ``meta`` device and a meta forward pass measures its activations, without
+importing torch's compile stack (:func:`_compile_stack_lent`).  This module imports torch only
+inside those functions, so ``verify`` can use the guard without torch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 LIMIT_ENV = "TICKETS_MEMORY_LIMIT"
@@ -96,30 +100,78 @@ def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_s
     """
     import torch
 
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+    with torch.random.fork_rng(devices=[]), torch.device("meta"), _compile_stack_lent():
         try:
             model = build()
+            trainable = sum(p.numel() * p.element_size() for p in model.parameters()
+                            if p.requires_grad)
+            frozen = sum(p.numel() * p.element_size() for p in model.parameters()
+                         if not p.requires_grad)
+            frozen += sum(b.numel() * b.element_size() for b in model.buffers())
+            outputs = _leaf_output_bytes(model, torch.empty((1, *input_shape)))
         except RuntimeError as err:
             if "overflow" in str(err):
                 return math.inf
             raise
-        trainable = sum(p.numel() * p.element_size() for p in model.parameters()
-                        if p.requires_grad)
-        frozen = sum(p.numel() * p.element_size() for p in model.parameters()
-                     if not p.requires_grad)
-        frozen += sum(b.numel() * b.element_size() for b in model.buffers())
-        outputs: list[int] = []
+    example = 4 * math.prod(input_shape)
+    return (PARAMETER_COPIES * trainable + frozen
+            + batch_size * (ACTIVATION_COPIES * outputs + example))
 
-        def count(module: Any, args: Any, output: Any) -> None:
-            if isinstance(output, torch.Tensor):
-                outputs.append(output.numel() * output.element_size())
 
-        hooks = [m.register_forward_hook(count) for m in model.modules()
-                 if not list(m.children())]
+def _leaf_output_bytes(model: Any, example: Any) -> int:
+    """Bytes of the outputs of every leaf module of ``model`` for the batch ``example``."""
+    import torch
+
+    sizes: list[int] = []
+
+    def count(module: Any, args: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel() * output.element_size())
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+    try:
         with torch.no_grad():
-            model.eval()(torch.empty((1, *input_shape)))  # eval: batch norm takes one example
+            model.eval()(example)  # eval: batch norm takes one example
+    finally:
         for hook in hooks:
             hook.remove()
-    example = 4 * int(torch.Size(input_shape).numel())
-    return (PARAMETER_COPIES * trainable + frozen
-            + batch_size * (ACTIVATION_COPIES * sum(outputs) + example))
+    return sum(sizes)
+
+
+@contextlib.contextmanager
+def _compile_stack_lent() -> Iterator[None]:
+    """Run meta kernels without importing ``torch._dynamo`` (3-10 s on a loaded 2-core machine).
+
+    torch's meta kernels written in Python (``torch._refs``: ``relu``, ``batch_norm``, ``where``,
+    the random fills of the initialisers, ...) are wrapped by ``torch._compile._disable_dynamo``,
+    which imports ``torch._dynamo`` on a kernel's first call only to exclude it from
+    ``torch.compile`` tracing; outside a compilation that exclusion leaves the kernel unchanged.
+    Inside this context a stand-in module answers that import, its ``disable`` returns the
+    kernel as it is, and on exit the stand-in and every cached wrapper are removed, so that a
+    later ``torch.compile`` imports the real ``torch._dynamo`` and wraps the kernels itself.
+    Nothing is lent when ``torch._dynamo`` is already imported.
+    """
+    import torch
+
+    if "torch._dynamo" in sys.modules:
+        yield
+        return
+    kernels: list[Callable[..., Any]] = []
+
+    def disable(fn: Callable[..., Any], recursive: bool = True, wrapping: bool = True
+                ) -> Callable[..., Any]:
+        kernels.append(fn)
+        return fn
+
+    stand_in = types.ModuleType("torch._dynamo", "stand-in lent by empirical.memory")
+    stand_in.disable = disable  # type: ignore[attr-defined]
+    sys.modules["torch._dynamo"] = stand_in
+    torch._dynamo = stand_in  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del sys.modules["torch._dynamo"]
+        if vars(torch).get("_dynamo") is stand_in:
+            del torch._dynamo  # type: ignore[attr-defined]
+        for fn in kernels:
+            vars(fn).pop("__dynamo_disable", None)
