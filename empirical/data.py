@@ -59,14 +59,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, Subset, TensorDataset
 
+from empirical.config.vocabulary import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.device_data import DeviceImages, augmentation_generator, draw_augmentation
 
-DATASET_NAMES = ("mnist", "cifar10", "imagenet", "mnist1d", "digits", "mnist5k", "synthetic")
 SPLITS = ("train", "val", "test")
 IN_MEMORY = ("mnist1d", "digits", "mnist5k", "synthetic")
 #: Disk datasets that can live on the training device as uint8 (:func:`use_device_data`).
 DEVICE_IMAGES = ("mnist", "cifar10")
-DATA_ON_DEVICE = ("auto", "on", "off")
 
 CIFAR_MEAN = (0.491, 0.482, 0.447)
 CIFAR_STD = (0.247, 0.243, 0.262)

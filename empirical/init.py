@@ -50,10 +50,7 @@ import math
 import torch
 from torch import nn
 
-INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform", "xavier_normal", "torch_default")
-SCALED_INITS = ("kn", "sc")
-FAN_RULES = ("paper", "released")
-BN_INITS = ("ones", "uniform")
+from empirical.config.vocabulary import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 
 
 def fan_in(shape: torch.Size | tuple[int, ...]) -> int:

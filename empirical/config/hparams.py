@@ -28,8 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from empirical.data import DATA_ON_DEVICE
-from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
+from empirical.config.vocabulary import (
+    BN_INITS,
+    DATA_ON_DEVICE,
+    DATASET_NAMES,
+    FAN_RULES,
+    INITS,
+    SCALED_INITS,
+)
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -99,8 +105,6 @@ class DatasetHparams:
                                "keeps it: steps per epoch rounded up)")
 
     def __post_init__(self) -> None:
-        from empirical.data import DATASET_NAMES
-
         _check_choice(self.name, DATASET_NAMES, "dataset")
         _check_positive(self.batch_size, "batch size")
         _check_positive(self.val_size, "validation size", allow_zero=True)

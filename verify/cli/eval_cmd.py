@@ -12,10 +12,10 @@ COLUMNS = ["file", "layout", "kind", "dataset", "engine", "test_acc", "run_test_
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``eval`` to the ``tickets`` parser."""
-    from empirical.data import DATASET_NAMES
+    from empirical.config.vocabulary import DATASET_NAMES
 
     parser = subparsers.add_parser(
-        "eval", help="rebuild a packed ticket from its file and measure its test accuracy",
+        "eval",
         description="Rebuild the network of a packed ticket file (tickets export) from the file "
         "alone and evaluate it on the test split. identical_predictions compares its predicted "
         "labels with those the run's own model made at export time. Exit status 1 when the "

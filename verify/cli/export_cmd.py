@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from empirical.export.layouts import LAYOUTS, VALUE_DTYPES
 
     parser = subparsers.add_parser(
-        "export", help="write a found ticket as a packed file (safetensors) or as ONNX",
+        "export",
         description="Write the ticket of a finished biprop, edge-popup or LTH run as a "
         "self-describing safetensors file: self-contained (mask and sign bits packed 8 per byte, "
         "one gain per layer), seed-only (entropy-coded masks; the weights are regenerated from "

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from verify.scales import SCALES
 
     parser = subparsers.add_parser(
-        "figures", help="regenerate the paper figures and tables by executing the notebooks",
+        "figures",
         description=(
             "Execute the jupytext notebooks in notebooks/ headless at a scale, reusing finished "
             "runs from the run store, and write their figures (PNG + PDF) and tables (CSV + "

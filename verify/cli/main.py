@@ -1,18 +1,34 @@
-"""Entry point of the ``tickets`` console script."""
+"""Entry point of the ``tickets`` console script.
+
+Only the subcommand named on the command line is registered with its flags (its module imported):
+``tickets --version``, ``tickets --help`` and ``tickets train biprop --help`` load neither torch
+nor the other subcommands, so they answer in a fraction of a second.
+"""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from verify.cli.common import Parser, UserError, report_error
 
-# One module per subcommand, each exposing ``register(subparsers)``; its parser sets
-# ``func=run`` where ``run(args) -> int``.
-SUBCOMMANDS = ("verify", "train", "bench", "figures", "models", "export", "eval")
+COMMANDS = {
+    "verify": "check strong-ticket bounds numerically",
+    "train": "train a ticket: biprop (MPT), edge-popup, dense, or lth (IMP)",
+    "bench": "benchmarks: subset-sum solver, score-mask training throughput, IMP overhead, packed "
+             "tickets, device check",
+    "figures": "regenerate the paper figures and tables by executing the notebooks",
+    "models": "list the model names with their parameter counts",
+    "export": "write a found ticket as a packed file (safetensors) or as ONNX",
+    "eval": "rebuild a packed ticket from its file and measure its test accuracy",
+}
+"""Subcommands and their one-line help. Each lives in ``verify.cli.<name>_cmd``, exposing
+``register(subparsers)``, which adds the parser ``name`` (with ``func=run``, ``run(args) -> int``)."""
 
 
 def package_version() -> str:
@@ -23,8 +39,22 @@ def package_version() -> str:
         return "unknown (not installed)"
 
 
-def build_parser() -> Parser:
-    """The full ``tickets`` parser (every subcommand and flag, with help)."""
+def chosen_command(argv: Sequence[str] | None) -> str | None:
+    """The subcommand ``argv`` names (its first word that is no option), or None."""
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    return words[0] if words and words[0] in COMMANDS else None
+
+
+def build_parser(argv: Sequence[str] | None = None, everything: bool = True) -> Parser:
+    """The ``tickets`` parser: every subcommand listed with its help.
+
+    Parameters
+    ----------
+    argv
+        The arguments to be parsed (default ``sys.argv[1:]``).
+    everything
+        Register every subcommand with its flags; if False, only the one ``argv`` names.
+    """
     parser = Parser(
         prog="tickets",
         description=(
@@ -35,14 +65,30 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in SUBCOMMANDS:
-        importlib.import_module(f"verify.cli.{name}_cmd").register(subparsers)
+    chosen = chosen_command(argv)
+    for name in COMMANDS:
+        if everything or name == chosen:
+            importlib.import_module(f"verify.cli.{name}_cmd").register(_Listed(subparsers))
+        else:
+            _Listed(subparsers).add_parser(name)
     return parser
+
+
+class _Listed:
+    """``subparsers`` whose ``add_parser(name, ...)`` gives the parser its help of
+    :data:`COMMANDS`, the line ``tickets --help`` lists."""
+
+    def __init__(self, subparsers: argparse._SubParsersAction) -> None:
+        self.subparsers = subparsers
+
+    def add_parser(self, name: str, **kwargs: Any) -> Parser:
+        """Add the subcommand ``name`` (``kwargs`` as ``argparse``'s, without ``help``)."""
+        return self.subparsers.add_parser(name, help=COMMANDS[name], **kwargs)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen subcommand; user mistakes exit with status 2."""
-    parser = build_parser()
+    parser = build_parser(argv, everything=False)
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()

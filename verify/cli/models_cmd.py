@@ -12,10 +12,10 @@ COLUMNS = ["model", "dataset", "parameters", "prunable_weights"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``models`` to the ``tickets`` parser."""
-    from empirical.data import DATASET_NAMES
+    from empirical.config.vocabulary import DATASET_NAMES
 
     parser = subparsers.add_parser(
-        "models", help="list the model names with their parameter counts",
+        "models",
         description="Every model --model accepts, with its number of parameters (dense, "
         "biases and BatchNorm included) and of prunable weights (the conv/linear weights that "
         "masks and scores act on) at the input shape and classes of --dataset. Models that do "

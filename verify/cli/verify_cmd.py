@@ -66,7 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``verify`` and its subcommands ``subset-sum``, ``construct``, ``sweep``."""
     parser = subparsers.add_parser(
         "verify",
-        help="check strong-ticket bounds numerically",
         description="Run every strong-ticket check at smoke scale and print one table (exit 0 if "
         "all pass, 1 otherwise), or one study: subset-sum, construct, sweep, trained.",
     )
