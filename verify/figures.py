@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.cli.common import UserError
+from empirical.errors import InputError
 from verify.notebook_paths import FIGURES_ROOT, PUBLISH_ENV
 from verify.notebook_paths import runs_dir as resolve_runs_dir
 from verify.plotting import (
@@ -51,7 +51,7 @@ KERNEL_NAME = "python3"
 LANGUAGE = "python"
 
 
-class NotebookError(UserError):
+class NotebookError(RuntimeError):
     """A notebook failed; the message names the notebook and the failing cell in one line."""
 
 
@@ -189,8 +189,21 @@ def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
     return nb
 
 
+def chosen_notebooks(names: Sequence[str] | None, notebook_dir: str | os.PathLike = NOTEBOOK_DIR
+                     ) -> list[str]:
+    """``names`` as a list, or every notebook of ``notebook_dir`` if empty; InputError for a name
+    that is no notebook there."""
+    available = notebook_names(notebook_dir)
+    chosen = list(names) if names else available
+    unknown = [n for n in chosen if n not in available]
+    if unknown:
+        raise InputError("unknown notebook {got!r}; choose one of {choices}", got=unknown[0],
+                         choices=", ".join(available))
+    return chosen
+
+
 def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | None) -> None:
-    """Raise :class:`UserError` if a notebook needs on-disk data at ``scale`` and none is there.
+    """Raise :class:`InputError` if a notebook needs on-disk data at ``scale`` and none is there.
 
     Parameters
     ----------
@@ -207,9 +220,11 @@ def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | N
             continue
         needed = [d for d in datasets_of(name, scale) if d in DISK_DATASETS]
         if needed and (data_dir is None or not Path(data_dir).is_dir()):
-            where = f"{data_dir} does not exist" if data_dir else "no --data-dir was given"
-            raise UserError(f"notebook {name} at scale {scale} needs {', '.join(needed)} on "
-                            f"disk, but {where} (give --data-dir DIR holding the datasets)")
+            where = ("{data_dir} {path} does not exist" if data_dir else
+                     "no {data_dir} was given (the directory holding the datasets)")
+            raise InputError("notebook {name} at scale {scale} needs {needed} on disk, but "
+                             + where, name=name, scale=scale, needed=", ".join(needed),
+                             path=data_dir)
 
 
 def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
@@ -247,11 +262,7 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     from tqdm.auto import tqdm
 
     check_scale(scale)
-    available = notebook_names(notebook_dir)
-    chosen = list(names) if names else available
-    unknown = [n for n in chosen if n not in available]
-    if unknown:
-        raise UserError(f"unknown notebook {unknown[0]!r}; choose one of {', '.join(available)}")
+    chosen = chosen_notebooks(names, notebook_dir)
     check_data(chosen, scale, data_dir)
     out_root = Path(out_root).resolve() if out_root is not None else FIGURES_ROOT
     out_dir = out_root / scale

@@ -45,6 +45,14 @@ def flag_name(f: dataclasses.Field) -> str:
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
 
 
+def flag_of(owner: type | None, field: str) -> str:
+    """The flag that sets field ``field`` of dataclass ``owner`` (:func:`flag_name`), or
+    ``--`` + the name with dashes for a field the command line does not generate."""
+    fields = {f.name: f for f in dataclasses.fields(owner)} if dataclasses.is_dataclass(owner) \
+        else {}
+    return flag_name(fields[field]) if field in fields else "--" + field.replace("_", "-")
+
+
 def dest_name(section: str, f: dataclasses.Field) -> str:
     """The ``argparse`` destination of field ``f`` of ``section``: ``section.field``."""
     return f"{section}.{f.name}"

@@ -1,7 +1,9 @@
 """Shared pieces of the command line: one-line errors, argument types, table/JSON output.
 
 Every user mistake ends as ``tickets: error: <one line>`` on stderr and exit status 2; never a
-traceback (set ``TICKETS_DEBUG=1`` to see one while developing).
+traceback (set ``TICKETS_DEBUG=1`` to see one while developing). The libraries raise
+:class:`empirical.errors.InputError` in their own field names; :func:`report_error` names the
+flags instead.
 """
 
 from __future__ import annotations
@@ -15,11 +17,9 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
+from empirical.errors import FieldNamer, InputError
+
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A mistake in the user's input: reported as one line, exit status 2."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -252,13 +252,13 @@ def emit(
         print(format_table(rows, columns))
 
 
-def fail(message: str) -> NoReturn:
-    """Raise a :class:`UserError` (the CLI turns it into one line and exit 2)."""
-    raise UserError(message)
+def report_error(prog: str, err: BaseException, namer: FieldNamer | None = None) -> int:
+    """Print ``prog: error: message`` on one line and return the usage exit status.
 
-
-def report_error(prog: str, err: BaseException) -> int:
-    """Print ``prog: error: message`` on one line and return the usage exit status."""
-    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    An :class:`empirical.errors.InputError` names its fields through ``namer`` (the command line
+    passes :func:`verify.cli.args.flag_of`, so that the user reads the flags they typed).
+    """
+    text = err.render(namer) if isinstance(err, InputError) and namer else str(err)
+    message = text.strip().splitlines()[0] if text.strip() else type(err).__name__
     print(f"{prog}: error: {message}", file=sys.stderr)
     return EXIT_USAGE

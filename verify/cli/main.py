@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from verify.cli.common import Parser, UserError, report_error
+from verify.cli.args import flag_of
+from verify.cli.common import Parser, report_error
 
 COMMANDS = {
     "verify": "check strong-ticket bounds numerically",
@@ -28,7 +29,7 @@ COMMANDS = {
     "eval": "rebuild a packed ticket from its file and measure its test accuracy",
 }
 """Subcommands and their one-line help. Each lives in ``verify.cli.<name>_cmd``, exposing
-``register(subparsers)``, which adds the parser ``name`` (with ``func=run``, ``run(args) -> int``)."""
+``register(subparsers)``, which adds the parser ``name`` with ``func=run``, ``run(args) -> int``."""
 
 
 def package_version() -> str:
@@ -95,10 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
         if os.environ.get("TICKETS_DEBUG"):
             raise
-        return report_error(f"tickets {args.command}", err)
+        return report_error(f"tickets {args.command}", err, flag_of)
     except KeyboardInterrupt:
         print("interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
         return 130
