@@ -84,15 +84,14 @@ def check_options(options: ExecutorOptions) -> None:
         refuse("{executor}: unknown {got!r}; choose one of {choices}", got=options.executor,
                choices=", ".join(EXECUTORS))
     if options.executor != "inprocess" and importlib.util.find_spec("submitit") is None:
-        refuse("{executor}={got} needs submitit (pip install -e \".[cluster]\")",
-               got=options.executor)
+        refuse(f"{{executor={options.executor}}} needs submitit (pip install -e \".[cluster]\")")
     slurm = options.executor == "slurm"
     for name in ("partition", "max_parallel"):
         if getattr(options, name) is not None and not slurm:
-            refuse(f"{{{name}}} needs {{executor}}=slurm")
+            refuse(f"{{{name}}} needs {{executor=slurm}}")
     if slurm and shutil.which("sbatch") is None:
-        refuse("{executor}=slurm: sbatch is not on PATH (run on a Slurm login node, or use "
-               "{executor}=local)")
+        refuse("{executor=slurm}: sbatch is not on PATH (run on a Slurm login node, or use "
+               "{executor=local})")
     for name, least in (("gpus_per_job", 0), ("cpus_per_job", 1), ("job_minutes", 1)):
         if getattr(options, name) < least:
             refuse(f"{{{name}}} must be >= {{least}}, got {{got}}", least=least,
@@ -289,7 +288,7 @@ def run_sweep(names: Sequence[str], scale: str, options: ExecutorOptions,
     """
     check_options(options)
     if options.executor == "inprocess":
-        raise InputError("{executor}=inprocess trains inside the notebooks; no sweep to submit",
+        raise InputError("{executor=inprocess} trains inside the notebooks; no sweep to submit",
                          ExecutorOptions)
     runs_root = str(Path(runs_dir).resolve())
     data = str(Path(data_dir).resolve()) if data_dir else None

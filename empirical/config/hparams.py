@@ -162,8 +162,8 @@ class MaskHparams:
             check_choice(self, name, choices)
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled
         if self.fan_rule == "released" and self.keep == 1 and scaled:
-            raise InputError("{fan_rule}=released (fan rule) scales fan_in by 1 - k, which is 0 "
-                             "at {keep}=1: use {fan_rule}=paper or an unscaled {init} (ukn, usc)",
+            raise InputError("{fan_rule=released} scales fan_in by 1 - k, which is 0 at "
+                             "{keep=1}: use {fan_rule=paper} or an unscaled {init} (ukn, usc)",
                              MaskHparams)
         if not (math.isfinite(self.keep) and 0 < self.keep <= 1):
             raise InputError("{keep} must lie in (0, 1], got {got!r}", MaskHparams, got=self.keep)
@@ -208,7 +208,7 @@ class TrainingHparams:
                               ("milestone_unit", MILESTONE_UNITS)):
             check_choice(self, name, choices)
         if self.nesterov and self.optimizer != "sgd":
-            raise InputError("{nesterov} applies to {optimizer}=sgd only, not {got}",
+            raise InputError("{nesterov} applies to {optimizer=sgd} only, not {got}",
                              TrainingHparams, got=self.optimizer)
         if self.nesterov and self.momentum == 0:
             raise InputError("{nesterov} needs {momentum} > 0", TrainingHparams)
@@ -221,14 +221,14 @@ class TrainingHparams:
             check_positive(self, name)
         if self.schedule == "step":
             if not self.milestones:
-                raise InputError("{schedule}=step needs {milestones} (epochs, e.g. 80,120)",
+                raise InputError("{schedule=step} needs {milestones} (epochs, e.g. 80,120)",
                                  TrainingHparams)
             object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
             if list(self.milestones) != sorted(set(self.milestones)) or self.milestones[0] < 1:
                 raise InputError("{milestones} must be increasing and >= 1, got {got}",
                                  TrainingHparams, got=list(self.milestones))
         elif self.milestones is not None:
-            raise InputError("{milestones} only applies to {schedule}=step", TrainingHparams)
+            raise InputError("{milestones} only applies to {schedule=step}", TrainingHparams)
         if self.warmup_steps and self.warmup_epochs:
             raise InputError("give {warmup_steps} or {warmup_epochs}, not both", TrainingHparams)
         for name in ("momentum", "warmup_steps", "warmup_epochs", "iterations", "eval_every",

@@ -109,7 +109,7 @@ class PruningHparams:
         for name in ("rate", "conv_rate", "output_rate"):
             _check_fraction(self, name)
         if self.scope == "global" and (self.conv_rate or self.output_rate):
-            raise InputError("{scope}=global prunes at one {rate}: use {exclude} instead of "
+            raise InputError("{scope=global} prunes at one {rate}: use {exclude} instead of "
                              "{conv_rate} or {output_rate}", PruningHparams)
         object.__setattr__(self, "exclude", tuple(str(n) for n in self.exclude))
         count, unit = parse_rewind(self.rewind)
