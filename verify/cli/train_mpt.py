@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-from verify.cli.args import add_dataclass_flags, build_section, preset_model, resolve_preset
+from verify.cli.args import add_dataclass_flags, build_section, resolve_args, show_config
 from verify.cli.common import emit, path
 
 ALGORITHMS = {
@@ -42,6 +42,9 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print JSON on stdout (progress stays on stderr): the run's summary "
                         "as one object (train lth: one object per level and control)")
+    parser.add_argument("--show-config", action="store_true",
+                        help="print every resolved hyperparameter and what set it (default, "
+                        "command, preset or flag), then exit without training")
     add_dataclass_flags(parser, "runtime", RuntimeConfig, exclude=("progress",),
                         title="runtime options (not part of the run's hash)")
 
@@ -80,36 +83,38 @@ def mask_defaults(algorithm: str) -> dict[str, Any]:
 
 
 def hparams_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`RunHparams` of the flags: defaults < preset < explicit flags."""
+    """The :class:`RunHparams` of the flags: defaults < command defaults < preset < flags."""
+    from empirical.config.hparams import RunHparams
+
+    return RunHparams(**resolved_from_args(args).sections)
+
+
+def resolved_from_args(args: argparse.Namespace) -> Any:
+    """The run's sections and who set each value (:func:`verify.cli.args.resolve_args`)."""
     from empirical.config.hparams import (
         DatasetHparams,
         MaskHparams,
         ModelHparams,
-        RunHparams,
         TrainingHparams,
     )
-    preset = resolve_preset(args, args.algorithm)
     classes = {"dataset": DatasetHparams, "model": ModelHparams, "mask": MaskHparams,
                "training": TrainingHparams}
-    sections = {}
-    for name, cls in classes.items():
-        fixed = {"mode": args.algorithm} if name == "mask" else None
-        defaults = preset.section(name)
-        if name == "mask":
-            defaults = {**mask_defaults(args.algorithm), **defaults}
-        if name == "model":
-            defaults = preset_model(defaults, args)
-        sections[name] = build_section(cls, args, name, defaults, fixed)
-    return RunHparams(**sections)
+    command = {"mask": {"mode": args.algorithm, **mask_defaults(args.algorithm)}}
+    return resolve_args(args, args.algorithm, classes, command)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the run and print its summary."""
+    resolved = resolved_from_args(args)
+    if args.show_config:
+        show_config(resolved, args.json)
+        return 0
     from empirical.algorithms.mpt import run_mpt
+    from empirical.config.hparams import RunHparams
     from empirical.device import distributed_from_env
     from empirical.models import MODEL_NAMES
 
-    hparams = hparams_from_args(args)
+    hparams = RunHparams(**resolved.sections)
     if hparams.model.name not in MODEL_NAMES:
         raise ValueError(f"unknown model {hparams.model.name!r}; choose one of "
                          f"{', '.join(MODEL_NAMES)}")
