@@ -54,9 +54,9 @@ def test_library_errors_name_fields_and_the_cli_names_flags(
     assert main(["train", "dense", "--milestones", "3", "--show-config"]) == 2
     assert capsys.readouterr().err == ("tickets train: error: --milestones only applies to "
                                        "--schedule step\n")
-    with pytest.raises(InputError, match="^nesterov applies to optimizer=sgd only, not adam$"):
+    with pytest.raises(InputError, match=r"^nesterov applies to optimizer=sgd only, not adam$"):
         TrainingHparams(optimizer="adam", nesterov=True)
-    with pytest.raises(InputError, match="^width_mult must be > 0"):
+    with pytest.raises(InputError, match=r"^width_mult must be > 0"):
         ModelHparams(width_mult=0.0)
     assert main(["train", "lth", "--scope", "global", "--conv-rate", "0.1", "--show-config"]) == 2
     assert capsys.readouterr().err == (

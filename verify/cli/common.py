@@ -14,6 +14,7 @@ import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
@@ -116,6 +117,67 @@ def path(text: str) -> str:
                                          f"{NAME_MAX} a file name may have")
     if len(os.fsencode(os.path.abspath(text))) > PATH_MAX:
         raise argparse.ArgumentTypeError(f"longer than the {PATH_MAX} bytes a path may have")
+    return text
+
+
+def _writable_folder(folder: str) -> None:
+    """Raise ``ArgumentTypeError`` unless a file can be created in the existing ``folder``.
+
+    Tried by creating and removing an empty file: permission bits do not tell (root, read-only
+    mounts, ``/proc``).
+    """
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"folder {folder} does not exist")
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".tickets-probe-")
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot write in {folder}: {err.strerror}") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+def output_file(text: str) -> str:
+    """A file to write: not a directory, in an existing folder where files can be created."""
+    path(text)
+    if os.path.isdir(text) or text.endswith(os.sep):
+        raise argparse.ArgumentTypeError(f"{text} is a directory; name a file")
+    _writable_folder(os.path.dirname(os.path.abspath(text)))
+    return text
+
+
+def output_dir(text: str) -> str:
+    """A directory to write into: existing and writable, or creatable in a writable folder."""
+    path(text)
+    folder = os.path.abspath(text)
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{folder} is a file, not a directory")
+    _writable_folder(folder)
+    return text
+
+
+TICKET_HEADER_MAX = 100_000_000
+"""A safetensors header longer than this is no ticket's (the format's own limit is 100 MB)."""
+
+
+def ticket_file(text: str) -> str:
+    """A packed ticket file (``tickets export``): a safetensors file, not a run directory."""
+    if os.path.isdir(text):
+        if os.path.exists(os.path.join(text, "hparams.json")):
+            raise argparse.ArgumentTypeError(f"{text} is a run directory; write its ticket file "
+                                             "with tickets export RUN --out FILE")
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a ticket file")
+    try:
+        with open(text, "rb") as handle:
+            head = handle.read(9)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {err.strerror}") from None
+    length = int.from_bytes(head[:8], "little") if len(head) == 9 else -1
+    if not (0 < length <= min(TICKET_HEADER_MAX, size - 8)) or head[8:] != b"{":
+        raise argparse.ArgumentTypeError(f"{text} is not a ticket file (no safetensors header; "
+                                         "tickets export writes one)")
     return text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli.common import emit
+from verify.cli.common import emit, ticket_file
 
 COLUMNS = ["file", "layout", "kind", "dataset", "engine", "test_acc", "run_test_acc",
            "same_accuracy", "identical_predictions"]
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "alone and evaluate it on the test split. identical_predictions compares its predicted "
         "labels with those the run's own model made at export time. Exit status 1 when the "
         "predictions differ.")
-    parser.add_argument("file", metavar="FILE", help="a packed ticket file")
+    parser.add_argument("file", metavar="FILE", type=ticket_file, help="a packed ticket file")
     parser.add_argument("--dataset", choices=DATASET_NAMES, default=None,
                         help="evaluate on another dataset of the same shape (default: the run's)")
     parser.add_argument("--data-dir", help="directory holding the dataset")

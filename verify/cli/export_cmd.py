@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verify.cli.common import emit
+from verify.cli.common import emit, output_file
 
 COLUMNS = ["file", "layout", "kind", "run_hash", "bytes", "weights", "kept", "bits_per_weight",
            "checkpoint_bytes", "size_ratio"]
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "onnxruntime. size_ratio = checkpoint bytes / file bytes.")
     parser.add_argument("run", metavar="RUN", help="run directory, or run hash (searched under "
                         "every kind of --runs-dir)")
-    parser.add_argument("--out", required=True, help="file to write")
+    parser.add_argument("--out", required=True, type=output_file, help="file to write")
     parser.add_argument("--layout", choices=(*LAYOUTS, "onnx"), default=None,
                         help="self-contained (biprop/edge-popup default), seed-only, lth (LTH "
                         "default), onnx")

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from empirical.errors import InputError
-from verify.cli.common import existing_dir, nonnegative_int, path, positive_int
+from verify.cli.common import existing_dir, nonnegative_int, output_dir, path, positive_int
 
 SCALE_HELP = ("smoke: a few minutes on 2 CPU cores; cpu: the laptop studies (MNIST-1D, theory "
               "sweeps), tens of minutes; paper: the published setups on a GPU with the data on "
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--scale", choices=SCALES, default="smoke", help=SCALE_HELP)
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this notebook (its file stem, e.g. mpt); repeatable")
-    parser.add_argument("--out", type=path, default=None,
+    parser.add_argument("--out", type=output_dir, default=None,
                         help="figures root; outputs go to OUT/SCALE/ (default: paper_figures/ "
                              "of the repository, the only command that writes it)")
     parser.add_argument("--runs-dir", type=path, default=None,

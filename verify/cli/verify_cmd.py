@@ -21,7 +21,7 @@ from verify.cli.common import (
     int_range,
     list_of,
     open_unit,
-    path,
+    output_file,
     positive_float,
     positive_int,
     renamed,
@@ -123,7 +123,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--domain", choices=DOMAINS, default="ball",
                        help="input domain of the sup error: the unit l2 ball or the cube "
                        "[-1,1]^d0 (default ball)")
-    sweep.add_argument("--out", type=path, default=None, help="write the rows to this CSV file")
+    sweep.add_argument("--out", type=output_file, default=None,
+                       help="write the rows to this CSV file")
     sweep.set_defaults(func=run)
 
     from verify.cli import verify_trained
@@ -197,7 +198,7 @@ def check_request(args: argparse.Namespace) -> None:
     Raises
     ------
     ValueError
-        Naming the flag: ``--out`` not writable, non-integer ``--values`` of depth or target
+        Naming the flag: non-integer ``--values`` of depth or target
         width, or an estimated allocation over the memory limit (:mod:`verify.footprints`).
     """
     from empirical.memory import check_memory
@@ -211,12 +212,6 @@ def check_request(args: argparse.Namespace) -> None:
     if args.action == "construct":
         settings = [(args.width, args.depth, args.eps, args.block_size)]
     else:
-        if args.out is not None:
-            folder = os.path.dirname(os.path.abspath(args.out))
-            if os.path.isdir(args.out):
-                raise ValueError(f"--out {args.out} is a directory; name a CSV file")
-            if not os.path.isdir(folder):
-                raise ValueError(f"--out {args.out}: folder {folder} does not exist")
         settings = _sweep_settings(args)
     for width, depth, eps, block in settings:
         check_memory(footprints.construction_bytes(args.method, width, depth, eps, args.delta,
