@@ -50,10 +50,14 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def runtime_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`RuntimeConfig` of the flags (progress on stderr, also with ``--json``)."""
+    """The :class:`RuntimeConfig` of the flags (progress on stderr, also with ``--json``), its
+    ``--device`` checked to exist here before anything is written."""
     from empirical.config.hparams import RuntimeConfig
+    from empirical.device import select_device
 
-    return build_section(RuntimeConfig, args, "runtime")
+    runtime = build_section(RuntimeConfig, args, "runtime")
+    select_device(runtime.device)
+    return runtime
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -118,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
     if hparams.model.name not in MODEL_NAMES:
         raise ValueError(f"unknown model {hparams.model.name!r}; choose one of "
                          f"{', '.join(MODEL_NAMES)}")
-    result = run_mpt(hparams, args.runs_dir, runtime_from_args(args))
+    runtime = runtime_from_args(args)
+    result = run_mpt(hparams, args.runs_dir, runtime)
     if distributed_from_env().rank != 0:
         return 0  # under torchrun only the first process reports
     summary = {k: result[k] for k in ("kind", "hash", "run_dir", "model", "dataset", "keep",

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import math
 import os
+import sys
 import tempfile
 from typing import Any
 
@@ -220,6 +222,19 @@ def check_request(args: argparse.Namespace) -> None:
                      + (f" and block size {block}" if block else ""))
 
 
+def _computed_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns of ``rows`` holding a number in some row; a note on stderr names the others
+    (the covering radius is computed up to ``RADIUS_MAX_N`` summands)."""
+    from verify.subset_sum_study import RADIUS_MAX_N
+
+    empty = [c for c in rows[0] if all(isinstance(r[c], float) and math.isnan(r[c])
+                                       for r in rows)]
+    if empty:
+        print(f"note: {', '.join(empty)} computed for n <= {RADIUS_MAX_N} only",
+              file=sys.stderr)
+    return [c for c in rows[0] if c not in empty]
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the chosen verify study; returns the exit status."""
     from verify import construction_study as study
@@ -238,7 +253,7 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.closing(bar):
             rows = subset_sum_table(args.n, args.eps, args.seeds, seed=args.seed,
                                     progress=bar.update)
-        emit(rows, args.json)
+        emit(rows, args.json, None if args.json else _computed_columns(rows))
         return 0
     if args.action == "construct" and args.method == SIGN_METHOD:
         from verify.sign_study import run_sign_construction
