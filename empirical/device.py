@@ -71,6 +71,9 @@ def select_device(name: str = "auto", dist: Distributed | None = None) -> torch.
         raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device cuda requested but CUDA is not available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name} requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device mps requested but MPS is not available")
     if device.type == "cuda" and device.index is None:
