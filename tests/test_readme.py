@@ -167,7 +167,7 @@ def test_quick_commands_run_as_written(command: str, sandbox: Path,
         rows = [json.loads(line) for line in out.splitlines()]
         assert rows and all(r["within_eps"] == (r["error_bound"] <= r["eps"]) for r in rows)
     elif command == QUICK_TRAIN:
-        assert "kept overall 0.5000" in out  # k = 0.5 without --keep
+        assert "kept overall 50.00%" in out  # k = 0.5 without --keep
         assert len([p for p in (sandbox / "runs" / "biprop").iterdir() if p.is_dir()]) == 1
     else:
         assert out.strip()

@@ -93,7 +93,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
         default = (defaults or {}).get(f.name, default)
-        help_text = f"{f.metadata['help']} (default: {_default_text(default)})"
+        help_text = f.metadata["help"]
+        if "(default:" not in help_text:  # a help that explains its default keeps it alone
+            help_text += f" (default: {_default_text(default)})"
         common = {"dest": dest_name(section, f), "default": argparse.SUPPRESS, "help": help_text}
         if f.type == "bool":
             group.add_argument(flag_name(f), action=argparse.BooleanOptionalAction, **common)

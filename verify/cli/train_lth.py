@@ -120,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.flush()
         else:
             status = "reused" if row["reused"] else "trained"
-            print(f"{status} level {row['level']} ({row['source']}) density {row['density']:.4f} "
-                  f"test acc {row['test_acc']:.4f} -> {row['run_dir']}", file=sys.stderr)
+            print(f"{status} level {row['level']} ({row['source']}) density "
+                  f"{100 * row['density']:.2f}% test acc {100 * row['test_acc']:.2f}% -> "
+                  f"{row['run_dir']}", file=sys.stderr)
 
     if args.one_shot is not None:
         rows = [run_one_shot(base, args.one_shot, args.runs_dir, runtime)]

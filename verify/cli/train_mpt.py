@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{status} {summary['kind']} {summary['hash']} -> {summary['run_dir']}", file=sys.stderr)
     rows = [{"layer": k, "kept": v} for k, v in summary["kept_fraction"].items()]
     emit(rows, False, columns=["layer", "kept"])
-    print(f"test accuracy {summary['test_acc']:.4f}  kept overall {summary['kept_overall']:.4f}  "
-          f"steps {summary['steps']}  {summary['seconds']:.1f} s")
+    print(f"test accuracy {100 * summary['test_acc']:.2f}%  kept overall "
+          f"{100 * summary['kept_overall']:.2f}%  steps {summary['steps']}  "
+          f"{summary['seconds']:.1f} s")
     return 0
