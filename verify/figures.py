@@ -21,6 +21,7 @@ data and the run-store hashes behind it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from empirical.errors import InputError
+from empirical.progress import progress_bar
 from verify.notebook_paths import FIGURES_ROOT, PUBLISH_ENV
 from verify.notebook_paths import runs_dir as resolve_runs_dir
 from verify.plotting import (
@@ -250,7 +252,8 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     notebook_dir : path
         Where the ``.py`` notebooks are.
     progress : bool
-        Show a progress bar over all code cells (tqdm, on stderr).
+        Show progress over all code cells on stderr (:func:`empirical.progress.progress_bar`:
+        a bar on a terminal, a line per interval in a log).
     timeout : int, optional
         Seconds per cell.
 
@@ -259,8 +262,6 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     list of Path
         The manifests written, one per notebook.
     """
-    from tqdm.auto import tqdm
-
     check_scale(scale)
     chosen = chosen_notebooks(names, notebook_dir)
     check_data(chosen, scale, data_dir)
@@ -272,11 +273,13 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     paths = [Path(notebook_dir) / f"{n}.py" for n in chosen]
     total = sum(sum(c.cell_type == "code" for c in load_notebook(p).cells) + 1 for p in paths)
     manifests = []
-    with tqdm(total=total, desc="notebooks", unit="cell", disable=not progress) as bar:
+    bar = progress_bar(total, desc="notebooks", unit="cell", enabled=progress)
+    with contextlib.closing(bar) if bar is not None else contextlib.nullcontext():
         for path in paths:
-            bar.set_description(f"{path.stem} ({scale})")
-            execute_notebook(path, params, on_cell=bar.update, timeout=timeout,
-                             env={PUBLISH_ENV: str(out_dir)})
+            if bar is not None:
+                bar.set_description(f"{path.stem} ({scale})")
+            execute_notebook(path, params, on_cell=bar.update if bar is not None else None,
+                             timeout=timeout, env={PUBLISH_ENV: str(out_dir)})
             manifest = out_dir / f"{path.stem}{MANIFEST_SUFFIX}"
             if not manifest.exists():
                 raise NotebookError(f"notebook {path.stem} finished without writing {manifest} "

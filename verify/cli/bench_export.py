@@ -47,10 +47,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print two tables (or JSON lines)."""
-    from empirical.export.bench import bench_export
+    from empirical.export.bench import SHAPES, bench_export
+    from empirical.progress import tracked
 
-    sizes, speeds, layers = bench_export(args.model, args.keep, args.batch_size, args.repeats,
-                                         args.rounds, args.threads)
+    unknown = [m for m in args.model if m not in SHAPES]
+    if unknown:  # before the first model is measured
+        raise ValueError(f"--model: unknown {unknown[0]!r}; choose from {', '.join(SHAPES)}")
+    sizes, speeds, layers = [], [], []
+    for model in tracked(args.model, "bench export", "model"):
+        for rows, more in zip((sizes, speeds, layers), bench_export(
+                [model], args.keep, args.batch_size, args.repeats, args.rounds, args.threads),
+                              strict=True):
+            rows.extend(more)
     if args.json:
         emit(sizes + speeds + layers, True)
         return 0

@@ -4,6 +4,9 @@ the input pipeline with and without device-resident data, and DDP scaling."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import sys
 
 from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_float, positive_int
 
@@ -73,9 +76,23 @@ def run(args: argparse.Namespace) -> int:
     if args.ddp_variant not in VARIANTS:
         raise ValueError(f"--ddp-variant: unknown {args.ddp_variant!r}; choose from "
                          f"{', '.join(VARIANTS)}")
-    rows = bench_gpu(**chosen, compile_model=args.compile, batch=args.batch_size,
-                     steps=args.steps, warmup=args.warmup, keep=args.keep,
-                     width_mult=args.width_mult, device=args.device)
+    from empirical.bench.gpu import MEMORY_FORMATS, PRECISIONS
+    from empirical.device import select_device
+    from empirical.progress import progress_bar
+
+    device = select_device(args.device)
+    if device.type != "cuda":
+        print(f"note: no CUDA GPU here: measuring on {device.type} (bench gpu is the GPU check; "
+              "on a CPU use a tiny size: --width-mult 0.125 --batch-size 2)", file=sys.stderr)
+    total = math.prod(len(chosen.get(key, default)) for key, default in (
+        ("models", GPU_MODELS), ("variants", VARIANTS), ("precisions", PRECISIONS),
+        ("memory_formats", MEMORY_FORMATS)))
+    bar = progress_bar(total, desc="bench gpu", unit="setting")
+    with contextlib.closing(bar):
+        rows = bench_gpu(**chosen, compile_model=args.compile, batch=args.batch_size,
+                         steps=args.steps, warmup=args.warmup, keep=args.keep,
+                         width_mult=args.width_mult, device=args.device,
+                         on_row=lambda row: bar.update())
     emit([r.as_dict() for r in rows], args.json, COLUMNS)
     projection = projected_run(rows)
     tables = [[projection]] if projection is not None else []

@@ -43,8 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print a table (or JSON lines)."""
     from empirical.bench.lth import bench_lth
+    from empirical.progress import tracked
 
-    rows = bench_lth(args.model, batch=args.batch_size, steps=args.steps, warmup=args.warmup,
-                     rounds=args.rounds, density=args.density, device=args.device)
+    rows = [row for model in tracked(args.model, "bench lth", "model")
+            for row in bench_lth([model], batch=args.batch_size, steps=args.steps,
+                                 warmup=args.warmup, rounds=args.rounds, density=args.density,
+                                 device=args.device)]
     emit([r.as_dict() for r in rows], args.json, COLUMNS)
     return 0

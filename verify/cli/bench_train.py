@@ -54,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
             lambda m=model: build_model(m, 10, CIFAR_SHAPE, LayerConfig(mode=args.mode,
                                                                         keep=args.keep)),
             CIFAR_SHAPE, args.batch_size), f"--model {model} with --batch-size {args.batch_size}")
+    from empirical.progress import tracked
+
     rows = []
-    for model in args.model:
+    for model in tracked(args.model, "bench train", "model"):
         rows.extend(bench_model(model, args.mode, args.keep, args.batch_size, args.steps,
                                 args.warmup, args.device))
     emit(rows, args.json, COLUMNS)
