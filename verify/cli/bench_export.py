@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli.common import emit, fraction, list_of, positive_int
+from verify.cli.common import add_json_flag, emit, fraction, list_of, positive_int
 
 SIZE_COLUMNS = ["model", "layout", "keep", "weights", "bytes", "bits_per_weight",
                 "mask_bits_per_weight", "entropy_floor", "excess_over_floor", "fp32_ratio",
@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="timed throughput passes (best)")
     parser.add_argument("--threads", type=positive_int, default=1,
                         help="threads of both engines (torch and the numba kernels)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 

@@ -8,7 +8,16 @@ import contextlib
 import math
 import sys
 
-from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_float, positive_int
+from verify.cli.common import (
+    add_json_flag,
+    add_timing_flags,
+    emit,
+    fraction,
+    list_of,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 COLUMNS = ["model", "variant", "precision", "memory_format", "compiled", "batch", "steps_per_s",
            "samples_per_s", "step_ms", "peak_mem_mb", "overhead_vs_dense"]
@@ -40,14 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="memory formats, comma separated (default: channels_last, "
                         "contiguous)")
     parser.add_argument("--compile", action="store_true", help="torch.compile every model")
-    parser.add_argument("--batch-size", type=positive_int, default=256, help="batch size")
-    parser.add_argument("--steps", type=positive_int, default=10, help="timed steps")
-    parser.add_argument("--warmup", type=nonnegative_int, default=3, help="untimed steps first")
+    add_timing_flags(parser, batch_size=256, steps=10, warmup=3)
     parser.add_argument("--keep", type=fraction, default=0.2,
                         help="kept fraction of score modes and LTH density (published: 0.2)")
     parser.add_argument("--width-mult", type=positive_float, default=1.0,
                         help="width multiplier of every model (tiny CPU checks)")
-    parser.add_argument("--device", default="auto", help="auto, cuda, cpu, mps")
     parser.add_argument("--no-data", action="store_true",
                         help="skip the input pipeline rows (device-resident vs loader)")
     parser.add_argument("--workers", type=nonnegative_int, default=4,
@@ -58,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "gloo processes)")
     parser.add_argument("--ddp-variant", default="biprop-layerwise",
                         help="variant of the DDP rows (model: the first --model)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 

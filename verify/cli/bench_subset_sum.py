@@ -15,7 +15,7 @@ import itertools
 from typing import Any
 
 from theory.subset_sum import BACKENDS, MAX_SUMMANDS
-from verify.cli.common import emit, positive_float, positive_int, seed
+from verify.cli.common import add_json_flag, emit, positive_float, positive_int, seed
 
 PUBLISHED_SECONDS = 21.5 * 3600.0
 """Pensia et al.'s reported wall time (21.5 hours on 36 cores)."""
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "numba, numpy")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the previous solver (pure numpy) and the ratio to it")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
 
 

@@ -232,6 +232,29 @@ def int_range(text: str) -> list[int]:
     return list_of(positive_int)(text)
 
 
+def add_json_flag(parser: argparse.ArgumentParser, one_object: bool = False,
+                  detail: str = "") -> None:
+    """``--json``: JSON on stdout instead of the table, one object per row (per line) or one
+    object in all; ``detail`` says more (what the object holds)."""
+    shape = "one JSON object" if one_object else "one JSON object per line"
+    parser.add_argument("--json", action="store_true",
+                        help=f"print {shape} instead of the table{detail}")
+
+
+def add_timing_flags(parser: argparse.ArgumentParser, batch_size: int, steps: int,
+                     warmup: int) -> None:
+    """``--batch-size``, ``--steps``, ``--warmup`` and ``--device`` of a benchmark, with the
+    benchmark's defaults."""
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
+                        help="batch size (default: %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=steps,
+                        help="timed steps (default: %(default)s)")
+    parser.add_argument("--warmup", type=nonnegative_int, default=warmup,
+                        help="untimed steps first (default: %(default)s)")
+    parser.add_argument("--device", default="auto",
+                        help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps (default: %(default)s)")
+
+
 def _float_cell(value: float) -> str:
     """``value`` with 4 significant digits, more where 4 would round it to a whole number.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli.common import emit, ticket_file
+from verify.cli.common import add_json_flag, emit, ticket_file
 
 COLUMNS = ["file", "layout", "kind", "dataset", "engine", "test_acc", "run_test_acc",
            "same_accuracy", "identical_predictions"]
@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-dir", help="directory holding the dataset")
     parser.add_argument("--engine", choices=("float", "packed"), default="float",
                         help="float: the rebuilt network; packed: bit-packed kernels (biprop)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from verify.cli.common import emit, output_file
+from verify.cli.common import add_json_flag, emit, output_file
 
 COLUMNS = ["file", "layout", "kind", "run_hash", "bytes", "weights", "kept", "bits_per_weight",
            "checkpoint_bytes", "size_ratio"]
@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "./runs)")
     parser.add_argument("--data-dir", help="the run's dataset, to record its test predictions "
                         "(digits, synthetic and mnist1d need none)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from verify.cli.common import emit
+from verify.cli.common import add_json_flag, emit
 
 COLUMNS = ["model", "dataset", "parameters", "prunable_weights"]
 
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "torch's meta device.")
     parser.add_argument("--dataset", choices=DATASET_NAMES, default="cifar10",
                         help="input shape and classes to count at (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from verify.cli.args import add_dataclass_flags, build_section, resolve_args, show_config
-from verify.cli.common import emit, path
+from verify.cli.common import add_json_flag, emit, path
 
 ALGORITHMS = {
     "biprop": "multi-prize tickets: learn scores, kept weights alpha*sign(W) (Diffenderfer & "
@@ -39,9 +39,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                         "defaults")
     parser.add_argument("--runs-dir", type=path, help="root of the run store (default: "
                         "$TICKETS_RUNS or ./runs)")
-    parser.add_argument("--json", action="store_true",
-                        help="print JSON on stdout (progress stays on stderr): the run's summary "
-                        "as one object (train lth: one object per level and control)")
+    add_json_flag(parser, one_object=True, detail=" (progress stays on stderr): the run's "
+                  "summary (train lth: one object per level and control, a line each)")
     parser.add_argument("--show-config", action="store_true",
                         help="print every resolved hyperparameter and what set it (default, "
                         "command, preset or flag), then exit without training")

@@ -19,6 +19,7 @@ from typing import Any
 
 from theory.sup_error import DOMAINS
 from verify.cli.common import (
+    add_json_flag,
     emit,
     int_range,
     list_of,
@@ -61,7 +62,7 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
                         "(default 0.1)")
     parser.add_argument("--delta", type=open_unit, default=0.1,
                         help="failure probability in (0,1) (default 0.1)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_flag(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -71,8 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run every strong-ticket check at smoke scale and print one table (exit 0 if "
         "all pass, 1 otherwise), or one study: subset-sum, construct, sweep, trained.",
     )
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object instead of a table")
+    add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
     sub = parser.add_subparsers(dest="action", metavar="STUDY", parser_class=type(parser))
 
@@ -87,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     subset.add_argument("--eps", type=list_of(positive_float), default=[1e-2],
                         help="comma-separated accuracies (default 1e-2)")
     subset.add_argument("--seed", type=seed, default=0, help="base random seed (default 0)")
-    subset.add_argument("--json", action="store_true", help="print one JSON object per row")
+    add_json_flag(subset)
     subset.set_defaults(func=run)
 
     construct = sub.add_parser(
