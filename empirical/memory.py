@@ -6,7 +6,7 @@ estimated size, so the command line prints one line and exits with status 2 befo
 
 :func:`training_bytes` estimates one training step of a torch model without allocating it: the
 model is built on the ``meta`` device and a meta forward pass measures its activations, without
-importing torch's compile stack (:func:`_compile_stack_lent`).  This module imports torch only
+importing torch's compile stack (:func:`compile_stack_lent`).  This module imports torch only
 inside those functions, so ``verify`` can use the guard without torch.
 """
 
@@ -100,7 +100,7 @@ def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_s
     """
     import torch
 
-    with torch.random.fork_rng(devices=[]), torch.device("meta"), _compile_stack_lent():
+    with torch.random.fork_rng(devices=[]), torch.device("meta"), compile_stack_lent():
         try:
             model = build()
             trainable = sum(p.numel() * p.element_size() for p in model.parameters()
@@ -139,7 +139,7 @@ def _leaf_output_bytes(model: Any, example: Any) -> int:
 
 
 @contextlib.contextmanager
-def _compile_stack_lent() -> Iterator[None]:
+def compile_stack_lent() -> Iterator[None]:
     """Run meta kernels without importing ``torch._dynamo`` (3-10 s on a loaded 2-core machine).
 
     torch's meta kernels written in Python (``torch._refs``: ``relu``, ``batch_norm``, ``where``,

@@ -33,12 +33,13 @@ def model_rows(dataset: str) -> list[dict[str, Any]]:
 
     from empirical.data import dataset_info
     from empirical.layers import LayerConfig, prunable_layers
+    from empirical.memory import compile_stack_lent
     from empirical.models import MODEL_NAMES, build_model
 
     info = dataset_info(dataset)
     rows = []
     for name in MODEL_NAMES:
-        with torch.device("meta"):
+        with torch.device("meta"), compile_stack_lent():
             try:
                 model = build_model(name, info.num_classes, info.input_shape, LayerConfig())
             except ValueError:  # the model does not take this input shape
