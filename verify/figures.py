@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from empirical.data import dataset_spec
 from empirical.errors import InputError
 from empirical.progress import progress_bar
 from verify.notebook_paths import FIGURES_ROOT, PUBLISH_ENV
@@ -39,7 +40,7 @@ from verify.plotting import (
     markdown_table,
     read_manifest,
 )
-from verify.scales import DISK_DATASETS, SCALES, STUDIES, check_scale, datasets_of
+from verify.scales import SCALES, STUDIES, check_scale, datasets_of
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 #: Order in which ``tickets figures`` runs the notebooks (theory first; others follow by name).
@@ -220,7 +221,7 @@ def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | N
     for name in names:
         if name not in STUDIES:
             continue
-        needed = [d for d in datasets_of(name, scale) if d in DISK_DATASETS]
+        needed = [d for d in datasets_of(name, scale) if dataset_spec(d).on_disk]
         if needed and (data_dir is None or not Path(data_dir).is_dir()):
             where = ("{data_dir} {path} does not exist" if data_dir else
                      "no {data_dir} was given (the directory holding the datasets)")

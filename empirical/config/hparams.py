@@ -28,14 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from empirical.config.vocabulary import (
-    BN_INITS,
-    DATA_ON_DEVICE,
-    DATASET_NAMES,
-    FAN_RULES,
-    INITS,
-    SCALED_INITS,
-)
+from empirical.config.vocabulary import BN_INITS, FAN_RULES, INITS, SCALED_INITS
+from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.errors import InputError
 
 DEFAULT_RUNS_DIR = "runs"
@@ -100,8 +94,7 @@ def check_positive(obj: Any, field: str, allow_zero: bool = False) -> None:
 class DatasetHparams:
     """Which data, how it is batched, and the held-out validation split."""
 
-    name: str = hp("digits", "dataset: mnist, cifar10, imagenet, mnist1d, digits, synthetic",
-                   flag="--dataset")
+    name: str = hp("digits", "dataset: %(choices)s", flag="--dataset", choices=DATASET_NAMES)
     batch_size: int = hp(128, "training batch size (summed over all processes)")
     val_size: int = hp(0, "training examples held out as a validation split (0: none)")
     split_seed: int = hp(0, "seed of the validation split and of generated datasets")
@@ -110,7 +103,7 @@ class DatasetHparams:
                                "keeps it: steps per epoch rounded up)")
 
     def __post_init__(self) -> None:
-        check_choice(self, "name", DATASET_NAMES)
+        check_choice(self, "name", tuple(DATASET_NAMES))
         check_positive(self, "batch_size")
         check_positive(self, "val_size", allow_zero=True)
 

@@ -1,17 +1,14 @@
-"""The names the hyperparameters choose from, importable without torch.
+"""The initialisation names the hyperparameters choose from, importable without torch.
 
 The command line builds its flags (``choices``, help texts) from the hyperparameter dataclasses,
 so everything those dataclasses name must load without torch: ``tickets --help`` and a refused
-argument then take a fraction of a second instead of torch's import (seconds). The modules that
-implement the names (:mod:`empirical.init`, :mod:`empirical.data`) import them from here.
+argument then take a fraction of a second instead of torch's import (seconds). The module that
+implements them (:mod:`empirical.init`) imports them from here; the dataset names come from the
+torch-free dataset registry (:mod:`empirical.data`).
 """
 
 from __future__ import annotations
 
-DATASET_NAMES = ("mnist", "cifar10", "imagenet", "mnist1d", "digits", "mnist5k", "synthetic")
-"""Datasets by name (:func:`empirical.data.dataset_info`)."""
-DATA_ON_DEVICE = ("auto", "on", "off")
-"""Settings of ``RuntimeConfig.data_on_device`` (:func:`empirical.data.use_device_data`)."""
 INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform", "xavier_normal", "torch_default")
 """Weight initialisations (:func:`empirical.init.init_weight_`)."""
 SCALED_INITS = ("kn", "sc")

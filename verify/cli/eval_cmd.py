@@ -12,7 +12,7 @@ COLUMNS = ["file", "layout", "kind", "dataset", "engine", "test_acc", "run_test_
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``eval`` to the ``tickets`` parser."""
-    from empirical.config.vocabulary import DATASET_NAMES
+    from empirical.data import DATASET_NAMES
 
     parser = subparsers.add_parser(
         "eval",

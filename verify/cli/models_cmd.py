@@ -12,7 +12,7 @@ COLUMNS = ["model", "dataset", "parameters", "prunable_weights"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``models`` to the ``tickets`` parser."""
-    from empirical.config.vocabulary import DATASET_NAMES
+    from empirical.data import DATASET_NAMES
 
     parser = subparsers.add_parser(
         "models",
