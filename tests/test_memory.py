@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 
@@ -41,3 +42,13 @@ def test_overflowing_sizes_estimate_infinite() -> None:
         bytes_ = training_bytes(lambda w=widths, m=mult: build_model(
             "fc", 10, (1, 40), LayerConfig(), widths=w, width_mult=m), (1, 40), 100)
         assert bytes_ > 2**40 or math.isinf(bytes_)
+
+
+def test_the_default_limit_is_the_memory_available_now(monkeypatch) -> None:
+    from empirical.memory import LIMIT_ENV, available_memory, memory_limit
+
+    monkeypatch.delenv(LIMIT_ENV, raising=False)
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert 0 < memory_limit() == available_memory() <= physical
+    monkeypatch.setenv(LIMIT_ENV, "8G")
+    assert memory_limit() == 8 * 2**30
