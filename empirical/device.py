@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from empirical.errors import InputError
+
 
 @dataclass(frozen=True)
 class Distributed:
@@ -98,7 +100,7 @@ def set_threads(threads: int) -> None:
     machine; the run records the count it used in ``hparams.json``.
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"--threads must be an integer >= 1, got {threads!r}")
+        raise InputError("{threads} must be an integer >= 1, got {got!r}", got=threads)
     torch.set_num_threads(threads)
 
 
