@@ -49,7 +49,7 @@ CASES: dict[str, tuple[list[str], str]] = {
                         "argument --out: cannot write in /proc"),
     "figures out proc": (["figures", "--out", "/proc/x"], "argument --out: cannot write in /proc"),
     "eval not a ticket": (["eval", str(README)], "README.md is not a ticket file"),
-    "eval directory": (["eval", "existing"], "existing is a directory, not a ticket file"),
+    "eval directory": (["eval", "existing"], "existing is a directory: no ticket file"),
     "bench subset-sum memory": (["bench", "subset-sum", "--n-weights", "100000000"],
                                 "--n-weights 100000000 with --summands 21 needs about "),
     "adam nesterov": (["train", "dense", "--optimizer", "adam", "--nesterov", *TRAIN],

@@ -167,7 +167,7 @@ def ticket_file(text: str) -> str:
         if os.path.exists(os.path.join(text, "hparams.json")):
             raise argparse.ArgumentTypeError(f"{text} is a run directory; write its ticket file "
                                              "with tickets export RUN --out FILE")
-        raise argparse.ArgumentTypeError(f"{text} is a directory, not a ticket file")
+        raise argparse.ArgumentTypeError(f"{text} is a directory: no ticket file")
     try:
         with open(text, "rb") as handle:
             head = handle.read(9)
