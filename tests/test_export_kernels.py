@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from empirical.config.hparams import ModelHparams
 from empirical.export.bits import pack_rows
 from empirical.export.frozen import freeze_, plain_model
 from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_layers
@@ -170,8 +171,8 @@ def test_single_kept_weight_signed_sum_is_exact() -> None:
 def test_packed_model_predicts_like_float(name: str, shape: tuple[int, ...], binary: bool,
                                           options: dict) -> None:
     torch.manual_seed(0)
-    model = build_model(name, 10, shape, LayerConfig(mode="biprop", keep=0.3), binary_act=binary,
-                        **options).eval()
+    model = build_model(ModelHparams(name, binary_act=binary, **options), 10, shape,
+                        LayerConfig(mode="biprop", keep=0.3)).eval()
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
             module.running_mean.normal_(0, 0.3)
@@ -231,8 +232,8 @@ def test_relu_twin_replaces_every_sign_and_keeps_the_weights() -> None:
     from empirical.export.frozen import Sign
 
     torch.manual_seed(0)
-    model = build_model("fc", 10, (12,), LayerConfig(mode="biprop", keep=0.5), binary_act=True,
-                        widths=[8, 6]).eval()
+    model = build_model(ModelHparams("fc", binary_act=True, widths=[8, 6]),
+                        10, (12,), LayerConfig(mode="biprop", keep=0.5)).eval()
     dense = plain_model(freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()}))
     twin = relu_twin(dense)
     signs = [n for n, m in dense.named_modules() if isinstance(m, Sign)]

@@ -101,13 +101,9 @@ def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
     from empirical.models import build_model
 
     info = dataset_info(hparams.dataset.name)
-    mh = hparams.model
     torch.manual_seed(seed)
-    return build_model(mh.name, info.num_classes, info.input_shape,
-                       LayerConfig(mode="masked", init=hparams.pruning.init),
-                       width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
-                       binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
-                       bias=mh.bias, bn_init=mh.bn_init)
+    return build_model(hparams.model, info.num_classes, info.input_shape,
+                       LayerConfig(mode="masked", init=hparams.pruning.init))
 
 
 def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -39,10 +39,10 @@ from empirical.device import (
     select_device,
     set_threads,
 )
+from empirical.layers import SCORE_MODES
 from empirical.memory import check_memory, training_bytes
 from empirical.storage.store import RunStore
 
-SCORE_MODES = ("edge-popup", "biprop")
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
@@ -52,7 +52,7 @@ def layer_config(hparams: RunHparams) -> Any:
 
     m = hparams.mask
     return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
-                       init=m.init, fan_rule=m.fan_rule)
+                       init=m.init, fan_rule=m.fan_rule, penalty=m.penalty)
 
 
 def build_run_model(hparams: RunHparams) -> nn.Module:
@@ -64,11 +64,7 @@ def build_run_model(hparams: RunHparams) -> nn.Module:
 
     info = dataset_info(hparams.dataset.name)
     torch.manual_seed(hparams.training.seed)
-    mh = hparams.model
-    model = build_model(mh.name, info.num_classes, info.input_shape, layer_config(hparams),
-                        width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
-                        binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
-                        bias=mh.bias, bn_init=mh.bn_init)
+    model = build_model(hparams.model, info.num_classes, info.input_shape, layer_config(hparams))
     if hparams.mask.mode in SCORE_MODES:
         freeze_for_score_training(model)
     return model

@@ -84,17 +84,19 @@ def build_bench_variant(model_name: str, variant: str, keep: float, width_mult: 
     from empirical.algorithms import pruning
     from empirical.algorithms.lth import prunable_weights, set_masks_
     from empirical.algorithms.mpt import freeze_for_score_training
-    from empirical.layers import LayerConfig
+    from empirical.config.hparams import ModelHparams
+    from empirical.layers import SCORE_MODES, LayerConfig
     from empirical.models import build_model
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     mode, _, scope = variant.partition("-") if variant.startswith("biprop") else (variant, "", "")
-    cfg = LayerConfig(mode=mode, keep=keep if mode in ("edge-popup", "biprop") else 1.0,
+    cfg = LayerConfig(mode=mode, keep=keep if mode in SCORE_MODES else 1.0,
                       scope=scope or "layerwise")
     torch.manual_seed(0)
-    model = build_model(model_name, CIFAR_CLASSES, CIFAR_SHAPE, cfg, width_mult=width_mult)
-    if mode in ("edge-popup", "biprop"):
+    model = build_model(ModelHparams(model_name, width_mult=width_mult), CIFAR_CLASSES, CIFAR_SHAPE,
+                        cfg)
+    if mode in SCORE_MODES:
         freeze_for_score_training(model)
     if mode == "masked":
         weights = prunable_weights(model)
@@ -197,7 +199,7 @@ def bench_gpu(models: Sequence[str] = GPU_MODELS, variants: Sequence[str] = VARI
     -------
     list of GpuBenchRow
     """
-    from empirical.layers import kept_count
+    from empirical.topk import kept_count
 
     _check_choices(models, GPU_MODELS, "model")
     _check_choices(variants, VARIANTS, "variant")

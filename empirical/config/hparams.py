@@ -28,9 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from empirical.config.vocabulary import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.errors import InputError
+from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
+from empirical.layers import NORMS, SCORE_MODES
+from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
+from empirical.models.registry import MODELS, model_entry
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -67,11 +70,8 @@ SCHEDULES = ("cosine", "constant", "step")
 PRECISIONS = ("fp32", "bf16")
 WARMUP_STARTS = ("one", "zero")
 MILESTONE_UNITS = ("ep", "it")
-MODES = ("dense", "edge-popup", "biprop")
-SCOPES = ("layerwise", "global")
-MASK_RULES = ("topk", "bernoulli")
-
-BN_CHOICES = ("default", "none", "nonaffine", "affine")
+MODES = ("dense", *SCORE_MODES)
+BN_CHOICES = ("default", *NORMS)
 
 
 def check_choice(obj: Any, field: str, choices: tuple[str, ...]) -> None:
@@ -112,8 +112,9 @@ class DatasetHparams:
 class ModelHparams:
     """The architecture, built by :func:`empirical.models.build_model`."""
 
-    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...)", flag="--model")
-    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc / 1-D conv)")
+    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...; tickets models lists "
+                         "them)", flag="--model", choices=MODELS)
+    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc)")
     width_mult: float = hp(1.0, "width multiplier of every hidden layer")
     binary_act: bool = hp(False, "binary sign activations (MPT-1/1) instead of ReLU")
     bn: str = hp("default", "batch norm: default (the model's), none, nonaffine, affine (+BN)",
@@ -124,6 +125,7 @@ class ModelHparams:
                       choices=BN_INITS)
 
     def __post_init__(self) -> None:
+        model_entry(self.name)
         check_choice(self, "bn", BN_CHOICES)
         check_choice(self, "bn_init", BN_INITS)
         check_positive(self, "width_mult")
@@ -142,17 +144,21 @@ class MaskHparams:
     keep: float = hp(1.0, "fraction k of weights KEPT per layer (global: overall), in (0, 1]")
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
-    mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
+    mask_rule: str = hp("topk", "mask rule of the scores: " + ", ".join(MASK_RULES),
+                        choices=MASK_RULES)
     init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
                                 "code)", choices=FAN_RULES)
     anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
+    penalty: float = hp(0.0, "strength lambda of the mask rule's sparsity penalty, for the rules "
+                              "that have one (hard-concrete: lambda times the expected L0 norm)")
 
     def __post_init__(self) -> None:
-        for name, choices in (("mode", MODES), ("scope", SCOPES), ("mask_rule", MASK_RULES),
-                              ("init", INITS), ("fan_rule", FAN_RULES)):
+        for name, choices in (("mode", MODES), ("scope", SCOPES), ("init", INITS),
+                              ("fan_rule", FAN_RULES)):
             check_choice(self, name, choices)
+        check_rule(self.mask_rule, self.penalty)
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled
         if self.fan_rule == "released" and self.keep == 1 and scaled:
             raise InputError("{fan_rule=released} scales fan_in by 1 - k, which is 0 at "

@@ -1,8 +1,8 @@
 """Entry point of the ``tickets`` console script.
 
 Only the subcommand named on the command line is registered with its flags (its module imported):
-``tickets --version``, ``tickets --help`` and ``tickets train biprop --help`` load neither torch
-nor the other subcommands, so they answer in a fraction of a second.
+``tickets --version`` and ``tickets --help`` load neither torch nor any subcommand, and answer in
+a fraction of a second.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_dataclass_flags(parser, "dataset", DatasetHparams)
         add_dataclass_flags(parser, "model", ModelHparams)
         exclude = ("mode",) if algorithm != "dense" else ("mode", "keep", "scope", "mask_rule",
-                                                          "anneal_epochs")
+                                                          "anneal_epochs", "penalty")
         add_dataclass_flags(parser, "mask", MaskHparams, exclude=exclude,
                             defaults=mask_defaults(algorithm))
         add_dataclass_flags(parser, "training", TrainingHparams)
@@ -115,14 +115,9 @@ def run(args: argparse.Namespace) -> int:
     from empirical.algorithms.mpt import run_mpt
     from empirical.config.hparams import RunHparams
     from empirical.device import distributed_from_env
-    from empirical.models import MODEL_NAMES
 
     hparams = RunHparams(**resolved.sections)
-    if hparams.model.name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {hparams.model.name!r}; choose one of "
-                         f"{', '.join(MODEL_NAMES)}")
-    runtime = runtime_from_args(args)
-    result = run_mpt(hparams, args.runs_dir, runtime)
+    result = run_mpt(hparams, args.runs_dir, runtime_from_args(args))
     if distributed_from_env().rank != 0:
         return 0  # under torchrun only the first process reports
     summary = {k: result[k] for k in ("kind", "hash", "run_dir", "model", "dataset", "keep",
