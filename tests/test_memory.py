@@ -9,13 +9,15 @@ import sys
 
 ESTIMATE = """
 import sys
+from empirical.config.hparams import ModelHparams
 from empirical.layers import LayerConfig
 from empirical.memory import training_bytes
 from empirical.models import build_model
 
 def estimate(name, shape, binary):
-    return training_bytes(lambda: build_model(name, 10, shape, LayerConfig(mode="biprop",
-                          keep=0.5), binary_act=binary, bn="affine"), shape, 64)
+    model = ModelHparams(name, binary_act=binary, bn="affine")
+    return training_bytes(lambda: build_model(model, 10, shape, LayerConfig(mode="biprop",
+                          keep=0.5)), shape, 64)
 
 cases = [("fc", (1, 40), True), ("conv4", (3, 32, 32), False), ("resnet20", (3, 32, 32), False)]
 lent = [estimate(*case) for case in cases]
@@ -34,13 +36,15 @@ def test_estimate_without_the_compile_stack_equals_the_estimate_with_it() -> Non
 
 
 def test_overflowing_sizes_estimate_infinite() -> None:
+    from empirical.config.hparams import ModelHparams
     from empirical.layers import LayerConfig
     from empirical.memory import training_bytes
     from empirical.models import build_model
 
-    for widths, mult in (([10**10], 1.0), ([10**9], 1.0), (None, 1e9)):
-        bytes_ = training_bytes(lambda w=widths, m=mult: build_model(
-            "fc", 10, (1, 40), LayerConfig(), widths=w, width_mult=m), (1, 40), 100)
+    for widths, mult in (((10**10,), 1.0), ((10**9,), 1.0), (None, 1e9)):
+        model = ModelHparams("fc", widths=widths, width_mult=mult)
+        bytes_ = training_bytes(lambda m=model: build_model(m, 10, (1, 40), LayerConfig()),
+                                (1, 40), 100)
         assert bytes_ > 2**40 or math.isinf(bytes_)
 
 
