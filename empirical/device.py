@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from empirical.errors import InputError
+
 
 @dataclass(frozen=True)
 class Distributed:
@@ -71,6 +73,9 @@ def select_device(name: str = "auto", dist: Distributed | None = None) -> torch.
         raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device cuda requested but CUDA is not available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name} requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device mps requested but MPS is not available")
     if device.type == "cuda" and device.index is None:
@@ -95,7 +100,7 @@ def set_threads(threads: int) -> None:
     machine; the run records the count it used in ``hparams.json``.
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"--threads must be an integer >= 1, got {threads!r}")
+        raise InputError("{threads} must be an integer >= 1, got {got!r}", got=threads)
     torch.set_num_threads(threads)
 
 

@@ -21,6 +21,7 @@ data and the run-store hashes behind it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from empirical.data import dataset_spec
-from verify.cli.common import UserError
+from empirical.errors import InputError
+from empirical.progress import progress_bar
 from verify.notebook_paths import FIGURES_ROOT, PUBLISH_ENV
 from verify.notebook_paths import runs_dir as resolve_runs_dir
 from verify.plotting import (
@@ -52,7 +54,7 @@ KERNEL_NAME = "python3"
 LANGUAGE = "python"
 
 
-class NotebookError(UserError):
+class NotebookError(RuntimeError):
     """A notebook failed; the message names the notebook and the failing cell in one line."""
 
 
@@ -190,8 +192,21 @@ def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
     return nb
 
 
+def chosen_notebooks(names: Sequence[str] | None, notebook_dir: str | os.PathLike = NOTEBOOK_DIR
+                     ) -> list[str]:
+    """``names`` as a list, or every notebook of ``notebook_dir`` if empty; InputError for a name
+    that is no notebook there."""
+    available = notebook_names(notebook_dir)
+    chosen = list(names) if names else available
+    unknown = [n for n in chosen if n not in available]
+    if unknown:
+        raise InputError("unknown notebook {got!r}; choose one of {choices}", got=unknown[0],
+                         choices=", ".join(available))
+    return chosen
+
+
 def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | None) -> None:
-    """Raise :class:`UserError` if a notebook needs on-disk data at ``scale`` and none is there.
+    """Raise :class:`InputError` if a notebook needs on-disk data at ``scale`` and none is there.
 
     Parameters
     ----------
@@ -208,9 +223,11 @@ def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | N
             continue
         needed = [d for d in datasets_of(name, scale) if dataset_spec(d).on_disk]
         if needed and (data_dir is None or not Path(data_dir).is_dir()):
-            where = f"{data_dir} does not exist" if data_dir else "no --data-dir was given"
-            raise UserError(f"notebook {name} at scale {scale} needs {', '.join(needed)} on "
-                            f"disk, but {where} (give --data-dir DIR holding the datasets)")
+            where = ("{data_dir} {path} does not exist" if data_dir else
+                     "no {data_dir} was given (the directory holding the datasets)")
+            raise InputError("notebook {name} at scale {scale} needs {needed} on disk, but "
+                             + where, name=name, scale=scale, needed=", ".join(needed),
+                             path=data_dir)
 
 
 def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
@@ -236,7 +253,8 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     notebook_dir : path
         Where the ``.py`` notebooks are.
     progress : bool
-        Show a progress bar over all code cells (tqdm, on stderr).
+        Show progress over all code cells on stderr (:func:`empirical.progress.progress_bar`:
+        a bar on a terminal, a line per interval in a log).
     timeout : int, optional
         Seconds per cell.
 
@@ -245,14 +263,8 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     list of Path
         The manifests written, one per notebook.
     """
-    from tqdm.auto import tqdm
-
     check_scale(scale)
-    available = notebook_names(notebook_dir)
-    chosen = list(names) if names else available
-    unknown = [n for n in chosen if n not in available]
-    if unknown:
-        raise UserError(f"unknown notebook {unknown[0]!r}; choose one of {', '.join(available)}")
+    chosen = chosen_notebooks(names, notebook_dir)
     check_data(chosen, scale, data_dir)
     out_root = Path(out_root).resolve() if out_root is not None else FIGURES_ROOT
     out_dir = out_root / scale
@@ -262,11 +274,13 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     paths = [Path(notebook_dir) / f"{n}.py" for n in chosen]
     total = sum(sum(c.cell_type == "code" for c in load_notebook(p).cells) + 1 for p in paths)
     manifests = []
-    with tqdm(total=total, desc="notebooks", unit="cell", disable=not progress) as bar:
+    bar = progress_bar(total, desc="notebooks", unit="cell", enabled=progress)
+    with contextlib.closing(bar) if bar is not None else contextlib.nullcontext():
         for path in paths:
-            bar.set_description(f"{path.stem} ({scale})")
-            execute_notebook(path, params, on_cell=bar.update, timeout=timeout,
-                             env={PUBLISH_ENV: str(out_dir)})
+            if bar is not None:
+                bar.set_description(f"{path.stem} ({scale})")
+            execute_notebook(path, params, on_cell=bar.update if bar is not None else None,
+                             timeout=timeout, env={PUBLISH_ENV: str(out_dir)})
             manifest = out_dir / f"{path.stem}{MANIFEST_SUFFIX}"
             if not manifest.exists():
                 raise NotebookError(f"notebook {path.stem} finished without writing {manifest} "

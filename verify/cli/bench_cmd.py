@@ -11,8 +11,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bench`` and its targets to the ``tickets`` parser."""
     parser = subparsers.add_parser(
         "bench",
-        help="benchmarks: subset-sum solver, score-mask training throughput, IMP overhead, "
-        "packed tickets, device check",
         description="Benchmarks that print times, memory and ratios against a baseline.",
     )
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
