@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from empirical import instruction_set
 from verify.cli.common import UserError
 
 #: ``inprocess``: no executor (the notebooks train what they need themselves).
@@ -233,6 +234,7 @@ def _executor(options: ExecutorOptions, job_count: int) -> Any:
         if options.partition is not None:
             parameters["slurm_partition"] = options.partition
         parameters["slurm_array_parallelism"] = options.max_parallel or job_count
+        parameters["slurm_setup"] = instruction_set.job_exports()
     executor.update_parameters(**parameters)
     return executor
 

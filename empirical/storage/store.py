@@ -38,6 +38,7 @@ from typing import Any
 from filelock import FileLock
 
 from empirical.config.hparams import hparams_hash, run_directory, to_dict
+from empirical.instruction_set import environment_record
 from empirical.storage.atomic import atomic_write, file_digest, save_torch, write_json
 from empirical.storage.run_files import (
     HPARAMS_KEYS,
@@ -108,8 +109,11 @@ class RunStore:
     def write_hparams(self, kind: str, hparams: Any,
                       runtime: dict[str, Any] | None = None) -> None:
         """Write ``hparams.json`` (all fields, the kind and the hash; ``runtime``: settings the
-        run used that are not hashed, such as its thread count)."""
-        content = {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams)}
+        run used that are not hashed, such as its thread count; ``environment``: the
+        instruction sets, CPU and versions, :func:`empirical.instruction_set.environment_record`,
+        not hashed either)."""
+        content = {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams),
+                   "environment": environment_record()}
         if runtime is not None:
             content["runtime"] = dict(runtime)
         write_json(self.path / HPARAMS, content)

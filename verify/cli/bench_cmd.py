@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli import bench_export, bench_gpu, bench_lth, bench_subset_sum, bench_train
+from verify.cli import bench_export, bench_gpu, bench_isa, bench_lth, bench_subset_sum, bench_train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,7 +12,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "bench",
         help="benchmarks: subset-sum solver, score-mask training throughput, IMP overhead, "
-        "packed tickets, device check",
+        "packed tickets, device check, instruction-set pinning",
         description="Benchmarks that print times, memory and ratios against a baseline.",
     )
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
@@ -21,3 +21,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench_lth.register(targets)
     bench_export.register(targets)
     bench_gpu.register(targets)
+    bench_isa.register(targets)
