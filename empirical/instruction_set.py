@@ -124,7 +124,8 @@ MODE = pin()
 
 
 def job_exports() -> list[str]:
-    """Shell lines exporting this process's instruction-set mode to a batch job (Slurm).
+    """Shell lines exporting this process's instruction-set mode (to a Slurm job, or a shell
+    that starts Jupyter: ``eval "$(python -m empirical.instruction_set)"``).
 
     A job inherits them anyway under Slurm's default ``--export=ALL``; the lines make it so
     whatever the cluster's default, before the job's Python (submitit loads numpy first) starts.
@@ -173,12 +174,10 @@ def environment_record() -> dict[str, Any]:
         :data:`PINNED` in this process, None where unset), ``effective`` (what the loaded
         libraries report, :func:`effective_settings`), ``cpu_model``, ``cpu_flags`` (its
         ``avx*``, ``fma`` and ``sse*`` flags, one line, so that a diff can ignore the two lines
-        naming the machine), ``machine`` and ``versions`` (python and each package of
-        :data:`VERSIONED`).
+        naming the machine), ``machine`` and ``versions`` (of each package of :data:`VERSIONED`).
     """
     flags = " ".join(sorted(f for f in cpu_flags() if f.startswith(("avx", "fma", "sse"))))
-    versions = {"python": platform.python_version(),
-                **{name: _version(name) for name in VERSIONED}}
+    versions = {name: _version(name) for name in VERSIONED}
     return {"isa_mode": MODE, "switches": {k: os.environ.get(k) for k in PINNED},
             "effective": effective_settings(), "cpu_model": cpu_model(), "cpu_flags": flags,
             "machine": platform.machine(), "versions": versions}
@@ -191,3 +190,7 @@ def describe(record: dict[str, Any] | None) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items() if v)
     return (f"{record['cpu_model']} ({record['machine']}), instruction sets "
             f"{record['isa_mode']}, {versions}")
+
+
+if __name__ == "__main__":  # eval "$(python -m empirical.instruction_set)": pin a shell
+    print("\n".join(job_exports()))
