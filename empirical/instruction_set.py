@@ -157,10 +157,9 @@ def effective_settings() -> dict[str, Any]:
         features = umath.__cpu_features__
         settings["numpy_dispatch"] = [f for f in umath.__cpu_dispatch__ if features.get(f)]
     if numba is not None:
-        import llvmlite.binding as llvm
         from numba.core import config
 
-        settings["numba_cpu_name"] = config.CPU_NAME or llvm.get_host_cpu_name()
+        settings["numba_cpu_name"] = config.CPU_NAME or "host"  # the host: see cpu_model
     return settings
 
 
@@ -186,7 +185,7 @@ def environment_record() -> dict[str, Any]:
 def describe(record: dict[str, Any] | None) -> str:
     """One line naming the machine and software of an :func:`environment_record`."""
     if not record:
-        return "not recorded"
+        return "an unrecorded machine (made before manifests recorded it)"
     versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items() if v)
     return (f"{record['cpu_model']} ({record['machine']}), instruction sets "
             f"{record['isa_mode']}, {versions}")
