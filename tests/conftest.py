@@ -15,7 +15,9 @@ import empirical.instruction_set  # noqa: F401  (first: pins the instruction set
 # isort: on
 
 import os
+from collections.abc import Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -39,3 +41,16 @@ except ImportError:  # theory-only environments
     torch = None
 if torch is not None:
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _dataset_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Generated datasets are cached in a folder of this session (``$TICKETS_CACHE``), never in
+    the user's cache; subprocesses inherit it."""
+    previous = os.environ.get("TICKETS_CACHE")
+    os.environ["TICKETS_CACHE"] = str(tmp_path_factory.mktemp("dataset-cache"))
+    yield
+    if previous is None:
+        del os.environ["TICKETS_CACHE"]
+    else:
+        os.environ["TICKETS_CACHE"] = previous

@@ -102,9 +102,9 @@ def lth_chain(model: dict[str, Any], dataset: dict[str, Any]) -> dict[str, Any]:
 
 def mnist1d_bytes() -> dict[str, Any]:
     """The generated MNIST-1D arrays (seed 0), byte for byte."""
-    from empirical.data import _generate_mnist1d
+    from empirical.data.generated import mnist1d_arrays
 
-    arrays = _generate_mnist1d(None, 0)
+    arrays = mnist1d_arrays(0)
     return {"digest": _digest([k.encode() + arrays[k].tobytes() for k in sorted(arrays)])}
 
 

@@ -15,6 +15,7 @@ from empirical.data import (
     CIFAR_MEAN,
     CIFAR_STD,
     Batches,
+    cache_dir,
     check_files,
     dataset_info,
     epoch_permutation,
@@ -123,8 +124,7 @@ def test_generated_datasets(tmp_path: Path, name: str) -> None:
     assert set(train.tensors[1].unique().tolist()) == set(range(info.num_classes))
     again = get_dataset(name, tmp_path, "train", seed=3, val_size=50)
     assert torch.equal(train.tensors[0], again.tensors[0])
-    if name == "mnist1d":
-        assert (tmp_path / "mnist1d" / "mnist1d_seed3.pt").exists()
+    assert list((cache_dir() / name).glob("*.npz"))  # kept in the dataset cache
 
 
 def test_validation_split_disjoint() -> None:
@@ -173,3 +173,12 @@ def test_check_files_names_what_is_missing_without_reading(tmp_path: Path) -> No
         check_files("cifar10", tmp_path)
     with pytest.raises(FileNotFoundError, match="imagenet"):
         check_files("imagenet", tmp_path)
+
+
+def test_mnist1d_arguments_are_the_package_defaults() -> None:
+    from mnist1d.data import get_dataset_args
+
+    from empirical.data.generated import MNIST1D_ARGS
+
+    defaults = get_dataset_args(as_dict=True)
+    assert MNIST1D_ARGS == {k: v for k, v in defaults.items() if k not in ("seed", "url")}

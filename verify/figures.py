@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from empirical import instruction_set
+from empirical.data import dataset_spec
 from verify.cli.common import UserError
 from verify.notebook_paths import FIGURES_ROOT, PUBLISH_ENV
 from verify.notebook_paths import runs_dir as resolve_runs_dir
@@ -38,7 +39,7 @@ from verify.plotting import (
     markdown_table,
     read_manifest,
 )
-from verify.scales import DISK_DATASETS, SCALES, STUDIES, check_scale, datasets_of
+from verify.scales import SCALES, STUDIES, check_scale, datasets_of
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 #: Order in which ``tickets figures`` runs the notebooks (theory first; others follow by name).
@@ -207,7 +208,7 @@ def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | N
     for name in names:
         if name not in STUDIES:
             continue
-        needed = [d for d in datasets_of(name, scale) if d in DISK_DATASETS]
+        needed = [d for d in datasets_of(name, scale) if dataset_spec(d).on_disk]
         if needed and (data_dir is None or not Path(data_dir).is_dir()):
             where = f"{data_dir} does not exist" if data_dir else "no --data-dir was given"
             raise UserError(f"notebook {name} at scale {scale} needs {', '.join(needed)} on "

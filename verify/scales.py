@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCALES = ("smoke", "cpu", "paper")
-#: Datasets read from disk (never downloaded): a run on them needs ``--data-dir``.
-DISK_DATASETS = ("mnist", "cifar10", "imagenet")
 
 
 def check_scale(scale: str) -> str:

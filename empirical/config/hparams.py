@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from empirical.data import DATA_ON_DEVICE
+from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 
 DEFAULT_RUNS_DIR = "runs"
@@ -89,8 +89,7 @@ def _check_positive(value: float, what: str, allow_zero: bool = False) -> None:
 class DatasetHparams:
     """Which data, how it is batched, and the held-out validation split."""
 
-    name: str = hp("digits", "dataset: mnist, cifar10, imagenet, mnist1d, digits, synthetic",
-                   flag="--dataset")
+    name: str = hp("digits", "dataset: %(choices)s", flag="--dataset", choices=DATASET_NAMES)
     batch_size: int = hp(128, "training batch size (summed over all processes)")
     val_size: int = hp(0, "training examples held out as a validation split (0: none)")
     split_seed: int = hp(0, "seed of the validation split and of generated datasets")
@@ -99,9 +98,7 @@ class DatasetHparams:
                                "keeps it: steps per epoch rounded up)")
 
     def __post_init__(self) -> None:
-        from empirical.data import DATASET_NAMES
-
-        _check_choice(self.name, DATASET_NAMES, "dataset")
+        _check_choice(self.name, tuple(DATASET_NAMES), "dataset")
         _check_positive(self.batch_size, "batch size")
         _check_positive(self.val_size, "validation size", allow_zero=True)
 

@@ -515,6 +515,8 @@ def reproduction_table() -> str:
     """
     from tabulate import tabulate
 
+    from empirical.data import disk_dataset_names
+
     rows = []
     for name in sorted(PRESETS):
         preset = PRESETS[name]
@@ -522,7 +524,7 @@ def reproduction_table() -> str:
             continue
         command = "lth" if preset.algorithm == "lth" else preset.algorithm
         data = preset.section("dataset").get("name")
-        flags = " --data-dir DIR" if data in ("mnist", "cifar10", "imagenet") else ""
+        flags = " --data-dir DIR" if data in disk_dataset_names() else ""
         rows.append([preset.reproduces, f"`{name}`",
                      f"`tickets train {command} --preset {name}{flags}`", preset.differs])
     headers = ["published number", "preset", "command", "what still differs"]

@@ -46,7 +46,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical.data import PIXELS
+from empirical.data import pixel_normalisation
 from empirical.device_data import normalise
 from empirical.export.container import encode_container
 from empirical.export.engine import pack_model
@@ -115,7 +115,7 @@ def ticket(name: str, keep: float, binary: bool) -> nn.Module:
 def grid_inputs(name: str, batch: int, generator: torch.Generator) -> torch.Tensor:
     """``batch`` inputs of shape ``name``: uniform random 8-bit pixels normalised as the dataset
     of :data:`PIXEL_GRIDS` normalises its pixels."""
-    mean, std, top = PIXELS[PIXEL_GRIDS[name]]
+    mean, std, top = pixel_normalisation(PIXEL_GRIDS[name])
     pixels = torch.randint(0, top + 1, (batch, *SHAPES[name][0]), generator=generator,
                            dtype=torch.uint8)
     view = (1, -1, *([1] * (pixels.dim() - 2)))
@@ -124,7 +124,7 @@ def grid_inputs(name: str, batch: int, generator: torch.Generator) -> torch.Tens
 
 def pixel_grid(name: str) -> InputGrid:
     """The pixel grid of shape ``name``'s dataset (:data:`PIXEL_GRIDS`)."""
-    return InputGrid(*PIXELS[PIXEL_GRIDS[name]])
+    return InputGrid(*pixel_normalisation(PIXEL_GRIDS[name]))
 
 
 def _checkpoint_bytes(model: nn.Module) -> int:
