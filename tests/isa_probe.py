@@ -30,9 +30,11 @@ FC = {"name": "fc", "widths": (32, 32)}
 CONV = {"name": "conv2", "widths": None, "width_mult": 0.25}
 IMAGES = {"name": "mnist5k", "val_size": 500}
 KEEP = {"keep": 0.5}
+#: Six training steps, evaluated after three and six.
+SHORT = {"iterations": 6, "eval_every": 3}
 SIGN = {"binary_act": True, "bn": "nonaffine"}
 SIGN_BN = {"binary_act": True, "bn": "affine"}
-#: name -> (preset, {section: changes}) of the MPT-style runs (one short epoch each).
+#: name -> (preset, {section: changes}) of the MPT-style runs.
 RUNS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
     "dense-fc": ("digits-dense", {"model": FC}),
     "mpt-1/32-fc": ("digits-biprop", {"model": FC, "mask": KEEP}),
@@ -60,14 +62,14 @@ def _metrics(result: dict[str, Any]) -> bytes:
 
 
 def mpt_run(name: str) -> dict[str, Any]:
-    """Train one case of :data:`RUNS` (one short epoch) and digest its checkpoint and metrics."""
+    """Train one case of :data:`RUNS` (:data:`SHORT`) and digest its checkpoint and metrics."""
     from empirical.algorithms.mpt import run_mpt
     from empirical.config.hparams import RuntimeConfig
     from empirical.storage.store import RunStore
     from verify.mpt_study import preset_hparams
 
     preset, changes = RUNS[name]
-    hparams = preset_hparams(preset, {**changes, "training": {"epochs": 1, "eval_every": 4}})
+    hparams = preset_hparams(preset, {**changes, "training": SHORT})
     root = tempfile.mkdtemp()
     result = run_mpt(hparams, root, RuntimeConfig(progress=False))
     state = RunStore.for_run(root, hparams.mask.mode, hparams).load_checkpoint()["model"]
@@ -86,7 +88,7 @@ def lth_chain(model: dict[str, Any], dataset: dict[str, Any]) -> dict[str, Any]:
         dataset=DatasetHparams(**{"batch_size": 128, **dataset}),
         model=ModelHparams(**model),
         training=TrainingHparams(optimizer="adam", lr=3e-3, weight_decay=0.0,
-                                 schedule="constant", epochs=1, eval_every=4),
+                                 schedule="constant", **SHORT),
         pruning=PruningHparams(rate=0.5, output_rate=0.25))
     root = tempfile.mkdtemp()
     rows = run_lth(base, 2, ["reinit", "random-prune"], runs_dir=root,
