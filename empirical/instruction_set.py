@@ -34,16 +34,16 @@ from typing import Any
 NATIVE_ENV = "TICKETS_NATIVE_ISA"
 #: CPU flags (``/proc/cpuinfo``) a machine needs for the pinned AVX2 code paths.
 REQUIRED_FLAGS = ("avx2", "fma")
-#: Each library's switch and the value that selects its AVX2 (MKL: SSE2) code path. Each was
-#: kept because changing it changed bits on an AVX-512 machine (docs/determinism.md):
-#: ATen's kernels (every torch run), oneDNN's convolutions, numpy's SIMD loops (MNIST-1D
-#: generation), OpenBLAS's matrix products (numpy and scipy). MKL (torch's matrix products) gets
-#: ``COMPATIBLE``, its one branch that Intel documents as giving the same results on Intel and
-#: non-Intel CPUs. numba's target CPU and ``MKL_ENABLE_INSTRUCTIONS`` changed nothing measured
-#: and are left alone (the tests emulate them).
+#: Each library's switch and the value that selects its AVX2 code path. Each was kept because
+#: changing it changed bits on an AVX-512 machine (docs/determinism.md): ATen's kernels (every
+#: torch run), oneDNN's convolutions, numpy's SIMD loops (MNIST-1D generation), OpenBLAS's matrix
+#: products (numpy and scipy); MKL (torch's matrix products) takes its AVX2 branch on Intel CPUs
+#: and its own branch on others (Intel's documentation), the same bits on this AMD CPU either way.
+#: numba's target CPU and ``MKL_ENABLE_INSTRUCTIONS`` changed nothing measured and are left
+#: alone (the tests emulate them).
 PINNED: dict[str, str] = {
     "ATEN_CPU_CAPABILITY": "avx2",
-    "MKL_CBWR": "COMPATIBLE",
+    "MKL_CBWR": "AVX2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
     "OPENBLAS_CORETYPE": "Haswell",
