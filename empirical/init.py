@@ -50,6 +50,8 @@ import math
 import torch
 from torch import nn
 
+from empirical.choices import check_choice
+
 INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform", "xavier_normal", "torch_default")
 SCALED_INITS = ("kn", "sc")
 FAN_RULES = ("paper", "released")
@@ -92,11 +94,6 @@ def fan_out(shape: torch.Size | tuple[int, ...]) -> int:
     return int(shape[0] * math.prod(shape[2:]))
 
 
-def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
-
-
 def fan_factor(keep: float | None, fan_rule: str = "paper") -> float:
     """Factor ``c`` multiplying ``fan_in`` in the scaled inits ``kn`` / ``sc``.
 
@@ -120,7 +117,7 @@ def fan_factor(keep: float | None, fan_rule: str = "paper") -> float:
         For an unknown rule, ``k`` outside ``(0, 1]``, or the released rule at ``k = 1``, where its
         fan ``fan_in * (1 - k)`` is zero.
     """
-    _check_choice(fan_rule, FAN_RULES, "fan rule")
+    check_choice(fan_rule, FAN_RULES, "fan rule")
     if keep is None:
         return 1.0
     if not (math.isfinite(keep) and 0.0 < keep <= 1.0):
@@ -176,7 +173,7 @@ def init_weight_(weight: torch.Tensor, init: str, keep: float | None = None,
     torch.Tensor
         ``weight``.
     """
-    _check_choice(init, INITS, "init")
+    check_choice(init, INITS, "init")
     std = kaiming_std(weight.shape, keep if init in SCALED_INITS else None, fan_rule)
     if init in ("kn", "ukn"):
         return weight.normal_(0.0, std)
@@ -256,7 +253,7 @@ def init_batchnorm_(model: nn.Module, bn_init: str) -> nn.Module:
         For an unknown ``bn_init``, or ``"uniform"`` on a model without an affine BatchNorm (there
         is no ``gamma`` to draw: the option would silently do nothing).
     """
-    _check_choice(bn_init, BN_INITS, "BatchNorm init")
+    check_choice(bn_init, BN_INITS, "BatchNorm init")
     norms = [m for m in model.modules()
              if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine]
     if bn_init == "uniform" and not norms:
@@ -268,60 +265,4 @@ def init_batchnorm_(model: nn.Module, bn_init: str) -> nn.Module:
         else:
             norm.weight.fill_(1.0)
         norm.bias.zero_()
-    return model
-
-
-@torch.no_grad()
-def set_layer_weights_(model: nn.Module, weights: list[torch.Tensor],
-                       biases: list[torch.Tensor] | None = None) -> nn.Module:
-    """Overwrite the weights (and biases) of the model's factory layers with given tensors.
-
-    The hook that loads a source network drawn elsewhere (a theory construction's random source,
-    a planted network) into a model of the layer factory, replacing its own initialisation:
-    layer ``i`` of :func:`empirical.layers.prunable_layers` (module order) gets ``weights[i]``
-    (shape ``(out, in)`` as the layer's ``weight``) and, if given, ``biases[i]``. Scores, masks
-    and freezing are left as they are (a score layer's weights stay frozen).
-
-    Parameters
-    ----------
-    model
-        A model built from factory layers.
-    weights
-        One tensor (or array) per factory layer, in module order, of the layer's weight shape.
-    biases
-        One vector per factory layer, or None to leave the biases alone; every layer must then
-        have a bias.
-
-    Returns
-    -------
-    nn.Module
-        ``model`` (changed in place).
-
-    Raises
-    ------
-    ValueError
-        When the counts or shapes differ, or a bias is given for a layer without one.
-    """
-    from empirical.layers import prunable_layers
-
-    layers = prunable_layers(model)
-    if len(weights) != len(layers):
-        raise ValueError(f"got {len(weights)} weight tensors for {len(layers)} factory layers")
-    if biases is not None and len(biases) != len(layers):
-        raise ValueError(f"got {len(biases)} bias vectors for {len(layers)} factory layers")
-    for i, (name, layer) in enumerate(layers):
-        weight = torch.as_tensor(weights[i])
-        if tuple(weight.shape) != tuple(layer.weight.shape):
-            raise ValueError(f"layer {name}: weight of shape {tuple(weight.shape)}, the layer "
-                             f"has {tuple(layer.weight.shape)}")
-        if biases is not None:
-            bias = torch.as_tensor(biases[i])
-            if layer.bias is None or tuple(bias.shape) != tuple(layer.bias.shape):
-                have = None if layer.bias is None else tuple(layer.bias.shape)
-                raise ValueError(f"layer {name}: bias of shape {tuple(bias.shape)}, the layer "
-                                 f"has {have}")
-    for i, (_, layer) in enumerate(layers):
-        layer.weight.copy_(torch.as_tensor(weights[i]).to(layer.weight))
-        if biases is not None:
-            layer.bias.copy_(torch.as_tensor(biases[i]).to(layer.bias))
     return model

@@ -6,63 +6,40 @@ A layer's *effective weight* ``W_eff`` is what the forward pass uses. The mode d
 - ``masked``: ``W_eff = W * m`` with a fixed 0/1 buffer ``mask`` that pruning code writes (LTH,
   Frankle & Carbin, ICLR 2019); ``W`` trained, :func:`enforce_masks_` re-zeroes pruned weights after
   every optimiser step so momentum and weight decay cannot revive them.
-- ``edge-popup``: ``W_eff = W * m``, ``W`` frozen, ``m`` the top-k mask of trained scores ``s``
-  (Ramanujan et al., CVPR 2020).
+- ``edge-popup``: ``W_eff = W * m``, ``W`` frozen, ``m`` the mask of trained scores ``s`` (top-k
+  by default; Ramanujan et al., CVPR 2020).
 - ``biprop``: ``W_eff = alpha * sign(W) * m`` with one gain per layer,
   ``alpha = sum(|W| * m) / sum(m)``, the mean magnitude of the kept weights (Diffenderfer &
   Kailkhura, ICLR 2021, multi-prize tickets MPT-1/32).
 
-Masks of score layers. ``k`` is the fraction KEPT, in ``(0, 1]``:
-
-- ``topk`` + ``layerwise``: keep exactly ``K = n - floor((1 - k) n)`` entries of largest ``|s|``
-  (``k = 1`` keeps all ``n``); found by an O(n) selection (:func:`top_mask`), not a full sort.
-- ``topk`` + ``global``: one threshold over ``|s|`` of all score layers of the model so that
-  ``K = N - floor((1 - k) N)`` of all ``N`` scores are kept; per-layer fractions differ, ``alpha``
-  stays per layer. The threshold is computed once per forward pass of the model, from the scores
-  as they are when the pass begins (:class:`GlobalScope`). :func:`annealed_keep` gives the cubic
-  schedule used for ``k <= 0.5``.
-- ``bernoulli`` (supermask, Zhou et al., NeurIPS 2019): ``m ~ Bernoulli(sigmoid(s))`` while
-  training, the deterministic ``m = 1[sigmoid(s) >= 1/2]`` in eval mode; ``k`` is unused.
-
-Score gradient (straight-through, the same for edge-popup and biprop): ``W`` gets no gradient, the
-mask is treated as the identity of the scores' magnitude, so
-
-``dL/ds = (dL/dW_eff * W) * sign(s)`` (top-k) and ``(dL/dW_eff * W) * sigmoid'(s)`` (Bernoulli).
-
-Pruned entries receive gradient too; ``alpha`` is a constant for the backward pass.
+Masks of score layers come from their scores by the layer's mask rule (``LayerConfig.mask_rule``,
+an object registered in :data:`empirical.mask_rules.MASK_RULES`: ``topk`` with a ``layerwise`` or
+``global`` scope, ``bernoulli``, ``hard-concrete``), which also gives the score gradient: ``W``
+gets none, ``alpha`` is a constant for the backward pass, and the rule maps ``dL/dW_eff * W`` to
+``dL/ds`` (:class:`empirical.mask_rules.MaskRule`). :func:`annealed_keep` gives biprop's cubic
+schedule of the global kept fraction for ``k <= 0.5``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from empirical.activations import BinaryActivation
+from empirical.choices import check_choice
 from empirical.init import FAN_RULES, INITS, init_bias_, init_scores_, init_weight_
+from empirical.mask_rules import MASK_RULES, SCOPES, GlobalScope, MaskRule, TopK, check_rule
+from empirical.topk import check_keep
 
-MODES = ("dense", "masked", "edge-popup", "biprop")
 SCORE_MODES = ("edge-popup", "biprop")
-SCOPES = ("layerwise", "global")
-MASK_RULES = ("topk", "bernoulli")
+MODES = ("dense", "masked", *SCORE_MODES)
 NORMS = ("none", "nonaffine", "affine")
-
-
-def _check_keep(keep: float) -> None:
-    if not (isinstance(keep, int | float) and math.isfinite(keep) and 0.0 < keep <= 1.0):
-        raise ValueError(f"kept fraction k must lie in (0, 1], got {keep!r}")
-
-
-def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
 
 
 @dataclass(frozen=True)
@@ -78,12 +55,16 @@ class LayerConfig:
     scope
         ``layerwise`` top-k per layer or one ``global`` threshold.
     mask_rule
-        ``topk`` or ``bernoulli`` (supermask).
+        Name of a registered mask rule (:data:`empirical.mask_rules.MASK_RULES`): ``topk``,
+        ``bernoulli`` (supermask), ...
     init
         Weight initialisation (see :mod:`empirical.init`).
     fan_rule
         How the kept fraction scales ``fan_in`` in the scaled inits of score layers: ``paper``
         (``k fan_in``) or ``released`` (``(1 - k) fan_in``), see :func:`empirical.init.fan_factor`.
+    penalty
+        Strength ``lambda >= 0`` of the mask rule's sparsity penalty (rules that have one:
+        ``hard-concrete``'s expected L0 norm), see :func:`empirical.mask_rules.check_rule`.
     """
 
     mode: str = "dense"
@@ -92,184 +73,31 @@ class LayerConfig:
     mask_rule: str = "topk"
     init: str = "kn"
     fan_rule: str = "paper"
+    penalty: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_choice(self.mode, MODES, "layer mode")
-        _check_choice(self.scope, SCOPES, "scope")
-        _check_choice(self.mask_rule, MASK_RULES, "mask rule")
-        _check_choice(self.init, INITS, "init")
-        _check_choice(self.fan_rule, FAN_RULES, "fan rule")
-        _check_keep(self.keep)
-
-
-def kept_count(n: int, keep: float) -> int:
-    """Entries a top-k mask keeps out of ``n``: ``K = n - floor((1 - k) n)`` (biprop's rule).
-
-    Parameters
-    ----------
-    n
-        Number of scores.
-    keep
-        Kept fraction ``k`` in ``(0, 1]``.
-
-    Returns
-    -------
-    int
-        ``K``, between 1 (for ``n >= 1``) and ``n``; ``k = 1`` gives ``n``.
-    """
-    _check_keep(keep)
-    return n - math.floor((1.0 - keep) * n)
-
-
-def _host_path(flat: torch.Tensor) -> bool:
-    """Whether :func:`top_mask` may read values on the host: float32/float64 CPU tensors of at
-    most ``2^24`` entries (so a float sum of a 0/1 mask is an exact count), outside
-    ``torch.compile``."""
-    return (flat.device.type == "cpu" and flat.dtype in (torch.float32, torch.float64)
-            and flat.numel() <= 1 << 24 and not torch.compiler.is_compiling())
-
-
-def _kth_smallest(flat: torch.Tensor, k: int) -> torch.Tensor:
-    """The ``k``-th smallest entry (1-based) of a 1-D tensor, as a 0-dim tensor.
-
-    On the host path (:func:`_host_path`) numpy's introselect (``np.partition``) runs on the
-    IEEE bit patterns read as integers, whose order is the order of non-negative floats (``-0.0``
-    and ``+0.0`` both come first, so the value found compares equal): measured 1.9 ms against
-    3.0 ms on the floats and 35 ms for ``torch.kthvalue``, 2^21 entries on one core. Elsewhere
-    ``torch.kthvalue``. ``flat`` must be non-negative (magnitudes).
-    """
-    if _host_path(flat):
-        values = flat.detach().numpy()
-        bits = values.view(np.int32 if values.dtype == np.float32 else np.int64)
-        kth = np.partition(bits, k - 1)[k - 1 : k].view(values.dtype)
-        return torch.from_numpy(kth).reshape(())
-    return flat.kthvalue(k).values
-
-
-@torch.no_grad()
-def top_mask(magnitudes: torch.Tensor, kept: int) -> torch.Tensor:
-    """0/1 mask of the ``kept`` largest entries of ``magnitudes`` (exact count, ties by index).
-
-    The threshold ``t`` is the ``(n - kept + 1)``-th smallest value (O(n) selection,
-    :func:`_kth_smallest`). Entries above ``t`` are kept, and of those equal to ``t`` the first
-    ones in index order fill the remaining places, with device-side operations only (no host
-    synchronisation, no graph break under ``torch.compile``). On the CPU, where a host read is
-    free (:func:`_host_path`), ``|s| >= t`` is returned directly when it already keeps exactly
-    ``kept`` entries (no tie at ``t`` to break): the same mask from one comparison written
-    straight into a float tensor.
-
-    Parameters
-    ----------
-    magnitudes
-        Non-negative scores ``|s|`` of any shape (float; negative entries are not supported).
-    kept
-        Number of entries to keep, ``0 <= kept <= numel``.
-
-    Returns
-    -------
-    torch.Tensor
-        Float mask of the same shape with exactly ``kept`` ones.
-    """
-    flat = magnitudes.reshape(-1)
-    n = flat.numel()
-    if kept >= n:
-        return torch.ones_like(magnitudes)
-    if kept <= 0:
-        return torch.zeros_like(magnitudes)
-    threshold = _kth_smallest(flat, n - kept + 1)
-    if _host_path(flat):
-        mask = torch.ge(flat, threshold, out=torch.empty_like(flat))
-        if int(mask.sum()) == kept:
-            return mask.view_as(magnitudes)
-    above = flat > threshold
-    tied = flat == threshold
-    mask = above | (tied & (tied.cumsum(0) <= kept - above.sum()))
-    return mask.to(magnitudes.dtype).view_as(magnitudes)
+        check_choice(self.mode, MODES, "layer mode")
+        check_choice(self.scope, SCOPES, "scope")
+        check_rule(self.mask_rule, self.penalty)
+        check_choice(self.init, INITS, "init")
+        check_choice(self.fan_rule, FAN_RULES, "fan rule")
+        check_keep(self.keep)
 
 
 class _ScoreWeight(torch.autograd.Function):
-    """``W_eff`` from a precomputed mask; backward gives the straight-through score gradient."""
+    """``W_eff`` from a precomputed mask; backward asks the mask rule for the score gradient."""
 
     @staticmethod
-    def forward(ctx: Any, scores: torch.Tensor, weight: torch.Tensor, effective: torch.Tensor,
-                bernoulli: bool) -> torch.Tensor:
-        ctx.save_for_backward(scores, weight)
-        ctx.bernoulli = bernoulli
+    def forward(ctx: Any, scores: torch.Tensor, weight: torch.Tensor, mask: torch.Tensor,
+                effective: torch.Tensor, rule: MaskRule) -> torch.Tensor:
+        ctx.save_for_backward(scores, weight, mask)
+        ctx.rule = rule
         return effective
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None, None]:
-        scores, weight = ctx.saved_tensors
-        if ctx.bernoulli:
-            p = torch.sigmoid(scores)
-            return grad * weight * p * (1 - p), None, None, None
-        return (grad * weight).mul_(scores.sgn()), None, None, None
-
-
-class GlobalScope:
-    """One top-k threshold over the scores of several layers (global pruning).
-
-    The masks are never cached across a possible change of the scores: the scope computes them
-    (one :func:`top_mask` over all members' ``|s|``) when a forward pass of the model it is bound
-    to begins, holds them while that pass runs, and drops them when it ends. Whatever changed the
-    scores between two passes (any optimiser, fused or foreach kernels that leave
-    ``Tensor._version`` alone, ``.data`` assignment, ``load_state_dict``) is therefore seen, and a
-    pass through ``L`` layers still costs one selection, not ``L``. Outside a pass each
-    :meth:`mask_of` computes from the current scores; :meth:`held` holds one computation for a
-    block of calls (:func:`layer_masks`).
-    """
-
-    def __init__(self, layers: list[FactoryLayer]) -> None:
-        self.members = list(layers)
-        self._held: list[torch.Tensor] | None = None
-        self._depth = 0
-        self._hooks: list[Any] = []
-
-    @torch.no_grad()
-    def masks(self) -> list[torch.Tensor]:
-        """Every member's slice of the global top-k mask of the current ``|s|``, in order."""
-        layers = self.members
-        flat = torch.cat([layer.scores.detach().abs().reshape(-1).float() for layer in layers])
-        mask = top_mask(flat, kept_count(flat.numel(), layers[0].keep))  # k is shared (set_keep)
-        sizes = [layer.scores.numel() for layer in layers]
-        return [m.view_as(layer.scores).to(layer.scores.dtype)
-                for m, layer in zip(mask.split(sizes), layers, strict=True)]
-
-    def mask_of(self, member: FactoryLayer) -> torch.Tensor:
-        """The member's slice of the global top-k mask of ``|s|``."""
-        masks = self._held if self._held is not None else self.masks()
-        return masks[next(i for i, layer in enumerate(self.members) if layer is member)]
-
-    def _enter(self, *_: Any) -> None:
-        if self._depth == 0:
-            self._held = self.masks()
-        self._depth += 1
-
-    def _exit(self, *_: Any) -> None:
-        self._depth -= 1
-        if self._depth == 0:
-            self._held = None
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        """Compute the masks once and serve them to every :meth:`mask_of` inside the block."""
-        self._enter()
-        try:
-            yield
-        finally:
-            self._exit()
-
-    def attach(self, model: nn.Module) -> None:
-        """Hold the masks for each forward pass of ``model`` (pre-hook and an always-run hook)."""
-        self.detach()
-        self._hooks = [model.register_forward_pre_hook(self._enter),
-                       model.register_forward_hook(self._exit, always_call=True)]
-
-    def detach(self) -> None:
-        """Remove the hooks of :meth:`attach`."""
-        for handle in self._hooks:
-            handle.remove()
-        self._hooks = []
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        scores, weight, mask = ctx.saved_tensors
+        return ctx.rule.score_grad(scores, mask, grad * weight), None, None, None, None
 
 
 class FactoryLayer(nn.Module):
@@ -288,6 +116,8 @@ class FactoryLayer(nn.Module):
         entries the caller keeps at zero.
     keep
         Current kept fraction (annealed by :func:`set_keep`).
+    rule
+        The layer's :class:`~empirical.mask_rules.MaskRule` instance (score modes; else None).
     """
 
     weight: nn.Parameter
@@ -296,9 +126,9 @@ class FactoryLayer(nn.Module):
     def _setup(self, cfg: LayerConfig) -> None:
         self.mode = cfg.mode
         self.scope = cfg.scope
-        self.mask_rule = cfg.mask_rule
         self.keep = cfg.keep
         self.global_scope: GlobalScope | None = None
+        self.rule: MaskRule | None = None
         init_weight_(self.weight, cfg.init, cfg.keep if cfg.mode in SCORE_MODES else None,
                      cfg.fan_rule)
         if self.bias is not None:
@@ -308,6 +138,8 @@ class FactoryLayer(nn.Module):
             self.weight.requires_grad_(False)
             if self.bias is not None:
                 self.bias.requires_grad_(False)
+            self.rule = MASK_RULES[cfg.mask_rule]()
+            self.rule.setup(self, cfg)
         else:
             self.register_parameter("scores", None)
         if cfg.mode == "masked":
@@ -317,21 +149,13 @@ class FactoryLayer(nn.Module):
         self.mask_folded = False
 
     def current_mask(self) -> torch.Tensor:
-        """The 0/1 mask the forward pass applies now (ones for ``dense``), without gradient."""
+        """The mask the forward pass applies now (ones for ``dense``), without gradient."""
         if self.mode == "dense":
             return torch.ones_like(self.weight)
         if self.mode == "masked":
             return self.mask
         with torch.no_grad():
-            if self.mask_rule == "bernoulli":
-                p = torch.sigmoid(self.scores)
-                return torch.bernoulli(p) if self.training else (p >= 0.5).to(p.dtype)
-            if self.scope == "global":
-                if self.global_scope is None:
-                    raise ValueError("a global-scope layer needs its model's shared threshold: "
-                                     "call bind_global_scope(model) after building it")
-                return self.global_scope.mask_of(self)
-            return top_mask(self.scores.abs(), kept_count(self.scores.numel(), self.keep))
+            return self.rule.mask(self)
 
     def alpha(self, mask: torch.Tensor | None = None) -> torch.Tensor:
         """biprop gain ``alpha = sum(|W| m) / max(sum(m), 1)``: 0 if nothing is kept, never NaN."""
@@ -350,13 +174,13 @@ class FactoryLayer(nn.Module):
             effective = weight.sgn().mul_(mask).mul_(self.alpha(mask))
         else:
             effective = weight * mask
-        return _ScoreWeight.apply(self.scores, weight, effective, self.mask_rule == "bernoulli")
+        return _ScoreWeight.apply(self.scores, weight, mask, effective, self.rule)
 
     def extra_repr(self) -> str:
         """Mode and kept fraction after the usual shape description."""
         extra = f", mode={self.mode}"
         if self.mode in SCORE_MODES:
-            extra += f", keep={self.keep}, scope={self.scope}, rule={self.mask_rule}"
+            extra += f", keep={self.keep}, scope={self.scope}, rule={self.rule.name}"
         return super().extra_repr() + extra
 
 
@@ -479,7 +303,7 @@ def make_norm(num_features: int, kind: str, dim: int = 2) -> nn.Module:
     nn.Module
         ``nn.Identity`` or a BatchNorm module.
     """
-    _check_choice(kind, NORMS, "batch-norm kind")
+    check_choice(kind, NORMS, "batch-norm kind")
     if kind == "none":
         return nn.Identity()
     cls = nn.BatchNorm1d if dim == 1 else nn.BatchNorm2d
@@ -516,7 +340,8 @@ def bind_global_scope(model: nn.Module) -> nn.Module:
     nn.Module
         ``model`` (layers changed in place).
     """
-    members = [m for _, m in _score_layers(model) if m.scope == "global" and m.mask_rule == "topk"]
+    members = [m for _, m in _score_layers(model)
+               if m.scope == "global" and isinstance(m.rule, TopK)]
     for layer in members:
         if layer.global_scope is not None:
             layer.global_scope.detach()
@@ -530,7 +355,7 @@ def bind_global_scope(model: nn.Module) -> nn.Module:
 
 def set_keep(model: nn.Module, keep: float) -> None:
     """Set the kept fraction ``k`` of every score layer (global annealing, sweeps)."""
-    _check_keep(keep)
+    check_keep(keep)
     for _, layer in _score_layers(model):
         layer.keep = float(keep)
 
@@ -555,31 +380,42 @@ def annealed_keep(keep: float, epoch: int, anneal_epochs: int) -> float:
     float
         ``k(e)``; ``k`` itself when ``k > 0.5``, ``e >= E`` or ``E = 0``.
     """
-    _check_keep(keep)
+    check_keep(keep)
     if keep > 0.5 or anneal_epochs <= 0 or epoch >= anneal_epochs:
         return keep
     return keep + (0.5 - keep) * (1.0 - epoch / anneal_epochs) ** 3
 
 
 @contextlib.contextmanager
-def _global_masks_held(model: nn.Module) -> Iterator[None]:
-    scopes = {id(m.global_scope): m.global_scope for _, m in prunable_layers(model)
-              if m.global_scope is not None}
+def _ticket_view(model: nn.Module) -> Iterator[None]:
+    """Global masks held, and every factory layer in eval mode (restored after): the masks seen
+    are the ticket's, deterministic also for the stochastic rules (bernoulli, hard-concrete)."""
+    layers = [layer for _, layer in prunable_layers(model)]
+    modes = [layer.training for layer in layers]
+    scopes = {id(m.global_scope): m.global_scope for m in layers if m.global_scope is not None}
     with contextlib.ExitStack() as stack:
         for scope in scopes.values():
             stack.enter_context(scope.held())
-        yield
+        for layer in layers:
+            layer.training = False
+        try:
+            yield
+        finally:
+            for layer, mode in zip(layers, modes, strict=True):
+                layer.training = mode
 
 
 def layer_masks(model: nn.Module) -> dict[str, torch.Tensor]:
-    """``name -> current 0/1 mask`` of every prunable layer (ones for dense layers)."""
-    with _global_masks_held(model):
+    """``name -> 0/1 mask`` of every prunable layer (ones for dense layers): the current mask in
+    eval mode, whatever the model's mode (the deterministic mask of a stochastic rule)."""
+    with _ticket_view(model):
         return {name: layer.current_mask() for name, layer in prunable_layers(model)}
 
 
 def layer_alphas(model: nn.Module) -> dict[str, float]:
-    """``name -> alpha`` of every biprop layer (the per-layer gain of MPT-1/32)."""
-    with _global_masks_held(model):
+    """``name -> alpha`` of every biprop layer (the per-layer gain of MPT-1/32) for the masks of
+    :func:`layer_masks`."""
+    with _ticket_view(model):
         return {name: float(layer.alpha()) for name, layer in prunable_layers(model)
                 if layer.mode == "biprop"}
 
@@ -626,3 +462,57 @@ def folded_masks(model: nn.Module) -> Iterator[None]:
     finally:
         for layer in layers:
             layer.mask_folded = False
+
+
+@torch.no_grad()
+def set_layer_weights_(model: nn.Module, weights: list[torch.Tensor],
+                       biases: list[torch.Tensor] | None = None) -> nn.Module:
+    """Overwrite the weights (and biases) of the model's factory layers with given tensors.
+
+    The hook that loads a source network drawn elsewhere (a theory construction's random source,
+    a planted network) into a model of the layer factory, replacing its own initialisation:
+    layer ``i`` of :func:`prunable_layers` (module order) gets ``weights[i]``
+    (shape ``(out, in)`` as the layer's ``weight``) and, if given, ``biases[i]``. Scores, masks
+    and freezing are left as they are (a score layer's weights stay frozen).
+
+    Parameters
+    ----------
+    model
+        A model built from factory layers.
+    weights
+        One tensor (or array) per factory layer, in module order, of the layer's weight shape.
+    biases
+        One vector per factory layer, or None to leave the biases alone; every layer must then
+        have a bias.
+
+    Returns
+    -------
+    nn.Module
+        ``model`` (changed in place).
+
+    Raises
+    ------
+    ValueError
+        When the counts or shapes differ, or a bias is given for a layer without one.
+    """
+    layers = prunable_layers(model)
+    if len(weights) != len(layers):
+        raise ValueError(f"got {len(weights)} weight tensors for {len(layers)} factory layers")
+    if biases is not None and len(biases) != len(layers):
+        raise ValueError(f"got {len(biases)} bias vectors for {len(layers)} factory layers")
+    for i, (name, layer) in enumerate(layers):
+        weight = torch.as_tensor(weights[i])
+        if tuple(weight.shape) != tuple(layer.weight.shape):
+            raise ValueError(f"layer {name}: weight of shape {tuple(weight.shape)}, the layer "
+                             f"has {tuple(layer.weight.shape)}")
+        if biases is not None:
+            bias = torch.as_tensor(biases[i])
+            if layer.bias is None or tuple(bias.shape) != tuple(layer.bias.shape):
+                have = None if layer.bias is None else tuple(layer.bias.shape)
+                raise ValueError(f"layer {name}: bias of shape {tuple(bias.shape)}, the layer "
+                                 f"has {have}")
+    for i, (_, layer) in enumerate(layers):
+        layer.weight.copy_(torch.as_tensor(weights[i]).to(layer.weight))
+        if biases is not None:
+            layer.bias.copy_(torch.as_tensor(biases[i]).to(layer.bias))
+    return model

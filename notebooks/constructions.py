@@ -14,12 +14,15 @@
 # %% [markdown]
 # # Strong-ticket constructions against their bounds
 #
-# Six constructions prune a random source network to approximate a target ReLU network within
-# $\epsilon$ in sup norm on the unit ball: Pensia et al. (2020, subset sum), Malach et al. (2020,
-# products of weights), MPT-binary (Diffenderfer & Kailkhura 2021, binary weights with a gain),
-# binary-depth (Sreenivasan et al. 2022, $\pm 1$ sources traded for depth), orseau (Orseau et al.
-# 2020, hyperbolic sources, greedy halving of every weight) and depth-plus-one (Burkholz 2022;
-# da Cunha et al. 2022: a source of depth $l + 1$ holding copies of every target neuron). The
+# The registered fully connected constructions (`theory.constructions.registry`) prune a random
+# source network to approximate a target ReLU network within $\epsilon$ in sup norm on the unit
+# ball: Pensia et al. (2020, subset sum), Malach et al. (2020, products of weights),
+# MPT-binary (Diffenderfer & Kailkhura 2021, binary weights with a gain), binary-depth
+# (Sreenivasan et al. 2022, $\pm 1$ sources traded for depth), orseau (Orseau et al. 2020,
+# hyperbolic sources, greedy halving of every weight), depth-plus-one (Burkholz 2022;
+# da Cunha et al. 2022: a source of depth $l + 1$ holding copies of every target neuron),
+# fixed-size (Natale et al. 2024: every weight keeps exactly $2k$ products, a guaranteed ticket
+# size) and sparse-source (Gadhikar et al. 2023: an Erdos-Renyi source of density 1/2). The
 # sweeps run in `verify.construction_study` and `verify.probability_study`; this notebook plots
 # them.
 #
@@ -50,8 +53,8 @@ import seaborn as sns
 from IPython.display import display
 from tqdm.auto import tqdm
 
-from theory.bounds import OUR_BOUNDS, get_bound
-from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
+from theory.constructions import get_method
+from verify.construction_study import bounds_table, sweep_error_vs_width, sweep_width_vs_eps
 from verify.conv_study import sweep_conv_error_vs_width
 from verify.plotting import Outputs, legend_outside, log_axis, plot_width_needed, use_style
 from verify.probability_study import (
@@ -104,22 +107,15 @@ def sweep_data(vary: str) -> str:
 
 
 # %% [markdown]
-# The bound each construction is held to: our explicit-constant bound where the construction has
-# one (`theory.bounds.OUR_BOUNDS`), else the theorem's (with its unknown constant $C$).
+# The bounds each construction is held to, as its registration declares them: ours, with explicit
+# constants (`Construction.bound`), and the theorem's, with its unknown constant $C$
+# (`Construction.theorem_bound`).
 
 # %%
-THEOREM_BOUNDS = {"pensia": "pensia-width", "malach": "malach-width",
-                  "mpt-binary": "mpt-1-32-width", "binary-depth": "sreenivasan-width",
-                  "orseau": "orseau-sampled-per-weight", "depth-plus-one": "depth-plus-one-width"}
-bounds = pd.DataFrame([
-    {"construction": m, "bound": b.name, "kind": b.kind, "latex": f"${b.latex()}$",
-     "statement": b.statement}
-    for m in sizes.methods
-    for b in (get_bound(n) for n in dict.fromkeys([OUR_BOUNDS.get(m, THEOREM_BOUNDS[m]),
-                                                    THEOREM_BOUNDS[m]]))
-])
-caption_bounds = ("; ".join(f"{m}: ${get_bound(THEOREM_BOUNDS[m]).latex()}$"
-                             for m in sizes.methods)
+bounds = pd.DataFrame(bounds_table(sizes.methods))
+registered = {m: get_method(m) for m in sizes.methods}
+caption_bounds = ("; ".join(f"{m}: ${c.theorem_bound.latex()}$"
+                             for m, c in registered.items() if c.theorem_bound is not None)
                   + " (the theorems' orders; our explicit-constant bounds, which the dashed "
                   "widths and the property tests use, are in the table constructions_bounds)")
 display(bounds[["construction", "bound", "kind"]])

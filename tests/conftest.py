@@ -14,8 +14,12 @@ from __future__ import annotations
 import empirical.instruction_set  # noqa: F401  (first: pins the instruction sets)
 # isort: on
 
+import contextlib
+import io
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -54,3 +58,19 @@ def _dataset_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         del os.environ["TICKETS_CACHE"]
     else:
         os.environ["TICKETS_CACHE"] = previous
+
+
+def train_run(argv: list[str], runs_dir: Path) -> Path:
+    """Train ``tickets train ARGV`` into ``runs_dir`` quietly; the run directory."""
+    from verify.cli.main import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(["train", *argv, "--runs-dir", str(runs_dir), "--json"]) == 0
+    return Path(json.loads(buffer.getvalue().strip().splitlines()[-1])["run_dir"])
+
+
+@pytest.fixture(scope="session")
+def train() -> Callable[[list[str], Path], Path]:
+    """:func:`train_run`, for tests that train tiny runs (export, reader)."""
+    return train_run

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.constructions import METHODS
+from theory.constructions import get_method
 from theory.constructions.binary_depth import candidates_bound, construct, fractional_bits
 from theory.networks import forward, random_target
 
@@ -30,7 +30,7 @@ def default_run():
 
 
 def test_registered() -> None:
-    assert "binary-depth" in METHODS
+    assert get_method("binary-depth").construct is construct
 
 
 def test_genuine_rademacher_subnetwork(default_run) -> None:

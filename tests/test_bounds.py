@@ -10,7 +10,7 @@ import pytest
 import sympy as sp
 
 from theory import bounds
-from theory.constructions import binary_depth, malach, mpt_binary, pensia
+from theory.constructions import binary_depth, constructions, malach, mpt_binary, our_bounds, pensia
 
 BLOCK_BOUNDS = {
     "ours-pensia": pensia.block_sizes_bound,
@@ -19,7 +19,8 @@ BLOCK_BOUNDS = {
 }
 
 
-@pytest.mark.parametrize("name", list(bounds.BOUNDS))
+@pytest.mark.parametrize(
+    "name", sorted({*bounds.BOUNDS, *(b.name for b in our_bounds().values())}))
 def test_latex_and_unknown_constant_flag(name: str) -> None:
     bound = bounds.get_bound(name)
     assert bound.latex().strip()
@@ -112,8 +113,9 @@ def test_ours_binary_depth_equals_construction(d: int, depth: int, eps: float,
     hidden = max(binary_depth.block_widths(d, d, bits + 1, q, fan)[:-1])
     value = bounds.get_bound("ours-binary-depth").evaluate(d=d, l=depth, epsilon=eps, delta=delta)
     assert value == hidden
-    assert set(bounds.OUR_BOUNDS) == {"pensia", "malach", "mpt-binary", "binary-depth", "orseau",
-                                      "depth-plus-one"}
+    assert {"pensia", "malach", "mpt-binary", "binary-depth", "orseau",
+            "depth-plus-one"} <= set(our_bounds())
+    assert all(c.bound is not None for c in constructions("gadget", "depth"))
 
 
 @pytest.mark.parametrize(("widths", "eps", "delta"),

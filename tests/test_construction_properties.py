@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.constructions import METHODS, ConstructionResult, get_method
+from theory.constructions import ConstructionResult, constructions, get_method
 from theory.networks import forward, random_target
 from theory.sup_error import sup_error
 
@@ -50,7 +50,7 @@ def test_error_bounds_hold_and_subnetwork_is_genuine(method: str, case: tuple) -
     rng = np.random.default_rng(seed)
     target = random_target(widths, rng, constraint="both")
     overrides = {} if block is None else {"block_size": block}
-    result = METHODS[method](target, eps, 0.2, rng, **overrides)
+    result = get_method(method)(target, eps, 0.2, rng, **overrides)
     result.subnetwork.check_genuine()
     assert result.per_weight_errors.size == 2 * sum(a * b for a, b in itertools.pairwise(widths))
     assert result.source_depth == 2 * (len(widths) - 1)
@@ -79,6 +79,6 @@ def test_success_rate_at_least_one_minus_delta(method: str) -> None:
 
 
 def test_registry_names_and_unknown_method() -> None:
-    assert set(GADGET_METHODS) <= set(METHODS)
+    assert set(GADGET_METHODS) <= {c.name for c in constructions("gadget")}
     with pytest.raises(ValueError, match="unknown construction"):
         get_method("nope")

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from empirical.config.hparams import ModelHparams
 from empirical.export import sliced
 from empirical.export.engine import SLICED_MIN_BATCH, PackedNetwork, pack_model
 from empirical.export.frozen import freeze_, plain_model
@@ -82,8 +83,8 @@ def test_output_blocks(positions: int, outputs: int, threads: int, blocks: int) 
 def _ticket(name: str, shape: tuple[int, ...], options: dict, norm: str = "nonaffine",
             keep: float = 0.3, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    model = build_model(name, 10, shape, LayerConfig(mode="biprop", keep=keep), binary_act=True,
-                        bn=norm, **options).eval()
+    model = build_model(ModelHparams(name, binary_act=True, bn=norm, **options), 10, shape,
+                        LayerConfig(mode="biprop", keep=keep)).eval()
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
             module.running_mean.normal_(0, 0.3)
@@ -140,8 +141,8 @@ def tie_model(gammas: tuple[float, float],
     BatchNorm (``y * scale + shift``) is exact too: with ``eps > 0`` it lands an ulp off 0 and
     decides ties by its rounding."""
     torch.manual_seed(0)
-    model = build_model("fc", 4, (6,), LayerConfig(mode="biprop", keep=1.0), binary_act=True,
-                        bn="affine", widths=[5, 7]).eval()
+    model = build_model(ModelHparams("fc", binary_act=True, bn="affine", widths=[5, 7]),
+                        4, (6,), LayerConfig(mode="biprop", keep=1.0)).eval()
     masks = {k: v.bool() for k, v in layer_masks(model).items()}
     values = {k: 0.25 * torch.sign(m.weight.detach()) for k, m in model.named_modules()
               if k in masks}
@@ -176,7 +177,8 @@ def test_ties_at_threshold_follow_sign_zero_is_plus_one(gamma_sign: float) -> No
 @pytest.mark.parametrize("pack", [pack_model, pack_layers])
 def test_both_engines_refuse_real_weights(pack: Any) -> None:
     torch.manual_seed(0)
-    model = build_model("fc", 10, (8,), LayerConfig(mode="edge-popup", keep=0.5), widths=[4])
+    model = build_model(ModelHparams("fc", widths=[4]),
+                        10, (8,), LayerConfig(mode="edge-popup", keep=0.5))
     freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
     with pytest.raises(ValueError, match="biprop"):
         pack(model)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from test_export_engine import tie_model
 from torch import nn
 
+from empirical.config.hparams import ModelHparams
 from empirical.data import (
     CIFAR_MEAN,
     CIFAR_STD,
@@ -244,8 +245,8 @@ def test_decisions_equal_exact_rationals(batch: int, outs: int, features: int, t
 # --- whole networks ---------------------------------------------------------------------------
 def _fc_ticket(shape: tuple[int, ...], norm: str, beta: bool, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    model = build_model("fc", 10, shape, LayerConfig(mode="biprop", keep=0.3), binary_act=True,
-                        bn=norm, widths=[37, 61]).eval()
+    model = build_model(ModelHparams("fc", binary_act=True, bn=norm, widths=[37, 61]),
+                        10, shape, LayerConfig(mode="biprop", keep=0.3)).eval()
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d):
             module.running_mean.normal_(0, 0.3)
@@ -385,8 +386,8 @@ def test_conv_first_layer_stays_on_the_float_path() -> None:
     and logits as without a grid, and no integer kernel runs."""
     shape = (3, 8, 7)
     torch.manual_seed(0)
-    model = build_model("conv4", 10, shape, LayerConfig(mode="biprop", keep=0.4),
-                        binary_act=True, bn="nonaffine", width_mult=0.1).eval()
+    model = build_model(ModelHparams("conv4", binary_act=True, bn="nonaffine", width_mult=0.1),
+                        10, shape, LayerConfig(mode="biprop", keep=0.4)).eval()
     model = freeze_(model, {k: v.bool() for k, v in layer_masks(model).items()})
     x = _pixels(CIFAR, 40, shape, seed=3)
     bits, calls = _first_layer_bits(model, x, CIFAR)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -11,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from empirical.config.hparams import ModelHparams
 from empirical.export.bits import pack_rows
 from empirical.export.frozen import freeze_, plain_model
 from empirical.export.kernels import PopcountLayer, SignedSumLayer, pack_layers
@@ -170,8 +169,8 @@ def test_single_kept_weight_signed_sum_is_exact() -> None:
 def test_packed_model_predicts_like_float(name: str, shape: tuple[int, ...], binary: bool,
                                           options: dict) -> None:
     torch.manual_seed(0)
-    model = build_model(name, 10, shape, LayerConfig(mode="biprop", keep=0.3), binary_act=binary,
-                        **options).eval()
+    model = build_model(ModelHparams(name, binary_act=binary, **options), 10, shape,
+                        LayerConfig(mode="biprop", keep=0.3)).eval()
     for module in model.modules():
         if isinstance(module, nn.BatchNorm1d | nn.BatchNorm2d):
             module.running_mean.normal_(0, 0.3)
@@ -231,8 +230,8 @@ def test_relu_twin_replaces_every_sign_and_keeps_the_weights() -> None:
     from empirical.export.frozen import Sign
 
     torch.manual_seed(0)
-    model = build_model("fc", 10, (12,), LayerConfig(mode="biprop", keep=0.5), binary_act=True,
-                        widths=[8, 6]).eval()
+    model = build_model(ModelHparams("fc", binary_act=True, widths=[8, 6]),
+                        10, (12,), LayerConfig(mode="biprop", keep=0.5)).eval()
     dense = plain_model(freeze_(model, {n: m.bool() for n, m in layer_masks(model).items()}))
     twin = relu_twin(dense)
     signs = [n for n, m in dense.named_modules() if isinstance(m, Sign)]
@@ -244,26 +243,42 @@ def test_relu_twin_replaces_every_sign_and_keeps_the_weights() -> None:
     assert any(isinstance(m, Sign) for m in dense.modules())  # the original is untouched
 
 
-class _Slow(nn.Module):
-    def __init__(self, seconds: float) -> None:
+class _FakeClock:
+    """``time.perf_counter`` for the bench: every reading advances 1 ms, and a :class:`_Timed`
+    network adds its own seconds, so the measured times are fixed whatever the machine's load."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1e-3
+        return self.now
+
+
+class _Timed(nn.Module):
+    def __init__(self, clock: _FakeClock, seconds: float) -> None:
         super().__init__()
-        self.seconds = seconds
+        self.clock, self.seconds = clock, seconds
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        time.sleep(self.seconds)
+        self.clock.now += self.seconds
         return x
 
 
-@pytest.mark.parametrize(("twin_seconds", "baseline"), [(0.2, "fp32 sign"), (0.0, "fp32 ReLU")])
+@pytest.mark.parametrize(("twin_seconds", "baseline"), [(0.2, "fp32 sign"), (-5e-4, "fp32 ReLU")])
 def test_speed_row_measures_against_the_faster_dense_network(
         monkeypatch: pytest.MonkeyPatch, twin_seconds: float, baseline: str) -> None:
+    """Every network measures 1 ms per call on the fake clock, the ReLU twin 1 ms plus
+    ``twin_seconds``: the row names and uses the faster dense network."""
     from empirical.export import bench
 
-    monkeypatch.setattr(bench, "relu_twin", lambda dense: _Slow(twin_seconds))
+    clock = _FakeClock()
+    monkeypatch.setattr(bench.time, "perf_counter", clock)
+    monkeypatch.setattr(bench, "relu_twin", lambda dense: _Timed(clock, twin_seconds))
     row = bench.speed_row("fc", 0.2, binary=True, batch=20, repeats=1, rounds=1)
     assert row.dense_baseline == baseline
     assert row.speedup == pytest.approx(row.packed_samples_per_s / row.dense_samples_per_s)
-    if baseline == "fp32 ReLU":
-        assert row.dense_samples_per_s > 20 / 0.01
+    fastest = 1e-3 + min(twin_seconds, 0.0)
+    assert row.dense_samples_per_s == pytest.approx(20 / fastest)
     real = bench.speed_row("fc", 0.2, binary=False, batch=20, repeats=1, rounds=1)
     assert real.dense_baseline == "fp32 ReLU"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,19 +39,10 @@ def _cli(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str,
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def runs(tmp_path_factory: pytest.TempPathFactory, train: Callable[[list[str], Path], Path]
+         ) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
-    dirs = {}
-    for name, argv in RUNS.items():
-        import contextlib
-        import io
-
-        buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
-            assert main(["train", *argv, "--runs-dir", str(root), "--json"]) == 0
-        last = json.loads(buffer.getvalue().strip().splitlines()[-1])
-        dirs[name] = Path(last["run_dir"])
-    return dirs
+    return {name: train(argv, root) for name, argv in RUNS.items()}
 
 
 def _export(capsys: pytest.CaptureFixture[str], run: str, out: Path, *flags: str) -> dict:
@@ -93,7 +85,7 @@ def test_rebuilt_network_equals_the_run_bit_for_bit(runs: dict[str, Path],
         path = tmp_path / f"{name}.safetensors"
         _export(capsys, str(runs[name]), path, "--layout", "seed-only")
         ticket = read_run(runs[name])
-        x = torch.cat([xb for xb, _ in eval_batches(ticket.hparams).epoch(0)])
+        x = torch.cat([xb for xb, _ in eval_batches(ticket.hparams)])
         with torch.no_grad():
             assert torch.equal(load_ticket(path).model(x), ticket.model(x))
 
@@ -195,6 +187,20 @@ def test_seed_only_refuses_other_rng(runs: dict[str, Path], tmp_path: Path,
     _one_line_exit_2(capsys, ["eval", str(path)], "torch RNG differs")
 
 
+def _reseal(run_dir: Path, **changes: str) -> None:
+    """Change ``hparams.json`` and seal it and the result again, as the run store would."""
+    from empirical.storage.atomic import file_digest
+    from empirical.storage.run_files import CHECKSUM, seal_json, seal_result, unseal_result
+
+    head = json.loads((run_dir / "hparams.json").read_text())
+    head = {k: v for k, v in head.items() if k != CHECKSUM}
+    (run_dir / "hparams.json").write_text(json.dumps(seal_json({**head, **changes})))
+    path = run_dir / "result.json"
+    result, files = unseal_result(json.loads(path.read_text()), path, run_dir.name)
+    files["hparams.json"] = file_digest(run_dir / "hparams.json")
+    path.write_text(json.dumps(seal_result(result, files)))
+
+
 def test_bad_runs_and_flags_are_refused(runs: dict[str, Path], tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     out = ["--out", str(tmp_path / "x.safetensors")]
@@ -205,18 +211,17 @@ def test_bad_runs_and_flags_are_refused(runs: dict[str, Path], tmp_path: Path,
     _one_line_exit_2(capsys, ["export", str(runs["lth"].parent / runs["lth"].name), "--layout",
                               "nonsense", *out], "--layout")
     for missing in ("checkpoint.pt", "ticket.pt", "result.json"):
-        copy = tmp_path / f"run-{missing}"
+        copy = tmp_path / f"run-{missing}" / runs["biprop-layerwise"].name  # the run's hash
         shutil.copytree(runs["biprop-layerwise"], copy)
         (copy / missing).unlink()
         _one_line_exit_2(capsys, ["export", str(copy), *out], missing)
-    broken = tmp_path / "run-broken"
+    broken = tmp_path / "run-broken" / runs["edge-popup"].name
     shutil.copytree(runs["edge-popup"], broken)
     (broken / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    _one_line_exit_2(capsys, ["export", str(broken), *out], "damaged")
-    dense = tmp_path / "run-dense"
+    _one_line_exit_2(capsys, ["export", str(broken), *out], "checkpoint.pt: changed since")
+    dense = tmp_path / "run-dense" / runs["edge-popup"].name
     shutil.copytree(runs["edge-popup"], dense)
-    head = json.loads((dense / "hparams.json").read_text())
-    (dense / "hparams.json").write_text(json.dumps({**head, "kind": "dense"}))
+    _reseal(dense, kind="dense")
     _one_line_exit_2(capsys, ["export", str(dense), *out], "holds no ticket")
     good = tmp_path / "good.safetensors"
     _export(capsys, str(runs["edge-popup"]), good)

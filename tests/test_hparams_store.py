@@ -37,6 +37,21 @@ def test_pinned_hashes() -> None:
     assert hparams_hash(biprop) == "c555fb32d0b5641c"
 
 
+def test_one_keep_default_per_mode_with_pinned_hashes() -> None:
+    """k not given: 0.5 for the score modes (as ``tickets train`` always used), 1 for dense; the
+    hashes are those the explicit values always had."""
+    assert MaskHparams().keep == 1.0 and MaskHparams(mode="dense").keep == 1.0
+    for mode in ("biprop", "edge-popup"):
+        assert MaskHparams(mode=mode).keep == 0.5
+        implicit = RunHparams(model=ModelHparams(widths=(64, 64)), mask=MaskHparams(mode=mode))
+        explicit = replace(implicit, mask={"keep": 0.5})
+        assert hparams_hash(implicit) == hparams_hash(explicit)
+    biprop = RunHparams(model=ModelHparams(widths=(64, 64)), mask=MaskHparams(mode="biprop"))
+    assert hparams_hash(biprop) == "c555fb32d0b5641c"
+    every = replace(biprop, mask={"keep": 1.0})
+    assert canonical_string(every) == 'model.widths=[64, 64];mask.mode="biprop"'
+
+
 def test_default_valued_field_does_not_change_hash() -> None:
     explicit = RunHparams(training=TrainingHparams(lr=0.1, seed=0))
     assert hparams_hash(explicit) == hparams_hash(RunHparams())

@@ -20,7 +20,6 @@ from empirical.layers import (
     bind_global_scope,
     enforce_masks_,
     folded_masks,
-    kept_count,
     kept_fractions,
     layer_alphas,
     layer_masks,
@@ -30,8 +29,8 @@ from empirical.layers import (
     make_norm,
     prunable_layers,
     set_keep,
-    top_mask,
 )
+from empirical.topk import kept_count, top_mask
 
 
 @given(n=st.integers(1, 500), keep=st.floats(0.001, 1.0))

@@ -38,7 +38,7 @@ from empirical.config.lth_hparams import (
     rewind_step,
 )
 from empirical.device import Distributed
-from empirical.storage.store import RunStore
+from empirical.storage.store import RunStore, load_torch
 from verify.cli.main import main
 
 CPU = RuntimeConfig(device="cpu", progress=False)
@@ -120,7 +120,7 @@ def test_rewind_start_is_theta_k_times_mask_with_batchnorm(tmp_path: Path) -> No
     run_lth(base, 0, runs_dir=tmp_path, runtime=CPU)
     level1 = imp_chain(base, 1)[1]
     root_store = RunStore.for_run(tmp_path, "lth", imp_chain(base, 0)[0])
-    theta_k = torch.load(rewind_file(root_store, 3), weights_only=True)
+    theta_k = load_torch(rewind_file(root_store, 3), weights_only=True)
     captured: dict[int, dict] = {}
     records: list[dict] = []
     hooks = FitHooks(capture_steps=(3,), on_capture=lambda k, s: captured.update({k: s}),
@@ -230,6 +230,10 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(argv[:-1]) == 0  # table output, every level reused
     out = capsys.readouterr().out
     assert "early_stop_step" in out and out.count("yes") == 5
+    assert main([*argv[:-1], "--val-size", "0", "--levels", "0"]) == 0  # no validation split
+    captured = capsys.readouterr()
+    assert "early_stop" not in captured.out and " test_acc " in captured.out
+    assert "note: no early_stop_step, early_stop_test_acc columns: " in captured.err
 
 
 @pytest.mark.parametrize("bad", [["--rate", "1.5"], ["--levels", "-1"], ["--control", "shuffle"],

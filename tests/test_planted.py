@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from torch import nn
 
 from empirical.algorithms.train import FitHooks, fit
-from empirical.config.hparams import TrainingHparams
+from empirical.config.hparams import ModelHparams, TrainingHparams
 from empirical.data import Batches
-from empirical.init import set_layer_weights_
-from empirical.layers import LayerConfig, kept_count, layer_alphas
+from empirical.layers import LayerConfig, layer_alphas, set_layer_weights_
 from empirical.models import build_model
+from empirical.topk import kept_count
 from theory.constructions import get_method
 from theory.networks import random_target
 from verify.planted import (
@@ -131,8 +131,8 @@ def test_biprop_reproduces_a_binary_ticket_up_to_a_positive_factor(binary) -> No
 
 
 def test_set_layer_weights_copies_and_checks() -> None:
-    model = build_model("fc", 2, (3,), LayerConfig(mode="edge-popup", keep=0.5), widths=[4],
-                        bn="none", bias=True)
+    model = build_model(ModelHparams("fc", widths=[4], bn="none", bias=True),
+                        2, (3,), LayerConfig(mode="edge-popup", keep=0.5))
     weights = [torch.arange(12.0).reshape(4, 3), torch.ones(2, 4)]
     set_layer_weights_(model, weights, [torch.ones(4), torch.zeros(2)])
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -143,7 +143,7 @@ def test_set_layer_weights_copies_and_checks() -> None:
         set_layer_weights_(model, [torch.zeros(4, 2), torch.ones(2, 4)])
     with pytest.raises(ValueError, match="weight tensors"):
         set_layer_weights_(model, [torch.zeros(4, 3)])
-    bias_free = build_model("fc", 2, (3,), LayerConfig(), widths=[4], bn="none")
+    bias_free = build_model(ModelHparams("fc", widths=[4], bn="none"), 2, (3,), LayerConfig())
     with pytest.raises(ValueError, match="bias"):
         set_layer_weights_(bias_free, weights, [torch.ones(4), torch.zeros(2)])
 
@@ -152,7 +152,7 @@ def test_fit_with_a_regression_loss_counts_no_accuracy() -> None:
     torch.manual_seed(0)
     x = torch.randn(64, 2)
     y = x.sum(1, keepdim=True)
-    model = build_model("fc", 1, (2,), LayerConfig(), widths=[8], bn="none")
+    model = build_model(ModelHparams("fc", widths=[8], bn="none"), 1, (2,), LayerConfig())
     data = torch.utils.data.TensorDataset(x, y)
     before = nn.functional.mse_loss(model(x), y).item()
     result = fit(model, Batches(data, 16, 0), TrainingHparams(optimizer="adam", lr=0.01,

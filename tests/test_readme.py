@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from theory.constructions import METHODS
+from theory.constructions import FULLY_CONNECTED, constructions
 from verify.cli.main import build_parser, main
 from verify.cli.verify_cmd import DEFAULT_COLUMNS
 
@@ -140,6 +140,16 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 COMMANDS = [" ".join(t) for t in readme_commands(README.read_text())]
 
 
+def test_python_example_runs(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's Python block runs as written: a model, a trained ticket, its masks."""
+    [block] = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("test accuracy 0.") and str(sandbox / "runs" / "biprop") in out[0]
+    assert [line.split()[0] for line in out[1:]] == ["layers.1", "layers.4", "layers.7"]
+    assert all(line.endswith("0.50 kept") for line in out[1:])
+
+
 def test_every_command_is_classified() -> None:
     classes = [QUICK, NEEDS_DATA, SLOW, set(EXPORT), PARSE_ONLY]
     assert sum(map(len, classes)) == len(set().union(*classes))  # no command in two classes
@@ -178,7 +188,8 @@ def check_main_output(out: str) -> None:
     shown_columns, shown = parse_table(output_block(README.read_text(), "tickets verify"))
     columns, rows = parse_table(out)
     assert columns == shown_columns == list(DEFAULT_COLUMNS)
-    assert [r["construction"] for r in rows] == [*METHODS, "subset-sum"]
+    checked = [c.name for c in constructions(*FULLY_CONNECTED) if c.default_check]
+    assert [r["construction"] for r in rows] == [*checked, "subset-sum"]
     assert len(rows) == len(shown)
     for row, readme_row in zip(rows, shown, strict=True):
         for column in columns:

@@ -33,6 +33,8 @@ from empirical.storage.run_files import (
     load_torch,
     parse_metrics,
     read_json,
+    save_torch,
+    seal_json,
     seal_result,
     unseal_result,
 )
@@ -79,13 +81,23 @@ def test_json_errors_name_the_file(tmp_path: Path) -> None:
         read_json(path)
 
 
-@pytest.mark.parametrize("keep", [0, 1, 100, -1])
-def test_truncated_torch_file(tmp_path: Path, keep: int) -> None:
+@pytest.mark.parametrize(("keep", "problem"), [
+    (0, "no digest line"), (1, "no digest line"), (100, "digest mismatch"),
+    (-1, "digest mismatch")])
+def test_truncated_torch_file(tmp_path: Path, keep: int, problem: str) -> None:
     path = tmp_path / "x.pt"
-    torch.save({"w": torch.arange(100)}, path)
+    save_torch(path, {"w": torch.arange(100)})
+    assert torch.equal(load_torch(path)["w"], torch.arange(100))
     data = path.read_bytes()
     path.write_bytes(data[:keep] if keep >= 0 else data[:-1])
-    with pytest.raises(RunFileError, match=r"x\.pt: truncated or not a torch file"):
+    with pytest.raises(RunFileError, match=rf"x\.pt: {problem}"):
+        load_torch(path)
+
+
+def test_unsealed_torch_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "x.pt"
+    torch.save({"w": torch.arange(3)}, path)
+    with pytest.raises(RunFileError, match=r"x\.pt: no digest line"):
         load_torch(path)
 
 
@@ -226,24 +238,32 @@ def test_retrain_after_lost_checkpoint_starts_metrics_afresh(finished: tuple,
     assert again["test_acc"] == finished[1]["test_acc"]
 
 
-def test_damaged_parent_hparams_is_one_line_exit_2(finished: tuple, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture) -> None:
+def test_damaged_parent_hparams_is_named_then_repaired(finished: tuple, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """A level alone cannot repair its parent's hparams.json (one line, exit 2); the chain
+    recomputes the parent (sealed by its result.json) and reports the uninterrupted numbers."""
     runs = _copy(finished, tmp_path)
     level0 = RunStore.for_run(runs, "lth", imp_chain(LTH, 0)[0])
     shutil.rmtree(RunStore.for_run(runs, "lth", imp_chain(LTH, 1)[1]).path)
     _truncate(level0.path / "hparams.json")
     with pytest.raises(RunFileError, match=r"hparams\.json: not valid JSON"):
         run_level(imp_chain(LTH, 1)[1], runs, CPU)
-    (level0.path / "hparams.json").write_text('{"kind": "lth", "hash": "0", "hparams": {}}')
-    code = main(["train", "lth", "--dataset", "digits", "--batch-size", "128", "--val-size",
-                 "200", "--widths", "16", "--optimizer", "adam", "--lr", "3e-3",
-                 "--weight-decay", "0", "--schedule", "constant", "--epochs", "3",
-                 "--eval-every", "4", "--rate", "0.5", "--levels", "1", "--runs-dir", str(runs),
-                 "--device", "cpu", "--json"])
+    (level0.path / "hparams.json").write_text(json.dumps(seal_json(
+        {"kind": "lth", "hash": "0", "hparams": {}})))
+    flags = ["--dataset", "digits", "--batch-size", "128", "--val-size", "200", "--widths", "16",
+             "--optimizer", "adam", "--lr", "3e-3", "--weight-decay", "0", "--schedule",
+             "constant", "--epochs", "3", "--eval-every", "4", "--rate", "0.5", "--runs-dir",
+             str(runs), "--device", "cpu", "--json"]
+    code = main(["export", level0.name, "--runs-dir", str(runs), "--out",
+                 str(tmp_path / "t.safetensors")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
-    assert err[-1] == (f"tickets train: error: run file {level0.path / 'hparams.json'}: names "
+    assert err[-1] == (f"tickets export: error: run file {level0.path / 'hparams.json'}: names "
                        f"run '0', found in {level0.name}")
+    assert main(["train", "lth", *flags, "--levels", "1", "--control", "reinit"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["test_acc"] for r in rows] == [r["test_acc"] for r in finished[2]]
+    assert level0.read_hparams()["hash"] == level0.name
 
 
 def test_damaged_rewind_state_is_replayed(tmp_path: Path, caplog: pytest.LogCaptureFixture
@@ -256,11 +276,11 @@ def test_damaged_rewind_state_is_replayed(tmp_path: Path, caplog: pytest.LogCapt
     run_lth(base, 0, runs_dir=tmp_path, runtime=CPU)
     root = imp_chain(base, 0)[0]
     path = Path(rewind_file(RunStore.for_run(tmp_path, "lth", root), 3))
-    saved = torch.load(path, weights_only=True)
+    saved = load_torch(path, weights_only=True)
     _truncate(path)
     with caplog.at_level(logging.WARNING, logger="empirical.storage.store"):
         replayed = rewind_state(root, 3, tmp_path, CPU)
     assert all(torch.equal(saved[k], replayed[k]) for k in saved)
     [message] = caplog.messages
-    assert message.startswith(f"warning: run file {path}: truncated or not a torch file (")
+    assert message.startswith(f"warning: run file {path}: digest mismatch")
     assert message.endswith("; replaying level 0 to recompute it")

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from theory.constructions import METHODS
+from theory.constructions import FULLY_CONNECTED, Names, get_method, in_families
 from theory.networks import forward, random_target
 from theory.subnetwork import MAX_FACTOR, SourceDraw, Subnetwork
 
@@ -111,10 +111,10 @@ def test_overridden_evaluation_is_rejected() -> None:
             cls(sub.source, sub.masks, provenance=sub.provenance).check_genuine()
 
 
-@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("method", sorted(Names(in_families(*FULLY_CONNECTED))))
 def test_every_construction_records_its_draw(method: str) -> None:
     rng = np.random.default_rng(3)
     target = random_target([2, 2], rng)
-    sub = METHODS[method](target, 0.3, 0.3, rng).subnetwork
+    sub = get_method(method)(target, 0.3, 0.3, rng).subnetwork
     sub.check_genuine()
     assert sub.provenance is not None and sub.provenance.widths == tuple(sub.widths)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory.constructions import METHODS
+from theory.constructions import get_method
 from theory.networks import forward, random_target
 from theory.sup_error import default_samples, default_starts, orthant_sup_error, sup_error
 
@@ -69,7 +69,7 @@ def test_orthant_exact_bounds_sampling_for_one_layer_tickets(seed: int, d_in: in
                                                              method: str) -> None:
     rng = np.random.default_rng(seed)
     target = random_target([d_in, d_out], rng)
-    ticket = METHODS[method](target, 0.3, 0.2, rng, block_size=4).subnetwork
+    ticket = get_method(method)(target, 0.3, 0.2, rng, block_size=4).subnetwork
     exact = orthant_sup_error(lambda x: forward(target, x), ticket, d_in, rng)
     sampled = sup_error(lambda x: forward(target, x), ticket, d_in, rng, n_samples=512)
     assert exact.value >= sampled.value - 1e-12
@@ -80,7 +80,7 @@ def test_orthant_exact_bounds_sampling_for_one_layer_tickets(seed: int, d_in: in
 def test_orthant_exact_rejects_deeper_targets_and_big_inputs() -> None:
     rng = np.random.default_rng(1)
     target = random_target([2, 3, 2], rng)
-    ticket = METHODS["pensia"](target, 0.3, 0.2, rng, block_size=4).subnetwork
+    ticket = get_method("pensia")(target, 0.3, 0.2, rng, block_size=4).subnetwork
     with pytest.raises(ValueError, match="not linear on the orthants"):
         orthant_sup_error(lambda x: forward(target, x), ticket, 2, rng)
     with pytest.raises(ValueError, match="d0"):
@@ -147,7 +147,7 @@ def test_cube_exact_needs_the_zero_vertices() -> None:
 def test_orthant_exact_cube_bounds_sampling(seed: int, d_in: int, d_out: int) -> None:
     rng = np.random.default_rng(seed)
     target = random_target([d_in, d_out], rng)
-    ticket = METHODS["pensia"](target, 0.3, 0.2, rng, block_size=4).subnetwork
+    ticket = get_method("pensia")(target, 0.3, 0.2, rng, block_size=4).subnetwork
     exact = orthant_sup_error(lambda x: forward(target, x), ticket, d_in, rng, domain="cube")
     sampled = sup_error(lambda x: forward(target, x), ticket, d_in, rng, domain="cube")
     assert exact.value >= sampled.value - 1e-12

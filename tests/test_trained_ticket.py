@@ -17,6 +17,7 @@ from empirical.config.hparams import (
     RunHparams,
     TrainingHparams,
 )
+from theory.constructions.blocks import gadget_source_widths
 from theory.networks import check_target, forward
 from verify.cli.main import main
 from verify.trained_ticket import (
@@ -69,7 +70,7 @@ def test_ticket_of_a_trained_network(trained) -> None:
     assert row["target_acc"] == pytest.approx(trained.stored_test_acc, abs=0.01)
     assert row["homogeneity_gap"] < 1e-9
     assert row["max_logit_error"] <= row["certified_logit_bound"]
-    assert row["source_weights"] == source_entries([64, 8, 10], [10, 10])
+    assert row["source_weights"] == source_entries(gadget_source_widths([64, 8, 10], [10, 10]))
     assert 0 < row["kept_weights"] < row["source_weights"]
     assert row["agreement"] == pytest.approx(1 - row["disagreements"] / row["n_test"])
     assert row["summands_per_sign"] == "5,5"

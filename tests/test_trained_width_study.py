@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from theory.constructions import get_method
+from theory.constructions import binary_depth, get_method
 from theory.networks import random_target
 from verify.cli.main import main
 from verify.scales import TrainedTarget, TrainedWidthScale
-from verify.trained_ticket import binary_depth_entries, plan_blocks
+from verify.trained_ticket import plan_source, source_entries
 from verify.trained_width_study import run_study
 
 TARGET = TrainedTarget("digits 64-4-10", "digits", "digits-dense", (4,),
@@ -42,17 +42,19 @@ def test_binary_depth_size_check_matches_the_construction() -> None:
     for bits, block in ((1, 2), (3, 1)):
         result = get_method("binary-depth")(target, 0.1, 0.1, np.random.default_rng(1),
                                             block_size=block, bits=bits)
-        assert binary_depth_entries([3, 4, 2], bits, block, block) == result.subnetwork.n_source
-    assert plan_blocks("binary-depth", [3, 4, 2], 0.1, 0.1, 5, bits=2) == [5, 5]
-    with pytest.raises(ValueError, match="--bits applies"):
-        plan_blocks("mpt-binary", [3, 4, 2], 0.1, 0.1, 5, bits=2)
+        layers = binary_depth.source_widths([3, 4, 2], 0.1, 0.1, block, bits)
+        assert source_entries(layers) == result.subnetwork.n_source
+    assert plan_source("binary-depth", [3, 4, 2], 0.1, 0.1, 5, bits=2) == [
+        3, *binary_depth.block_widths(3, 4, 3, 5, 5), *binary_depth.block_widths(4, 2, 3, 5, 5)]
+    with pytest.raises(ValueError, match="--bits does not apply"):
+        plan_source("mpt-binary", [3, 4, 2], 0.1, 0.1, 5, bits=2)
     with pytest.raises(ValueError, match="limit"):
-        plan_blocks("binary-depth", [784, 500, 10], 0.01, 0.1, 64, bits=12)
+        plan_source("binary-depth", [784, 500, 10], 0.01, 0.1, 64, bits=12)
 
 
 def test_unknown_construction_is_refused_before_training(tmp_path) -> None:
-    bad = TrainedTarget("x", "digits", "digits-dense", (4,), {"orseau": (2,)})
-    with pytest.raises(ValueError, match="unknown construction 'orseau'"):
+    bad = TrainedTarget("x", "digits", "digits-dense", (4,), {"depth-plus-one": (2,)})
+    with pytest.raises(ValueError, match="unknown construction 'depth-plus-one'"):
         run_study(TrainedWidthScale((bad,), 0.1, 0.1, 2, (0,)), tmp_path, progress=False)
     assert not any(tmp_path.iterdir())
 

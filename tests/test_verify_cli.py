@@ -8,7 +8,7 @@ import json
 import pytest
 
 from verify.cli.main import main
-from verify.cli.verify_cmd import CONSTRUCT_COLUMNS
+from verify.family_studies import CONSTRUCT_COLUMNS
 
 CONSTRUCT = ["verify", "construct", "--method", "binary-depth", "--width", "2", "--depth", "2",
              "--eps", "0.1", "--seed", "0"]

@@ -4,11 +4,12 @@ Symbols: ``d`` target width (square layers ``d x d``), ``n`` number of summands,
 depth, ``eps`` accuracy, ``delta`` failure probability, ``C`` an unspecified constant.  Each
 :class:`Bound` has a name, a sympy expression, ``latex()``, ``evaluate(**values)`` (lambdified)
 and ``has_unknown_constant``.  A theorem whose constant is not known keeps the symbol ``C`` and is
-never given a number in its place; OUR explicit-constant bounds (``ours-*``) are the ones the
-constructions pensia, malach, mpt-binary, binary-depth, orseau and depth-plus-one are held to,
-and mirror their width bounds for square targets (their derivations are in those modules'
-docstrings).  Four are derived; ``ours-pensia`` and ``ours-depth-plus-one-tolerance`` rest on
-the calibrated subset-sum constant ``C_P`` and say so (``calibrated=True``).
+never given a number in its place.  :data:`BOUNDS` holds the theorems' bounds; OUR
+explicit-constant bounds (``ours-*``), which mirror a construction's width bound for square
+targets, are declared in the construction's own module beside its derivation and added here when
+it registers (:mod:`theory.constructions.registry`; ``theory.constructions.our_bounds()`` loads
+them all).  Those resting on the calibrated subset-sum constant ``C_P`` say so
+(``calibrated=True``).
 
 References: Lueker (1998) random subset sum; Pensia et al. (NeurIPS 2020); Malach et al.
 (ICML 2020) [restated]; Diffenderfer & Kailkhura (ICLR 2021) [restated]; Sreenivasan et al.
@@ -25,13 +26,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from theory.constructions.pensia import CALIBRATED_C
-from theory.networks import HYPERBOLIC_LOW
-
 d, n, l, eps, delta, C = sp.symbols("d n l epsilon delta C", positive=True)  # noqa: E741
-
-#: Calibrated constant of our Pensia bound (see :mod:`theory.constructions.pensia`).
-PENSIA_CALIBRATED_C = sp.nsimplify(CALIBRATED_C)
 
 _LAMBDIFY_MODULES = [{"ceiling": math.ceil, "Min": min, "Max": max}, "math"]
 
@@ -101,84 +96,17 @@ class Bound:
         return float(function(*(values[s] for s in self.symbols)))
 
 
-def _tolerance() -> sp.Expr:
-    """Our per-weight tolerance ``ln(1+eps) / (l sqrt(2) d)`` for ``d x d`` layers."""
+def weight_tolerance() -> sp.Expr:
+    """Our per-weight tolerance ``ln(1+eps) / (l sqrt(2) d)`` for ``d x d`` layers
+    (:func:`theory.constructions.blocks.layer_tolerances`)."""
     return sp.log(1 + eps) / (l * sp.sqrt(2) * d)
 
 
-def _hoeffding_block(count: sp.Expr, p: sp.Expr, log_inv_fail: sp.Expr) -> sp.Expr:
-    """``ceil(((sqrt(L/2) + sqrt(L/2 + 4 p c)) / (2 p))^2)``: ``Bin(n, p) >= c`` w.p. ``1-e^-L``."""
+def hoeffding_block(count: sp.Expr, p: sp.Expr, log_inv_fail: sp.Expr) -> sp.Expr:
+    """``ceil(((sqrt(L/2) + sqrt(L/2 + 4 p c)) / (2 p))^2)``: ``Bin(n, p) >= c`` w.p. ``1-e^-L``
+    (:func:`theory.constructions.blocks.hoeffding_block_size`)."""
     half = sp.sqrt(log_inv_fail / 2)
     return sp.ceiling(((half + sp.sqrt(log_inv_fail / 2 + 4 * p * count)) / (2 * p)) ** 2)
-
-
-def _ours_pensia() -> sp.Expr:
-    subset_events = 2 * l * d**2
-    count_events = 2 * l * d
-    per_sign = sp.ceiling(
-        PENSIA_CALIBRATED_C * sp.log(2 / sp.Min(_tolerance(), delta / (2 * subset_events)), 2)
-    )
-    return d * _hoeffding_block(per_sign, sp.Rational(1, 2), sp.log(2 * count_events / delta))
-
-
-def _product_mass(z: sp.Expr) -> sp.Expr:
-    """``F(z) = (z - z ln z)/2``: mass of the product density ``-ln|t|/2`` on ``[0, z]``."""
-    return sp.Piecewise((0, z <= 0), ((z - z * sp.log(z)) / 2, True))
-
-
-def _ours_malach() -> sp.Expr:
-    tau, w_max = _tolerance(), 1 / sp.sqrt(d)
-    window = (
-        _product_mass(sp.Min(w_max + tau, 1))
-        - _product_mass(sp.Max(w_max - tau, 0))
-        + _product_mass(sp.Min(sp.Max(tau - w_max, 0), 1))
-    )
-    return d * sp.ceiling(2 / window * sp.log(2 * l * d**2 / delta))
-
-
-def _ours_mpt() -> sp.Expr:
-    count = sp.ceiling(1 / sp.sqrt(d) / (2 * _tolerance()))
-    return d * _hoeffding_block(count, sp.Rational(1, 4), sp.log(2 * l * d**2 / delta))
-
-
-def _ours_binary_depth() -> sp.Expr:
-    bits = sp.Max(0, sp.ceiling(sp.log(1 / _tolerance(), 2)) - 1)
-    digits = bits + 1
-    slots = 2 * l * d * digits * (digits + 3) / 2
-    fan_slots = 2 * l * d**2 * digits
-    rate = sp.log(sp.Rational(4, 3))
-    q = sp.ceiling(sp.log(2 * slots / delta) / rate)
-    fan = sp.ceiling(sp.log(2 * fan_slots / delta) / rate)
-    return 2 * d * sp.Max((digits + 1) * q, digits * fan)
-
-
-def _log_product_cdf(t: sp.Expr) -> sp.Expr:
-    """CDF of ``ln(1/|ab|)``, ``|a|, |b|`` log-uniform on ``[a_0, 1]`` (triangular, ``[0, 2Λ]``)."""
-    span = sp.log(sp.nsimplify(1 / HYPERBOLIC_LOW))
-    return sp.Piecewise(
-        (0, t <= 0),
-        (t**2 / (2 * span**2), t <= span),
-        (1 - (2 * span - t) ** 2 / (2 * span**2), t <= 2 * span),
-        (1, True),
-    )
-
-
-def _hyperbolic_window(r: sp.Expr) -> sp.Expr:
-    """``h(r) = P(|ab| in [r/2, r])`` for independent hyperbolic ``a, b``."""
-    return _log_product_cdf(sp.log(1 / r) + sp.log(2)) - _log_product_cdf(sp.log(1 / r))
-
-
-def _ours_orseau() -> sp.Expr:
-    tau, w_max = _tolerance(), 1 / sp.sqrt(d)
-    steps = sp.Max(1, sp.ceiling(sp.log(w_max / tau, 2)))
-    q = sp.Min(_hyperbolic_window(w_max), _hyperbolic_window(tau))
-    group = sp.ceiling(sp.log(2 * 2 * l * d**2 * steps / delta) / -sp.log(1 - q / 2))
-    return d * _hoeffding_block(steps * group, sp.Rational(1, 2), sp.log(2 * 2 * l * d / delta))
-
-
-def _ours_depth_plus_one_tolerance() -> sp.Expr:
-    """``eps / Gamma``, ``Gamma = d ((n d)^l - 1) / (n d - 1)`` with ``n`` summands per instance."""
-    return eps * (n * d - 1) / (d * ((n * d) ** l - 1))
 
 
 BOUNDS: dict[str, Bound] = {
@@ -279,74 +207,24 @@ BOUNDS: dict[str, Bound] = {
             True,
             "upper",
         ),
-        Bound(
-            "ours-pensia",
-            _ours_pensia(),
-            "Ours: hidden width of theory.constructions.pensia for d x d layers (calibrated "
-            "subset-sum constant C_P = 4, Hoeffding sign counts, union bound).",
-            False,
-            "ours",
-            calibrated=True,
-        ),
-        Bound(
-            "ours-malach",
-            _ours_malach(),
-            "Ours: hidden width of theory.constructions.malach for d x d layers (product density "
-            "-ln|z|/2, one unit per weight and sign, union bound).",
-            False,
-            "ours",
-        ),
-        Bound(
-            "ours-mpt-binary",
-            _ours_mpt(),
-            "Ours: hidden width of theory.constructions.mpt_binary for d x d layers (counting "
-            "with rounding error gamma/2, Hoeffding pattern counts, union bound).",
-            False,
-            "ours",
-        ),
-        Bound(
-            "ours-binary-depth",
-            _ours_binary_depth(),
-            "Ours: widest hidden layer of theory.constructions.binary_depth for d x d layers "
-            "(K fractional bits, candidate slots failing w.p. 3/4, union bound).",
-            False,
-            "ours",
-        ),
-        Bound(
-            "ours-orseau",
-            _ours_orseau(),
-            "Ours: hidden width of theory.constructions.orseau for d x d layers (greedy halving "
-            "in K = ceil(log2(w_max/tau)) groups, hyperbolic window probability, Hoeffding, "
-            "union bound).",
-            False,
-            "ours",
-        ),
-        Bound(
-            "ours-depth-plus-one-tolerance",
-            _ours_depth_plus_one_tolerance(),
-            "Ours: per-weight tolerance of theory.constructions.depth_plus_one for d x d layers "
-            "with n summands per subset sum (amplification <= n d per layer); its width is the "
-            "least fixed point of the Lueker-form count, computed in that module.",
-            False,
-            "ours",
-            calibrated=True,
-        ),
     )
 }
 
-#: Our explicit-constant bound for each construction in ``theory.constructions.METHODS``.
-OUR_BOUNDS: dict[str, str] = {
-    "pensia": "ours-pensia",
-    "malach": "ours-malach",
-    "mpt-binary": "ours-mpt-binary",
-    "binary-depth": "ours-binary-depth",
-    "orseau": "ours-orseau",
-    "depth-plus-one": "ours-depth-plus-one-tolerance",
-}
+
+def register_bound(bound: Bound) -> Bound:
+    """Add ``bound`` to :data:`BOUNDS` (a construction's registration does this for its own).
+
+    Raises ``ValueError`` if another bound of that name with another expression is registered.
+    """
+    known = BOUNDS.get(bound.name)
+    if known is not None and known.expr != bound.expr:
+        raise ValueError(f"a different bound named {bound.name!r} is already registered")
+    BOUNDS[bound.name] = bound
+    return bound
 
 
 def get_bound(name: str) -> Bound:
-    """Look a bound up by name.
+    """Look a bound up by name (a construction's own bound once its module is imported).
 
     Parameters
     ----------

@@ -184,9 +184,10 @@ def random_target(
 
 
 def random_source(
-    widths: Sequence[int], rng: np.random.Generator, dist: str = "uniform"
+    widths: Sequence[int], rng: np.random.Generator, dist: str = "uniform",
+    density: float = 1.0,
 ) -> list[np.ndarray]:
-    """Draw a random source network with i.i.d. entries.
+    """Draw a random source network with i.i.d. entries (an Erdos-Renyi sparse one if asked).
 
     Parameters
     ----------
@@ -198,6 +199,11 @@ def random_source(
         ``U[-1, 1]`` (Pensia et al. 2020), ``N(0, 1)``, ``+-1`` with probability 1/2
         (binary sources), or the hyperbolic density ``∝ 1/|w|`` on ``[-1,-a] ∪ [a,1]`` with
         ``a = HYPERBOLIC_LOW`` (log-uniform magnitude, random sign).
+    density : float
+        Probability in ``(0, 1]`` that an edge exists: below 1, after all weights are drawn,
+        every entry is kept independently with this probability and set to 0 otherwise (the
+        Erdos-Renyi sources of Gadhikar, Mukherjee & Burkholz 2023).  At 1 nothing more is drawn,
+        so a dense source is the same draw as before the parameter existed.
 
     Returns
     -------
@@ -220,4 +226,8 @@ def random_source(
             magnitude = np.exp(rng.uniform(np.log(HYPERBOLIC_LOW), 0.0, shape))
             w = magnitude * rng.choice(np.array([-1.0, 1.0]), size=shape)
         layers.append(w)
+    if not 0 < density <= 1:
+        raise ValueError(f"density must lie in (0, 1], got {density!r}")
+    if density < 1:
+        layers = [w * (rng.random(w.shape) < density) for w in layers]
     return layers

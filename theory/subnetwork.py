@@ -28,7 +28,8 @@ will instead of selecting from it."""
 
 @dataclass(frozen=True)
 class SourceDraw:
-    """Provenance of a random source network: ``random_source(widths, default_rng(seed), dist)``.
+    """Provenance of a random source network:
+    ``random_source(widths, default_rng(seed), dist, density)``.
 
     Parameters
     ----------
@@ -38,24 +39,31 @@ class SourceDraw:
         A distribution of :data:`theory.networks.SOURCE_DISTS`.
     seed : int
         Seed of the generator that drew the weights.
+    density : float
+        Probability that an edge exists (1: a dense source; below: Erdos-Renyi sparse).
     """
 
     widths: tuple[int, ...]
     dist: str
     seed: int
+    density: float = 1.0
 
     @classmethod
     def from_rng(
-        cls, widths: Sequence[int], dist: str, rng: np.random.Generator
+        cls, widths: Sequence[int], dist: str, rng: np.random.Generator, density: float = 1.0,
     ) -> SourceDraw:
         """A draw whose seed is taken from ``rng`` (so one seeded generator fixes everything)."""
         if dist not in SOURCE_DISTS:
             raise ValueError(f"dist must be one of {', '.join(SOURCE_DISTS)}, got {dist!r}")
-        return cls(tuple(int(w) for w in widths), dist, int(rng.integers(0, 2**63 - 1)))
+        if not 0 < density <= 1:
+            raise ValueError(f"density must lie in (0, 1], got {density!r}")
+        return cls(tuple(int(w) for w in widths), dist, int(rng.integers(0, 2**63 - 1)),
+                   float(density))
 
     def layers(self) -> list[np.ndarray]:
         """The source layers, regenerated from the seed (the same floats every time)."""
-        return random_source(self.widths, np.random.default_rng(self.seed), self.dist)
+        return random_source(self.widths, np.random.default_rng(self.seed), self.dist,
+                             self.density)
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def subset_sums(summands: np.ndarray) -> np.ndarray:
     return values
 
 
-def _nearest_in_rows(sorted_rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def nearest_in_rows(sorted_rows: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """Value of each sorted row nearest to each query of that row (exact).
 
     One global ``searchsorted`` over the flattened rows: row ``r`` is shifted by ``r * span``
@@ -136,7 +136,7 @@ def _solve_chunk_numpy(summands: np.ndarray, targets: np.ndarray) -> np.ndarray:
     a_sums, b_sums = subset_sums(summands[:, :n_a]), subset_sums(summands[:, n_a:])
     a_sorted, b_sorted = np.sort(a_sums, axis=1), np.sort(b_sums, axis=1)
     queries = targets[:, None] - a_sorted[:, ::-1]
-    partner = _nearest_in_rows(b_sorted, queries)
+    partner = nearest_in_rows(b_sorted, queries)
     best = np.argmin(np.abs(queries - partner), axis=1)
     a_best = a_sorted[rows, a_sorted.shape[1] - 1 - best]
     b_best = partner[rows, best]
@@ -181,7 +181,7 @@ def choose_backend(backend: str, m: int, n: int) -> str:
     return backend
 
 
-def _as_instances(
+def as_instances(
     summands: np.ndarray, targets: np.ndarray | float, valid: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x = np.asarray(summands, dtype=np.float64)
@@ -242,7 +242,7 @@ def solve_subset_sum(
     SubsetSumResult
         Optimal masks, their sums and absolute errors.
     """
-    x, t, ok = _as_instances(summands, targets, valid)
+    x, t, ok = as_instances(summands, targets, valid)
     m, n = x.shape
     usable = np.where(ok, x, 0.0)
     compiled = choose_backend(backend, m, n) == "numba"

@@ -2,7 +2,8 @@
 
 Every function returns tidy rows (``list[dict]``, one per run) that ``tickets verify`` prints and
 the notebooks plot.  A run draws a target (:func:`theory.networks.random_target`), constructs a
-subnetwork of a random source (:data:`theory.constructions.METHODS`) and measures its sup error on
+subnetwork of a random source (a construction of the ``gadget`` or ``depth`` family of
+:mod:`theory.constructions.registry`) and measures its sup error on
 the unit ball (or the cube ``[-1, 1]^d0``) against ``eps``.
 
 Every success claim says what it rests on (the ``evidence`` column): ``exact`` (the supremum
@@ -26,14 +27,6 @@ from theory.constructions import get_method
 from theory.networks import forward, random_target
 from theory.sup_error import ORTHANT_MAX_D0, SupErrorResult, orthant_sup_error, sup_error
 
-THEOREMS = {
-    "pensia": "Pensia et al. 2020",
-    "malach": "Malach et al. 2020",
-    "mpt-binary": "Diffenderfer & Kailkhura 2021",
-    "binary-depth": "Sreenivasan et al. 2022",
-    "orseau": "Orseau et al. 2020",
-    "depth-plus-one": "Burkholz 2022; da Cunha et al. 2022",
-}
 SMOKE = {"target_width": 2, "depth": 2, "eps": 0.1, "delta": 0.1, "seed": 0}
 SUBSET_SUM_SMOKE = {"n_values": [8, 16], "eps_values": [1e-2], "seeds": 20}
 SWEEP_PARAMS = ("width", "eps", "depth", "target-width")
@@ -65,7 +58,7 @@ def run_construction(
     Parameters
     ----------
     method : str
-        A key of :data:`theory.constructions.METHODS`.
+        A registered construction of the ``gadget`` or ``depth`` family.
     width, depth : int
         Target width ``d`` (every layer) and depth ``l``.
     eps, delta : float
@@ -117,7 +110,7 @@ def run_construction(
     certified = domain_certificate(result.certified_error, widths[0], domain)
     bound, evidence = claim(measured, certified)
     return {
-        "theorem": THEOREMS.get(method, method),
+        "theorem": construct.theorem,
         "construction": method,
         "target_size": target_size(widths),
         "domain": domain,
@@ -404,7 +397,8 @@ def sweep_width_vs_eps(
 
 
 def default_checks(scale: str = "smoke") -> list[dict[str, Any]]:
-    """Rows of ``tickets verify``: every construction and the subset-sum check at smoke scale.
+    """Rows of ``tickets verify``: every registered construction with ``default_check`` (in
+    registry order) and the subset-sum check, at smoke scale.
 
     Parameters
     ----------
@@ -419,20 +413,21 @@ def default_checks(scale: str = "smoke") -> list[dict[str, Any]]:
     """
     if scale != "smoke":
         raise ValueError(f"scale must be 'smoke', got {scale!r}")
-    from theory.bounds import OUR_BOUNDS, get_bound
-    from theory.constructions import METHODS
+    from theory.constructions import FULLY_CONNECTED, constructions
     from verify.subset_sum_study import subset_sum_table
 
     rows = []
-    for method in METHODS:
+    for construction in constructions(*FULLY_CONNECTED):
+        if not construction.default_check:
+            continue
         row = run_construction(
-            method, SMOKE["target_width"], SMOKE["depth"], SMOKE["eps"], SMOKE["delta"],
-            SMOKE["seed"],
+            construction.name, SMOKE["target_width"], SMOKE["depth"], SMOKE["eps"],
+            SMOKE["delta"], SMOKE["seed"],
         )
-        bound = get_bound(OUR_BOUNDS[method]) if method in OUR_BOUNDS else None
+        bound = construction.bound
         rows.append({
             "theorem": row["theorem"],
-            "construction": method,
+            "construction": construction.name,
             "target_size": row["target_size"],
             "eps": row["eps"],
             "width_used": row["source_width"],
@@ -449,6 +444,34 @@ def default_checks(scale: str = "smoke") -> list[dict[str, Any]]:
         SUBSET_SUM_SMOKE["n_values"], SUBSET_SUM_SMOKE["eps_values"], SUBSET_SUM_SMOKE["seeds"],
         delta=SMOKE["delta"],
     ), SMOKE["delta"]))
+    return rows
+
+
+def bounds_table(methods: Iterable[str]) -> list[dict[str, Any]]:
+    """The bounds each construction is held to, one row per (construction, bound).
+
+    Our explicit-constant bound where the construction registers one, then the paper's own
+    (with its unknown constant ``C`` where it has one), as the registration declares them.
+
+    Parameters
+    ----------
+    methods : iterable of str
+        Registered construction names.
+
+    Returns
+    -------
+    list of dict
+        construction, bound (its name), kind, latex (``$...$``), statement.
+    """
+    from theory.constructions import get_method
+
+    rows = []
+    for method in methods:
+        construction = get_method(method)
+        pair = (construction.bound, construction.theorem_bound)
+        rows += [{"construction": method, "bound": b.name, "kind": b.kind,
+                  "latex": f"${b.latex()}$", "statement": b.statement}
+                 for b in dict.fromkeys(b for b in pair if b is not None)]
     return rows
 
 

@@ -1,11 +1,12 @@
 """Convolutional strong tickets held against their bound: one run, and error against width.
 
 A run draws a random CNN target (:func:`theory.conv.random_conv_target`: one input channel,
-``channels`` channels in every later layer), prunes a random CNN source with
-:mod:`theory.constructions.conv_subset_sum` and measures the sup error on the unit ball of the
-flattened input (or the cube) like the fully connected case: exactly where the error is linear on
-orthants (one layer, at most ``ORTHANT_MAX_D0`` input entries: the 1-D targets), else by sampling
-plus ascent (a lower estimate, so the row's ``evidence`` is ``sampled``).
+``channels`` channels in every later layer), prunes a random CNN source with a
+construction of the ``conv`` family (:mod:`theory.constructions.conv_subset_sum`) and measures
+the sup error on the unit ball of the flattened input (or the cube) like the fully connected
+case: exactly where the error is linear on orthants (one layer, at most ``ORTHANT_MAX_D0`` input
+entries: the 1-D targets), else by sampling plus ascent (a lower estimate, so the row's
+``evidence`` is ``sampled``).
 """
 
 from __future__ import annotations
@@ -17,13 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from theory.constructions import conv_subset_sum
+from theory.constructions import constructions, get_method
 from theory.conv import conv_forward, random_conv_target
 from theory.sup_error import ORTHANT_MAX_D0, orthant_sup_error, sup_error
 from verify.construction_study import claim
-
-CONV_SHAPES = {"conv-1d": ((3,), (8,)), "conv-2d": ((2, 2), (4, 4))}
-"""Kernel size and spatial input size of each convolutional method name."""
 
 
 def _flat(network: Callable[[np.ndarray], np.ndarray], shape: Sequence[int],
@@ -43,7 +41,8 @@ def run_conv_construction(
     Parameters
     ----------
     method : str
-        ``"conv-1d"`` or ``"conv-2d"`` (:data:`CONV_SHAPES`).
+        A registered construction of the ``conv`` family; its ``options`` give the kernel size
+        and the spatial input size of the target.
     channels, depth : int
         Channels of every target layer after the input (one channel) and number of layers.
     eps, delta, seed, block_size, rescale, target_scale, n_samples, domain
@@ -60,10 +59,11 @@ def run_conv_construction(
         :func:`verify.construction_study.claim` without a certificate), success, pass
         (``error_bound <= eps``), seconds.
     """
-    if method not in CONV_SHAPES:
-        raise ValueError(f"unknown convolutional method {method!r}; choose one of "
-                         f"{', '.join(CONV_SHAPES)}")
-    kernel, spatial = CONV_SHAPES[method]
+    construction = get_method(method)
+    if construction.family != "conv":
+        raise ValueError(f"{method!r} is not a convolutional construction; choose one of "
+                         f"{', '.join(c.name for c in constructions('conv'))}")
+    kernel, spatial = construction.options["kernel"], construction.options["input_shape"]
     if channels < 1 or depth < 1:
         raise ValueError(f"width and depth must be >= 1, got {channels}, {depth}")
     if spatial[0] - depth * (kernel[0] - 1) < 1:
@@ -72,8 +72,8 @@ def run_conv_construction(
     widths = [1] + [channels] * depth
     target = [target_scale * k for k in random_conv_target(widths, kernel, spatial, rng)]
     start = time.perf_counter()
-    result = conv_subset_sum.construct(target, eps, delta, rng, spatial, block_size=block_size,
-                                       rescale=rescale)
+    result = construction(target, eps, delta, rng, spatial, block_size=block_size,
+                          rescale=rescale)
     seconds = time.perf_counter() - start
     result.subnetwork.check_genuine()
     shape = (1, *spatial)
@@ -87,7 +87,7 @@ def run_conv_construction(
     target_sup = sup_error(f, lambda x: 0.0 * f(x), d0, rng, n_samples=n_samples, domain=domain)
     bound, evidence = claim(measured, None)
     return {
-        "theorem": "da Cunha et al. 2022; Burkholz 2022",
+        "theorem": construction.theorem,
         "construction": method,
         "target_size": f"{'x'.join(map(str, spatial))}/{'-'.join(map(str, widths))}ch",
         "domain": domain,

@@ -4,11 +4,12 @@ The command line checks these with :func:`empirical.memory.check_memory` before 
 study, so an impossible request fails in one line instead of allocating for minutes first.
 
 - A construction (:func:`construction_bytes`) holds the float64 target
-  ``sum_i d_{i-1} d_i`` entries and, for the gadget constructions (Pensia, Malach, MPT binary),
-  the depth-``2l`` source ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``
-  (:func:`theory.constructions.blocks.gadget_draw`) as float64 weights, boolean masks and the
-  float64 masked weights the subnetwork evaluates, on ``SUP_SAMPLES`` inputs at once. The
-  binary-depth construction refuses its own oversized source, so only its target counts here.
+  ``sum_i d_{i-1} d_i`` entries and, for the gadget family (whose registration knows its source
+  widths before drawing: ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``,
+  :func:`theory.constructions.blocks.gadget_source_widths`), the source as float64 weights,
+  boolean masks and the float64 masked weights the subnetwork evaluates, on ``SUP_SAMPLES``
+  inputs at once. The other families size their sources while constructing (binary-depth
+  refuses its own oversized source), so only their target counts here.
 - The subset-sum table (:func:`subset_sum_table_bytes`) keeps every instance (``seeds x n``
   float64 with NumPy's per-array overhead) and per instance either the ``2^n`` relevant subset sums
   (``n <= RADIUS_MAX_N``) or the disjoint covered intervals of :func:`theory.subset_sum.
@@ -26,7 +27,6 @@ refuse requests that are thousands of times too large, before they start.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from collections.abc import Sequence
 
@@ -37,19 +37,10 @@ ARRAY_OVERHEAD = 112
 """Bytes of a NumPy array object besides its data."""
 SUP_SAMPLES = 2048
 """Inputs of the sup-error search (``run_construction``'s default ``n_samples``)."""
-GADGET_METHODS = {"pensia": "pensia", "malach": "malach", "mpt-binary": "mpt_binary"}
 SORT_COPIES = 3
 """Arrays of the size of the subset sums alive while they are doubled and sorted."""
 INTERVAL_ARRAYS = 5
 """Arrays per covered interval in ``is_eps_cover``: lo, hi, order, reach, starts."""
-
-
-def gadget_source_widths(widths: Sequence[int], blocks: Sequence[int]) -> list[int]:
-    """``[d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l]``: the gadget source of block sizes ``n_i``."""
-    out = [int(widths[0])]
-    for d_in, d_out, n in zip(widths[:-1], widths[1:], blocks, strict=True):
-        out += [int(d_in) * int(n), int(d_out)]
-    return out
 
 
 def construction_bytes(method: str, width: int, depth: int, eps: float, delta: float,
@@ -65,13 +56,13 @@ def construction_bytes(method: str, width: int, depth: int, eps: float, delta: f
     -------
     int
     """
+    from theory.constructions import get_method
+
     widths = [int(width)] * (int(depth) + 1)
     total = FLOAT * sum(a * b for a, b in itertools.pairwise(widths))
-    if method in GADGET_METHODS:
-        module = importlib.import_module(f"theory.constructions.{GADGET_METHODS[method]}")
-        blocks = module.block_sizes_bound(widths, eps, delta) if block_size is None else (
-            [int(block_size)] * depth)
-        source = gadget_source_widths(widths, blocks)
+    construction = get_method(method)
+    if construction.family == "gadget":
+        source = construction.source_widths(widths, eps, delta, block_size)
         total += (2 * FLOAT + 1) * sum(a * b for a, b in itertools.pairwise(source))
         total += FLOAT * SUP_SAMPLES * max(source)
     return total

@@ -5,7 +5,7 @@ Kailkhura, ICLR 2021) returns a random source network and masks whose subnetwork
 target; a Plant 'n' Seek network (:mod:`verify.plant_seek`) hides a target's neurons in a random
 source. Either way a ticket is known to exist. This module loads such a source into the torch
 layer factory with frozen weights (:func:`factory_model`, through
-:func:`empirical.init.set_layer_weights_`) and asks the pruning algorithms to find a ticket on the
+:func:`empirical.layers.set_layer_weights_`) and asks the pruning algorithms to find a ticket on the
 task the planted ticket solves:
 
 - edge-popup (Ramanujan et al., CVPR 2020) and biprop (Diffenderfer & Kailkhura 2021) train
@@ -191,8 +191,8 @@ def teacher_task(target: Sequence[np.ndarray], n_train: int, n_test: int,
 
 def keep_for_count(total: int, count: int) -> float:
     """The kept fraction ``k`` for which the factory's top-k keeps exactly ``count`` of ``total``
-    (``K = n - floor((1 - k) n)``, :func:`empirical.layers.kept_count`)."""
-    from empirical.layers import kept_count
+    (``K = n - floor((1 - k) n)``, :func:`empirical.topk.kept_count`)."""
+    from empirical.topk import kept_count
 
     if not 1 <= count <= total:
         raise ValueError(f"cannot keep {count} of {total} weights")
@@ -232,17 +232,18 @@ def factory_model(ticket: PlantedTicket, mode: str, keep: float = 1.0, seed: int
     """
     import torch
 
-    from empirical.algorithms.mpt import SCORE_MODES, freeze_for_score_training
-    from empirical.init import set_layer_weights_
-    from empirical.layers import LayerConfig
+    from empirical.algorithms.mpt import freeze_for_score_training
+    from empirical.config.hparams import ModelHparams
+    from empirical.layers import SCORE_MODES, LayerConfig, set_layer_weights_
     from empirical.models import build_model
 
     widths = ticket.widths
     torch.manual_seed(seed)
     scope = scope if mode in SCORE_MODES else "layerwise"
-    model = build_model("fc", widths[-1], (widths[0],),
-                        LayerConfig(mode=mode, keep=keep, scope=scope, init="ukn"),
-                        widths=widths[1:-1], bn="none", bias=ticket.biases is not None)
+    model = build_model(ModelHparams("fc", widths=tuple(widths[1:-1]), bn="none",
+                                     bias=ticket.biases is not None),
+                        widths[-1], (widths[0],),
+                        LayerConfig(mode=mode, keep=keep, scope=scope, init="ukn"))
     set_layer_weights_(model, [torch.from_numpy(w).float() for w in ticket.weights],
                        None if ticket.biases is None
                        else [torch.from_numpy(np.asarray(b)).float() for b in ticket.biases])
@@ -433,13 +434,14 @@ def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
         columns, seconds.
     """
     from empirical.layers import bind_global_scope
+    from empirical.mask_rules import SCOPES
 
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
     if not 0 < keep <= 1:
         raise ValueError(f"keep must lie in (0, 1], got {keep!r}")
-    if scope not in ("layerwise", "global"):
-        raise ValueError(f"scope must be layerwise or global, got {scope!r}")
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
     started = time.perf_counter()
     if algorithm == "imp":
         model = _imp(ticket, data, keep, training, batch_size, seed, scope)

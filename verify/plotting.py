@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from empirical.instruction_set import environment_record
+from empirical.storage.atomic import atomic_write
 from verify.notebook_paths import committed_dir, output_dir
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -157,29 +157,6 @@ def plot_width_needed(ax: Any, frame: Any, color: Any, label: str, trivial_label
     if trivial.notna().any():
         ax.plot(frame["value"], trivial, marker="o", linestyle="none", markerfacecolor="none",
                 color=color, label=trivial_label)
-
-
-def atomic_write(path: Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:
-    """Call ``write(handle)`` on a temporary file next to ``path``, then ``os.replace`` it.
-
-    Parameters
-    ----------
-    path : Path
-        Destination (its directory is created).
-    write : callable
-        Writes the content into the open handle.
-    binary : bool
-        Open the temporary file in binary mode.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if binary else "w") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def format_cell(value: Any) -> str:

@@ -84,7 +84,7 @@ def success_probability(
     Parameters
     ----------
     method : str
-        A key of :data:`theory.constructions.METHODS`.
+        A registered construction of the ``gadget`` or ``depth`` family.
     vary : str
         ``"width"`` (values: block sizes, passed as ``block_size``) or ``"delta"`` (values:
         failure probabilities; the construction's default widths for each).

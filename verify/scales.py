@@ -11,9 +11,11 @@ and a scale. Notebooks read nothing else: changing a number here changes every f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from theory.constructions import FULLY_CONNECTED, Construction, Names, constructions, in_families
 
 SCALES = ("smoke", "cpu", "paper")
 
@@ -246,7 +248,32 @@ class PlantedScale:
     seek_batch_size: int = 128
 
 
-_METHODS = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one")
+class _Blocks(Mapping[str, tuple[int, ...]]):
+    """Block sizes per registered fully connected construction, from a rule on its record
+    (read from the registry when first used, so that importing the scales loads no
+    construction)."""
+
+    def __init__(self, rule: Callable[[Construction], tuple[int, ...]]) -> None:
+        self._rule = rule
+
+    def _table(self) -> dict[str, tuple[int, ...]]:
+        return {c.name: self._rule(c) for c in constructions(*FULLY_CONNECTED)}
+
+    def __getitem__(self, name: str) -> tuple[int, ...]:
+        return self._table()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+_METHODS = Names(in_families(*FULLY_CONNECTED))
+"""The fully connected constructions the construction and probability studies sweep: every
+registered one (:mod:`theory.constructions.registry`)."""
+_CONV = Names(in_families("conv"))
+"""The convolutional constructions the CNN study sweeps: every registered one."""
 _DIGITS_MPT = {"MPT-1/32": "digits-biprop", "MPT-1/1": "digits-biprop",
                "MPT-1/1 +BN": "digits-biprop", "edge-popup": "digits-edge-popup",
                "dense": "digits-dense"}
@@ -261,14 +288,13 @@ _CIFAR_MPT = {"MPT-1/32": "conv4-mpt-1/32", "MPT-1/1": "conv4-mpt-1/1",
               "dense": "conv4-dense"}
 
 
-def _blocks(largest: int, largest_slow: int) -> dict[str, tuple[int, ...]]:
-    """Doubling block sizes from 2: up to ``largest_slow`` for Malach and MPT-binary, whose error
-    falls only polynomially in the width, and for Orseau et al., whose hyperbolic source rarely
-    holds the large products the largest weights need; up to ``largest`` for the others."""
-    slow = ("malach", "mpt-binary", "orseau")
-    return {m: tuple(2 ** i for i in range(1, (largest_slow if m in slow else largest)
-                                             .bit_length()))
-            for m in _METHODS}
+def _blocks(largest: int, largest_slow: int) -> _Blocks:
+    """Doubling block sizes from 2: up to ``largest_slow`` for the constructions registered as
+    slow (Malach and MPT-binary, whose error falls only polynomially in the width, and Orseau et
+    al., whose hyperbolic source rarely holds the large products the largest weights need), up
+    to ``largest`` for the others."""
+    return _Blocks(lambda c: tuple(2 ** i for i in range(
+        1, (largest_slow if c.slow else largest).bit_length())))
 
 
 def _mlp(hidden: int, layers: int) -> ModelSpec:
@@ -302,7 +328,7 @@ STUDIES: dict[str, dict[str, Any]] = {
     },
     "constructions": {
         "smoke": ConstructionScale(
-            _METHODS, {m: (4, 16) for m in _METHODS}, width=2, depth=1, eps=0.2, delta=0.1,
+            _METHODS, _Blocks(lambda c: (4, 16)), width=2, depth=1, eps=0.2, delta=0.1,
             seeds=1, fraction=0.5, eps_values=(0.2, 0.1), depth_values=(1, 2),
             target_widths=(1, 2)),
         "cpu": ConstructionScale(
@@ -317,7 +343,7 @@ STUDIES: dict[str, dict[str, Any]] = {
     },
     "probabilities": {
         "smoke": ProbabilityScale(
-            _METHODS, {**{m: (4, 16) for m in _METHODS}, "orseau": (64, 512)}, (0.5, 0.1),
+            _METHODS, _Blocks(lambda c: c.success_blocks), (0.5, 0.1),
             width=2, depth=1, eps=0.2, delta=0.1, seeds=8, lower_bound_eps=(0.1,),
             lower_bound_widths=(4, 8, 16), lower_bound_seeds=10, lueker_n=(4, 6, 8, 10, 12),
             lueker_eps=(0.1,), lueker_deltas=(0.5, 0.1), lueker_seeds=40),
@@ -335,11 +361,11 @@ STUDIES: dict[str, dict[str, Any]] = {
             lueker_deltas=(0.5, 0.1, 0.01, 0.001), lueker_seeds=2000),
     },
     "conv_constructions": {
-        "smoke": ConvScale(("conv-1d", "conv-2d"), (4, 16), channels=2, depth=1, eps=0.1,
+        "smoke": ConvScale(_CONV, (4, 16), channels=2, depth=1, eps=0.1,
                            delta=0.1, seeds=1),
-        "cpu": ConvScale(("conv-1d", "conv-2d"), (2, 4, 8, 16, 24, 32, 48), channels=2, depth=2,
+        "cpu": ConvScale(_CONV, (2, 4, 8, 16, 24, 32, 48), channels=2, depth=2,
                          eps=0.1, delta=0.1, seeds=3),
-        "paper": ConvScale(("conv-1d", "conv-2d"), (2, 4, 8, 16, 24, 32, 48, 64), channels=3,
+        "paper": ConvScale(_CONV, (2, 4, 8, 16, 24, 32, 48, 64), channels=3,
                            depth=2, eps=0.05, delta=0.1, seeds=10),
     },
     "sign_tickets": {

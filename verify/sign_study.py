@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from theory.constructions import get_method
 from theory.constructions import sign_activations as sign
 from theory.networks import random_target
 
@@ -64,8 +65,8 @@ def run_sign_construction(
     outside = np.all(sign.margins(target, x) > np.array(result.certified_margins), axis=1)
     disagreements = int(np.sum(outside & ~agree))
     return {
-        "theorem": "Diffenderfer & Kailkhura 2021 (MPT-1/1)",
-        "construction": "sign",
+        "theorem": get_method(sign.METHOD).theorem,
+        "construction": sign.METHOD,
         "target_size": "x".join(str(w) for w in widths),
         "margin": float(margin),
         "delta": float(delta),

@@ -43,6 +43,8 @@ from verify.cli.common import UserError
 #: ``inprocess``: no executor (the notebooks train what they need themselves).
 EXECUTORS = ("inprocess", "local", "slurm", "debug")
 DEFAULT_JOB_MINUTES = 240
+#: submitit's default warning time: a Slurm job is signalled this long before its time limit.
+SIGNAL_DELAY_S = 90
 
 
 class SweepError(RuntimeError):
@@ -67,6 +69,9 @@ class ExecutorOptions:
         Time limit of each job.
     max_parallel
         At most this many jobs of the array at once (Slurm only; None: no limit).
+    max_requeues
+        Times a Slurm job may be requeued at its time limit before it fails (submitit's
+        ``max_num_timeout``).
     """
 
     executor: str
@@ -76,6 +81,7 @@ class ExecutorOptions:
     cpus_per_job: int = 1
     job_minutes: int = DEFAULT_JOB_MINUTES
     max_parallel: int | None = None
+    max_requeues: int = 3
 
 
 def check_options(options: ExecutorOptions) -> None:
@@ -225,7 +231,8 @@ def _unique(jobs: Sequence[SweepJob]) -> list[SweepJob]:
 def _executor(options: ExecutorOptions, job_count: int) -> Any:
     import submitit
 
-    executor = submitit.AutoExecutor(folder=options.folder, cluster=options.executor)
+    executor = submitit.AutoExecutor(folder=options.folder, cluster=options.executor,
+                                     slurm_max_num_timeout=options.max_requeues)
     parameters: dict[str, Any] = {
         "name": "tickets-sweep", "timeout_min": options.job_minutes,
         "gpus_per_node": options.gpus_per_job, "cpus_per_task": options.cpus_per_job,
@@ -235,8 +242,18 @@ def _executor(options: ExecutorOptions, job_count: int) -> Any:
             parameters["slurm_partition"] = options.partition
         parameters["slurm_array_parallelism"] = options.max_parallel or job_count
         parameters["slurm_setup"] = instruction_set.job_exports()
+        parameters["slurm_signal_delay_s"] = signal_delay_s(options.job_minutes)
     executor.update_parameters(**parameters)
     return executor
+
+
+def signal_delay_s(job_minutes: int) -> int:
+    """Seconds before the time limit at which Slurm signals a job to checkpoint and requeue.
+
+    submitit's 90 s, but at most a quarter of the limit: a job whose warning came at its start
+    (``--job-minutes 1`` with 90 s) would requeue itself before training a step, every time.
+    """
+    return min(SIGNAL_DELAY_S, job_minutes * 60 // 4)
 
 
 class ResumableJob:

@@ -12,7 +12,7 @@ weights; this module does the whole thing and measures the ticket on the real te
    (``relu(W x / c) = relu(W x) / c`` for ``c > 0``), so with ``c_i = max(1, ||W_i||_2,
    sqrt(d_{i-1}) max|W_i|)`` the network is exactly ``f(x) = C f~(x)``, ``C = prod_i c_i``,
    where ``f~`` has the layers ``W_i / c_i`` that meet the assumptions.
-3. A construction of :data:`theory.constructions.METHODS` approximates ``f~`` by a ticket
+3. A construction of :data:`METHODS` approximates ``f~`` by a ticket
    ``g`` of a fresh random source (its own seed); the ticket's logits are ``C g(x)``.
 4. On the real test inputs (flattened, as the network reads them): accuracy of ``f`` and of
    ``C g``, prediction agreement, the largest logit error ``max |f(x) - C g(x)|``, the
@@ -25,6 +25,7 @@ The conversion between torch and numpy lives here: theory and empirical never im
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
 import resource
@@ -32,18 +33,19 @@ import time
 import tracemalloc
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-GADGET_METHODS = ("pensia", "malach", "mpt-binary")
-"""The gadget constructions: two source layers per target layer, ``block_size`` units per input
-coordinate."""
-METHODS = (*GADGET_METHODS, "binary-depth")
-"""The constructions a trained target can use: the gadgets and Sreenivasan et al.'s binary +-1
-source with depth (``block_size``: candidates per slot; ``bits``: fractional bits)."""
+from theory.constructions import FULLY_CONNECTED, Construction, Names
+
+METHODS = Names(lambda c: c.family in FULLY_CONNECTED and c.source_widths is not None)
+"""The constructions a trained target can use: the registered fully connected ones whose source
+size is known before drawing (``Construction.source_widths``, checked against
+``MAX_SOURCE_ENTRIES``): the gadget family (``block_size``: units per input coordinate) and
+Sreenivasan et al.'s binary +-1 source with depth (``block_size``: candidates per slot;
+``bits``: fractional bits)."""
 
 MAX_SOURCE_ENTRIES = 6 * 10**8
 """Largest random source (weights) a run may draw: 4.8 GB of float64, the theorem's default
@@ -223,59 +225,53 @@ def held_out_inputs(dataset: str, data_dir: str | None, split_seed: int = 0,
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def source_entries(widths: Sequence[int], block_sizes: Sequence[int]) -> int:
-    """Weights of the depth-``2l`` gadget source of ``widths`` with the given block sizes."""
-    return int(sum(d_in * n * d_in + d_out * d_in * n
-                   for d_in, d_out, n in zip(widths[:-1], widths[1:], block_sizes, strict=True)))
+def source_entries(widths: Sequence[int]) -> int:
+    """Weights of a fully connected source of layer widths ``widths``."""
+    return int(sum(a * b for a, b in itertools.pairwise(widths)))
 
 
-def binary_depth_entries(widths: Sequence[int], bits: int, candidates: int,
-                         fanout: int) -> int:
-    """Weights of the binary-depth source of ``widths`` (:mod:`theory.constructions.binary_depth`
-    block widths for ``bits`` fractional bits and the given candidates per slot)."""
-    from theory.constructions.binary_depth import block_widths
+def overrides_for(construction: Construction, **given: Any) -> dict[str, Any]:
+    """The given (not None) overrides, refused where ``construction`` does not take them.
 
-    layers = [int(widths[0])]
-    for d_in, d_out in itertools.pairwise(widths):
-        layers += block_widths(d_in, d_out, bits + 1, candidates, fanout)
-    return int(sum(a * b for a, b in itertools.pairwise(layers)))
+    Raises
+    ------
+    ValueError
+        Naming the flag, e.g. ``--bits`` for a construction without fractional bits.
+    """
+    accepted = inspect.signature(construction.construct).parameters
+    for name, value in given.items():
+        if value is not None and name not in accepted:
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to --method "
+                             f"{construction.name}")
+    return {name: value for name, value in given.items() if value is not None}
 
 
-def plan_blocks(method: str, widths: Sequence[int], eps: float, delta: float,
+def plan_source(method: str, widths: Sequence[int], eps: float, delta: float,
                 block_size: int | None, bits: int | None = None) -> list[int]:
-    """Block sizes of the run (the override, else the construction's bound), checked to fit.
+    """Layer widths of the source a run will draw, checked to fit, before any work.
 
-    For ``binary-depth`` the "block sizes" are the candidates per slot ``[q, F]`` (the override
-    sets both) at ``bits`` fractional bits (default: the construction's for ``eps``).
+    ``block_size`` overrides the construction's bound (gadgets: units per input coordinate;
+    binary-depth: candidates per slot, at ``bits`` fractional bits, default the construction's
+    for ``eps``).
 
-    Raises ``ValueError`` (before any work) for an unknown method, ``bits`` with a gadget method,
+    Raises ``ValueError`` for an unknown method, an override the construction does not take,
     or a source of more than ``MAX_SOURCE_ENTRIES`` weights.
     """
     from theory.constructions import get_method
-    from theory.constructions.blocks import resolve_block_sizes
 
     if method not in METHODS:
         raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
-    if method == "binary-depth":
-        from theory.constructions import binary_depth
-
-        k = binary_depth.fractional_bits(widths, eps) if bits is None else int(bits)
-        if k < 0:
-            raise ValueError(f"--bits must be >= 0, got {bits!r}")
-        blocks = (list(binary_depth.candidates_bound(widths, k, delta)) if block_size is None
-                  else [int(block_size)] * 2)
-        entries = binary_depth_entries(widths, k, *blocks)
-    else:
-        if bits is not None:
-            raise ValueError("--bits applies to --method binary-depth only")
-        bound = import_module(get_method(method).module).block_sizes_bound
-        blocks = resolve_block_sizes(block_size, bound(list(widths), eps, delta))
-        entries = source_entries(widths, blocks)
+    construction = get_method(method)
+    if bits is not None and int(bits) < 0:
+        raise ValueError(f"--bits must be >= 0, got {bits!r}")
+    layers = construction.source_widths(list(widths), eps, delta, block_size,
+                                        **overrides_for(construction, bits=bits))
+    entries = source_entries(layers)
     if entries > MAX_SOURCE_ENTRIES:
-        raise ValueError(f"the {method} source for a {'-'.join(map(str, widths))} target with "
-                         f"blocks {blocks} holds {entries:.3g} weights (limit "
+        raise ValueError(f"the {method} source for a {'-'.join(map(str, widths))} target "
+                         f"(widest layer {max(layers[1:-1])}) holds {entries:.3g} weights (limit "
                          f"{MAX_SOURCE_ENTRIES:.0e}); pass a smaller --block-size")
-    return blocks
+    return layers
 
 
 def ticket_of_trained(
@@ -296,9 +292,9 @@ def ticket_of_trained(
     ----------
     network : TrainedNetwork
         The trained target.
-    method : {"pensia", "malach", "mpt-binary", "binary-depth"}
-        Construction: a gadget (two source layers per target layer) or the binary +-1 source
-        with depth.
+    method : str
+        A construction of :data:`METHODS`: a gadget (two source layers per target layer) or the
+        binary +-1 source with depth.
     eps, delta : float
         Sup-norm accuracy on the unit ball for the rescaled network, and failure probability:
         they set the construction's tolerances, success flag and default block sizes.
@@ -328,14 +324,14 @@ def ticket_of_trained(
     from theory.constructions import get_method
     from theory.networks import forward, layer_widths
 
-    if max_summands is not None and method != "pensia":
-        raise ValueError("--max-summands applies to --method pensia only")
     if not weight_eps > 0:
         raise ValueError(f"--weight-eps must be positive, got {weight_eps!r}")
     target, factors = theory_target(network.weights)
     widths = layer_widths(target)
-    blocks = plan_blocks(method, widths, eps, delta, block_size, bits)
+    plan_source(method, widths, eps, delta, block_size, bits)
     construct = get_method(method)
+    overrides = {"block_size": block_size,
+                 **overrides_for(construct, bits=bits, max_summands=max_summands)}
     x, y = held_out_inputs(network.dataset, data_dir, network.split_seed, network.val_size)
     if x.shape[1] != widths[0]:
         raise ValueError(f"the network reads {widths[0]} inputs, the test data has {x.shape[1]}")
@@ -346,11 +342,6 @@ def ticket_of_trained(
 
     tracemalloc.start()
     started = time.perf_counter()
-    overrides: dict[str, Any] = {"block_size": blocks}
-    if method == "binary-depth":
-        overrides = {"block_size": block_size, "bits": bits}
-    if max_summands is not None:
-        overrides["max_summands"] = max_summands
     result = construct(target, eps, delta, np.random.default_rng(seed), **overrides)
     construct_seconds = time.perf_counter() - started
     result.subnetwork.check_genuine()
@@ -370,7 +361,7 @@ def ticket_of_trained(
         "dataset": network.dataset,
         "target_widths": "-".join(map(str, widths)),
         "method": method,
-        "block_sizes": ",".join(map(str, blocks)),
+        "block_sizes": ",".join(map(str, plan["block_sizes"])),
         "bits": plan.get("bits"),
         "source_width": int(result.source_width),
         "source_depth": int(result.source_depth),

@@ -20,8 +20,9 @@ Learning speed: the early-stopping iteration is the evaluation step of minimum v
 Every level, control and branch is a run ``runs_dir/lth/<hash>``
 (:mod:`empirical.config.lth_hparams`):
 finished runs are read back (after the store's checks; a damaged one is recomputed), killed runs
-resume from their checkpoint, each run stores its mask in ``ticket.pt``, and each run is trained
-under its lock (:meth:`empirical.storage.store.RunStore.lock`).
+resume from their checkpoint, each run stores its mask in ``ticket.pt`` (derived again from its
+parent whenever the run trains: a stored mask that differs is rewritten, never trusted), and each
+run is trained under its lock (:meth:`empirical.storage.store.RunStore.lock`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from torch import nn
 
 from empirical.algorithms import pruning
 from empirical.algorithms.mpt import make_batches
+from empirical.algorithms.result import RunResult
 from empirical.algorithms.train import (
     FitHooks,
     FitResult,
@@ -46,7 +48,7 @@ from empirical.algorithms.train import (
     tensorboard_writer_class,
     total_steps,
 )
-from empirical.config.hparams import RuntimeConfig, default_runs_dir, from_dict, hparams_hash
+from empirical.config.hparams import RuntimeConfig, default_runs_dir, hparams_hash
 from empirical.config.lth_hparams import (
     CONTROLS,
     KIND,
@@ -61,7 +63,7 @@ from empirical.data import check_files, dataset_info
 from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.memory import check_memory, training_bytes
 from empirical.storage.run_files import RunFileError, check_tensor_dict, load_torch
-from empirical.storage.store import HPARAMS, RunStore, save_torch, warn_damaged
+from empirical.storage.store import HPARAMS, TICKET, RunStore, save_torch, warn_damaged
 
 StateDict = dict[str, Any]
 Row = dict[str, Any]
@@ -101,13 +103,9 @@ def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
     from empirical.models import build_model
 
     info = dataset_info(hparams.dataset.name)
-    mh = hparams.model
     torch.manual_seed(seed)
-    return build_model(mh.name, info.num_classes, info.input_shape,
-                       LayerConfig(mode="masked", init=hparams.pruning.init),
-                       width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
-                       binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
-                       bias=mh.bias, bn_init=mh.bn_init)
+    return build_model(hparams.model, info.num_classes, info.input_shape,
+                       LayerConfig(mode="masked", init=hparams.pruning.init))
 
 
 def prunable_weights(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -145,20 +143,17 @@ def read_hparams(runs_dir: str | os.PathLike | None, run_hash: str) -> LTHHparam
     FileNotFoundError
         No such run.
     RunFileError
-        Its ``hparams.json`` is damaged or does not hash to ``run_hash``.
+        Its ``hparams.json`` is damaged, of another kind, or does not hash to ``run_hash``
+        (:meth:`RunStore.read_hparams`).
     """
     store = RunStore(default_runs_dir(runs_dir) / KIND / run_hash)
     path = store.path / HPARAMS
     if not path.exists():
         raise FileNotFoundError(f"no LTH run {run_hash} under {store.path.parent}")
-    fields = store.read_hparams()["hparams"]
-    try:
-        hparams = from_dict(LTHHparams, fields)
-    except (TypeError, ValueError) as err:
-        raise RunFileError(path, f"invalid hyperparameters ({err})") from None
-    if hparams_hash(hparams) != run_hash:
-        raise RunFileError(path, f"its hyperparameters hash to {hparams_hash(hparams)}, not "
-                                 f"{run_hash}")
+    hparams = store.hparams()
+    if not isinstance(hparams, LTHHparams):
+        raise RunFileError(path, f"holds the hyperparameters of a {store.read_hparams()['kind']} "
+                                 "run")
     return hparams
 
 
@@ -364,7 +359,7 @@ def _summary(hparams: LTHHparams, store: RunStore, masks: pruning.Masks, fitted:
 
 def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
               runtime: RuntimeConfig | None = None, capture_rewind: str = "0it",
-              hooks: FitHooks | None = None) -> Row:
+              hooks: FitHooks | None = None) -> RunResult:
     """Train (or read back) one IMP level, control, branch or one-shot run.
 
     Parameters
@@ -382,10 +377,10 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
 
     Returns
     -------
-    dict
+    RunResult
         ``result.json``: level, source, density (overall and per layer), final test accuracy,
         early-stop step and the test accuracy there, steps, hash, parent, run_dir, and
-        ``reused`` (True when read back).
+        ``reused`` (True when read back); the model, masks and metrics on demand.
     """
     runtime = runtime or RuntimeConfig()
     set_threads(runtime.threads)
@@ -399,8 +394,9 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
         with store.lock():
             reused = store.reusable_result()  # another process may have finished it meanwhile
             if reused is None:
-                return _train_level(hparams, store, runs_dir, runtime, capture_rewind, hooks)
-    return {**reused, "reused": True}
+                return RunResult(_train_level(hparams, store, runs_dir, runtime, capture_rewind,
+                                              hooks))
+    return RunResult({**reused, "reused": True})
 
 
 def preflight(hparams: LTHHparams) -> None:
@@ -472,6 +468,10 @@ def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig)
         check_rewind(imp_chain(base, 1)[1], train.steps_per_epoch)
 
 
+def _same_masks(a: pruning.Masks, b: pruning.Masks) -> bool:
+    return list(a) == list(b) and all(torch.equal(a[n], b[n]) for n in a)
+
+
 def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLike | None,
                  runtime: RuntimeConfig, capture_rewind: str, hooks: FitHooks | None) -> Row:
     """Train the level of ``store`` (resuming its checkpoint) and write its ticket and result."""
@@ -482,14 +482,15 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     dense = hparams.level.source == "dense"
     step = check_rewind(hparams, spe)
     model = build_lth_model(hparams, hparams.training.seed)
-    ticket = store.reusable_ticket()
-    resumed = ticket is not None
-    masks = ticket["masks"] if resumed else level_masks(hparams, model, runs_dir)
-    initial = (None if store.resume_checkpoint(keep=True) is not None
-               else start_state(hparams, masks, step, runs_dir, runtime))
+    store.remove_stale_temporaries()
+    masks = level_masks(hparams, model, runs_dir)  # from the parent, never from a stored copy
+    stored = store.reusable_ticket()
     store.write_hparams(KIND, hparams, runtime={"threads": runtime.threads,
                                                 "data_on_device": train.on_device})
-    if not resumed:
+    if stored is None or not _same_masks(stored["masks"], masks):
+        if stored is not None:
+            warn_damaged(RunFileError(store.path / TICKET, "its masks differ from those its "
+                                      "parent gives"), "rewritten")
         store.save_ticket({"masks": masks, "source": hparams.level.source,
                            "level": hparams.level.level, "rewind_step": step})
     hooks = dataclasses.replace(hooks) if hooks is not None else FitHooks()
@@ -509,16 +510,19 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     conv = len(dataset_info(hparams.dataset.name).input_shape) == 3
     model = prepare_model(model, device, channels_last=conv)
     fitted = fit(model, train, hparams.training, val=val, test=test, store=store,
-                 start_step=step, initial_state=initial, hooks=hooks,
-                 progress=runtime.progress, tensorboard=runtime.tensorboard)
+                 start_step=step, hooks=hooks, progress=runtime.progress,
+                 initial_state=lambda: start_state(hparams, masks, step, runs_dir, runtime),
+                 tensorboard=runtime.tensorboard)
     result = _summary(hparams, store, masks, fitted, step, time.perf_counter() - started)
+    if fitted.labels is not None:
+        store.save_predictions(fitted.labels, fitted.predictions)
     store.write_result(result)
     return {**result, "reused": False}
 
 
 def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control_seed: int = 0,
             runs_dir: str | os.PathLike | None = None, runtime: RuntimeConfig | None = None,
-            on_row: Callable[[Row], None] | None = None) -> list[Row]:
+            on_row: Callable[[RunResult], None] | None = None) -> list[RunResult]:
     """Iterative magnitude pruning for ``levels`` levels, with controls at every level ``>= 1``.
 
     Parameters
@@ -548,9 +552,9 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
         raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
     runtime = runtime or RuntimeConfig()
     check_before_training(base, levels, runtime)
-    rows: list[Row] = []
+    rows: list[RunResult] = []
 
-    def done(row: Row) -> None:
+    def done(row: RunResult) -> None:
         rows.append(row)
         if on_row is not None:
             on_row(row)
@@ -564,7 +568,7 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
 
 
 def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike | None = None,
-                 runtime: RuntimeConfig | None = None) -> Row:
+                 runtime: RuntimeConfig | None = None) -> RunResult:
     """Train level 0 (or read it back), prune it once to ``density`` and retrain.
 
     Parameters
@@ -585,25 +589,3 @@ def run_one_shot(base: LTHHparams, density: float, runs_dir: str | os.PathLike |
     check_before_training(base, 0, runtime)
     run_level(imp_chain(base, 0)[0], runs_dir, runtime, capture_rewind=base.pruning.rewind)
     return run_level(one_shot(base, density), runs_dir, runtime)
-
-
-def run_branch(level: LTHHparams, training: Any, runs_dir: str | os.PathLike | None = None,
-               runtime: RuntimeConfig | None = None) -> Row:
-    """Retrain a finished IMP level's ticket (mask and ``theta_k``) under other training settings.
-
-    Parameters
-    ----------
-    level : LTHHparams
-        A finished IMP level ``>= 1`` (e.g. an entry of
-        :func:`empirical.config.lth_hparams.imp_chain`).
-    training : TrainingHparams
-        The branch's training settings.
-    runs_dir, runtime
-        Run store root and device settings.
-
-    Returns
-    -------
-    dict
-        The branch run's row.
-    """
-    return run_level(derived(level, "retrain", training=training), runs_dir, runtime)

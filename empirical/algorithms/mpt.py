@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from empirical.algorithms.result import RunResult
 from empirical.algorithms.train import (
     FitHooks,
     FitResult,
@@ -39,10 +40,10 @@ from empirical.device import (
     select_device,
     set_threads,
 )
+from empirical.layers import SCORE_MODES
 from empirical.memory import check_memory, training_bytes
 from empirical.storage.store import RunStore
 
-SCORE_MODES = ("edge-popup", "biprop")
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
@@ -52,7 +53,7 @@ def layer_config(hparams: RunHparams) -> Any:
 
     m = hparams.mask
     return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
-                       init=m.init, fan_rule=m.fan_rule)
+                       init=m.init, fan_rule=m.fan_rule, penalty=m.penalty)
 
 
 def build_run_model(hparams: RunHparams) -> nn.Module:
@@ -64,11 +65,7 @@ def build_run_model(hparams: RunHparams) -> nn.Module:
 
     info = dataset_info(hparams.dataset.name)
     torch.manual_seed(hparams.training.seed)
-    mh = hparams.model
-    model = build_model(mh.name, info.num_classes, info.input_shape, layer_config(hparams),
-                        width_mult=mh.width_mult, widths=list(mh.widths) if mh.widths else None,
-                        binary_act=mh.binary_act, bn=None if mh.bn == "default" else mh.bn,
-                        bias=mh.bias, bn_init=mh.bn_init)
+    model = build_model(hparams.model, info.num_classes, info.input_shape, layer_config(hparams))
     if hparams.mask.mode in SCORE_MODES:
         freeze_for_score_training(model)
     return model
@@ -155,7 +152,7 @@ def summarize(hparams: RunHparams, store: RunStore, model: nn.Module, fitted: Fi
 
 def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
             runtime: RuntimeConfig | None = None, hooks: FitHooks | None = None
-            ) -> dict[str, Any]:
+            ) -> RunResult:
     """Train (or read back) the biprop / edge-popup / dense run described by ``hparams``.
 
     Parameters
@@ -171,12 +168,13 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
 
     Returns
     -------
-    dict
+    RunResult
         ``result.json``'s contents: kind, hash, run_dir, final test/val/train accuracy and loss,
         the test accuracy at the best-validation record
         (:func:`empirical.algorithms.train.selection_summary`),
         kept fraction per layer and overall, steps, epochs, seconds, ``reused`` (True when the
-        finished run was read back).
+        finished run was read back); and the model, masks, metrics and test predictions on
+        demand.
     """
     runtime = runtime or RuntimeConfig()
     set_threads(runtime.threads)
@@ -191,8 +189,8 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
         with store.lock() if dist.is_main else contextlib.nullcontext():
             reused = store.reusable_result()  # another process may have finished it meanwhile
             if reused is None:
-                return _train_run(hparams, store, runtime, hooks, dist)
-    return {**reused, "reused": True}
+                return RunResult(_train_run(hparams, store, runtime, hooks, dist))
+    return RunResult({**reused, "reused": True})
 
 
 def preflight(hparams: RunHparams) -> None:
@@ -224,6 +222,7 @@ def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
         ids = [device.index] if device.type == "cuda" else None
         model = nn.parallel.DistributedDataParallel(model, device_ids=ids)
     if dist.is_main:
+        store.remove_stale_temporaries()
         store.write_hparams(kind, hparams, runtime={"threads": runtime.threads,
                                                     "data_on_device": train.on_device})
     hooks = hooks or FitHooks()
@@ -236,5 +235,7 @@ def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
     if dist.is_main:
         if kind in SCORE_MODES:
             store.save_ticket(ticket_of(core, hparams.training.seed))
+        if fitted.labels is not None:
+            store.save_predictions(fitted.labels, fitted.predictions)
         store.write_result(result)
     return result

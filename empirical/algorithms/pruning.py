@@ -32,9 +32,10 @@ from fractions import Fraction
 
 import torch
 
+from empirical.mask_rules import SCOPES
+
 Masks = dict[str, torch.Tensor]
 OUTPUT_ALIAS = "output"
-SCOPES = ("layerwise", "global")
 
 
 def _exact(value: float) -> Fraction:

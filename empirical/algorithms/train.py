@@ -9,6 +9,9 @@ after an epoch resumes from its checkpoint to the same final weights, bit for bi
 After every optimiser step ``empirical.layers.enforce_masks_(model)`` re-applies fixed masks, so
 momentum and weight decay never revive a pruned weight (IMP); the loop runs inside
 ``empirical.layers.folded_masks``, so masked layers use their (already zeroed) weights directly.
+:func:`fit` holds only the step loop; evaluation records, ``metrics.jsonl``, checkpoints,
+TensorBoard, captures of the weights and the keep schedule are callbacks
+(:mod:`empirical.algorithms.callbacks`).
 
 Learning rate
 -------------
@@ -32,22 +35,39 @@ that number is kept only under the name ``best_test_acc_selected_on_test``.
 from __future__ import annotations
 
 import copy
+import logging
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from empirical.algorithms.callbacks import (
+    AfterEpoch,
+    Callback,
+    Capture,
+    Checkpoint,
+    Evaluate,
+    KeepSchedule,
+    Loop,
+    MetricsLog,
+    OnRecord,
+    TensorBoard,
+    rng_state,
+    set_rng_state,
+)
 from empirical.config.hparams import TrainingHparams
 from empirical.data import Batches
 from empirical.device import Distributed, autocast
 from empirical.progress import progress_bar
+from empirical.storage.run_files import RunFileError
 from empirical.storage.store import RunStore
 
 StateDict = dict[str, Any]
+log = logging.getLogger("empirical.storage.store")  # the run store's warnings share one logger
 
 
 def total_steps(training: TrainingHparams, steps_per_epoch: int) -> int:
@@ -117,21 +137,6 @@ def make_optimizer(model: nn.Module, training: TrainingHparams) -> torch.optim.O
                weight_decay=training.decay)
 
 
-def rng_state() -> dict[str, Any]:
-    """The global torch RNG states (CPU and CUDA); the code draws from no other global RNG."""
-    state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore what :func:`rng_state` returned."""
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def unwrap(model: nn.Module) -> nn.Module:
     """The module inside DistributedDataParallel / torch.compile wrappers."""
     while True:
@@ -139,38 +144,6 @@ def unwrap(model: nn.Module) -> nn.Module:
         if inner is None:
             return model
         model = inner
-
-
-def _all_reduce(values: torch.Tensor, dist: Distributed) -> torch.Tensor:
-    if dist.enabled:
-        torch.distributed.all_reduce(values)
-    return values
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, batches: Batches, amp: bool = False,
-             dist: Distributed | None = None) -> dict[str, float]:
-    """Mean cross-entropy loss and accuracy of ``model`` over ``batches`` (eval mode, bf16 autocast
-    with ``amp``).
-
-    Returns
-    -------
-    dict
-        ``{"loss": ..., "acc": ...}`` (summed over all processes when distributed).
-    """
-    dist = dist or Distributed()
-    was_training = model.training
-    model.eval()
-    sums = torch.zeros(3, dtype=torch.float64, device=batches.device)
-    for x, y in batches.epoch(0):
-        with autocast(batches.device, amp):
-            logits = model(x)
-        loss = nn.functional.cross_entropy(logits.float(), y, reduction="sum")
-        sums += torch.stack([loss.double(), (logits.argmax(1) == y).sum().double(),
-                             torch.tensor(len(y), dtype=torch.float64, device=sums.device)])
-    model.train(was_training)
-    loss_sum, correct, count = _all_reduce(sums, dist).tolist()
-    return {"loss": loss_sum / count, "acc": correct / count}
 
 
 def selection_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -227,6 +200,9 @@ class FitHooks:
         on float targets, e.g. mean squared error); the training accuracy counts only integer
         labels (it is 0 for float targets). Evaluation (``val``/``test``) stays classification:
         pass none for a regression task and evaluate the returned model yourself.
+    callbacks
+        More :class:`empirical.algorithms.callbacks.Callback` objects, called after the built-in
+        ones.
     """
 
     capture_steps: tuple[int, ...] = ()
@@ -235,16 +211,21 @@ class FitHooks:
     keep_schedule: Callable[[int], float | None] | None = None
     after_epoch: Callable[[int], None] | None = None
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    callbacks: tuple[Callback, ...] = ()
 
 
 @dataclass
 class FitResult:
-    """What :func:`fit` returns: every evaluation record, the final one, and the step count."""
+    """What :func:`fit` returns: every evaluation record, the final one, the step count, and the
+    test predictions (``step -> predicted classes`` and the ``labels``; empty when distributed
+    or without a test set)."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
     resumed_from: int | None = None
+    predictions: dict[int, torch.Tensor] = field(default_factory=dict)
+    labels: torch.Tensor | None = None
 
     @property
     def final(self) -> dict[str, Any]:
@@ -269,22 +250,68 @@ def tensorboard_writer_class() -> type:
     return SummaryWriter
 
 
-def _apply_keep(model: nn.Module, hooks: FitHooks, epoch: int) -> None:
-    if hooks.keep_schedule is None:
-        return
-    keep = hooks.keep_schedule(epoch)
-    if keep is not None:
-        from empirical.layers import set_keep
+def _callbacks(hooks: FitHooks, evaluation: Evaluate, store: RunStore | None,
+               tensorboard: type | None) -> list[Callback]:
+    """The loop's callbacks in call order (see :mod:`empirical.algorithms.callbacks`)."""
+    callbacks: list[Callback] = []
+    if hooks.keep_schedule is not None:
+        callbacks.append(KeepSchedule(hooks.keep_schedule))
+    if hooks.capture_steps and hooks.on_capture is not None:
+        callbacks.append(Capture(hooks.capture_steps, hooks.on_capture))
+    callbacks.append(evaluation)
+    if store is not None:
+        callbacks.append(MetricsLog(store))
+        if tensorboard is not None:
+            callbacks.append(TensorBoard(tensorboard, store))
+    if hooks.on_record is not None:
+        callbacks.append(OnRecord(hooks.on_record))
+    if store is not None:
+        callbacks.append(Checkpoint(store))
+    if hooks.after_epoch is not None:
+        callbacks.append(AfterEpoch(hooks.after_epoch))
+    return [*callbacks, *hooks.callbacks]
 
-        set_keep(unwrap(model), keep)
+
+def _resume(loop: Loop, store: RunStore, repair: bool, evaluation: Evaluate) -> bool:
+    """Restore the latest checkpoint of ``store`` that verifies and reproduces its last record.
+
+    A checkpoint whose weights disagree with its records is moved aside (``repair``) and the one
+    before it is tried. Returns whether one was restored (else the model is as it was).
+    """
+    before: tuple[StateDict, dict[str, Any]] | None = None
+    for path, state in store.checkpoints(repair):
+        if before is None:
+            before = copy.deepcopy(loop.core.state_dict()), rng_state()
+        loop.restore(state)
+        loop.lr = lr_at(max(loop.step - 1, 0), loop.training, loop.steps_per_epoch)
+        for callback in loop.callbacks:  # the kept fraction the last record was made with
+            if isinstance(callback, KeepSchedule):
+                callback.on_epoch_start(loop, max(loop.step - 1, 0) // loop.steps_per_epoch)
+        problem = evaluation.disagreement(loop)
+        if problem is None:
+            log.warning("resumed from step %d", loop.step)
+            return True
+        if repair:
+            store.set_aside(RunFileError(path, problem))
+        loop.core.load_state_dict(before[0])
+        set_rng_state(before[1])
+        loop.step, loop.elapsed, loop.records = 0, 0.0, []
+        loop.predictions, loop.labels = {}, None
+        loop.sums = torch.zeros_like(loop.sums)
+    loop.optimizer.state.clear()
+    return False
 
 
 def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         val: Batches | None = None, test: Batches | None = None, store: RunStore | None = None,
-        start_step: int = 0, initial_state: StateDict | None = None,
+        start_step: int = 0,
+        initial_state: StateDict | Callable[[], StateDict] | None = None,
         hooks: FitHooks | None = None, progress: bool = False,
         dist: Distributed | None = None, tensorboard: bool = False) -> FitResult:
     """Train ``model`` on ``train`` and evaluate on ``val``/``test``; resumable through ``store``.
+
+    The step loop lives here; evaluation, metrics, checkpoints, TensorBoard and captures are
+    callbacks (:mod:`empirical.algorithms.callbacks`).
 
     Parameters
     ----------
@@ -299,14 +326,17 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         Evaluation batches (either may be None).
     store
         If given (and this is the main process): metrics are appended, a checkpoint (holding
-        the evaluation records so far) is written atomically after every epoch and at the end,
-        and an existing checkpoint is resumed: ``metrics.jsonl`` is rewritten to its records.
-        A damaged checkpoint is moved aside (:meth:`RunStore.resume_checkpoint`) and training
-        starts from ``start_step`` with empty metrics, as when there is none.
+        the evaluation records and test predictions so far) is written atomically after every
+        epoch and at the end, and the latest checkpoint that verifies is resumed ("resumed from
+        step N" on stderr): its digest must match and its weights must reproduce its last
+        evaluation record (test and validation accuracy, test predictions); one that fails is
+        moved aside (:meth:`RunStore.set_aside`) and the one before it tried; with none, training
+        starts from ``start_step`` with empty metrics.
     start_step
         Begin at step ``k``: the learning rate and the data order are those of step ``k``.
     initial_state
-        A ``state_dict`` (weights and buffers) loaded before training (not when resuming).
+        A ``state_dict`` (weights and buffers), or a function returning one, loaded before
+        training when no checkpoint is resumed.
     hooks
         Callbacks, see :class:`FitHooks`.
     progress
@@ -314,7 +344,7 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         per interval elsewhere; loss of the last step, training accuracy since the last
         evaluation.
     dist
-        Distributed placement; only rank 0 writes.
+        Distributed placement; only rank 0 writes; test predictions are not kept.
     tensorboard
         Write the records as TensorBoard scalars into ``store.path / "tb"``.
 
@@ -322,121 +352,78 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     -------
     FitResult
     """
+    from empirical.layers import enforce_masks_, folded_masks
+
     hooks = hooks or FitHooks()
     dist = dist or Distributed()
     amp = training.precision == "bf16"
     core = unwrap(model)
     writer = store if store is not None and dist.is_main else None
-    optimizer = make_optimizer(core, training)
     spe = train.steps_per_epoch
     total = total_steps(training, spe)
     if not 0 <= start_step <= total:
         raise ValueError(f"start step must lie in [0, {total}], got {start_step}")
-    result = FitResult()
-    step, elapsed = start_step, 0.0
-    sums = torch.zeros(3, dtype=torch.float64, device=train.device)
     tb_class = tensorboard_writer_class() if tensorboard and writer is not None else None
-    checkpoint = (store.resume_checkpoint(repair=writer is not None) if store is not None
-                  else None)
-    if checkpoint is not None:
-        core.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        set_rng_state(checkpoint["rng"])
-        step, elapsed = checkpoint["step"], checkpoint["seconds"]
-        sums = checkpoint["train_sums"].to(train.device)
-        result.resumed_from = step
-        result.records = list(checkpoint["records"])
-    elif initial_state is not None:
-        core.load_state_dict(initial_state)
-    if writer is not None:  # metrics.jsonl = the checkpoint's records; a retrain starts it anew
-        writer.reset_metrics(result.records)
-    tb = tb_class(str(writer.path / "tb")) if tb_class is not None else None
-
-    def record() -> None:
-        nonlocal sums
-        totals = _all_reduce(sums.clone(), dist).tolist()
-        entry: dict[str, Any] = {
-            "epoch": step / spe, "step": step, "lr": lr_at(max(step - 1, 0), training, spe),
-            "train_loss": totals[0] / max(totals[2], 1), "train_acc": totals[1] / max(totals[2], 1),
-            "seconds": elapsed + time.perf_counter() - started,
-        }
-        for name, batches in (("val", val), ("test", test)):
-            scores = evaluate(model, batches, amp, dist) if batches is not None else None
-            entry[f"{name}_loss"] = scores["loss"] if scores else None
-            entry[f"{name}_acc"] = scores["acc"] if scores else None
-        sums = torch.zeros_like(sums)
-        result.records.append(entry)
-        if writer is not None:
-            writer.append_metrics(entry)
-        if tb is not None:
-            for key, value in entry.items():
-                if value is not None and key not in ("step", "epoch"):
-                    tb.add_scalar(key, value, step)
-        if hooks.on_record is not None:
-            hooks.on_record(entry)
-
-    def save() -> None:
-        if writer is not None:
-            writer.save_checkpoint({
-                "model": core.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "rng": rng_state(), "train_sums": sums.cpu(),
-                "seconds": elapsed + time.perf_counter() - started, "records": result.records})
-
-    def capture() -> None:
-        if step in hooks.capture_steps and hooks.on_capture is not None:
-            hooks.on_capture(step, copy.deepcopy(core.state_dict()))
-
-    from empirical.layers import enforce_masks_, folded_masks
-
-    started = time.perf_counter()
-    bar = progress_bar(total, step, "train", enabled=progress and dist.is_main)
+    evaluation = Evaluate(val, test, amp)
+    loop = Loop(model, core, make_optimizer(core, training), training, spe, total, dist,
+                start=start_step, step=start_step,
+                sums=torch.zeros(3, dtype=torch.float64, device=train.device))
+    loop.callbacks = _callbacks(hooks, evaluation, writer, tb_class)
+    resumed = store is not None and _resume(loop, store, writer is not None, evaluation)
+    if not resumed:
+        loop.step = start_step
+        state = initial_state() if callable(initial_state) else initial_state
+        if state is not None:
+            core.load_state_dict(state)
+    loop.lr = lr_at(max(loop.step - 1, 0), training, spe)
+    result = FitResult(resumed_from=loop.step if resumed else None)
+    loop.started = time.perf_counter()
+    bar = progress_bar(total, loop.step, "train", enabled=progress and dist.is_main)
     model.train()
-    capture()
+    loop.emit("on_start")
     with folded_masks(core):  # W = W m at every forward: enforce_masks_ after each change
-        while step < total:
-            epoch, first = divmod(step, spe)
-            _apply_keep(model, hooks, epoch)
+        while loop.step < total:
+            epoch, first = divmod(loop.step, spe)
+            loop.emit("on_epoch_start", epoch)
             for x, y in train.epoch(epoch, first):
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(step, training, spe)
-                with autocast(train.device, amp):
-                    logits = model(x)
-                if hooks.loss is not None:
-                    loss = hooks.loss(logits.float(), y)
-                else:
-                    loss = nn.functional.cross_entropy(logits.float(), y,
-                                                       label_smoothing=training.label_smoothing)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+                loss, logits = _step(loop, x, y, hooks, amp)
                 enforce_masks_(core)
                 with torch.no_grad():
-                    n = torch.tensor(len(y), dtype=torch.float64, device=sums.device)
-                    correct = (torch.zeros((), dtype=torch.float64, device=sums.device)
+                    n = torch.tensor(len(y), dtype=torch.float64, device=loop.sums.device)
+                    correct = (torch.zeros((), dtype=torch.float64, device=loop.sums.device)
                                if y.is_floating_point() else (logits.argmax(1) == y).sum().double())
-                    sums += torch.stack([loss.detach().double() * n, correct, n])
-                step += 1
+                    loop.sums += torch.stack([loss.detach().double() * n, correct, n])
+                loop.step += 1
                 if bar is not None:
-                    bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{sums[1] / sums[2]:.3f}",
-                                    refresh=False)
+                    bar.set_postfix(loss=f"{loss.item():.3f}",
+                                    acc=f"{loop.sums[1] / loop.sums[2]:.3f}", refresh=False)
                     bar.update(1)
-                capture()
-                if training.eval_every and step % training.eval_every == 0:
-                    record()
-                if step == total:
+                loop.emit("on_step")
+                if loop.step == total:
                     break
-            if not training.eval_every or (step == total and step % training.eval_every):
-                record()
-            save()
-            if hooks.after_epoch is not None:
-                hooks.after_epoch(step // spe)
-                enforce_masks_(core)  # the hook may have moved weights: keep W = W m
+            loop.emit("on_epoch_end")
     if bar is not None:
         bar.close()
-    if tb is not None:
-        tb.close()
-    if not result.records:  # start_step == total: nothing trained, still report the model
-        record()
-    result.steps = step
-    result.seconds = elapsed + time.perf_counter() - started
+    loop.emit("on_end")
+    result.records, result.steps, result.seconds = loop.records, loop.step, loop.seconds
+    result.predictions, result.labels = loop.predictions, loop.labels
     return result
+
+
+def _step(loop: Loop, x: torch.Tensor, y: torch.Tensor, hooks: FitHooks, amp: bool
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimiser step at ``loop.step``'s learning rate; returns the loss and the logits."""
+    loop.lr = lr_at(loop.step, loop.training, loop.steps_per_epoch)
+    for group in loop.optimizer.param_groups:
+        group["lr"] = loop.lr
+    with autocast(x.device, amp):
+        logits = loop.model(x)
+    if hooks.loss is not None:
+        loss = hooks.loss(logits.float(), y)
+    else:
+        loss = nn.functional.cross_entropy(logits.float(), y,
+                                           label_smoothing=loop.training.label_smoothing)
+    loop.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    loop.optimizer.step()
+    return loss, logits

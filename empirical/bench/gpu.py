@@ -38,7 +38,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical.device import select_device
+from empirical.device import peak_memory, select_device
 
 GPU_MODELS = ("conv4", "vgg-small", "resnet18", "wrn50-2")
 VARIANTS = ("dense", "edge-popup", "biprop-layerwise", "biprop-global", "masked")
@@ -84,17 +84,19 @@ def build_bench_variant(model_name: str, variant: str, keep: float, width_mult: 
     from empirical.algorithms import pruning
     from empirical.algorithms.lth import prunable_weights, set_masks_
     from empirical.algorithms.mpt import freeze_for_score_training
-    from empirical.layers import LayerConfig
+    from empirical.config.hparams import ModelHparams
+    from empirical.layers import SCORE_MODES, LayerConfig
     from empirical.models import build_model
 
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     mode, _, scope = variant.partition("-") if variant.startswith("biprop") else (variant, "", "")
-    cfg = LayerConfig(mode=mode, keep=keep if mode in ("edge-popup", "biprop") else 1.0,
+    cfg = LayerConfig(mode=mode, keep=keep if mode in SCORE_MODES else 1.0,
                       scope=scope or "layerwise")
     torch.manual_seed(0)
-    model = build_model(model_name, CIFAR_CLASSES, CIFAR_SHAPE, cfg, width_mult=width_mult)
-    if mode in ("edge-popup", "biprop"):
+    model = build_model(ModelHparams(model_name, width_mult=width_mult), CIFAR_CLASSES, CIFAR_SHAPE,
+                        cfg)
+    if mode in SCORE_MODES:
         freeze_for_score_training(model)
     if mode == "masked":
         weights = prunable_weights(model)
@@ -147,16 +149,14 @@ def time_training_steps(model: nn.Module, batch: int, steps: int, warmup: int,
         for _ in range(warmup):
             step()
         _sync(device)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for _ in range(steps):
-            step()
-        _sync(device)
-        seconds = (time.perf_counter() - start) / steps
-        cpu_seconds = (time.process_time() - cpu_start) / steps
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    return seconds, cpu_seconds, peak
+        with peak_memory(device) as peak:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            for _ in range(steps):
+                step()
+            _sync(device)
+            seconds = (time.perf_counter() - start) / steps
+            cpu_seconds = (time.process_time() - cpu_start) / steps
+    return seconds, cpu_seconds, peak["bytes"] / 2**20 if device.type == "cuda" else None
 
 
 def _check_choices(values: Sequence[str], allowed: Sequence[str], what: str) -> None:
@@ -197,7 +197,7 @@ def bench_gpu(models: Sequence[str] = GPU_MODELS, variants: Sequence[str] = VARI
     -------
     list of GpuBenchRow
     """
-    from empirical.layers import kept_count
+    from empirical.topk import kept_count
 
     _check_choices(models, GPU_MODELS, "model")
     _check_choices(variants, VARIANTS, "variant")

@@ -62,11 +62,12 @@ class LTHBenchRow:
 
 
 def _build(name: str, mode: str) -> nn.Module:
+    from empirical.config.hparams import ModelHparams
     from empirical.layers import LayerConfig
     from empirical.models import build_model
 
     torch.manual_seed(0)
-    return build_model(name, NUM_CLASSES, BENCH_MODELS[name], LayerConfig(mode=mode))
+    return build_model(ModelHparams(name), NUM_CLASSES, BENCH_MODELS[name], LayerConfig(mode=mode))
 
 
 def _sync(device: torch.device) -> None:

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from empirical.device import select_device
+from empirical.layers import SCORE_MODES
 
 BENCH_MODELS = ("conv4", "conv6", "vgg-small", "resnet18")
 CIFAR_SHAPE = (3, 32, 32)
@@ -62,12 +63,13 @@ def _sorted_effective_weight(layer: nn.Module, mode: str, keep: float) -> Any:
 def build_variant(model_name: str, mode: str, variant: str, keep: float) -> nn.Module:
     """The model for one variant (``ours``, ``sort`` or ``dense``), seeded with 0."""
     from empirical.algorithms.mpt import freeze_for_score_training
+    from empirical.config.hparams import ModelHparams
     from empirical.layers import LayerConfig, prunable_layers
     from empirical.models import build_model
 
     torch.manual_seed(0)
     cfg = LayerConfig(mode="dense" if variant == "dense" else mode, keep=keep)
-    model = build_model(model_name, CIFAR_CLASSES, CIFAR_SHAPE, cfg)
+    model = build_model(ModelHparams(model_name), CIFAR_CLASSES, CIFAR_SHAPE, cfg)
     if variant != "dense":
         freeze_for_score_training(model)
     if variant == "sort":
@@ -136,8 +138,8 @@ def bench_model(model_name: str, mode: str = "biprop", keep: float = 0.5, batch_
     if model_name not in BENCH_MODELS:
         raise ValueError(f"unknown benchmark model {model_name!r}; choose one of "
                          f"{', '.join(BENCH_MODELS)}")
-    if mode not in ("biprop", "edge-popup"):
-        raise ValueError(f"benchmark mode must be biprop or edge-popup, got {mode!r}")
+    if mode not in SCORE_MODES:
+        raise ValueError(f"benchmark mode must be one of {', '.join(SCORE_MODES)}, got {mode!r}")
     target = select_device(device)
     rows = []
     for variant in ("ours", "sort", "dense"):

@@ -14,7 +14,10 @@ Settings that do not change what is computed (device, threads, data directory, w
 bars) live in :class:`RuntimeConfig` and are never hashed; numerics that do change it
 (``training.precision``) are hyperparameters. Values that depend on others are resolved before
 hashing (a weight decay not given becomes the optimiser's default), so a flag spelled out at its
-default names the same run.
+default names the same run. A field whose default depends on another is compared with its
+``canonical_default`` metadata, the value hashes were made with: ``mask.keep`` not given is
+:data:`SCORE_KEEP` for the score modes and 1 for dense, and is hashed against 1, so every existing
+run keeps its hash.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from typing import Any
 
 from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
+from empirical.layers import NORMS, SCORE_MODES
+from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
+from empirical.models.registry import MODELS, model_entry
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -66,11 +72,15 @@ SCHEDULES = ("cosine", "constant", "step")
 PRECISIONS = ("fp32", "bf16")
 WARMUP_STARTS = ("one", "zero")
 MILESTONE_UNITS = ("ep", "it")
-MODES = ("dense", "edge-popup", "biprop")
-SCOPES = ("layerwise", "global")
-MASK_RULES = ("topk", "bernoulli")
-
-BN_CHOICES = ("default", "none", "nonaffine", "affine")
+MODES = ("dense", *SCORE_MODES)
+SCORE_KEEP = 0.5
+"""Kept fraction k of edge-popup and biprop when none is given (dense keeps every weight).
+k = 0.5 is the released edge-popup code's example run (hidden-networks README:
+``--prune-rate 0.5``, its prune rate being the fraction kept) and the k = 0.5 point of the MPT
+paper's Conv-2/4/6/8 sweeps over k in {0.8, 0.6, 0.5, 0.4, 0.2, 0.1} (Diffenderfer & Kailkhura
+2021, Fig. 3; the ``conv4-mpt-*`` presets). The large published networks keep less (5-40%, MPT
+Table 2): use their presets."""
+BN_CHOICES = ("default", *NORMS)
 
 
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
@@ -107,8 +117,9 @@ class DatasetHparams:
 class ModelHparams:
     """The architecture, built by :func:`empirical.models.build_model`."""
 
-    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...)", flag="--model")
-    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc / 1-D conv)")
+    name: str = hp("fc", "model name (fc, conv4, vgg-small, resnet18, ...; tickets models lists "
+                         "them)", flag="--model", choices=MODELS)
+    widths: tuple[int, ...] | None = hp(None, "hidden widths, comma separated (fc)")
     width_mult: float = hp(1.0, "width multiplier of every hidden layer")
     binary_act: bool = hp(False, "binary sign activations (MPT-1/1) instead of ReLU")
     bn: str = hp("default", "batch norm: default (the model's), none, nonaffine, affine (+BN)",
@@ -119,6 +130,7 @@ class ModelHparams:
                       choices=BN_INITS)
 
     def __post_init__(self) -> None:
+        model_entry(self.name)
         _check_choice(self.bn, BN_CHOICES, "batch-norm setting")
         _check_choice(self.bn_init, BN_INITS, "batch-norm init")
         _check_positive(self.width_mult, "width multiplier")
@@ -130,23 +142,33 @@ class ModelHparams:
 
 @dataclass(frozen=True)
 class MaskHparams:
-    """How each prunable layer's weight is formed: dense, edge-popup or biprop scores."""
+    """How each prunable layer's weight is formed: dense, edge-popup or biprop scores.
+
+    ``keep`` not given becomes :data:`SCORE_KEEP` in the score modes and 1 for dense when the
+    object is made; ``dataclasses.replace(mask, mode=...)`` keeps the value already resolved.
+    """
 
     mode: str = hp("dense", "layer mode: dense, edge-popup, biprop", choices=MODES)
-    keep: float = hp(1.0, "fraction k of weights KEPT per layer (global: overall), in (0, 1]")
+    keep: float | None = hp(None, "fraction k of weights KEPT per layer (global: overall), in "
+                                  "(0, 1]", canonical_default=1.0)  # None: SCORE_KEEP, dense 1
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
-    mask_rule: str = hp("topk", "mask rule: topk, or bernoulli (supermask)", choices=MASK_RULES)
+    mask_rule: str = hp("topk", "mask rule of the scores: " + ", ".join(MASK_RULES),
+                        choices=MASK_RULES)
     init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
                                 "code)", choices=FAN_RULES)
     anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
+    penalty: float = hp(0.0, "strength lambda of the mask rule's sparsity penalty, for the rules "
+                              "that have one (hard-concrete: lambda times the expected L0 norm)")
 
     def __post_init__(self) -> None:
         _check_choice(self.mode, MODES, "mode")
+        if self.keep is None:
+            object.__setattr__(self, "keep", 1.0 if self.mode == "dense" else SCORE_KEEP)
         _check_choice(self.scope, SCOPES, "scope")
-        _check_choice(self.mask_rule, MASK_RULES, "mask rule")
+        check_rule(self.mask_rule, self.penalty)
         _check_choice(self.init, INITS, "init")
         _check_choice(self.fan_rule, FAN_RULES, "fan rule")
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled
@@ -295,7 +317,8 @@ def _field_default(f: dataclasses.Field) -> Any:
 
 
 def non_default_items(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """The ``(dotted name, value)`` pairs of the fields of ``obj`` that differ from the default.
+    """The ``(dotted name, value)`` pairs of the fields of ``obj`` that differ from the default
+    (a field's ``canonical_default`` metadata when it has one).
 
     Parameters
     ----------
@@ -315,7 +338,7 @@ def non_default_items(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
         name = f"{prefix}{f.name}"
         if dataclasses.is_dataclass(value):
             items.extend(non_default_items(value, f"{name}."))
-        elif value != _field_default(f):
+        elif value != f.metadata.get("canonical_default", _field_default(f)):
             items.append((name, _jsonable(value)))
     return items
 

@@ -117,20 +117,30 @@ def _imagenet_transforms(augment: bool) -> Any:
     return _normalised(IMAGENET_MEAN, IMAGENET_STD, crop)
 
 
+#: The normalisation of the disk datasets' pixels, in words (their specs' ``test_split``).
+NORMALISED = ("then normalised in float32 per channel: u / 255 (float32), minus mean_c, divided "
+              "by std_c")
 register_dataset(DatasetSpec(
     "mnist", (1, 28, 28), 10,
     OnDisk(MNIST_LAYOUT, _check_mnist, _load_mnist, _mnist_transforms,
            OnDevice(lambda dataset: dataset.data.unsqueeze(1))),
     pixels=Pixels(MNIST_MEAN, MNIST_STD, 255),
-    summary="torchvision MNIST from its idx files; the 60,000 training / 10,000 test images"))
+    summary="torchvision MNIST from its idx files; the 60,000 training / 10,000 test images",
+    test_split="the 10,000 images of t10k-images-idx3-ubyte in file order, pixels u in 0..255, "
+               + NORMALISED))
 register_dataset(DatasetSpec(
     "cifar10", (3, 32, 32), 10,
     OnDisk(CIFAR_LAYOUT, check_cifar, _load_cifar, _cifar_transforms,
            OnDevice(_cifar_images, pad=CIFAR_CROP_PADDING, flip=True)),
     pixels=Pixels(CIFAR_MEAN, CIFAR_STD, 255),
-    summary="CIFAR-10 from its python batches; 50,000 training / 10,000 test images"))
+    summary="CIFAR-10 from its python batches; 50,000 training / 10,000 test images",
+    test_split="the 10,000 images of cifar-10-batches-py/test_batch in file order, channels R, "
+               "G, B, pixels u in 0..255, " + NORMALISED))
 register_dataset(DatasetSpec(
     "imagenet", (3, 224, 224), 1000,
     OnDisk(IMAGENET_LAYOUT, _check_imagenet, _load_imagenet, _imagenet_transforms),
     pixels=Pixels(IMAGENET_MEAN, IMAGENET_STD, 255),
-    summary="ImageNet as class folders; train / val (the val images are the test split)"))
+    summary="ImageNet as class folders; train / val (the val images are the test split)",
+    test_split="torchvision ImageFolder over imagenet/val/<class>/<image> (classes and files "
+               "sorted by name), each image resized (bilinear) to 256 on its shorter side and "
+               "centre-cropped to 224 x 224, " + NORMALISED))

@@ -144,6 +144,10 @@ class DatasetSpec:
         the split (digits' training-pixel mean and std), or None (inputs not on a grid).
     summary
         One line for the documentation: what the data is and how it is split.
+    test_split
+        How the test split is made, normalised and ordered, precisely enough to rebuild it
+        without this project (``{seed}`` stands for the split seed); exported tickets record it
+        (:mod:`empirical.export.preprocessing`).
     """
 
     name: str
@@ -152,6 +156,7 @@ class DatasetSpec:
     source: InMemory | OnDisk
     pixels: Pixels | Callable[[int], Pixels] | None = None
     summary: str = ""
+    test_split: str = ""
 
     @property
     def info(self) -> DatasetInfo:

@@ -103,12 +103,13 @@ class SpeedRow:
 
 def ticket(name: str, keep: float, binary: bool) -> nn.Module:
     """A frozen biprop ticket of architecture ``name`` drawn from seed 0 (eval mode)."""
+    from empirical.config.hparams import ModelHparams
     from empirical.models import build_model
 
     shape, options = SHAPES[name]
     torch.manual_seed(0)
-    model = build_model(name, CLASSES, shape, LayerConfig(mode="biprop", keep=keep),
-                        binary_act=binary, **options).eval()
+    model = build_model(ModelHparams(name, binary_act=binary, **options), CLASSES, shape,
+                        LayerConfig(mode="biprop", keep=keep)).eval()
     return model
 
 

@@ -1,7 +1,8 @@
 """Whole-network bit-sliced inference of MPT-1/1 tickets: bits in, bits out, layer to layer.
 
 :class:`PackedNetwork` traces a frozen biprop ticket (:func:`torch.fx.symbolic_trace` with the
-factory layers, BatchNorm, signs and pools as leaves) and runs the graph on three kinds of values:
+factory layers, BatchNorm, signs and pools as leaves) and runs the graph on three kinds of values
+(:mod:`empirical.export.graph_values`):
 
 - ``Tensor``: a real torch tensor (the image, the logits, anything the engine does not fold);
 - :class:`Bits`: a binary map in the batch-sliced layout of :mod:`empirical.export.sliced`;
@@ -9,22 +10,12 @@ factory layers, BatchNorm, signs and pools as leaves) and runs the graph on thre
   BatchNorms, max-pools and shortcut additions after it, not computed yet.
 
 A sign applied to a :class:`Pending` runs one fused kernel: the layer's exact counts ``c`` and
-the decision ``sign(z)`` of its real pre-activation ``z`` as a per-output count threshold. With
-``s = 2 c - K_o - b_po`` the exact signed sum (``K_o`` kept weights, ``b_po`` the share of the
-``+1``-filled zero padding at position ``p``) and ``z = A_o s + B_o`` the layer's gain and the
-BatchNorms after it composed,
-
-``sign(z) = +1  <=>  s >= t`` (``A_o > 0``) or ``s <= t`` (``A_o < 0``), ``t = -B_o / A_o``,
-
-that is ``c >= ceil((ceil(t) + K_o + b_po) / 2)``, or ``c <= floor((floor(t) + K_o + b_po) / 2)``
-when ``A_o < 0``. Tie rule: ``z = 0`` gives ``+1``, as the model's sign
-(:class:`empirical.activations.BinaryActivation`, ``sign(0) = +1``). ``t`` is exact (a rational
-of the float32 parameters, :class:`fractions.Fraction`) for a layer followed by at most one
-BatchNorm without shift (``beta = 0``, the non-affine BatchNorm of MPT), so ties exactly at a
-threshold are decided exactly; with ``beta != 0`` (+BN) or a shortcut, ``t`` is computed in
-float64 from the float32 parameters. A max-pool between the layer and the sign becomes an OR of
-the decision bits of its window (``max_p z_p >= 0`` iff some ``z_p >= 0``), an AND where the
-BatchNorm after it has ``gamma < 0`` (an OR of the complements, complemented). An identity
+the decision ``sign(z)`` of its real pre-activation ``z`` as a per-output count threshold
+(:mod:`empirical.export.thresholds`: the formulas, and the tie rule ``sign(0) = +1``; the layer's
+kept weights as row offsets: :class:`empirical.export.layer_plan.LayerPlan`). A max-pool
+between the layer and the sign becomes an OR of the decision bits of its window
+(``max_p z_p >= 0`` iff some ``z_p >= 0``), an AND where the BatchNorm after it has
+``gamma < 0`` (an OR of the complements, complemented). An identity
 shortcut ``sign(z + r)``, ``r = +-1``, selects one of two thresholds per sample. A projection
 shortcut ``sign(z_1 + z_2)`` of two pending layers is one kernel too: for each value ``v`` of the
 count of the layer with fewer kept weights, a threshold on the other's count
@@ -63,11 +54,8 @@ engine takes 0.39 ms on the fc net, 4.6 ms on Conv-4 and 17 ms on ResNet-18, the
 from __future__ import annotations
 
 import copy
-import math
 import operator
 import time
-from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numba
@@ -78,240 +66,20 @@ from torch import fx, nn
 from empirical.activations import BinaryActivation
 from empirical.export import sliced
 from empirical.export.frozen import Sign
+from empirical.export.graph_values import Bits, LeafTracer, OnGrid, Pending
 from empirical.export.grid_input import GridLayer, InputGrid
-from empirical.export.kernels import pack_layers, probe_layers, ternary_weights
+from empirical.export.kernels import pack_layers, probe_layers
+from empirical.export.layer_plan import GROUP_WORDS, LayerPlan
+from empirical.export.thresholds import (
+    composite,
+    count_thresholds,
+    decision,
+    pair_thresholds,
+    real_limits,
+)
 from empirical.layers import FactoryConv1d, FactoryConv2d, FactoryLayer, FactoryLinear
 
 SLICED_MIN_BATCH = 16  # measured, 1 thread: the engines tie at 4-8 (fc), 8 (Conv-4), 16-32 (ResNet)
-BLOCK = 16  # kept entries per output are padded to a multiple of the Harley-Seal block
-GROUP_WORDS = 64  # words counted together: consecutive output columns times sample words
-_BOUND = 1 << 40
-
-
-class _LeafTracer(fx.Tracer):
-    """Traces through containers and blocks; factory layers and signs stay single nodes."""
-
-    def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
-        return isinstance(m, FactoryLayer | BinaryActivation | Sign) or super().is_leaf_module(
-            m, qualified_name)
-
-
-@dataclass
-class Bits:
-    """A +-1 map of ``batch`` samples, batch-sliced: ``words`` ``(H, C, W, nw)`` (flat: ``(F, nw)``,
-    with ``layout = (H, C, W)`` when it is a flattened map, rows in ``(h, c, w)`` order)."""
-
-    words: np.ndarray
-    batch: int
-    one_d: bool = False
-    layout: tuple[int, int, int] | None = None
-
-
-@dataclass
-class OnGrid:
-    """A real input batch ``x`` that may lie on the dataset's pixel grid (checked by the first
-    layer that reads it), with the grid channel of each element of one sample."""
-
-    x: torch.Tensor
-    channels: np.ndarray
-
-
-@dataclass
-class Pending:
-    """``layer(source)`` followed by ``steps`` (BatchNorm modules and max-pools), plus
-    ``residual`` (identity shortcut bits, or another pending layer), not computed."""
-
-    name: str
-    source: Bits | torch.Tensor | OnGrid
-    steps: list[nn.Module] = field(default_factory=list)
-    residual: Bits | Pending | None = None
-
-
-def _decision(alpha: float, bias: np.ndarray | None, bn_steps: list[nn.Module], outputs: int,
-              shift: float = 0.0) -> tuple[np.ndarray, list[Any]]:
-    """Per output: direction (+1: ``s >= t``, -1: ``s <= t``, 0: constant) and ``t`` such that
-    ``z = BN_n(... BN_1(alpha s + bias)) + shift >= 0`` (for direction 0, the constant decision).
-    """
-    exact = shift == 0.0 and len(bn_steps) <= 1 and all(
-        bn.bias is None or not bool(torch.any(bn.bias != 0)) for bn in bn_steps)
-    directions = np.zeros(outputs, dtype=np.int64)
-    limits: list[Any] = []
-    for o in range(outputs):
-        b = 0.0 if bias is None else float(bias[o])
-        if exact:
-            scale, offset = Fraction(alpha), Fraction(b)
-            sign = 1
-            if bn_steps:
-                bn = bn_steps[0]
-                gamma = 1.0 if bn.weight is None else float(bn.weight[o])
-                offset -= Fraction(float(bn.running_mean[o]))
-                sign = (gamma > 0) - (gamma < 0)
-            if sign == 0 or scale == 0:
-                limits.append(sign * offset >= 0)
-                continue
-            directions[o] = sign
-            limits.append(-offset / scale)
-            continue
-        a, c = _composite(alpha, bias, bn_steps, o)
-        c += shift
-        if a == 0:
-            directions[o] = 0
-            limits.append(c >= 0)
-            continue
-        directions[o] = 1 if a > 0 else -1
-        limits.append(-c / a)
-    return directions, limits
-
-
-def _composite(alpha: float, bias: np.ndarray | None, bn_steps: list[nn.Module],
-               o: int) -> tuple[float, float]:
-    """``(a, c)`` in float64 with ``BN_n(... BN_1(alpha s + bias)) = a s + c`` at output ``o``."""
-    a, c = float(alpha), 0.0 if bias is None else float(bias[o])
-    for bn in bn_steps:
-        gamma = 1.0 if bn.weight is None else float(bn.weight[o])
-        beta = 0.0 if bn.bias is None else float(bn.bias[o])
-        factor = gamma / math.sqrt(float(bn.running_var[o]) + bn.eps)
-        a, c = a * factor, (c - float(bn.running_mean[o])) * factor + beta
-    return a, c
-
-
-def _pair_thresholds(first: tuple[float, float], second: tuple[float, float],
-                     ends: tuple[np.ndarray, np.ndarray],
-                     values: int) -> tuple[np.ndarray, np.uint64]:
-    """Count thresholds ``(P, values)`` of the first layer at one output for
-    ``z = a1 s1 + c1 + a2 s2 + c2 >= 0``, ``s_i = 2 count_i - n_i`` (``ends = (n_1, n_2)``, kept
-    weights plus padding share), one per value ``v`` of the second count; and the inversion."""
-    (a1, c1), (a2, c2) = first, second
-    v = np.arange(values)[None, :]
-    s2 = 2 * v - ends[1][:, None]
-    rest = a2 * s2 + c1 + c2
-    n1 = ends[0][:, None]
-    if a1 == 0:
-        return np.where(rest >= 0, sliced.ALWAYS, sliced.NEVER), np.uint64(0)
-    t = np.clip(-rest / a1, -_BOUND, _BOUND)
-    if a1 > 0:  # 2 c - n1 >= ceil(t)
-        return -((-(np.ceil(t).astype(np.int64) + n1)) // 2), np.uint64(0)
-    return (np.floor(t).astype(np.int64) + n1) // 2 + 1, sliced.ALL_ONES
-
-
-def _count_thresholds(directions: np.ndarray, limits: list[Any], kept: np.ndarray,
-                      border: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Count thresholds ``(P, O)`` and inversion words: bit = ``(c >= thr) ^ inv``."""
-    positions, outs = border.shape
-    thresholds = np.empty((positions, outs), dtype=np.int64)
-    invert = np.zeros(outs, dtype=np.uint64)
-    for o in range(outs):
-        n = kept[o] + border[:, o]
-        if directions[o] == 0:
-            thresholds[:, o] = sliced.ALWAYS
-            invert[o] = np.uint64(0) if limits[o] else sliced.ALL_ONES
-        elif directions[o] > 0:  # 2c - n >= ceil(t)
-            u = max(-_BOUND, min(_BOUND, math.ceil(limits[o])))
-            thresholds[:, o] = -((-(u + n)) // 2)
-        else:  # 2c - n <= floor(t)  <=>  not (c >= floor((floor(t) + n) / 2) + 1)
-            u = max(-_BOUND, min(_BOUND, math.floor(limits[o])))
-            thresholds[:, o] = (u + n) // 2 + 1
-            invert[o] = sliced.ALL_ONES
-    return thresholds, invert
-
-
-class _LayerPlan:
-    """A factory layer's kept entries as row offsets for the sliced kernels, for one input size.
-
-    A conv input ``(H, C, W)`` is zero padded and split into its ``sw`` column phases: pixel
-    ``(h, c, w)`` is row ``((h C + c) sw + w mod sw) Wq + w div sw`` (``Wq = ceil(Wp / sw)``),
-    so the windows of consecutive output columns start at consecutive rows. A linear layer's
-    rows are its input features (a flattened map: in ``(h, c, w)`` order).
-    """
-
-    def __init__(self, layer: FactoryLayer, in_shape: tuple[int, ...] | None, real: bool,
-                 layout: tuple[int, int, int] | None = None) -> None:
-        ternary, self.alpha = ternary_weights(layer)
-        self.bias = None if layer.bias is None else layer.bias.detach().double().numpy()
-        self.conv = isinstance(layer, FactoryConv1d | FactoryConv2d)
-        self.one_d = isinstance(layer, FactoryConv1d)
-        outs = ternary.shape[0]
-        if self.conv:
-            weights = ternary.unsqueeze(2) if self.one_d else ternary
-            kh, kw = weights.shape[2:]
-            self.pad = (0, *layer.padding) if self.one_d else tuple(layer.padding)
-            self.stride = (1, *layer.stride) if self.one_d else tuple(layer.stride)
-            height, channels, width = in_shape
-            hp, wp = height + 2 * self.pad[0], width + 2 * self.pad[1]
-            sh, sw = self.stride
-            self.phase_width = -(-wp // sw)
-            self.out_size = ((hp - kh) // sh + 1, (wp - kw) // sw + 1)
-            di, c, dj = np.meshgrid(np.arange(kh), np.arange(channels), np.arange(kw),
-                                    indexing="ij")
-            index = ((di * channels + c) * sw + dj % sw) * self.phase_width + dj // sw
-            rows = weights.permute(0, 2, 1, 3).reshape(outs, -1).numpy()  # (O, kh, C, kw)
-            index = index.reshape(-1)
-            oi, oj = np.meshgrid(np.arange(self.out_size[0]), np.arange(self.out_size[1]),
-                                 indexing="ij")
-            self.bases = (oi * sh * channels * sw * self.phase_width + oj).reshape(-1)
-            ring = torch.ones(1, channels, hp, wp, dtype=torch.float64)
-            ring[:, :, self.pad[0]:self.pad[0] + height, self.pad[1]:self.pad[1] + width] = 0
-            sums = nn.functional.conv2d(ring, weights.double(), stride=self.stride)
-            self.border = sums[0].permute(1, 2, 0).reshape(-1, outs).round().numpy().astype(
-                np.int64)
-        else:
-            self.pad, self.stride, self.out_size = (0, 0), (1, 1), (1, 1)
-            rows = ternary.numpy()
-            index = np.arange(rows.shape[1])
-            if layout is not None:  # torch flattens (C, H, W); the bits hold (H, C, W)
-                height, channels, width = layout
-                c, h, w = np.unravel_index(index, (channels, height, width))
-                index = (h * channels + c) * width + w
-            self.bases = np.zeros(1, dtype=np.int64)
-            self.border = np.zeros((1, outs), dtype=np.int64)
-        offs, values, starts = [], [], [0]
-        for o in range(outs):
-            kept = np.nonzero(rows[o])[0]
-            order = np.argsort(index[kept], kind="stable")
-            entries, signs = index[kept][order], rows[o][kept][order]
-            if not real:  # pad to whole Harley-Seal blocks with entries reading the zero block
-                extra = (-len(kept)) % BLOCK
-                entries = np.concatenate([entries, np.full(extra, -1)])
-                signs = np.concatenate([signs, np.zeros(extra)])
-            offs.append(entries)
-            values.append(signs)
-            starts.append(starts[-1] + len(entries))
-        self.offs = np.concatenate(offs).astype(np.int64)
-        self.starts = np.asarray(starts, dtype=np.int64)
-        signs = np.concatenate(values)
-        self.kept = np.count_nonzero(rows, axis=1).astype(np.int64)
-        self.flips = np.where(signs < 0, sliced.ALL_ONES, np.uint64(0)).astype(np.uint64)
-        self.signs = signs.astype(np.float32)
-        self.bits = max(4, int(np.diff(self.starts).max(initial=0)).bit_length())
-        self.outs = outs
-
-    def groups(self, nw: int) -> np.ndarray:
-        """Blocks ``(i0, j0, n, row, lines, stride)`` of output positions counted together,
-        about :data:`GROUP_WORDS` words each (``nw`` words per position)."""
-        out_h, out_w = self.out_size
-        run = max(1, min(out_w, GROUP_WORDS // nw))
-        lines = max(1, GROUP_WORDS // (run * nw)) if run == out_w else 1
-        stride = int(self.bases[out_w] - self.bases[0]) if out_h > 1 else 0
-        rows = []
-        for i in range(0, out_h, lines):
-            for j0 in range(0, out_w, run):
-                rows.append((i, j0, min(run, out_w - j0), self.bases[i * out_w + j0],
-                             min(lines, out_h - i), stride))
-        return np.asarray(rows, dtype=np.int64).reshape(-1, 6)
-
-    def pad_input(self, words: np.ndarray, fill: Any) -> np.ndarray:
-        """``(H, C, W, ...)`` -> padded with ``fill`` and split into column phases, flat rows."""
-        if not self.conv:
-            return words.reshape(words.shape[0], -1)
-        ph, pw = self.pad
-        sw = self.stride[1]
-        height, channels, width = words.shape[:3]
-        padded = np.full((height + 2 * ph, channels, self.phase_width * sw, *words.shape[3:]),
-                         fill, dtype=words.dtype)
-        padded[ph:ph + height, :, pw:pw + width] = words
-        phased = padded.reshape(padded.shape[0], channels, self.phase_width, sw,
-                                *words.shape[3:]).swapaxes(2, 3)
-        return np.ascontiguousarray(phased).reshape(-1, *words.shape[3:])
 
 
 class PackedNetwork(nn.Module):
@@ -339,7 +107,7 @@ class PackedNetwork(nn.Module):
                              f"one channel)")
         self.model = model
         self.grid = grid
-        self.graph = _LeafTracer().trace(model)
+        self.graph = LeafTracer().trace(model)
         self.modules_by_name = dict(model.named_modules())
         self.layerwise = pack_layers(model, input_shape, backend)
         self.classifier = probe_layers(model, input_shape)[1]
@@ -527,13 +295,13 @@ class PackedNetwork(nn.Module):
             y = y + self._real(value.residual)
         return y
 
-    def _binary_input(self, name: str, bits: Bits) -> tuple[_LayerPlan, np.ndarray]:
+    def _binary_input(self, name: str, bits: Bits) -> tuple[LayerPlan, np.ndarray]:
         """The layer's plan for this input and its flat rows (+1 padding, then zero words)."""
         shape = bits.words.shape[:-1]
         key = (name, shape, bits.layout)
         if key not in self._plans:
             in_shape = shape if len(shape) == 3 else None
-            self._plans[key] = _LayerPlan(self.modules_by_name[name], in_shape, real=False,
+            self._plans[key] = LayerPlan(self.modules_by_name[name], in_shape, real=False,
                                           layout=bits.layout)
         plan = self._plans[key]
         rows = plan.pad_input(bits.words, sliced.ALL_ONES).reshape(-1)
@@ -580,15 +348,15 @@ class PackedNetwork(nn.Module):
         if key not in self._plans:
             tables = []
             for shift in shifts:
-                directions, limits = _decision(plan.alpha, plan.bias, bns, plan.outs, shift)
+                directions, limits = decision(plan.alpha, plan.bias, bns, plan.outs, shift)
                 if kind == "grid":
-                    *decision, inv = grid_layer.decisions(directions, limits)
-                    tables.append((*decision, inv ^ flip))
+                    *grid_decision, inv = grid_layer.decisions(directions, limits)
+                    tables.append((*grid_decision, inv ^ flip))
                     continue
                 if kind == "bits":
-                    thr, inv = _count_thresholds(directions, limits, plan.kept, plan.border)
+                    thr, inv = count_thresholds(directions, limits, plan.kept, plan.border)
                 else:
-                    thr, inv = _real_limits(directions, limits, len(plan.bases))
+                    thr, inv = real_limits(directions, limits, len(plan.bases))
                 tables.append((thr, inv ^ flip))
             self._plans[key] = tables
         tables = self._plans[key]
@@ -637,9 +405,9 @@ class PackedNetwork(nn.Module):
             invert = np.zeros(plan.outs, dtype=np.uint64)
             for o in range(plan.outs):
                 ends = (plan.kept[o] + plan.border[:, o], plan2.kept[o] + plan2.border[:, o])
-                thresholds[:, o], invert[o] = _pair_thresholds(
-                    _composite(plan.alpha, plan.bias, bns, o),
-                    _composite(plan2.alpha, plan2.bias, bns2, o), ends, values)
+                thresholds[:, o], invert[o] = pair_thresholds(
+                    composite(plan.alpha, plan.bias, bns, o),
+                    composite(plan2.alpha, plan2.bias, bns2, o), ends, values)
             self._plans[key] = (thresholds, invert, plan2.kept + 1)
         thresholds, invert, counts2 = self._plans[key]
         out = np.empty((plan.out_size[0], plan.outs, plan.out_size[1], nw), dtype=np.uint64)
@@ -651,7 +419,7 @@ class PackedNetwork(nn.Module):
         return Bits(out if plan.conv else out.reshape(plan.outs, nw), first.source.batch,
                     plan.one_d)
 
-    def _real_plan(self, name: str, x: torch.Tensor) -> tuple[_LayerPlan, torch.Tensor]:
+    def _real_plan(self, name: str, x: torch.Tensor) -> tuple[LayerPlan, torch.Tensor]:
         """The plan for a real input and the input as ``(B, C, H, W)`` (a map) or ``(B, F)``."""
         layer = self.modules_by_name[name]
         spatial = x.unsqueeze(2) if isinstance(layer, FactoryConv1d) else x
@@ -662,10 +430,10 @@ class PackedNetwork(nn.Module):
             shape = (spatial.shape[1],)
         key = (name, shape, "real")
         if key not in self._plans:
-            self._plans[key] = _LayerPlan(layer, shape if len(shape) == 3 else None, real=True)
+            self._plans[key] = LayerPlan(layer, shape if len(shape) == 3 else None, real=True)
         return self._plans[key], spatial
 
-    def _real_input(self, name: str, x: torch.Tensor) -> tuple[_LayerPlan, np.ndarray]:
+    def _real_input(self, name: str, x: torch.Tensor) -> tuple[LayerPlan, np.ndarray]:
         """The plan for a real input and its rows ``(rows, B)``, zero padded."""
         plan, spatial = self._real_plan(name, x)
         if spatial.dim() == 4:  # (H, C, W, B) rows
@@ -675,7 +443,7 @@ class PackedNetwork(nn.Module):
         return plan, np.ascontiguousarray(rows, dtype=np.float32)
 
     def _grid_input(self, name: str, value: OnGrid
-                    ) -> tuple[_LayerPlan, GridLayer, np.ndarray | None]:
+                    ) -> tuple[LayerPlan, GridLayer, np.ndarray | None]:
         """The plan, the grid layer and the levels ``(F, B)`` uint8 of the input of a linear
         first layer that may be on the grid (levels None when it is not)."""
         plan, flat = self._real_plan(name, value.x)
@@ -701,37 +469,6 @@ class PackedNetwork(nn.Module):
 def _blocks(positions: int, outputs: int) -> int:
     """Output blocks per group of positions for the current numba thread count."""
     return sliced.output_blocks(positions, outputs, numba.get_num_threads())
-
-
-def _real_limits(directions: np.ndarray, limits: list[Any],
-                 positions: int) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """Float64 limits ``(P, O)`` of a real sum ``S``: bit = ``S >= l`` (or ``<=``) ``^ inv``."""
-    outs = len(directions)
-    above = directions >= 0
-    values = np.empty(outs, dtype=np.float64)
-    invert = np.zeros(outs, dtype=np.uint64)
-    for o in range(outs):
-        if directions[o] == 0:
-            values[o] = -np.inf
-            invert[o] = np.uint64(0) if limits[o] else sliced.ALL_ONES
-        else:
-            values[o] = _float32_limit(limits[o], directions[o] > 0)
-    return (above, np.broadcast_to(values, (positions, outs)).copy()), invert
-
-
-def _float32_limit(t: Any, above: bool) -> float:
-    """The float32 ``f`` nearest ``t`` with ``{S >= t} = {S >= f}`` (``above``) or
-    ``{S <= t} = {S <= f}`` for every float32 ``S`` (exact for rational ``t``)."""
-    if not math.isfinite(float(t)):
-        return float(t)
-    f = np.float32(float(t))
-    if above:
-        while Fraction(float(f)) < Fraction(t):
-            f = np.nextafter(f, np.float32(np.inf))
-    else:
-        while Fraction(float(f)) > Fraction(t):
-            f = np.nextafter(f, np.float32(-np.inf))
-    return float(f)
 
 
 def pack_model(model: nn.Module, input_shape: tuple[int, ...] | None = None,

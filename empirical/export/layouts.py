@@ -1,22 +1,11 @@
-"""The three layouts of a packed ticket: what is stored per layer, and how it is rebuilt.
+"""The three layouts of a packed ticket (``self-contained``, ``seed-only``, ``lth``): what is
+stored per layer, and how it is rebuilt.
 
-Tensor names (``L`` is a prunable layer's module name, ``n`` its weight count, ``K`` its kept
-count, both in the ``layers`` metadata):
-
-- ``self-contained`` (biprop): ``L.mask`` (``n`` bits, uint8), ``L.signs`` (the ``K`` signs of
-  the kept weights in index order, 1 = positive, uint8), ``L.alpha`` (float32, one value);
-  edge-popup: ``L.mask`` and ``L.values`` (the ``K`` kept weights);
-- ``seed-only`` (biprop, edge-popup): ``L.mask_words`` and ``L.mask_counts`` (16-bit words,
-  stored as int16): the rANS-coded mask (:mod:`empirical.export.rans`; absent when ``K`` is 0 or
-  ``n``); the weights are regenerated from the run's seed and must hash to ``weights_sha256``;
-  biprop's ``alpha`` is recomputed from them;
-- ``lth``: ``L.mask``, ``L.values`` (the ``K`` trained kept weights) and ``L.rewind`` (the ``K``
-  kept weights of ``theta_k``, ``rewind_step`` in the metadata: the ticket to retrain).
-
-Every layout also stores ``state.<key>`` (float32): BatchNorm running statistics, BatchNorm
-gamma/beta where they exist, and layer biases, except in ``seed-only``, where the frozen random
-biases of score layers are regenerated with the weights. ``values_dtype`` (float32, float16,
-bfloat16) applies to ``L.values`` and ``L.rewind``.
+The tensors of each layout, their names, bit order and sign convention are documented in
+``docs/export.md`` ("Tensors"). In short: masks and biprop signs as bits (1 = kept, 1 = ``+alpha``),
+one ``alpha`` per biprop layer, the kept values of edge-popup and LTH layers (``values_dtype``),
+LTH's rewind values, rANS-coded masks without weights in ``seed-only`` (the weights are
+regenerated from the run's seed), and ``state.<key>`` for BatchNorm state and biases.
 """
 
 from __future__ import annotations

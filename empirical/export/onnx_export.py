@@ -122,7 +122,7 @@ def export_run_onnx(run_dir: str | os.PathLike, out: str | os.PathLike,
     size = export_onnx(model, shape, out)
     try:
         batches = eval_batches(ticket.hparams, data_dir=data_dir)
-        x = torch.cat([xb for xb, _ in batches.epoch(0)])
+        x = torch.cat([xb for xb, _ in batches])
     except (FileNotFoundError, NotADirectoryError, ValueError):
         x = torch.randn(64, *shape, generator=torch.Generator().manual_seed(0))
     check = check_onnx(out, model, x)

@@ -1,21 +1,20 @@
-"""Reading a finished run of the run store as a ticket (biprop, edge-popup or LTH).
+"""Reading a finished run of the run store: the verifying reader behind export, eval and the API.
 
 A run is named by its directory or by its hash, searched under every kind of ``runs_dir``
-(``runs_dir/<kind>/<hash>``, see :mod:`empirical.storage.store`). Its ``hparams.json``,
-``result.json``,
-``checkpoint.pt`` (the final weights, scores, masks and BatchNorm state) and ``ticket.pt`` must be
-present and readable; otherwise one line says which file is missing or damaged.
+(``runs_dir/<kind>/<hash>``, see :mod:`empirical.storage.store`). It is read only through the run
+store's checks: ``result.json``'s checksum, ``hparams.json``'s checksum and its hash (= the
+directory), the digest of every file the result summarises, and the seal of ``checkpoint.pt`` and
+``ticket.pt``; a missing, damaged or edited file is named in one line (rerun ``tickets train`` to
+recompute it).
 
 The masks are the ones the run's final evaluation used: the eval-mode masks of the checkpoint's
 scores at the kept fraction of the last epoch (:func:`final_keep`: global-scope annealing may not
-have reached ``k``), which must equal ``ticket.pt``'s for top-k rules (``sigmoid(s) >= 1/2`` for
-the Bernoulli rule, whose ``ticket.pt`` masks are training-mode samples), and the LTH ``mask``
-buffers.
+have reached ``k``; a stochastic rule's deterministic eval-mode mask), which must equal
+``ticket.pt``'s, and the LTH ``mask`` buffers; a dense run's layers keep every weight.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from empirical.config.hparams import RunHparams, default_runs_dir, from_dict
-from empirical.storage.store import CHECKPOINT, HPARAMS, RESULT, TICKET, RunStore
+from empirical.config.hparams import default_runs_dir, from_dict
+from empirical.storage.store import RESULT, RunStore, hparams_class
 
 TICKET_KINDS = ("biprop", "edge-popup", "lth")
+RUN_KINDS = (*TICKET_KINDS, "dense")
 
 
 @dataclass
@@ -94,28 +94,9 @@ def locate_run(run: str, runs_dir: str | os.PathLike | None = None) -> Path:
     return found[0]
 
 
-def _read(path: Path, what: str, reader: Any) -> Any:
-    if not path.is_file():
-        raise FileNotFoundError(f"run {path.parent}: {what} {path.name} is missing "
-                                "(is the run finished?)")
-    try:
-        return reader(path)
-    except Exception as err:  # a damaged file: JSON, pickle or zip errors
-        raise ValueError(f"run {path.parent}: {what} {path.name} is damaged "
-                         f"({type(err).__name__})") from None
-
-
-def _load_torch(path: Path) -> Any:
-    return torch.load(path, map_location="cpu", weights_only=False)
-
-
 def hparams_of(kind: str, section: dict[str, Any]) -> Any:
     """The hyperparameter object of a run kind from ``hparams.json``'s ``hparams`` dict."""
-    if kind == "lth":
-        from empirical.config.lth_hparams import LTHHparams
-
-        return from_dict(LTHHparams, section)
-    return from_dict(RunHparams, section)
+    return from_dict(hparams_class(kind), section)
 
 
 def build_architecture(kind: str, hparams: Any) -> nn.Module:
@@ -146,54 +127,63 @@ def final_keep(hparams: Any, result: dict[str, Any]) -> float:
     return schedule((steps - 1) // per_epoch)
 
 
-def _masks(kind: str, hparams: Any, model: nn.Module, ticket: dict[str, Any],
+def _masks(kind: str, hparams: Any, model: nn.Module, ticket: dict[str, Any] | None,
            result: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The eval-mode masks of the final model, checked against ``ticket.pt``'s (top-k rules)."""
+    """The eval-mode masks of the final model, checked against ``ticket.pt``'s."""
     from empirical.layers import layer_masks, set_keep
 
-    if kind != "lth":
+    if kind in ("biprop", "edge-popup"):
         set_keep(model, final_keep(hparams, result))
     model.eval()
     masks = {n: m.detach().bool() for n, m in layer_masks(model).items()}
+    if ticket is None:
+        return masks
     stored = ticket.get("masks")
     if not isinstance(stored, dict):
         raise ValueError("ticket.pt holds no masks")
-    if kind == "lth" or hparams.mask.mask_rule == "topk":
-        same = set(stored) == set(masks) and all(
-            torch.equal(torch.as_tensor(stored[n]).bool(), m) for n, m in masks.items())
-        if not same:
-            raise ValueError("the masks of ticket.pt differ from those of the checkpoint's "
-                             "scores")
+    same = set(stored) == set(masks) and all(
+        torch.equal(torch.as_tensor(stored[n]).bool(), m) for n, m in masks.items())
+    if not same:
+        raise ValueError("the masks of ticket.pt differ from those of the checkpoint's scores")
     return masks
 
 
-def read_run(run_dir: str | os.PathLike) -> RunTicket:
-    """Read a finished biprop, edge-popup or LTH run as a :class:`RunTicket`.
+def read_run(run_dir: str | os.PathLike, kinds: tuple[str, ...] = TICKET_KINDS) -> RunTicket:
+    """Read a finished run as a :class:`RunTicket`, every file checked (module docstring).
 
     Parameters
     ----------
     run_dir
         The run directory.
+    kinds
+        The run kinds accepted (default: those that hold a ticket; ``RUN_KINDS`` adds dense).
 
     Returns
     -------
     RunTicket
         The run, its final model (original layer modes, eval mode) and its masks.
+
+    Raises
+    ------
+    FileNotFoundError
+        The run is not finished.
+    ValueError
+        A damaged file (:class:`~empirical.storage.run_files.RunFileError`, naming it), a kind
+        outside ``kinds``, or a checkpoint and ticket that do not fit the run's architecture.
     """
     store = RunStore(run_dir)
-    head = _read(store.path / HPARAMS, "hyperparameters", lambda p: json.loads(p.read_text()))
-    kind = head.get("kind") if isinstance(head, dict) else None
-    if kind not in TICKET_KINDS:
+    if not store.finished:
+        raise FileNotFoundError(f"run {store.path}: no {RESULT} (is the run finished?)")
+    result = store.read_result()
+    kind = store.read_hparams()["kind"]
+    if kind not in kinds:
         raise ValueError(f"run {store.path} is of kind {kind!r}, which holds no ticket; export "
-                         f"one of {', '.join(TICKET_KINDS)}")
-    try:
-        hparams = hparams_of(kind, head["hparams"])
-    except (KeyError, TypeError, ValueError) as err:
-        raise ValueError(f"run {store.path}: hyperparameters hparams.json are damaged "
-                         f"({err})") from None
-    result = _read(store.path / RESULT, "result", lambda p: json.loads(p.read_text()))
-    checkpoint = _read(store.path / CHECKPOINT, "checkpoint", _load_torch)
-    ticket = _read(store.path / TICKET, "ticket", _load_torch)
+                         f"one of {', '.join(kinds)}")
+    hparams = store.hparams()
+    checkpoint = store.load_checkpoint()
+    if checkpoint is None:
+        raise FileNotFoundError(f"run {store.path}: its checkpoint is missing")
+    ticket = store.load_ticket() if kind in TICKET_KINDS else None
     model = build_architecture(kind, hparams)
     try:
         model.load_state_dict(checkpoint["model"])
@@ -202,7 +192,7 @@ def read_run(run_dir: str | os.PathLike) -> RunTicket:
         raise ValueError(f"run {store.path}: checkpoint.pt / ticket.pt do not fit the run's "
                          f"architecture ({str(err).splitlines()[0]})") from None
     model.eval()
-    rewind = int(ticket.get("rewind_step", 0)) if kind == "lth" else None
+    rewind = int(ticket.get("rewind_step", 0)) if kind == "lth" and ticket else None
     return RunTicket(kind, store.path.name, store.path, hparams, result, model, masks, rewind)
 
 

@@ -3,7 +3,7 @@
 Layout. A binary activation map of a batch of ``B`` samples is a ``uint64`` array ``(R, nw)``,
 ``nw = ceil(B / 64)``: row ``r`` is one feature (a feature map ``(H, C, W)`` has rows
 ``r = (h C + c) W + w``; a convolution's input is padded and its columns split into stride
-phases first, :class:`empirical.export.engine._LayerPlan`, so that the windows of consecutive
+phases first, :class:`empirical.export.layer_plan.LayerPlan`, so that the windows of consecutive
 output columns start at consecutive rows) and bit ``t`` of word ``q`` is sample ``64 q + t``, set
 when its value is ``+1``. Bits of samples ``>= B`` are don't-cares.
 
@@ -27,7 +27,7 @@ The real first layer (:func:`real_threshold_bits`) sums ``+-x`` of the kept inpu
 float32 (samples contiguous, vectorised) and writes the decision bits in the same layout.
 
 Inputs arrive padded: a binary map's zero padding is stored as ``+1`` (all ones) and its share is
-subtracted in the thresholds (:mod:`empirical.export.engine`); a real map is padded with zeros.
+subtracted in the thresholds (:mod:`empirical.export.thresholds`); a real map is padded with zeros.
 The input copy of :func:`_count` reads and writes through row views (``x[first:first + run]``),
 which LLVM vectorises; indexing the arrays inside the loop (a negative-index check per element)
 ran it 5-7x slower (0.66-0.85 against 0.12 ns a word, measured at one thread).

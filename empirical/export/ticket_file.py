@@ -9,18 +9,22 @@ be read, it also records the SHA-256 of the run's own model's test predictions, 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from empirical.config.hparams import hparams_hash, to_dict
+from empirical.export.architecture import describe
 from empirical.export.container import read_container, write_container
 from empirical.export.frozen import freeze_
 from empirical.export.layouts import (
@@ -30,6 +34,7 @@ from empirical.export.layouts import (
     layouts_for,
     weights_digest,
 )
+from empirical.export.preprocessing import describe_preprocessing, split_digests
 from empirical.export.runs import build_architecture, hparams_of, read_run, rewind_values
 
 REQUIRED_METADATA = ("layout", "kind", "run_hash", "hparams", "layers")
@@ -61,23 +66,26 @@ class LoadedTicket:
     tensors: dict[str, torch.Tensor]
 
 
-def eval_batches(hparams: Any, dataset: str | None = None, data_dir: str | None = None) -> Any:
-    """The test split of the run's dataset (or ``dataset``), batched as the run evaluated it."""
-    from empirical.data import Batches, get_dataset
+def eval_batches(hparams: Any, dataset: str | None = None, data_dir: str | None = None
+                 ) -> DataLoader:
+    """The test split of the run's dataset (or ``dataset``) in its own order (the order
+    ``docs/export.md`` gives a reader), in batches of the run's batch size."""
+    from empirical.data import get_dataset
 
     d = hparams.dataset
     name = dataset or d.name
     split = get_dataset(name, data_dir, "test", seed=d.split_seed, val_size=d.val_size,
                         augment=d.augment)
-    return Batches(split, d.batch_size, None, drop_last=False)
+    return DataLoader(split, batch_size=d.batch_size, shuffle=False)
 
 
 @torch.no_grad()
-def predict(model: nn.Module, batches: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+            ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(predicted labels, true labels)`` of ``model`` over every batch, in order."""
     model.eval()
     preds, labels = [], []
-    for x, y in batches.epoch(0):
+    for x, y in batches:
         preds.append(model(x).argmax(1))
         labels.append(y)
     return torch.cat(preds), torch.cat(labels)
@@ -88,12 +96,28 @@ def predictions_digest(preds: torch.Tensor) -> str:
     return hashlib.sha256(preds.to(torch.int64).numpy().astype("<i8").tobytes()).hexdigest()
 
 
-def _reference_predictions(model: nn.Module, hparams: Any, data_dir: str | None) -> str | None:
-    try:
-        batches = eval_batches(hparams, data_dir=data_dir)
-    except (FileNotFoundError, NotADirectoryError, ValueError):
-        return None  # the data is not here: the file records the accuracy only
-    return predictions_digest(predict(model, batches)[0])
+@torch.no_grad()
+def exact_ties(frozen: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+              preds: torch.Tensor) -> list[list[int]]:
+    """``[index, label]`` of every test example whose top logits tie exactly and where the run
+    chose (``preds``) another of the tied classes than the lowest.
+
+    The logits are the frozen ticket's in float64, where sums of ``+-alpha`` over ``+-1`` inputs
+    are exact (``docs/export.md``, "Ties"): the ties a reader computing exactly meets, who takes
+    the lowest tied class elsewhere.
+    """
+    exact = copy.deepcopy(frozen).double().eval()
+    ties, start = [], 0
+    for x, _ in batches:
+        z = exact(x.double())
+        top = z.max(1, keepdim=True).values
+        lowest = z.argmax(1)
+        for row in torch.nonzero((z == top).sum(1) > 1).flatten().tolist():
+            label = int(preds[start + row])
+            if label != int(lowest[row]) and z[row, label] == top[row, 0]:
+                ties.append([start + row, label])
+        start += len(x)
+    return ties
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, layout: str | None = None,
@@ -136,10 +160,16 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, layout: str |
             raise ValueError(f"run {ticket.run_dir}: this torch ({torch.__version__}) does not "
                              "regenerate the run's weights from its seed; use --layout "
                              "self-contained")
-    reference = _reference_predictions(ticket.model, ticket.hparams, data_dir)
+    try:
+        batches = eval_batches(ticket.hparams, data_dir=data_dir)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        batches = None  # the data is not here: the file records the accuracy only
+    preds = None if batches is None else predict(ticket.model, batches)[0]
     rewind = rewind_values(ticket) if ticket.kind == "lth" else None
     frozen = freeze_(ticket.model, ticket.masks)
     tensors, layers = encode_layers(frozen, ticket.kind, layout, values_dtype, rewind)
+    d = ticket.hparams.dataset
+    preprocessing = describe_preprocessing(d.name, d.split_seed, d.val_size)
     meta = {
         "layout": layout, "kind": ticket.kind, "run_hash": ticket.run_hash,
         "model": ticket.hparams.model.name, "dataset": ticket.hparams.dataset.name,
@@ -147,11 +177,16 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, layout: str |
         "layers": json.dumps(layers), "values_dtype": values_dtype,
         "seed": str(ticket.hparams.training.seed), "torch_version": torch.__version__,
         "test_acc": repr(float(ticket.result["test_acc"])),
+        "architecture": json.dumps(describe(frozen, tuple(preprocessing["input_shape"]))),
     }
     if digest is not None:
         meta["weights_sha256"] = digest
-    if reference is not None:
-        meta["test_predictions_sha256"] = reference
+    if preds is not None:
+        meta["test_predictions_sha256"] = predictions_digest(preds)
+        preprocessing.update(split_digests(batches))
+        if ticket.hparams.model.binary_act:
+            meta["test_ties"] = json.dumps(exact_ties(frozen, batches, preds))
+    meta["preprocessing"] = json.dumps(preprocessing)
     if ticket.rewind_step is not None:
         meta["rewind_step"] = str(ticket.rewind_step)
     size = write_container(out, tensors, meta)
@@ -160,7 +195,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, layout: str |
     return {"file": str(out), "layout": layout, "kind": ticket.kind, "run_hash": ticket.run_hash,
             "bytes": size, "weights": weights, "kept": sum(e["kept"] for e in layers),
             "bits_per_weight": 8 * size / weights,
-            "checkpoint_bytes": checkpoint.stat().st_size, "predictions": reference is not None}
+            "checkpoint_bytes": checkpoint.stat().st_size, "predictions": preds is not None}
 
 
 def load_ticket(path: str | os.PathLike) -> LoadedTicket:
@@ -226,8 +261,9 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
     -------
     dict
         ``file``, ``layout``, ``kind``, ``dataset``, ``engine``, ``test_acc``, ``run_test_acc``,
-        ``same_accuracy`` and ``identical_predictions`` (None when the file recorded no
-        predictions or another dataset is used).
+        ``same_accuracy``, ``identical_predictions`` and ``same_test_inputs`` (whether the test
+        inputs read now hash to the file's ``test_inputs_sha256``); the last two are None when the
+        file recorded no digest or another dataset is used.
     """
     from empirical.data import dataset_info, pixel_normalisation
 
@@ -256,8 +292,11 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
     same_data = name == own
     reference = loaded.metadata.get("test_predictions_sha256")
     identical = (predictions_digest(preds) == reference) if same_data and reference else None
+    inputs = json.loads(loaded.metadata.get("preprocessing", "{}")).get("test_inputs_sha256")
+    same_inputs = (split_digests(batches)["test_inputs_sha256"] == inputs
+                   if same_data and inputs else None)
     return {"file": str(Path(path)), "layout": loaded.layout, "kind": loaded.kind,
             "dataset": name, "engine": engine, "test_acc": acc,
             "run_test_acc": recorded if same_data else None,
             "same_accuracy": acc == recorded if same_data else None,
-            "identical_predictions": identical}
+            "identical_predictions": identical, "same_test_inputs": same_inputs}

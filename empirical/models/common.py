@@ -2,8 +2,8 @@
 
 Every architecture of :mod:`empirical.models` takes one :class:`BuildOptions`, which carries the
 layer configuration (dense, edge-popup, biprop or LTH-masked layers, see :mod:`empirical.layers`),
-the width multiplier, the BatchNorm kind, the activation and the bias rule, so that a single
-definition of each architecture serves every training mode.
+the width multiplier, the BatchNorm kind, the activation, the bias rule and free hidden widths,
+so that a single definition of each architecture serves every training mode.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from empirical.choices import check_choice
 from empirical.layers import SCORE_MODES, LayerConfig
-
-NORM_KINDS = ("none", "nonaffine", "affine")
 
 # Per model family: BatchNorm kind when weights are trained (dense / masked), when only scores are
 # trained (edge-popup / biprop), and the kind forced by binary activations (None: no override).
@@ -54,10 +53,7 @@ def default_norm(family: str, mode: str, binary_act: bool) -> str:
     str
         ``"none"``, ``"nonaffine"`` or ``"affine"``.
     """
-    if family not in _NORM_DEFAULTS:
-        raise ValueError(
-            f"unknown model family {family!r}; choose one of {', '.join(NORM_FAMILIES)}"
-        )
+    check_choice(family, NORM_FAMILIES, "model family")
     trained, scored, binary = _NORM_DEFAULTS[family]
     if binary_act and binary is not None:
         return binary
@@ -93,11 +89,13 @@ class BuildOptions:
     width_mult
         Multiplier of every hidden width (never of input channels or classes).
     norm
-        BatchNorm kind, one of :data:`NORM_KINDS`.
+        BatchNorm kind, one of :data:`empirical.layers.NORMS`.
     binary_act
         Binary sign activations (MPT-1/1) instead of ReLU.
     bias
         Give every conv/linear layer a bias.
+    widths
+        Hidden widths of a model that takes free widths (``fc``), or None for its default.
     """
 
     cfg: LayerConfig
@@ -105,6 +103,7 @@ class BuildOptions:
     norm: str
     binary_act: bool
     bias: bool
+    widths: tuple[int, ...] | None = None
 
     def width(self, width: int) -> int:
         """Hidden ``width`` scaled by :attr:`width_mult` (see :func:`scale_width`)."""

@@ -40,6 +40,7 @@ from torch import nn
 
 from empirical.layers import make_activation, make_conv, make_linear, make_norm
 from empirical.models.common import BuildOptions, avg_pool, conv_dim, max_pool
+from empirical.models.registry import register_model
 
 
 @dataclass(frozen=True)
@@ -207,3 +208,7 @@ def build_convnet(name: str, num_classes: int, input_shape: tuple[int, ...],
         The network.
     """
     return ConvNet(CONV_SPECS[name], input_shape, num_classes, opts, name)
+
+
+for _name, _spec in CONV_SPECS.items():
+    register_model(_name, _spec.norm_family)(build_convnet)

@@ -16,6 +16,7 @@ from torch import nn
 
 from empirical.layers import make_activation, make_linear, make_norm
 from empirical.models.common import BuildOptions
+from empirical.models.registry import register_model
 
 DEFAULT_FC_WIDTHS = (300, 100)
 LENET_WIDTHS = (300, 100)
@@ -60,27 +61,43 @@ class FullyConnected(nn.Module):
         return self.layers(x)
 
 
-def build_fc(name: str, num_classes: int, input_shape: tuple[int, ...], opts: BuildOptions,
-             widths: Sequence[int] | None) -> FullyConnected:
-    """``fc`` (hidden widths ``widths``, default :data:`DEFAULT_FC_WIDTHS`) or ``lenet-300-100``.
+@register_model("fc", free_widths=True)
+def build_fc(name: str, num_classes: int, input_shape: tuple[int, ...],
+             opts: BuildOptions) -> FullyConnected:
+    """``fc``: the bias-free MLP with hidden widths ``opts.widths`` (default
+    :data:`DEFAULT_FC_WIDTHS`; may be empty for a linear classifier).
 
     Parameters
     ----------
     name
-        ``"fc"`` or ``"lenet-300-100"``.
+        ``"fc"``.
     num_classes, input_shape, opts
         See :func:`empirical.models.build_model`.
-    widths
-        Hidden widths of ``fc`` (each >= 1); must be None for ``lenet-300-100``.
 
     Returns
     -------
     FullyConnected
-        The network; LeNet-300-100 has biases (266,610 parameters on 28x28 MNIST).
+        The network.
     """
-    if name == "lenet-300-100":
-        return FullyConnected(input_shape, num_classes, LENET_WIDTHS, opts, own_bias=True)
-    hidden = DEFAULT_FC_WIDTHS if widths is None else tuple(int(w) for w in widths)
-    if any(w < 1 for w in hidden):
-        raise ValueError(f"hidden widths must be >= 1, got {list(hidden)}")
+    hidden = DEFAULT_FC_WIDTHS if opts.widths is None else opts.widths
     return FullyConnected(input_shape, num_classes, hidden, opts)
+
+
+@register_model("lenet-300-100")
+def build_lenet(name: str, num_classes: int, input_shape: tuple[int, ...],
+                opts: BuildOptions) -> FullyConnected:
+    """``lenet-300-100``: hidden widths :data:`LENET_WIDTHS` with the architecture's biases.
+
+    Parameters
+    ----------
+    name
+        ``"lenet-300-100"``.
+    num_classes, input_shape, opts
+        See :func:`empirical.models.build_model`.
+
+    Returns
+    -------
+    FullyConnected
+        The network (266,610 parameters on 28x28 MNIST with trained weights).
+    """
+    return FullyConnected(input_shape, num_classes, LENET_WIDTHS, opts, own_bias=True)

@@ -26,6 +26,7 @@ from torch import nn
 
 from empirical.layers import make_activation, make_conv, make_linear, make_norm
 from empirical.models.common import BuildOptions, conv_dim, global_avg_pool, max_pool
+from empirical.models.registry import register_model
 
 BOTTLENECK_EXPANSION = 4
 CIFAR_STEM_MAX_SIZE = 32
@@ -194,3 +195,7 @@ def build_resnet(name: str, num_classes: int, input_shape: tuple[int, ...],
         The network.
     """
     return ResNet(RESNET_SPECS[name], input_shape, num_classes, opts, name)
+
+
+for _name in RESNET_SPECS:
+    register_model(_name, "batchnorm")(build_resnet)

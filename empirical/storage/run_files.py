@@ -11,17 +11,23 @@ What is checked
 - ``metrics.jsonl``: one JSON object per line, each with an integer ``step``, steps strictly
   increasing (two writers interleaving their records fail here); the text after the last newline
   is a record torn by a kill and is ignored;
-- ``checkpoint.pt``, ``ticket.pt`` and rewind states load with ``torch.load`` and hold the expected
-  entries; the checkpoint's evaluation records end at or before its step;
-- ``result.json`` is sealed when written: ``files`` holds the SHA-256 of every file it summarises
-  (metrics, checkpoint, ticket) and ``checksum`` the SHA-256 of the canonical JSON of everything
-  else, so a hand edit, a damaged file behind the result, or a result whose steps disagree with the
-  metrics' final record is detected.
+- torch files (``checkpoint.pt``, ``ticket.pt``, ``predictions.pt``, rewind states) are sealed: the
+  first line is ``tickets-sealed-sha256 <hex>`` and the rest is a ``torch.save`` file whose
+  SHA-256 is ``<hex>`` (:func:`seal_line`); the digest is checked before ``torch.load`` sees a
+  byte, so a flipped bit that torch would still load, or a hand-edited value, is refused; the
+  loaded object must hold the expected entries and the checkpoint's evaluation records end at or
+  before its step;
+- JSON files (``hparams.json``, ``result.json``) are sealed by ``checksum``, the SHA-256 of the
+  canonical JSON (sorted keys, no spaces) of everything else (:func:`seal_json`);
+  ``result.json``'s ``files`` also holds the SHA-256 of every file it summarises, so a hand edit, a
+  damaged file behind the result, or a result whose steps disagree with the metrics' final record
+  is detected.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -31,14 +37,19 @@ from typing import Any
 
 import torch
 
+from empirical.storage.atomic import atomic_write
+
 Record = dict[str, Any]
 CHECKSUM, FILES = "checksum", "files"
 RESULT_KEYS = ("hash", "steps", "test_acc", FILES, CHECKSUM)
-HPARAMS_KEYS = ("kind", "hash", "hparams")
+HPARAMS_KEYS = ("kind", "hash", "hparams", CHECKSUM)
 CHECKPOINT_TYPES: dict[str, type | tuple[type, ...]] = {
     "model": dict, "optimizer": dict, "step": int, "rng": dict, "train_sums": torch.Tensor,
-    "seconds": (int, float), "records": list,
+    "seconds": (int, float), "records": list, "predictions": dict,
+    "labels": (torch.Tensor, type(None)),
 }
+SEAL = b"tickets-sealed-sha256 "
+SEAL_LINE = len(SEAL) + 64 + 1
 
 
 class RunFileError(ValueError):
@@ -147,25 +158,69 @@ def parse_metrics(text: str, path: str | os.PathLike) -> list[Record]:
     return check_records(records, path, "line")
 
 
+def seal_line(payload: bytes | memoryview) -> bytes:
+    """The line ``tickets-sealed-sha256 <SHA-256 of payload as hex>`` that precedes it."""
+    return SEAL + hashlib.sha256(payload).hexdigest().encode() + b"\n"
+
+
+def unseal_bytes(data: bytes, path: str | os.PathLike) -> memoryview:
+    """The payload behind the :func:`seal_line` of ``data``, after checking its digest.
+
+    Raises
+    ------
+    RunFileError
+        No seal line (truncated, or written by an older version), or a payload whose SHA-256
+        differs from the recorded one (damaged or edited).
+    """
+    head = data[:SEAL_LINE]
+    if len(head) < SEAL_LINE or not head.startswith(SEAL) or head[-1:] != b"\n":
+        raise RunFileError(path, "no digest line (truncated, or written by an older version)")
+    payload = memoryview(data)[SEAL_LINE:]
+    if seal_line(payload) != head:
+        raise RunFileError(path, "digest mismatch: damaged or edited after it was written")
+    return payload
+
+
+def save_torch(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save(obj)`` behind its :func:`seal_line`, written atomically."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    payload = buffer.getbuffer()
+    head = seal_line(payload)
+
+    def write(handle: Any) -> None:
+        handle.write(head)
+        handle.write(payload)
+
+    atomic_write(path, write, True)
+    payload.release()
+
+
 def load_torch(path: str | os.PathLike, weights_only: bool = False) -> Any:
-    """``torch.load`` on the CPU; a truncated or foreign file raises :class:`RunFileError`.
+    """A file of :func:`save_torch`: its digest checked, then ``torch.load`` on the CPU.
 
     Raises
     ------
     FileNotFoundError
         The file does not exist.
     RunFileError
-        Anything else ``torch.load`` raises: a damaged file fails with any of ``EOFError``,
-        ``RuntimeError``, ``pickle.UnpicklingError``, ``ValueError``, ``KeyError`` or ``OSError``.
+        Unreadable, no digest line, a digest mismatch, or anything else ``torch.load`` raises: a
+        damaged file fails with any of ``EOFError``, ``RuntimeError``,
+        ``pickle.UnpicklingError``, ``ValueError``, ``KeyError`` or ``OSError``.
     """
     try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
+        data = Path(path).read_bytes()
     except FileNotFoundError:
         raise
+    except OSError as err:
+        raise RunFileError(path, f"unreadable ({err.strerror or err})") from None
+    payload = unseal_bytes(data, path)
+    try:
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=weights_only)
     except Exception as err:  # see Raises: torch.load has no single error type for bad data
         detail = str(err).strip().splitlines()[0] if str(err).strip() else ""
         detail = f"{type(err).__name__}: {detail[:120]}" if detail else type(err).__name__
-        raise RunFileError(path, f"truncated or not a torch file ({detail})") from None
+        raise RunFileError(path, f"not a torch file ({detail})") from None
 
 
 def check_checkpoint(state: Any, path: str | os.PathLike) -> dict[str, Any]:
@@ -203,20 +258,52 @@ def check_ticket(ticket: Any, path: str | os.PathLike) -> dict[str, Any]:
     return ticket
 
 
+def check_predictions(data: Any, path: str | os.PathLike) -> dict[str, Any]:
+    """Stored test predictions: ``labels`` and, per evaluated step, predicted class indices.
+
+    ``{"labels": tensor, "steps": {step: tensor}}``, every tensor one-dimensional, integer and as
+    long as ``labels``.
+    """
+    if not isinstance(data, dict) or not {"labels", "steps"} <= set(data):
+        raise RunFileError(path, "no 'labels' and 'steps' entries")
+    labels, steps = data["labels"], data["steps"]
+    tensors = [labels, *steps.values()] if isinstance(steps, dict) else None
+    if tensors is None or not all(
+            isinstance(t, torch.Tensor) and t.ndim == 1 and not t.is_floating_point()
+            and len(t) == len(labels) for t in tensors):
+        raise RunFileError(path, "predictions are not integer vectors as long as the labels")
+    if not all(isinstance(k, int) and k >= 0 for k in steps):
+        raise RunFileError(path, "'steps' keys are not steps")
+    return data
+
+
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
-def result_checksum(body: Mapping[str, Any]) -> str:
+def json_checksum(body: Mapping[str, Any]) -> str:
     """SHA-256 of the canonical JSON (sorted keys, no spaces) of ``body``."""
     return hashlib.sha256(_canonical(dict(body))).hexdigest()
 
 
+def seal_json(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` (in the form JSON reads back: tuples as lists) plus its ``checksum``."""
+    body = json.loads(_canonical(dict(body)))
+    return {**body, CHECKSUM: json_checksum(body)}
+
+
+def unseal_json(data: Any, path: str | os.PathLike, keys: Sequence[str]) -> dict[str, Any]:
+    """A sealed JSON object holding ``keys``, without its ``checksum``, after checking it."""
+    data = require_object(data, path, keys)
+    body = {k: v for k, v in data.items() if k != CHECKSUM}
+    if data[CHECKSUM] != json_checksum(body):
+        raise RunFileError(path, "checksum mismatch: edited or damaged after it was written")
+    return body
+
+
 def seal_result(result: Mapping[str, Any], files: Mapping[str, str]) -> dict[str, Any]:
     """``result`` plus ``files`` (name -> SHA-256 of what it summarises) and its ``checksum``."""
-    body = {**result, FILES: dict(files)}
-    body = json.loads(_canonical(body))  # the form read back: tuples as lists
-    return {**body, CHECKSUM: result_checksum(body)}
+    return seal_json({**result, FILES: dict(files)})
 
 
 def unseal_result(data: Any, path: str | os.PathLike, run_hash: str
@@ -237,19 +324,16 @@ def unseal_result(data: Any, path: str | os.PathLike, run_hash: str
     (dict, dict)
         The result without ``files`` and ``checksum``; the ``files`` digests.
     """
-    data = require_object(data, path, RESULT_KEYS)
-    body = {k: v for k, v in data.items() if k != CHECKSUM}
-    if data[CHECKSUM] != result_checksum(body):
-        raise RunFileError(path, "checksum mismatch: edited or damaged after the run finished")
-    if data["hash"] != run_hash:
-        raise RunFileError(path, f"belongs to run {data['hash']}, found in {run_hash}")
-    files = data[FILES]
+    body = unseal_json(data, path, RESULT_KEYS)
+    if body["hash"] != run_hash:
+        raise RunFileError(path, f"belongs to run {body['hash']}, found in {run_hash}")
+    files = body[FILES]
     if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
         raise RunFileError(path, "'files' is not a mapping of names to digests")
-    steps = data["steps"]
+    steps = body["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise RunFileError(path, f"'steps' is {steps!r}")
-    acc = data["test_acc"]
+    acc = body["test_acc"]
     if acc is not None and not (isinstance(acc, float | int) and math.isfinite(acc)):
         raise RunFileError(path, f"'test_acc' is {acc!r}")
     return {k: v for k, v in body.items() if k != FILES}, files

@@ -1,29 +1,40 @@
-"""The run store: one directory per run, written atomically, validated when read, locked.
+"""The run store: one directory per run, sealed files written atomically, checked when read, locked.
 
 Layout of ``runs_dir/<kind>/<hash>/``:
 
-- ``hparams.json``  every field of the run's hyperparameters (plus ``kind`` and ``hash``);
+- ``hparams.json``  every field of the run's hyperparameters (plus ``kind``, ``hash``, the
+  ``runtime`` settings that are not hashed, and its ``checksum``); its fields must hash to the
+  directory's name;
 - ``metrics.jsonl`` one JSON object per evaluation (epoch, step, losses, accuracies, lr, seconds);
-- ``checkpoint.pt`` the latest training state (model, optimizer, step, RNG states and every
-  evaluation record so far), replaced atomically after every epoch;
+  the live log of a running run, rewritten from the checkpoint's records when the run resumes and
+  sealed by ``result.json`` when it finishes;
+- ``checkpoint.pt`` the latest training state (model, optimizer, step, RNG states, every
+  evaluation record and the test predictions so far), replaced atomically after every epoch; the
+  one it replaces is kept as ``checkpoint.prev.pt`` until the run finishes;
 - ``ticket.pt``     the found ticket (scores, masks, alpha per layer, seed; LTH: the masks);
-- ``result.json``   the final summary, written LAST and sealed
-  (:mod:`empirical.storage.run_files`): the
-  digests of the metrics, checkpoint and ticket it summarises and a checksum of itself.
+- ``predictions.pt`` the test labels and the predicted class of every test example at every
+  evaluation (``uint8``, ``int16`` beyond 256 classes): paired tests (McNemar) of two runs need no
+  retraining (:meth:`RunStore.predictions`);
+- ``result.json``   the final summary, written LAST: the digests of every other file and a
+  checksum of itself.
 
-Next to the directory, ``runs_dir/<kind>/.<hash>.lock`` is the run's lock (:meth:`RunStore.lock`):
-a second process asking for the same run waits for the first and then reuses its result, while
-runs with other hashes proceed in parallel.
+Every torch file is sealed by its SHA-256 and every JSON file by a checksum
+(:mod:`empirical.storage.run_files`), checked whenever the file is read: a damaged or hand-edited
+file is never trusted. Next to the directory, ``runs_dir/<kind>/.<hash>.lock`` is the run's lock
+(:meth:`RunStore.lock`): a second process asking for the same run waits for the first and then
+reuses its result, while runs with other hashes proceed in parallel.
 
-Damage (:mod:`empirical.storage.run_files`): every file is validated when read. A finished run whose
-``result.json`` fails its checks, or whose summarised files changed, is recomputed from its
-checkpoint (the checkpoint holds the evaluation records, so a damaged ``metrics.jsonl`` is
-rewritten from it); a damaged checkpoint is moved aside to ``checkpoint.pt.damaged`` and the run
+Repair: a finished run whose ``result.json`` fails its checks, or whose files changed, is
+recomputed from its last checkpoint that verifies (the checkpoint holds the evaluation records, so
+``metrics.jsonl`` is rewritten from it); a checkpoint that fails its digest, or whose weights do
+not reproduce its last evaluation record (:func:`empirical.algorithms.train.fit` re-evaluates
+it), is moved aside to ``<name>.damaged`` and the run resumes from the previous checkpoint, or
 retrains from its start. Each repair prints one warning naming the file and what was wrong. Files a
 run cannot recompute (a parent's ``hparams.json``) raise :class:`RunFileError`: one line, exit 2.
 
 Every file is written through :mod:`empirical.storage.atomic`: a killed process leaves either the
-old or the new file, never half of one.
+old or the new file, never half of one; the temporary files a SIGKILL leaves behind are removed
+when the run is trained again (:meth:`RunStore.remove_stale_temporaries`).
 """
 
 from __future__ import annotations
@@ -31,41 +42,89 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from filelock import FileLock
 
-from empirical.config.hparams import hparams_hash, run_directory, to_dict
+from empirical.config.hparams import RunHparams, from_dict, hparams_hash, run_directory, to_dict
+from empirical.config.lth_hparams import LTHHparams
 from empirical.instruction_set import environment_record
-from empirical.storage.atomic import atomic_write, file_digest, save_torch, write_json
+from empirical.storage.atomic import (
+    atomic_write,
+    file_digest,
+    remove_stale_temporaries,
+    write_json,
+)
 from empirical.storage.run_files import (
     HPARAMS_KEYS,
     RunFileError,
     check_checkpoint,
+    check_predictions,
     check_ticket,
     load_torch,
     parse_metrics,
     read_json,
-    require_object,
+    save_torch,
+    seal_json,
     seal_result,
+    unseal_json,
     unseal_result,
 )
 
-__all__ = ["CHECKPOINT", "HPARAMS", "METRICS", "RESULT", "TICKET", "RunFileError", "RunStore",
-           "atomic_write", "read_json", "save_torch", "write_json"]
+__all__ = ["CHECKPOINT", "HPARAMS", "METRICS", "PREDICTIONS", "RESULT", "TICKET", "Predictions",
+           "RunFileError", "RunStore", "atomic_write", "load_torch", "read_json", "save_torch",
+           "write_json"]
 
 HPARAMS = "hparams.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
+PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"
 TICKET = "ticket.pt"
+PREDICTIONS = "predictions.pt"
 RESULT = "result.json"
-SUMMARISED = (METRICS, CHECKPOINT, TICKET)
+SUMMARISED = (HPARAMS, METRICS, CHECKPOINT, TICKET, PREDICTIONS)
 """The files whose digests a finished run's ``result.json`` carries (those that exist)."""
 DAMAGED_SUFFIX = ".damaged"
 
 log = logging.getLogger(__name__)
+
+
+def hparams_class(kind: str) -> type:
+    """The hyperparameter class of a run kind: ``LTHHparams`` for ``lth``, else ``RunHparams``."""
+    return LTHHparams if kind == "lth" else RunHparams
+
+
+def compact_classes(classes: torch.Tensor) -> torch.Tensor:
+    """Class indices as ``uint8`` (below 256) or ``int16``, on the CPU."""
+    classes = classes.detach().cpu()
+    small = classes.numel() == 0 or int(classes.max()) < 256
+    return classes.to(torch.uint8 if small else torch.int16)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """The test predictions of a finished run (``predictions.pt``).
+
+    Attributes
+    ----------
+    labels
+        The true class of every test example, in the test split's order.
+    steps
+        ``step -> predicted classes`` for every evaluation record with a test set.
+    """
+
+    labels: torch.Tensor
+    steps: dict[int, torch.Tensor]
+
+    def correct(self, step: int | None = None) -> torch.Tensor:
+        """Boolean vector: which test examples the model of ``step`` (default: the last)
+        classifies correctly (the input of a McNemar test between two runs)."""
+        step = max(self.steps) if step is None else step
+        return self.steps[step] == self.labels
 
 
 def warn_damaged(err: RunFileError, action: str) -> None:
@@ -84,7 +143,6 @@ class RunStore:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._resume: dict[str, Any] | None = None
 
     @classmethod
     def for_run(cls, runs_dir: str | os.PathLike | None, kind: str, hparams: Any) -> RunStore:
@@ -105,28 +163,54 @@ class RunStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         return FileLock(self.path.parent / f".{self.name}.lock", is_singleton=True)
 
+    def remove_stale_temporaries(self) -> None:
+        """Delete the ``.*.tmp`` files a killed writer left (call it holding :meth:`lock`)."""
+        for path in remove_stale_temporaries(self.path):
+            log.warning("warning: removed %s, left by an interrupted write", path)
+
     # --- hyperparameters -------------------------------------------------------------------
     def write_hparams(self, kind: str, hparams: Any,
                       runtime: dict[str, Any] | None = None) -> None:
-        """Write ``hparams.json`` (all fields, the kind and the hash; ``runtime``: settings the
-        run used that are not hashed, such as its thread count; ``environment``: the
+        """Write ``hparams.json`` sealed (all fields, the kind and the hash; ``runtime``:
+        settings the run used that are not hashed, such as its thread count; ``environment``: the
         instruction sets, CPU and versions, :func:`empirical.instruction_set.environment_record`,
         not hashed either)."""
         content = {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams),
                    "environment": environment_record()}
         if runtime is not None:
             content["runtime"] = dict(runtime)
-        write_json(self.path / HPARAMS, content)
+        write_json(self.path / HPARAMS, seal_json(content))
 
     def read_hparams(self) -> dict[str, Any]:
-        """The contents of ``hparams.json``, checked: kind, hash (= the directory) and fields."""
+        """The contents of ``hparams.json`` (without its checksum), checked: the checksum, and
+        the fields, which must hash to the directory's name.
+
+        Raises
+        ------
+        RunFileError
+            Damaged, edited, or the hyperparameters of another run.
+        """
         path = self.path / HPARAMS
-        data = require_object(read_json(path), path, HPARAMS_KEYS)
+        if not path.exists():
+            raise RunFileError(path, "missing")
+        data = unseal_json(read_json(path), path, HPARAMS_KEYS)
         if data["hash"] != self.name:
             raise RunFileError(path, f"names run {data['hash']!r}, found in {self.name}")
         if not isinstance(data["hparams"], dict):
             raise RunFileError(path, "'hparams' is not an object")
+        try:
+            hparams = from_dict(hparams_class(data["kind"]), data["hparams"])
+        except (TypeError, ValueError) as err:
+            raise RunFileError(path, f"invalid hyperparameters ({err})") from None
+        if hparams_hash(hparams) != self.name:
+            raise RunFileError(path, f"its hyperparameters hash to {hparams_hash(hparams)}, "
+                                     f"not {self.name}")
         return data
+
+    def hparams(self) -> Any:
+        """The run's hyperparameter object, read through :meth:`read_hparams`."""
+        data = self.read_hparams()
+        return from_dict(hparams_class(data["kind"]), data["hparams"])
 
     # --- metrics ---------------------------------------------------------------------------
     def append_metrics(self, record: dict[str, Any]) -> None:
@@ -177,48 +261,65 @@ class RunStore:
         atomic_write(path, lambda f: f.writelines(json.dumps(r, sort_keys=True) + "\n"
                                                   for r in records), False)
 
-    # --- checkpoint, ticket ----------------------------------------------------------------
+    # --- checkpoint, ticket, predictions -------------------------------------------------------
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        """Replace ``checkpoint.pt`` atomically (``state``: see ``run_files.CHECKPOINT_TYPES``)."""
-        save_torch(self.path / CHECKPOINT, state)
+        """Replace ``checkpoint.pt`` atomically (``state``: see ``run_files.CHECKPOINT_TYPES``);
+        the replaced one becomes ``checkpoint.prev.pt``, the fallback if the new one is damaged.
+        """
+        current = self.path / CHECKPOINT
+        if current.exists():  # a hard link: a kill at any point leaves both names readable
+            link = self.path / f".{PREVIOUS_CHECKPOINT}.link.tmp"
+            link.unlink(missing_ok=True)
+            try:
+                os.link(current, link)
+                os.replace(link, self.path / PREVIOUS_CHECKPOINT)
+            except OSError:  # a filesystem without hard links: the old one moves instead
+                os.replace(current, self.path / PREVIOUS_CHECKPOINT)
+        save_torch(current, state)
 
     def load_checkpoint(self) -> dict[str, Any] | None:
-        """The latest checkpoint, validated, or None if there is none.
+        """The latest checkpoint, verified, or None if there is none.
 
         Raises
         ------
         RunFileError
-            Truncated, not a torch file, or missing entries.
+            Digest mismatch, truncated, not a torch file, or missing entries.
         """
         path = self.path / CHECKPOINT
         if not path.exists():
             return None
         return check_checkpoint(load_torch(path), path)
 
-    def resume_checkpoint(self, repair: bool = True, keep: bool = False
-                          ) -> dict[str, Any] | None:
-        """The checkpoint to resume from, or None: none, or damaged (then moved aside).
+    def checkpoints(self, repair: bool = True) -> Iterator[tuple[Path, dict[str, Any]]]:
+        """The checkpoints a run may resume from, latest first, each verified.
 
         Parameters
         ----------
         repair
-            Move a damaged checkpoint to ``checkpoint.pt.damaged`` (the writing process only).
-        keep
-            Keep the checkpoint read for the next call, so that a caller asking before
-            :func:`empirical.algorithms.train.fit` resumes reads the file once.
+            Move a damaged checkpoint aside (:meth:`set_aside`; the writing process only).
+
+        Yields
+        ------
+        (Path, dict)
+            ``checkpoint.pt``, then ``checkpoint.prev.pt``; a damaged one is skipped.
         """
-        checkpoint, self._resume = self._resume, None
-        if checkpoint is None:
+        for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+            path = self.path / name
+            if not path.exists():
+                continue
             try:
-                checkpoint = self.load_checkpoint()
+                state = check_checkpoint(load_torch(path), path)
             except RunFileError as err:
                 if repair:
-                    warn_damaged(err, f"moved to {CHECKPOINT}{DAMAGED_SUFFIX}; training from "
-                                      "the start")
-                    os.replace(err.path, err.path.with_name(err.path.name + DAMAGED_SUFFIX))
-        if keep:
-            self._resume = checkpoint
-        return checkpoint
+                    self.set_aside(err)
+                continue
+            yield path, state
+
+    def set_aside(self, err: RunFileError) -> None:
+        """Move the damaged file ``err.path`` to ``<name>.damaged``, with one warning line."""
+        warn_damaged(err, f"moved to {err.path.name}{DAMAGED_SUFFIX}; resuming from an earlier "
+                          "checkpoint, or training from the start")
+        os.replace(err.path, err.path.with_name(err.path.name + DAMAGED_SUFFIX))
 
     def save_ticket(self, ticket: dict[str, Any]) -> None:
         """Write ``ticket.pt`` atomically."""
@@ -239,6 +340,32 @@ class RunStore:
             warn_damaged(err, "recomputing it")
             return None
 
+    def save_predictions(self, labels: torch.Tensor, steps: dict[int, torch.Tensor]) -> None:
+        """Write ``predictions.pt``: the test ``labels`` and the predicted classes per step."""
+        save_torch(self.path / PREDICTIONS, {"labels": compact_classes(labels),
+                                             "steps": {k: compact_classes(v)
+                                                       for k, v in steps.items()}})
+
+    def predictions(self) -> Predictions:
+        """The finished run's test predictions (:class:`Predictions`), after every check of
+        :meth:`read_result`.
+
+        Raises
+        ------
+        FileNotFoundError
+            The run stored none (unfinished, or distributed: see ``fit``).
+        RunFileError
+            A damaged run.
+        """
+        path = self.path / PREDICTIONS
+        self.read_result()
+        if not path.exists():
+            raise FileNotFoundError(f"run {self.path} holds no {PREDICTIONS} (a run trained by "
+                                    "several processes, or without a test split, keeps none)")
+        data = check_predictions(load_torch(path, weights_only=True), path)
+        return Predictions(data["labels"].long(),
+                           {k: v.long() for k, v in sorted(data["steps"].items())})
+
     # --- result ----------------------------------------------------------------------------
     @property
     def finished(self) -> bool:
@@ -246,6 +373,7 @@ class RunStore:
         return (self.path / RESULT).exists()
 
     def _digests(self) -> dict[str, str]:
+        (self.path / PREVIOUS_CHECKPOINT).unlink(missing_ok=True)  # needed only while running
         return {name: file_digest(self.path / name) for name in SUMMARISED
                 if (self.path / name).exists()}
 
@@ -266,8 +394,9 @@ class RunStore:
     def read_result(self) -> dict[str, Any]:
         """The finished run's result, after every check (without its seal).
 
-        Checks: valid JSON object, checksum, hash = the directory, the digests of the metrics,
-        checkpoint and ticket it summarises, and ``steps`` = the final metrics record's step.
+        Checks: valid JSON object, checksum, hash = the directory, ``hparams.json``
+        (:meth:`read_hparams`), the digests of every file it summarises, and ``steps`` = the final
+        metrics record's step.
 
         Raises
         ------
@@ -276,6 +405,7 @@ class RunStore:
         """
         path = self.path / RESULT
         result, files = unseal_result(read_json(path), path, self.name)
+        self.read_hparams()
         for name in SUMMARISED:
             present = (self.path / name).exists()
             if (name in files) != present:

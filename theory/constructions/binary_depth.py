@@ -44,8 +44,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import sympy as sp
 
-from theory.constructions.blocks import layer_tolerances, propagated_error, validate_inputs
+from theory import bounds
+from theory.constructions.blocks import finish, layer_tolerances, validate_inputs
+from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
 from theory.networks import layer_widths
 from theory.subnetwork import SourceDraw, Subnetwork
@@ -282,16 +285,14 @@ def construct(
     digits = k_bits + 1
     q_bound, f_bound = candidates_bound(widths, k_bits, delta)
     q, fan = (q_bound, f_bound) if block_size is None else (int(block_size), int(block_size))
-    source_widths = [widths[0]]
-    for d_in, d_out in itertools.pairwise(widths):
-        source_widths += block_widths(d_in, d_out, digits, q, fan)
-    entries = sum(a * b for a, b in itertools.pairwise(source_widths))
+    layers = source_widths(widths, eps, delta, block_size, k_bits)
+    entries = sum(a * b for a, b in itertools.pairwise(layers))
     if entries > MAX_SOURCE_ENTRIES:
         raise ValueError(
             f"the binary-depth source would hold {entries:.3g} weights (limit "
             f"{MAX_SOURCE_ENTRIES:.0e}); use a smaller target, a larger eps, or block_size/bits"
         )
-    draw = SourceDraw.from_rng(source_widths, "rademacher", rng)
+    draw = SourceDraw.from_rng(layers, "rademacher", rng)
     source = draw.layers()
     per_block = digits + 2
     masks: list[np.ndarray] = []
@@ -306,19 +307,9 @@ def construct(
         draw, source, masks, output_scale=2.0 ** (-k_bits * len(weights))
     )
     effective = subnetwork.weights()
-    tolerances = layer_tolerances(widths, eps)
-    per_weight, frobenius, certified, norms = [], [], [], []
-    within = found
-    for i, w in enumerate(weights):
-        pos, neg = block_weights(effective[i * per_block : (i + 1) * per_block], w.shape[1])
-        err_pos, err_neg = np.abs(pos / 2.0**k_bits - w), np.abs(neg / 2.0**k_bits - w)
-        per_weight += [err_pos.ravel(), err_neg.ravel()]
-        frobenius.append(float(np.sqrt(np.sum(err_pos**2) + np.sum(err_neg**2))))
-        certified.append(float(np.linalg.norm(np.maximum(err_pos, err_neg), ord=2)))
-        norms.append(float(np.linalg.norm(w, ord=2)))
-        within &= bool(np.all(np.maximum(err_pos, err_neg) <= tolerances[i]))
-    predicted = propagated_error(norms, frobenius)
-    certified_error = propagated_error(norms, certified)
+    maps = [tuple(m / 2.0**k_bits for m in
+                  block_weights(effective[i * per_block : (i + 1) * per_block], w.shape[1]))
+            for i, w in enumerate(weights)]
     lanes_width = max(
         max(block_widths(d_in, d_out, digits, q_bound, f_bound)[:-1])
         for d_in, d_out in itertools.pairwise(widths)
@@ -326,6 +317,7 @@ def construct(
     plan = {
         "bits": k_bits,
         "digits": digits,
+        "block_sizes": [q, fan],
         "candidates": q,
         "fanout_candidates": fan,
         "bound_candidates": q_bound,
@@ -334,20 +326,58 @@ def construct(
         "slots_found": found,
         "assumption": ASSUMPTION,
     }
-    return ConstructionResult(
-        method=METHOD,
-        subnetwork=subnetwork,
-        target_widths=tuple(widths),
-        source_widths=tuple(source_widths),
-        source_depth=len(source_widths) - 1,
-        eps=float(eps),
-        delta=float(delta),
-        bound_width=int(lanes_width),
-        theorem_width=None,
-        per_weight_errors=np.concatenate(per_weight),
-        predicted_error=predicted,
-        success=bool(within and found and certified_error <= eps),
-        certified_error=certified_error,
-        layer_errors=tuple(frobenius),
-        plan=plan,
-    )
+    return finish(METHOD, weights, subnetwork, eps, delta, layer_tolerances(widths, eps),
+                  lanes_width, None, plan, solved=found, layer_maps=maps)
+
+
+def source_widths(target_widths: Sequence[int], eps: float, delta: float,
+                  block_size: int | None = None, bits: int | None = None) -> list[int]:
+    """Widths of the +-1 source :func:`construct` draws (before drawing).
+
+    Parameters
+    ----------
+    target_widths : sequence of int
+        ``[d_0, ..., d_l]``.
+    eps, delta : float
+        Accuracy and failure probability.
+    block_size : int, optional
+        Candidates per slot, ``q`` and ``F`` (default: our bound).
+    bits : int, optional
+        Fractional bits ``K`` (default: :func:`fractional_bits`).
+
+    Returns
+    -------
+    list of int
+        ``d_0`` and every block's :func:`block_widths`.
+    """
+    k_bits = fractional_bits(target_widths, eps) if bits is None else int(bits)
+    if k_bits < 0:
+        raise ValueError(f"bits must be a non-negative integer, got {bits!r}")
+    q, fan = (candidates_bound(target_widths, k_bits, delta) if block_size is None
+              else (int(block_size), int(block_size)))
+    widths = [int(target_widths[0])]
+    for d_in, d_out in itertools.pairwise(target_widths):
+        widths += block_widths(int(d_in), int(d_out), k_bits + 1, q, fan)
+    return widths
+
+
+def width_bound() -> sp.Expr:
+    """The widest hidden layer of our bound's source for ``d x d`` layers, as sympy."""
+    d, l, delta = bounds.d, bounds.l, bounds.delta  # noqa: E741
+    bits = sp.Max(0, sp.ceiling(sp.log(1 / bounds.weight_tolerance(), 2)) - 1)
+    digits = bits + 1
+    slots = 2 * l * d * digits * (digits + 3) / 2
+    fan_slots = 2 * l * d**2 * digits
+    rate = -sp.log(sp.nsimplify(SLOT_FAILURE))
+    q = sp.ceiling(sp.log(2 * slots / delta) / rate)
+    fan = sp.ceiling(sp.log(2 * fan_slots / delta) / rate)
+    return 2 * d * sp.Max((digits + 1) * q, digits * fan)
+
+
+register(Construction(
+    name=METHOD, construct=construct, family="depth", theorem="Sreenivasan et al. 2022",
+    bound=bounds.Bound("ours-binary-depth", width_bound(),
+                       "Ours: widest hidden layer of theory.constructions.binary_depth for d x d "
+                       "layers (K fractional bits, candidate slots failing w.p. 3/4, union "
+                       "bound).", False, "ours"),
+    theorem_bound=bounds.get_bound("sreenivasan-width"), source_widths=source_widths))

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -134,6 +134,33 @@ def hoeffding_block_size(count: float, p: float, log_inv_fail: float) -> int:
     return max(1, math.ceil(s * s))
 
 
+def chernoff_block_size(count: float, p: float, log_inv_fail: float) -> int:
+    """Smallest block size ``n`` the multiplicative Chernoff bound guarantees
+    ``P[Binomial(n, p) < count] <= exp(-log_inv_fail)`` for; unlike Hoeffding's, it grows like
+    ``1/p`` (not ``1/p^2``) for small ``p``.
+
+    Chernoff: ``P[X <= (1 - t) mu] <= exp(-t^2 mu / 2)`` for ``mu = n p``; with
+    ``(1 - t) mu = count`` the condition ``(mu - count)^2 >= 2 L mu`` holds for
+    ``mu >= count + L + sqrt(L^2 + 2 L count)``.
+
+    Parameters
+    ----------
+    count : float
+        Number of successes needed.
+    p : float
+        Success probability of one unit.
+    log_inv_fail : float
+        ``L = ln(1 / failure probability)``.
+
+    Returns
+    -------
+    int
+        ``ceil((count + L + sqrt(L^2 + 2 L count)) / p)``.
+    """
+    big_l = max(log_inv_fail, 0.0)
+    return max(1, math.ceil((count + big_l + math.sqrt(big_l * big_l + 2 * big_l * count)) / p))
+
+
 def hoeffding_capacity(block: int, p: float, log_inv_fail: float) -> float:
     """Count guaranteed by a block of ``block`` units: ``n p - sqrt(n L / 2)`` (Hoeffding)."""
     return block * p - math.sqrt(block * max(log_inv_fail, 0.0) / 2.0)
@@ -166,6 +193,7 @@ def gadget_draw(
     block_sizes: Sequence[int],
     rng: np.random.Generator,
     dist: str = "uniform",
+    density: float = 1.0,
 ) -> tuple[SourceDraw, list[np.ndarray]]:
     """Draw the depth-``2l`` random source ``d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l``.
 
@@ -180,6 +208,8 @@ def gadget_draw(
     dist : str
         Entry distribution (:func:`theory.networks.random_source`): ``"uniform"`` U[-1, 1]
         (Pensia, Malach, MPT-binary) or ``"hyperbolic"`` (Orseau et al.).
+    density : float
+        Probability that a source edge exists (below 1: an Erdos-Renyi sparse source).
 
     Returns
     -------
@@ -187,11 +217,17 @@ def gadget_draw(
         The :class:`~theory.subnetwork.SourceDraw` (widths, ``dist``, seed) and its layers
         ``M_1 ... M_{2l}`` with i.i.d. entries of ``dist``.
     """
+    draw = SourceDraw.from_rng(gadget_source_widths(target_widths, block_sizes), dist, rng,
+                               density)
+    return draw, draw.layers()
+
+
+def gadget_source_widths(target_widths: Sequence[int], block_sizes: Sequence[int]) -> list[int]:
+    """``[d_0, d_0 n_1, d_1, d_1 n_2, ..., d_l]``: the gadget source of block sizes ``n_i``."""
     widths = [int(target_widths[0])]
     for d_in, d_out, n in zip(target_widths[:-1], target_widths[1:], block_sizes, strict=True):
         widths += [int(d_in) * int(n), int(d_out)]
-    draw = SourceDraw.from_rng(widths, dist, rng)
-    return draw, draw.layers()
+    return widths
 
 
 def block_of_units(d_in: int, block: int) -> np.ndarray:
@@ -287,12 +323,15 @@ def finish(
     theorem_width: float | None,
     plan: dict[str, Any],
     solved: bool = True,
+    layer_maps: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> ConstructionResult:
     """Measure a finished gadget subnetwork against the target and build the result.
 
     The per-weight errors are read off the subnetwork's own effective weights (so they hold for
     what is evaluated), ``predicted_error`` propagates the Frobenius layer errors and
-    ``certified_error`` the tighter ``||E_max||_2`` ones (module docstring).
+    ``certified_error`` the tighter ``||E_max||_2`` ones (module docstring).  Every ticket whose
+    layer ``i`` computes ``P_i relu(y) - N_i relu(-y)`` is measured so: the two-layer gadgets
+    (``(P_i, N_i)`` read by :func:`gadget_weights`) and deeper blocks that pass ``layer_maps``.
 
     Parameters
     ----------
@@ -314,16 +353,20 @@ def finish(
         The construction's choices.
     solved : bool
         Whether every sub-problem the construction posed was feasible.
+    layer_maps : sequence of (numpy.ndarray, numpy.ndarray), optional
+        ``(P_i, N_i)`` per target layer; default: read off the gadget layers ``2i-1, 2i``.
 
     Returns
     -------
     ConstructionResult
     """
-    effective = subnetwork.weights()
+    if layer_maps is None:
+        effective = subnetwork.weights()
+        layer_maps = [gadget_weights(effective[2 * i], effective[2 * i + 1])
+                      for i in range(len(target))]
     per_weight, frobenius, certified, norms = [], [], [], []
     within = solved
-    for i, w in enumerate(target):
-        pos, neg = gadget_weights(effective[2 * i], effective[2 * i + 1])
+    for i, (w, (pos, neg)) in enumerate(zip(target, layer_maps, strict=True)):
         err_pos, err_neg = np.abs(pos - w), np.abs(neg - w)
         per_weight += [err_pos.ravel(), err_neg.ravel()]
         frobenius.append(float(np.sqrt(np.sum(err_pos**2) + np.sum(err_neg**2))))
@@ -350,3 +393,86 @@ def finish(
         success=bool(within and certified_error <= eps),
         plan={**plan, "tolerances": [float(t) for t in tolerances]},
     )
+
+
+LayerSelection = Callable[..., Any]
+"""``select(first, second, w, block, **options) -> keep`` (or ``(keep, gain)`` when binary): the
+kept output edges ``(d_out, d_in, block)`` of one gadget over source layers ``first`` (``(d_in
+block, d_in)``) and ``second`` (``(d_out, d_in block)``) for the target layer ``w``."""
+
+
+def gadget_ticket(
+    method: str,
+    weights: Sequence[np.ndarray],
+    eps: float,
+    delta: float,
+    rng: np.random.Generator,
+    block_size: int | Sequence[int] | None,
+    bound: Sequence[int],
+    select: LayerSelection,
+    plan: Mapping[str, Any],
+    layer_options: Sequence[Mapping[str, Any]] | None = None,
+    dist: str = "uniform",
+    binary: bool = False,
+    density: float = 1.0,
+) -> ConstructionResult:
+    """The gadget construction template: draw the depth-``2l`` source, select every layer, finish.
+
+    Every gadget construction (Pensia, Malach, MPT binary, Orseau, ...) differs only in its
+    per-layer selection and its bound: this draws the source of :func:`gadget_draw` for the block
+    sizes (``block_size``, else ``bound``), keeps in each layer the output edges ``select`` chooses
+    and the single input edge of every unit used (:func:`gadget_masks`), and measures the result
+    with :func:`finish`; the width bound is ``max_i d_{i-1} n_i`` of ``bound``.
+
+    Parameters
+    ----------
+    method : str
+        Registry name.
+    weights : sequence of numpy.ndarray
+        The validated target (:func:`validate_inputs`).
+    eps, delta : float
+        Requested accuracy and failure probability.
+    rng : numpy.random.Generator
+        Draws the source.
+    block_size : int, sequence of int or None
+        The caller's block sizes (:func:`resolve_block_sizes`).
+    bound : sequence of int
+        Our bound's block size per layer.
+    select : callable
+        The per-layer selection (:data:`LayerSelection`).
+    plan : mapping
+        The construction's own plan entries (after ``block_sizes`` and ``bound_block_sizes``).
+    layer_options : sequence of mapping, optional
+        Keyword arguments of ``select`` for each layer.
+    dist : str
+        Entry distribution of the source (:func:`gadget_draw`).
+    binary : bool
+        ``select`` also returns the layer's gain: the ticket's second layers are binarised
+        (``sign(w) gain``), its first layers keep gain 1; ``plan["gains"]`` records them.
+    density : float
+        Edge probability of the source (:func:`gadget_draw`); the masks then keep only edges
+        that exist.
+
+    Returns
+    -------
+    ConstructionResult
+    """
+    widths = layer_widths(list(weights))
+    blocks = resolve_block_sizes(block_size, bound)
+    draw, source = gadget_draw(widths, blocks, rng, dist, density)
+    options = layer_options or [{}] * len(weights)
+    masks: list[np.ndarray] = []
+    gains: list[float] = []
+    for i, w in enumerate(weights):
+        chosen = select(source[2 * i], source[2 * i + 1], w, blocks[i], **options[i])
+        keep, gain = chosen if binary else (chosen, 1.0)
+        masks += [m & (s != 0) for m, s in zip(gadget_masks(keep), source[2 * i : 2 * i + 2],
+                                               strict=True)]
+        gains += [1.0, float(gain)]
+    subnetwork = Subnetwork.of_draw(draw, source, masks, gains=gains if binary else None)
+    record = {"block_sizes": blocks, "bound_block_sizes": [int(n) for n in bound], **plan}
+    if binary:
+        record["gains"] = gains
+    width = max(d * n for d, n in zip(widths[:-1], bound, strict=True))
+    return finish(method, weights, subnetwork, eps, delta, layer_tolerances(widths, eps), width,
+                  None, record)

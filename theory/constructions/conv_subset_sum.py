@@ -52,6 +52,7 @@ from theory.constructions.blocks import (
     validate_inputs,
 )
 from theory.constructions.pensia import CALIBRATED_C, solve_layer, summands_per_sign
+from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
 from theory.conv import (
     ConvSourceDraw,
@@ -63,6 +64,8 @@ from theory.conv import (
 from theory.subset_sum import MAX_SUMMANDS
 
 METHOD = "conv"
+"""The ``method`` of its results; it registers ``conv-1d`` and ``conv-2d`` (kernel 3 on inputs of
+length 8, kernel 2x2 on 4x4 inputs: the targets the studies draw)."""
 
 
 def _fan(kernel_shape: Sequence[int]) -> tuple[int, int, int]:
@@ -204,3 +207,10 @@ def construct(
               "operator_norms": norms, "calibrated_c": CALIBRATED_C,
               "input_shape": list(input_shape)},
     )
+
+
+for _name, _kernel, _input in (("conv-1d", (3,), (8,)), ("conv-2d", (2, 2), (4, 4))):
+    register(Construction(
+        name=_name, construct=construct, family="conv",
+        theorem="da Cunha et al. 2022; Burkholz 2022",
+        options={"kernel": _kernel, "input_shape": _input}))

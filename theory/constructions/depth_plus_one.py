@@ -71,7 +71,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import sympy as sp
 
+from theory import bounds
 from theory.constructions.blocks import (
     gadget_masks,
     gadget_weights,
@@ -80,6 +82,7 @@ from theory.constructions.blocks import (
     validate_inputs,
 )
 from theory.constructions.pensia import CALIBRATED_C, solve_layer, summands_per_sign
+from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
 from theory.networks import layer_widths
 from theory.subnetwork import SourceDraw, Subnetwork
@@ -413,3 +416,21 @@ def construct(
         layer_errors=(worst,),
         plan=plan,
     )
+
+
+def tolerance_bound() -> sp.Expr:
+    """:func:`tolerance` for ``d x d`` layers with ``n`` summands per instance, as sympy:
+    ``eps / Gamma``, ``Gamma = d ((n d)^l - 1) / (n d - 1)``."""
+    d, n, l, eps = bounds.d, bounds.n, bounds.l, bounds.eps  # noqa: E741
+    return eps * (n * d - 1) / (d * ((n * d) ** l - 1))
+
+
+register(Construction(
+    name=METHOD, construct=construct, family="depth",
+    theorem="Burkholz 2022; da Cunha et al. 2022",
+    bound=bounds.Bound("ours-depth-plus-one-tolerance", tolerance_bound(),
+                       "Ours: per-weight tolerance of theory.constructions.depth_plus_one for d "
+                       "x d layers with n summands per subset sum (amplification <= n d per "
+                       "layer); its width is the least fixed point of the Lueker-form count, "
+                       "computed in that module.", False, "ours", calibrated=True),
+    theorem_bound=bounds.get_bound("depth-plus-one-width")))

@@ -33,20 +33,20 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import sympy as sp
 
+from theory import bounds
 from theory.constructions.blocks import (
     block_view,
-    finish,
-    gadget_draw,
-    gadget_masks,
+    gadget_ticket,
     layer_tolerances,
-    resolve_block_sizes,
     union_log_term,
     unit_inputs,
     validate_inputs,
 )
+from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
-from theory.subnetwork import Subnetwork
+from theory.networks import layer_widths
 
 METHOD = "malach"
 ASSUMPTION = "both"
@@ -164,22 +164,33 @@ def construct(
         ``theorem_width`` is ``None``: the paper's width is only quoted as a polynomial.
     """
     weights = validate_inputs(target, eps, delta, ASSUMPTION, rescale)
-    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    bound = block_sizes_bound(widths, eps, delta)
-    blocks = resolve_block_sizes(block_size, bound)
-    draw, source = gadget_draw(widths, blocks, rng)
-    masks: list[np.ndarray] = []
-    for i, w in enumerate(weights):
-        masks += list(gadget_masks(select_layer(source[2 * i], source[2 * i + 1], w, blocks[i])))
-    plan = {"block_sizes": blocks, "bound_block_sizes": bound, "assumption": ASSUMPTION}
-    return finish(
-        METHOD,
-        weights,
-        Subnetwork.of_draw(draw, source, masks),
-        eps,
-        delta,
-        layer_tolerances(widths, eps),
-        max(d * n for d, n in zip(widths[:-1], bound, strict=True)),
-        None,
-        plan,
+    widths = layer_widths(weights)
+    return gadget_ticket(METHOD, weights, eps, delta, rng, block_size,
+                         block_sizes_bound(widths, eps, delta), select_layer,
+                         {"assumption": ASSUMPTION})
+
+
+def _product_mass(z: sp.Expr) -> sp.Expr:
+    """``F(z)`` of the module docstring as sympy (0 for ``z <= 0``)."""
+    return sp.Piecewise((0, z <= 0), ((z - z * sp.log(z)) / 2, True))
+
+
+def width_bound() -> sp.Expr:
+    """:func:`block_sizes_bound`'s hidden width ``d n`` for ``d x d`` layers, as sympy."""
+    d, l, delta = bounds.d, bounds.l, bounds.delta  # noqa: E741
+    tau, w_max = bounds.weight_tolerance(), 1 / sp.sqrt(d)
+    window = (
+        _product_mass(sp.Min(w_max + tau, 1))
+        - _product_mass(sp.Max(w_max - tau, 0))
+        + _product_mass(sp.Min(sp.Max(tau - w_max, 0), 1))
     )
+    return d * sp.ceiling(2 / window * sp.log(2 * l * d**2 / delta))
+
+
+register(Construction(
+    name=METHOD, construct=construct, family="gadget", theorem="Malach et al. 2020",
+    bound=bounds.Bound("ours-malach", width_bound(),
+                       "Ours: hidden width of theory.constructions.malach for d x d layers "
+                       "(product density -ln|z|/2, one unit per weight and sign, union bound).",
+                       False, "ours"),
+    theorem_bound=bounds.get_bound("malach-width"), slow=True, block_sizes_bound=block_sizes_bound))

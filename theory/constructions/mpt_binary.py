@@ -33,21 +33,21 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import sympy as sp
 
+from theory import bounds
 from theory.constructions.blocks import (
     block_view,
-    finish,
-    gadget_draw,
-    gadget_masks,
+    gadget_ticket,
     hoeffding_block_size,
     layer_tolerances,
-    resolve_block_sizes,
     union_log_term,
     unit_inputs,
     validate_inputs,
 )
+from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
-from theory.subnetwork import Subnetwork
+from theory.networks import layer_widths
 
 METHOD = "mpt-binary"
 ASSUMPTION = "both"
@@ -150,32 +150,26 @@ def construct(
         ``None`` (the quoted MPT-1/32 width is an O-bound, see :mod:`theory.bounds`).
     """
     weights = validate_inputs(target, eps, delta, ASSUMPTION, rescale)
-    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    bound = block_sizes_bound(widths, eps, delta)
-    blocks = resolve_block_sizes(block_size, bound)
-    draw, source = gadget_draw(widths, blocks, rng)
-    masks: list[np.ndarray] = []
-    gains: list[float] = []
-    for i, w in enumerate(weights):
-        keep, gamma = count_layer(source[2 * i], source[2 * i + 1], w, blocks[i])
-        masks += list(gadget_masks(keep))
-        gains += [1.0, gamma]
-    subnetwork = Subnetwork.of_draw(draw, source, masks, gains=gains)
-    plan = {
-        "block_sizes": blocks,
-        "bound_block_sizes": bound,
-        "counts_needed": counts_needed(widths, eps),
-        "gains": gains,
-        "assumption": ASSUMPTION,
-    }
-    return finish(
-        METHOD,
-        weights,
-        subnetwork,
-        eps,
-        delta,
-        layer_tolerances(widths, eps),
-        max(d * n for d, n in zip(widths[:-1], bound, strict=True)),
-        None,
-        plan,
-    )
+    widths = layer_widths(weights)
+    return gadget_ticket(METHOD, weights, eps, delta, rng, block_size,
+                         block_sizes_bound(widths, eps, delta), count_layer,
+                         {"counts_needed": counts_needed(widths, eps), "assumption": ASSUMPTION},
+                         binary=True)
+
+
+def width_bound() -> sp.Expr:
+    """:func:`block_sizes_bound`'s hidden width ``d n`` for ``d x d`` layers, as sympy."""
+    d, l, delta = bounds.d, bounds.l, bounds.delta  # noqa: E741
+    count = sp.ceiling(1 / sp.sqrt(d) / (2 * bounds.weight_tolerance()))
+    return d * bounds.hoeffding_block(count, sp.nsimplify(PATTERN_PROBABILITY),
+                                      sp.log(2 * l * d**2 / delta))
+
+
+register(Construction(
+    name=METHOD, construct=construct, family="gadget", theorem="Diffenderfer & Kailkhura 2021",
+    bound=bounds.Bound("ours-mpt-binary", width_bound(),
+                       "Ours: hidden width of theory.constructions.mpt_binary for d x d layers "
+                       "(counting with rounding error gamma/2, Hoeffding pattern counts, union "
+                       "bound).", False, "ours"),
+    theorem_bound=bounds.get_bound("mpt-1-32-width"), slow=True,
+    block_sizes_bound=block_sizes_bound))

@@ -64,22 +64,21 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import sympy as sp
 
+from theory import bounds
 from theory.constructions.blocks import (
     block_view,
-    finish,
-    gadget_draw,
-    gadget_masks,
+    gadget_ticket,
     hoeffding_block_size,
     layer_tolerances,
-    resolve_block_sizes,
     union_log_term,
     unit_inputs,
     validate_inputs,
 )
+from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
-from theory.networks import HYPERBOLIC_LOW
-from theory.subnetwork import Subnetwork
+from theory.networks import HYPERBOLIC_LOW, layer_widths
 
 METHOD = "orseau"
 ASSUMPTION = "both"
@@ -263,31 +262,51 @@ def construct(
         :mod:`theory.bounds`); ``plan["steps"]`` holds ``K_i``.
     """
     weights = validate_inputs(target, eps, delta, ASSUMPTION, rescale)
-    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    bound = block_sizes_bound(widths, eps, delta)
-    blocks = resolve_block_sizes(block_size, bound)
+    widths = layer_widths(weights)
     steps = steps_needed(widths, eps)
-    draw, source = gadget_draw(widths, blocks, rng, dist="hyperbolic")
-    masks: list[np.ndarray] = []
-    for i, w in enumerate(weights):
-        keep = decompose_layer(source[2 * i], source[2 * i + 1], w, blocks[i], steps[i])
-        masks += list(gadget_masks(keep))
     plan = {
-        "block_sizes": blocks,
-        "bound_block_sizes": bound,
         "steps": steps,
         "group_sizes": group_sizes(widths, eps, delta),
         "window_probabilities": min_window_probabilities(widths, eps),
         "assumption": ASSUMPTION,
     }
-    return finish(
-        METHOD,
-        weights,
-        Subnetwork.of_draw(draw, source, masks),
-        eps,
-        delta,
-        layer_tolerances(widths, eps),
-        max(d * n for d, n in zip(widths[:-1], bound, strict=True)),
-        None,
-        plan,
+    return gadget_ticket(METHOD, weights, eps, delta, rng, block_size,
+                         block_sizes_bound(widths, eps, delta), decompose_layer, plan,
+                         layer_options=[{"steps": k} for k in steps], dist="hyperbolic")
+
+
+def _log_product_cdf(t: sp.Expr) -> sp.Expr:
+    """:func:`log_product_cdf` as sympy (triangular on ``[0, 2Λ]``)."""
+    span = sp.log(sp.nsimplify(1 / HYPERBOLIC_LOW))
+    return sp.Piecewise(
+        (0, t <= 0),
+        (t**2 / (2 * span**2), t <= span),
+        (1 - (2 * span - t) ** 2 / (2 * span**2), t <= 2 * span),
+        (1, True),
     )
+
+
+def _hyperbolic_window(r: sp.Expr) -> sp.Expr:
+    """:func:`window_probability` ``h(r)`` as sympy."""
+    return _log_product_cdf(sp.log(1 / r) + sp.log(2)) - _log_product_cdf(sp.log(1 / r))
+
+
+def width_bound() -> sp.Expr:
+    """:func:`block_sizes_bound`'s hidden width ``d n`` for ``d x d`` layers, as sympy."""
+    d, l, delta = bounds.d, bounds.l, bounds.delta  # noqa: E741
+    tau, w_max = bounds.weight_tolerance(), 1 / sp.sqrt(d)
+    steps = sp.Max(1, sp.ceiling(sp.log(w_max / tau, 2)))
+    q = sp.Min(_hyperbolic_window(w_max), _hyperbolic_window(tau))
+    group = sp.ceiling(sp.log(2 * 2 * l * d**2 * steps / delta) / -sp.log(1 - q / 2))
+    return d * bounds.hoeffding_block(steps * group, sp.Rational(1, 2),
+                                      sp.log(2 * 2 * l * d / delta))
+
+
+register(Construction(
+    name=METHOD, construct=construct, family="gadget", theorem="Orseau et al. 2020",
+    bound=bounds.Bound("ours-orseau", width_bound(),
+                       "Ours: hidden width of theory.constructions.orseau for d x d layers "
+                       "(greedy halving in K = ceil(log2(w_max/tau)) groups, hyperbolic window "
+                       "probability, Hoeffding, union bound).", False, "ours"),
+    theorem_bound=bounds.get_bound("orseau-sampled-per-weight"), slow=True,
+    success_blocks=(64, 512), block_sizes_bound=block_sizes_bound))

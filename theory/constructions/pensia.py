@@ -39,25 +39,25 @@ probability ``1 - delta / (2 E_c)`` for ``n_i = ceil(s^2)``, ``s = sqrt(L/2) + s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import sympy as sp
 
+from theory import bounds
 from theory.constructions.blocks import (
     block_view,
-    finish,
-    gadget_draw,
-    gadget_masks,
+    gadget_ticket,
     hoeffding_block_size,
     layer_tolerances,
-    resolve_block_sizes,
     union_log_term,
     unit_inputs,
     validate_inputs,
 )
+from theory.constructions.registry import Construction, register
 from theory.constructions.result import ConstructionResult
-from theory.subnetwork import Subnetwork
-from theory.subset_sum import MAX_SUMMANDS, solve_subset_sum
+from theory.networks import layer_widths
+from theory.subset_sum import MAX_SUMMANDS, SubsetSumResult, solve_subset_sum
 
 METHOD = "pensia"
 ASSUMPTION = "both"
@@ -89,6 +89,7 @@ def summands_per_sign(tau: float, delta_instance: float, c: float = CALIBRATED_C
 def calibration_failure(
     m: int, w: float, rng: np.random.Generator, n_instances: int = 20_000,
     c: float = CALIBRATED_C,
+    solve: Callable[[np.ndarray, float], SubsetSumResult] = solve_subset_sum,
 ) -> tuple[float, float]:
     """Measured and promised failure of ``m`` summands at the rule's tightest tolerance.
 
@@ -109,6 +110,9 @@ def calibration_failure(
         Monte Carlo instances.
     c : float
         The constant under test.
+    solve : callable
+        The exact solver ``solve(summands, w)`` (a fixed-size one for
+        :mod:`theory.constructions.fixed_size`).
 
     Returns
     -------
@@ -118,11 +122,12 @@ def calibration_failure(
     promised = 2.0 ** (1.0 - m / c)
     a = 1.0 - rng.uniform(0.0, 1.0, (n_instances, m))
     b = rng.uniform(-1.0, 1.0, (n_instances, m))
-    errors = solve_subset_sum(a * b, float(w)).errors
+    errors = solve(a * b, float(w)).errors
     return float(np.mean(errors > promised)), promised
 
 
-def summand_counts(target_widths: Sequence[int], eps: float, delta: float) -> list[int]:
+def summand_counts(target_widths: Sequence[int], eps: float, delta: float,
+                   c: float = CALIBRATED_C) -> list[int]:
     """Our summands per sign ``m_i`` per target layer (module docstring).
 
     Parameters
@@ -131,21 +136,24 @@ def summand_counts(target_widths: Sequence[int], eps: float, delta: float) -> li
         ``[d_0, ..., d_l]``.
     eps, delta : float
         Accuracy and failure probability.
+    c : float
+        The calibrated constant (``C_P``; :mod:`theory.constructions.fixed_size` has its own).
 
     Returns
     -------
     list of int
-        ``m_i = ceil(C_P log2(2 / min(tau_i, delta / (2 E_s))))`` for ``i = 1 ... l``.
+        ``m_i = ceil(c log2(2 / min(tau_i, delta / (2 E_s))))`` for ``i = 1 ... l``.
     """
     d = np.asarray(target_widths)
     n_subset = 2 * float(np.sum(d[1:] * d[:-1]))
     return [
-        summands_per_sign(tau, delta / (2 * n_subset))
+        summands_per_sign(tau, delta / (2 * n_subset), c)
         for tau in layer_tolerances(target_widths, eps)
     ]
 
 
-def block_sizes_bound(target_widths: Sequence[int], eps: float, delta: float) -> list[int]:
+def block_sizes_bound(target_widths: Sequence[int], eps: float, delta: float,
+                      c: float = CALIBRATED_C) -> list[int]:
     """Our block size ``n_i`` per target layer: ``Binomial(n_i, 1/2) >= m_i`` for both signs.
 
     Parameters
@@ -154,6 +162,8 @@ def block_sizes_bound(target_widths: Sequence[int], eps: float, delta: float) ->
         ``[d_0, ..., d_l]``.
     eps, delta : float
         Accuracy and failure probability.
+    c : float
+        The calibrated constant of :func:`summand_counts`.
 
     Returns
     -------
@@ -161,28 +171,23 @@ def block_sizes_bound(target_widths: Sequence[int], eps: float, delta: float) ->
         ``n_i`` for ``i = 1 ... l`` (module docstring).
     """
     log_count = union_log_term(4 * float(np.sum(target_widths[:-1])), delta)
-    return [
-        hoeffding_block_size(m, 0.5, log_count) for m in summand_counts(target_widths, eps, delta)
-    ]
+    return [hoeffding_block_size(m, 0.5, log_count)
+            for m in summand_counts(target_widths, eps, delta, c)]
 
 
-def _sign_indices(a: np.ndarray, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """Unit indices of each block grouped by sign of ``a``, padded, with validity.
+def _sign_indices(a: np.ndarray, limit: int | None,
+                  eligible: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eligible unit indices of every (output, block) grouped by sign of ``a``, with validity.
 
-    Returns ``index (2, d_in, K)`` and ``valid (2, d_in, K)``: sign 0 is ``a > 0``, sign 1 is
-    ``a < 0``, ``K`` the largest group, or ``limit`` (the first ``limit`` units of each group).
+    Returns ``index (2, d_out, d_in, K)`` and ``valid (2, d_out, d_in, K)``: sign 0 is
+    ``a > 0``, sign 1 is ``a < 0``, units in block order, ``K`` the largest group, or ``limit``
+    (the first ``limit`` units of each group); positions past a group's size are not valid.
     """
-    d_in, block = a.shape
-    order = np.argsort(~(a > 0), axis=1, kind="stable")
-    n_pos = np.sum(a > 0, axis=1)
-    width = max(int(n_pos.max()), int((block - n_pos).max()))
-    width = width if limit is None else min(width, limit)
-    t = np.arange(width)[None, :]
-    start = np.stack([np.zeros_like(n_pos), n_pos])[:, :, None]
-    size = np.stack([n_pos, block - n_pos])[:, :, None]
-    position = np.minimum(start + t, block - 1)
-    index = np.take_along_axis(np.broadcast_to(order, (2, d_in, block)), position, axis=2)
-    return index, t < size
+    groups = np.stack([(a > 0)[None] & eligible, (a < 0)[None] & eligible])
+    order = np.argsort(~groups, axis=3, kind="stable")
+    size = groups.sum(axis=3)
+    width = max(1, int(size.max()) if limit is None else min(int(size.max()), limit))
+    return order[..., :width], np.arange(width) < size[..., None]
 
 
 def solve_layer(
@@ -191,6 +196,8 @@ def solve_layer(
     w: np.ndarray,
     block: int,
     max_summands: int | None = None,
+    eligible: np.ndarray | None = None,
+    solve: Callable[..., SubsetSumResult] = solve_subset_sum,
 ) -> np.ndarray:
     """Choose the output edges of one gadget by exact subset sum (one batched call per layer).
 
@@ -207,6 +214,12 @@ def solve_layer(
     max_summands : int, optional
         Use only the first ``max_summands`` units of each sign (all if None): the meet-in-the-
         middle cost is ``2^(max_summands / 2)`` per instance.
+    eligible : numpy.ndarray, optional
+        Boolean ``(d_out, d_in, block)``: the units output ``k`` may use (default all; a sparse
+        source passes the units whose edges exist, :mod:`theory.constructions.sparse_source`).
+    solve : callable
+        ``solve(summands, targets, valid=...)``: the exact solver (default the closest subset
+        sum; :mod:`theory.constructions.fixed_size` passes a fixed-size one).
 
     Returns
     -------
@@ -218,21 +231,19 @@ def solve_layer(
     d_out, d_in = w.shape
     a = unit_inputs(first, block)
     b = block_view(second, block)
-    index, valid = _sign_indices(a, max_summands)
+    if eligible is None:
+        eligible = np.ones((d_out, d_in, block), dtype=bool)
+    index, valid = _sign_indices(a, max_summands, eligible)
+    k = np.arange(d_out)[None, :, None, None]
     j = np.arange(d_in)[None, None, :, None]
-    k = np.arange(d_out)[:, None, None, None]
-    summands = a[j, index[None]] * b[k, j, index[None]]
-    valid_all = np.broadcast_to(valid[None], summands.shape)
-    targets = np.broadcast_to(w[:, None, :], summands.shape[:3])
-    result = solve_subset_sum(
-        summands.reshape(-1, summands.shape[-1]),
-        targets.reshape(-1),
-        valid=valid_all.reshape(-1, summands.shape[-1]),
-    )
-    chosen = np.asarray(result.mask).reshape(summands.shape) & valid_all
+    summands = a[j, index] * b[k, j, index]
+    targets = np.broadcast_to(w[None], summands.shape[:3])
+    result = solve(summands.reshape(-1, summands.shape[-1]), targets.reshape(-1),
+                   valid=valid.reshape(-1, summands.shape[-1]))
+    chosen = np.asarray(result.mask).reshape(summands.shape) & valid
     keep = np.zeros((d_out, d_in, block), dtype=bool)
-    kk, ss, jj, tt = np.nonzero(chosen)
-    keep[kk, jj, index[ss, jj, tt]] = True
+    ss, kk, jj, tt = np.nonzero(chosen)
+    keep[kk, jj, index[ss, kk, jj, tt]] = True
     return keep
 
 
@@ -275,9 +286,7 @@ def construct(
         has an unknown constant (see :mod:`theory.bounds`).
     """
     weights = validate_inputs(target, eps, delta, ASSUMPTION, rescale)
-    widths = [weights[0].shape[1]] + [w.shape[0] for w in weights]
-    bound = block_sizes_bound(widths, eps, delta)
-    blocks = resolve_block_sizes(block_size, bound)
+    widths = layer_widths(weights)
     if max_summands is not None and (int(max_summands) != max_summands or max_summands < 1):
         raise ValueError(f"max_summands must be a positive integer, got {max_summands!r}")
     counts = summand_counts(widths, eps, delta)
@@ -286,28 +295,28 @@ def construct(
             (MAX_SUMMANDS if block_size is not None else m))
         for m in counts
     ]
-    draw, source = gadget_draw(widths, blocks, rng)
-    masks: list[np.ndarray] = []
-    for i, w in enumerate(weights):
-        keep = solve_layer(source[2 * i], source[2 * i + 1], w, blocks[i], limits[i])
-        masks += list(gadget_masks(keep))
-    subnetwork = Subnetwork.of_draw(draw, source, masks)
-    plan = {
-        "block_sizes": blocks,
-        "bound_block_sizes": bound,
-        "summands_per_sign": counts,
-        "max_summands": limits,
-        "calibrated_c": CALIBRATED_C,
-        "assumption": ASSUMPTION,
-    }
-    return finish(
-        METHOD,
-        weights,
-        subnetwork,
-        eps,
-        delta,
-        layer_tolerances(widths, eps),
-        max(d * n for d, n in zip(widths[:-1], bound, strict=True)),
-        None,
-        plan,
-    )
+    plan = {"summands_per_sign": counts, "max_summands": limits, "calibrated_c": CALIBRATED_C,
+            "assumption": ASSUMPTION}
+    return gadget_ticket(METHOD, weights, eps, delta, rng, block_size,
+                         block_sizes_bound(widths, eps, delta), solve_layer, plan,
+                         layer_options=[{"max_summands": m} for m in limits])
+
+
+def width_bound(c: float = CALIBRATED_C) -> sp.Expr:
+    """:func:`block_sizes_bound`'s hidden width ``d n`` for ``d x d`` layers, as sympy."""
+    d, l, delta = bounds.d, bounds.l, bounds.delta  # noqa: E741
+    subset_events = 2 * l * d**2
+    count_events = 2 * l * d
+    tau = sp.Min(bounds.weight_tolerance(), delta / (2 * subset_events))
+    per_sign = sp.ceiling(sp.nsimplify(c) * sp.log(2 / tau, 2))
+    return d * bounds.hoeffding_block(per_sign, sp.Rational(1, 2),
+                                      sp.log(2 * count_events / delta))
+
+
+register(Construction(
+    name=METHOD, construct=construct, family="gadget", theorem="Pensia et al. 2020",
+    bound=bounds.Bound("ours-pensia", width_bound(),
+                "Ours: hidden width of theory.constructions.pensia for d x d layers (calibrated "
+                "subset-sum constant C_P = 4, Hoeffding sign counts, union bound).",
+                False, "ours", calibrated=True),
+    theorem_bound=bounds.get_bound("pensia-width"), block_sizes_bound=block_sizes_bound))

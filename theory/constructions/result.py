@@ -26,7 +26,7 @@ class ConstructionResult:
     Parameters
     ----------
     method : str
-        Registry name of the construction (a key of ``theory.constructions.METHODS``).
+        Registry name of the construction (:func:`theory.constructions.get_method`).
     subnetwork : Subnetwork
         The source network with the masks (and gains) the construction chose.
     target_widths : tuple of int

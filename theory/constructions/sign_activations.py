@@ -51,6 +51,7 @@ from theory.constructions.depth_plus_one import (
     copies_ticket,
     sizes_bound,
 )
+from theory.constructions.registry import Construction, register
 from theory.networks import layer_widths
 from theory.subnetwork import Subnetwork
 
@@ -220,3 +221,7 @@ def construct(
               "max_summands": limit, "summands_capped": bound.summands > bound.used,
               "tolerance": tau},
     )
+
+
+register(Construction(name=METHOD, construct=construct, family="sign",
+                      theorem="Diffenderfer & Kailkhura 2021 (MPT-1/1)"))

@@ -41,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print a table (or JSON lines)."""
     from empirical.bench.train import CIFAR_SHAPE, bench_model
+    from empirical.config.hparams import ModelHparams
     from empirical.layers import LayerConfig
     from empirical.memory import check_memory, training_bytes
     from empirical.models import MODEL_NAMES, build_model
@@ -51,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
                          f"{', '.join(MODEL_NAMES)}")
     for model in args.model:
         check_memory(training_bytes(
-            lambda m=model: build_model(m, 10, CIFAR_SHAPE, LayerConfig(mode=args.mode,
-                                                                        keep=args.keep)),
+            lambda m=model: build_model(ModelHparams(m), 10, CIFAR_SHAPE,
+                                        LayerConfig(mode=args.mode, keep=args.keep)),
             CIFAR_SHAPE, args.batch_size), f"--model {model} with --batch-size {args.batch_size}")
     rows = []
     for model in args.model:

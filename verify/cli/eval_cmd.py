@@ -17,9 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "eval", help="rebuild a packed ticket from its file and measure its test accuracy",
         description="Rebuild the network of a packed ticket file (tickets export) from the file "
-        "alone and evaluate it on the test split. identical_predictions compares its predicted "
-        "labels with those the run's own model made at export time. Exit status 1 when the "
-        "predictions differ.")
+        "alone and evaluate it on the test split. same_accuracy compares its accuracy with the "
+        "run's recorded test accuracy, identical_predictions its predicted labels with those the "
+        "run's own model made at export time. Exit status 1 when either differs.")
     parser.add_argument("file", metavar="FILE", help="a packed ticket file")
     parser.add_argument("--dataset", choices=DATASET_NAMES, default=None,
                         help="evaluate on another dataset of the same shape (default: the run's)")
@@ -31,9 +31,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate the file and print its accuracy next to the run's."""
-    from empirical.export.ticket_file import evaluate_file
+    """Evaluate the file and print its accuracy next to the run's; 1 if either differs."""
+    from pathlib import Path
 
+    from empirical.export.ticket_file import evaluate_file
+    from empirical.storage.store import HPARAMS
+
+    if (Path(args.file) / HPARAMS).is_file():
+        raise ValueError(f"{args.file} is a run directory, not a ticket file; write its ticket "
+                         f"with: tickets export {args.file} --out FILE")
     row = evaluate_file(args.file, args.dataset, args.data_dir, args.engine)
     emit([row], args.json, COLUMNS, one_object=True)
-    return 1 if row["identical_predictions"] is False else 0
+    differs = row["same_accuracy"] is False or row["identical_predictions"] is False
+    return 1 if differs else 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from pathlib import Path
 
 from verify.cli.common import emit
 
@@ -40,10 +42,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def check_out(out: str) -> None:
+    """Refuse an ``--out`` that cannot be written, before any work: empty, a directory, or in a
+    folder that is missing or where no file can be created (tried with a temporary file)."""
+    path = Path(out)
+    if not out.strip() or path.is_dir():
+        raise ValueError(f"--out {out!r}: give a file name, not a directory")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"--out {out}: folder {folder} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise ValueError(f"--out {out}: cannot write in {folder} "
+                         f"({err.strerror or type(err).__name__})") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Export the run and print the file's size against the run's checkpoint."""
     from empirical.export.runs import locate_run
 
+    check_out(args.out)
     run_dir = locate_run(args.run, args.runs_dir)
     if args.layout == "onnx":
         from empirical.export.onnx_export import export_run_onnx

@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
+from types import FrameType
 
 from verify.cli.common import Parser, UserError, report_error
 
@@ -40,22 +43,40 @@ def build_parser() -> Parser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises ``KeyboardInterrupt``: the atomic
+    writes in progress remove their temporary files and the command ends as after Ctrl-C."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and run the chosen subcommand; user mistakes exit with status 2."""
+    """Parse ``argv`` and run the chosen subcommand; user mistakes exit with status 2.
+
+    Ctrl-C (SIGINT) and SIGTERM end the command with one line on stderr and status 130 or 143
+    (128 + the signal number); finished work is kept and a rerun resumes.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return int(args.func(args) or 0)
     except (UserError, ValueError, FileNotFoundError, NotADirectoryError, PermissionError) as err:
         if os.environ.get("TICKETS_DEBUG"):
             raise
         return report_error(f"tickets {args.command}", err)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print("interrupted; finished work is kept and a rerun resumes", file=sys.stderr)
-        return 130
+        return 128 + (signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

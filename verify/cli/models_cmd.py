@@ -31,6 +31,7 @@ def model_rows(dataset: str) -> list[dict[str, Any]]:
     """One row per model that builds for ``dataset``: name, parameters, prunable weights."""
     import torch
 
+    from empirical.config.hparams import ModelHparams
     from empirical.data import dataset_info
     from empirical.layers import LayerConfig, prunable_layers
     from empirical.models import MODEL_NAMES, build_model
@@ -40,7 +41,8 @@ def model_rows(dataset: str) -> list[dict[str, Any]]:
     for name in MODEL_NAMES:
         with torch.device("meta"):
             try:
-                model = build_model(name, info.num_classes, info.input_shape, LayerConfig())
+                model = build_model(ModelHparams(name), info.num_classes, info.input_shape,
+                                    LayerConfig())
             except ValueError:  # the model does not take this input shape
                 continue
         rows.append({"model": name, "dataset": dataset,

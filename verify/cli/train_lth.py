@@ -23,8 +23,9 @@ from verify.cli.args import (
 from verify.cli.common import emit, fraction, list_of, nonnegative_int, seed
 from verify.cli.train_mpt import add_common_flags, runtime_from_args
 
-COLUMNS = ["level", "source", "density", "test_acc", "early_stop_step", "early_stop_test_acc",
-           "steps", "hash", "reused"]
+EARLY_STOP_COLUMNS = ("early_stop_step", "early_stop_test_acc")
+COLUMNS = ["level", "source", "density", "test_acc", *EARLY_STOP_COLUMNS, "steps", "hash",
+           "reused"]
 JSON_KEYS = ["level", "source", "control_seed", "density", "test_acc", "early_stop_step",
              "early_stop_test_acc", "early_stop_val_loss", "steps", "rewind_step", "hash",
              "parent", "run_dir", "reused"]
@@ -98,7 +99,6 @@ def run(args: argparse.Namespace) -> int:
     from empirical.algorithms.lth import run_lth, run_one_shot
     from empirical.config.lth_hparams import CONTROLS
     from empirical.device import distributed_from_env
-    from empirical.models import MODEL_NAMES
 
     if args.one_shot is not None and args.levels is not None:
         raise ValueError("--one-shot prunes once: it takes no --levels")
@@ -106,9 +106,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--one-shot runs no controls: drop --control")
     levels = DEFAULT_LEVELS if args.levels is None else args.levels
     base = hparams_from_args(args)
-    if base.model.name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {base.model.name!r}; choose one of "
-                         f"{', '.join(MODEL_NAMES)}")
     unknown = [c for c in args.control if c not in CONTROLS]
     if unknown:
         raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")
@@ -133,5 +130,17 @@ def run(args: argparse.Namespace) -> int:
         rows = run_lth(base, levels, args.control, args.control_seed, args.runs_dir,
                        runtime, on_row=show)
     if first_process and not args.json:
-        emit(rows, False, COLUMNS)
+        emit(rows, False, table_columns(base.dataset.val_size))
     return 0
+
+
+def table_columns(val_size: int) -> list[str]:
+    """The table's columns; without a validation split the early-stop columns are left out and a
+    note on stderr says why (they would select on the test split)."""
+    if val_size:
+        return COLUMNS
+    print(f"note: no {', '.join(EARLY_STOP_COLUMNS)} columns: the early-stopping iteration is "
+          "the step of minimum validation loss and needs a validation split (--val-size N holds "
+          "N training examples out; choosing it on the test split would bias the test accuracy)",
+          file=sys.stderr)
+    return [c for c in COLUMNS if c not in EARLY_STOP_COLUMNS]

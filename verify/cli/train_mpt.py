@@ -20,15 +20,6 @@ ALGORITHMS = {
     "dense": "ordinary weight training (the baseline)",
 }
 SECTIONS = ("dataset", "model", "mask", "training")
-SCORE_KEEP = 0.5
-"""Kept fraction k of ``train biprop`` / ``train edge-popup`` when neither ``--keep`` nor the
-preset gives one (the dataclass default, 1.0, would prune nothing).  k = 0.5 is the released
-edge-popup code's example run (hidden-networks README: ``--prune-rate 0.5``, its prune rate being
-the fraction kept) and the k = 0.5 point of the MPT paper's Conv-2/4/6/8 sweeps over
-k in {0.8, 0.6, 0.5, 0.4, 0.2, 0.1} (Diffenderfer & Kailkhura 2021, Fig. 3; the ``conv4-mpt-*``
-presets).  The large published networks keep less (5-40%, MPT Table 2): use their presets."""
-
-
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     """``--preset``, ``--runs-dir``, ``--json`` and the runtime flags (shared with LTH)."""
     from empirical.config.hparams import RuntimeConfig
@@ -66,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_dataclass_flags(parser, "dataset", DatasetHparams)
         add_dataclass_flags(parser, "model", ModelHparams)
         exclude = ("mode",) if algorithm != "dense" else ("mode", "keep", "scope", "mask_rule",
-                                                          "anneal_epochs")
+                                                          "anneal_epochs", "penalty")
         add_dataclass_flags(parser, "mask", MaskHparams, exclude=exclude,
                             defaults=mask_defaults(algorithm))
         add_dataclass_flags(parser, "training", TrainingHparams)
@@ -74,9 +65,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def mask_defaults(algorithm: str) -> dict[str, Any]:
-    """The mask values a command starts from before its preset: k = :data:`SCORE_KEEP` for the
-    score algorithms, nothing for dense."""
-    return {} if algorithm == "dense" else {"keep": SCORE_KEEP}
+    """The mask defaults ``--help`` shows: the kept fraction ``MaskHparams`` gives a score
+    algorithm (``empirical.config.hparams.SCORE_KEEP``); nothing for dense."""
+    from empirical.config.hparams import MaskHparams
+
+    return {} if algorithm == "dense" else {"keep": MaskHparams(mode=algorithm).keep}
 
 
 def hparams_from_args(args: argparse.Namespace) -> Any:
@@ -95,8 +88,6 @@ def hparams_from_args(args: argparse.Namespace) -> Any:
     for name, cls in classes.items():
         fixed = {"mode": args.algorithm} if name == "mask" else None
         defaults = preset.section(name)
-        if name == "mask":
-            defaults = {**mask_defaults(args.algorithm), **defaults}
         if name == "model":
             defaults = preset_model(defaults, args)
         sections[name] = build_section(cls, args, name, defaults, fixed)
@@ -107,12 +98,8 @@ def run(args: argparse.Namespace) -> int:
     """Train (or read back) the run and print its summary."""
     from empirical.algorithms.mpt import run_mpt
     from empirical.device import distributed_from_env
-    from empirical.models import MODEL_NAMES
 
     hparams = hparams_from_args(args)
-    if hparams.model.name not in MODEL_NAMES:
-        raise ValueError(f"unknown model {hparams.model.name!r}; choose one of "
-                         f"{', '.join(MODEL_NAMES)}")
     result = run_mpt(hparams, args.runs_dir, runtime_from_args(args))
     if distributed_from_env().rank != 0:
         return 0  # under torchrun only the first process reports

@@ -15,8 +15,10 @@ import os
 import tempfile
 from typing import Any
 
+from theory.constructions import Names
 from theory.sup_error import DOMAINS
 from verify.cli.common import (
+    COLUMN_NAMES,
     emit,
     int_range,
     list_of,
@@ -28,35 +30,21 @@ from verify.cli.common import (
     seed,
 )
 
-METHOD_NAMES = ("pensia", "malach", "mpt-binary", "binary-depth", "orseau", "depth-plus-one",
-                "conv-1d", "conv-2d", "sign")
-CONV_METHODS = ("conv-1d", "conv-2d")  # CNN targets (verify.conv_study): construct only
-SIGN_METHOD = "sign"  # sign activations (verify.sign_study): construct only, --eps is the margin
-SIGN_COLUMN_NAMES = {"success": "tolerances_met", "pass": "agrees_outside_margin"}
-"""As :data:`verify.cli.common.COLUMN_NAMES` for sign activations: ``agrees_outside_margin`` is
-the tolerances met and no sampled input outside the margin classified differently."""
-SIGN_COLUMNS = ("construction", "target_size", "margin", "source_width", "source_depth",
-                "certified_margin", "agreement_rate", "outside_margin", "disagreements_outside",
-                "bound_width", "evidence", "tolerances_met", "agrees_outside_margin")
 DEFAULT_COLUMNS = ("theorem", "construction", "target_size", "eps", "width_used", "depth_used",
                    "bound_width", "bound_kind", "sup_error", "error_bound", "evidence",
                    "within_eps")
-CONSTRUCT_COLUMNS = ("construction", "target_size", "domain", "eps", "source_width",
-                     "source_depth", "kept_fraction", "bound_width", "sup_error", "sup_method",
-                     "certified_error", "tolerances_met", "error_bound", "evidence", "within_eps")
-
 
 
 def _add_target_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by ``construct`` and ``sweep``."""
-    parser.add_argument("--method", required=True, choices=METHOD_NAMES,
-                        help="construction to run")
+    parser.add_argument("--method", required=True, choices=Names(), metavar="NAME",
+                        help="construction to run, a registered one: %(choices)s")
     parser.add_argument("--width", type=positive_int, default=2,
-                        help="target width D, channels for conv-1d/conv-2d (default 2)")
+                        help="target width D, channels for the conv family (default 2)")
     parser.add_argument("--depth", type=positive_int, default=2, help="target depth L (default 2)")
     parser.add_argument("--eps", type=positive_float, default=0.1,
-                        help="sup-norm accuracy on the unit ball; the margin for sign "
-                        "(default 0.1)")
+                        help="sup-norm accuracy on the unit ball; the margin for the sign "
+                        "family (default 0.1)")
     parser.add_argument("--delta", type=open_unit, default=0.1,
                         help="failure probability in (0,1) (default 0.1)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -153,8 +141,9 @@ def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
 def _run_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     from empirical.progress import progress_bar
     from verify.construction_study import sweep_error_vs_width, sweep_width_vs_eps
+    from verify.family_studies import study_of
 
-    if args.method in (*CONV_METHODS, SIGN_METHOD):
+    if not study_of(args.method).sweeps:
         raise ValueError(f"--method {args.method} supports construct only, not sweep")
     values = args.values if args.vary != "width" else args.block_sizes
     steps = len(values) * (args.seeds if args.vary == "width" else 1)
@@ -228,12 +217,13 @@ def check_request(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen verify study; returns the exit status."""
-    from verify import construction_study as study
+    from verify import construction_study
+    from verify.family_studies import study_of
 
     if args.action is not None:
         check_request(args)
     if args.action is None:
-        rows = study.default_checks("smoke")
+        rows = construction_study.default_checks("smoke")
         emit(renamed(rows), args.json, DEFAULT_COLUMNS, one_object=True)
         return 0 if all(r["pass"] for r in rows) else 1
     if args.action == "subset-sum":
@@ -246,26 +236,14 @@ def run(args: argparse.Namespace) -> int:
                                     progress=bar.update)
         emit(rows, args.json)
         return 0
-    if args.action == "construct" and args.method == SIGN_METHOD:
-        from verify.sign_study import run_sign_construction
-
-        row = run_sign_construction(args.width, args.depth, args.eps, args.delta, args.seed,
-                                    block_size=args.block_size, rescale=args.rescale,
-                                    target_scale=args.target_scale)
-        emit(renamed([row], SIGN_COLUMN_NAMES), args.json, None if args.json else SIGN_COLUMNS,
-             one_object=True)
-        return 0 if row["disagreements_outside"] == 0 else 1
     if args.action == "construct":
-        if args.method in CONV_METHODS:
-            from verify.conv_study import run_conv_construction as run_one
-        else:
-            run_one = study.run_construction
-        row = run_one(args.method, args.width, args.depth, args.eps, args.delta, args.seed,
-                      block_size=args.block_size, rescale=args.rescale,
-                      target_scale=args.target_scale, domain=args.domain)
-        emit(renamed([row]), args.json, None if args.json else CONSTRUCT_COLUMNS,
-             one_object=True)
-        return 0
+        study = study_of(args.method)
+        row = study.run(args.method, args.width, args.depth, args.eps, args.delta, args.seed,
+                        block_size=args.block_size, rescale=args.rescale,
+                        target_scale=args.target_scale, domain=args.domain)
+        emit(renamed([row], study.column_names or COLUMN_NAMES), args.json,
+             None if args.json else study.columns, one_object=True)
+        return 1 if study.failed(row) else 0
     rows = renamed(_run_sweep(args))
     if args.out:
         write_csv(args.out, rows)

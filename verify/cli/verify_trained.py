@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "is trained now from the dataset/model/training flags (--bn none, no bias).")
     parser.add_argument("--run", default=None,
                         help="directory of a finished dense fc run of the run store")
-    parser.add_argument("--method", choices=METHODS,
-                        default="pensia", help="construction (default pensia)")
+    parser.add_argument("--method", choices=METHODS, metavar="NAME",
+                        default="pensia", help="construction: %(choices)s (default pensia)")
     parser.add_argument("--eps", type=positive_float, default=0.01,
                         help="sup-norm accuracy on the unit ball of the rescaled network: sets "
                         "the tolerances and the default block sizes (default 0.01)")
@@ -99,7 +99,7 @@ def _network(args: argparse.Namespace) -> Any:
     from empirical.models.fc import DEFAULT_FC_WIDTHS
     from verify.cli.args import build_section, given_values
     from verify.cli.train_mpt import runtime_from_args
-    from verify.trained_ticket import load_trained, plan_blocks, train_target
+    from verify.trained_ticket import load_trained, plan_source, train_target
 
     if args.run is not None:
         given = [s for s in SECTIONS if given_values(args, s)]
@@ -120,7 +120,7 @@ def _network(args: argparse.Namespace) -> Any:
               for w in hparams.model.widths or DEFAULT_FC_WIDTHS]
     widths = [math.prod(info.input_shape), *hidden, info.num_classes]
     for size in args.block_size or [None]:  # refuse an oversized source before training
-        plan_blocks(args.method, widths, args.eps, args.delta, size, args.bits)
+        plan_source(args.method, widths, args.eps, args.delta, size, args.bits)
     return train_target(hparams, args.runs_dir, runtime_from_args(args))
 
 
