@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from empirical.errors import InputError
+from empirical.instruction_set import deterministic_requested
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,13 @@ def select_device(name: str = "auto", dist: Distributed | None = None) -> torch.
     Returns
     -------
     torch.device
+        On CUDA under ``TICKETS_DETERMINISTIC=1`` (set by ``tickets figures``) torch also
+        switches to deterministic algorithms (a warning names any op that has none).
     """
     dist = dist or Distributed()
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", dist.local_rank)
+            return select_device("cuda", dist)
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -80,6 +83,8 @@ def select_device(name: str = "auto", dist: Distributed | None = None) -> torch.
         raise ValueError("device mps requested but MPS is not available")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", dist.local_rank)
+    if device.type == "cuda" and deterministic_requested():  # tickets figures asks for it
+        torch.use_deterministic_algorithms(True, warn_only=True)
     return device
 
 

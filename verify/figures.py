@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from empirical import instruction_set
 from empirical.data import dataset_spec
 from empirical.errors import InputError
 from empirical.progress import progress_bar
@@ -173,8 +174,9 @@ def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
     # The kernel's own stderr carries only start-up chatter; cell output comes over iopub.
     # One intra-op thread: the numbers of the committed figures must not depend on the core
     # count of the machine that regenerates them (see verify.plotting.compute_threads).
+    # The pinned instruction sets (empirical.instruction_set) come with os.environ.
     kernel_env = {**os.environ, **{v: str(FIGURE_THREADS) for v in THREAD_VARIABLES},
-                  **(env or {})}
+                  **instruction_set.DETERMINISTIC_CUDA, **(env or {})}
     with client.setup_kernel(stderr=subprocess.DEVNULL, env=kernel_env):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -267,6 +269,9 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     chosen = chosen_notebooks(names, notebook_dir)
     check_data(chosen, scale, data_dir)
     out_root = Path(out_root).resolve() if out_root is not None else FIGURES_ROOT
+    if out_root == FIGURES_ROOT and instruction_set.MODE in ("native", "late"):
+        raise InputError(f"the committed figures are made with pinned instruction sets; unset "
+                         f"{instruction_set.NATIVE_ENV} (or give --out DIR to explore)")
     out_dir = out_root / scale
     # resolved here: the kernel runs in notebook_dir, relative paths are the caller's
     params = {"SCALE": scale, "OUT_DIR": str(out_dir), "RUNS_DIR": str(resolve_runs_dir(runs_dir)),
@@ -294,10 +299,23 @@ def _code_list(items: Sequence[Any]) -> str:
     return ", ".join(f"`{i}`" for i in items) if items else "-"
 
 
+def made_on(manifests: Sequence[Mapping[str, Any]]) -> str:
+    """``Made on`` lines of a scale: each distinct machine and software
+    (:func:`empirical.instruction_set.describe` of the manifests' ``environment``) with the
+    notebooks made there."""
+    made: dict[str, list[str]] = {}
+    for manifest in manifests:
+        line = instruction_set.describe(manifest.get("environment"))
+        made.setdefault(line, []).append(f"`{manifest['notebook']}`")
+    return "\n".join(f"Made on {line}: {', '.join(names)}." for line, names in made.items()
+                     ) + "\n"
+
+
 def write_index(out_root: str | os.PathLike | None = None) -> Path:
     """Write ``out_root/README.md`` indexing every manifest under ``out_root/<scale>/``.
 
-    Per scale and notebook: a table of its outputs (files, seeds, data), then each output's
+    Per scale: the machines and software its manifests were made on (:func:`made_on`); per
+    notebook: a table of its outputs (files, seeds, data), then each output's
     caption and the run-store hashes behind it (a list, so that the table stays narrow). Only
     directories named after a scale (:data:`verify.scales.SCALES`) are indexed; the scratch
     directory of exploration runs is not.
@@ -328,6 +346,7 @@ def write_index(out_root: str | os.PathLike | None = None) -> Path:
         manifests = sorted(scale_dir.glob(f"*{MANIFEST_SUFFIX}"))
         if manifests:
             sections.append(f"## Scale `{scale_dir.name}`\n")
+            sections.append(made_on([read_manifest(p) for p in manifests]))
         for path in manifests:
             manifest = read_manifest(path)
             outputs = manifest["outputs"]

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+from empirical import instruction_set
 from empirical.errors import InputError
 
 #: ``inprocess``: no executor (the notebooks train what they need themselves).
@@ -238,6 +239,7 @@ def _executor(options: ExecutorOptions, job_count: int) -> Any:
         if options.partition is not None:
             parameters["slurm_partition"] = options.partition
         parameters["slurm_array_parallelism"] = options.max_parallel or job_count
+        parameters["slurm_setup"] = instruction_set.job_exports()
         parameters["slurm_signal_delay_s"] = signal_delay_s(options.job_minutes)
     executor.update_parameters(**parameters)
     return executor

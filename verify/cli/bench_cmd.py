@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli import bench_export, bench_gpu, bench_loop, bench_lth, bench_subset_sum, bench_train
+from verify.cli import (
+    bench_export,
+    bench_gpu,
+    bench_isa,
+    bench_loop,
+    bench_lth,
+    bench_subset_sum,
+    bench_train,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,4 +27,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench_lth.register(targets)
     bench_export.register(targets)
     bench_gpu.register(targets)
+    bench_isa.register(targets)
     bench_loop.register(targets)

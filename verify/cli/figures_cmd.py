@@ -46,6 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=positive_int, default=None,
                         help="seconds allowed per notebook cell (default: no limit)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--check", action="store_true",
+                        help="regenerate into a temporary directory with a fresh run store "
+                             "(every run trained again) and print, table by table, every number "
+                             "that differs from the committed OUT/SCALE/ one; exit 1 if any, 0 "
+                             "if none (nothing committed is written)")
     add_sweep_flags(parser)
     parser.set_defaults(func=run)
 
@@ -56,9 +61,13 @@ def run(args: argparse.Namespace) -> int:
     from verify.notebook_paths import FIGURES_ROOT
 
     started = time.perf_counter()
-    if sweep_from_args(args):
+    if args.check and args.executor != "inprocess":
+        raise InputError("--check trains its fresh run store in this process; drop --executor")
+    if not args.check and sweep_from_args(args):
         return 1
     try:
+        if args.check:
+            return check(args)
         manifests = run_notebooks(args.scale, args.out, names=args.only, runs_dir=args.runs_dir,
                                   data_dir=args.data_dir, progress=not args.no_progress,
                                   timeout=args.timeout)
@@ -136,3 +145,15 @@ def sweep_from_args(args: argparse.Namespace) -> int:
     print(f"sweep: {summary['submitted']} job(s) done: {summary['trained']} run(s) trained, "
           f"{summary['reused']} read back", file=sys.stderr)
     return 0
+
+
+def check(args: argparse.Namespace) -> int:
+    """``--check``: print every regenerated table number that differs from the committed one."""
+    from verify.figure_check import check_figures
+
+    lines = check_figures(args.scale, args.only, committed_root=args.out, runs_dir=args.runs_dir,
+                          data_dir=args.data_dir, progress=not args.no_progress,
+                          timeout=args.timeout)
+    print("\n".join(lines) if lines else f"scale {args.scale}: every regenerated table equals "
+          "the committed one")
+    return 1 if lines else 0

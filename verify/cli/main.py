@@ -25,7 +25,7 @@ COMMANDS = {
     "verify": "check strong-ticket bounds numerically",
     "train": "train a ticket: biprop (MPT), edge-popup, dense, or lth (IMP)",
     "bench": "benchmarks: subset-sum solver, score-mask training throughput, IMP overhead, packed "
-             "tickets, device check",
+             "tickets, device check, training loop, instruction-set pinning",
     "figures": "regenerate the paper figures and tables by executing the notebooks",
     "models": "list the model names with their parameter counts",
     "export": "write a found ticket as a packed file (safetensors) or as ONNX",
