@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 import torch
 
+from empirical.errors import InputError
+from empirical.instruction_set import deterministic_requested
+
 
 @dataclass(frozen=True)
 class Distributed:
@@ -57,11 +60,13 @@ def select_device(name: str = "auto", dist: Distributed | None = None) -> torch.
     Returns
     -------
     torch.device
+        On CUDA under ``TICKETS_DETERMINISTIC=1`` (set by ``tickets figures``) torch also
+        switches to deterministic algorithms (a warning names any op that has none).
     """
     dist = dist or Distributed()
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda", dist.local_rank)
+            return select_device("cuda", dist)
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -71,10 +76,15 @@ def select_device(name: str = "auto", dist: Distributed | None = None) -> torch.
         raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device cuda requested but CUDA is not available")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {name} requested but this machine has "
+                         f"{torch.cuda.device_count()} CUDA device(s)")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device mps requested but MPS is not available")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", dist.local_rank)
+    if device.type == "cuda" and deterministic_requested():  # tickets figures asks for it
+        torch.use_deterministic_algorithms(True, warn_only=True)
     return device
 
 
@@ -95,7 +105,7 @@ def set_threads(threads: int) -> None:
     machine; the run records the count it used in ``hparams.json``.
     """
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"--threads must be an integer >= 1, got {threads!r}")
+        raise InputError("{threads} must be an integer >= 1, got {got!r}", got=threads)
     torch.set_num_threads(threads)
 
 

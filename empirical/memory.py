@@ -1,20 +1,25 @@
 """Memory guards: estimate an allocation before making it and refuse one over the limit.
 
-The limit is the machine's physical memory, or ``$TICKETS_MEMORY_LIMIT`` (bytes, optionally with
-a binary suffix: ``512M``, ``8G``, ``1.5T``). :func:`check_memory` raises ``ValueError`` with the
+The limit is the memory available now (Linux ``MemAvailable``: free memory plus what the kernel can
+reclaim; elsewhere the physical memory), or ``$TICKETS_MEMORY_LIMIT`` (bytes, optionally with a
+binary suffix: ``512M``, ``8G``, ``1.5T``). :func:`check_memory` raises ``ValueError`` with the
 estimated size, so the command line prints one line and exits with status 2 before any work.
 
 :func:`training_bytes` estimates one training step of a torch model without allocating it: the
-model is built on the ``meta`` device and a meta forward pass measures its activations.  This
-module imports torch only inside that function, so ``verify`` can use the guard without torch.
+model is built on the ``meta`` device and a meta forward pass measures its activations, without
+importing torch's compile stack (:func:`compile_stack_lent`).  This module imports torch only
+inside those functions, so ``verify`` can use the guard without torch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 LIMIT_ENV = "TICKETS_MEMORY_LIMIT"
@@ -37,7 +42,8 @@ def format_bytes(n: float) -> str:
 
 
 def memory_limit() -> int:
-    """Bytes an estimated allocation may reach: ``$TICKETS_MEMORY_LIMIT`` or physical memory.
+    """Bytes an estimated allocation may reach: ``$TICKETS_MEMORY_LIMIT``, else the memory
+    available now (:func:`available_memory`).
 
     Raises
     ------
@@ -50,6 +56,23 @@ def memory_limit() -> int:
         if match is None:
             raise ValueError(f"${LIMIT_ENV} must be a size such as 8G or 512M, got {text!r}")
         return int(float(match.group(1)) * _UNITS[match.group(2)])
+    return available_memory()
+
+
+def available_memory() -> int:
+    """``MemAvailable`` of ``/proc/meminfo`` (Linux), else the physical memory, in bytes.
+
+    The physical memory is no limit on a machine whose memory other processes hold: ``tickets
+    bench subset-sum --n-weights 100000000`` (estimated 18.6 GiB) passed the check against a
+    23.5 GiB machine's physical memory and went on to allocate 15.6 GiB for its coefficients.
+    """
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
@@ -96,30 +119,78 @@ def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_s
     """
     import torch
 
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+    with torch.random.fork_rng(devices=[]), torch.device("meta"), compile_stack_lent():
         try:
             model = build()
+            trainable = sum(p.numel() * p.element_size() for p in model.parameters()
+                            if p.requires_grad)
+            frozen = sum(p.numel() * p.element_size() for p in model.parameters()
+                         if not p.requires_grad)
+            frozen += sum(b.numel() * b.element_size() for b in model.buffers())
+            outputs = _leaf_output_bytes(model, torch.empty((1, *input_shape)))
         except RuntimeError as err:
             if "overflow" in str(err):
                 return math.inf
             raise
-        trainable = sum(p.numel() * p.element_size() for p in model.parameters()
-                        if p.requires_grad)
-        frozen = sum(p.numel() * p.element_size() for p in model.parameters()
-                     if not p.requires_grad)
-        frozen += sum(b.numel() * b.element_size() for b in model.buffers())
-        outputs: list[int] = []
+    example = 4 * math.prod(input_shape)
+    return (PARAMETER_COPIES * trainable + frozen
+            + batch_size * (ACTIVATION_COPIES * outputs + example))
 
-        def count(module: Any, args: Any, output: Any) -> None:
-            if isinstance(output, torch.Tensor):
-                outputs.append(output.numel() * output.element_size())
 
-        hooks = [m.register_forward_hook(count) for m in model.modules()
-                 if not list(m.children())]
+def _leaf_output_bytes(model: Any, example: Any) -> int:
+    """Bytes of the outputs of every leaf module of ``model`` for the batch ``example``."""
+    import torch
+
+    sizes: list[int] = []
+
+    def count(module: Any, args: Any, output: Any) -> None:
+        if isinstance(output, torch.Tensor):
+            sizes.append(output.numel() * output.element_size())
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+    try:
         with torch.no_grad():
-            model.eval()(torch.empty((1, *input_shape)))  # eval: batch norm takes one example
+            model.eval()(example)  # eval: batch norm takes one example
+    finally:
         for hook in hooks:
             hook.remove()
-    example = 4 * int(torch.Size(input_shape).numel())
-    return (PARAMETER_COPIES * trainable + frozen
-            + batch_size * (ACTIVATION_COPIES * sum(outputs) + example))
+    return sum(sizes)
+
+
+@contextlib.contextmanager
+def compile_stack_lent() -> Iterator[None]:
+    """Run meta kernels without importing ``torch._dynamo`` (3-10 s on a loaded 2-core machine).
+
+    torch's meta kernels written in Python (``torch._refs``: ``relu``, ``batch_norm``, ``where``,
+    the random fills of the initialisers, ...) are wrapped by ``torch._compile._disable_dynamo``,
+    which imports ``torch._dynamo`` on a kernel's first call only to exclude it from
+    ``torch.compile`` tracing; outside a compilation that exclusion leaves the kernel unchanged.
+    Inside this context a stand-in module answers that import, its ``disable`` returns the
+    kernel as it is, and on exit the stand-in and every cached wrapper are removed, so that a
+    later ``torch.compile`` imports the real ``torch._dynamo`` and wraps the kernels itself.
+    Nothing is lent when ``torch._dynamo`` is already imported.
+    """
+    import torch
+
+    if "torch._dynamo" in sys.modules:
+        yield
+        return
+    kernels: list[Callable[..., Any]] = []
+
+    def disable(fn: Callable[..., Any], recursive: bool = True, wrapping: bool = True
+                ) -> Callable[..., Any]:
+        kernels.append(fn)
+        return fn
+
+    stand_in = types.ModuleType("torch._dynamo", "stand-in lent by empirical.memory")
+    stand_in.disable = disable  # type: ignore[attr-defined]
+    sys.modules["torch._dynamo"] = stand_in
+    torch._dynamo = stand_in  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        del sys.modules["torch._dynamo"]
+        if vars(torch).get("_dynamo") is stand_in:
+            del torch._dynamo  # type: ignore[attr-defined]
+        for fn in kernels:
+            vars(fn).pop("__dynamo_disable", None)

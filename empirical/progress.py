@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO, TypeVar
+
+T = TypeVar("T")
 
 INTERVAL_ENV = "TICKETS_PROGRESS_INTERVAL"
 DEFAULT_INTERVAL = 30.0
@@ -55,6 +57,10 @@ class LineProgress:
         if self.clock() - self.last >= self.interval:
             self._print()
 
+    def set_description(self, desc: str) -> None:
+        """The prefix of the next lines (the unit of work now under way)."""
+        self.desc = desc
+
     def set_postfix(self, refresh: bool = False, **values: Any) -> None:
         """Values shown at the end of the next line (``loss=0.412``)."""
         self.postfix = values
@@ -96,3 +102,18 @@ def progress_bar(total: int, initial: int = 0, desc: str = "", unit: str = "step
                     leave=False)
     interval = float(os.environ.get(INTERVAL_ENV) or DEFAULT_INTERVAL)
     return LineProgress(total, initial, desc, unit, interval)
+
+
+def tracked(items: Sequence[T], desc: str, unit: str) -> Iterator[T]:
+    """Yield each of ``items``, counting it on a :func:`progress_bar` once its work is done.
+
+    For commands whose units of work take seconds to minutes each (benchmarks, one model at a
+    time): on a terminal a bar, elsewhere a line every interval.
+    """
+    bar = progress_bar(len(items), desc=desc, unit=unit)
+    try:
+        for item in items:
+            yield item
+            bar.update()
+    finally:
+        bar.close()

@@ -1,4 +1,7 @@
-"""Test-wide settings: deterministic, single-threaded torch (CI runs two pytest workers).
+"""Test-wide settings: pinned instruction sets, single-threaded torch (CI runs two workers).
+
+:mod:`empirical.instruction_set` is imported first, before anything loads torch, numpy or numba
+(as :mod:`verify` does for every ``tickets`` command).
 
 Hypothesis profiles: ``default`` (25 examples, random), ``ci`` (the same examples every run:
 ``derandomize=True``; loaded when the environment variable ``CI`` is set, as CI services do) and
@@ -6,6 +9,10 @@ Hypothesis profiles: ``default`` (25 examples, random), ``ci`` (the same example
 """
 
 from __future__ import annotations
+
+# isort: off
+import empirical.instruction_set  # noqa: F401  (first: pins the instruction sets)
+# isort: on
 
 import contextlib
 import io

@@ -7,6 +7,10 @@ not a test); the table in docs/determinism.md is its output for 1, 2 and 4 threa
 
 from __future__ import annotations
 
+# isort: off
+import empirical.instruction_set  # noqa: F401  (first: pins the instruction sets)
+# isort: on
+
 import hashlib
 import json
 import sys

@@ -1,4 +1,4 @@
-"""Every bad input of issue 12: one line naming the flag, exit status 2, nothing written, no work.
+"""Every bad input found so far: one line naming the flag, exit status 2, nothing written, no work.
 
 Each row is a command line and a fragment its error line must hold. Commands that would train get
 ``--runs-dir runs --device cpu --epochs 1`` so that any work done would leave files behind.
@@ -18,6 +18,7 @@ from empirical.data import DATASET_NAMES
 from verify.cli.main import main
 
 TRAIN = ["--runs-dir", "runs", "--device", "cpu", "--epochs", "1"]
+README = Path(__file__).resolve().parents[1] / "README.md"
 CASES: dict[str, tuple[list[str], str]] = {
     # memory guards: the estimate is in the message
     "construct width": (["verify", "construct", "--method", "pensia", "--width", "1000000000"],
@@ -39,7 +40,24 @@ CASES: dict[str, tuple[list[str], str]] = {
                     "--model conv4 with --batch-size 1000000 needs about "),
     # outputs checked first
     "sweep out dir": (["verify", "sweep", "--method", "pensia", "--vary", "width", "--out",
-                       "existing"], "--out existing is a directory"),
+                       "existing"], "argument --out: existing is a directory"),
+    "sweep out proc": (["verify", "sweep", "--method", "pensia", "--vary", "width", "--out",
+                        "/proc/x.csv"], "argument --out: cannot write in /proc"),
+    "export out dot": (["export", "abc", "--out", "."], "argument --out: . is a directory"),
+    "export out empty": (["export", "abc", "--out", ""], "argument --out: empty path"),
+    "export out proc": (["export", "abc", "--out", "/proc/x.safetensors"],
+                        "argument --out: cannot write in /proc"),
+    "figures out proc": (["figures", "--out", "/proc/x"], "argument --out: cannot write in /proc"),
+    "eval not a ticket": (["eval", str(README)], "README.md is not a ticket file"),
+    "eval directory": (["eval", "existing"], "existing is a directory: no ticket file"),
+    "bench subset-sum memory": (["bench", "subset-sum", "--n-weights", "100000000"],
+                                "--n-weights 100000000 with --summands 21 needs about "),
+    "adam nesterov": (["train", "dense", "--optimizer", "adam", "--nesterov", *TRAIN],
+                      "--nesterov applies to --optimizer sgd only, not adam"),
+    "lth levels": (["train", "lth", "--levels", "100000", *TRAIN],
+                   "--levels 100000: from level 43 on no level prunes a weight"),
+    "absent cuda": (["train", "dense", "--device", "cuda:7", "--runs-dir", "runs"],
+                    "requested but"),
     # accepted silently before
     "depth values": (["verify", "sweep", "--method", "pensia", "--vary", "depth", "--values",
                       "2.5"], "--values: depth values must be integers, got 2.5"),
@@ -131,3 +149,12 @@ def test_integral_scientific_notation(exponent: int, mantissa: int) -> None:
     from verify.cli.common import nonnegative_int
 
     assert nonnegative_int(f"{mantissa}e{exponent}") == mantissa * 10**exponent
+
+
+def test_a_run_directory_is_no_ticket_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "hparams.json").write_text("{}")
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "is a run directory; write its ticket file with tickets export" in \
+        capsys.readouterr().err

@@ -35,3 +35,11 @@ def test_bench_help_shows_defaults(target: str, shown: list[str],
         main(["bench", target, "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert all(s in text for s in shown) and "%%" not in text
+
+
+def test_a_help_that_explains_its_default_states_it_once(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "dense", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: the architecture's own biases only)" in text
+    assert "biases only) (default" not in text and "(default: 0.1)" in text

@@ -192,7 +192,7 @@ def test_data_on_device_setting() -> None:
     assert use_device_data("auto", "cifar10", cuda) and not use_device_data("auto", "cifar10", cpu)
     assert use_device_data("on", "mnist", cpu) and not use_device_data("off", "cifar10", cuda)
     assert not use_device_data("on", "imagenet", cuda)
-    with pytest.raises(ValueError, match="--data-on-device"):
+    with pytest.raises(ValueError, match="data_on_device"):
         RuntimeConfig(data_on_device="yes")
 
 

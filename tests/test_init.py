@@ -189,7 +189,7 @@ def test_uniform_bn_init_needs_affine_batchnorm() -> None:
     with pytest.raises(ValueError, match="no affine BatchNorm"):
         build_model(ModelHparams("resnet20", width_mult=0.25, bn_init="uniform"),
                     10, (3, 32, 32), cfg)
-    with pytest.raises(ValueError, match="batch-norm init"):
+    with pytest.raises(ValueError, match="unknown bn_init 'random'"):
         ModelHparams("resnet20", bn_init="random")
     with pytest.raises(ValueError, match="BatchNorm init"):
         init_batchnorm_(nn.Sequential(), "zeros")

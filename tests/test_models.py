@@ -255,10 +255,10 @@ def test_same_seed_same_model() -> None:
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"name": "alexnet"}, "unknown model"),
-    ({"width_mult": 0.0}, "width multiplier"),
-    ({"width_mult": -1.0}, "width multiplier"),
+    ({"width_mult": 0.0}, "width_mult must be > 0"),
+    ({"width_mult": -1.0}, "width_mult must be > 0"),
     ({"widths": [10]}, "fixed widths"),
-    ({"bn": "layer"}, "batch-norm"),
+    ({"bn": "layer"}, "unknown bn 'layer'"),
     ({"name": "vgg11", "input_shape": (3, 8, 8)}, "too small"),
     ({"input_shape": (64,)}, "input shape"),
     ({"num_classes": 0}, "num_classes"),

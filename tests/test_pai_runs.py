@@ -50,7 +50,7 @@ def test_pai_hash_keeps_existing_runs_and_names_the_criterion() -> None:
     base = small()
     assert hparams_hash(pai(base, "snip", 0.1)) != hparams_hash(pai(base, "grasp", 0.1))
     assert pai(base, "snip", 0.1).level.parent == hparams_hash(imp_chain(base, 0)[0])
-    with pytest.raises(ValueError, match="criterion is set exactly for pai"):
+    with pytest.raises(ValueError, match="criterion is set exactly for runs of source=pai"):
         dataclasses.replace(base.level, criterion="snip")
     with pytest.raises(ValueError, match="erk applies to pruning at initialisation"):
         imp_chain(small("erk"), 1)

@@ -46,3 +46,28 @@ def test_train_cli_progress_lines_on_a_pipe(tmp_path, monkeypatch: pytest.Monkey
     assert code == 0 and out.startswith("{")
     assert lines[0].startswith("train: 1/5 steps (20%)") and "loss=" in lines[0]
     assert " acc=" in lines[-1] and lines[-1].startswith("train: 5/5 steps (100%)")
+
+
+def test_bench_progress_lines_on_a_pipe(monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture) -> None:
+    """A benchmark off a terminal prints one line per finished unit at interval 0."""
+    from verify.cli.main import main
+
+    monkeypatch.setenv("TICKETS_PROGRESS_INTERVAL", "0")
+    assert main(["bench", "lth", "--model", "lenet-300-100", "--batch-size", "2", "--steps", "1",
+                 "--warmup", "0", "--rounds", "1", "--device", "cpu", "--json"]) == 0
+    err = capsys.readouterr().err
+    assert "bench lth: 1/1 models (100%)" in err and "\r" not in err
+
+
+def test_tracked_counts_each_item_and_takes_a_description() -> None:
+    from empirical.progress import tracked
+
+    assert list(tracked(["a", "b"], "work", "item")) == ["a", "b"]
+    now = [0.0]
+    out = io.StringIO()
+    bar = LineProgress(2, desc="first", interval=1.0, file=out, clock=lambda: now[0])
+    now[0] = 1.0
+    bar.set_description("second")
+    bar.update()
+    assert out.getvalue().startswith("second: 1/2 steps")

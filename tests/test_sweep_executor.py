@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from empirical.config.hparams import hparams_hash
+from empirical.errors import InputError
 from verify import lth_study, mpt_study, sweep_executor
-from verify.cli.common import UserError
 from verify.cli.main import main
 from verify.figures import NOTEBOOK_DIR
 from verify.scales import get_scale
@@ -166,7 +166,7 @@ def test_executor_without_submitit_is_one_line(monkeypatch: pytest.MonkeyPatch) 
     import importlib.util
 
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(UserError, match=r"--executor local needs submitit"):
+    with pytest.raises(InputError, match=r"executor=local needs submitit"):
         sweep_executor.check_options(ExecutorOptions("local", Path("jobs")))
 
 

@@ -21,14 +21,17 @@ data and the run-store hashes behind it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from empirical import instruction_set
 from empirical.data import dataset_spec
-from verify.cli.common import UserError
+from empirical.errors import InputError
+from empirical.progress import progress_bar
 from verify.notebook_paths import FIGURES_ROOT, PUBLISH_ENV
 from verify.notebook_paths import runs_dir as resolve_runs_dir
 from verify.plotting import (
@@ -52,7 +55,7 @@ KERNEL_NAME = "python3"
 LANGUAGE = "python"
 
 
-class NotebookError(UserError):
+class NotebookError(RuntimeError):
     """A notebook failed; the message names the notebook and the failing cell in one line."""
 
 
@@ -171,8 +174,9 @@ def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
     # The kernel's own stderr carries only start-up chatter; cell output comes over iopub.
     # One intra-op thread: the numbers of the committed figures must not depend on the core
     # count of the machine that regenerates them (see verify.plotting.compute_threads).
+    # The pinned instruction sets (empirical.instruction_set) come with os.environ.
     kernel_env = {**os.environ, **{v: str(FIGURE_THREADS) for v in THREAD_VARIABLES},
-                  **(env or {})}
+                  **instruction_set.DETERMINISTIC_CUDA, **(env or {})}
     with client.setup_kernel(stderr=subprocess.DEVNULL, env=kernel_env):
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
@@ -190,8 +194,21 @@ def execute_notebook(path: str | os.PathLike, params: Mapping[str, Any],
     return nb
 
 
+def chosen_notebooks(names: Sequence[str] | None, notebook_dir: str | os.PathLike = NOTEBOOK_DIR
+                     ) -> list[str]:
+    """``names`` as a list, or every notebook of ``notebook_dir`` if empty; InputError for a name
+    that is no notebook there."""
+    available = notebook_names(notebook_dir)
+    chosen = list(names) if names else available
+    unknown = [n for n in chosen if n not in available]
+    if unknown:
+        raise InputError("unknown notebook {got!r}; choose one of {choices}", got=unknown[0],
+                         choices=", ".join(available))
+    return chosen
+
+
 def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | None) -> None:
-    """Raise :class:`UserError` if a notebook needs on-disk data at ``scale`` and none is there.
+    """Raise :class:`InputError` if a notebook needs on-disk data at ``scale`` and none is there.
 
     Parameters
     ----------
@@ -208,9 +225,11 @@ def check_data(names: Sequence[str], scale: str, data_dir: str | os.PathLike | N
             continue
         needed = [d for d in datasets_of(name, scale) if dataset_spec(d).on_disk]
         if needed and (data_dir is None or not Path(data_dir).is_dir()):
-            where = f"{data_dir} does not exist" if data_dir else "no --data-dir was given"
-            raise UserError(f"notebook {name} at scale {scale} needs {', '.join(needed)} on "
-                            f"disk, but {where} (give --data-dir DIR holding the datasets)")
+            where = ("{data_dir} {path} does not exist" if data_dir else
+                     "no {data_dir} was given (the directory holding the datasets)")
+            raise InputError("notebook {name} at scale {scale} needs {needed} on disk, but "
+                             + where, name=name, scale=scale, needed=", ".join(needed),
+                             path=data_dir)
 
 
 def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
@@ -236,7 +255,8 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     notebook_dir : path
         Where the ``.py`` notebooks are.
     progress : bool
-        Show a progress bar over all code cells (tqdm, on stderr).
+        Show progress over all code cells on stderr (:func:`empirical.progress.progress_bar`:
+        a bar on a terminal, a line per interval in a log).
     timeout : int, optional
         Seconds per cell.
 
@@ -245,16 +265,13 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     list of Path
         The manifests written, one per notebook.
     """
-    from tqdm.auto import tqdm
-
     check_scale(scale)
-    available = notebook_names(notebook_dir)
-    chosen = list(names) if names else available
-    unknown = [n for n in chosen if n not in available]
-    if unknown:
-        raise UserError(f"unknown notebook {unknown[0]!r}; choose one of {', '.join(available)}")
+    chosen = chosen_notebooks(names, notebook_dir)
     check_data(chosen, scale, data_dir)
     out_root = Path(out_root).resolve() if out_root is not None else FIGURES_ROOT
+    if out_root == FIGURES_ROOT and instruction_set.MODE in ("native", "late"):
+        raise InputError(f"the committed figures are made with pinned instruction sets; unset "
+                         f"{instruction_set.NATIVE_ENV} (or give --out DIR to explore)")
     out_dir = out_root / scale
     # resolved here: the kernel runs in notebook_dir, relative paths are the caller's
     params = {"SCALE": scale, "OUT_DIR": str(out_dir), "RUNS_DIR": str(resolve_runs_dir(runs_dir)),
@@ -262,11 +279,13 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     paths = [Path(notebook_dir) / f"{n}.py" for n in chosen]
     total = sum(sum(c.cell_type == "code" for c in load_notebook(p).cells) + 1 for p in paths)
     manifests = []
-    with tqdm(total=total, desc="notebooks", unit="cell", disable=not progress) as bar:
+    bar = progress_bar(total, desc="notebooks", unit="cell", enabled=progress)
+    with contextlib.closing(bar) if bar is not None else contextlib.nullcontext():
         for path in paths:
-            bar.set_description(f"{path.stem} ({scale})")
-            execute_notebook(path, params, on_cell=bar.update, timeout=timeout,
-                             env={PUBLISH_ENV: str(out_dir)})
+            if bar is not None:
+                bar.set_description(f"{path.stem} ({scale})")
+            execute_notebook(path, params, on_cell=bar.update if bar is not None else None,
+                             timeout=timeout, env={PUBLISH_ENV: str(out_dir)})
             manifest = out_dir / f"{path.stem}{MANIFEST_SUFFIX}"
             if not manifest.exists():
                 raise NotebookError(f"notebook {path.stem} finished without writing {manifest} "
@@ -280,10 +299,23 @@ def _code_list(items: Sequence[Any]) -> str:
     return ", ".join(f"`{i}`" for i in items) if items else "-"
 
 
+def made_on(manifests: Sequence[Mapping[str, Any]]) -> str:
+    """``Made on`` lines of a scale: each distinct machine and software
+    (:func:`empirical.instruction_set.describe` of the manifests' ``environment``) with the
+    notebooks made there."""
+    made: dict[str, list[str]] = {}
+    for manifest in manifests:
+        line = instruction_set.describe(manifest.get("environment"))
+        made.setdefault(line, []).append(f"`{manifest['notebook']}`")
+    return "\n".join(f"Made on {line}: {', '.join(names)}." for line, names in made.items()
+                     ) + "\n"
+
+
 def write_index(out_root: str | os.PathLike | None = None) -> Path:
     """Write ``out_root/README.md`` indexing every manifest under ``out_root/<scale>/``.
 
-    Per scale and notebook: a table of its outputs (files, seeds, data), then each output's
+    Per scale: the machines and software its manifests were made on (:func:`made_on`); per
+    notebook: a table of its outputs (files, seeds, data), then each output's
     caption and the run-store hashes behind it (a list, so that the table stays narrow). Only
     directories named after a scale (:data:`verify.scales.SCALES`) are indexed; the scratch
     directory of exploration runs is not.
@@ -314,6 +346,7 @@ def write_index(out_root: str | os.PathLike | None = None) -> Path:
         manifests = sorted(scale_dir.glob(f"*{MANIFEST_SUFFIX}"))
         if manifests:
             sections.append(f"## Scale `{scale_dir.name}`\n")
+            sections.append(made_on([read_manifest(p) for p in manifests]))
         for path in manifests:
             manifest = read_manifest(path)
             outputs = manifest["outputs"]

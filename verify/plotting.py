@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from empirical.instruction_set import environment_record
 from empirical.storage.atomic import atomic_write
 from verify.notebook_paths import committed_dir, output_dir
 
@@ -396,6 +397,7 @@ class Outputs:
             raise ValueError(f"notebook {self.notebook} declared but did not write {missing}")
         manifest = {"notebook": self.notebook, "scale": self.scale,
                     "threads": compute_threads(),
+                    "environment": environment_record(),
                     "outputs": [asdict(r) for r in self.declared.values()]}
         atomic_write(self.manifest_path,
                      lambda h: h.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n"))

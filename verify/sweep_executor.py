@@ -25,19 +25,18 @@ jobs carry the same hyperparameter dataclasses and write to the same run store.
 
 from __future__ import annotations
 
-import argparse
 import ast
 import importlib.util
 import os
 import re
 import shutil
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from verify.cli.common import UserError
+from empirical import instruction_set
+from empirical.errors import InputError
 
 #: ``inprocess``: no executor (the notebooks train what they need themselves).
 EXECUTORS = ("inprocess", "local", "slurm", "debug")
@@ -84,26 +83,26 @@ class ExecutorOptions:
 
 
 def check_options(options: ExecutorOptions) -> None:
-    """Raise :class:`UserError` (one line naming the flag) for a bad combination, before work."""
+    """Raise :class:`InputError` (one line naming the field) for a bad combination, before work."""
+    def refuse(template: str, **values: Any) -> NoReturn:
+        raise InputError(template, ExecutorOptions, **values)
+
     if options.executor not in EXECUTORS:
-        raise UserError(f"--executor: unknown {options.executor!r}; choose one of "
-                        f"{', '.join(EXECUTORS)}")
+        refuse("{executor}: unknown {got!r}; choose one of {choices}", got=options.executor,
+               choices=", ".join(EXECUTORS))
     if options.executor != "inprocess" and importlib.util.find_spec("submitit") is None:
-        raise UserError(f"--executor {options.executor} needs submitit (pip install -e "
-                        "\".[cluster]\")")
+        refuse(f"{{executor={options.executor}}} needs submitit (pip install -e \".[cluster]\")")
     slurm = options.executor == "slurm"
-    for value, flag in ((options.partition, "--partition"),
-                        (options.max_parallel, "--max-parallel")):
-        if value is not None and not slurm:
-            raise UserError(f"{flag} needs --executor slurm")
+    for name in ("partition", "max_parallel"):
+        if getattr(options, name) is not None and not slurm:
+            refuse(f"{{{name}}} needs {{executor=slurm}}")
     if slurm and shutil.which("sbatch") is None:
-        raise UserError("--executor slurm: sbatch is not on PATH (run on a Slurm login node, or "
-                        "use --executor local)")
-    for value, flag, least in ((options.gpus_per_job, "--gpus-per-job", 0),
-                               (options.cpus_per_job, "--cpus-per-job", 1),
-                               (options.job_minutes, "--job-minutes", 1)):
-        if value < least:
-            raise UserError(f"{flag} must be >= {least}, got {value}")
+        refuse("{executor=slurm}: sbatch is not on PATH (run on a Slurm login node, or use "
+               "{executor=local})")
+    for name, least in (("gpus_per_job", 0), ("cpus_per_job", 1), ("job_minutes", 1)):
+        if getattr(options, name) < least:
+            refuse(f"{{{name}}} must be >= {{least}}, got {{got}}", least=least,
+                   got=getattr(options, name))
 
 
 @dataclass(frozen=True)
@@ -240,6 +239,7 @@ def _executor(options: ExecutorOptions, job_count: int) -> Any:
         if options.partition is not None:
             parameters["slurm_partition"] = options.partition
         parameters["slurm_array_parallelism"] = options.max_parallel or job_count
+        parameters["slurm_setup"] = instruction_set.job_exports()
         parameters["slurm_signal_delay_s"] = signal_delay_s(options.job_minutes)
     executor.update_parameters(**parameters)
     return executor
@@ -307,7 +307,8 @@ def run_sweep(names: Sequence[str], scale: str, options: ExecutorOptions,
     """
     check_options(options)
     if options.executor == "inprocess":
-        raise UserError("--executor inprocess trains inside the notebooks; no sweep to submit")
+        raise InputError("{executor=inprocess} trains inside the notebooks; no sweep to submit",
+                         ExecutorOptions)
     runs_root = str(Path(runs_dir).resolve())
     data = str(Path(data_dir).resolve()) if data_dir else None
     jobs = _unique([j for n in names for j in notebook_jobs(n, scale, notebook_dir)])
@@ -348,71 +349,3 @@ def error_line(error: BaseException | None) -> str:
     if raised:
         return raised[-1]
     return lines[0] if lines else type(error).__name__
-
-
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """The executor flags of ``tickets figures``."""
-    from verify.cli.common import nonnegative_int, path, positive_int
-
-    group = parser.add_argument_group(
-        "cluster sweep (submitit): train the notebooks' runs as jobs first, then run the "
-        "notebooks, which reuse them")
-    group.add_argument("--executor", choices=EXECUTORS, default="inprocess",
-                       help="inprocess (default): the notebooks train what they need; slurm: "
-                       "one Slurm job per run (an LTH chain per job); local: submitit's local "
-                       "subprocesses; debug: submitit's debug executor, in this process")
-    group.add_argument("--partition", default=None, help="Slurm partition of the jobs")
-    group.add_argument("--gpus-per-job", type=nonnegative_int, default=None,
-                       help="GPUs of each job (default: 1 on Slurm, else 0)")
-    group.add_argument("--cpus-per-job", type=positive_int, default=1,
-                       help="CPU cores of each job, also its torch thread count (default: 1)")
-    group.add_argument("--job-minutes", type=positive_int, default=DEFAULT_JOB_MINUTES,
-                       help="time limit of each job; Slurm requeues a job at its limit and the "
-                       f"run resumes from its checkpoint (default: {DEFAULT_JOB_MINUTES})")
-    group.add_argument("--max-parallel", type=positive_int, default=None,
-                       help="at most this many Slurm jobs at once (default: all)")
-    group.add_argument("--jobs-dir", type=path, default=None,
-                       help="submitit's folder for job files and logs (default: "
-                       "RUNS_DIR/.submitit)")
-
-
-def sweep_from_args(args: argparse.Namespace) -> int:
-    """Check the executor flags (UserError, exit 2) and, unless ``inprocess``, run the sweep.
-
-    Returns 0 when the notebooks may run, 1 when a job failed (the line is printed).
-    """
-    from empirical.config.hparams import default_runs_dir
-    from verify.figures import check_data, notebook_names
-
-    runs_dir = default_runs_dir(args.runs_dir)
-    gpus = args.gpus_per_job
-    if gpus is None:
-        gpus = 1 if args.executor == "slurm" else 0
-    folder = Path(args.jobs_dir) if args.jobs_dir else runs_dir / ".submitit"
-    options = ExecutorOptions(args.executor, folder.resolve(), args.partition, gpus,
-                              args.cpus_per_job, args.job_minutes, args.max_parallel)
-    check_options(options)
-    if args.executor == "inprocess":
-        if args.jobs_dir is not None or args.gpus_per_job is not None:
-            raise UserError("--jobs-dir and --gpus-per-job need --executor local, slurm or debug")
-        return 0
-    available = notebook_names()
-    names = list(args.only) if args.only else available
-    unknown = [n for n in names if n not in available]
-    if unknown:
-        raise UserError(f"unknown notebook {unknown[0]!r}; choose one of {', '.join(available)}")
-    check_data(names, args.scale, args.data_dir)
-
-    def announce(submitted: int, skipped: int) -> None:
-        print(f"sweep: {submitted} job(s) to {args.executor}, {skipped} already finished; "
-              f"logs in {folder}", file=sys.stderr)
-
-    try:
-        summary = run_sweep(names, args.scale, options, runs_dir, args.data_dir,
-                            on_submit=announce)
-    except SweepError as err:
-        print(f"tickets figures: error: {err}", file=sys.stderr)
-        return 1
-    print(f"sweep: {summary['submitted']} job(s) done: {summary['trained']} run(s) trained, "
-          f"{summary['reused']} read back", file=sys.stderr)
-    return 0

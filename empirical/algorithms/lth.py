@@ -493,7 +493,8 @@ def check_rewind(hparams: LTHHparams, steps_per_epoch: int) -> int:
 
 
 def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tensor]) -> None:
-    """Refuse ``levels`` IMP levels that would prune a layer (or the global pool) to 0 weights.
+    """Refuse ``levels`` IMP levels that would prune a layer (or the global pool) to 0 weights,
+    or that reach a level pruning no weight at all (every count ``floor(p K)`` is 0).
 
     Layerwise scope follows each layer's count ``K <- K - floor(p K)``
     (:func:`empirical.algorithms.pruning.count_to_prune`); global scope can only be checked on the
@@ -516,13 +517,22 @@ def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tens
         pools = [(n, k, rates[n]) for n, k in sizes.items()]
     else:
         pools = [("the pruned layers", sum(sizes.values()), rule.rate)]
+    stalls = []  # per pool, the first level that prunes no weight of it
     for name, kept, rate in pools:
         for level in range(1, levels + 1):
-            kept -= pruning.count_to_prune(kept, rate)
+            pruned = pruning.count_to_prune(kept, rate)
+            kept -= pruned
             if kept == 0:
                 raise ValueError(f"prune rate {rate} with --levels {levels} leaves 0 weights in "
                                  f"{name} at level {level}; lower --rate (--conv-rate, "
                                  "--output-rate) or --levels")
+            if pruned == 0:
+                stalls.append(level)
+                break
+    if pools and len(stalls) == len(pools):
+        raise ValueError(f"--levels {levels}: from level {max(stalls)} on no level prunes a "
+                         f"weight (floor(rate x remaining) = 0 in every layer); give --levels "
+                         f"{max(stalls) - 1} or fewer")
 
 
 def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig) -> None:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
+from empirical.errors import InputError
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 from empirical.layers import NORMS, SCORE_MODES
 from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
@@ -83,16 +84,20 @@ Table 2): use their presets."""
 BN_CHOICES = ("default", *NORMS)
 
 
-def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
+def check_choice(obj: Any, field: str, choices: tuple[str, ...]) -> None:
+    """Raise :class:`InputError` naming ``field`` unless ``obj.field`` is one of ``choices``."""
+    value = getattr(obj, field)
     if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+        raise InputError(f"unknown {{{field}}} {{value!r}}; choose one of {{choices}}", type(obj),
+                         value=value, choices=", ".join(choices))
 
 
-def _check_positive(value: float, what: str, allow_zero: bool = False) -> None:
-    bad = not math.isfinite(value) or (value < 0 if allow_zero else value <= 0)
-    if bad:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{what} must be {bound}, got {value!r}")
+def check_positive(obj: Any, field: str, allow_zero: bool = False) -> None:
+    """Raise :class:`InputError` naming ``field`` unless ``obj.field`` is finite and > 0 (>= 0)."""
+    value = getattr(obj, field)
+    if not math.isfinite(value) or (value < 0 if allow_zero else value <= 0):
+        raise InputError(f"{{{field}}} must be {{bound}}, got {{value!r}}", type(obj),
+                         bound=">= 0" if allow_zero else "> 0", value=value)
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,9 @@ class DatasetHparams:
                                "keeps it: steps per epoch rounded up)")
 
     def __post_init__(self) -> None:
-        _check_choice(self.name, tuple(DATASET_NAMES), "dataset")
-        _check_positive(self.batch_size, "batch size")
-        _check_positive(self.val_size, "validation size", allow_zero=True)
+        check_choice(self, "name", tuple(DATASET_NAMES))
+        check_positive(self, "batch_size")
+        check_positive(self, "val_size", allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -131,13 +136,14 @@ class ModelHparams:
 
     def __post_init__(self) -> None:
         model_entry(self.name)
-        _check_choice(self.bn, BN_CHOICES, "batch-norm setting")
-        _check_choice(self.bn_init, BN_INITS, "batch-norm init")
-        _check_positive(self.width_mult, "width multiplier")
+        check_choice(self, "bn", BN_CHOICES)
+        check_choice(self, "bn_init", BN_INITS)
+        check_positive(self, "width_mult")
         if self.widths is not None:
             object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
             if any(w < 1 for w in self.widths):
-                raise ValueError(f"widths must be >= 1, got {list(self.widths)}")
+                raise InputError("{widths} must be >= 1, got {got}", ModelHparams,
+                                 got=list(self.widths))
 
 
 @dataclass(frozen=True)
@@ -164,20 +170,20 @@ class MaskHparams:
                               "that have one (hard-concrete: lambda times the expected L0 norm)")
 
     def __post_init__(self) -> None:
-        _check_choice(self.mode, MODES, "mode")
+        for name, choices in (("mode", MODES), ("scope", SCOPES), ("init", INITS),
+                              ("fan_rule", FAN_RULES)):
+            check_choice(self, name, choices)
         if self.keep is None:
             object.__setattr__(self, "keep", 1.0 if self.mode == "dense" else SCORE_KEEP)
-        _check_choice(self.scope, SCOPES, "scope")
         check_rule(self.mask_rule, self.penalty)
-        _check_choice(self.init, INITS, "init")
-        _check_choice(self.fan_rule, FAN_RULES, "fan rule")
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled
         if self.fan_rule == "released" and self.keep == 1 and scaled:
-            raise ValueError("fan rule 'released' scales fan_in by 1 - k, which is 0 at keep 1: "
-                             "use --fan-rule paper or an unscaled init (ukn, usc)")
+            raise InputError("{fan_rule=released} scales fan_in by 1 - k, which is 0 at "
+                             "{keep=1}: use {fan_rule=paper} or an unscaled {init} (ukn, usc)",
+                             MaskHparams)
         if not (math.isfinite(self.keep) and 0 < self.keep <= 1):
-            raise ValueError(f"keep must lie in (0, 1], got {self.keep!r}")
-        _check_positive(self.anneal_epochs, "anneal epochs", allow_zero=True)
+            raise InputError("{keep} must lie in (0, 1], got {got!r}", MaskHparams, got=self.keep)
+        check_positive(self, "anneal_epochs", allow_zero=True)
 
 
 @dataclass(frozen=True)
@@ -220,40 +226,46 @@ class TrainingHparams:
         return self.seed if self.data_seed is None else self.data_seed
 
     def __post_init__(self) -> None:
-        _check_choice(self.optimizer, OPTIMIZERS, "optimizer")
-        _check_choice(self.schedule, SCHEDULES, "schedule")
-        _check_choice(self.warmup_start, WARMUP_STARTS, "warm-up start")
-        _check_choice(self.precision, PRECISIONS, "precision")
-        _check_choice(self.milestone_unit, MILESTONE_UNITS, "milestone unit")
+        for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
+                              ("warmup_start", WARMUP_STARTS), ("precision", PRECISIONS),
+                              ("milestone_unit", MILESTONE_UNITS)):
+            check_choice(self, name, choices)
+        if self.nesterov and self.optimizer != "sgd":
+            raise InputError("{nesterov} applies to {optimizer=sgd} only, not {got}",
+                             TrainingHparams, got=self.optimizer)
+        if self.nesterov and self.momentum == 0:
+            raise InputError("{nesterov} needs {momentum} > 0", TrainingHparams)
         if self.weight_decay is not None:
-            _check_positive(self.weight_decay, "weight decay", allow_zero=True)
+            check_positive(self, "weight_decay", allow_zero=True)
             if self.weight_decay == DEFAULT_WEIGHT_DECAY[self.optimizer]:
                 # the optimiser's default spelled out names the same run as leaving it out
                 object.__setattr__(self, "weight_decay", None)
         if self.data_seed == self.seed:
             # the data order of the seed spelled out names the same run as leaving it out
             object.__setattr__(self, "data_seed", None)
-        _check_positive(self.lr, "learning rate")
-        _check_positive(self.epochs, "epochs")
-        _check_positive(self.gamma, "gamma")
+        for name in ("lr", "epochs", "gamma"):
+            check_positive(self, name)
         if self.schedule == "step":
             if not self.milestones:
-                raise ValueError("the step schedule needs --milestones (epochs, e.g. 80,120)")
+                raise InputError("{schedule=step} needs {milestones} (epochs, e.g. 80,120)",
+                                 TrainingHparams)
             object.__setattr__(self, "milestones", tuple(int(m) for m in self.milestones))
             if list(self.milestones) != sorted(set(self.milestones)) or self.milestones[0] < 1:
-                raise ValueError(f"milestones must be increasing and >= 1, got "
-                                 f"{list(self.milestones)}")
+                raise InputError("{milestones} must be increasing and >= 1, got {got}",
+                                 TrainingHparams, got=list(self.milestones))
         elif self.milestones is not None:
-            raise ValueError("--milestones only applies to --schedule step")
+            raise InputError("{milestones} only applies to {schedule=step}", TrainingHparams)
         if self.warmup_steps and self.warmup_epochs:
-            raise ValueError("give --warmup-steps or --warmup-epochs, not both")
+            raise InputError("give {warmup_steps} or {warmup_epochs}, not both", TrainingHparams)
         for name in ("momentum", "warmup_steps", "warmup_epochs", "iterations", "eval_every",
                      "seed"):
-            _check_positive(getattr(self, name), name.replace("_", " "), allow_zero=True)
+            check_positive(self, name, allow_zero=True)
         if not 0 <= self.label_smoothing < 1:
-            raise ValueError(f"label smoothing must lie in [0, 1), got {self.label_smoothing!r}")
+            raise InputError("{label_smoothing} must lie in [0, 1), got {got!r}",
+                             TrainingHparams, got=self.label_smoothing)
         if not self.momentum < 1:
-            raise ValueError(f"momentum (Adam: beta1) must lie in [0, 1), got {self.momentum!r}")
+            raise InputError("{momentum} (Adam: beta1) must lie in [0, 1), got {got!r}",
+                             TrainingHparams, got=self.momentum)
 
 
     @property
@@ -311,7 +323,7 @@ class RuntimeConfig:
         choices=DATA_ON_DEVICE)
 
     def __post_init__(self) -> None:
-        _check_choice(self.data_on_device, DATA_ON_DEVICE, "--data-on-device setting")
+        check_choice(self, "data_on_device", DATA_ON_DEVICE)
 
 
 def _jsonable(value: Any) -> Any:

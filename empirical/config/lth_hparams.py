@@ -34,6 +34,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from empirical.config.hparams import (
     INITS,
@@ -41,9 +42,11 @@ from empirical.config.hparams import (
     DatasetHparams,
     ModelHparams,
     TrainingHparams,
+    check_choice,
     hp,
     hparams_hash,
 )
+from empirical.errors import InputError
 
 KIND = "lth"
 SOURCES = ("dense", "imp", "reinit", "random-prune", "retrain", "one-shot", "pai", "shuffle",
@@ -56,9 +59,12 @@ PRUNING_SCOPES = (*SCOPES, "erk")
 _REWIND = re.compile(r"^(\d+)(it|ep)?$")
 
 
-def _check_fraction(value: float | None, what: str) -> None:
+def _check_fraction(obj: Any, field: str) -> None:
+    """Raise :class:`InputError` naming ``field`` unless ``obj.field`` is None or in (0, 1]."""
+    value = getattr(obj, field)
     if value is not None and not (math.isfinite(value) and 0 < value <= 1):
-        raise ValueError(f"{what} must lie in (0, 1], got {value!r}")
+        raise InputError(f"prune {{{field}}} must lie in (0, 1], got {{got!r}}", type(obj),
+                         got=value)
 
 
 def parse_rewind(text: str) -> tuple[int, str]:
@@ -116,17 +122,13 @@ class PruningHparams:
                      "<n>ep epochs of dense training (0it: theta_0)")
 
     def __post_init__(self) -> None:
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}; choose one of {', '.join(INITS)}")
-        if self.scope not in PRUNING_SCOPES:
-            raise ValueError(f"unknown scope {self.scope!r}; choose one of "
-                             f"{', '.join(PRUNING_SCOPES)}")
-        _check_fraction(self.rate, "prune rate")
-        _check_fraction(self.conv_rate, "conv prune rate")
-        _check_fraction(self.output_rate, "output prune rate")
+        check_choice(self, "init", INITS)
+        check_choice(self, "scope", PRUNING_SCOPES)
+        for name in ("rate", "conv_rate", "output_rate"):
+            _check_fraction(self, name)
         if self.scope == "global" and (self.conv_rate or self.output_rate):
-            raise ValueError("global pruning uses one rate; use --exclude instead of per-layer "
-                             "rates")
+            raise InputError("{scope=global} prunes at one {rate}: use {exclude} instead of "
+                             "{conv_rate} or {output_rate}", PruningHparams)
         object.__setattr__(self, "exclude", tuple(str(n) for n in self.exclude))
         count, unit = parse_rewind(self.rewind)
         object.__setattr__(self, "rewind", f"{count}{unit}" if count else "0it")
@@ -145,17 +147,19 @@ class LevelHparams:
     rounds: int = hp(0, "pruning rounds of a pai run (0: the criterion's default)")
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCES:
-            raise ValueError(f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}")
+        check_choice(self, "source", SOURCES)
         if self.level < 0:
             raise ValueError(f"level must be >= 0, got {self.level}")
         if (self.source == "dense") != (self.level == 0 and not self.parent):
             raise ValueError("level 0 (dense) has no parent; every other run needs one")
-        _check_fraction(self.density, "density")
+        if not (math.isfinite(self.density) and 0 < self.density <= 1):
+            raise InputError("{density} must lie in (0, 1], got {got!r}", LevelHparams,
+                             got=self.density)
         if bool(self.criterion) != (self.source == "pai"):
-            raise ValueError("a criterion is set exactly for pai runs")
+            raise InputError("a {criterion} is set exactly for runs of {source=pai}",
+                             LevelHparams)
         if self.rounds < 0:
-            raise ValueError(f"rounds must be >= 0, got {self.rounds}")
+            raise InputError("{rounds} must be >= 0, got {got}", LevelHparams, got=self.rounds)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,11 @@ Where
 
 Key
 ---
-The canonical JSON of ``{kind, args, seed, revision, versions}``: the generation arguments, the
-seed, the generator's revision number and the installed versions of the packages whose code makes
-the arrays (numpy always); the file name is the first 24 hex digits of its SHA-256. Changing any of
-them makes a new entry, so an entry's content is a function of its key.
+The canonical JSON of ``{kind, args, seed, revision, versions, isa}``: the generation arguments,
+the seed, the generator's revision number, the installed versions of the packages whose code makes
+the arrays (numpy always) and the instruction-set mode (:data:`empirical.instruction_set.MODE`:
+numpy's SIMD loops change the bytes of MNIST-1D); the file name is the first 24 hex digits of its
+SHA-256. Changing any of them makes a new entry, so an entry's content is a function of its key.
 
 Integrity
 ---------
@@ -39,6 +40,7 @@ from typing import Any
 import numpy as np
 from filelock import FileLock
 
+from empirical import instruction_set
 from empirical.storage.atomic import atomic_write
 
 CACHE_ENV = "TICKETS_CACHE"
@@ -74,7 +76,7 @@ def cache_key(kind: str, args: Mapping[str, Any], seed: int, packages: tuple[str
     """The canonical JSON key of an entry (module docstring); ``args`` must be JSON-able."""
     versions = {name: _version(name) for name in sorted({"numpy", *packages})}
     key = {"kind": kind, "args": dict(args), "seed": seed, "revision": revision,
-           "versions": versions}
+           "versions": versions, "isa": instruction_set.MODE}
     return json.dumps(key, sort_keys=True, separators=(",", ":"))
 
 

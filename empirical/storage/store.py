@@ -52,6 +52,7 @@ from filelock import FileLock
 
 from empirical.config.hparams import RunHparams, from_dict, hparams_hash, run_directory, to_dict
 from empirical.config.lth_hparams import LTHHparams
+from empirical.instruction_set import environment_record
 from empirical.storage.atomic import (
     atomic_write,
     file_digest,
@@ -171,8 +172,11 @@ class RunStore:
     def write_hparams(self, kind: str, hparams: Any,
                       runtime: dict[str, Any] | None = None) -> None:
         """Write ``hparams.json`` sealed (all fields, the kind and the hash; ``runtime``:
-        settings the run used that are not hashed, such as its thread count)."""
-        content = {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams)}
+        settings the run used that are not hashed, such as its thread count; ``environment``: the
+        instruction sets, CPU and versions, :func:`empirical.instruction_set.environment_record`,
+        not hashed either)."""
+        content = {"kind": kind, "hash": hparams_hash(hparams), "hparams": to_dict(hparams),
+                   "environment": environment_record()}
         if runtime is not None:
             content["runtime"] = dict(runtime)
         write_json(self.path / HPARAMS, seal_json(content))

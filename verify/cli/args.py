@@ -4,7 +4,7 @@ Every field of a section dataclass becomes a flag (``--<name-with-dashes>`` or t
 ``metadata["flag"]``) with the field's help string and default; booleans get ``--x/--no-x``;
 ``tuple[int, ...]`` fields take a comma-separated list. Flags default to "not given" so that the
 final value is resolved in the order: dataclass default < the subcommand's default (e.g. ``keep``
-0.5 of ``train biprop``) < preset < explicit flag.
+0.5 of ``train biprop``) < preset < explicit flag (:func:`resolve_args`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from verify.cli.common import (
+    emit,
     existing_dir,
     fraction,
     list_of,
@@ -44,6 +45,14 @@ check again in ``__post_init__`` (for callers of the Python API)."""
 def flag_name(f: dataclasses.Field) -> str:
     """The flag of field ``f``: ``metadata["flag"]`` or ``--`` + the name with dashes."""
     return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def flag_of(owner: type | None, field: str) -> str:
+    """The flag that sets field ``field`` of dataclass ``owner`` (:func:`flag_name`), or
+    ``--`` + the name with dashes for a field the command line does not generate."""
+    fields = {f.name: f for f in dataclasses.fields(owner)} if dataclasses.is_dataclass(owner) \
+        else {}
+    return flag_name(fields[field]) if field in fields else "--" + field.replace("_", "-")
 
 
 def dest_name(section: str, f: dataclasses.Field) -> str:
@@ -85,7 +94,9 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
             continue
         default = f.default if f.default is not dataclasses.MISSING else None
         default = (defaults or {}).get(f.name, default)
-        help_text = f"{f.metadata['help']} (default: {_default_text(default)})"
+        help_text = f.metadata["help"]
+        if "(default:" not in help_text:  # a help that explains its default keeps it alone
+            help_text += f" (default: {_default_text(default)})"
         common = {"dest": dest_name(section, f), "default": argparse.SUPPRESS, "help": help_text}
         if f.type == "bool":
             group.add_argument(flag_name(f), action=argparse.BooleanOptionalAction, **common)
@@ -104,20 +115,6 @@ def given_values(args: argparse.Namespace, section: str) -> dict[str, Any]:
         if key.startswith(prefix):
             out[key[len(prefix):]] = tuple(value) if isinstance(value, list) else value
     return out
-
-
-def preset_model(preset_model_section: Mapping[str, Any], args: argparse.Namespace
-                 ) -> dict[str, Any]:
-    """A preset's model section, without its hidden ``widths`` when ``--model`` names another model.
-
-    A preset's widths belong to its own architecture (e.g. the MLP of ``mnist1d-biprop``):
-    ``--preset mnist1d-biprop --model conv4`` must not hand them to Conv-4.
-    """
-    section = dict(preset_model_section)
-    given = given_values(args, "model")
-    if "name" in given and given["name"] != section.get("name") and "widths" not in given:
-        section.pop("widths", None)
-    return section
 
 
 def build_section(cls: type, args: argparse.Namespace, section: str,
@@ -157,3 +154,21 @@ def resolve_preset(args: argparse.Namespace, algorithm: str) -> Any:
         print(f"note: --model {given_values(args, 'model')['name']} trains with the paper's "
               f"recipe, preset {name} (--preset none for the generic defaults)", file=sys.stderr)
     return get_preset(name, algorithm)
+
+
+def resolve_args(args: argparse.Namespace, algorithm: str, classes: Mapping[str, type],
+                 command: Mapping[str, Mapping[str, Any]] | None = None) -> Any:
+    """The sections ``classes`` of a training command, resolved by
+    :func:`empirical.config.resolve.resolve` from the command's defaults ``command``, its preset
+    (:func:`resolve_preset`) and the flags given."""
+    from empirical.config.resolve import resolve
+
+    preset = resolve_preset(args, algorithm)
+    given = {name: given_values(args, name) for name in classes}
+    return resolve(classes, preset.values, given, command)
+
+
+def show_config(resolved: Any, as_json: bool) -> None:
+    """Print every resolved hyperparameter with the layer that set it (``--show-config``)."""
+    rows = [{**row, "value": _default_text(row["value"])} for row in resolved.rows()]
+    emit(rows, as_json, ["field", "value", "set_by"])

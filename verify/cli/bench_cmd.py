@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli import bench_export, bench_gpu, bench_loop, bench_lth, bench_subset_sum, bench_train
+from verify.cli import (
+    bench_export,
+    bench_gpu,
+    bench_isa,
+    bench_loop,
+    bench_lth,
+    bench_subset_sum,
+    bench_train,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bench`` and its targets to the ``tickets`` parser."""
     parser = subparsers.add_parser(
         "bench",
-        help="benchmarks: subset-sum solver, score-mask training throughput, IMP overhead, "
-        "packed tickets, device check",
         description="Benchmarks that print times, memory and ratios against a baseline.",
     )
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
@@ -21,4 +27,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench_lth.register(targets)
     bench_export.register(targets)
     bench_gpu.register(targets)
+    bench_isa.register(targets)
     bench_loop.register(targets)

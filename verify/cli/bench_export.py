@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli.common import emit, fraction, list_of, positive_int
+from verify.cli.common import add_json_flag, emit, fraction, list_of, positive_int
 
 SIZE_COLUMNS = ["model", "layout", "keep", "weights", "bytes", "bits_per_weight",
                 "mask_bits_per_weight", "entropy_floor", "excess_over_floor", "fp32_ratio",
@@ -41,16 +41,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="timed throughput passes (best)")
     parser.add_argument("--threads", type=positive_int, default=1,
                         help="threads of both engines (torch and the numba kernels)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print two tables (or JSON lines)."""
-    from empirical.export.bench import bench_export
+    from empirical.export.bench import SHAPES, bench_export
+    from empirical.progress import tracked
 
-    sizes, speeds, layers = bench_export(args.model, args.keep, args.batch_size, args.repeats,
-                                         args.rounds, args.threads)
+    unknown = [m for m in args.model if m not in SHAPES]
+    if unknown:  # before the first model is measured
+        raise ValueError(f"--model: unknown {unknown[0]!r}; choose from {', '.join(SHAPES)}")
+    sizes, speeds, layers = [], [], []
+    for model in tracked(args.model, "bench export", "model"):
+        for rows, more in zip((sizes, speeds, layers), bench_export(
+                [model], args.keep, args.batch_size, args.repeats, args.rounds, args.threads),
+                              strict=True):
+            rows.extend(more)
     if args.json:
         emit(sizes + speeds + layers, True)
         return 0

@@ -4,8 +4,20 @@ the input pipeline with and without device-resident data, and DDP scaling."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import sys
 
-from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_float, positive_int
+from verify.cli.common import (
+    add_json_flag,
+    add_timing_flags,
+    emit,
+    fraction,
+    list_of,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+)
 
 COLUMNS = ["model", "variant", "precision", "memory_format", "compiled", "batch", "steps_per_s",
            "samples_per_s", "step_ms", "peak_mem_mb", "overhead_vs_dense"]
@@ -37,14 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="memory formats, comma separated (default: channels_last, "
                         "contiguous)")
     parser.add_argument("--compile", action="store_true", help="torch.compile every model")
-    parser.add_argument("--batch-size", type=positive_int, default=256, help="batch size")
-    parser.add_argument("--steps", type=positive_int, default=10, help="timed steps")
-    parser.add_argument("--warmup", type=nonnegative_int, default=3, help="untimed steps first")
+    add_timing_flags(parser, batch_size=256, steps=10, warmup=3)
     parser.add_argument("--keep", type=fraction, default=0.2,
                         help="kept fraction of score modes and LTH density (published: 0.2)")
     parser.add_argument("--width-mult", type=positive_float, default=1.0,
                         help="width multiplier of every model (tiny CPU checks)")
-    parser.add_argument("--device", default="auto", help="auto, cuda, cpu, mps")
     parser.add_argument("--no-data", action="store_true",
                         help="skip the input pipeline rows (device-resident vs loader)")
     parser.add_argument("--workers", type=nonnegative_int, default=4,
@@ -55,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "gloo processes)")
     parser.add_argument("--ddp-variant", default="biprop-layerwise",
                         help="variant of the DDP rows (model: the first --model)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -73,9 +82,23 @@ def run(args: argparse.Namespace) -> int:
     if args.ddp_variant not in VARIANTS:
         raise ValueError(f"--ddp-variant: unknown {args.ddp_variant!r}; choose from "
                          f"{', '.join(VARIANTS)}")
-    rows = bench_gpu(**chosen, compile_model=args.compile, batch=args.batch_size,
-                     steps=args.steps, warmup=args.warmup, keep=args.keep,
-                     width_mult=args.width_mult, device=args.device)
+    from empirical.bench.gpu import MEMORY_FORMATS, PRECISIONS
+    from empirical.device import select_device
+    from empirical.progress import progress_bar
+
+    device = select_device(args.device)
+    if device.type != "cuda":
+        print(f"note: no CUDA GPU here: measuring on {device.type} (bench gpu is the GPU check; "
+              "on a CPU use a tiny size: --width-mult 0.125 --batch-size 2)", file=sys.stderr)
+    total = math.prod(len(chosen.get(key, default)) for key, default in (
+        ("models", GPU_MODELS), ("variants", VARIANTS), ("precisions", PRECISIONS),
+        ("memory_formats", MEMORY_FORMATS)))
+    bar = progress_bar(total, desc="bench gpu", unit="setting")
+    with contextlib.closing(bar):
+        rows = bench_gpu(**chosen, compile_model=args.compile, batch=args.batch_size,
+                         steps=args.steps, warmup=args.warmup, keep=args.keep,
+                         width_mult=args.width_mult, device=args.device,
+                         on_row=lambda row: bar.update())
     emit([r.as_dict() for r in rows], args.json, COLUMNS)
     projection = projected_run(rows)
     tables = [[projection]] if projection is not None else []

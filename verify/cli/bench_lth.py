@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_int
+from verify.cli.common import (
+    add_json_flag,
+    add_timing_flags,
+    emit,
+    fraction,
+    list_of,
+    positive_int,
+)
 
 COLUMNS = ["model", "device", "batch", "density", "weights", "dense_step_ms", "pruned_step_ms",
            "unfolded_step_ms", "step_ratio", "unfolded_ratio", "prune_level_ms",
@@ -23,28 +30,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "shape.")
     parser.add_argument("--model", type=list_of(str), default=["lenet-300-100", "resnet20"],
                         help="models, comma separated (default: lenet-300-100,resnet20)")
-    parser.add_argument("--batch-size", type=positive_int, default=60,
-                        help="batch size (default: %(default)s, as the LeNet paper)")
     parser.add_argument("--density", type=fraction, default=0.2,
                         help="density of the pruned model's masks (default: %(default)s)")
-    parser.add_argument("--steps", type=positive_int, default=10,
-                        help="timed steps per block (default: %(default)s)")
-    parser.add_argument("--warmup", type=nonnegative_int, default=3,
-                        help="untimed steps first (default: %(default)s)")
     parser.add_argument("--rounds", type=positive_int, default=3,
                         help="alternating timed blocks per variant, the fastest is kept "
                         "(default: %(default)s)")
-    parser.add_argument("--device", default="auto",
-                        help="auto, cpu, cuda, mps (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_timing_flags(parser, batch_size=60, steps=10, warmup=3)
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and print a table (or JSON lines)."""
     from empirical.bench.lth import bench_lth
+    from empirical.progress import tracked
 
-    rows = bench_lth(args.model, batch=args.batch_size, steps=args.steps, warmup=args.warmup,
-                     rounds=args.rounds, density=args.density, device=args.device)
+    rows = [row for model in tracked(args.model, "bench lth", "model")
+            for row in bench_lth([model], batch=args.batch_size, steps=args.steps,
+                                 warmup=args.warmup, rounds=args.rounds, density=args.density,
+                                 device=args.device)]
     emit([r.as_dict() for r in rows], args.json, COLUMNS)
     return 0

@@ -15,7 +15,7 @@ import itertools
 from typing import Any
 
 from theory.subset_sum import BACKENDS, MAX_SUMMANDS
-from verify.cli.common import emit, positive_float, positive_int, seed
+from verify.cli.common import add_json_flag, emit, positive_float, positive_int, seed
 
 PUBLISHED_SECONDS = 21.5 * 3600.0
 """Pensia et al.'s reported wall time (21.5 hours on 36 cores)."""
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "numba, numpy")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the previous solver (pure numpy) and the ratio to it")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
 
 
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from empirical.memory import check_memory
+    from empirical.progress import tracked
     from theory.networks import random_target
     from theory.subset_sum import choose_backend, numba_available
     from verify.footprints import subset_sum_bench_bytes
@@ -95,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
     weights = np.concatenate([w.ravel() for w in target])
     weights = np.resize(weights, args.n_weights)
     summands = rng.uniform(-1.0, 1.0, (args.n_weights, args.summands))
-    result, seconds, cpu_seconds, growth = _timed_solve(summands, weights, backend)
+    solved = {name: _timed_solve(summands, weights, name) for name in tracked(
+        [backend] + ([] if args.no_baseline else ["numpy"]), "bench subset-sum", "solve")}
+    result, seconds, cpu_seconds, growth = solved[backend]
     row: dict[str, Any] = {
         "instances": args.n_weights,
         "summands": args.summands,
@@ -110,8 +113,7 @@ def run(args: argparse.Namespace) -> int:
         "fraction_within_eps": float(np.mean(result.errors <= args.eps)),
     }
     if not args.no_baseline:
-        previous, previous_seconds, previous_cpu, previous_growth = _timed_solve(
-            summands, weights, "numpy")
+        previous, previous_seconds, previous_cpu, previous_growth = solved["numpy"]
         row.update({
             "previous_seconds": previous_seconds,
             "previous_cpu_seconds": previous_cpu,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli.common import emit, fraction, list_of, positive_int
+from verify.cli.common import add_json_flag, add_timing_flags, emit, fraction, list_of
 
 COLUMNS = ["model", "mode", "variant", "batch_size", "samples_per_s", "step_ms", "cpu_step_ms",
            "peak_mem_mb", "ratio_to_ours", "ratio_to_dense", "cpu_ratio_to_dense"]
@@ -26,15 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="score mode to measure (default: %(default)s)")
     parser.add_argument("--keep", type=fraction, default=0.5,
                         help="kept fraction k (default: %(default)s)")
-    parser.add_argument("--batch-size", type=positive_int, default=16,
-                        help="batch size (default: %(default)s)")
-    parser.add_argument("--steps", type=positive_int, default=3,
-                        help="timed steps per variant (default: %(default)s)")
-    parser.add_argument("--warmup", type=positive_int, default=1,
-                        help="untimed steps first (default: %(default)s)")
-    parser.add_argument("--device", default="auto",
-                        help="auto, cpu, cuda, mps (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_timing_flags(parser, batch_size=16, steps=3, warmup=1)
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -55,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
             lambda m=model: build_model(ModelHparams(m), 10, CIFAR_SHAPE,
                                         LayerConfig(mode=args.mode, keep=args.keep)),
             CIFAR_SHAPE, args.batch_size), f"--model {model} with --batch-size {args.batch_size}")
+    from empirical.progress import tracked
+
     rows = []
-    for model in args.model:
+    for model in tracked(args.model, "bench train", "model"):
         rows.extend(bench_model(model, args.mode, args.keep, args.batch_size, args.steps,
                                 args.warmup, args.device))
     emit(rows, args.json, COLUMNS)

@@ -1,7 +1,9 @@
 """Shared pieces of the command line: one-line errors, argument types, table/JSON output.
 
 Every user mistake ends as ``tickets: error: <one line>`` on stderr and exit status 2; never a
-traceback (set ``TICKETS_DEBUG=1`` to see one while developing).
+traceback (set ``TICKETS_DEBUG=1`` to see one while developing). The libraries raise
+:class:`empirical.errors.InputError` in their own field names; :func:`report_error` names the
+flags instead.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ import json
 import math
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NoReturn
 
+from empirical.errors import FieldNamer, InputError
+
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A mistake in the user's input: reported as one line, exit status 2."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -119,6 +120,67 @@ def path(text: str) -> str:
     return text
 
 
+def _writable_folder(folder: str) -> None:
+    """Raise ``ArgumentTypeError`` unless a file can be created in the existing ``folder``.
+
+    Tried by creating and removing an empty file: permission bits do not tell (root, read-only
+    mounts, ``/proc``).
+    """
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"folder {folder} does not exist")
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".tickets-probe-")
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot write in {folder}: {err.strerror}") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+def output_file(text: str) -> str:
+    """A file to write: not a directory, in an existing folder where files can be created."""
+    path(text)
+    if os.path.isdir(text) or text.endswith(os.sep):
+        raise argparse.ArgumentTypeError(f"{text} is a directory; name a file")
+    _writable_folder(os.path.dirname(os.path.abspath(text)))
+    return text
+
+
+def output_dir(text: str) -> str:
+    """A directory to write into: existing and writable, or creatable in a writable folder."""
+    path(text)
+    folder = os.path.abspath(text)
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{folder} is a file, not a directory")
+    _writable_folder(folder)
+    return text
+
+
+TICKET_HEADER_MAX = 100_000_000
+"""A safetensors header longer than this is no ticket's (the format's own limit is 100 MB)."""
+
+
+def ticket_file(text: str) -> str:
+    """A packed ticket file (``tickets export``): a safetensors file, not a run directory."""
+    if os.path.isdir(text):
+        if os.path.exists(os.path.join(text, "hparams.json")):
+            raise argparse.ArgumentTypeError(f"{text} is a run directory; write its ticket file "
+                                             "with tickets export RUN --out FILE")
+        raise argparse.ArgumentTypeError(f"{text} is a directory: no ticket file")
+    try:
+        with open(text, "rb") as handle:
+            head = handle.read(9)
+            size = os.fstat(handle.fileno()).st_size
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {err.strerror}") from None
+    length = int.from_bytes(head[:8], "little") if len(head) == 9 else -1
+    if not (0 < length <= min(TICKET_HEADER_MAX, size - 8)) or head[8:] != b"{":
+        raise argparse.ArgumentTypeError(f"{text} is not a ticket file (no safetensors header; "
+                                         "tickets export writes one)")
+    return text
+
+
 def existing_dir(text: str) -> str:
     """A path that names an existing directory (inputs such as ``--data-dir``)."""
     if not os.path.isdir(path(text)):
@@ -168,6 +230,29 @@ def int_range(text: str) -> list[int]:
             raise argparse.ArgumentTypeError(f"empty range {text!r}")
         return list(range(lo, hi + 1, step))
     return list_of(positive_int)(text)
+
+
+def add_json_flag(parser: argparse.ArgumentParser, one_object: bool = False,
+                  detail: str = "") -> None:
+    """``--json``: JSON on stdout instead of the table, one object per row (per line) or one
+    object in all; ``detail`` says more (what the object holds)."""
+    shape = "one JSON object" if one_object else "one JSON object per line"
+    parser.add_argument("--json", action="store_true",
+                        help=f"print {shape} instead of the table{detail}")
+
+
+def add_timing_flags(parser: argparse.ArgumentParser, batch_size: int, steps: int,
+                     warmup: int) -> None:
+    """``--batch-size``, ``--steps``, ``--warmup`` and ``--device`` of a benchmark, with the
+    benchmark's defaults."""
+    parser.add_argument("--batch-size", type=positive_int, default=batch_size,
+                        help="batch size (default: %(default)s)")
+    parser.add_argument("--steps", type=positive_int, default=steps,
+                        help="timed steps (default: %(default)s)")
+    parser.add_argument("--warmup", type=nonnegative_int, default=warmup,
+                        help="untimed steps first (default: %(default)s)")
+    parser.add_argument("--device", default="auto",
+                        help="auto (cuda, mps, cpu), cpu, cuda, cuda:N, mps (default: %(default)s)")
 
 
 def _float_cell(value: float) -> str:
@@ -252,13 +337,13 @@ def emit(
         print(format_table(rows, columns))
 
 
-def fail(message: str) -> NoReturn:
-    """Raise a :class:`UserError` (the CLI turns it into one line and exit 2)."""
-    raise UserError(message)
+def report_error(prog: str, err: BaseException, namer: FieldNamer | None = None) -> int:
+    """Print ``prog: error: message`` on one line and return the usage exit status.
 
-
-def report_error(prog: str, err: BaseException) -> int:
-    """Print ``prog: error: message`` on one line and return the usage exit status."""
-    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    An :class:`empirical.errors.InputError` names its fields through ``namer`` (the command line
+    passes :func:`verify.cli.args.flag_of`, so that the user reads the flags they typed).
+    """
+    text = err.render(namer) if isinstance(err, InputError) and namer else str(err)
+    message = text.strip().splitlines()[0] if text.strip() else type(err).__name__
     print(f"{prog}: error: {message}", file=sys.stderr)
     return EXIT_USAGE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli.common import emit
+from verify.cli.common import add_json_flag, emit, ticket_file
 
 COLUMNS = ["file", "layout", "kind", "dataset", "engine", "test_acc", "run_test_acc",
            "same_accuracy", "identical_predictions"]
@@ -15,18 +15,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from empirical.data import DATASET_NAMES
 
     parser = subparsers.add_parser(
-        "eval", help="rebuild a packed ticket from its file and measure its test accuracy",
+        "eval",
         description="Rebuild the network of a packed ticket file (tickets export) from the file "
         "alone and evaluate it on the test split. same_accuracy compares its accuracy with the "
         "run's recorded test accuracy, identical_predictions its predicted labels with those the "
         "run's own model made at export time. Exit status 1 when either differs.")
-    parser.add_argument("file", metavar="FILE", help="a packed ticket file")
+    parser.add_argument("file", metavar="FILE", type=ticket_file, help="a packed ticket file")
     parser.add_argument("--dataset", choices=DATASET_NAMES, default=None,
                         help="evaluate on another dataset of the same shape (default: the run's)")
     parser.add_argument("--data-dir", help="directory holding the dataset")
     parser.add_argument("--engine", choices=("float", "packed"), default="float",
                         help="float: the rebuilt network; packed: bit-packed kernels (biprop)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
 
 

@@ -7,7 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from verify.cli.common import emit
+from verify.cli.common import add_json_flag, emit, output_file
 
 COLUMNS = ["file", "layout", "kind", "run_hash", "bytes", "weights", "kept", "bits_per_weight",
            "checkpoint_bytes", "size_ratio"]
@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from empirical.export.layouts import LAYOUTS, VALUE_DTYPES
 
     parser = subparsers.add_parser(
-        "export", help="write a found ticket as a packed file (safetensors) or as ONNX",
+        "export",
         description="Write the ticket of a finished biprop, edge-popup or LTH run as a "
         "self-describing safetensors file: self-contained (mask and sign bits packed 8 per byte, "
         "one gain per layer), seed-only (entropy-coded masks; the weights are regenerated from "
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "onnxruntime. size_ratio = checkpoint bytes / file bytes.")
     parser.add_argument("run", metavar="RUN", help="run directory, or run hash (searched under "
                         "every kind of --runs-dir)")
-    parser.add_argument("--out", required=True, help="file to write")
+    parser.add_argument("--out", required=True, type=output_file, help="file to write")
     parser.add_argument("--layout", choices=(*LAYOUTS, "onnx"), default=None,
                         help="self-contained (biprop/edge-popup default), seed-only, lth (LTH "
                         "default), onnx")
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "./runs)")
     parser.add_argument("--data-dir", help="the run's dataset, to record its test predictions "
                         "(digits, synthetic and mnist1d need none)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from verify.cli.common import emit
+from verify.cli.common import add_json_flag, emit
 
 COLUMNS = ["model", "dataset", "parameters", "prunable_weights"]
 
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from empirical.data import DATASET_NAMES
 
     parser = subparsers.add_parser(
-        "models", help="list the model names with their parameter counts",
+        "models",
         description="Every model --model accepts, with its number of parameters (dense, "
         "biases and BatchNorm included) and of prunable weights (the conv/linear weights that "
         "masks and scores act on) at the input shape and classes of --dataset. Models that do "
@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "torch's meta device.")
     parser.add_argument("--dataset", choices=DATASET_NAMES, default="cifar10",
                         help="input shape and classes to count at (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -34,12 +34,13 @@ def model_rows(dataset: str) -> list[dict[str, Any]]:
     from empirical.config.hparams import ModelHparams
     from empirical.data import dataset_info
     from empirical.layers import LayerConfig, prunable_layers
+    from empirical.memory import compile_stack_lent
     from empirical.models import MODEL_NAMES, build_model
 
     info = dataset_info(dataset)
     rows = []
     for name in MODEL_NAMES:
-        with torch.device("meta"):
+        with torch.device("meta"), compile_stack_lent():
             try:
                 model = build_model(ModelHparams(name), info.num_classes, info.input_shape,
                                     LayerConfig())

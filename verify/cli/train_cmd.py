@@ -11,8 +11,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``train`` and its algorithms to the ``tickets`` parser."""
     parser = subparsers.add_parser(
         "train",
-        help="train a ticket: biprop (MPT), edge-popup, dense, lth (IMP), pai (pruning at init), "
-        "or measure stability",
         description="Train a ticket. Each algorithm's run is hashed into the run store: a "
         "finished run is never recomputed and a killed run resumes.",
     )

@@ -12,14 +12,7 @@ import dataclasses
 import sys
 from typing import Any
 
-from verify.cli.args import (
-    add_dataclass_flags,
-    build_section,
-    dest_name,
-    given_values,
-    preset_model,
-    resolve_preset,
-)
+from verify.cli.args import add_dataclass_flags, dest_name, resolve_args, show_config
 from verify.cli.common import emit, fraction, list_of, nonnegative_int, seed
 from verify.cli.train_mpt import add_common_flags, runtime_from_args
 
@@ -89,19 +82,19 @@ def add_lth_flags(parser: argparse.ArgumentParser) -> None:
 
 def hparams_from_args(args: argparse.Namespace) -> Any:
     """The :class:`LTHHparams` of the flags: defaults < preset < explicit flags."""
+    from empirical.config.lth_hparams import LTHHparams
+
+    return LTHHparams(**resolved_from_args(args).sections)
+
+
+def resolved_from_args(args: argparse.Namespace) -> Any:
+    """The sections of every level and who set each value (:func:`resolve_args`)."""
     from empirical.config.hparams import DatasetHparams, ModelHparams, TrainingHparams
-    from empirical.config.lth_hparams import LTHHparams, PruningHparams
-    preset = resolve_preset(args, "lth")
+    from empirical.config.lth_hparams import PruningHparams
+
     classes = {"dataset": DatasetHparams, "model": ModelHparams, "training": TrainingHparams,
                "pruning": PruningHparams}
-    defaults = {name: preset.section(name) for name in classes}
-    defaults["model"] = preset_model(defaults["model"], args)
-    if given_values(args, "pruning").get("scope") == "global":
-        # an explicit global scope overrides a layerwise preset's per-layer rates
-        for key in ("conv_rate", "output_rate"):
-            defaults["pruning"].pop(key, None)
-    return LTHHparams(**{name: build_section(cls, args, name, defaults[name])
-                         for name, cls in classes.items()})
+    return resolve_args(args, "lth", classes)
 
 
 def show_row(args: argparse.Namespace, keys: list[str]) -> Any:
@@ -118,24 +111,29 @@ def show_row(args: argparse.Namespace, keys: list[str]) -> Any:
             sys.stdout.flush()
         else:
             status = "reused" if row["reused"] else "trained"
-            print(f"{status} level {row['level']} ({row['source']}) density {row['density']:.4f} "
-                  f"test acc {100 * row['test_acc']:.2f}% -> {row['run_dir']}", file=sys.stderr)
+            print(f"{status} level {row['level']} ({row['source']}) density "
+                  f"{100 * row['density']:.2f}% test acc {100 * row['test_acc']:.2f}% -> "
+                  f"{row['run_dir']}", file=sys.stderr)
 
     return show
 
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) every level and print one row per level (and control)."""
-    from empirical.algorithms.lth import run_lth, run_one_shot
-    from empirical.config.lth_hparams import CONTROLS
-    from empirical.device import distributed_from_env
-
     if args.one_shot is not None and args.levels is not None:
         raise ValueError("--one-shot prunes once: it takes no --levels")
     if args.one_shot is not None and args.control:
         raise ValueError("--one-shot runs no controls: drop --control")
     levels = DEFAULT_LEVELS if args.levels is None else args.levels
-    base = hparams_from_args(args)
+    resolved = resolved_from_args(args)
+    if args.show_config:
+        show_config(resolved, args.json)
+        return 0
+    from empirical.algorithms.lth import run_lth, run_one_shot
+    from empirical.config.lth_hparams import CONTROLS, LTHHparams
+    from empirical.device import distributed_from_env
+
+    base = LTHHparams(**resolved.sections)
     unknown = [c for c in args.control if c not in CONTROLS]
     if unknown:
         raise ValueError(f"unknown control {unknown[0]!r}; choose one of {', '.join(CONTROLS)}")

@@ -10,8 +10,8 @@ import argparse
 import sys
 from typing import Any
 
-from verify.cli.args import add_dataclass_flags, build_section, preset_model, resolve_preset
-from verify.cli.common import emit, path
+from verify.cli.args import add_dataclass_flags, build_section, resolve_args, show_config
+from verify.cli.common import add_json_flag, emit, path
 
 ALGORITHMS = {
     "biprop": "multi-prize tickets: learn scores, kept weights alpha*sign(W) (Diffenderfer & "
@@ -30,18 +30,24 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
                         "defaults")
     parser.add_argument("--runs-dir", type=path, help="root of the run store (default: "
                         "$TICKETS_RUNS or ./runs)")
-    parser.add_argument("--json", action="store_true",
-                        help="print JSON on stdout (progress stays on stderr): the run's summary "
-                        "as one object (train lth: one object per level and control)")
+    add_json_flag(parser, one_object=True, detail=" (progress stays on stderr): the run's "
+                  "summary (train lth: one object per level and control, a line each)")
+    parser.add_argument("--show-config", action="store_true",
+                        help="print every resolved hyperparameter and what set it (default, "
+                        "command, preset or flag), then exit without training")
     add_dataclass_flags(parser, "runtime", RuntimeConfig, exclude=("progress",),
                         title="runtime options (not part of the run's hash)")
 
 
 def runtime_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`RuntimeConfig` of the flags (progress on stderr, also with ``--json``)."""
+    """The :class:`RuntimeConfig` of the flags (progress on stderr, also with ``--json``), its
+    ``--device`` checked to exist here before anything is written."""
     from empirical.config.hparams import RuntimeConfig
+    from empirical.device import select_device
 
-    return build_section(RuntimeConfig, args, "runtime")
+    runtime = build_section(RuntimeConfig, args, "runtime")
+    select_device(runtime.device)
+    return runtime
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,33 +79,37 @@ def mask_defaults(algorithm: str) -> dict[str, Any]:
 
 
 def hparams_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`RunHparams` of the flags: defaults < preset < explicit flags."""
+    """The :class:`RunHparams` of the flags: defaults < command defaults < preset < flags."""
+    from empirical.config.hparams import RunHparams
+
+    return RunHparams(**resolved_from_args(args).sections)
+
+
+def resolved_from_args(args: argparse.Namespace) -> Any:
+    """The run's sections and who set each value (:func:`verify.cli.args.resolve_args`)."""
     from empirical.config.hparams import (
         DatasetHparams,
         MaskHparams,
         ModelHparams,
-        RunHparams,
         TrainingHparams,
     )
-    preset = resolve_preset(args, args.algorithm)
     classes = {"dataset": DatasetHparams, "model": ModelHparams, "mask": MaskHparams,
                "training": TrainingHparams}
-    sections = {}
-    for name, cls in classes.items():
-        fixed = {"mode": args.algorithm} if name == "mask" else None
-        defaults = preset.section(name)
-        if name == "model":
-            defaults = preset_model(defaults, args)
-        sections[name] = build_section(cls, args, name, defaults, fixed)
-    return RunHparams(**sections)
+    command = {"mask": {"mode": args.algorithm, **mask_defaults(args.algorithm)}}
+    return resolve_args(args, args.algorithm, classes, command)
 
 
 def run(args: argparse.Namespace) -> int:
     """Train (or read back) the run and print its summary."""
+    resolved = resolved_from_args(args)
+    if args.show_config:
+        show_config(resolved, args.json)
+        return 0
     from empirical.algorithms.mpt import run_mpt
+    from empirical.config.hparams import RunHparams
     from empirical.device import distributed_from_env
 
-    hparams = hparams_from_args(args)
+    hparams = RunHparams(**resolved.sections)
     result = run_mpt(hparams, args.runs_dir, runtime_from_args(args))
     if distributed_from_env().rank != 0:
         return 0  # under torchrun only the first process reports
@@ -113,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{status} {summary['kind']} {summary['hash']} -> {summary['run_dir']}", file=sys.stderr)
     rows = [{"layer": k, "kept": v} for k, v in summary["kept_fraction"].items()]
     emit(rows, False, columns=["layer", "kept"])
-    print(f"test accuracy {summary['test_acc']:.4f}  kept overall {summary['kept_overall']:.4f}  "
-          f"steps {summary['steps']}  {summary['seconds']:.1f} s")
+    print(f"test accuracy {100 * summary['test_acc']:.2f}%  kept overall "
+          f"{100 * summary['kept_overall']:.2f}%  steps {summary['steps']}  "
+          f"{summary['seconds']:.1f} s")
     return 0

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import math
 import os
+import sys
 import tempfile
 from typing import Any
 
@@ -19,11 +21,12 @@ from theory.constructions import Names
 from theory.sup_error import DOMAINS
 from verify.cli.common import (
     COLUMN_NAMES,
+    add_json_flag,
     emit,
     int_range,
     list_of,
     open_unit,
-    path,
+    output_file,
     positive_float,
     positive_int,
     renamed,
@@ -47,19 +50,17 @@ def _add_target_flags(parser: argparse.ArgumentParser) -> None:
                         "family (default 0.1)")
     parser.add_argument("--delta", type=open_unit, default=0.1,
                         help="failure probability in (0,1) (default 0.1)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_json_flag(parser)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``verify`` and its subcommands ``subset-sum``, ``construct``, ``sweep``."""
     parser = subparsers.add_parser(
         "verify",
-        help="check strong-ticket bounds numerically",
         description="Run every strong-ticket check at smoke scale and print one table (exit 0 if "
         "all pass, 1 otherwise), or one study: subset-sum, construct, sweep, trained.",
     )
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object instead of a table")
+    add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
     sub = parser.add_subparsers(dest="action", metavar="STUDY", parser_class=type(parser))
 
@@ -74,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     subset.add_argument("--eps", type=list_of(positive_float), default=[1e-2],
                         help="comma-separated accuracies (default 1e-2)")
     subset.add_argument("--seed", type=seed, default=0, help="base random seed (default 0)")
-    subset.add_argument("--json", action="store_true", help="print one JSON object per row")
+    add_json_flag(subset)
     subset.set_defaults(func=run)
 
     construct = sub.add_parser(
@@ -112,7 +113,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--domain", choices=DOMAINS, default="ball",
                        help="input domain of the sup error: the unit l2 ball or the cube "
                        "[-1,1]^d0 (default ball)")
-    sweep.add_argument("--out", type=path, default=None, help="write the rows to this CSV file")
+    sweep.add_argument("--out", type=output_file, default=None,
+                       help="write the rows to this CSV file")
     sweep.set_defaults(func=run)
 
     from verify.cli import verify_trained
@@ -187,7 +189,7 @@ def check_request(args: argparse.Namespace) -> None:
     Raises
     ------
     ValueError
-        Naming the flag: ``--out`` not writable, non-integer ``--values`` of depth or target
+        Naming the flag: non-integer ``--values`` of depth or target
         width, or an estimated allocation over the memory limit (:mod:`verify.footprints`).
     """
     from empirical.memory import check_memory
@@ -201,18 +203,25 @@ def check_request(args: argparse.Namespace) -> None:
     if args.action == "construct":
         settings = [(args.width, args.depth, args.eps, args.block_size)]
     else:
-        if args.out is not None:
-            folder = os.path.dirname(os.path.abspath(args.out))
-            if os.path.isdir(args.out):
-                raise ValueError(f"--out {args.out} is a directory; name a CSV file")
-            if not os.path.isdir(folder):
-                raise ValueError(f"--out {args.out}: folder {folder} does not exist")
         settings = _sweep_settings(args)
     for width, depth, eps, block in settings:
         check_memory(footprints.construction_bytes(args.method, width, depth, eps, args.delta,
                                                    block),
                      f"--method {args.method} with --width {width} --depth {depth} --eps {eps:g}"
                      + (f" and block size {block}" if block else ""))
+
+
+def _computed_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns of ``rows`` holding a number in some row; a note on stderr names the others
+    (the covering radius is computed up to ``RADIUS_MAX_N`` summands)."""
+    from verify.subset_sum_study import RADIUS_MAX_N
+
+    empty = [c for c in rows[0] if all(isinstance(r[c], float) and math.isnan(r[c])
+                                       for r in rows)]
+    if empty:
+        print(f"note: {', '.join(empty)} computed for n <= {RADIUS_MAX_N} only",
+              file=sys.stderr)
+    return [c for c in rows[0] if c not in empty]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -234,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.closing(bar):
             rows = subset_sum_table(args.n, args.eps, args.seeds, seed=args.seed,
                                     progress=bar.update)
-        emit(rows, args.json)
+        emit(rows, args.json, None if args.json else _computed_columns(rows))
         return 0
     if args.action == "construct":
         study = study_of(args.method)

@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 from verify.cli.common import (
+    add_json_flag,
     emit,
     list_of,
     nonnegative_int,
@@ -74,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="seed of the random source network (default 0)")
     parser.add_argument("--runs-dir", default=None,
                         help="root of the run store (default: $TICKETS_RUNS or ./runs)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_json_flag(parser, one_object=True)
     add_dataclass_flags(parser, "dataset", DatasetHparams,
                         title="dataset options (training a network; ignored with --run)")
     add_dataclass_flags(parser, "model", ModelHparams, exclude=tuple(MODEL_FIXED),
