@@ -53,7 +53,7 @@ outputs = Outputs(
             "collapse": ["model", "arm", "density", "collapsed", "empty_layers",
                          "outputs_reachable", "outputs"],
             "instability_runs": ["model", "seed", "level", "rewind", "density", "train_instability",
-                            "test_instability", "test_size", "hash", "hash_2"],
+                                 "test_instability", "test_size", "copy_1", "copy_2"],
             "supermask_runs": ["model", "seed", "arm", "level", "weights_remaining",
                                "supermask_acc", "signed_constant_acc", "hash"],
             "cost": ["model", "seed", "arm", "family", "level", "density", "nonzero_params",
@@ -77,7 +77,8 @@ runs[["test_acc", "early_stop_test_acc"]] *= 100
 instability = pd.DataFrame(stability)
 instability[["train_instability", "test_instability"]] *= 100
 HASHES = run_hashes(rows)
-STABILITY_HASHES = sorted({*instability["hash"], *instability["hash_2"]})
+instability = instability.rename(columns={"hash": "copy_1", "hash_2": "copy_2"})
+STABILITY_HASHES = sorted({*instability["copy_1"], *instability["copy_2"]})
 DATA = ", ".join(sorted(runs["dataset"].unique()))
 TEST_SIZE = int(instability["test_size"].iloc[0])
 print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run store; "
@@ -158,7 +159,8 @@ outputs.figure(fig, "instability", "Instability (Frankle et al., ICML 2020): the
                DATA)
 
 # %%
-supermask = pd.DataFrame(pruning_study.supermask_table(rows, runs_dir(RUNS_DIR), DATA_DIR))
+supermask_rows = pruning_study.supermask_table(rows, runs_dir(RUNS_DIR), DATA_DIR)
+supermask = pd.DataFrame(supermask_rows)
 supermask[["supermask_acc", "signed_constant_acc"]] *= 100
 fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.2), squeeze=False)
 for ax, model in zip(axes[0], models, strict=True):
@@ -181,7 +183,8 @@ outputs.table(cost, "cost", "What each ticket costs: nonzero parameters (kept we
               "(2 x multiply-accumulates), dense and masked, and the bits of its packed ticket "
               "file (lth layout).", SEEDS, HASHES, DATA)
 outputs.table(supermask, "supermask_runs", "Untrained accuracy (%) of every mask on theta_0 and "
-              "on its signed constants sign(theta_0) * std_l.", SEEDS, HASHES, DATA)
+              "on its signed constants sign(theta_0) * std_l.", SEEDS, run_hashes(supermask_rows),
+              DATA)
 
 # %%
 outputs.table(summary, "summary", "Every method and ablation per IMP level: mean test accuracy "

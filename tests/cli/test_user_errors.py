@@ -1,4 +1,4 @@
-"""Every bad input found so far: one line naming the flag, exit status 2, nothing written, no work.
+"""User mistakes the CLI refuses: one line naming the flag, exit status 2, nothing written or run.
 
 Each row is a command line and a fragment its error line must hold. Commands that would train get
 ``--runs-dir runs --device cpu --epochs 1`` so that any work done would leave files behind.
@@ -18,7 +18,7 @@ from empirical.data import DATASET_NAMES
 from verify.cli.main import main
 
 TRAIN = ["--runs-dir", "runs", "--device", "cpu", "--epochs", "1"]
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 CASES: dict[str, tuple[list[str], str]] = {
     # memory guards: the estimate is in the message
     "construct width": (["verify", "construct", "--method", "pensia", "--width", "1000000000"],

@@ -132,33 +132,8 @@ def test_single_kept_weight_and_keep_all() -> None:
         assert torch.allclose(got, expected, atol=1e-5)
 
 
-def tie_model(gammas: tuple[float, float],
-              first_means: tuple[float, ...] = (0.0, 0.5, -0.5, 1.0, 0.0)) -> nn.Module:
-    """fc 6-5-7-4 with alpha = 1/4 (sums exact in float32) and BatchNorm means at reachable
-    pre-activations (multiples of 1/4 of the right parity), so that many are exactly 0 in the
-    real first layer and in the binary hidden layer, and the tie rule decides them. The
-    BatchNorms have ``var = 1, eps = 0`` and the given gammas (no shift) so that torch's float
-    BatchNorm (``y * scale + shift``) is exact too: with ``eps > 0`` it lands an ulp off 0 and
-    decides ties by its rounding."""
-    torch.manual_seed(0)
-    model = build_model(ModelHparams("fc", binary_act=True, bn="affine", widths=[5, 7]),
-                        4, (6,), LayerConfig(mode="biprop", keep=1.0)).eval()
-    masks = {k: v.bool() for k, v in layer_masks(model).items()}
-    values = {k: 0.25 * torch.sign(m.weight.detach()) for k, m in model.named_modules()
-              if k in masks}
-    freeze_(model, masks, values)
-    means = (torch.tensor(first_means), torch.tensor([0.25, -0.25, 0.75, -0.75, 0.25, 1.25, -0.25]))
-    for bn, mean, gamma in zip((model.layers[2], model.layers[5]), means, gammas, strict=True):
-        bn.running_mean.copy_(mean)
-        bn.running_var.fill_(1.0)
-        bn.eps = 0.0
-        bn.weight.data.fill_(gamma)
-        bn.bias.data.zero_()
-    return model
-
-
 @pytest.mark.parametrize("gamma_sign", [1.0, -1.0])
-def test_ties_at_threshold_follow_sign_zero_is_plus_one(gamma_sign: float) -> None:
+def test_ties_at_threshold_follow_sign_zero_is_plus_one(tie_model: Any, gamma_sign: float) -> None:
     """Inputs in {-1, +1}: every sum is a multiple of 1/4, the means sit exactly on reachable
     pre-activations of both hidden layers; the engine's +1-at-0 rule agrees with the simulation
     (exact here: alpha = 1/4, small integers)."""

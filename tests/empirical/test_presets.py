@@ -80,7 +80,7 @@ def test_model_named_after_a_paper_defaults_to_its_recipe() -> None:
 
 
 def test_docs_hold_the_reproduction_table() -> None:
-    readme = (Path(__file__).resolve().parents[1] / "docs" / "reproduction.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "reproduction.md").read_text()
     assert reproduction_table() in readme
 
 

@@ -1,8 +1,8 @@
 """Which run kinds are bit-identical across intra-op thread counts (CPU): docs/determinism.md.
 
-Usage: ``python tests/determinism_threads.py THREADS`` prints one JSON line: per run kind, the
-final test accuracy and a digest of the final model state. Not collected by pytest (a measurement,
-not a test); the table in docs/determinism.md is its output for 1, 2 and 4 threads.
+Usage: ``python tests/empirical/determinism_threads.py THREADS`` prints one JSON line: per run
+kind, the final test accuracy and a digest of the final model state. Not collected by pytest (a
+measurement, not a test); the table in docs/determinism.md is its output for 1, 2 and 4 threads.
 """
 
 from __future__ import annotations

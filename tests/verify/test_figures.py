@@ -169,7 +169,7 @@ def test_repository_notebooks_are_listed() -> None:
     names = notebook_names()
     assert names[:5] == ["subset_sum", "constructions", "mpt", "lth", "width_depth"]
     for name in names:
-        text = (Path(__file__).parents[1] / "notebooks" / f"{name}.py").read_text()
+        text = (Path(__file__).parents[2] / "notebooks" / f"{name}.py").read_text()
         assert 'tags=["parameters"]' in text and "outputs.finish()" in text
         assert json.dumps(name) in text  # the notebook names itself in its Outputs
 

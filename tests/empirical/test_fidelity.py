@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from test_data import write_idx
 
 from empirical.algorithms.train import lr_at, make_optimizer, selection_summary
 from empirical.config.hparams import (
@@ -24,7 +24,8 @@ from empirical.config.hparams import (
 from empirical.data import get_dataset, stratified_split
 
 
-def _write_mnist_distinct(root: Path, n_train: int, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+def _write_mnist_distinct(write_idx: Any, root: Path, n_train: int, n_test: int
+                          ) -> tuple[np.ndarray, np.ndarray]:
     """idx files whose every image is constant: train images take values 0..n_train-1, test
     images 200.. (so no test image equals any training image)."""
     raw = root / "MNIST" / "raw"
@@ -49,8 +50,8 @@ def _pixel_ids(dataset: torch.utils.data.Dataset) -> set[int]:
     return ids
 
 
-def test_mnist_validation_comes_from_the_training_file(tmp_path: Path) -> None:
-    _write_mnist_distinct(tmp_path, n_train=30, n_test=5)
+def test_mnist_validation_comes_from_the_training_file(disk_formats: Any, tmp_path: Path) -> None:
+    _write_mnist_distinct(disk_formats.write_idx, tmp_path, n_train=30, n_test=5)
     # a validation split larger than the whole test file must work
     val = get_dataset("mnist", tmp_path, "val", val_size=8)
     train = get_dataset("mnist", tmp_path, "train", val_size=8)

@@ -24,7 +24,7 @@ from theory.constructions import (
 
 @pytest.fixture
 def toy(monkeypatch: pytest.MonkeyPatch) -> Construction:
-    """Import ``tests/toy_construction.py`` (which registers ``toy``) into copies of the
+    """Import ``tests/theory/toy_construction.py`` (which registers ``toy``) into copies of the
     registry and the bounds table, restored afterwards."""
     constructions()  # every module registered before the copy
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))

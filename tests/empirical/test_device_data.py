@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_data import write_cifar, write_mnist
 from torchvision import transforms as T
 from torchvision.transforms import functional as TF
 
@@ -154,8 +154,9 @@ def test_same_seed_same_batches_and_restarts_mid_epoch() -> None:
     assert torch.equal(other_epoch[:8], expected)
 
 
-def test_cifar_splits_on_device_match_the_torchvision_splits(tmp_path: Path) -> None:
-    write_cifar(tmp_path, per_batch=6)  # 30 training, 6 test images
+def test_cifar_splits_on_device_match_the_torchvision_splits(disk_formats: Any,
+                                                             tmp_path: Path) -> None:
+    disk_formats.write_cifar(tmp_path, per_batch=6)  # 30 training, 6 test images
     val_size = 7
     train = get_dataset("cifar10", tmp_path, "train", val_size=val_size, on_device=True)
     val = get_dataset("cifar10", tmp_path, "val", val_size=val_size, on_device=True)
@@ -178,8 +179,8 @@ def test_cifar_splits_on_device_match_the_torchvision_splits(tmp_path: Path) -> 
     assert not unaugmented.augmented
 
 
-def test_mnist_on_device_equals_torchvision(tmp_path: Path) -> None:
-    write_mnist(tmp_path)
+def test_mnist_on_device_equals_torchvision(disk_formats: Any, tmp_path: Path) -> None:
+    disk_formats.write_mnist(tmp_path)
     ours = get_dataset("mnist", tmp_path, "test", on_device=True)
     reference = get_dataset("mnist", tmp_path, "test")
     assert isinstance(ours, DeviceImages) and not ours.augmented
@@ -196,9 +197,9 @@ def test_data_on_device_setting() -> None:
         RuntimeConfig(data_on_device="yes")
 
 
-def test_train_cifar_with_device_data_end_to_end(tmp_path: Path,
+def test_train_cifar_with_device_data_end_to_end(disk_formats: Any, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    write_cifar(tmp_path / "data", per_batch=8)
+    disk_formats.write_cifar(tmp_path / "data", per_batch=8)
     argv = ["train", "dense", "--model", "conv2", "--width-mult", "0.125", "--dataset",
             "cifar10", "--data-dir", str(tmp_path / "data"), "--batch-size", "8", "--epochs",
             "1", "--data-on-device", "on", "--device", "cpu", "--threads", "1",

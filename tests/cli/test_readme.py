@@ -32,7 +32,7 @@ from theory.constructions import FULLY_CONNECTED, constructions
 from verify.cli.main import build_parser, main
 from verify.cli.verify_cmd import DEFAULT_COLUMNS
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 QUICK_TRAIN = "tickets train biprop --model fc --widths 256 --dataset digits --epochs 5"
 QUICK = {
     "tickets verify",
@@ -61,6 +61,11 @@ SLOW = {
     "tickets train lth --preset mnist1d-lth --levels 10 --rate 0.2 --control reinit",
     "tickets train dense --preset mnist1d-cnn-dense",
     "tickets train lth --preset mnist5k-lth --levels 15 --control reinit,random-prune",
+    "tickets train pai --preset mnist5k-lth --criterion synflow --density 0.05 --ablation "
+    "shuffle,invert",
+    "tickets train lth --preset digits-lth --levels 3 --rewind 2it --control "
+    "lr-rewind,finetune,invert",
+    "tickets train stability --preset mnist5k-lth --level 3 --points 31",
     "tickets bench subset-sum",
     "tickets bench train --model conv4,resnet18",
     "tickets bench lth",

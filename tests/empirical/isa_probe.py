@@ -1,9 +1,9 @@
-"""Digests of tiny runs whose bits depend on the instruction set (tests/test_instruction_set.py).
+"""Digests of tiny runs whose bits depend on the instruction set (test_instruction_set.py).
 
-Usage: ``python tests/isa_probe.py [CASE ...]`` prints one JSON object: per case, a digest of its
-final state (weights, scores, masks and metrics of a training run; the bytes of a generated
-dataset; the full-precision numbers of a theory result) and, for training runs, the final test
-accuracy. The instruction-set switches are whatever the environment and
+Usage: ``python tests/empirical/isa_probe.py [CASE ...]`` prints one JSON object: per case, a
+digest of its final state (weights, scores, masks and metrics of a training run; the bytes of a
+generated dataset; the full-precision numbers of a theory result) and, for training runs, the
+final test accuracy. The instruction-set switches are whatever the environment and
 :mod:`empirical.instruction_set` (imported first) make them; ``isa`` reports them. Not collected
 by pytest: the test runs it in subprocesses under different emulated machines, and
 docs/determinism.md reports its output under each library's switch.

@@ -21,7 +21,7 @@ from empirical.config.hparams import (
 )
 from empirical.storage.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WAIT = 120.0
 CPU = RuntimeConfig(device="cpu", progress=False)
 

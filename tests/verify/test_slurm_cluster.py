@@ -27,7 +27,7 @@ from verify import mpt_study, sweep_executor
 from verify.scales import get_scale
 from verify.sweep_executor import ExecutorOptions, SweepJob, notebook_jobs, run_sweep
 
-SCRIPT = Path(__file__).parent / "cluster" / "local_slurm.sh"
+SCRIPT = Path(__file__).parents[1] / "cluster" / "local_slurm.sh"
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "scontrol")
 JOB_MINUTES = 2
 #: A 2-minute job is warned 30 s before its limit, and Slurm's 30-second event resolution sends

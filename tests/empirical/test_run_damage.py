@@ -60,7 +60,7 @@ LTH = LTHHparams(dataset=DatasetHparams(name="digits", batch_size=256, val_size=
                  training=TrainingHparams(optimizer="adam", lr=3e-3, schedule="constant",
                                           epochs=2, eval_every=4),
                  pruning=PruningHparams(rate=0.5))
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Killed(Exception):
@@ -198,10 +198,12 @@ def _export_refuses(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 def test_eval_of_a_run_directory_says_use_export(runs: dict,
                                                  capsys: pytest.CaptureFixture) -> None:
     run_dir = RunStore.for_run(runs["root"] / "finished", "biprop", MPT).path
-    assert main(["eval", str(run_dir)]) == 2
+    with pytest.raises(SystemExit) as exit_:  # refused by the argument's type, before any work
+        main(["eval", str(run_dir)])
+    assert exit_.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        f"tickets eval: error: {run_dir} is a run directory, not a ticket file; write its ticket "
-        f"with: tickets export {run_dir} --out FILE")
+        f"tickets eval: error: argument FILE: {run_dir} is a run directory; write its ticket file "
+        "with tickets export RUN --out FILE")
 
 
 def _export_and_eval(run_dir: Path, tmp_path: Path) -> None:
@@ -332,10 +334,13 @@ def test_sigterm_is_a_clean_interrupt_and_the_rerun_resumes(tmp_path: Path) -> N
 @pytest.mark.parametrize(("same_accuracy", "identical", "code"), [
     (True, True, 0), (True, None, 0), (False, True, 1), (True, False, 1), (False, None, 1)])
 def test_eval_exits_1_when_accuracy_or_predictions_differ(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, same_accuracy: bool,
-        identical: bool | None, code: int) -> None:
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, tmp_path: Path,
+        same_accuracy: bool, identical: bool | None, code: int) -> None:
     import empirical.export.ticket_file
 
+    ticket = tmp_path / "t.safetensors"  # a safetensors header: the argument's own check passes
+    ticket.write_bytes((2).to_bytes(8, "little") + b"{}")
+    monkeypatch.chdir(tmp_path)
     row = {"file": "t.safetensors", "layout": "self-contained", "kind": "biprop",
            "dataset": "digits", "engine": "float", "test_acc": 0.5, "run_test_acc": 0.6,
            "same_accuracy": same_accuracy, "identical_predictions": identical}

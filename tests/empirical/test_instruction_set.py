@@ -1,9 +1,9 @@
 """Pinned instruction sets (empirical/instruction_set.py): the same bits on another machine.
 
 A machine with AVX2 but no AVX-512 is emulated through each library's own switch in a fresh
-interpreter (the switches are read when the libraries load); tests/isa_probe.py trains dense,
-MPT-1/32, MPT-1/1 (+BN) and a 3-level LTH chain on fc and conv nets, generates MNIST-1D and runs
-theory checks, and prints a digest of every final state. They must match this machine's.
+interpreter (the switches are read when the libraries load); isa_probe.py beside this file trains
+dense, MPT-1/32, MPT-1/1 (+BN) and a 3-level LTH chain on fc and conv nets, generates MNIST-1D and
+runs theory checks, and prints a digest of every final state. They must match this machine's.
 """
 
 from __future__ import annotations
@@ -20,15 +20,15 @@ import pytest
 from empirical import instruction_set
 from empirical.config.hparams import hparams_hash
 from empirical.data.cache import cache_key
+from empirical.errors import InputError
 from empirical.storage.store import RunStore
-from verify.cli.common import UserError
 from verify.cli.main import main
 from verify.figures import run_notebooks, write_index
 from verify.mpt_study import preset_hparams
 from verify.plotting import Outputs, read_manifest
 
 PROBE = Path(__file__).with_name("isa_probe.py")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: An AVX2-only CPU as each library would see it (its own switch, at that machine's choice).
 AVX2_MACHINE = {
     "ATEN_CPU_CAPABILITY": "avx2",
@@ -102,7 +102,7 @@ def test_hparams_record_the_environment_outside_the_hash(tmp_path: Path, monkeyp
 
 def test_figures_refuse_native_mode_for_committed_outputs(monkeypatch, capsys) -> None:
     monkeypatch.setattr(instruction_set, "MODE", "native")
-    with pytest.raises(UserError, match="TICKETS_NATIVE_ISA"):
+    with pytest.raises(InputError, match="TICKETS_NATIVE_ISA"):
         run_notebooks("smoke", names=["subset_sum"], progress=False)
     assert main(["figures", "--only", "subset_sum", "--no-progress"]) == 2
     err = capsys.readouterr().err

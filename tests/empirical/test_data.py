@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pickle
-import struct
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -25,36 +23,6 @@ from empirical.data import (
 )
 
 
-def write_idx(path: Path, array: np.ndarray) -> None:
-    """An idx ubyte file (LeCun's MNIST format: magic 0x0800|ndim, big-endian sizes, bytes)."""
-    header = struct.pack(">I", 0x0800 | array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    path.write_bytes(header + array.astype(np.uint8).tobytes())
-
-
-def write_mnist(root: Path, n_train: int = 12, n_test: int = 5) -> None:
-    raw = root / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)))
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
-
-
-def write_cifar(root: Path, per_batch: int = 4) -> np.ndarray:
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    first = None
-    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch"]:
-        data = rng.integers(0, 256, (per_batch, 3072), dtype=np.uint8)
-        first = data if first is None else first
-        with open(folder / name, "wb") as handle:
-            pickle.dump({"data": data, "labels": list(range(per_batch))}, handle)
-    with open(folder / "batches.meta", "wb") as handle:
-        pickle.dump({"label_names": [f"c{i}" for i in range(10)]}, handle)
-    return first
-
-
 def write_imagenet(root: Path) -> None:
     for split, count in (("train", 3), ("val", 1)):
         for cls in ("n01", "n02"):
@@ -65,8 +33,8 @@ def write_imagenet(root: Path) -> None:
                 Image.new("RGB", (40, 30), (10 * i, 50, 90)).save(folder / f"{i}.{suffix}")
 
 
-def test_mnist_idx_files(tmp_path: Path) -> None:
-    write_mnist(tmp_path)
+def test_mnist_idx_files(disk_formats: Any, tmp_path: Path) -> None:
+    disk_formats.write_mnist(tmp_path)
     train = get_dataset("mnist", tmp_path, "train", val_size=2)
     val = get_dataset("mnist", tmp_path, "val", val_size=2)
     test = get_dataset("mnist", tmp_path, "test")
@@ -75,8 +43,8 @@ def test_mnist_idx_files(tmp_path: Path) -> None:
     assert x.shape == (1, 28, 28) and y == 3
 
 
-def test_cifar_pickled_batches(tmp_path: Path) -> None:
-    first = write_cifar(tmp_path)
+def test_cifar_pickled_batches(disk_formats: Any, tmp_path: Path) -> None:
+    first = disk_formats.write_cifar(tmp_path)
     test = get_dataset("cifar10", tmp_path, "test")
     train = get_dataset("cifar10", tmp_path, "train", augment=False)
     assert (len(train), len(test)) == (20, 4)
@@ -160,13 +128,14 @@ def test_shards_cover_every_example() -> None:
     assert set(torch.cat(parts).tolist()) == set(range(10))
 
 
-def test_check_files_names_what_is_missing_without_reading(tmp_path: Path) -> None:
+def test_check_files_names_what_is_missing_without_reading(disk_formats: Any,
+                                                           tmp_path: Path) -> None:
     check_files("digits", None)  # in memory: nothing to check
     with pytest.raises(ValueError, match="--data-dir"):
         check_files("mnist", None)
     with pytest.raises(FileNotFoundError, match="MNIST/raw"):
         check_files("mnist", tmp_path)
-    write_cifar(tmp_path)
+    disk_formats.write_cifar(tmp_path)
     check_files("cifar10", tmp_path)
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
     with pytest.raises(FileNotFoundError, match="data_batch_3"):

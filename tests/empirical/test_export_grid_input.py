@@ -11,7 +11,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_export_engine import tie_model
 from torch import nn
 
 from empirical.config.hparams import ModelHparams
@@ -334,7 +333,7 @@ def test_off_grid_batch_takes_the_float_path() -> None:
     assert np.array_equal(bits, _first_layer_bits(model, x, None)[0])
 
 
-def test_ties_on_the_grid_follow_sign_zero_is_plus_one() -> None:
+def test_ties_on_the_grid_follow_sign_zero_is_plus_one(tie_model: Any) -> None:
     """Grid ``x = u / 4`` (mean 0, std 1, max 4), alpha = 1/4 and BatchNorm means at reachable
     pre-activations (``var = 1, eps = 0``): the simulation is exact in float32, many first-layer
     pre-activations are exactly 0, and the engine on the grid gives identical logits."""

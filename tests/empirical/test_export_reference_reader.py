@@ -8,11 +8,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
-from test_export_engine import tie_model
 from torch import nn
 
 from empirical.config.hparams import ModelHparams
@@ -51,7 +51,7 @@ RUNS = {
     "fc-lth": ["lth", "--preset", "digits-lth", "--levels", "1", "--epochs", "1", "--rewind",
                "2it"],
 }
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -265,7 +265,7 @@ def test_reader_follows_every_op_of_untrained_tickets(name: str, shape: tuple[in
 
 
 @pytest.mark.parametrize("gamma_sign", [1.0, -1.0])
-def test_reader_decides_exact_hidden_ties_as_plus_one(gamma_sign: float) -> None:
+def test_reader_decides_exact_hidden_ties_as_plus_one(tie_model: Any, gamma_sign: float) -> None:
     """Pre-activations exactly 0 in both hidden layers (alpha = 1/4, means on reachable sums,
     ``eps = 0``): the reader's logits are the simulation's exactly."""
     model = tie_model((gamma_sign, gamma_sign))
