@@ -232,7 +232,7 @@ def factory_model(ticket: PlantedTicket, mode: str, keep: float = 1.0, seed: int
     """
     import torch
 
-    from empirical.algorithms.mpt import freeze_for_score_training
+    from empirical.algorithms.builders import freeze_for_score_training
     from empirical.config.hparams import ModelHparams
     from empirical.layers import SCORE_MODES, LayerConfig, set_layer_weights_
     from empirical.models import build_model

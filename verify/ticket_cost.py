@@ -73,8 +73,8 @@ def cost_row(run_dir: str | os.PathLike, data_dir: str | None = None) -> dict[st
         other_params, flops_dense, flops_masked, flops_ratio, layer_density, ticket_bits,
         bits_per_weight.
     """
+    from empirical.algorithms.run_reader import read_run
     from empirical.data import dataset_info
-    from empirical.export.runs import read_run
     from empirical.export.ticket_file import export_run
     from empirical.layers import prunable_layers
 

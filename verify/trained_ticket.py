@@ -109,7 +109,7 @@ def load_trained(run_dir: str | Path) -> TrainedNetwork:
     """
     from torch import nn
 
-    from empirical.algorithms.mpt import build_run_model
+    from empirical.algorithms.builders import build_run_model
     from empirical.config.hparams import RunHparams, from_dict
     from empirical.layers import FactoryLinear
     from empirical.storage.store import RunStore

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from empirical.algorithms import pruning
+from empirical.algorithms.builders import build_lth_model
 from empirical.algorithms.criteria import ScoringInputs, get_criterion
 from empirical.algorithms.model_masks import model_masks, prunable_weights, set_masks_
 from empirical.algorithms.mpt import make_batches
@@ -94,30 +95,6 @@ def _store(runs_dir: str | os.PathLike | None, hparams: LTHHparams) -> RunStore:
 def _seed(*parts: int) -> int:
     """A 31-bit seed mixed from integers by ``numpy.random.SeedSequence``."""
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0] >> 1)
-
-
-def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
-    """The run's model in layer mode ``"masked"`` (all-ones masks), initialised from ``seed``.
-
-    Parameters
-    ----------
-    hparams : LTHHparams
-        Model, dataset (input shape, classes) and ``pruning.init``.
-    seed : int
-        Seed of torch's global generator while the layers are initialised.
-
-    Returns
-    -------
-    nn.Module
-        On the CPU.
-    """
-    from empirical.layers import LayerConfig
-    from empirical.models import build_model
-
-    info = dataset_info(hparams.dataset.name)
-    torch.manual_seed(seed)
-    return build_model(hparams.model, info.num_classes, info.input_shape,
-                       LayerConfig(mode="masked", init=hparams.pruning.init))
 
 
 def read_hparams(runs_dir: str | os.PathLike | None, run_hash: str) -> LTHHparams:

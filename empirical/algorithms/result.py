@@ -69,7 +69,7 @@ class RunResult(Mapping[str, Any]):
 
     @cached_property
     def _ticket(self) -> Any:
-        from empirical.export.runs import RUN_KINDS, read_run
+        from empirical.algorithms.run_reader import RUN_KINDS, read_run
 
         return read_run(self.run_dir, RUN_KINDS)
 

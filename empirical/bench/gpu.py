@@ -82,8 +82,8 @@ def build_bench_variant(model_name: str, variant: str, keep: float, width_mult: 
     only their scores (and BatchNorm affine parameters) trainable.
     """
     from empirical.algorithms import pruning
+    from empirical.algorithms.builders import freeze_for_score_training
     from empirical.algorithms.model_masks import prunable_weights, set_masks_
-    from empirical.algorithms.mpt import freeze_for_score_training
     from empirical.config.hparams import ModelHparams
     from empirical.layers import SCORE_MODES, LayerConfig
     from empirical.models import build_model

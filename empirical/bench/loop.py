@@ -265,7 +265,7 @@ def _project_model(hparams: RunHparams | LTHHparams, device: torch.device) -> nn
         set_masks_(model, pruning.magnitude_prune(weights, pruning.all_ones(weights),
                                                   hparams.pruning.rate))
     else:
-        from empirical.algorithms.mpt import build_run_model
+        from empirical.algorithms.builders import build_run_model
 
         model = build_run_model(hparams)
     conv = len(model_input_shape(hparams)) == 3
@@ -321,7 +321,8 @@ def bench_run(label: str, variant: str, hparams: RunHparams | LTHHparams, steps:
     -------
     LoopRow
     """
-    from empirical.algorithms.mpt import keep_schedule, make_batches
+    from empirical.algorithms.builders import keep_schedule
+    from empirical.algorithms.mpt import make_batches
     from empirical.algorithms.train import FitHooks, fit
     from empirical.storage.store import RunStore
 

@@ -62,7 +62,7 @@ def _sorted_effective_weight(layer: nn.Module, mode: str, keep: float) -> Any:
 
 def build_variant(model_name: str, mode: str, variant: str, keep: float) -> nn.Module:
     """The model for one variant (``ours``, ``sort`` or ``dense``), seeded with 0."""
-    from empirical.algorithms.mpt import freeze_for_score_training
+    from empirical.algorithms.builders import freeze_for_score_training
     from empirical.config.hparams import ModelHparams
     from empirical.layers import LayerConfig, prunable_layers
     from empirical.models import build_model

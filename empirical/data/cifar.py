@@ -11,27 +11,23 @@ from typing import Any
 import numpy as np
 from torch.utils.data import Dataset
 
-from empirical.data.disk import CIFAR_FOLDER, CIFAR_TEST, CIFAR_TRAIN, check_cifar
-
 
 class CifarBatches(Dataset):
     """CIFAR-10 from its python pickled batches (``data_batch_1..5`` / ``test_batch``).
 
     Parameters
     ----------
-    root
-        The directory holding ``cifar-10-batches-py``.
-    train
-        The five training batches, or the test batch.
+    files
+        The batch files to read, in order (the layout and its check live in
+        :mod:`empirical.data.disk`).
     transform
         A torchvision transform applied to the PIL image.
     """
 
-    def __init__(self, root: str | os.PathLike, train: bool, transform: Any = None) -> None:
-        check_cifar(Path(root))
+    def __init__(self, files: Sequence[str | os.PathLike], transform: Any = None) -> None:
         images, labels = [], []
-        for name in CIFAR_TRAIN if train else CIFAR_TEST:
-            with open(Path(root) / CIFAR_FOLDER / name, "rb") as handle:
+        for name in files:
+            with open(Path(name), "rb") as handle:
                 batch = pickle.load(handle, encoding="latin1")
             images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.extend(batch["labels"])

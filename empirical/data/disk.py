@@ -81,7 +81,9 @@ def check_cifar(root: Path) -> None:
 def _load_cifar(root: Path, train: bool, transform: Any) -> Any:
     from empirical.data.cifar import CifarBatches
 
-    return CifarBatches(root, train, transform)
+    check_cifar(root)
+    return CifarBatches([root / CIFAR_FOLDER / name for name in
+                         (CIFAR_TRAIN if train else CIFAR_TEST)], transform)
 
 
 def _cifar_transforms(augment: bool) -> Any:

@@ -112,8 +112,8 @@ def export_run_onnx(run_dir: str | os.PathLike, out: str | os.PathLike,
         ``file``, ``kind``, ``run_hash``, ``bytes``, ``max_abs_diff``, ``tied_inputs``,
         ``identical_predictions``.
     """
+    from empirical.algorithms.run_reader import read_run
     from empirical.data import dataset_info
-    from empirical.export.runs import read_run
     from empirical.export.ticket_file import eval_batches
 
     ticket = read_run(run_dir)

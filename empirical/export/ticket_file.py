@@ -1,6 +1,6 @@
 """Export a run's ticket to a packed file, read it back, and evaluate it on its test set.
 
-:func:`export_run` reads a finished run (:mod:`empirical.export.runs`), freezes its ticket
+:func:`export_run` reads a finished run (:mod:`empirical.algorithms.run_reader`), freezes its ticket
 (:mod:`empirical.export.frozen`), encodes it in a layout (:mod:`empirical.export.layouts`) and
 writes the container (:mod:`empirical.export.container`) atomically. When the run's test data can
 be read, it also records the SHA-256 of the run's own model's test predictions, so that
@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from empirical.algorithms.run_reader import RunTicket, build_architecture, hparams_of, read_run
 from empirical.config.hparams import hparams_hash, to_dict
 from empirical.export.architecture import describe
 from empirical.export.container import read_container, write_container
@@ -35,7 +36,6 @@ from empirical.export.layouts import (
     weights_digest,
 )
 from empirical.export.preprocessing import describe_preprocessing, split_digests
-from empirical.export.runs import build_architecture, hparams_of, read_run, rewind_values
 
 REQUIRED_METADATA = ("layout", "kind", "run_hash", "hparams", "layers")
 
@@ -127,7 +127,7 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, layout: str |
     Parameters
     ----------
     run_dir
-        The run directory (see :func:`empirical.export.runs.locate_run`).
+        The run directory (see :func:`empirical.algorithms.run_reader.locate_run`).
     out
         The file to write (atomically).
     layout
@@ -300,3 +300,17 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
             "run_test_acc": recorded if same_data else None,
             "same_accuracy": acc == recorded if same_data else None,
             "identical_predictions": identical, "same_test_inputs": same_inputs}
+
+
+def rewind_values(ticket: RunTicket) -> dict[str, torch.Tensor]:
+    """LTH: ``theta_k * m`` of every prunable layer, the ticket's start weights (step ``k``).
+
+    Rebuilt with :func:`empirical.algorithms.lth.start_state` from the run store the run lives in
+    (``theta_0`` is rebuilt from the seed; ``theta_k`` for ``k > 0`` is read back or replayed).
+    """
+    from empirical.algorithms.lth import start_state
+    from empirical.layers import prunable_layers
+
+    runs_dir = ticket.run_dir.parent.parent
+    state = start_state(ticket.hparams, ticket.masks, int(ticket.rewind_step or 0), runs_dir)
+    return {name: state[f"{name}.weight"] for name, _ in prunable_layers(ticket.model)}

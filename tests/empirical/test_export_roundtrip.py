@@ -78,7 +78,7 @@ def test_round_trip_reproduces_predictions(runs: dict[str, Path], tmp_path: Path
 def test_rebuilt_network_equals_the_run_bit_for_bit(runs: dict[str, Path],
                                                     tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from empirical.export.runs import read_run
+    from empirical.algorithms.run_reader import read_run
     from empirical.export.ticket_file import eval_batches
 
     for name in ("biprop-global", "biprop-binary", "edge-popup"):
@@ -120,8 +120,9 @@ def test_packed_engine_predicts_like_the_run(runs: dict[str, Path], tmp_path: Pa
 
 def test_lth_file_holds_the_rewind_ticket(runs: dict[str, Path], tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from empirical.algorithms.run_reader import read_run
     from empirical.export.layouts import rewind_weights
-    from empirical.export.runs import read_run, rewind_values
+    from empirical.export.ticket_file import rewind_values
 
     path = tmp_path / "lth.safetensors"
     _export(capsys, runs["lth"].name, path, "--runs-dir", str(runs["lth"].parent.parent))

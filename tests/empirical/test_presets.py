@@ -97,8 +97,8 @@ PARAMETERS = {"lenet-300-100-lth": 266_610, "resnet20-lth-rewind": 272_474,
 def test_published_presets_build_the_papers_networks(name: str) -> None:
     import torch
 
+    from empirical.algorithms.builders import build_run_model
     from empirical.algorithms.lth import build_lth_model
-    from empirical.algorithms.mpt import build_run_model
     from empirical.layers import prunable_layers
 
     preset = PRESETS[name]

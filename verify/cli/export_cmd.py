@@ -61,7 +61,7 @@ def check_out(out: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export the run and print the file's size against the run's checkpoint."""
-    from empirical.export.runs import locate_run
+    from empirical.algorithms.run_reader import locate_run
 
     check_out(args.out)
     run_dir = locate_run(args.run, args.runs_dir)

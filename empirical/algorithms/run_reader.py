@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from empirical.algorithms.builders import build_lth_model, build_run_model, keep_schedule
 from empirical.config.hparams import default_runs_dir, from_dict
 from empirical.storage.store import RESULT, RunStore, hparams_class
 
@@ -102,11 +103,7 @@ def hparams_of(kind: str, section: dict[str, Any]) -> Any:
 def build_architecture(kind: str, hparams: Any) -> nn.Module:
     """The run's model as training built it (seeded from ``training.seed``), on the CPU."""
     if kind == "lth":
-        from empirical.algorithms.lth import build_lth_model
-
         return build_lth_model(hparams, hparams.training.seed)
-    from empirical.algorithms.mpt import build_run_model
-
     return build_run_model(hparams)
 
 
@@ -117,8 +114,6 @@ def final_keep(hparams: Any, result: dict[str, Any]) -> float:
     ``(steps - 1) // steps_per_epoch`` with ``steps_per_epoch = steps / epochs`` from
     ``result.json``.
     """
-    from empirical.algorithms.mpt import keep_schedule
-
     schedule = keep_schedule(hparams)
     steps, epochs = int(result["steps"]), float(result["epochs"])
     if schedule is None or steps == 0 or epochs <= 0:
@@ -194,17 +189,3 @@ def read_run(run_dir: str | os.PathLike, kinds: tuple[str, ...] = TICKET_KINDS) 
     model.eval()
     rewind = int(ticket.get("rewind_step", 0)) if kind == "lth" and ticket else None
     return RunTicket(kind, store.path.name, store.path, hparams, result, model, masks, rewind)
-
-
-def rewind_values(ticket: RunTicket) -> dict[str, torch.Tensor]:
-    """LTH: ``theta_k * m`` of every prunable layer, the ticket's start weights (step ``k``).
-
-    Rebuilt with :func:`empirical.algorithms.lth.start_state` from the run store the run lives in
-    (``theta_0`` is rebuilt from the seed; ``theta_k`` for ``k > 0`` is read back or replayed).
-    """
-    from empirical.algorithms.lth import start_state
-    from empirical.layers import prunable_layers
-
-    runs_dir = ticket.run_dir.parent.parent
-    state = start_state(ticket.hparams, ticket.masks, int(ticket.rewind_step or 0), runs_dir)
-    return {name: state[f"{name}.weight"] for name, _ in prunable_layers(ticket.model)}

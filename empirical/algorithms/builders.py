@@ -1,0 +1,86 @@
+"""Building a run's model from its hyperparameters, as training built it.
+
+One place for the model of every run kind: :func:`build_run_model` (biprop, edge-popup, dense;
+:class:`~empirical.config.hparams.RunHparams`) and :func:`build_lth_model` (IMP and its family;
+:class:`~empirical.config.lth_hparams.LTHHparams`), the layer configuration of a run's mask
+section, the freezing of score training, and the global-scope keep schedule. Training, the run
+store's reader and the benchmarks all build through here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from empirical.config.hparams import RunHparams
+from empirical.config.lth_hparams import LTHHparams
+from empirical.data import dataset_info
+from empirical.layers import SCORE_MODES
+
+BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+def layer_config(hparams: RunHparams) -> Any:
+    """The :class:`empirical.layers.LayerConfig` of the run's mask section."""
+    from empirical.layers import LayerConfig
+
+    m = hparams.mask
+    return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
+                       init=m.init, fan_rule=m.fan_rule, penalty=m.penalty)
+
+
+def build_run_model(hparams: RunHparams) -> nn.Module:
+    """The run's model, initialised from ``training.seed`` (seeds torch's global generator).
+
+    In score modes every parameter except ``scores`` and BatchNorm affine parameters is frozen.
+    """
+    from empirical.models import build_model
+
+    info = dataset_info(hparams.dataset.name)
+    torch.manual_seed(hparams.training.seed)
+    model = build_model(hparams.model, info.num_classes, info.input_shape, layer_config(hparams))
+    if hparams.mask.mode in SCORE_MODES:
+        freeze_for_score_training(model)
+    return model
+
+
+def freeze_for_score_training(model: nn.Module) -> None:
+    """Only ``scores`` and BatchNorm gamma/beta keep ``requires_grad``; weights/biases freeze."""
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            param.requires_grad_(name == "scores" or isinstance(module, BN_TYPES))
+
+
+def keep_schedule(hparams: RunHparams) -> Any:
+    """Global-scope annealing ``epoch -> keep`` (``empirical.layers.annealed_keep``), or None."""
+    m = hparams.mask
+    if m.mode not in SCORE_MODES or m.scope != "global" or m.anneal_epochs == 0:
+        return None
+    from empirical.layers import annealed_keep
+
+    return lambda epoch: annealed_keep(m.keep, epoch, m.anneal_epochs)
+
+
+def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
+    """The run's model in layer mode ``"masked"`` (all-ones masks), initialised from ``seed``.
+
+    Parameters
+    ----------
+    hparams : LTHHparams
+        Model, dataset (input shape, classes) and ``pruning.init``.
+    seed : int
+        Seed of torch's global generator while the layers are initialised.
+
+    Returns
+    -------
+    nn.Module
+        On the CPU.
+    """
+    from empirical.layers import LayerConfig
+    from empirical.models import build_model
+
+    info = dataset_info(hparams.dataset.name)
+    torch.manual_seed(seed)
+    return build_model(hparams.model, info.num_classes, info.input_shape,
+                       LayerConfig(mode="masked", init=hparams.pruning.init))
