@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from empirical.errors import InputError
 from theory.constructions import constructions, get_method
 from theory.conv import conv_forward, random_conv_target
 from theory.sup_error import ORTHANT_MAX_D0, orthant_sup_error, sup_error
@@ -67,7 +68,8 @@ def run_conv_construction(
     if channels < 1 or depth < 1:
         raise ValueError(f"width and depth must be >= 1, got {channels}, {depth}")
     if spatial[0] - depth * (kernel[0] - 1) < 1:
-        raise ValueError(f"--depth {depth} is too deep for {method} inputs of size {spatial}")
+        raise InputError("{depth} {got} is too deep for {method_name} inputs of size {spatial}",
+                         got=depth, method_name=method, spatial=spatial)
     rng = np.random.default_rng(seed)
     widths = [1] + [channels] * depth
     target = [target_scale * k for k in random_conv_target(widths, kernel, spatial, rng)]

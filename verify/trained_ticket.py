@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from empirical.errors import InputError
 from theory.constructions import FULLY_CONNECTED, Construction, Names
 
 METHODS = Names(lambda c: c.family in FULLY_CONNECTED and c.source_widths is not None)
@@ -88,7 +89,7 @@ def _check_fc_hparams(hparams: Any) -> None:
     if hparams.model.bias:
         problems.append("biases")
     if hparams.model.bn not in ("none",):
-        problems.append(f"batch norm {hparams.model.bn!r} (need --bn none)")
+        problems.append(f"batch norm {hparams.model.bn!r} (need bn none)")
     if hparams.model.binary_act:
         problems.append("binary activations")
     if problems:
@@ -116,12 +117,12 @@ def load_trained(run_dir: str | Path) -> TrainedNetwork:
 
     store = RunStore(run_dir)
     if not store.finished:
-        raise ValueError(f"--run {run_dir}: not a finished run (no result.json)")
+        raise ValueError(f"run {run_dir}: not a finished run (no result.json)")
     hparams = from_dict(RunHparams, store.read_hparams()["hparams"])
     _check_fc_hparams(hparams)
     checkpoint = store.load_checkpoint()
     if checkpoint is None:
-        raise ValueError(f"--run {run_dir}: the run has no checkpoint.pt")
+        raise ValueError(f"run {run_dir}: the run has no checkpoint.pt")
     model = build_run_model(hparams)
     model.load_state_dict(checkpoint["model"])
     allowed = (FactoryLinear, nn.ReLU, nn.Flatten, nn.Identity, nn.Sequential)
@@ -130,10 +131,10 @@ def load_trained(run_dir: str | Path) -> TrainedNetwork:
         if module is model:
             continue
         if not isinstance(module, allowed):
-            raise ValueError(f"--run {run_dir}: unexpected layer {type(module).__name__}")
+            raise ValueError(f"run {run_dir}: unexpected layer {type(module).__name__}")
         if isinstance(module, FactoryLinear):
             if module.bias is not None:
-                raise ValueError(f"--run {run_dir}: a linear layer has a bias")
+                raise ValueError(f"run {run_dir}: a linear layer has a bias")
             linears.append(module.effective_weight().detach().double().cpu().numpy())
     return TrainedNetwork(
         weights=linears,
@@ -241,8 +242,8 @@ def overrides_for(construction: Construction, **given: Any) -> dict[str, Any]:
     accepted = inspect.signature(construction.construct).parameters
     for name, value in given.items():
         if value is not None and name not in accepted:
-            raise ValueError(f"--{name.replace('_', '-')} does not apply to --method "
-                             f"{construction.name}")
+            raise InputError(f"{{{name}}} does not apply to {{method}} {{got}}",
+                             got=construction.name)
     return {name: value for name, value in given.items() if value is not None}
 
 
@@ -260,17 +261,19 @@ def plan_source(method: str, widths: Sequence[int], eps: float, delta: float,
     from theory.constructions import get_method
 
     if method not in METHODS:
-        raise ValueError(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise InputError("{method} must be one of {choices}, got {got!r}",
+                         choices=", ".join(METHODS), got=method)
     construction = get_method(method)
     if bits is not None and int(bits) < 0:
-        raise ValueError(f"--bits must be >= 0, got {bits!r}")
+        raise InputError("{bits} must be >= 0, got {got!r}", got=bits)
     layers = construction.source_widths(list(widths), eps, delta, block_size,
                                         **overrides_for(construction, bits=bits))
     entries = source_entries(layers)
     if entries > MAX_SOURCE_ENTRIES:
-        raise ValueError(f"the {method} source for a {'-'.join(map(str, widths))} target "
-                         f"(widest layer {max(layers[1:-1])}) holds {entries:.3g} weights (limit "
-                         f"{MAX_SOURCE_ENTRIES:.0e}); pass a smaller --block-size")
+        raise InputError("the {name} source for a {target} target (widest layer {widest}) "
+                         "holds {entries:.3g} weights (limit {limit:.0e}); pass a smaller "
+                         "{block_size}", name=method, target="-".join(map(str, widths)),
+                         widest=max(layers[1:-1]), entries=entries, limit=MAX_SOURCE_ENTRIES)
     return layers
 
 
@@ -325,7 +328,7 @@ def ticket_of_trained(
     from theory.networks import forward, layer_widths
 
     if not weight_eps > 0:
-        raise ValueError(f"--weight-eps must be positive, got {weight_eps!r}")
+        raise InputError("{weight_eps} must be positive, got {got!r}", got=weight_eps)
     target, factors = theory_target(network.weights)
     widths = layer_widths(target)
     plan_source(method, widths, eps, delta, block_size, bits)

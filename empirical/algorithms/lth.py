@@ -65,6 +65,7 @@ from empirical.config.lth_hparams import (
     RETRAININGS,
     LevelHparams,
     LTHHparams,
+    PruningHparams,
     derived,
     imp_chain,
     one_shot,
@@ -74,6 +75,7 @@ from empirical.config.lth_hparams import (
 )
 from empirical.data import Batches, check_files, dataset_info
 from empirical.device import Distributed, prepare_model, select_device, set_threads
+from empirical.errors import InputError
 from empirical.memory import check_memory, training_bytes
 from empirical.storage.run_files import RunFileError, check_tensor_dict, load_torch
 from empirical.storage.store import HPARAMS, TICKET, RunStore, save_torch, warn_damaged
@@ -464,8 +466,8 @@ def check_rewind(hparams: LTHHparams, steps_per_epoch: int) -> int:
     step = rewind_step(hparams.pruning.rewind, steps_per_epoch)
     total = total_steps(hparams.training, steps_per_epoch)
     if step > total:
-        raise ValueError(f"--rewind {hparams.pruning.rewind} (step {step}) lies beyond the "
-                         f"{total} training steps")
+        raise InputError("{rewind} {got} (step {step}) lies beyond the {total} training steps",
+                         PruningHparams, got=hparams.pruning.rewind, step=step, total=total)
     return step
 
 
@@ -500,16 +502,17 @@ def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tens
             pruned = pruning.count_to_prune(kept, rate)
             kept -= pruned
             if kept == 0:
-                raise ValueError(f"prune rate {rate} with --levels {levels} leaves 0 weights in "
-                                 f"{name} at level {level}; lower --rate (--conv-rate, "
-                                 "--output-rate) or --levels")
+                raise InputError("prune rate {got} with {levels} {n} leaves 0 weights in {layer} "
+                                 "at level {level}; lower {rate} ({conv_rate}, {output_rate}) or "
+                                 "{levels}", PruningHparams, got=rate, n=levels, layer=name,
+                                 level=level)
             if pruned == 0:
                 stalls.append(level)
                 break
     if pools and len(stalls) == len(pools):
-        raise ValueError(f"--levels {levels}: from level {max(stalls)} on no level prunes a "
-                         f"weight (floor(rate x remaining) = 0 in every layer); give --levels "
-                         f"{max(stalls) - 1} or fewer")
+        raise InputError("{levels} {n}: from level {first} on no level prunes a weight "
+                         "(floor(rate x remaining) = 0 in every layer); give {levels} {most} or "
+                         "fewer", n=levels, first=max(stalls), most=max(stalls) - 1)
 
 
 def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig) -> None:

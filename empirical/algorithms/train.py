@@ -62,6 +62,7 @@ from empirical.algorithms.callbacks import (
 from empirical.config.hparams import TrainingHparams
 from empirical.data import Batches
 from empirical.device import Distributed, autocast
+from empirical.errors import InputError
 from empirical.progress import progress_bar
 from empirical.storage.run_files import RunFileError
 from empirical.storage.store import RunStore
@@ -245,7 +246,7 @@ def tensorboard_writer_class() -> type:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        raise ValueError("--tensorboard needs the tensorboard package (pip install "
+        raise InputError("{tensorboard} needs the tensorboard package (pip install "
                          "tensorboard)") from None
     return SummaryWriter
 

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from empirical.bench.gpu import CIFAR_CLASSES, CIFAR_SHAPE, build_bench_variant
+from empirical.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,12 @@ def check_world_sizes(world_sizes: Sequence[int], device: str) -> list[int]:
     the device count (one GPU per process)."""
     sizes = sorted(set(world_sizes))
     if not sizes or sizes[0] < 1:
-        raise ValueError(f"--world-sizes must be integers >= 1, got {list(world_sizes)}")
+        raise InputError("{world_sizes} must be integers >= 1, got {got}",
+                         got=list(world_sizes))
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if device != "cpu" and gpus and sizes[-1] > gpus:
-        raise ValueError(f"--world-sizes: {sizes[-1]} processes but only {gpus} GPUs")
+        raise InputError("{world_sizes}: {n} processes but only {gpus} GPUs", n=sizes[-1],
+                         gpus=gpus)
     return sizes
 
 

@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from empirical.device import peak_memory, select_device
+from empirical.errors import InputError
 
 GPU_MODELS = ("conv4", "vgg-small", "resnet18", "wrn50-2")
 VARIANTS = ("dense", "edge-popup", "biprop-layerwise", "biprop-global", "masked")
@@ -161,10 +162,12 @@ def time_training_steps(model: nn.Module, batch: int, steps: int, warmup: int,
 
 def _check_choices(values: Sequence[str], allowed: Sequence[str], what: str) -> None:
     if not values:
-        raise ValueError(f"--{what}: give at least one of {', '.join(allowed)}")
+        raise InputError(f"{{{what}}}: give at least one of {{choices}}",
+                         choices=", ".join(allowed))
     for value in values:
         if value not in allowed:
-            raise ValueError(f"--{what}: unknown {value!r}; choose from {', '.join(allowed)}")
+            raise InputError(f"{{{what}}}: unknown {{got!r}}; choose from {{choices}}",
+                             got=value, choices=", ".join(allowed))
 
 
 def bench_gpu(models: Sequence[str] = GPU_MODELS, variants: Sequence[str] = VARIANTS,
@@ -202,15 +205,15 @@ def bench_gpu(models: Sequence[str] = GPU_MODELS, variants: Sequence[str] = VARI
     _check_choices(models, GPU_MODELS, "model")
     _check_choices(variants, VARIANTS, "variant")
     _check_choices(precisions, PRECISIONS, "precision")
-    _check_choices(memory_formats, MEMORY_FORMATS, "memory-format")
-    for value, what in ((batch, "batch-size"), (steps, "steps")):
+    _check_choices(memory_formats, MEMORY_FORMATS, "memory_format")
+    for value, what in ((batch, "batch_size"), (steps, "steps")):
         if value < 1:
-            raise ValueError(f"--{what} must be >= 1, got {value}")
+            raise InputError(f"{{{what}}} must be >= 1, got {{got}}", got=value)
     if warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, got {warmup}")
+        raise InputError("{warmup} must be >= 0, got {got}", got=warmup)
     kept_count(1, keep)  # rejects k outside (0, 1]
     if not width_mult > 0:
-        raise ValueError(f"--width-mult must be > 0, got {width_mult}")
+        raise InputError("{width_mult} must be > 0, got {got}", got=width_mult)
     target = select_device(device)
     ordered = ["dense", *[v for v in variants if v != "dense"]]
     rows = []

@@ -45,6 +45,7 @@ from empirical.data.registry import (
 )
 from empirical.data.splits import validation_indices
 from empirical.device_data import DeviceImages
+from empirical.errors import InputError
 
 
 def in_memory_arrays(spec: DatasetSpec, seed: int) -> dict[str, np.ndarray]:
@@ -136,8 +137,8 @@ def use_device_data(setting: str, name: str, device: torch.device) -> bool:
     in-memory datasets are always on the device); ``off``: never.
     """
     if setting not in DATA_ON_DEVICE:
-        raise ValueError(f"--data-on-device: unknown {setting!r}; choose one of "
-                         f"{', '.join(DATA_ON_DEVICE)}")
+        raise InputError("{data_on_device}: unknown {got!r}; choose one of {choices}",
+                         got=setting, choices=", ".join(DATA_ON_DEVICE))
     if setting == "off" or not _has_device_form(name):
         return False
     return setting == "on" or device.type == "cuda"

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from empirical.errors import InputError
+
 #: The arrays of an in-memory dataset: ``x``, ``y`` (training) and ``x_test``, ``y_test``.
 Arrays = Mapping[str, np.ndarray]
 ARRAY_KEYS = ("x", "y", "x_test", "y_test")
@@ -238,7 +240,7 @@ def check_files(name: str, data_dir: str | os.PathLike | None) -> None:
     if not isinstance(spec.source, OnDisk):
         return
     if data_dir is None:
-        raise ValueError(f"dataset {name} is read from disk: give --data-dir")
+        raise InputError("dataset {name} is read from disk: give {data_dir}", name=name)
     spec.source.check(Path(data_dir))
 
 

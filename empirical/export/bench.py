@@ -48,6 +48,7 @@ from torch import nn
 
 from empirical.data import pixel_normalisation
 from empirical.device_data import normalise
+from empirical.errors import InputError
 from empirical.export.container import encode_container
 from empirical.export.engine import pack_model
 from empirical.export.frozen import Sign, freeze_, plain_model
@@ -286,7 +287,8 @@ def bench_export(models: list[str], keep: float, batch: int, repeats: int, round
     """
     unknown = [m for m in models if m not in SHAPES]
     if unknown:
-        raise ValueError(f"unknown --model {unknown[0]!r}; choose from {', '.join(SHAPES)}")
+        raise InputError("unknown {model} {got!r}; choose from {choices}", got=unknown[0],
+                         choices=", ".join(SHAPES))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from empirical.errors import InputError
 from empirical.export.bits import unpack_bits
 from empirical.export.header import check_file
 
@@ -113,13 +114,13 @@ def read_ticket(path: str | os.PathLike) -> ReferenceTicket:
                          "empirical.export.ticket_file.load_ticket (torch) or export the run "
                          "again")
     if meta.get("layout") == "seed-only":
-        raise ValueError(f"{where} is seed-only: its weights are regenerated from seed "
-                         f"{meta.get('seed')} by torch's random generator (torch "
-                         f"{meta.get('torch_version')}), which numpy cannot reproduce; export "
-                         "the run with --layout self-contained")
+        raise InputError("{where} is seed-only: its weights are regenerated from seed {seed} by "
+                         "torch's random generator (torch {torch}), which numpy cannot "
+                         "reproduce; export the run with {layout=self-contained}", where=where,
+                         seed=meta.get("seed"), torch=meta.get("torch_version"))
     if meta.get("values_dtype") == "bfloat16" and meta.get("kind") != "biprop":
-        raise ValueError(f"{where} stores bfloat16 values, which numpy has no type for; export "
-                         "the run with --values-dtype float32 or float16")
+        raise InputError("{where} stores bfloat16 values, which numpy has no type for; export "
+                         "the run with {values_dtype=float32} or float16", where=where)
     try:
         tensors = load(raw)
     except Exception as err:  # safetensors raises its own error types

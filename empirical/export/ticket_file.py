@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 
 from empirical.algorithms.run_reader import RunTicket, build_architecture, hparams_of, read_run
 from empirical.config.hparams import hparams_hash, to_dict
+from empirical.errors import InputError
 from empirical.export.architecture import describe
 from empirical.export.container import read_container, write_container
 from empirical.export.frozen import freeze_
@@ -146,20 +147,21 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, layout: str |
         (whether test predictions were recorded).
     """
     if values_dtype not in VALUE_DTYPES:
-        raise ValueError(f"unknown --values-dtype {values_dtype!r}; choose one of "
-                         f"{', '.join(VALUE_DTYPES)}")
+        raise InputError("unknown {values_dtype} {got!r}; choose one of {choices}",
+                         got=values_dtype, choices=", ".join(VALUE_DTYPES))
     ticket = read_run(run_dir)
     layout = layout or layouts_for(ticket.kind)[0]
     if layout not in layouts_for(ticket.kind):
-        raise ValueError(f"--layout {layout} does not apply to a {ticket.kind} run; choose "
-                         f"{' or '.join(layouts_for(ticket.kind))}")
+        raise InputError("{layout} {got} does not apply to a {kind} run; choose {choices}",
+                         got=layout, kind=ticket.kind,
+                         choices=" or ".join(layouts_for(ticket.kind)))
     digest = None
     if layout == "seed-only":
         digest = weights_digest(ticket.model)
         if weights_digest(build_architecture(ticket.kind, ticket.hparams)) != digest:
-            raise ValueError(f"run {ticket.run_dir}: this torch ({torch.__version__}) does not "
-                             "regenerate the run's weights from its seed; use --layout "
-                             "self-contained")
+            raise InputError("run {run}: this torch ({torch}) does not regenerate the run's "
+                             "weights from its seed; use {layout=self-contained}",
+                             run=ticket.run_dir, torch=torch.__version__)
     try:
         batches = eval_batches(ticket.hparams, data_dir=data_dir)
     except (FileNotFoundError, NotADirectoryError, ValueError):
@@ -271,10 +273,12 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
     own = loaded.hparams.dataset.name
     name = dataset or own
     if name != own and dataset_info(name) != dataset_info(own):
-        raise ValueError(f"--dataset {name} has inputs {dataset_info(name).input_shape} and "
-                         f"{dataset_info(name).num_classes} classes; file {path} is a ticket for "
-                         f"{own} {dataset_info(own).input_shape} with "
-                         f"{dataset_info(own).num_classes} classes")
+        raise InputError("{dataset} {name} has inputs {shape} and {classes} classes; file "
+                         "{path} is a ticket for {own} {own_shape} with {own_classes} classes",
+                         name=name, shape=dataset_info(name).input_shape,
+                         classes=dataset_info(name).num_classes, path=path, own=own,
+                         own_shape=dataset_info(own).input_shape,
+                         own_classes=dataset_info(own).num_classes)
     batches = eval_batches(loaded.hparams, dataset=name, data_dir=data_dir)
     model = loaded.model
     if engine == "packed":
@@ -285,7 +289,7 @@ def evaluate_file(path: str | os.PathLike, dataset: str | None = None,
         model = pack_model(model, dataset_info(own).input_shape,
                            grid=None if pixels is None else InputGrid(*pixels))
     elif engine != "float":
-        raise ValueError(f"unknown --engine {engine!r}; choose float or packed")
+        raise InputError("unknown {engine} {got!r}; choose float or packed", got=engine)
     preds, labels = predict(model, batches)
     acc = float((preds == labels).double().mean())
     recorded = float(loaded.metadata.get("test_acc", "nan"))

@@ -99,7 +99,7 @@ def test_ddp_scaling_figures_and_flags(capsys: pytest.CaptureFixture[str],
     assert "--ddp-variant" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*base, "--world-sizes", "0"])
-    with pytest.raises(ValueError, match="--world-sizes"):
+    with pytest.raises(ValueError, match="world_sizes"):
         bench_ddp([], model="conv4")
 
 

@@ -70,7 +70,7 @@ def test_imagenet_image_folder(tmp_path: Path) -> None:
 def test_missing_directory_names_layout(tmp_path: Path, name: str) -> None:
     with pytest.raises(FileNotFoundError, match="expected"):
         get_dataset(name, tmp_path / "nowhere", "train")
-    with pytest.raises(ValueError, match="data-dir"):
+    with pytest.raises(ValueError, match="data_dir"):
         get_dataset(name, None, "train")
 
 
@@ -131,7 +131,7 @@ def test_shards_cover_every_example() -> None:
 def test_check_files_names_what_is_missing_without_reading(disk_formats: Any,
                                                            tmp_path: Path) -> None:
     check_files("digits", None)  # in memory: nothing to check
-    with pytest.raises(ValueError, match="--data-dir"):
+    with pytest.raises(ValueError, match="data_dir"):
         check_files("mnist", None)
     with pytest.raises(FileNotFoundError, match="MNIST/raw"):
         check_files("mnist", tmp_path)

@@ -73,7 +73,7 @@ def test_a_registered_dataset_is_usable_everywhere(toys: None, tmp_path: Path,
     assert "synthetic, toy, toy-disk" in " ".join(capsys.readouterr().out.split())
     # a disk dataset is checked by its own spec
     assert disk_dataset_names() == ("mnist", "cifar10", "imagenet", "toy-disk")
-    with pytest.raises(ValueError, match="give --data-dir"):
+    with pytest.raises(ValueError, match="give data_dir"):
         check_files("toy-disk", None)
     with pytest.raises(FileNotFoundError, match=r"expected .*toy\.bin"):
         check_files("toy-disk", tmp_path)
