@@ -22,6 +22,8 @@ import types
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from empirical.errors import InputError
+
 LIMIT_ENV = "TICKETS_MEMORY_LIMIT"
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40, "P": 2**50}
 _SUFFIXES = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
@@ -76,21 +78,25 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def check_memory(nbytes: float, what: str) -> None:
-    """Raise ``ValueError`` if ``nbytes`` exceeds :func:`memory_limit`.
+def check_memory(nbytes: float, what: str, owner: type | None = None) -> None:
+    """Raise :class:`~empirical.errors.InputError` if ``nbytes`` exceeds :func:`memory_limit`.
 
     Parameters
     ----------
     nbytes
         The estimated allocation.
     what
-        What needs it, naming the flags that set its size (``"--width 1000000000"``).
+        What needs it: an :class:`~empirical.errors.InputError` template naming the fields that
+        set its size (``"training fc ({widths}, {batch_size})"``), which the CLI shows as flags.
+    owner
+        The dataclass whose fields ``what`` names, if any.
     """
     limit = memory_limit()
     if nbytes > limit:
         size = f"about {format_bytes(nbytes)}" if math.isfinite(nbytes) else "more than 8 EiB"
-        raise ValueError(f"{what} needs {size} of memory, more than the "
-                         f"{format_bytes(limit)} available (${LIMIT_ENV} sets the limit)")
+        raise InputError(what + " needs {size} of memory, more than the {limit} available "
+                         "(${env} sets the limit)", owner, size=size,
+                         limit=format_bytes(limit), env=LIMIT_ENV)
 
 
 def training_bytes(build: Callable[[], Any], input_shape: Sequence[int], batch_size: int

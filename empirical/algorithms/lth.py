@@ -456,7 +456,8 @@ def preflight(hparams: LTHHparams) -> None:
     check_memory(training_bytes(lambda: build_lth_model(hparams, hparams.training.seed),
                                 dataset_info(hparams.dataset.name).input_shape,
                                 hparams.dataset.batch_size),
-                 f"training {hparams.model.name} (--model, --widths, --width-mult, --batch-size)")
+                 f"training {hparams.model.name} ({{model}}, {{widths}}, {{width_mult}}, "
+                 "{batch_size})")
 
 
 def check_rewind(hparams: LTHHparams, steps_per_epoch: int) -> int:

@@ -162,7 +162,8 @@ def preflight(hparams: RunHparams) -> None:
     check_memory(training_bytes(lambda: build_run_model(hparams),
                                 dataset_info(hparams.dataset.name).input_shape,
                                 hparams.dataset.batch_size),
-                 f"training {hparams.model.name} (--model, --widths, --width-mult, --batch-size)")
+                 f"training {hparams.model.name} ({{model}}, {{widths}}, {{width_mult}}, "
+                 "{batch_size})")
 
 
 def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,

@@ -63,7 +63,7 @@ SLOW = {
     "tickets train lth --preset mnist5k-lth --levels 15 --control reinit,random-prune",
     "tickets train pai --preset mnist5k-lth --criterion synflow --density 0.05 --ablation "
     "shuffle,invert",
-    "tickets train lth --preset digits-lth --levels 3 --rewind 2it --control "
+    "tickets train lth --preset digits-lth --levels 3 --rewind 2it --schedule cosine --control "
     "lr-rewind,finetune,invert",
     "tickets train stability --preset mnist5k-lth --level 3 --points 31",
     "tickets bench subset-sum",
