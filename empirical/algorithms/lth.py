@@ -273,9 +273,14 @@ def _theta_k_model(hparams: LTHHparams, runs_dir: str | os.PathLike | None,
     return model
 
 
-def _scoring_batch(train: Batches) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first batch of the run's first epoch (seeded order)."""
-    return next(iter(train.epoch(0)))
+def _pai_scoring(hparams: LTHHparams, runs_dir: str | os.PathLike | None, train: Batches
+                 ) -> tuple[nn.Module, tuple[torch.Tensor, torch.Tensor], int]:
+    """What a ``pai`` run scores: ``theta_k`` (on the batch's device), the first batch of its
+    first epoch (seeded order) and the seed of its criterion's randomness."""
+    batch = next(iter(train.epoch(0)))
+    model = _theta_k_model(hparams, runs_dir, train).to(batch[0].device)
+    level = hparams.level
+    return model, batch, _seed(hparams.training.seed, level.control_seed, level.level, _PAI_STREAM)
 
 
 def pai_masks(hparams: LTHHparams, runs_dir: str | os.PathLike | None,
@@ -298,9 +303,7 @@ def pai_masks(hparams: LTHHparams, runs_dir: str | os.PathLike | None,
         :func:`empirical.algorithms.pruning_at_init.prune_at_init`).
     """
     level, rule = hparams.level, hparams.pruning
-    batch = _scoring_batch(train)
-    model = _theta_k_model(hparams, runs_dir, train).to(batch[0].device)
-    seed = _seed(hparams.training.seed, level.control_seed, level.level, _PAI_STREAM)
+    model, batch, seed = _pai_scoring(hparams, runs_dir, train)
     return prune_at_init(model, level.criterion, level.density, scope=rule.scope, batch=batch,
                          rounds=level.rounds or None, exclude=rule.exclude, seed=seed)
 
@@ -313,13 +316,9 @@ def _selection_scores(parent: LTHHparams, runs_dir: str | os.PathLike | None,
     pai: its criterion's scores of ``theta_k`` (one round), under all-ones masks.
     """
     if parent.level.source == "pai":
-        train = _require(train)
-        batch = _scoring_batch(train)
-        model = _theta_k_model(parent, runs_dir, train).to(batch[0].device)
+        model, batch, seed = _pai_scoring(parent, runs_dir, _require(train))
         inputs = ScoringInputs(input_shape=tuple(batch[0].shape[1:]), batch=batch,
-                               generator=torch.Generator().manual_seed(_seed(
-                                   parent.training.seed, parent.level.control_seed,
-                                   parent.level.level, _PAI_STREAM)))
+                               generator=torch.Generator().manual_seed(seed))
         scores = get_criterion(parent.level.criterion).scores(model, inputs)
         return ({n: s.cpu() for n, s in scores.items()},
                 pruning.all_ones(prunable_weights(model)))
