@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from verify.cli.common import emit, list_of, positive_int
+from verify.cli.common import add_json_flag, emit, list_of, positive_int
 
 COLUMNS = ["model", "variant", "batch_size", "pinned_ms", "native_ms", "ratio", "pinned_cpu_ms",
            "native_cpu_ms", "cpu_ratio", "pinned_isa", "native_isa"]
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="untimed steps first (default: %(default)s)")
     parser.add_argument("--threads", type=positive_int, default=1,
                         help="intra-op threads (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 

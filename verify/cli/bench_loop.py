@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from verify.cli.common import emit, list_of, nonnegative_int, positive_int
+from verify.cli.common import add_json_flag, emit, list_of, nonnegative_int, positive_int
 
 COLUMNS = ["model", "variant", "batch", "steps", "evaluations", "project_ms", "minimal_ms",
            "ratio", "cpu_ratio", "project_gflops", "minimal_gflops", "peak_gflops"]
@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="torch CPU threads (default: %(default)s)")
     parser.add_argument("--device", default="cpu",
                         help="auto, cpu, cuda, mps (default: %(default)s)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(parser)
     parser.set_defaults(func=run)
 
 
