@@ -248,6 +248,7 @@ def verdict(rows: Sequence[Mapping[str, Any]], stem: str, what: str) -> str:
         else:
             across += 1
     total = below + across + above
-    text = (f"{what}: {below} of {total} 95% intervals below 0, {across} include 0 (not "
-            f"distinguishable), {above} above 0")
-    return text + (f"; {single} rows with {NO_INTERVAL}." if single else ".")
+    parts = [f"{below} of {total} 95% intervals below 0, {across} include 0 (not "
+             f"distinguishable), {above} above 0"] if total else []
+    parts += [f"{single} rows with {NO_INTERVAL}"] if single else []
+    return f"{what}: {'; '.join(parts) or 'no paired runs'}."

@@ -186,6 +186,7 @@ def panel_grid(panels: int, panel_size: tuple[float, float] = (5.2, 4.2), column
     rows = -(-panels // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(panel_size[0] * cols, panel_size[1] * rows),
                              squeeze=False, **kwargs)
+    fig.subplots_adjust(hspace=0.45)  # room for a row's x labels above the next row's titles
     cells = list(axes.ravel())
     for unused in cells[panels:]:
         fig.delaxes(unused)
