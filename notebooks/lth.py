@@ -86,10 +86,11 @@ def against_remaining(y: str, ylabel: str, title: str) -> plt.Figure:
 
 
 summary_rows = lth_study.summary(rows, stored_correct(RUNS))
-CLAIMS = " ".join(verdict([r for r in summary_rows if r["paired"] == paired], "difference",
-                          paired)
-                  for paired in dict.fromkeys(r["paired"] for r in summary_rows)
-                  if paired != "-")
+CLAIMS = " ".join(
+    verdict([r for r in summary_rows if (r["model"], r["paired"]) == (model, paired)],
+            "difference", f"{model}, {paired}", where="weights_remaining", unit="%")
+    for model, paired in dict.fromkeys((r["model"], r["paired"]) for r in summary_rows)
+    if paired != "-")
 fig = against_remaining("test_acc", "test accuracy (%)", "IMP tickets against controls")
 outputs.figure(fig, "accuracy", "Final test accuracy against weights remaining (log scale, "
                "pruning proceeds to the right) for IMP winning tickets (reset to their "

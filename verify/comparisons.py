@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from verify.plotting import plain_number
 from verify.stats import mcnemar, paired_difference, t_interval
 
 POINTS = 100.0
@@ -227,28 +228,48 @@ def stored_correct(runs_dir: str | os.PathLike | None = None) -> Correct:
     return correct
 
 
-def verdict(rows: Sequence[Mapping[str, Any]], stem: str, what: str) -> str:
+def verdict(rows: Sequence[Mapping[str, Any]], stem: str, what: str, where: str | None = None,
+            unit: str = "") -> str:
     """One caption sentence on the sign of the paired differences ``stem`` of ``rows``.
 
-    Counts the 95% intervals (``stem_low``, ``stem_high``) that lie below 0, include 0 (not
-    distinguishable) or lie above 0, and the rows whose difference has no interval (one pair).
+    Counts the 95% intervals (``stem_low``, ``stem_high``) that lie above 0, include 0 (not
+    distinguishable) or lie below 0, and the rows whose difference has no interval (one pair).
+    With ``where`` (a column such as ``weights_remaining``) each count says at which values:
+    consecutive rows (in the order given) of one kind as a range ``a to b``.
 
-    Example: ``"MPT - dense: 3 of 4 intervals below 0, 1 includes 0 (not distinguishable), 0
-    above 0; 2 rows with n=1, no interval."``
+    Example: ``"IMP ticket - random re-init: above 0 in 3 of 4 95% intervals (at 8.68 to 3.59,
+    51.3%); includes 0 (not distinguishable) in 1 (at 80%); below 0 in 0."``
     """
-    below = across = above = single = 0
+    names = ("above 0", "includes 0 (not distinguishable)", "below 0", NO_INTERVAL)
+    runs: dict[str, list[list[float]]] = {name: [] for name in names}
+    counts = dict.fromkeys(names, 0)
+    previous = None
     for row in rows:
         low, high = float(row[f"{stem}_low"]), float(row[f"{stem}_high"])
+        if not math.isfinite(float(row[stem])):
+            continue
         if not (math.isfinite(low) and math.isfinite(high)):
-            single += math.isfinite(float(row[stem]))
-        elif high < 0:
-            below += 1
-        elif low > 0:
-            above += 1
+            name = NO_INTERVAL
         else:
-            across += 1
-    total = below + across + above
-    parts = [f"{below} of {total} 95% intervals below 0, {across} include 0 (not "
-             f"distinguishable), {above} above 0"] if total else []
-    parts += [f"{single} rows with {NO_INTERVAL}"] if single else []
+            name = names[2] if high < 0 else names[0] if low > 0 else names[1]
+        counts[name] += 1
+        value = math.nan if where is None else float(row[where])
+        if name == previous:
+            runs[name][-1][1] = value
+        else:
+            runs[name].append([value, value])
+        previous = name
+    total = sum(counts[name] for name in names[:3])
+
+    def at(name: str) -> str:
+        if where is None or not runs[name]:
+            return ""
+        shown = ", ".join(plain_number(a) if a == b else f"{plain_number(a)} to {plain_number(b)}"
+                          for a, b in runs[name])
+        return f" (at {shown}{unit})"
+
+    parts = [f"{name} in {counts[name]}" + (f" of {total} 95% intervals" if i == 0 else "")
+             + at(name) for i, name in enumerate(names[:3])] if total else []
+    if counts[NO_INTERVAL]:
+        parts.append(f"{counts[NO_INTERVAL]} with {NO_INTERVAL}{at(NO_INTERVAL)}")
     return f"{what}: {'; '.join(parts) or 'no paired runs'}."

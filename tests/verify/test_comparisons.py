@@ -80,11 +80,21 @@ def test_readable_writes_each_interval_as_one_cell() -> None:
 
 
 def test_verdict_counts_intervals_by_sign() -> None:
-    rows = [{"d": -2.0, "d_low": -3.0, "d_high": -1.0}, {"d": 0.5, "d_low": -1.0, "d_high": 2.0},
-            {"d": 2.0, "d_low": 1.0, "d_high": 3.0}, {"d": 1.0, "d_low": math.nan,
-                                                       "d_high": math.nan}]
+    rows = [{"d": -2.0, "d_low": -3.0, "d_high": -1.0, "w": 80.0},
+            {"d": 0.5, "d_low": -1.0, "d_high": 2.0, "w": 64.0},
+            {"d": 2.0, "d_low": 1.0, "d_high": 3.0, "w": 8.68},
+            {"d": 1.5, "d_low": 0.5, "d_high": 2.5, "w": 3.59},
+            {"d": 1.0, "d_low": math.nan, "d_high": math.nan, "w": 100.0},
+            {"d": math.nan, "d_low": math.nan, "d_high": math.nan, "w": 100.0}]
     assert verdict(rows, "d", "ticket - re-init") == (
-        "ticket - re-init: 1 of 3 95% intervals below 0, 1 include 0 (not distinguishable), "
-        f"1 above 0; 1 rows with {NO_INTERVAL}.")
-    assert verdict(rows[3:], "d", "MPT - dense") == f"MPT - dense: 1 rows with {NO_INTERVAL}."
+        "ticket - re-init: above 0 in 2 of 4 95% intervals; includes 0 (not distinguishable) "
+        f"in 1; below 0 in 1; 1 with {NO_INTERVAL}.")
+    assert verdict(rows, "d", "ticket - re-init", where="w", unit="%") == (
+        "ticket - re-init: above 0 in 2 of 4 95% intervals (at 8.68 to 3.59%); includes 0 (not "
+        f"distinguishable) in 1 (at 64%); below 0 in 1 (at 80%); 1 with {NO_INTERVAL} "
+        "(at 100%).")
+    # runs of one kind are broken by rows of another
+    assert verdict([rows[2], rows[1], rows[3]], "d", "x", where="w", unit="%").startswith(
+        "x: above 0 in 2 of 3 95% intervals (at 8.68, 3.59%)")
+    assert verdict(rows[4:], "d", "MPT - dense") == f"MPT - dense: 1 with {NO_INTERVAL}."
     assert verdict([], "d", "MPT - dense") == "MPT - dense: no paired runs."
