@@ -108,7 +108,7 @@ def grid_figure(frame: pd.DataFrame, setup) -> plt.Figure:
         ax.invert_yaxis()
         keep = f", k={setup.keep:g}" if variant != mpt_study.DENSE else " (weights trained)"
         ax.set(xlabel="hidden width", ylabel="depth (layers)", title=f"{variant}{keep}")
-    fig.suptitle(f"Test accuracy (%) on {setup.dataset} by depth and width")
+    fig.suptitle(f"Test accuracy (%) on {setup.dataset} by depth and width", y=1.04)
     return fig
 
 

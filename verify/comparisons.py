@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from verify.plotting import plain_number
-from verify.stats import mcnemar, paired_difference, t_interval
+from verify.stats import CONFIDENCE, mcnemar, paired_difference, t_interval
 
 POINTS = 100.0
 """Accuracies are stored as fractions and reported in percentage points."""
@@ -237,8 +237,12 @@ def verdict(rows: Sequence[Mapping[str, Any]], stem: str, what: str, where: str 
     With ``where`` (a column such as ``weights_remaining``) each count says at which values:
     consecutive rows (in the order given) of one kind as a range ``a to b``.
 
+    Where the rows carry ``mcnemar_p`` (:func:`mcnemar_columns`), the sentence ends with how many
+    of those tests reject "no difference" at the 5% level.
+
     Example: ``"IMP ticket - random re-init: above 0 in 3 of 4 95% intervals (at 8.68 to 3.59,
-    51.3%); includes 0 (not distinguishable) in 1 (at 80%); below 0 in 0."``
+    51.3%); includes 0 (not distinguishable) in 1 (at 80%); below 0 in 0; exact McNemar on the
+    pooled test predictions p < 0.05 in 2 of 4."``
     """
     names = ("above 0", "includes 0 (not distinguishable)", "below 0", NO_INTERVAL)
     runs: dict[str, list[list[float]]] = {name: [] for name in names}
@@ -272,4 +276,10 @@ def verdict(rows: Sequence[Mapping[str, Any]], stem: str, what: str, where: str 
              + at(name) for i, name in enumerate(names[:3])] if total else []
     if counts[NO_INTERVAL]:
         parts.append(f"{counts[NO_INTERVAL]} with {NO_INTERVAL}{at(NO_INTERVAL)}")
+    tested = [float(r["mcnemar_p"]) for r in rows if math.isfinite(float(r.get("mcnemar_p",
+                                                                                 math.nan)))]
+    if tested:
+        level = round(1 - CONFIDENCE, 6)
+        parts.append(f"exact McNemar on the pooled test predictions p < {level:g} in "
+                     f"{sum(p < level for p in tested)} of {len(tested)}")
     return f"{what}: {'; '.join(parts) or 'no paired runs'}."

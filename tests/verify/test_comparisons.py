@@ -97,4 +97,8 @@ def test_verdict_counts_intervals_by_sign() -> None:
     assert verdict([rows[2], rows[1], rows[3]], "d", "x", where="w", unit="%").startswith(
         "x: above 0 in 2 of 3 95% intervals (at 8.68, 3.59%)")
     assert verdict(rows[4:], "d", "MPT - dense") == f"MPT - dense: 1 with {NO_INTERVAL}."
+    tested = [{**rows[4], "mcnemar_p": 0.01}, {**rows[1], "mcnemar_p": 0.2},
+              {**rows[0], "mcnemar_p": math.nan}]
+    assert verdict(tested, "d", "MPT - dense").endswith(
+        "exact McNemar on the pooled test predictions p < 0.05 in 1 of 2.")
     assert verdict([], "d", "MPT - dense") == "MPT - dense: no paired runs."

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from verify import lth_study, mpt_study
-from verify.comparisons import NO_INTERVAL, readable
+from verify.comparisons import NO_INTERVAL, readable, stored_correct
 from verify.scales import SCALES, LTHScale, ModelSpec, datasets_of, get_scale
 
 T_975_DF1 = math.tan(0.475 * math.pi)  # Student's t quantile 0.975, 1 degree of freedom
@@ -183,3 +183,11 @@ def test_lth_study_runs_levels_and_controls(tmp_path: Path) -> None:
     again = lth_study.run_study(sizes, tmp_path, progress=False)
     assert all(r["reused"] for r in again)
     assert [r["hash"] for r in again] == [r["hash"] for r in rows]
+    # the stored predictions pair the runs: with one seed, the difference of the accuracies is
+    # the difference of the discordant counts over the test set
+    (_, ticket, control) = lth_study.summary(rows, stored_correct(tmp_path))
+    for row in (ticket, control):
+        assert row["test_size"] == 359 and row["pairs"] == 1  # the digits test split
+        assert math.isnan(row["difference_low"]) and 0 <= row["mcnemar_p"] <= 1
+        assert row["difference"] == pytest.approx(
+            100 * (row["only_ticket"] - row["only_other"]) / row["test_size"])
