@@ -171,7 +171,7 @@ for vary in VARIED:
         sup = part["target_sup"].median()  # a tick of its own: it may lie beyond every eps
         log_axis(ax, [*part["value"], sup], invert=True)
         ax.axvline(sup, color="0.5", linestyle=":",
-                   label=f"target sup norm (median, {sup:.2g})")
+                   label=f"target sup norm (median, {sup:.3g})")
     else:
         ax.set_xticks(sorted(part["value"].unique()))
     legend_outside(ax)
