@@ -194,15 +194,16 @@ def readable(rows: Sequence[Mapping[str, Any]], signed: Sequence[str] = (),
     """
     table = []
     for row in rows:
+        stems = {key.removesuffix("_low") for key in row if key.endswith("_low")}
+        stems = {s for s in stems if s in row and f"{s}_high" in row}
         out: dict[str, Any] = {}
         for key, value in row.items():
             stem = key.removesuffix("_low")
-            if key.endswith("_low") and stem in row and f"{stem}_high" in row:
+            if stem in stems and key == f"{stem}_low":
                 out[stem + CI_SUFFIX] = interval_text(float(row[stem]), float(value),
                                                       float(row[f"{stem}_high"]), digits,
                                                       stem in signed)
-            elif not (key.endswith("_high") and f"{key.removesuffix('_high')}_low" in row
-                      and key.removesuffix("_high") in row):
+            elif key.removesuffix("_high") not in stems or not key.endswith("_high"):
                 out[key] = value
         table.append(out)
     return table
