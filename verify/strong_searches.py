@@ -11,6 +11,10 @@ ICLR 2021) with one change, a registered mask rule or a sparse source (:data:`SE
   keeping half of it (Gadhikar et al., ICML 2023; :mod:`empirical.sparse_source`), defined for
   ``k < 1/2`` only (``d = 1`` is plain edge-popup).
 
+The tickets of :data:`FINE_TUNED` are also trained as Gem-Miner's paper does with its rare gems:
+a dense run started from the ticket (``mask.ticket``: its weights, its mask fixed) with the
+search's own recipe, rows ``<search> +ft``, compared with ``edge-popup +ft``.
+
 Every run goes through :func:`empirical.algorithms.mpt.run_mpt` (the run store: a finished run is
 read back). The table gives, per dataset, kept fraction ``k`` and search, the mean test accuracy
 over seeds with its 95% t interval and the paired difference to edge-popup of the same seeds
@@ -21,6 +25,7 @@ Run ``python -m verify.strong_searches --help``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +38,9 @@ from verify.stats import paired_difference, t_interval
 #: checked; the ticket reaches k anyway by its final top-k rounding).
 GEM_PENALTY = 1e-4
 BASELINE = "edge-popup"
+#: Searches whose tickets are also weight-trained with the mask fixed (row suffix ``FT``).
+FINE_TUNED = ("edge-popup", "gem-miner")
+FT = " +ft"
 #: ``dataset -> (edge-popup preset, biprop preset)``: the repository's CPU presets.
 DATASETS = {"mnist5k": ("mnist5k-edge-popup", "mnist5k-biprop"),
             "mnist1d": ("mnist1d-edge-popup", "mnist1d-biprop")}
@@ -90,7 +98,7 @@ def run_grid(datasets: Sequence[str], keeps: Sequence[float], seeds: Sequence[in
              ) -> list[dict[str, Any]]:
     """Train (or read back) every search x dataset x k x seed; one tidy row per run."""
     from empirical.algorithms.mpt import run_mpt
-    from empirical.config.hparams import RuntimeConfig
+    from empirical.config.hparams import MaskHparams, RuntimeConfig
 
     runtime = RuntimeConfig(threads=threads, progress=False)
     rows = []
@@ -107,16 +115,25 @@ def run_grid(datasets: Sequence[str], keeps: Sequence[float], seeds: Sequence[in
                     hparams = preset_hparams(presets[index], {
                         "mask": mask, "training": {"seed": seed, "epochs": epochs[dataset]}})
                     result = run_mpt(hparams, runs_dir, runtime)
-                    rows.append({"dataset": dataset, "k": keep, "search": search, "seed": seed,
-                                 "test_acc": result["test_acc"], "hash": result["hash"],
-                                 "kept_overall": result["kept_overall"],
-                                 "seconds": result["seconds"]})
+                    rows.append(_row(dataset, keep, search, seed, result))
+                    if search in FINE_TUNED:
+                        tuned = dataclasses.replace(hparams, mask=MaskHparams(
+                            mode="dense", ticket=result["hash"]))
+                        rows.append(_row(dataset, keep, search + FT, seed,
+                                         run_mpt(tuned, runs_dir, runtime)))
     return rows
+
+
+def _row(dataset: str, keep: float, search: str, seed: int, result: Any) -> dict[str, Any]:
+    return {"dataset": dataset, "k": keep, "search": search, "seed": seed,
+            "test_acc": result["test_acc"], "hash": result["hash"],
+            "kept_overall": result["kept_overall"], "seconds": result["seconds"]}
 
 
 def table(rows: Sequence[dict[str, Any]], test_sizes: dict[str, int]) -> str:
     """Markdown table: mean test accuracy [95% t interval] and the paired difference to
-    edge-popup [95% t interval] in points, per dataset, k and search."""
+    edge-popup (``+ft`` rows: to ``edge-popup +ft``) [95% t interval] in points, per dataset, k
+    and search."""
     lines = ["| dataset (test n) | k | search | kept overall | test acc % [95% CI] | "
              "vs edge-popup, points [95% CI] |", "|---|---|---|---|---|---|"]
     groups: dict[tuple[str, float, str], dict[int, dict[str, Any]]] = {}
@@ -126,8 +143,9 @@ def table(rows: Sequence[dict[str, Any]], test_sizes: dict[str, int]) -> str:
         accs = [by_seed[s]["test_acc"] for s in sorted(by_seed)]
         kept = sum(r["kept_overall"] for r in by_seed.values()) / len(by_seed)
         diff = "-"
-        if search != BASELINE:
-            base = groups[(dataset, keep, BASELINE)]
+        baseline = BASELINE + FT if search.endswith(FT) else BASELINE
+        if search != baseline:
+            base = groups[(dataset, keep, baseline)]
             seeds = sorted(set(by_seed) & set(base))
             diff = paired_difference([by_seed[s]["test_acc"] for s in seeds],
                                      [base[s]["test_acc"] for s in seeds]

@@ -22,12 +22,13 @@ from empirical.layers import SCORE_MODES
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 def layer_config(hparams: RunHparams) -> Any:
-    """The :class:`empirical.layers.LayerConfig` of the run's mask section."""
+    """The :class:`empirical.layers.LayerConfig` of the run's mask section (``masked`` layers
+    for a dense run started from a ticket, ``mask.ticket``)."""
     from empirical.layers import LayerConfig
 
     m = hparams.mask
-    return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
-                       init=m.init, fan_rule=m.fan_rule, penalty=m.penalty,
+    return LayerConfig(mode="masked" if m.ticket else m.mode, keep=m.keep, scope=m.scope,
+                       mask_rule=m.mask_rule, init=m.init, fan_rule=m.fan_rule, penalty=m.penalty,
                        redraw_every=m.redraw_every, redraw_fraction=m.redraw_fraction)
 
 

@@ -178,6 +178,9 @@ class MaskHparams:
                                     "the search keeps --keep of the source's weights, k*d overall")
     source_layout: str = hp("erk", "per-layer densities of the sparse source: "
                                    + ", ".join(SOURCE_LAYOUTS), choices=SOURCE_LAYOUTS)
+    ticket: str = hp("", "dense only: hash of a finished edge-popup / biprop run of the same data "
+                         "and model; train its weights W with its mask fixed (fine-tuning a "
+                         "found strong ticket, as Gem-Miner's rare gems)")
 
     def __post_init__(self) -> None:
         for name, choices in (("mode", MODES), ("scope", SCOPES), ("init", INITS),
@@ -189,6 +192,9 @@ class MaskHparams:
         if not (math.isfinite(self.source_density) and 0 < self.source_density <= 1):
             raise InputError("{source_density} must lie in (0, 1], got {got!r}", MaskHparams,
                              got=self.source_density)
+        if self.ticket and self.mode != "dense":
+            raise InputError("{ticket} starts a dense run from a found ticket, not {mode=got}",
+                             MaskHparams, got=self.mode)
         if self.source_density < 1 and self.mode == "dense":
             raise InputError("{source_density} applies to the score modes (edge-popup, biprop), "
                              "not {mode=dense}", MaskHparams)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,8 @@ from torch import nn
 
 from empirical.algorithms.builders import build_run_model
 from empirical.algorithms.layer_densities import erk_densities
-from empirical.algorithms.mpt import run_mpt
+from empirical.algorithms.mpt import run_mpt, ticket_start
+from empirical.algorithms.run_reader import read_run
 from empirical.algorithms.train import FitHooks
 from empirical.config.hparams import MaskHparams
 from empirical.init import init_weight_
@@ -252,3 +254,29 @@ def test_comparison_table_intervals() -> None:
     assert "| d (100) | 0.5 | edge-popup | 0.500 | 92.0 [87.0, 97.0] | - |" in lines
     # differences 1, 2, 3 points: mean 2, s = 1, half-width 2.48
     assert "| d (100) | 0.5 | iterand | 0.500 | 94.0 [86.5, 101.5] | +2.0 [-0.5, +4.5] |" in lines
+
+
+def test_dense_run_from_a_ticket_trains_its_weights_under_its_mask(tmp_path: Path) -> None:
+    from tests.empirical.test_train import preset_hparams
+
+    search = preset_hparams("digits-edge-popup", model={"widths": (32,)},
+                            mask={"mask_rule": "gem-miner", "penalty": 1e-4, "keep": 0.3},
+                            training={"epochs": 1})
+    found = run_mpt(search, tmp_path)
+    tuned = replace(search, mask=MaskHparams(mode="dense", ticket=found["hash"]))
+    state, masks = ticket_start(tuned, tmp_path)
+    ticket = RunStore(Path(found["run_dir"])).load_ticket()
+    assert all(torch.equal(masks[n], ticket["masks"][n]) for n in masks)
+    result = run_mpt(tuned, tmp_path)
+    assert result["kept_overall"] == pytest.approx(found["kept_overall"])
+    trained = read_run(result["run_dir"], ("dense",))
+    for name, layer in prunable_layers(trained.model):
+        assert torch.equal(layer.mask.bool(), masks[name])  # the mask stayed fixed
+        assert not layer.weight[~masks[name]].any()
+        start = state[f"{name}.weight"]
+        assert not torch.equal(layer.weight[masks[name]], start[masks[name]])  # trained
+    other = replace(tuned, model=replace(tuned.model, widths=(16,)))
+    with pytest.raises(ValueError, match="other data or another model"):
+        ticket_start(other, tmp_path)
+    with pytest.raises(ValueError, match="starts a dense run"):
+        MaskHparams(mode="edge-popup", ticket=found["hash"])
