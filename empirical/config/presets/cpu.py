@@ -76,11 +76,11 @@ CPU_PRESETS: dict[str, Preset] = {
     "mnist5k-edge-popup": Preset(
         "edge-popup", "CPU: 5,000 real MNIST digits, LeNet-300-100, edge-popup k=0.5",
         merge(_MNIST5K_SCORES, mask={"keep": 0.5})),
-    # The searches of docs/strong_searches.md (70 steps = one epoch of 4,500 digits at batch 64).
+    # The searches of docs/strong_searches.md (54 steps = one epoch of 3,500 digits at batch 64).
     "mnist5k-iterand": Preset(
         "edge-popup", "CPU: mnist5k, LeNet-300-100, IteRand k=0.5: edge-popup re-drawing 10% of "
         "the pruned weights every epoch", merge(_MNIST5K_SCORES, mask={
-            "keep": 0.5, "mask_rule": "iterand", "redraw_every": 70, "redraw_fraction": 0.1})),
+            "keep": 0.5, "mask_rule": "iterand", "redraw_every": 54, "redraw_fraction": 0.1})),
     "mnist5k-gem-miner": Preset(
         "edge-popup", "CPU: mnist5k, LeNet-300-100, Gem-Miner k=0.2 (lambda 1e-3; fine-tune it "
         "with tickets train dense --ticket HASH)", merge(_MNIST5K_SCORES, mask={
