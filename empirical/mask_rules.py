@@ -430,13 +430,15 @@ class IteRand(TopK):
 
     Score training as :class:`TopK` (edge-popup or biprop), and every ``K_per`` training
     iterations (``LayerConfig.redraw_every``) the weights the current mask prunes are partially
-    re-randomised: of the ``P`` pruned weights (those the sparse source has), a uniformly random
-    subset of exactly ``round(r P)`` (``r = LayerConfig.redraw_fraction``) is replaced by fresh
-    draws of the layer's initialiser (:func:`empirical.init.init_weight_`, same init, kept
+    re-randomised: each pruned weight (of those the sparse source has) is replaced,
+    independently with probability ``r = LayerConfig.redraw_fraction``, by a fresh draw of the
+    layer's initialiser (:func:`empirical.init.init_weight_`, same init, kept
     fraction and fan rule as the layer's own weights); the kept weights and the other pruned ones
-    are left alone. The paper's partial randomisation replaces a fraction ``r`` of the pruned
-    weights (its ``Randomize(theta, m)``, which the paper finds more stable than re-drawing all of
-    them); here the subset has exactly that size.
+    are left alone. This is the paper's partial randomisation (its ``Randomize(theta, m)``,
+    which it finds more stable than re-drawing every pruned weight) as the authors' released code
+    does it (dchiji-ntt/iterand, ``rerandomize_`` in mode ``bernoulli``, read 2026-12-07):
+    each pruned weight is replaced independently with probability ``r`` (their
+    ``rerand_lambda``; their README's example runs ``rerand_freq=300``, ``rerand_lambda=0.1``).
 
     Iterations are counted by a forward pre-hook on the layer (forward passes in training mode,
     one per optimiser step): before the forward of iteration ``t`` with ``t > 0`` and
@@ -469,7 +471,7 @@ class IteRand(TopK):
 
     @torch.no_grad()
     def redraw_(self, layer: nn.Module, step: int) -> torch.Tensor:
-        """Re-draw ``round(r P)`` of the ``P`` currently pruned weights of ``layer`` in place.
+        """Re-draw each currently pruned weight of ``layer`` with probability ``r``, in place.
 
         Parameters
         ----------
@@ -486,13 +488,10 @@ class IteRand(TopK):
         pruned = layer.current_mask() == 0
         if layer.source is not None:
             pruned &= layer.source.bool()
-        index = pruned.reshape(-1).nonzero().squeeze(1).cpu()
-        count = math.floor(self.fraction * index.numel() + 0.5)
         state = np.random.SeedSequence([int(layer.redraw_seed), step]).generate_state(2)
         gen = torch.Generator().manual_seed(int(state[0]))
-        chosen = torch.zeros(pruned.numel(), dtype=torch.bool)
-        chosen[index[torch.randperm(index.numel(), generator=gen)[:count]]] = True
-        chosen = chosen.view(pruned.shape).to(pruned.device)
+        coins = torch.rand(pruned.shape, generator=gen) < self.fraction
+        chosen = pruned & coins.to(pruned.device)
         fresh = torch.empty(layer.weight.shape, dtype=layer.weight.dtype)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(state[1]))

@@ -54,7 +54,7 @@ def _layer(cfg: LayerConfig, scores: list[list[float]] | None = None) -> nn.Modu
 @given(keep=st.sampled_from([0.1, 0.3, 0.5, 0.9]), fraction=st.floats(0.0, 1.0),
        seed=st.integers(0, 2**31 - 1), step=st.integers(1, 10_000),
        sparse=st.booleans())
-def test_iterand_redraws_exactly_the_fraction_r_of_the_pruned_weights(
+def test_iterand_redraws_each_pruned_weight_with_probability_r(
         keep: float, fraction: float, seed: int, step: int, sparse: bool) -> None:
     torch.manual_seed(seed)
     cfg = LayerConfig(mode="edge-popup", keep=keep, mask_rule="iterand", redraw_every=7,
@@ -70,11 +70,14 @@ def test_iterand_redraws_exactly_the_fraction_r_of_the_pruned_weights(
     chosen = layer.rule.redraw_(layer, step)
     changed = layer.weight != before
     assert not (chosen & ~pruned).any()  # only pruned weights of the source
-    assert int(chosen.sum()) == math.floor(fraction * int(pruned.sum()) + 0.5)
+    # Each pruned weight is re-drawn iff its coin from the generator of (seed, step) is below r
+    # (the released code's Bernoulli(rerand_lambda) partial randomisation).
+    state = np.random.SeedSequence([int(layer.redraw_seed), step]).generate_state(2)
+    coins = torch.rand(pruned.shape, generator=torch.Generator().manual_seed(int(state[0])))
+    assert torch.equal(chosen, pruned & (coins < fraction))
     assert torch.equal(changed, chosen & (changed))  # nothing outside the chosen set moved
     assert torch.equal(layer.weight[~chosen], before[~chosen])
     # The chosen entries hold the initialiser's draw from the generator of (seed, step).
-    state = np.random.SeedSequence([int(layer.redraw_seed), step]).generate_state(2)
     fresh = torch.empty(10, 12)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(state[1]))
