@@ -6,7 +6,8 @@ object of a :class:`MaskRule` subclass registered in :data:`MASK_RULES` under it
 layer factory makes one instance per layer, so a rule may own per-layer state: its
 :meth:`MaskRule.setup` may register parameters, buffers or module hooks on the layer (a hook on
 the layer's forward pass is a per-step callback while training). Adding a rule is one class and
-its :func:`register_mask_rule` decorator; the hyperparameters (``MaskHparams.mask_rule``), the
+its :func:`register_mask_rule` decorator, its name declared in
+:data:`empirical.vocabulary.MASK_RULE_NAMES`; the hyperparameters (``MaskHparams.mask_rule``), the
 ``--mask-rule`` flag and the factory read the registry.
 
 Score gradient. ``W`` gets no gradient; the backward pass gives the rule the elementwise upstream
@@ -48,8 +49,6 @@ from torch import nn
 
 from empirical.choices import check_choice
 from empirical.topk import kept_count, top_mask
-
-SCOPES = ("layerwise", "global")
 
 
 class ScoreLayer(Protocol):
@@ -143,7 +142,8 @@ MASK_RULES: dict[str, type[MaskRule]] = {}
 
 
 def register_mask_rule(cls: type[MaskRule]) -> type[MaskRule]:
-    """Class decorator: enter ``cls`` into :data:`MASK_RULES` under ``cls.name``.
+    """Class decorator: enter ``cls`` into :data:`MASK_RULES` under ``cls.name`` (``--mask-rule``
+    offers the names of :data:`empirical.vocabulary.MASK_RULE_NAMES`: declare it there too).
 
     Raises
     ------
