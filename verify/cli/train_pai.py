@@ -12,7 +12,13 @@ import sys
 from typing import Any
 
 from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_int, seed
-from verify.cli.train_lth import JSON_KEYS, add_lth_flags, hparams_from_args, show_row
+from verify.cli.train_lth import (
+    JSON_KEYS,
+    add_lth_flags,
+    emit_percent,
+    hparams_from_args,
+    show_row,
+)
 from verify.cli.train_mpt import runtime_from_args
 
 PAI_COLUMNS = ["level", "source", "density", "test_acc", "early_stop_step",
@@ -82,7 +88,7 @@ def run_pai_command(args: argparse.Namespace) -> int:
                    on_row=show_row(args, [*JSON_KEYS, "outputs_reachable", "empty_layers",
                                           "layer_density"]))
     if not args.json:
-        emit(rows, False, PAI_COLUMNS)
+        emit_percent(rows, PAI_COLUMNS)
     return 0
 
 
