@@ -33,22 +33,19 @@ from torch.nn import functional as F
 
 from empirical.activations import BinaryActivation
 from empirical.choices import check_choice
-from empirical.init import FAN_RULES, INITS, init_bias_, init_scores_, init_weight_
-from empirical.mask_rules import (
-    MASK_RULES,
+from empirical.init import init_bias_, init_scores_, init_weight_
+from empirical.mask_rules import MASK_RULES, GlobalScope, MaskRule, TopK, check_rule
+from empirical.topk import check_keep
+from empirical.vocabulary import (
+    FAN_RULES,
+    INITS,
+    LAYER_MODES,
+    NORMS,
     REDRAW_EVERY,
     REDRAW_FRACTION,
     SCOPES,
-    GlobalScope,
-    MaskRule,
-    TopK,
-    check_rule,
+    SCORE_MODES,
 )
-from empirical.topk import check_keep
-
-SCORE_MODES = ("edge-popup", "biprop")
-MODES = ("dense", "masked", *SCORE_MODES)
-NORMS = ("none", "nonaffine", "affine")
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,7 @@ class LayerConfig:
     redraw_fraction: float = REDRAW_FRACTION
 
     def __post_init__(self) -> None:
-        check_choice(self.mode, MODES, "layer mode")
+        check_choice(self.mode, LAYER_MODES, "layer mode")
         check_choice(self.scope, SCOPES, "scope")
         check_rule(self.mask_rule, self.penalty, self.redraw_every, self.redraw_fraction)
         check_choice(self.init, INITS, "init")

@@ -6,7 +6,8 @@ object of a :class:`MaskRule` subclass registered in :data:`MASK_RULES` under it
 layer factory makes one instance per layer, so a rule may own per-layer state: its
 :meth:`MaskRule.setup` may register parameters, buffers or module hooks on the layer (a hook on
 the layer's forward pass is a per-step callback while training). Adding a rule is one class and
-its :func:`register_mask_rule` decorator; the hyperparameters (``MaskHparams.mask_rule``), the
+its :func:`register_mask_rule` decorator, its name declared in
+:data:`empirical.vocabulary.MASK_RULE_NAMES`; the hyperparameters (``MaskHparams.mask_rule``), the
 ``--mask-rule`` flag and the factory read the registry.
 
 Score gradient. ``W`` gets no gradient; the backward pass gives the rule the elementwise upstream
@@ -61,8 +62,7 @@ from torch import nn
 from empirical.choices import check_choice
 from empirical.init import init_weight_
 from empirical.topk import kept_count, top_mask
-
-SCOPES = ("layerwise", "global")
+from empirical.vocabulary import REDRAW_EVERY, REDRAW_FRACTION
 
 
 class ScoreLayer(Protocol):
@@ -89,11 +89,6 @@ class RuleOptions(Protocol):
     keep: float
 
 
-#: IteRand's defaults: re-draw every ``K_per = 300`` iterations (the period we recall from the
-#: paper's CIFAR-10 experiments, not checked against its text here), a fraction ``r = 0.1`` of the
-#: pruned weights (the paper's partial-randomisation ratio).
-REDRAW_EVERY = 300
-REDRAW_FRACTION = 0.1
 
 
 class MaskRule(abc.ABC):
@@ -174,7 +169,8 @@ MASK_RULES: dict[str, type[MaskRule]] = {}
 
 
 def register_mask_rule(cls: type[MaskRule]) -> type[MaskRule]:
-    """Class decorator: enter ``cls`` into :data:`MASK_RULES` under ``cls.name``.
+    """Class decorator: enter ``cls`` into :data:`MASK_RULES` under ``cls.name`` (``--mask-rule``
+    offers the names of :data:`empirical.vocabulary.MASK_RULE_NAMES`: declare it there too).
 
     Raises
     ------

@@ -4,7 +4,7 @@ Gadhikar, Mukherjee & Burkholz (ICML 2023, "Why Random Pruning Is All We Need to
 show that random sparse networks with Erdos-Renyi per-layer densities contain strong lottery
 tickets and search them there. Here the source of every score layer is made sparse after the
 model is built: layer ``l`` with ``n_l`` weights gets a density ``d_l`` from a layout of
-:data:`SOURCE_LAYOUTS` (``erk``: Erdos-Renyi(-Kernel) densities of
+:data:`LAYOUT_DENSITIES` (``erk``: Erdos-Renyi(-Kernel) densities of
 :func:`empirical.algorithms.layer_densities.erk_densities`, which for linear layers is the
 Erdos-Renyi rule ``d_l ~ (n_in + n_out) / (n_in n_out)``; ``uniform``: ``d_l = d``) whose
 weighted mean is the overall density ``d``, and exactly ``round(d_l n_l)`` of its weights,
@@ -32,11 +32,12 @@ from empirical.algorithms.layer_densities import erk_densities, uniform_densitie
 from empirical.choices import check_choice
 from empirical.layers import SCORE_MODES, prunable_layers
 
-SOURCE_LAYOUTS: dict[str, Callable[..., dict[str, float]]] = {
+LAYOUT_DENSITIES: dict[str, Callable[..., dict[str, float]]] = {
     "erk": erk_densities,
     "uniform": uniform_densities,
 }
-"""``layout -> densities(shapes, density)`` of the sparse source's layers."""
+"""``layout -> densities(shapes, density)`` of the sparse source's layers, one per name of
+:data:`empirical.vocabulary.SOURCE_LAYOUTS` (the torch-free list ``--source-layout`` offers)."""
 
 _SOURCE_STREAM = 0x5A2CE  # keeps the source's generator apart from other uses of the seed
 
@@ -52,7 +53,7 @@ def source_densities(shapes: Mapping[str, torch.Size], density: float,
     density
         The overall density ``d`` in ``(0, 1]``.
     layout
-        A key of :data:`SOURCE_LAYOUTS`.
+        A key of :data:`LAYOUT_DENSITIES`.
 
     Returns
     -------
@@ -60,12 +61,12 @@ def source_densities(shapes: Mapping[str, torch.Size], density: float,
         ``name -> d_l``.
     """
     check_layout(layout)
-    return SOURCE_LAYOUTS[layout](shapes, density)
+    return LAYOUT_DENSITIES[layout](shapes, density)
 
 
 def check_layout(layout: str) -> None:
-    """Raise ValueError unless ``layout`` is a key of :data:`SOURCE_LAYOUTS`."""
-    check_choice(layout, SOURCE_LAYOUTS, "source layout")
+    """Raise ValueError unless ``layout`` is a key of :data:`LAYOUT_DENSITIES`."""
+    check_choice(layout, LAYOUT_DENSITIES, "source layout")
 
 
 @torch.no_grad()
@@ -81,7 +82,7 @@ def apply_sparse_source_(model: nn.Module, density: float, layout: str,
     density
         The overall density ``d`` in ``(0, 1]``; 1 leaves the model untouched.
     layout
-        A key of :data:`SOURCE_LAYOUTS`.
+        A key of :data:`LAYOUT_DENSITIES`.
     seed
         The run's seed (with a fixed stream number, it seeds the positions).
 

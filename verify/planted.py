@@ -434,7 +434,7 @@ def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
         columns, seconds.
     """
     from empirical.layers import bind_global_scope
-    from empirical.mask_rules import SCOPES
+    from empirical.vocabulary import SCOPES
 
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")

@@ -36,7 +36,7 @@ from empirical.algorithms.train import (
     tensorboard_writer_class,
 )
 from empirical.config.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
-from empirical.data import Batches, check_files, dataset_info, get_dataset, use_device_data
+from empirical.data import Batches, check_split, dataset_info, get_dataset, use_device_data
 from empirical.device import (
     Distributed,
     distributed_from_env,
@@ -147,7 +147,8 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
     reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
-        check_files(hparams.dataset.name, runtime.data_dir)  # before the lock file is made
+        check_split(hparams.dataset.name, runtime.data_dir, hparams.dataset.val_size,
+                    hparams.dataset.split_seed)  # before the lock file is made
         start = ticket_start(hparams, runs_dir) if hparams.mask.ticket else None
         dist = distributed_from_env()
         with store.lock() if dist.is_main else contextlib.nullcontext():

@@ -31,13 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from empirical import vocabulary
 from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.errors import InputError
-from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
-from empirical.layers import NORMS, SCORE_MODES
-from empirical.mask_rules import MASK_RULES, REDRAW_EVERY, REDRAW_FRACTION, SCOPES, check_rule
 from empirical.models.registry import MODELS, model_entry
-from empirical.sparse_source import SOURCE_LAYOUTS
+from empirical.vocabulary import (
+    BN_INITS,
+    FAN_RULES,
+    INITS,
+    NORMS,
+    REDRAW_EVERY,
+    REDRAW_FRACTION,
+    SCALED_INITS,
+    SCOPES,
+    SCORE_MODES,
+    SOURCE_LAYOUTS,
+)
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -83,6 +92,13 @@ paper's Conv-2/4/6/8 sweeps over k in {0.8, 0.6, 0.5, 0.4, 0.2, 0.1} (Diffenderf
 2021, Fig. 3; the ``conv4-mpt-*`` presets). The large published networks keep less (5-40%, MPT
 Table 2): use their presets."""
 BN_CHOICES = ("default", *NORMS)
+
+
+def declared_rules() -> tuple[str, ...]:
+    """The mask rules ``--mask-rule`` offers, :data:`empirical.vocabulary.MASK_RULE_NAMES` read
+    when a parser is built (a field's ``choices`` metadata may be such a function), so that a
+    rule declared at run time beside its class (a plugin, a test's toy rule) is offered too."""
+    return vocabulary.MASK_RULE_NAMES
 
 
 def check_choice(obj: Any, field: str, choices: tuple[str, ...]) -> None:
@@ -160,8 +176,7 @@ class MaskHparams:
                                   "(0, 1]", canonical_default=1.0)  # None: SCORE_KEEP, dense 1
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
-    mask_rule: str = hp("topk", "mask rule of the scores: " + ", ".join(MASK_RULES),
-                        choices=MASK_RULES)
+    mask_rule: str = hp("topk", "mask rule of the scores: %(choices)s", choices=declared_rules)
     init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
@@ -188,6 +203,8 @@ class MaskHparams:
             check_choice(self, name, choices)
         if self.keep is None:
             object.__setattr__(self, "keep", 1.0 if self.mode == "dense" else SCORE_KEEP)
+        from empirical.mask_rules import check_rule  # the rules' classes need torch
+
         check_rule(self.mask_rule, self.penalty, self.redraw_every, self.redraw_fraction)
         if not (math.isfinite(self.source_density) and 0 < self.source_density <= 1):
             raise InputError("{source_density} must lie in (0, 1], got {got!r}", MaskHparams,

@@ -103,8 +103,10 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
             continue
         if f.type not in _PARSERS:
             raise TypeError(f"no flag parser for field {cls.__name__}.{f.name}: {f.type}")
+        choices = f.metadata.get("choices")
         group.add_argument(flag_name(f), type=FIELD_TYPES.get(f.name, _PARSERS[f.type]),
-                           choices=f.metadata.get("choices"), metavar=f.name.upper(), **common)
+                           choices=choices() if callable(choices) else choices,
+                           metavar=f.name.upper(), **common)
 
 
 def given_values(args: argparse.Namespace, section: str) -> dict[str, Any]:

@@ -73,10 +73,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def mask_defaults(algorithm: str) -> dict[str, Any]:
     """The mask defaults ``--help`` shows: the kept fraction ``MaskHparams`` gives a score
-    algorithm (``empirical.config.hparams.SCORE_KEEP``); nothing for dense."""
-    from empirical.config.hparams import MaskHparams
+    algorithm (:data:`empirical.config.hparams.SCORE_KEEP`); nothing for dense."""
+    from empirical.config.hparams import SCORE_KEEP
 
-    return {} if algorithm == "dense" else {"keep": MaskHparams(mode=algorithm).keep}
+    return {} if algorithm == "dense" else {"keep": SCORE_KEEP}
 
 
 def hparams_from_args(args: argparse.Namespace) -> Any:
