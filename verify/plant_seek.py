@@ -38,7 +38,12 @@ Planting (the paper's scheme, our implementation), in one of two forms (``biases
   computes ``c_j`` times the target neuron, and the next layer divides the scale out again (the
   scale is carried forward). ``c_j`` and ``k_l / k_{l-1}`` make the planted weights as large, in
   root mean square, as the layer's He weights, so they do not stand out; the output layer uses
-  ``c = 1``, so the planted ticket computes the target exactly. The ticket keeps the planted
+  ``c = 1`` for regression, so the planted ticket computes the target exactly; for
+  classification (Circle) one ``c`` for all logits brings the planted output weights to the He
+  size too (the argmax is unchanged; ``PlantedTicket.output_scale = 1 / c``). Without it the
+  Circle target's output weights, up to about 700 against the He 0.14, make the source's logits
+  about 200 at initialisation and every search starts saturated; the paper's planting also
+  returns a scale by which its ticket's output is multiplied back. The ticket keeps the planted
   edges (``T[j, i] != 0``, ``t_j != 0``, the carrier chain).
 - ``"biases"``: the paper's own form. The source has biases, drawn as in their
   ``init_He_scaled`` (RelationalML/PlantNSeek, ``plant_lottery_tickets/plant.py``, read):
@@ -51,7 +56,8 @@ Planting (the paper's scheme, our implementation), in one of two forms (``biases
 
 Their recipe (``edgepopup_benchmarkdata``, ``edgepopup_vgg/ticket_main.py``, read): SGD with
 momentum 0.9, weight decay 5e-4, learning rate 0.1 on a cosine schedule, batch size 32, 10 epochs in
-their example, the cross-entropy (Circle) or MSE (ReLU, Helix); with ``--anneal`` the kept
+their example, the cross-entropy of a softmax output layer (Circle: :func:`softmax_cross_entropy`)
+or MSE (ReLU, Helix); with ``--anneal`` the kept
 fraction of epoch ``e = 1..E`` is ``k^(e / E)`` (:func:`geometric_keep`), reaching ``k`` in the
 last epoch. Their bias scores start at 0, and the top-k of ``|s_b|`` passes the subgradient
 ``sign(0) = 0`` back, so in their code the bias scores never move and the kept biases are the
@@ -68,6 +74,7 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -87,8 +94,27 @@ SOURCE_DEPTH = 5
 """Layers of the source counting the input (four weight layers), the paper's depth 5."""
 BIAS_PLANTINGS = ("constant", "biases")
 """How the targets' biases are planted (module docstring)."""
+LOSSES = ("default", "softmax-ce")
+"""Training objectives of a search: the task's own (cross-entropy of the logits, or MSE), or
+:func:`softmax_cross_entropy`, Plant 'n' Seek's for classification."""
 ANNEALS = ("none", "geometric")
 """Kept-fraction schedules over the epochs: constant ``k``, or :func:`geometric_keep`."""
+
+
+def softmax_cross_entropy(outputs: Any, labels: Any) -> Any:
+    """The cross-entropy of the softmax of the outputs: ``CE(softmax(z), y)``.
+
+    Plant 'n' Seek's networks end in ``nn.Softmax`` and are trained with ``nn.CrossEntropyLoss``
+    (``edgepopup_benchmarkdata/ticket_models.py``, ``ticket_main.py``, read), which applies a
+    second softmax: the loss is ``-log(e^{p_y} / sum_c e^{p_c})`` of the probabilities ``p``,
+    bounded by ``log C`` and with gradients no larger than the probabilities' (their learning
+    rate 0.1 relies on it: on the logits of the Circle target, ``|z|`` up to about 100, plain
+    cross-entropy with SGD at 0.1 moves scores by hundreds in one epoch). Predictions, the
+    argmax, are those of ``z``.
+    """
+    from torch.nn import functional as F
+
+    return F.cross_entropy(F.softmax(outputs, dim=1), labels)
 
 
 def geometric_keep(keep: float, epoch: int, epochs: int) -> float:
@@ -281,7 +307,7 @@ def plant(target: Target, widths: Sequence[int], seed: int, name: str = "",
     """
     if biases not in BIAS_PLANTINGS:
         raise ValueError(f"biases must be one of {', '.join(BIAS_PLANTINGS)}, got {biases!r}")
-    carried = int(biases == "constant")
+    carried, classify = int(biases == "constant"), target.task == "classification"
     t_widths = target.widths
     if (len(widths) != len(t_widths) or widths[0] != t_widths[0] + carried
             or widths[-1] != t_widths[-1]):
@@ -306,8 +332,9 @@ def plant(target: Target, widths: Sequence[int], seed: int, name: str = "",
         d_out, std = t_w.shape[0], stds[layer]
         params = np.concatenate([t_w / prev_scale[None, :], (t_b / carrier_value)[:, None]],
                                 axis=1)
-        if layer == last:
-            units, scale = np.arange(d_out), np.ones(d_out)
+        if layer == last:  # classification: one scale for every logit keeps the argmax
+            units = np.arange(d_out)
+            scale = np.full(d_out, _matched_scale(params, std) if classify else 1.0)
         else:
             chosen = rng.choice(widths[layer + 1], d_out + carried, replace=False)
             units, new_carrier = chosen[:d_out], int(chosen[-1])
@@ -327,7 +354,8 @@ def plant(target: Target, widths: Sequence[int], seed: int, name: str = "",
         carrier_value *= std
         previous, prev_scale = units, scale
     return PlantedTicket(name or f"plant-seek {'-'.join(map(str, t_widths))}", weights, masks,
-                         biases=source_biases, bias_masks=bias_masks, task=target.task)
+                         biases=source_biases, bias_masks=bias_masks, task=target.task,
+                         output_scale=1.0 / float(scale[0]))
 
 
 def source_widths(task: str, width: int = SOURCE_WIDTH, depth: int = SOURCE_DEPTH,

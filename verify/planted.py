@@ -429,20 +429,24 @@ def _batches(x: np.ndarray, y: np.ndarray, task: str, batch_size: int, seed: int
 
 
 def _fit(model: Any, data: TaskData, training: Any, batch_size: int, seed: int,
-         keep_schedule: Callable[[int], float] | None = None) -> int:
-    """Train ``model`` on the task; returns the optimiser steps taken."""
+         keep_schedule: Callable[[int], float] | None = None,
+         loss: Callable[[Any, Any], Any] | None = None) -> int:
+    """Train ``model`` on the task (``loss``: else cross-entropy or MSE); returns the optimiser
+    steps taken."""
     from torch import nn
 
     from empirical.algorithms.train import FitHooks, fit
 
-    hooks = FitHooks(loss=nn.functional.mse_loss if data.task == "regression" else None,
-                     keep_schedule=keep_schedule)
+    if loss is None and data.task == "regression":
+        loss = nn.functional.mse_loss
+    hooks = FitHooks(loss=loss, keep_schedule=keep_schedule)
     return fit(model, _batches(data.x_train, data.y_train, data.task, batch_size, seed),
                training, hooks=hooks).steps
 
 
 def _imp(ticket: PlantedTicket, data: TaskData, keep: float, training: Any, batch_size: int,
-         seed: int, scope: str = "layerwise") -> tuple[Any, int]:
+         seed: int, scope: str = "layerwise",
+         loss: Callable[[Any, Any], Any] | None = None) -> tuple[Any, int]:
     """IMP with rewinding to the source: levels of ``IMP_RATE`` down to ``keep`` (per layer or
     globally), then retrain; returns the model and the optimiser steps of every level."""
     import torch
@@ -458,7 +462,7 @@ def _imp(ticket: PlantedTicket, data: TaskData, keep: float, training: Any, batc
         model.load_state_dict(source)
         lth.set_masks_(model, masks)
         model.train()
-        steps += _fit(model, data, training, batch_size, seed)
+        steps += _fit(model, data, training, batch_size, seed, loss=loss)
         if density <= keep:
             return model, steps
         density = max(keep, density * (1.0 - IMP_RATE))
@@ -469,16 +473,18 @@ def _imp(ticket: PlantedTicket, data: TaskData, keep: float, training: Any, batc
 def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
             training: Any, batch_size: int = 128, seed: int = 0,
             scope: str = "layerwise", bias_scores: bool = False,
-            keep_schedule: Callable[[int], float] | None = None) -> dict[str, Any]:
+            keep_schedule: Callable[[int], float] | None = None,
+            loss: Callable[[Any, Any], Any] | None = None) -> dict[str, Any]:
     """The row of :func:`recover_model` (same parameters)."""
     return recover_model(ticket, data, algorithm, keep, training, batch_size, seed, scope,
-                         bias_scores, keep_schedule)[1]
+                         bias_scores, keep_schedule, loss)[1]
 
 
 def recover_model(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
                   training: Any, batch_size: int = 128, seed: int = 0,
                   scope: str = "layerwise", bias_scores: bool = False,
-                  keep_schedule: Callable[[int], float] | None = None
+                  keep_schedule: Callable[[int], float] | None = None,
+                  loss: Callable[[Any, Any], Any] | None = None
                   ) -> tuple[Any, dict[str, Any]]:
     """Run one search on the planted source and hold its ticket against the planted.
 
@@ -509,6 +515,9 @@ def recover_model(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: f
     keep_schedule : callable, optional
         Score searches: ``epoch -> k`` set at the start of each epoch (annealing); the last
         epoch's ``k`` should be ``keep``.
+    loss : callable, optional
+        ``(outputs, targets) -> loss`` of every training run (default: cross-entropy, or MSE
+        for regression).
 
     Returns
     -------
@@ -531,7 +540,7 @@ def recover_model(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: f
         raise ValueError("bias scores and a keep schedule apply to score searches, not imp")
     started = time.perf_counter()
     if mode == "masked":
-        model, steps = _imp(ticket, data, keep, training, batch_size, seed, scope)
+        model, steps = _imp(ticket, data, keep, training, batch_size, seed, scope, loss)
         planted_outputs = ticket(data.x_test)
     else:
         if bias_scores:
@@ -545,7 +554,7 @@ def recover_model(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: f
             planted_outputs = model_outputs(reference, data.x_test) * rescale
         model = bind_global_scope(factory_model(ticket, mode, keep, seed, scope, rule,
                                                 bias_scores))
-        steps = _fit(model, data, training, batch_size, seed, keep_schedule)
+        steps = _fit(model, data, training, batch_size, seed, keep_schedule, loss)
     metric = "test_acc" if data.task == "classification" else "test_mse"
     found_biases = model_bias_masks(model) if mode != "masked" else None
     extra = ({"bias_jaccard": jaccard(np.concatenate(found_biases),

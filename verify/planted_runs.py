@@ -32,7 +32,7 @@ import numpy as np
 
 from empirical.config.hparams import TrainingHparams, check_choice, check_positive, hp
 from empirical.errors import InputError
-from verify.plant_seek import ANNEALS, BIAS_PLANTINGS
+from verify.plant_seek import ANNEALS, BIAS_PLANTINGS, LOSSES
 from verify.plant_seek import TASKS as SEEK_TASKS
 
 KIND = "planted"
@@ -70,6 +70,9 @@ class PlantedRun:
                                   "--biases biases)")
     anneal: str = hp("none", "kept fraction over the epochs: none, or geometric k^((e+1)/E)",
                      choices=ANNEALS)
+    loss: str = hp("default", "training objective: default (cross-entropy of the logits, or "
+                              "MSE) or softmax-ce (Plant 'n' Seek's: cross-entropy of a softmax "
+                              "output, classification)", choices=LOSSES)
     batch_size: int = hp(128, "training batch size")
     training: TrainingHparams = field(default_factory=TrainingHparams)
 
@@ -77,7 +80,8 @@ class PlantedRun:
         from verify.planted import parse_search
 
         for name, choices in (("planted", PLANTABLE), ("biases", BIAS_PLANTINGS),
-                              ("scope", ("layerwise", "global")), ("anneal", ANNEALS)):
+                              ("scope", ("layerwise", "global")), ("anneal", ANNEALS),
+                              ("loss", LOSSES)):
             check_choice(self, name, choices)
         object.__setattr__(self, "target_widths", tuple(int(w) for w in self.target_widths))
         if len(self.target_widths) < 2 or min(self.target_widths) < 1:
@@ -95,6 +99,9 @@ class PlantedRun:
         if mode == "masked" and (self.bias_scores or self.anneal != "none"):
             raise InputError("{bias_scores} and {anneal} apply to score searches, not "
                              "{search=imp}", PlantedRun)
+        if self.loss == "softmax-ce" and self.planted in ("relu", "helix"):
+            raise InputError("{loss=softmax-ce} is for classification, not {planted}",
+                             PlantedRun)
         if self.bias_scores and (self.planted not in SEEK_TASKS or self.biases != "biases"):
             raise InputError("{bias_scores} needs a source with biases: a Plant 'n' Seek task "
                              "with {biases=biases}", PlantedRun)
@@ -122,7 +129,7 @@ def _seed(seed: int, stream: int) -> int:
 def _source(run: PlantedRun) -> PlantedRun:
     """``run`` with every search field at its default: the key of the planted ticket."""
     return dataclasses.replace(run, search="edge-popup", keep=None, scope="layerwise",
-                               bias_scores=False, anneal="none", batch_size=128,
+                               bias_scores=False, anneal="none", loss="default", batch_size=128,
                                training=TrainingHparams())
 
 
@@ -168,7 +175,7 @@ def plant(run: PlantedRun) -> Planted:
 def _train(run: PlantedRun, store: Any) -> dict[str, Any]:
     """Run the recovery and store it: hyperparameters, found masks, then the sealed row."""
     from empirical.layers import layer_masks, prunable_layers
-    from verify.plant_seek import geometric_keep
+    from verify.plant_seek import geometric_keep, softmax_cross_entropy
     from verify.planted import recover_model
 
     planted = plant(run)
@@ -176,15 +183,17 @@ def _train(run: PlantedRun, store: Any) -> dict[str, Any]:
     epochs = run.training.epochs
     schedule = ((lambda epoch: geometric_keep(keep, epoch, epochs))
                 if run.anneal == "geometric" else None)
+    loss = softmax_cross_entropy if run.loss == "softmax-ce" else None
     model, row = recover_model(planted.ticket, planted.data, run.search, keep, run.training,
                                run.batch_size, run.training.seed, run.scope, run.bias_scores,
-                               schedule)
+                               schedule, loss)
     masks = {name: mask.bool() for name, mask in layer_masks(model).items()}
     masks.update({f"{name}.bias": layer.bias_mask().bool()
                   for name, layer in prunable_layers(model) if layer.bias_mask() is not None})
     result = {**planted.facts, **row,
               "k_setting": "planted" if run.keep is None else f"{run.keep:g}",
-              "anneal": run.anneal, "bias_scores": run.bias_scores, "hash": store.name,
+              "anneal": run.anneal, "bias_scores": run.bias_scores, "loss": run.loss,
+              "hash": store.name,
               "test_acc": row.get("test_acc")}
     store.remove_stale_temporaries()
     store.write_hparams(KIND, run)
@@ -252,7 +261,7 @@ def sweep(base: PlantedRun, searches: Sequence[str], keeps: Sequence[float | Non
 
 
 SCORES = ("test_acc", "test_mse")
-GROUPS = ("planted", "algorithm", "k_setting", "anneal", "bias_scores")
+GROUPS = ("planted", "algorithm", "k_setting", "anneal", "bias_scores", "loss")
 
 
 def recovery_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -260,7 +269,7 @@ def recovery_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ticket's score, the Jaccard of found and planted masks, its chance level and Jaccard minus
     chance (paired by seed), with the seeds and test-set size.
 
-    Groups are planted x search x ``k_setting`` x anneal x bias scores. An interval needs two
+    Groups are planted x search x ``k_setting`` x anneal x bias scores x loss. An interval needs two
     seeds or more; with one seed its bounds are NaN.
 
     Returns

@@ -39,8 +39,13 @@ def test_planting_reproduces_the_target_exactly(task: str) -> None:
     # the same in torch, through the layer factory, with the planted masks as scores
     model = factory_model(ticket, "edge-popup", seed=0)
     plant_scores_(model, ticket.masks)
-    np.testing.assert_allclose(model_outputs(model, with_constant(x)), target(x), atol=1e-4,
-                               rtol=1e-4)
+    np.testing.assert_allclose(model_outputs(model, with_constant(x)) * ticket.output_scale,
+                               target(x), atol=1e-4, rtol=1e-4)
+    if target.task == "classification":  # one output scale: planted weights of He size
+        assert ticket.output_scale > 1
+        assert np.abs(ticket.weights[-1][ticket.masks[-1]]).max() < 1.0
+    else:
+        assert ticket.output_scale == 1.0
 
 
 def test_planted_units_are_hidden_and_scaled_like_the_init() -> None:
