@@ -194,7 +194,7 @@ def test_bad_input_is_refused(pensia, target) -> None:
 def test_imp_rewinds_to_the_source_at_every_level(pensia, target, monkeypatch) -> None:
     import verify.planted as planted
 
-    def one_step(model, *_args) -> int:  # "training" moves every weight by +1, in one step
+    def one_step(model, *_args, **_kwargs) -> int:  # "training": every weight +1, one step
         with torch.no_grad():
             for layer in (m for m in model.modules() if hasattr(m, "mask")):
                 layer.weight.add_(1.0)
