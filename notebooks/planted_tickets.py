@@ -146,7 +146,8 @@ for ax, task in zip(axes[0], tasks, strict=True):
     classification = part["test_acc"].notna().all()
     sns.lineplot(data=part, x="keep", y="test_score", hue="algorithm", style="algorithm",
                  markers=True, dashes=False, errorbar="sd", palette=colours, ax=ax)
-    ax.axhline(part["planted_score"].mean(), color="k", lw=1.2, label="planted ticket")
+    ax.axhline(part["target_score"].mean(), color="k", lw=1.2,
+               label="planted ticket (computes the target)")
     ax.axhline(part["baseline_score"].mean(), color="0.5", ls=":", lw=1,
                label="majority class" if classification else "predict the mean")
     ax.axvline(part["planted_keep"].iloc[0], color="0.6", ls="-.", lw=1,
