@@ -102,6 +102,14 @@ class PlantedRun:
         if self.loss == "softmax-ce" and self.planted in ("relu", "helix"):
             raise InputError("{loss=softmax-ce} is for classification, not {planted}",
                              PlantedRun)
+        if self.is_task:
+            from verify.plant_seek import target_network
+
+            need = max(target_network(self.planted).widths[1:-1]) + (self.biases == "constant")
+            if self.width < need:
+                raise InputError("{width} {got} is too narrow for the {task} target: at least "
+                                 "{need}", PlantedRun, got=self.width, task=self.planted,
+                                 need=need)
         if self.bias_scores and (self.planted not in SEEK_TASKS or self.biases != "biases"):
             raise InputError("{bias_scores} needs a source with biases: a Plant 'n' Seek task "
                              "with {biases=biases}", PlantedRun)

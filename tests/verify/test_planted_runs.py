@@ -65,6 +65,7 @@ def test_cli_summary_has_intervals_over_seeds(tmp_path, capsys) -> None:
     (["--planted", "circle", "--bias-scores"], "--bias-scores"),
     (["--search", "imp", "--anneal", "geometric"], "--anneal"),
     (["--target-widths", "4"], "--target-widths"),
+    (["--planted", "helix", "--width", "20"], "--width"),
     (["--seeds", "0"], "--seeds"),
     (["--epochs", "0"], "--epochs"),
 ])
