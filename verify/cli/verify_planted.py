@@ -80,8 +80,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_dataclass_flags(parser, "planted", PlantedRun, exclude=LISTED,
                         title="what is planted, and the search's settings")
     add_dataclass_flags(parser, "training", TrainingHparams, exclude=("seed",),
-                        title="training options (default: the smoke scale's planted recipe)")
+                        title="training options (default: the smoke scale's planted recipe)",
+                        defaults=_training_defaults())
     parser.set_defaults(func=run)
+
+
+def _training_defaults() -> dict[str, Any]:
+    """The training flags' defaults: the planted study's smoke-scale recipe."""
+    from verify.scales import get_scale
+
+    return dict(get_scale("planted_tickets", "smoke").training)
 
 
 def runs_of(args: argparse.Namespace) -> list[Any]:
@@ -91,10 +99,8 @@ def runs_of(args: argparse.Namespace) -> list[Any]:
     from verify.cli.args import build_section
     from verify.planted import searches
     from verify.planted_runs import PlantedRun, sweep
-    from verify.scales import get_scale
 
-    training = build_section(TrainingHparams, args, "training",
-                             preset=get_scale("planted_tickets", "smoke").training)
+    training = build_section(TrainingHparams, args, "training", preset=_training_defaults())
     base = build_section(PlantedRun, args, "planted", fixed={"training": training})
     chosen = args.search if args.search is not None else list(searches())
     seeds = range(args.first_seed, args.first_seed + args.seeds)
