@@ -43,7 +43,16 @@ from torch.nn import functional as F
 from empirical.activations import BinaryActivation
 from empirical.choices import check_choice
 from empirical.init import FAN_RULES, INITS, init_bias_, init_scores_, init_weight_
-from empirical.mask_rules import MASK_RULES, SCOPES, GlobalScope, MaskRule, TopK, check_rule
+from empirical.mask_rules import (
+    MASK_RULES,
+    REDRAW_EVERY,
+    REDRAW_FRACTION,
+    SCOPES,
+    GlobalScope,
+    MaskRule,
+    TopK,
+    check_rule,
+)
 from empirical.topk import check_keep, kept_count, top_mask
 
 SCORE_MODES = ("edge-popup", "biprop")
@@ -75,7 +84,11 @@ class LayerConfig:
         (``k fan_in``) or ``released`` (``(1 - k) fan_in``), see :func:`empirical.init.fan_factor`.
     penalty
         Strength ``lambda >= 0`` of the mask rule's sparsity penalty (rules that have one:
-        ``hard-concrete``'s expected L0 norm), see :func:`empirical.mask_rules.check_rule`.
+        ``hard-concrete``'s expected L0 norm, ``gem-miner``'s ``||s||^2``), see
+        :func:`empirical.mask_rules.check_rule`.
+    redraw_every, redraw_fraction
+        IteRand's period ``K_per`` (iterations) and re-drawn fraction ``r`` of the pruned
+        weights (:class:`empirical.mask_rules.IteRand`).
     bias_scores
         Score modes: prune the biases by scores of their own (module docstring); layers
         without a bias are unaffected.
@@ -88,12 +101,14 @@ class LayerConfig:
     init: str = "kn"
     fan_rule: str = "paper"
     penalty: float = 0.0
+    redraw_every: int = REDRAW_EVERY
+    redraw_fraction: float = REDRAW_FRACTION
     bias_scores: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.mode, MODES, "layer mode")
         check_choice(self.scope, SCOPES, "scope")
-        check_rule(self.mask_rule, self.penalty)
+        check_rule(self.mask_rule, self.penalty, self.redraw_every, self.redraw_fraction)
         check_choice(self.init, INITS, "init")
         check_choice(self.fan_rule, FAN_RULES, "fan rule")
         check_keep(self.keep)
@@ -130,6 +145,9 @@ class FactoryLayer(nn.Module):
         Trained scores, same shape as ``weight`` (score modes only).
     mask
         Float 0/1 buffer (``masked`` mode only; state-dict key ``<layer>.mask``).
+    source
+        Float 0/1 buffer of a sparse random source (score modes; None for a dense source, the
+        default): the weights the source has, see :mod:`empirical.sparse_source`.
     mask_folded
         ``masked`` mode inside :func:`folded_masks`: the forward uses ``W`` itself, whose pruned
         entries the caller keeps at zero.
@@ -150,6 +168,7 @@ class FactoryLayer(nn.Module):
         self.keep = cfg.keep
         self.global_scope: GlobalScope | None = None
         self.rule: MaskRule | None = None
+        self.register_buffer("source", None)
         init_weight_(self.weight, cfg.init, cfg.keep if cfg.mode in SCORE_MODES else None,
                      cfg.fan_rule)
         if self.bias is not None:
@@ -181,7 +200,8 @@ class FactoryLayer(nn.Module):
         if self.mode == "masked":
             return self.mask
         with torch.no_grad():
-            return self.rule.mask(self)
+            mask = self.rule.mask(self)
+            return mask if self.source is None else mask * self.source
 
     def alpha(self, mask: torch.Tensor | None = None) -> torch.Tensor:
         """biprop gain ``alpha = sum(|W| m) / max(sum(m), 1)``: 0 if nothing is kept, never NaN."""

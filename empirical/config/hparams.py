@@ -35,8 +35,9 @@ from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.errors import InputError
 from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 from empirical.layers import NORMS, SCORE_MODES
-from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
+from empirical.mask_rules import MASK_RULES, REDRAW_EVERY, REDRAW_FRACTION, SCOPES, check_rule
 from empirical.models.registry import MODELS, model_entry
+from empirical.sparse_source import SOURCE_LAYOUTS
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -167,15 +168,36 @@ class MaskHparams:
                                 "code)", choices=FAN_RULES)
     anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
     penalty: float = hp(0.0, "strength lambda of the mask rule's sparsity penalty, for the rules "
-                              "that have one (hard-concrete: lambda times the expected L0 norm)")
+                              "that have one (hard-concrete: lambda times the expected L0 norm; "
+                              "gem-miner: lambda ||s||^2)")
+    redraw_every: int = hp(REDRAW_EVERY, "iterand: re-draw a fraction of the pruned weights every "
+                                         "K_per training iterations")
+    redraw_fraction: float = hp(REDRAW_FRACTION, "iterand: fraction r of the pruned weights "
+                                                 "re-drawn from the initialiser each time")
+    source_density: float = hp(1.0, "density d of an Erdos-Renyi sparse random source (1: dense); "
+                                    "the search keeps --keep of the source's weights, k*d overall")
+    source_layout: str = hp("erk", "per-layer densities of the sparse source: "
+                                   + ", ".join(SOURCE_LAYOUTS), choices=SOURCE_LAYOUTS)
+    ticket: str = hp("", "dense only: hash of a finished edge-popup / biprop run of the same data "
+                         "and model; train its weights W with its mask fixed (fine-tuning a "
+                         "found strong ticket, as Gem-Miner's rare gems)")
 
     def __post_init__(self) -> None:
         for name, choices in (("mode", MODES), ("scope", SCOPES), ("init", INITS),
-                              ("fan_rule", FAN_RULES)):
+                              ("fan_rule", FAN_RULES), ("source_layout", tuple(SOURCE_LAYOUTS))):
             check_choice(self, name, choices)
         if self.keep is None:
             object.__setattr__(self, "keep", 1.0 if self.mode == "dense" else SCORE_KEEP)
-        check_rule(self.mask_rule, self.penalty)
+        check_rule(self.mask_rule, self.penalty, self.redraw_every, self.redraw_fraction)
+        if not (math.isfinite(self.source_density) and 0 < self.source_density <= 1):
+            raise InputError("{source_density} must lie in (0, 1], got {got!r}", MaskHparams,
+                             got=self.source_density)
+        if self.ticket and self.mode != "dense":
+            raise InputError("{ticket} starts a dense run from a found ticket, not {mode=got}",
+                             MaskHparams, got=self.mode)
+        if self.source_density < 1 and self.mode == "dense":
+            raise InputError("{source_density} applies to the score modes (edge-popup, biprop), "
+                             "not {mode=dense}", MaskHparams)
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled
         if self.fan_rule == "released" and self.keep == 1 and scaled:
             raise InputError("{fan_rule=released} scales fan_in by 1 - k, which is 0 at "

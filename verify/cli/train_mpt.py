@@ -62,8 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_common_flags(parser)
         add_dataclass_flags(parser, "dataset", DatasetHparams)
         add_dataclass_flags(parser, "model", ModelHparams)
-        exclude = ("mode",) if algorithm != "dense" else ("mode", "keep", "scope", "mask_rule",
-                                                          "anneal_epochs", "penalty")
+        exclude = ("mode",) if algorithm != "dense" else (
+            "mode", "keep", "scope", "mask_rule", "anneal_epochs", "penalty", "redraw_every",
+            "redraw_fraction", "source_density", "source_layout")
         add_dataclass_flags(parser, "mask", MaskHparams, exclude=exclude,
                             defaults=mask_defaults(algorithm))
         add_dataclass_flags(parser, "training", TrainingHparams)
