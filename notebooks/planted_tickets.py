@@ -91,9 +91,10 @@ for col, construction in enumerate(constructions):
         sns.lineplot(data=part, x="keep", y=y, hue="algorithm", style="algorithm", markers=True,
                      dashes=False, errorbar="sd", palette=colours, ax=ax)
         if y == "test_acc":
-            for algorithm, line in part.groupby("algorithm")["planted_test_acc"].mean().items():
-                ax.axhline(line, ls=":", lw=1.2, color=colours[algorithm],
-                           label=f"planted, as {algorithm} ({line:.1f})")
+            modes = part["algorithm"].str.split(":").str[0]  # the planted ticket per layer mode
+            for mode, line in part.groupby(modes)["planted_test_acc"].mean().items():
+                ax.axhline(line, ls=":", lw=1.2, color=colours[mode],
+                           label=f"planted, as {mode} ({line:.1f})")
         else:
             chance = part.groupby("keep")["chance_jaccard"].mean()
             ax.plot(chance.index, chance.values, "k--", lw=1, label="random masks, same counts")
