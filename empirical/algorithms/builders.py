@@ -17,7 +17,7 @@ from torch import nn
 from empirical.config.hparams import RunHparams
 from empirical.config.lth_hparams import LTHHparams
 from empirical.data import dataset_info
-from empirical.layers import SCORE_MODES
+from empirical.layers import SCORE_MODES, SCORE_PARAMETERS
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -53,10 +53,11 @@ def build_run_model(hparams: RunHparams) -> nn.Module:
 
 
 def freeze_for_score_training(model: nn.Module) -> None:
-    """Only ``scores`` and BatchNorm gamma/beta keep ``requires_grad``; weights/biases freeze."""
+    """Only the scores (of weights and biases) and BatchNorm gamma/beta keep ``requires_grad``;
+    weights/biases freeze."""
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
-            param.requires_grad_(name == "scores" or isinstance(module, BN_TYPES))
+            param.requires_grad_(name in SCORE_PARAMETERS or isinstance(module, BN_TYPES))
 
 
 def keep_schedule(hparams: RunHparams) -> Any:

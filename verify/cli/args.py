@@ -28,7 +28,8 @@ from verify.cli.common import (
 )
 
 _PARSERS = {"int": int, "int | None": int, "float": float, "float | None": float, "str": str,
-            "str | None": str, "tuple[int, ...] | None": list_of(positive_int)}
+            "str | None": str, "tuple[int, ...] | None": list_of(positive_int),
+            "tuple[int, ...]": list_of(positive_int)}
 FIELD_TYPES = {
     "seed": seed, "split_seed": seed, "data_seed": seed, "batch_size": positive_int,
     "val_size": nonnegative_int,
