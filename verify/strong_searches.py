@@ -44,9 +44,34 @@ BASELINE = "edge-popup"
 #: Searches whose tickets are also weight-trained with the mask fixed (row suffix ``FT``).
 FINE_TUNED = ("edge-popup", "gem-miner")
 FT = " +ft"
-#: ``dataset -> (edge-popup preset, biprop preset)``: the repository's CPU presets.
-DATASETS = {"mnist5k": ("mnist5k-edge-popup", "mnist5k-biprop"),
-            "mnist1d": ("mnist1d-edge-popup", "mnist1d-biprop")}
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One row group of the comparison: the repository's CPU presets and a model change.
+
+    Attributes
+    ----------
+    presets
+        ``(edge-popup preset, biprop preset)``.
+    model
+        Overrides of the presets' ``ModelHparams`` (empty: the presets' own model).
+    """
+
+    presets: tuple[str, str]
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+#: ``setting -> Setting``: each dataset with its presets' model, a wider MLP on mnist5k and the
+#: 1-D Conv-2 on MNIST-1D.
+SETTINGS = {
+    "mnist5k": Setting(("mnist5k-edge-popup", "mnist5k-biprop")),
+    "mnist5k-mlp-1024": Setting(("mnist5k-edge-popup", "mnist5k-biprop"),
+                                {"name": "fc", "widths": (1024, 1024)}),
+    "mnist1d": Setting(("mnist1d-edge-popup", "mnist1d-biprop")),
+    "mnist1d-conv2": Setting(("mnist1d-edge-popup", "mnist1d-biprop"),
+                             {"name": "conv2", "widths": None}),
+}
+DEFAULT_SETTINGS = ("mnist5k", "mnist1d")
 
 
 def _edge_popup(keep: float, _steps: int, _penalty: float) -> tuple[int, dict[str, Any]]:
@@ -75,7 +100,7 @@ SEARCHES: dict[str, Callable[[float, int, float], tuple[int, dict[str, Any]] | N
     "edge-popup": _edge_popup, "biprop": _biprop, "iterand": _iterand,
     "gem-miner": _gem_miner, "sparse-source": _sparse_source,
 }
-"""``search -> (k, steps per epoch, Gem-Miner's lambda) -> (preset index in DATASETS, mask
+"""``search -> (k, steps per epoch, Gem-Miner's lambda) -> (preset index in ``Setting.presets``, mask
 changes)`` or None where the search is undefined at ``k``."""
 
 
@@ -99,15 +124,15 @@ def test_size(preset: str) -> int:
 def run_grid(datasets: Sequence[str], keeps: Sequence[float], seeds: Sequence[int],
              epochs: dict[str, int], runs_dir: str | os.PathLike | None, threads: int = 1
              ) -> list[dict[str, Any]]:
-    """Train (or read back) every search x dataset x k x seed; one tidy row per run."""
+    """Train (or read back) every search x setting x k x seed; one tidy row per run
+    (``datasets``: names of :data:`SETTINGS`)."""
     from empirical.algorithms.mpt import run_mpt
     from empirical.config.hparams import MaskHparams, RuntimeConfig
 
     runtime = RuntimeConfig(threads=threads, progress=False)
     rows = []
     for dataset in datasets:
-        presets = DATASETS[dataset]
-        steps = steps_per_epoch(presets[0])
+        steps = steps_per_epoch(SETTINGS[dataset].presets[0])
         for keep in keeps:
             penalty = select_penalty(dataset, keep, epochs[dataset], runs_dir, runtime)
             print(f"{dataset} k={keep:g}: gem-miner lambda {penalty:g} (validation)", flush=True)
@@ -130,8 +155,11 @@ def run_grid(datasets: Sequence[str], keeps: Sequence[float], seeds: Sequence[in
 
 def _hparams(dataset: str, spec: tuple[int, dict[str, Any]], seed: int, epochs: int) -> Any:
     index, mask = spec
-    return preset_hparams(DATASETS[dataset][index],
-                          {"mask": mask, "training": {"seed": seed, "epochs": epochs}})
+    setting = SETTINGS[dataset]
+    changes: dict[str, Any] = {"mask": mask, "training": {"seed": seed, "epochs": epochs}}
+    if setting.model:
+        changes["model"] = setting.model
+    return preset_hparams(setting.presets[index], changes)
 
 
 def select_penalty(dataset: str, keep: float, epochs: int, runs_dir: str | os.PathLike | None,
@@ -180,8 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the grid and print the table (``python -m verify.strong_searches``)."""
     parser = argparse.ArgumentParser(prog="python -m verify.strong_searches",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS),
-                        help="comma separated: " + ", ".join(DATASETS))
+    parser.add_argument("--datasets", default=",".join(DEFAULT_SETTINGS),
+                        help="settings (dataset and model), comma separated: "
+                             + ", ".join(SETTINGS))
     parser.add_argument("--keeps", default="0.5,0.2", help="kept fractions k, comma separated")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (>= 2)")
     parser.add_argument("--epochs", default="mnist5k=10,mnist1d=15",
@@ -190,9 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     datasets = args.datasets.split(",")
-    unknown = [d for d in datasets if d not in DATASETS]
+    unknown = [d for d in datasets if d not in SETTINGS]
     if unknown:
-        parser.error(f"--datasets: unknown dataset {unknown[0]!r}")
+        parser.error(f"--datasets: unknown setting {unknown[0]!r}")
     try:
         keeps = [float(k) for k in args.keeps.split(",")]
         epochs = {name: int(n) for name, n in (p.split("=") for p in args.epochs.split(","))}
@@ -202,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--seeds must be >= 2 and --epochs must name every dataset")
     started = time.perf_counter()
     rows = run_grid(datasets, keeps, range(args.seeds), epochs, args.runs_dir, args.threads)
-    print(table(rows, {d: test_size(DATASETS[d][0]) for d in datasets}))
+    print(table(rows, {d: test_size(SETTINGS[d].presets[0]) for d in datasets}))
     print(f"\n{len(rows)} runs, {sum(r['seconds'] for r in rows):.0f} s of training, "
           f"{time.perf_counter() - started:.0f} s wall")
     return 0
