@@ -100,7 +100,7 @@ SEARCHES: dict[str, Callable[[float, int, float], tuple[int, dict[str, Any]] | N
     "edge-popup": _edge_popup, "biprop": _biprop, "iterand": _iterand,
     "gem-miner": _gem_miner, "sparse-source": _sparse_source,
 }
-"""``search -> (k, steps per epoch, Gem-Miner's lambda) -> (preset index in ``Setting.presets``, mask
+"""``search -> (k, steps per epoch, Gem-Miner's lambda) -> (index in Setting.presets, mask
 changes)`` or None where the search is undefined at ``k``."""
 
 
