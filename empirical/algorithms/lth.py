@@ -581,7 +581,7 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     fitted = fit(model, train, hparams.training, val=val, test=test, store=store,
                  start_step=step, hooks=hooks, progress=runtime.progress,
                  initial_state=lambda: start_state(hparams, masks, step, runs_dir, runtime),
-                 tensorboard=runtime.tensorboard)
+                 tensorboard=runtime.tensorboard, checkpoint_seconds=runtime.checkpoint_seconds)
     result = _summary(hparams, store, masks, fitted, step, time.perf_counter() - started)
     result.update(empty_layers=list(collapse.empty_layers),
                   outputs_reachable=collapse.outputs_reachable)
