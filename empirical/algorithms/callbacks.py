@@ -78,14 +78,14 @@ class RunningSums:
             self.correct += vector[1].to(device, torch.int64)
             self.count = int(vector[2])
 
-    @torch.no_grad()
     def add(self, loss_sum: torch.Tensor, classes: torch.Tensor | None, y: torch.Tensor) -> None:
-        """Add a batch: ``loss_sum`` its summed loss, ``classes`` the predicted classes (None:
-        no correct predictions, as for float targets) and ``y`` the targets."""
+        """Add a batch: ``loss_sum`` its summed loss (without gradient: detached, or computed
+        under ``torch.no_grad``), ``classes`` the predicted classes (None: no correct
+        predictions, as for float targets) and ``y`` the targets."""
         self.loss += loss_sum.double()
         if classes is not None:
             self.correct += (classes == y).sum()
-        self.count += len(y)
+        self.count += y.shape[0]
 
     def vector(self) -> torch.Tensor:
         """``[loss sum, correct, examples]`` as a float64 vector on the device."""

@@ -395,7 +395,7 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
             for x, y in train.epoch(epoch, first):
                 loss, logits = _step(loop, x, y, hooks, amp)
                 enforce_masks()
-                loop.sums.add(loss.detach().double() * len(y),
+                loop.sums.add(loss.detach().double() * y.shape[0],
                               None if y.is_floating_point() else logits.argmax(1), y)
                 loop.step += 1
                 if bar is not None:
