@@ -64,6 +64,7 @@ from empirical.config.hparams import CHECKPOINT_SECONDS, TrainingHparams
 from empirical.data import Batches
 from empirical.device import Distributed, autocast
 from empirical.errors import InputError
+from empirical.memory import compile_stack_lent
 from empirical.progress import progress_bar
 from empirical.storage.run_files import RunFileError
 from empirical.storage.store import RunStore
@@ -304,6 +305,7 @@ def _resume(loop: Loop, store: RunStore, repair: bool, evaluation: Evaluate) -> 
     return False
 
 
+@compile_stack_lent()
 def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         val: Batches | None = None, test: Batches | None = None, store: RunStore | None = None,
         start_step: int = 0,
@@ -314,7 +316,9 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     """Train ``model`` on ``train`` and evaluate on ``val``/``test``; resumable through ``store``.
 
     The step loop lives here; evaluation, metrics, checkpoints, TensorBoard and captures are
-    callbacks (:mod:`empirical.algorithms.callbacks`).
+    callbacks (:mod:`empirical.algorithms.callbacks`). Unless a compiled model brought it in,
+    ``torch._dynamo`` is not imported (the optimisers would, for nothing outside a compilation:
+    :func:`empirical.memory.compile_stack_lent`).
 
     Parameters
     ----------

@@ -178,6 +178,41 @@ def test_running_sums_equal_the_sum_of_float64_vectors() -> None:
     assert torch.equal(again.vector(), vectors) and again.correct.dtype == torch.int64
 
 
+FIT_WITHOUT_DYNAMO = """
+import sys
+import torch
+from empirical.algorithms.mpt import build_run_model, make_batches
+from empirical.algorithms.train import fit
+from empirical.config.hparams import RuntimeConfig
+from empirical.device import Distributed
+from tests.empirical.test_train import SMALL, preset_hparams
+
+hparams = preset_hparams("digits-biprop", **SMALL)
+train, _, test = make_batches(hparams, RuntimeConfig(), torch.device("cpu"), Distributed())
+
+def trained():
+    model = build_run_model(hparams)
+    result = fit(model, train, hparams.training, test=test)
+    return model.state_dict(), result.final["test_acc"]
+
+lent = trained()
+print("torch._dynamo" in sys.modules)
+import torch._dynamo  # noqa: E402  the real stack: the same bits
+real = trained()
+print(lent[1] == real[1], all(torch.equal(lent[0][k], real[0][k]) for k in lent[0]))
+"""
+
+
+def test_fit_trains_the_same_bits_without_importing_the_compile_stack() -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", FIT_WITHOUT_DYNAMO], capture_output=True,
+                         text=True, check=True, cwd=root).stdout.split()
+    assert out == ["False", "True", "True"]
+
+
 def test_score_training_freezes_weights_and_binarises(tmp_path: Path) -> None:
     hparams = preset_hparams("digits-biprop", **SMALL)
     initial = build_run_model(hparams).state_dict()
