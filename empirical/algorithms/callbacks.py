@@ -125,8 +125,7 @@ def evaluate(model: nn.Module, batches: Batches, amp: bool = False,
     model.eval()
     sums = RunningSums(batches.device)
     predicted, labels = [], []
-    compiled = hasattr(model, "_orig_mod")
-    with contextlib.nullcontext() if compiled else held_weights(model):
+    with contextlib.nullcontext() if _compiled(model) else held_weights(model):
         for x, y in batches.epoch(0):
             with autocast(batches.device, amp):
                 logits = model(x)
@@ -140,6 +139,15 @@ def evaluate(model: nn.Module, batches: Batches, amp: bool = False,
         return Evaluation(loss_sum / count, correct / count, None, None)
     return Evaluation(loss_sum / count, correct / count, torch.cat(predicted).cpu(),
                       torch.cat(labels).cpu())
+
+
+def _compiled(model: nn.Module | None) -> bool:
+    """Whether ``model`` or a module it wraps (DDP's ``module``) is ``torch.compile``'s."""
+    while model is not None:
+        if hasattr(model, "_orig_mod"):
+            return True
+        model = getattr(model, "module", None)
+    return False
 
 
 @dataclass
