@@ -76,7 +76,7 @@ from empirical.config.lth_hparams import (
 from empirical.data import Batches, check_files, dataset_info
 from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.errors import InputError
-from empirical.memory import check_memory, training_bytes
+from empirical.memory import check_memory, compile_stack_lent, training_bytes
 from empirical.storage.run_files import RunFileError, check_tensor_dict, load_torch
 from empirical.storage.store import HPARAMS, TICKET, RunStore, save_torch, warn_damaged
 
@@ -523,7 +523,7 @@ def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig)
     """
     preflight(base)
     check_files(base.dataset.name, runtime.data_dir)
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+    with torch.random.fork_rng(devices=[]), torch.device("meta"), compile_stack_lent():
         weights = prunable_weights(build_lth_model(base, base.training.seed))
     check_levels(base, levels, weights)
     if parse_rewind(base.pruning.rewind)[0]:
