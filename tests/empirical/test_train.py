@@ -108,6 +108,14 @@ def test_checkpoint_interval_is_counted_from_the_last_write(seconds: float,
     assert saved == written
 
 
+@pytest.mark.parametrize("bad", [-1.0, math.nan, -math.inf])
+def test_checkpoint_seconds_must_be_a_number_at_least_zero(bad: float) -> None:
+    from empirical.errors import InputError
+
+    with pytest.raises(InputError, match=r"^checkpoint_seconds must be >= 0, got"):
+        RuntimeConfig(checkpoint_seconds=bad)
+
+
 def test_resume_from_an_interval_checkpoint_equals_uninterrupted(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Checkpoints every 2 s of a clock that ticks after each epoch: the kill after epoch 4 finds
