@@ -395,16 +395,27 @@ def annealed_keep(keep: float, epoch: int, anneal_epochs: int) -> float:
     return keep + (0.5 - keep) * (1.0 - epoch / anneal_epochs) ** 3
 
 
-def _hold_scopes(layers: list[FactoryLayer], stack: contextlib.ExitStack) -> None:
-    """Hold the masks of every global scope of ``layers`` (:meth:`GlobalScope.held`) until
-    ``stack`` closes."""
-    scopes = {id(m.global_scope): m.global_scope for m in layers if m.global_scope is not None}
-    for scope in scopes.values():
-        stack.enter_context(scope.held())
-
-
 @contextlib.contextmanager
-def held_weights(model: nn.Module) -> Iterator[None]:
+def _layers_set(layers: list[FactoryLayer], **values: Any) -> Iterator[None]:
+    """Hold the masks of every global scope of ``layers`` (:meth:`GlobalScope.held`) and give
+    every layer the attribute ``values``; the previous values come back after the block."""
+    saved = [{name: getattr(layer, name) for name in values} for layer in layers]
+    scopes = {id(m.global_scope): m.global_scope for m in layers if m.global_scope is not None}
+    with contextlib.ExitStack() as stack:
+        for scope in scopes.values():
+            stack.enter_context(scope.held())
+        for layer in layers:
+            for name, value in values.items():
+                setattr(layer, name, value)
+        try:
+            yield
+        finally:
+            for layer, old in zip(layers, saved, strict=True):
+                for name, value in old.items():
+                    setattr(layer, name, value)
+
+
+def held_weights(model: nn.Module) -> contextlib.AbstractContextManager[None]:
     """Compute each factory layer's effective weight (mask, gain) once for a block of forward
     passes that cannot change it: an evaluation, in eval mode and without gradient.
 
@@ -422,32 +433,13 @@ def held_weights(model: nn.Module) -> Iterator[None]:
         graph computes the masks itself).
     """
     layers = [layer for _, layer in prunable_layers(model) if layer.mode != "dense"]
-    with contextlib.ExitStack() as stack:
-        _hold_scopes(layers, stack)
-        for layer in layers:
-            layer.holding = True
-        try:
-            yield
-        finally:
-            for layer in layers:
-                layer.holding, layer.held = False, None
+    return _layers_set(layers, holding=True, held=None)
 
 
-@contextlib.contextmanager
-def _ticket_view(model: nn.Module) -> Iterator[None]:
+def _ticket_view(model: nn.Module) -> contextlib.AbstractContextManager[None]:
     """Global masks held, and every factory layer in eval mode (restored after): the masks seen
     are the ticket's, deterministic also for the stochastic rules (bernoulli, hard-concrete)."""
-    layers = [layer for _, layer in prunable_layers(model)]
-    modes = [layer.training for layer in layers]
-    with contextlib.ExitStack() as stack:
-        _hold_scopes(layers, stack)
-        for layer in layers:
-            layer.training = False
-        try:
-            yield
-        finally:
-            for layer, mode in zip(layers, modes, strict=True):
-                layer.training = mode
+    return _layers_set([layer for _, layer in prunable_layers(model)], training=False)
 
 
 def layer_masks(model: nn.Module) -> dict[str, torch.Tensor]:
