@@ -51,11 +51,7 @@ import torch
 from torch import nn
 
 from empirical.choices import check_choice
-
-INITS = ("kn", "ukn", "sc", "usc", "kaiming_uniform", "xavier_normal", "torch_default")
-SCALED_INITS = ("kn", "sc")
-FAN_RULES = ("paper", "released")
-BN_INITS = ("ones", "uniform")
+from empirical.vocabulary import BN_INITS, FAN_RULES, INITS, SCALED_INITS
 
 
 def fan_in(shape: torch.Size | tuple[int, ...]) -> int:

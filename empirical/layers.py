@@ -18,11 +18,20 @@ an object registered in :data:`empirical.mask_rules.MASK_RULES`: ``topk`` with a
 gets none, ``alpha`` is a constant for the backward pass, and the rule maps ``dL/dW_eff * W`` to
 ``dL/ds`` (:class:`empirical.mask_rules.MaskRule`). :func:`annealed_keep` gives biprop's cubic
 schedule of the global kept fraction for ``k <= 0.5``.
+
+Bias scores (``LayerConfig.bias_scores``, off by default; Fischer & Burkholz, ICLR 2022, "Plant 'n'
+Seek", whose edge-popup prunes biases too): a score layer with a bias gets a second score vector
+``s_b`` of the bias's shape, and the forward pass uses ``b * m_b`` with ``m_b`` the top-k of
+``|s_b|`` at the layer's kept fraction, always per layer (``K = n - floor((1 - k) n)`` of the ``n``
+biases, :func:`empirical.topk.top_mask`), with the straight-through gradient
+``dL/ds_b = dL/db_eff * b * sign(s_b)`` of :class:`empirical.mask_rules.TopK`. Without it biases are
+never pruned.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,13 +42,22 @@ from torch.nn import functional as F
 
 from empirical.activations import BinaryActivation
 from empirical.choices import check_choice
-from empirical.init import FAN_RULES, INITS, init_bias_, init_scores_, init_weight_
-from empirical.mask_rules import MASK_RULES, SCOPES, GlobalScope, MaskRule, TopK, check_rule
-from empirical.topk import check_keep
+from empirical.init import init_bias_, init_scores_, init_weight_
+from empirical.mask_rules import MASK_RULES, GlobalScope, MaskRule, TopK, check_rule
+from empirical.topk import check_keep, kept_count, top_mask
+from empirical.vocabulary import (
+    FAN_RULES,
+    INITS,
+    LAYER_MODES,
+    NORMS,
+    REDRAW_EVERY,
+    REDRAW_FRACTION,
+    SCOPES,
+    SCORE_MODES,
+)
 
-SCORE_MODES = ("edge-popup", "biprop")
-MODES = ("dense", "masked", *SCORE_MODES)
-NORMS = ("none", "nonaffine", "affine")
+SCORE_PARAMETERS = ("scores", "bias_scores")
+"""Names of the trained parameters of a score layer (weight scores, bias scores)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,14 @@ class LayerConfig:
         (``k fan_in``) or ``released`` (``(1 - k) fan_in``), see :func:`empirical.init.fan_factor`.
     penalty
         Strength ``lambda >= 0`` of the mask rule's sparsity penalty (rules that have one:
-        ``hard-concrete``'s expected L0 norm), see :func:`empirical.mask_rules.check_rule`.
+        ``hard-concrete``'s expected L0 norm, ``gem-miner``'s ``||s||^2``), see
+        :func:`empirical.mask_rules.check_rule`.
+    redraw_every, redraw_fraction
+        IteRand's period ``K_per`` (iterations) and re-drawn fraction ``r`` of the pruned
+        weights (:class:`empirical.mask_rules.IteRand`).
+    bias_scores
+        Score modes: prune the biases by scores of their own (module docstring); layers
+        without a bias are unaffected.
     """
 
     mode: str = "dense"
@@ -74,11 +99,14 @@ class LayerConfig:
     init: str = "kn"
     fan_rule: str = "paper"
     penalty: float = 0.0
+    redraw_every: int = REDRAW_EVERY
+    redraw_fraction: float = REDRAW_FRACTION
+    bias_scores: bool = False
 
     def __post_init__(self) -> None:
-        check_choice(self.mode, MODES, "layer mode")
+        check_choice(self.mode, LAYER_MODES, "layer mode")
         check_choice(self.scope, SCOPES, "scope")
-        check_rule(self.mask_rule, self.penalty)
+        check_rule(self.mask_rule, self.penalty, self.redraw_every, self.redraw_fraction)
         check_choice(self.init, INITS, "init")
         check_choice(self.fan_rule, FAN_RULES, "fan rule")
         check_keep(self.keep)
@@ -100,6 +128,10 @@ class _ScoreWeight(torch.autograd.Function):
         return ctx.rule.score_grad(scores, mask, grad * weight), None, None, None, None
 
 
+_BIAS_RULE = TopK()
+"""The bias scores' rule: per-layer top-k, straight-through gradient ``g sign(s_b)``."""
+
+
 class FactoryLayer(nn.Module):
     """Mixin for the factory's linear and conv layers: the mode logic lives here, once.
 
@@ -111,9 +143,14 @@ class FactoryLayer(nn.Module):
         Trained scores, same shape as ``weight`` (score modes only).
     mask
         Float 0/1 buffer (``masked`` mode only; state-dict key ``<layer>.mask``).
+    source
+        Float 0/1 buffer of a sparse random source (score modes; None for a dense source, the
+        default): the weights the source has, see :mod:`empirical.sparse_source`.
     mask_folded
         ``masked`` mode inside :func:`folded_masks`: the forward uses ``W`` itself, whose pruned
         entries the caller keeps at zero.
+    bias_scores
+        Scores of the bias (score modes with ``LayerConfig.bias_scores`` and a bias; else None).
     keep
         Current kept fraction (annealed by :func:`set_keep`).
     rule
@@ -129,6 +166,7 @@ class FactoryLayer(nn.Module):
         self.keep = cfg.keep
         self.global_scope: GlobalScope | None = None
         self.rule: MaskRule | None = None
+        self.register_buffer("source", None)
         init_weight_(self.weight, cfg.init, cfg.keep if cfg.mode in SCORE_MODES else None,
                      cfg.fan_rule)
         if self.bias is not None:
@@ -142,6 +180,11 @@ class FactoryLayer(nn.Module):
             self.rule.setup(self, cfg)
         else:
             self.register_parameter("scores", None)
+        if cfg.mode in SCORE_MODES and cfg.bias_scores and self.bias is not None:
+            bound = 1.0 / math.sqrt(self.weight[0].numel())  # as the weight scores
+            self.bias_scores = nn.Parameter(torch.empty_like(self.bias).uniform_(-bound, bound))
+        else:
+            self.register_parameter("bias_scores", None)
         if cfg.mode == "masked":
             self.register_buffer("mask", torch.ones_like(self.weight))
         else:
@@ -157,7 +200,8 @@ class FactoryLayer(nn.Module):
         if self.mode == "masked":
             return self.mask
         with torch.no_grad():
-            return self.rule.mask(self)
+            mask = self.rule.mask(self)
+            return mask if self.source is None else mask * self.source
 
     def alpha(self, mask: torch.Tensor | None = None) -> torch.Tensor:
         """biprop gain ``alpha = sum(|W| m) / max(sum(m), 1)``: 0 if nothing is kept, never NaN."""
@@ -185,6 +229,22 @@ class FactoryLayer(nn.Module):
             self.held = effective
         return effective
 
+    def bias_mask(self) -> torch.Tensor | None:
+        """The 0/1 mask of the bias: top-k of ``|s_b|`` at the layer's kept fraction, or None
+        when the layer has no bias scores (module docstring)."""
+        if self.bias_scores is None:
+            return None
+        with torch.no_grad():
+            return top_mask(self.bias_scores.abs(), kept_count(self.bias_scores.numel(), self.keep))
+
+    def effective_bias(self) -> torch.Tensor | None:
+        """``b * m_b`` with the straight-through score gradient, or ``b`` without bias scores."""
+        mask = self.bias_mask()
+        if mask is None:
+            return self.bias
+        bias = self.bias.detach()
+        return _ScoreWeight.apply(self.bias_scores, bias, mask, bias * mask, _BIAS_RULE)
+
     def extra_repr(self) -> str:
         """Mode and kept fraction after the usual shape description."""
         extra = f", mode={self.mode}"
@@ -203,7 +263,7 @@ class FactoryLinear(FactoryLayer, nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Linear map with the effective weight."""
-        return F.linear(x, self.effective_weight(), self.bias)
+        return F.linear(x, self.effective_weight(), self.effective_bias())
 
 
 class FactoryConv1d(FactoryLayer, nn.Conv1d):
@@ -217,7 +277,7 @@ class FactoryConv1d(FactoryLayer, nn.Conv1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution with the effective weight."""
-        return self._conv_forward(x, self.effective_weight(), self.bias)
+        return self._conv_forward(x, self.effective_weight(), self.effective_bias())
 
 
 class FactoryConv2d(FactoryLayer, nn.Conv2d):
@@ -231,7 +291,7 @@ class FactoryConv2d(FactoryLayer, nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution with the effective weight."""
-        return self._conv_forward(x, self.effective_weight(), self.bias)
+        return self._conv_forward(x, self.effective_weight(), self.effective_bias())
 
 
 def _check_sizes(**sizes: int) -> None:

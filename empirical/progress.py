@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TextIO, TypeVar
@@ -50,6 +51,7 @@ class LineProgress:
         self.initial = initial
         self.postfix: dict[str, Any] = {}
         self.lines, self.shown = 0, initial
+        self._lock = threading.Lock()
 
     def update(self, n: int = 1) -> None:
         """Count ``n`` more units; print a line if ``interval`` seconds passed since the last."""
@@ -85,9 +87,16 @@ class LineProgress:
             text += ", " + " ".join(f"{k}={v}" for k, v in self.postfix.items())
         return text
 
+    def beat(self) -> None:
+        """Print a line if ``interval`` seconds passed since the last, without counting work (a
+        unit still under way: :func:`tracked` calls it from a timer)."""
+        if self.clock() - self.last >= self.interval:
+            self._print()
+
     def _print(self) -> None:
-        print(self.line(), file=self.file, flush=True)
-        self.last, self.lines, self.shown = self.clock(), self.lines + 1, self.n
+        with self._lock:
+            print(self.line(), file=self.file, flush=True)
+            self.last, self.lines, self.shown = self.clock(), self.lines + 1, self.n
 
 
 def progress_bar(total: int, initial: int = 0, desc: str = "", unit: str = "step",
@@ -108,12 +117,22 @@ def tracked(items: Sequence[T], desc: str, unit: str) -> Iterator[T]:
     """Yield each of ``items``, counting it on a :func:`progress_bar` once its work is done.
 
     For commands whose units of work take seconds to minutes each (benchmarks, one model at a
-    time): on a terminal a bar, elsewhere a line every interval.
+    time): on a terminal a bar, elsewhere a line every interval, also while one unit is under way
+    (a daemon thread calls :meth:`LineProgress.beat`).
     """
     bar = progress_bar(len(items), desc=desc, unit=unit)
+    stop = threading.Event()
+    if isinstance(bar, LineProgress):  # a line every interval while a unit is under way
+
+        def beat() -> None:
+            while not stop.wait(bar.interval):
+                bar.beat()
+
+        threading.Thread(target=beat, daemon=True).start()
     try:
         for item in items:
             yield item
             bar.update()
     finally:
+        stop.set()
         bar.close()

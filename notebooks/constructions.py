@@ -168,9 +168,10 @@ for vary in VARIED:
     ax.set(yscale="log", xlabel=LABELS[vary], ylabel="source width needed",
            title=f"Width needed against {LABELS[vary].split(' $')[0]}")
     if vary == "eps":
-        log_axis(ax, part["value"], invert=True)
-        ax.axvline(part["target_sup"].median(), color="0.5", linestyle=":",
-                   label="target sup norm (median)")
+        sup = part["target_sup"].median()  # a tick of its own: it may lie beyond every eps
+        log_axis(ax, [*part["value"], sup], invert=True)
+        ax.axvline(sup, color="0.5", linestyle=":",
+                   label=f"target sup norm (median, {sup:.3g})")
     else:
         ax.set_xticks(sorted(part["value"].unique()))
     legend_outside(ax)
@@ -289,7 +290,11 @@ def rate_plot(part: pd.DataFrame, x: str, ax, promise_per_method: bool) -> None:
                     marker="o", capsize=3, color=color, label=method)
         if promise_per_method:
             ax.plot(group[x], group["promised"], linestyle="--", color=color, linewidth=1)
-    if not promise_per_method:
+    if promise_per_method:  # one legend entry for the dashed lines of every construction
+        ax.plot([], [], linestyle="--", color="0.3", linewidth=1,
+                label="promised $1 - \\delta$ (dashed, in the\nconstruction's colour, from "
+                      "its bound width)")
+    else:
         promise = part.groupby(x)["promised"].max()
         ax.plot(promise.index, promise.values, linestyle="--", color="k", linewidth=1,
                 label="promised $1 - \\delta$")

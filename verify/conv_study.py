@@ -5,8 +5,11 @@ A run draws a random CNN target (:func:`theory.conv.random_conv_target`: one inp
 construction of the ``conv`` family (:mod:`theory.constructions.conv_subset_sum`) and measures
 the sup error on the unit ball of the flattened input (or the cube) like the fully connected
 case: exactly where the error is linear on orthants (one layer, at most ``ORTHANT_MAX_D0`` input
-entries: the 1-D targets), else by sampling plus ascent (a lower estimate, so the row's
-``evidence`` is ``sampled``).
+entries: the 1-D targets), else by sampling plus ascent (a lower estimate). As for the fully
+connected rows (:func:`verify.construction_study.claim`), the verdict rests on the exact error
+where it was computed, else on the construction's certified upper bound (its operator-norm
+bound on the unit ball, times ``sqrt(d0)`` on the cube), so such a row's ``evidence`` is
+``certified``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from empirical.errors import InputError
 from theory.constructions import constructions, get_method
 from theory.conv import conv_forward, random_conv_target
 from theory.sup_error import ORTHANT_MAX_D0, orthant_sup_error, sup_error
-from verify.construction_study import claim
+from verify.construction_study import claim, domain_certificate
 
 
 def _flat(network: Callable[[np.ndarray], np.ndarray], shape: Sequence[int],
@@ -54,10 +57,10 @@ def run_conv_construction(
     dict
         theorem, construction, target_size, domain, eps, delta, seed, block_size, source_width
         (channels), source_depth, kept_fraction, bound_width, sup_error, sup_method, target_sup,
-        predicted_error, certified_error (the construction's operator-norm bound, reported
-        alongside; the pass does not rest on it), error_bound and evidence (``exact`` for a
-        one-layer target of at most ``ORTHANT_MAX_D0`` input entries, else ``sampled``:
-        :func:`verify.construction_study.claim` without a certificate), success, pass
+        predicted_error, certified_error (the construction's operator-norm bound, an upper bound
+        on the domain: :func:`verify.construction_study.domain_certificate`), error_bound and
+        evidence (``exact`` for a one-layer target of at most ``ORTHANT_MAX_D0`` input entries,
+        else ``certified``: :func:`verify.construction_study.claim`), success, pass
         (``error_bound <= eps``), seconds.
     """
     construction = get_method(method)
@@ -87,7 +90,8 @@ def run_conv_construction(
     else:
         measured = sup_error(f, g, d0, rng, n_samples=n_samples, domain=domain)
     target_sup = sup_error(f, lambda x: 0.0 * f(x), d0, rng, n_samples=n_samples, domain=domain)
-    bound, evidence = claim(measured, None)
+    certified = domain_certificate(result.certified_error, d0, domain)
+    bound, evidence = claim(measured, certified)
     return {
         "theorem": construction.theorem,
         "construction": method,
@@ -105,7 +109,7 @@ def run_conv_construction(
         "sup_method": "exact" if measured.exact else "sampled",
         "target_sup": target_sup.value,
         "predicted_error": float(result.predicted_error),
-        "certified_error": float(result.certified_error),
+        "certified_error": certified,
         "error_bound": bound,
         "evidence": evidence,
         "success": bool(result.success),

@@ -16,13 +16,15 @@ write into ``paper_figures/<scale>/`` (any other run writes ``paper_figures/scra
 The notebook writes its figures and tables through :class:`verify.plotting.Outputs`, which leaves
 a manifest ``<out>/<scale>/<name>.manifest.json``; :func:`write_index` gathers every manifest
 into ``<out>/README.md``: each figure and table, the notebook and scale that made it, its seeds,
-data and the run-store hashes behind it.
+data and the number of run-store runs behind it (their hashes stay in the manifest, which the
+index links).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -295,10 +297,6 @@ def run_notebooks(scale: str, out_root: str | os.PathLike | None = None,
     return manifests
 
 
-def _code_list(items: Sequence[Any]) -> str:
-    return ", ".join(f"`{i}`" for i in items) if items else "-"
-
-
 def made_on(manifests: Sequence[Mapping[str, Any]]) -> str:
     """``Made on`` lines of a scale: each distinct machine and software
     (:func:`empirical.instruction_set.describe` of the manifests' ``environment``) with the
@@ -311,14 +309,70 @@ def made_on(manifests: Sequence[Mapping[str, Any]]) -> str:
                      ) + "\n"
 
 
+SHARED_SENTENCE_CHARS = 160
+"""A caption sentence at least this long that recurs in several captions of one notebook is
+stated once, as a note of its section; a shorter one reads better in place."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
+
+
+def sentences(caption: str) -> list[str]:
+    """The sentences of ``caption`` (split where ``.``, ``!`` or ``?`` is followed by space and a
+    capital or an opening parenthesis), whitespace collapsed."""
+    return [" ".join(part.split()) for part in _SENTENCE_END.split(caption.strip()) if part]
+
+
+def shared_notes(captions: Mapping[str, str]) -> dict[str, list[str]]:
+    """The long sentences (:data:`SHARED_SENTENCE_CHARS`) found in two or more of ``captions``
+    (output name -> caption), each with the outputs whose captions hold it, in order of first
+    appearance."""
+    notes: dict[str, list[str]] = {}
+    for name, caption in captions.items():
+        for sentence in dict.fromkeys(sentences(caption)):
+            if len(sentence) >= SHARED_SENTENCE_CHARS:
+                notes.setdefault(sentence, []).append(name)
+    return {sentence: names for sentence, names in notes.items() if len(names) > 1}
+
+
+def notebook_section(manifest_path: Path, manifest: Mapping[str, Any]) -> list[str]:
+    """The index section of one notebook's manifest: a table of its outputs (files, seeds, data,
+    the number of run-store runs behind each), the link to the manifest holding the runs' hashes,
+    each output's caption, and each long sentence several captions share stated once as a
+    numbered note that those captions cite (:func:`shared_notes`)."""
+    import pandas as pd
+
+    scale = manifest_path.parent.name
+    outputs = manifest["outputs"]
+    rows = [[out["name"], out["kind"],
+             ", ".join(f"[{f}]({scale}/{f})" for f in out["files"]),
+             format_seeds(out["seeds"]), out["data"] or "-", len(out["run_hashes"])]
+            for out in outputs]
+    table = pd.DataFrame(rows, columns=["output", "kind", "files", "seeds", "data", "runs"])
+    notes = shared_notes({out["name"]: out["caption"] for out in outputs})
+    number = {sentence: i for i, sentence in enumerate(notes, 1)}
+    lines = []
+    for out in outputs:
+        own = [t for t in sentences(out["caption"]) if t not in number]
+        cited = [str(number[t]) for t in dict.fromkeys(sentences(out["caption"])) if t in number]
+        see = f"See note{'s' * (len(cited) > 1)} {', '.join(cited)}." if cited else ""
+        lines.append(f"- **{out['name']}**: {' '.join([*own, see]).strip()}")
+    if notes:
+        lines += ["", "Notes shared by several captions:", ""]
+        lines += [f"{number[t]}. ({', '.join(names)}) {t}" for t, names in notes.items()]
+    runs = ("The run-store hashes behind each output (column runs) are in "
+            f"[{scale}/{manifest_path.name}]({scale}/{manifest_path.name}).\n")
+    return [f"### `notebooks/{manifest['notebook']}.py` at scale `{scale}`\n",
+            markdown_table(table), runs, "\n".join(lines) + "\n"]
+
+
 def write_index(out_root: str | os.PathLike | None = None) -> Path:
-    """Write ``out_root/README.md`` indexing every manifest under ``out_root/<scale>/``.
+    """Write ``out_root/README.md`` indexing every manifest under ``out_root/<scale>/``, from the
+    manifests alone (no notebook runs): ``write_index()`` rewrites the repository's index.
 
     Per scale: the machines and software its manifests were made on (:func:`made_on`); per
-    notebook: a table of its outputs (files, seeds, data), then each output's
-    caption and the run-store hashes behind it (a list, so that the table stays narrow). Only
-    directories named after a scale (:data:`verify.scales.SCALES`) are indexed; the scratch
-    directory of exploration runs is not.
+    notebook: :func:`notebook_section` (outputs, run counts, the manifest's link, captions and
+    their shared notes; the run hashes stay in the manifests). Only directories named after a
+    scale (:data:`verify.scales.SCALES`) are indexed; the scratch directory of exploration runs
+    is not.
 
     Parameters
     ----------
@@ -330,8 +384,6 @@ def write_index(out_root: str | os.PathLike | None = None) -> Path:
     Path
         The README written.
     """
-    import pandas as pd
-
     root = Path(out_root) if out_root is not None else FIGURES_ROOT
     sections = [
         "# Paper figures\n",
@@ -341,25 +393,13 @@ def write_index(out_root: str | os.PathLike | None = None) -> Path:
         "`SCALE/NAME.manifest.json` each notebook writes. A notebook opened by hand writes "
         "`scratch/SCALE/` instead (git-ignored, not indexed; see `docs/notebooks.md`).\n",
     ]
-    columns = ["output", "kind", "files", "seeds", "data"]
     for scale_dir in [root / s for s in sorted(SCALES) if (root / s).is_dir()]:
         manifests = sorted(scale_dir.glob(f"*{MANIFEST_SUFFIX}"))
         if manifests:
             sections.append(f"## Scale `{scale_dir.name}`\n")
             sections.append(made_on([read_manifest(p) for p in manifests]))
         for path in manifests:
-            manifest = read_manifest(path)
-            outputs = manifest["outputs"]
-            rows = [[out["name"], out["kind"],
-                     ", ".join(f"[{f}]({scale_dir.name}/{f})" for f in out["files"]),
-                     format_seeds(out["seeds"]), out["data"] or "-"]
-                    for out in outputs]
-            sections.append(f"### `notebooks/{manifest['notebook']}.py` at scale "
-                            f"`{scale_dir.name}`\n")
-            sections.append(markdown_table(pd.DataFrame(rows, columns=columns)))
-            sections.append("\n".join(
-                f"- **{out['name']}**: {out['caption'].replace(chr(10), ' ')} "
-                f"Runs: {_code_list(out['run_hashes'])}." for out in outputs) + "\n")
+            sections += notebook_section(path, read_manifest(path))
     text = "\n".join(sections)
     atomic_write(root / "README.md", lambda h: h.write(text))
     return root / "README.md"

@@ -17,8 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from verify.comparisons import (
+    POINTS,
+    Correct,
+    arm_columns,
+    examples_tested,
+    mcnemar_columns,
+    paired_columns,
+)
 from verify.scales import LTHScale
 
 #: Plot names of the run sources of :mod:`empirical.config.lth_hparams`.
@@ -135,32 +141,61 @@ def run_study(sizes: LTHScale, runs_dir: str | os.PathLike | None = None,
     return rows
 
 
-def summary(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and spread over seeds per model, arm and level.
+def summary(rows: Sequence[Mapping[str, Any]], correct: Correct | None = None
+            ) -> list[dict[str, Any]]:
+    """Each model, arm and level over seeds, and the IMP ticket against what it is compared with.
+
+    The IMP ticket of level ``l >= 1`` is paired with the dense network (level 0) of the same
+    seed; each control with the IMP ticket of the same level and seed (its mask or per-layer
+    counts come from that ticket).
 
     Parameters
     ----------
     rows : sequence of dict
         Rows of :func:`run_study`.
+    correct : callable, optional
+        Run hash -> per test example correctness (:func:`verify.comparisons.stored_correct`);
+        without it the McNemar and test-size columns are missing.
 
     Returns
     -------
     list of dict
-        model, arm, level, weights_remaining, test_acc, test_acc_std, early_stop_step,
-        early_stop_step_std, dense_test_acc (the model's level-0 mean), seeds
-        (standard deviations over seeds, ddof 0).
+        model, arm, level, weights_remaining; test_acc (points) and early_stop_step with their
+        95% t intervals over seeds (:func:`verify.comparisons.arm_columns`); dense_test_acc (the
+        model's level-0 mean); ``paired`` (what the difference compares, e.g. ``IMP ticket -
+        random re-init``), ``difference`` in points with its paired t interval and p-value
+        (:func:`verify.comparisons.paired_columns`), ``only_ticket``, ``only_other`` and
+        ``mcnemar_p`` on the pooled predictions; seeds, pairs, test_size.
     """
     import pandas as pd
 
     frame = pd.DataFrame(list(rows))
     frame["early_stop_step"] = pd.to_numeric(frame["early_stop_step"], errors="coerce")
-    dense = frame[frame["level"] == 0].groupby("model")["test_acc"].mean()
-    spread = {"test_acc": ("test_acc", lambda a: float(np.std(a))),
-              "early_stop_step": ("early_stop_step", lambda a: float(np.std(a)))}
-    stats = frame.groupby(["model", "arm", "level"], sort=False).agg(
-        weights_remaining=("weights_remaining", "mean"), test_acc=("test_acc", "mean"),
-        test_acc_std=spread["test_acc"], early_stop_step=("early_stop_step", "mean"),
-        early_stop_step_std=spread["early_stop_step"], seeds=("seed", "nunique")).reset_index()
-    stats["dense_test_acc"] = stats["model"].map(dense)
-    return stats.to_dict("records")
-
+    ticket = ARMS["imp"]
+    by_run = frame.set_index(["model", "arm", "level", "seed"])
+    hits = {str(h): None if correct is None else correct(str(h)) for h in frame["hash"]}
+    table = []
+    for (model, arm, level), runs in frame.groupby(["model", "arm", "level"], sort=False):
+        runs = runs.set_index("seed")
+        other = (model, ticket, 0) if arm == ticket else (model, ticket, level)
+        paired = "" if (arm == ticket and level == 0) else (
+            f"{ticket} - {'dense' if arm == ticket else arm}")
+        base = by_run.loc[other] if paired else runs.iloc[:0]
+        ours, theirs = (runs, base) if arm == ticket else (base, runs)
+        seeds = sorted(set(ours.index) & set(theirs.index))
+        table.append({
+            "model": model, "arm": arm, "level": level,
+            "weights_remaining": float(runs["weights_remaining"].mean()),
+            **arm_columns("test_acc", runs["test_acc"]),
+            **arm_columns("early_stop_step", runs["early_stop_step"], scale=1.0),
+            "dense_test_acc": POINTS * float(
+                frame.loc[(frame["model"] == model) & (frame["level"] == 0), "test_acc"].mean()),
+            "paired": paired or "-",
+            **paired_columns("difference", ours.loc[seeds, "test_acc"],
+                             theirs.loc[seeds, "test_acc"]),
+            **mcnemar_columns("ticket", "other", [hits[str(h)] for h in ours.loc[seeds, "hash"]],
+                              [hits[str(h)] for h in theirs.loc[seeds, "hash"]]),
+            "seeds": len(runs), "pairs": len(seeds),
+            "test_size": examples_tested([hits[str(h)] for h in runs["hash"]]),
+        })
+    return table

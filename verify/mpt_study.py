@@ -17,8 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from verify.comparisons import (
+    POINTS,
+    Correct,
+    arm_columns,
+    examples_tested,
+    mcnemar_columns,
+    paired_columns,
+)
 from verify.scales import ModelSpec, MPTScale, WidthDepthScale
 
 Setup = MPTScale | WidthDepthScale  # anything with dataset, presets and training overrides
@@ -37,6 +43,8 @@ VARIANT_MODEL: dict[str, dict[str, Any]] = {
     DENSE: {},
 }
 SECTIONS = ("dataset", "model", "mask", "training")
+SETTING = ("series", "model", "width_mult")
+"""The columns naming one network of a study (its score arms and dense baseline share them)."""
 
 
 @dataclass(frozen=True)
@@ -247,46 +255,104 @@ def run_study(sizes: MPTScale, runs_dir: str | os.PathLike | None = None,
     return run_points(sizes, study_points(sizes), runs_dir, data_dir, progress)
 
 
-def best_vs_dense(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Best MPT over k, chosen on VALIDATION accuracy, against the dense network's test accuracy.
+def best_vs_dense(rows: Sequence[Mapping[str, Any]], correct: Correct | None = None
+                  ) -> list[dict[str, Any]]:
+    """Best MPT over k, chosen on VALIDATION accuracy, against the dense network, seed by seed.
 
     The kept fraction of each (model, width, variant) is the one of highest mean final validation
-    accuracy over seeds (the validation split is carved from the training data); its mean final
-    test accuracy is reported. Selecting k on test accuracy would report a maximum over noisy test
-    scores, biased upwards.
+    accuracy over seeds (the validation split is carved from the training data); its final test
+    accuracy is compared with the dense network's (:func:`against_dense`). Selecting k on test
+    accuracy would report a maximum over noisy test scores, biased upwards.
 
     Parameters
     ----------
     rows : sequence of dict
-        Rows of :func:`run_study` (``val_acc`` and ``test_acc`` per run).
+        Rows of :func:`run_study` (``val_acc``, ``test_acc`` and ``hash`` per run).
+    correct : callable, optional
+        Run hash -> per test example correctness (:func:`verify.comparisons.stored_correct`);
+        without it the McNemar and test-size columns are missing.
 
     Returns
     -------
     list of dict
-        series, model, width_mult, variant, best_keep, best_val_acc, best_acc (test, at
-        best_keep), best_acc_std, dense_acc, dense_acc_std, gap (best_acc - dense_acc), seeds
-        (standard deviations over seeds, ddof 0).
+        series, model, width_mult, variant, best_keep, best_val_acc (mean, points), then the
+        columns of :func:`against_dense`.
     """
     import pandas as pd
 
-    setting = ["series", "model", "width_mult"]
     frame = pd.DataFrame(list(rows))
     if frame["val_acc"].isna().any():
         raise ValueError("choosing k needs a validation split in every run (dataset.val_size)")
-    stats = (frame.groupby([*setting, "variant", "keep"], sort=False)
-             .agg(acc=("test_acc", "mean"), acc_std=("test_acc", lambda a: float(np.std(a))),
-                  val=("val_acc", "mean"), seeds=("test_acc", "count")).reset_index())
-    dense = stats[stats["variant"] == DENSE].set_index(setting)
-    scores = stats[stats["variant"] != DENSE]
-    best = scores.loc[scores.groupby([*setting, "variant"], sort=False)["val"].idxmax()]
+    arms = frame[frame["variant"] != DENSE].groupby([*SETTING, "variant", "keep"], sort=False)
+    val = arms["val_acc"].mean()
+    best = val.groupby(level=[*SETTING, "variant"], sort=False).idxmax()
     table = []
-    for r in best.itertuples(index=False):
-        key = (r.series, r.model, r.width_mult)
-        base = dense.loc[key] if key in dense.index else None
-        dense_acc = float("nan") if base is None else float(base["acc"])
-        table.append({"series": r.series, "model": r.model, "width_mult": r.width_mult,
-                      "variant": r.variant, "best_keep": r.keep, "best_val_acc": r.val,
-                      "best_acc": r.acc, "best_acc_std": r.acc_std, "dense_acc": dense_acc,
-                      "dense_acc_std": float("nan") if base is None else float(base["acc_std"]),
-                      "gap": r.acc - dense_acc, "seeds": int(r.seeds)})
+    for key in best:
+        chosen = arms.get_group(key)
+        head = dict(zip([*SETTING, "variant"], key[:-1], strict=True))
+        table.append({**head, "best_keep": key[-1], "best_val_acc": POINTS * float(val[key]),
+                      **against_dense(chosen, _dense_of(frame, head), correct, "best_acc")})
     return table
+
+
+def grid_vs_dense(rows: Sequence[Mapping[str, Any]], correct: Correct | None = None
+                  ) -> list[dict[str, Any]]:
+    """Every score arm (setting, variant, k) of ``rows`` against the dense network of its
+    setting, seed by seed (:func:`against_dense`); for the width/depth grid, whose k is fixed.
+
+    Returns
+    -------
+    list of dict
+        series, model, depth, widths, width_mult, variant, keep, then :func:`against_dense`'s
+        columns (``acc`` the arm's accuracy).
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows))
+    scores = frame[frame["variant"] != DENSE]
+    table = []
+    for key, arm in scores.groupby([*SETTING, "variant", "keep"], sort=False):
+        head = dict(zip([*SETTING, "variant", "keep"], key, strict=True))
+        first = arm.iloc[0]
+        table.append({**head, "depth": first["depth"], "widths": first["widths"],
+                      **against_dense(arm, _dense_of(frame, head), correct, "acc")})
+    return table
+
+
+def _dense_of(frame: Any, head: Mapping[str, Any]) -> Any:
+    """The dense runs of ``head``'s setting (series, model, width multiplier)."""
+    return frame[(frame["variant"] == DENSE)
+                 & (frame[list(SETTING)] == [head[c] for c in SETTING]).all(axis=1)]
+
+
+def against_dense(arm: Any, dense: Any, correct: Correct | None, name: str) -> dict[str, Any]:
+    """One score arm against the dense network of the same setting (same seeds, same data).
+
+    Parameters
+    ----------
+    arm, dense : pandas.DataFrame
+        Runs (one per seed: ``seed``, ``test_acc``, ``hash``) of the arm and of the dense
+        network; the pairs are the seeds both have.
+    correct : callable, optional
+        Run hash -> per test example correctness (None: no McNemar test).
+    name : str
+        Column stem of the arm's accuracy.
+
+    Returns
+    -------
+    dict
+        In points: ``name`` and ``dense_acc`` with their 95% t intervals over seeds
+        (:func:`verify.comparisons.arm_columns`), ``gap`` = arm - dense with the paired t
+        interval and p-value (:func:`verify.comparisons.paired_columns`); ``only_mpt``,
+        ``only_dense`` and ``mcnemar_p`` on the pooled predictions of the paired seeds;
+        ``seeds`` (of the arm), ``pairs`` and ``test_size``.
+    """
+    a, b = arm.set_index("seed"), dense.set_index("seed")
+    seeds = sorted(set(a.index) & set(b.index))
+    hits = {str(h): None if correct is None else correct(str(h))
+            for h in (*a["hash"], *b["hash"])}
+    return {**arm_columns(name, a["test_acc"]), **arm_columns("dense_acc", b["test_acc"]),
+            **paired_columns("gap", a.loc[seeds, "test_acc"], b.loc[seeds, "test_acc"]),
+            **mcnemar_columns("mpt", "dense", [hits[str(h)] for h in a.loc[seeds, "hash"]],
+                              [hits[str(h)] for h in b.loc[seeds, "hash"]]),
+            "seeds": len(a), "pairs": len(seeds), "test_size": examples_tested(list(hits.values()))}

@@ -23,21 +23,46 @@ depth-5 sources ``d_in - 100 - 100 - 100 - d_out``, here with one more input, th
   coordinate the interpolant of ``y_m`` at the knots plus 1 (positive, so the ReLU passes it);
   the identity minus 1 (``K = 30``, the paper's knot count).
 
-Planting (the paper's scheme, our implementation). The paper's edge-popup prunes biases with
-scores of their own; the layer factory never prunes biases, so here every bias is a weight from
-a constant unit, pruned like any other: the input gets a last coordinate 1 (:func:`with_constant`)
-and the source is bias-free, He-initialised (``S_l ~ N(0, 2 / d_{l-1})``, ``d_{l-1}`` counting
-the constant; layer 1's weights from the constant play the paper's random first-layer biases).
-Target neuron ``j`` of hidden layer ``l`` takes a source unit ``u_l(j)``, and each hidden layer
-one *carrier* unit ``v_l`` that passes the constant on (value ``k_l > 0``; distinct units at
-seeded random positions; output neurons keep their index). The planted weights are the target's,
-rescaled: ``S[u(j), u(i)] = c_j T[j, i] / c_i``, ``S[u(j), v_{l-1}] = c_j t_j / k_{l-1}`` and
-``S[v_l, v_{l-1}] = k_l / k_{l-1}`` (``k_0 = 1``). By positive homogeneity the planted unit
-computes ``c_j`` times the target neuron, and the next layer divides the scale out again (the
-scale is carried forward). ``c_j`` and ``k_l / k_{l-1}`` make the planted weights as large, in
-root mean square, as the layer's He weights, so they do not stand out; the output layer uses
-``c = 1``, so the planted ticket computes the target exactly. The ticket keeps the planted edges
-(``T[j, i] != 0``, ``t_j != 0``, the carrier chain).
+Planting (the paper's scheme, our implementation), in one of two forms (``biases``):
+
+- ``"constant"``: every bias is a weight from a constant unit, pruned like any other weight by
+  the searches of :mod:`verify.planted`: the input gets a last coordinate 1
+  (:func:`with_constant`) and the source is bias-free, He-initialised
+  (``S_l ~ N(0, 2 / d_{l-1})``, ``d_{l-1}`` counting the constant; layer 1's weights from the
+  constant play the paper's random first-layer biases). Target neuron ``j`` of hidden layer ``l``
+  takes a source unit ``u_l(j)``, and each hidden layer one *carrier* unit ``v_l`` that passes
+  the constant on (value ``k_l > 0``; distinct units at seeded random positions; output neurons
+  keep their index). The planted weights are the target's, rescaled:
+  ``S[u(j), u(i)] = c_j T[j, i] / c_i``, ``S[u(j), v_{l-1}] = c_j t_j / k_{l-1}`` and
+  ``S[v_l, v_{l-1}] = k_l / k_{l-1}`` (``k_0 = 1``). By positive homogeneity the planted unit
+  computes ``c_j`` times the target neuron, and the next layer divides the scale out again (the
+  scale is carried forward). ``c_j`` and ``k_l / k_{l-1}`` make the planted weights as large, in
+  root mean square, as the layer's He weights, so they do not stand out; the output layer uses
+  ``c = 1`` for regression, so the planted ticket computes the target exactly; for
+  classification (Circle) one ``c`` for all logits brings the planted output weights to the He
+  size too (the argmax is unchanged; ``PlantedTicket.output_scale = 1 / c``). Without it the
+  Circle target's output weights, up to about 700 against the He 0.14, make the source's logits
+  about 200 at initialisation and every search starts saturated; the paper's planting also
+  returns a scale by which its ticket's output is multiplied back. The ticket keeps the planted
+  edges (``T[j, i] != 0``, ``t_j != 0``, the carrier chain).
+- ``"biases"``: the paper's own form. The source has biases, drawn as in their
+  ``init_He_scaled`` (RelationalML/PlantNSeek, ``plant_lottery_tickets/plant.py``, read):
+  ``S_l ~ N(0, 2 / d_{l-1})`` and ``b_l ~ N(0, sigma_l^2)`` with
+  ``sigma_l = prod_{i <= l} sqrt(2 / d_{i-1})`` (the magnitude the carrier chain gives the
+  constant's weights above); no carrier unit. A planted unit gets the bias ``c_j t_j``, exactly
+  what the carrier delivers in the other form, and the ticket's bias masks keep the planted
+  ``t_j != 0``. Their edge-popup prunes these biases with scores of their own
+  (``LayerConfig.bias_scores``), per layer at the weights' kept fraction.
+
+Their recipe (``edgepopup_benchmarkdata``, ``edgepopup_vgg/ticket_main.py``, read): SGD with
+momentum 0.9, weight decay 5e-4, learning rate 0.1 on a cosine schedule, batch size 32, 10 epochs in
+their example, the cross-entropy of a softmax output layer (Circle: :func:`softmax_cross_entropy`)
+or MSE (ReLU, Helix); with ``--anneal`` the kept
+fraction of epoch ``e = 1..E`` is ``k^(e / E)`` (:func:`geometric_keep`), reaching ``k`` in the
+last epoch. Their bias scores start at 0, and the top-k of ``|s_b|`` passes the subgradient
+``sign(0) = 0`` back, so in their code the bias scores never move and the kept biases are the
+ones their sort puts last; ours start like the weight scores, ``U(-1/sqrt(fan_in), +)``, and
+train.
 
 The paper's finding we hold our edge-popup against: on Circle, edge-popup finds a strong ticket
 only at densities of 0.1 and above, far from the planted ticket's density.
@@ -45,17 +70,15 @@ only at densities of 0.1 and above, far from the planted ticket's density.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from verify.planted import PlantedTicket, TaskData, recover, relu_forward, score
+from verify.planted import PlantedTicket, TaskData, relu_forward, score
 
 TASKS = ("relu", "circle", "helix")
 N_EXAMPLES = 10_000
@@ -69,6 +92,56 @@ HELIX_KNOTS = 30
 SOURCE_WIDTH = 100
 SOURCE_DEPTH = 5
 """Layers of the source counting the input (four weight layers), the paper's depth 5."""
+BIAS_PLANTINGS = ("constant", "biases")
+"""How the targets' biases are planted (module docstring)."""
+LOSSES = ("default", "softmax-ce")
+"""Training objectives of a search: the task's own (cross-entropy of the logits, or MSE), or
+:func:`softmax_cross_entropy`, Plant 'n' Seek's for classification."""
+ANNEALS = ("none", "geometric")
+"""Kept-fraction schedules over the epochs: constant ``k``, or :func:`geometric_keep`."""
+
+
+def softmax_cross_entropy(outputs: Any, labels: Any) -> Any:
+    """The cross-entropy of the softmax of the outputs: ``CE(softmax(z), y)``.
+
+    Plant 'n' Seek's networks end in ``nn.Softmax`` and are trained with ``nn.CrossEntropyLoss``
+    (``edgepopup_benchmarkdata/ticket_models.py``, ``ticket_main.py``, read), which applies a
+    second softmax: the loss is ``-log(e^{p_y} / sum_c e^{p_c})`` of the probabilities ``p``,
+    bounded by ``log C`` and with gradients no larger than the probabilities' (their learning
+    rate 0.1 relies on it: on the logits of the Circle target, ``|z|`` up to about 100, plain
+    cross-entropy with SGD at 0.1 moves scores by hundreds in one epoch). Predictions, the
+    argmax, are those of ``z``.
+    """
+    from torch.nn import functional as F
+
+    return F.cross_entropy(F.softmax(outputs, dim=1), labels)
+
+
+def geometric_keep(keep: float, epoch: int, epochs: int) -> float:
+    """Plant 'n' Seek's annealing: ``k^((e + 1) / E)`` in epoch ``e = 0..E-1``.
+
+    Their ``ticket_main.py`` sets ``k^(e / E)`` at the start of epoch ``e = 1..E`` (1-based), so
+    the kept fraction falls geometrically from ``k^(1/E)`` to ``k`` in the last epoch; past the
+    last epoch it stays ``k``.
+
+    Parameters
+    ----------
+    keep : float
+        Final kept fraction ``k`` in (0, 1].
+    epoch : int
+        0-based epoch ``e >= 0``.
+    epochs : int
+        ``E >= 1``.
+
+    Returns
+    -------
+    float
+        The epoch's kept fraction.
+    """
+    if not 0 < keep <= 1 or epochs < 1 or epoch < 0:
+        raise ValueError(f"need 0 < keep <= 1, epochs >= 1, epoch >= 0; got {keep}, {epochs}, "
+                         f"{epoch}")
+    return keep ** (min(epoch + 1, epochs) / epochs)
 
 
 @dataclass(frozen=True)
@@ -207,73 +280,93 @@ def _matched_scale(params: np.ndarray, std: float) -> float:
     return std / math.sqrt(float(np.mean(nonzero**2))) if nonzero.size else 1.0
 
 
-def plant(target: Target, widths: Sequence[int], seed: int, name: str = "") -> PlantedTicket:
-    """Hide ``target`` in a bias-free He-initialised source of ``widths`` (module docstring).
+def plant(target: Target, widths: Sequence[int], seed: int, name: str = "",
+          biases: str = "constant") -> PlantedTicket:
+    """Hide ``target`` in a He-initialised source of ``widths`` (module docstring).
 
     Parameters
     ----------
     target : Target
         The network to plant; as many layers as the source, each hidden layer at least one unit
-        narrower than the source's (room for the carrier).
+        narrower than the source's with the constant input (room for the carrier).
     widths : sequence of int
-        Source widths: the input is the target's plus the constant coordinate, the output the
+        Source widths: the input is the target's (plus the constant coordinate), the output the
         target's.
     seed : int
         Seed of the source draw and of the planted units' positions.
     name : str
         Name of the planted ticket.
+    biases : {"constant", "biases"}
+        How the target's biases are planted (module docstring).
 
     Returns
     -------
     PlantedTicket
-        The bias-free source with its planted masks; on :func:`with_constant` inputs it computes
-        ``target`` exactly.
+        The source with its planted masks (``"biases"``: and bias masks); it computes ``target``
+        exactly (``"constant"``: on :func:`with_constant` inputs).
     """
+    if biases not in BIAS_PLANTINGS:
+        raise ValueError(f"biases must be one of {', '.join(BIAS_PLANTINGS)}, got {biases!r}")
+    carried, classify = int(biases == "constant"), target.task == "classification"
     t_widths = target.widths
-    if (len(widths) != len(t_widths) or widths[0] != t_widths[0] + 1
+    if (len(widths) != len(t_widths) or widths[0] != t_widths[0] + carried
             or widths[-1] != t_widths[-1]):
         raise ValueError(f"source widths {list(widths)} do not fit the target {t_widths}: same "
-                         "depth and output width, one more input (the constant) needed")
-    if any(s < t + 1 for s, t in zip(widths[1:-1], t_widths[1:-1], strict=True)):
-        raise ValueError(f"a hidden layer of {list(widths)} is not wider than the target's "
-                         f"{t_widths} (a carrier unit is needed too)")
+                         "depth, input and output width"
+                         + (", one more input (the constant)" if carried else ""))
+    if any(s < t + carried for s, t in zip(widths[1:-1], t_widths[1:-1], strict=True)):
+        raise ValueError(f"a hidden layer of {list(widths)} is narrower than the target's "
+                         f"{t_widths}" + (" plus a carrier unit" if carried else ""))
     rng = np.random.default_rng(seed)
     weights = he_source(widths, rng)
     masks = [np.zeros(w.shape, dtype=bool) for w in weights]
+    stds = [math.sqrt(2.0 / d) for d in widths[:-1]]
+    source_biases = (None if carried else
+                     [rng.normal(0.0, math.prod(stds[:i + 1]), w.shape[0])
+                      for i, w in enumerate(weights)])
+    bias_masks = None if carried else [np.zeros(w.shape[0], dtype=bool) for w in weights]
     previous, prev_scale = np.arange(t_widths[0]), np.ones(t_widths[0])
-    carrier, carrier_value = t_widths[0], 1.0  # the constant input coordinate
+    carrier, carrier_value = t_widths[0], 1.0  # the constant input coordinate (its value)
     last = len(weights) - 1
     for layer, (t_w, t_b) in enumerate(zip(target.weights, target.biases, strict=True)):
-        d_out = t_w.shape[0]
-        std = math.sqrt(2.0 / widths[layer])
+        d_out, std = t_w.shape[0], stds[layer]
         params = np.concatenate([t_w / prev_scale[None, :], (t_b / carrier_value)[:, None]],
                                 axis=1)
-        if layer == last:
-            units, scale = np.arange(d_out), np.ones(d_out)
+        if layer == last:  # classification: one scale for every logit keeps the argmax
+            units = np.arange(d_out)
+            scale = np.full(d_out, _matched_scale(params, std) if classify else 1.0)
         else:
-            chosen = rng.choice(widths[layer + 1], d_out + 1, replace=False)
-            units, new_carrier = chosen[:-1], int(chosen[-1])
+            chosen = rng.choice(widths[layer + 1], d_out + carried, replace=False)
+            units, new_carrier = chosen[:d_out], int(chosen[-1])
             scale = np.array([_matched_scale(row, std) for row in params])
+        rows, cols = np.nonzero(params if carried else params[:, :-1])
         sources = np.append(previous, carrier)
-        rows, cols = np.nonzero(params)
         weights[layer][units[rows], sources[cols]] = scale[rows] * params[rows, cols]
         masks[layer][units[rows], sources[cols]] = True
-        if layer < last:  # the carrier passes the constant on, scaled like a He weight
+        if not carried:  # the bias the carrier would deliver: c_j t_j
+            planted = np.nonzero(t_b)[0]
+            source_biases[layer][units[planted]] = scale[planted] * t_b[planted]
+            bias_masks[layer][units[planted]] = True
+        elif layer < last:  # the carrier passes the constant on, scaled like a He weight
             weights[layer][new_carrier, carrier] = std
             masks[layer][new_carrier, carrier] = True
-            carrier, carrier_value = new_carrier, carrier_value * std
+            carrier = new_carrier
+        carrier_value *= std
         previous, prev_scale = units, scale
     return PlantedTicket(name or f"plant-seek {'-'.join(map(str, t_widths))}", weights, masks,
-                         task=target.task)
+                         biases=source_biases, bias_masks=bias_masks, task=target.task,
+                         output_scale=1.0 / float(scale[0]))
 
 
-def source_widths(task: str, width: int = SOURCE_WIDTH, depth: int = SOURCE_DEPTH) -> list[int]:
-    """``(d_in + 1) - width x (depth - 2) - d_out`` of the task (the input with its constant)."""
+def source_widths(task: str, width: int = SOURCE_WIDTH, depth: int = SOURCE_DEPTH,
+                  biases: str = "constant") -> list[int]:
+    """``(d_in + 1) - width x (depth - 2) - d_out`` of the task (the input with its constant;
+    ``biases="biases"``: ``d_in`` alone)."""
     t = target_network(task).widths
     if depth != len(t):
         raise ValueError(f"the {task} target has {len(t)} layers (counting the input); "
                          f"source depth {depth} does not match")
-    return [t[0] + 1, *([width] * (depth - 2)), t[-1]]
+    return [t[0] + int(biases == "constant"), *([width] * (depth - 2)), t[-1]]
 
 
 def baseline(data: TaskData) -> float:
@@ -284,52 +377,3 @@ def baseline(data: TaskData) -> float:
         return float(np.mean(data.y_test == counts.argmax()))
     mean = np.mean(data.y_train, axis=0, keepdims=True)
     return score(np.broadcast_to(mean, data.y_test.shape).copy(), data.y_test, data.task)
-
-
-def density_sweep(task: str, keeps: Sequence[float], training: Any, seeds: Sequence[int],
-                  width: int = SOURCE_WIDTH, n: int = N_EXAMPLES, algorithm: str = "edge-popup",
-                  batch_size: int = 128) -> list[dict[str, Any]]:
-    """Edge-popup (or biprop / IMP) at every kept fraction on a planted source of the task.
-
-    Parameters
-    ----------
-    task : {"relu", "circle", "helix"}
-        The task.
-    keeps : sequence of float
-        Kept fractions; the planted density is always added.
-    training : empirical.config.hparams.TrainingHparams
-        The score training recipe.
-    seeds : sequence of int
-        One planted source, data set and score initialisation per seed.
-    width : int
-        Hidden width of the depth-5 source.
-    n : int
-        Examples per data set.
-    algorithm : str
-        See :func:`verify.planted.recover`.
-    batch_size : int
-        Training batch size.
-
-    Returns
-    -------
-    list of dict
-        One row per (seed, keep): task, width, the :func:`verify.planted.recover` row, the
-        target's exact test score (``target_score``) and the trivial predictor's
-        (``baseline_score``).
-    """
-    rows = []
-    target = target_network(task)
-    for seed in seeds:
-        started = time.perf_counter()
-        ticket = plant(target, source_widths(task, width), seed, name=f"plant-seek {task}")
-        raw = task_data(task, seed, n)
-        exact = score(target(raw.x_test), raw.y_test, raw.task)
-        trivial = baseline(raw)
-        data = dataclasses.replace(raw, x_train=with_constant(raw.x_train),
-                                   x_test=with_constant(raw.x_test))
-        setup = time.perf_counter() - started
-        for keep in sorted({*map(float, keeps), ticket.density}):
-            row = recover(ticket, data, algorithm, keep, training, batch_size, seed)
-            rows.append({"task": task, "width": width, **row, "target_score": exact,
-                         "baseline_score": trivial, "seconds": row["seconds"] + setup})
-    return rows

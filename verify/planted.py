@@ -10,7 +10,11 @@ task the planted ticket solves:
 
 - edge-popup (Ramanujan et al., CVPR 2020) and biprop (Diffenderfer & Kailkhura 2021) train
   scores with the layer factory's top-k (per layer by default, or one global threshold) at a kept
-  fraction ``k`` (the planted density and larger ones); the weights stay the loaded source's;
+  fraction ``k`` (the planted density and larger ones); the weights stay the loaded source's.
+  Every registered mask rule that keeps a top-k fraction (a subclass of
+  :class:`empirical.mask_rules.TopK`, such as a re-drawing top-k) is a search too, named
+  ``MODE:RULE`` (:func:`searches`); optionally the biases are pruned by scores of their own
+  (``bias_scores``) and ``k`` follows a schedule over the epochs (``keep_schedule``);
 - iterative magnitude pruning (Frankle & Carbin, ICLR 2019), the weak-ticket view: train the
   weights from the source, prune the smallest magnitudes (per layer, as for their MLPs), rewind
   to the source, repeat down to ``k``, retrain.
@@ -31,13 +35,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-ALGORITHMS = ("edge-popup", "biprop", "imp")
+SCORE_SEARCHES = ("edge-popup", "biprop")
+ALGORITHMS = (*SCORE_SEARCHES, "imp")
 TASKS = ("classification", "regression")
 IMP_RATE = 0.5
 """Fraction of the remaining weights each IMP level removes."""
@@ -56,7 +61,10 @@ class PlantedTicket:
     masks : list of numpy.ndarray
         Boolean masks of the planted ticket, same shapes.
     biases : list of numpy.ndarray, optional
-        Bias vectors of every source layer (never pruned), or None for a bias-free network.
+        Bias vectors of every source layer, or None for a bias-free network.
+    bias_masks : list of numpy.ndarray, optional
+        Boolean masks of the planted biases (a ticket whose biases are pruned too, Plant 'n'
+        Seek's), or None: every bias kept.
     gains : list of float, optional
         Per-layer gains of a binary ticket (kept weight ``gamma_i sign(S_i)``).
     output_scale : float
@@ -69,6 +77,7 @@ class PlantedTicket:
     weights: list[np.ndarray]
     masks: list[np.ndarray]
     biases: list[np.ndarray] | None = None
+    bias_masks: list[np.ndarray] | None = None
     gains: list[float] | None = None
     output_scale: float = 1.0
     task: str = "classification"
@@ -81,6 +90,9 @@ class PlantedTicket:
         for i, (w, m) in enumerate(zip(self.weights, self.masks, strict=True), start=1):
             if np.shape(m) != np.shape(w) or np.asarray(m).dtype != np.bool_:
                 raise ValueError(f"mask {i} must be boolean of shape {np.shape(w)}")
+        if self.bias_masks is not None and (self.biases is None or [np.shape(m) for m in
+                                            self.bias_masks] != [np.shape(b) for b in self.biases]):
+            raise ValueError("bias masks need biases of the same shapes")
 
     @property
     def widths(self) -> list[int]:
@@ -105,9 +117,15 @@ class PlantedTicket:
             out.append(np.where(m, kept, 0.0))
         return out
 
+    def effective_biases(self) -> list[np.ndarray] | None:
+        """The ticket's biases (the kept ones, where biases are pruned too)."""
+        if self.biases is None or self.bias_masks is None:
+            return self.biases
+        return [np.where(m, b, 0.0) for b, m in zip(self.biases, self.bias_masks, strict=True)]
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The ticket's outputs ``output_scale * f(x)`` (ReLU between layers, biases added)."""
-        return relu_forward(self.effective(), self.biases, x) * self.output_scale
+        return relu_forward(self.effective(), self.effective_biases(), x) * self.output_scale
 
 
 def relu_forward(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None,
@@ -206,7 +224,8 @@ def keep_for_count(total: int, count: int) -> float:
 
 
 def factory_model(ticket: PlantedTicket, mode: str, keep: float = 1.0, seed: int = 0,
-                  scope: str = "global") -> Any:
+                  scope: str = "global", mask_rule: str = "topk",
+                  bias_scores: bool = False) -> Any:
     """The source as a torch ``fc`` model of the layer factory, its weights the source's.
 
     Parameters
@@ -223,6 +242,10 @@ def factory_model(ticket: PlantedTicket, mode: str, keep: float = 1.0, seed: int
         Top-k scope of the score modes: one threshold over all layers (the planted masks'
         per-layer densities differ, so only a global ``k`` can equal them exactly) or ``k`` per
         layer (edge-popup's own rule).
+    mask_rule : str
+        Registered mask rule of the score modes.
+    bias_scores : bool
+        Score modes: prune the biases by scores of their own (``LayerConfig.bias_scores``).
 
     Returns
     -------
@@ -243,7 +266,9 @@ def factory_model(ticket: PlantedTicket, mode: str, keep: float = 1.0, seed: int
     model = build_model(ModelHparams("fc", widths=tuple(widths[1:-1]), bn="none",
                                      bias=ticket.biases is not None),
                         widths[-1], (widths[0],),
-                        LayerConfig(mode=mode, keep=keep, scope=scope, init="ukn"))
+                        LayerConfig(mode=mode, keep=keep, scope=scope, init="ukn",
+                                    mask_rule=mask_rule if mode in SCORE_MODES else "topk",
+                                    bias_scores=bias_scores))
     set_layer_weights_(model, [torch.from_numpy(w).float() for w in ticket.weights],
                        None if ticket.biases is None
                        else [torch.from_numpy(np.asarray(b)).float() for b in ticket.biases])
@@ -271,6 +296,16 @@ def model_masks(model: Any) -> list[np.ndarray]:
     from empirical.layers import layer_masks
 
     return [m.detach().cpu().numpy().astype(bool) for m in layer_masks(model).values()]
+
+
+def model_bias_masks(model: Any) -> list[np.ndarray] | None:
+    """The model's current bias masks (layers with bias scores), or None when it has none."""
+    from empirical.layers import prunable_layers
+
+    masks = [layer.bias_mask() for _, layer in prunable_layers(model)]
+    if any(m is None for m in masks):
+        return None
+    return [m.detach().cpu().numpy().astype(bool) for m in masks]
 
 
 def model_outputs(model: Any, x: np.ndarray) -> np.ndarray:
@@ -351,6 +386,36 @@ def mask_report(found: Sequence[np.ndarray], planted: Sequence[np.ndarray]) -> d
     }
 
 
+def searches() -> tuple[str, ...]:
+    """Every search :func:`recover` runs: ``edge-popup``, ``biprop``, ``MODE:RULE`` for each
+    other registered mask rule that keeps a top-k fraction (a :class:`~empirical.mask_rules.TopK`
+    subclass: it reads ``k``), and ``imp``. Read from the registry on each call, so a rule
+    registered later is a search too."""
+    from empirical.mask_rules import MASK_RULES, TopK
+
+    rules = [name for name, rule in MASK_RULES.items()
+             if issubclass(rule, TopK) and name != TopK.name]
+    return (*SCORE_SEARCHES, *(f"{mode}:{rule}" for mode in SCORE_SEARCHES for rule in rules),
+            "imp")
+
+
+def parse_search(search: str) -> tuple[str, str]:
+    """``(layer mode, mask rule)`` of a search name (IMP: ``("masked", "topk")``).
+
+    Raises
+    ------
+    ValueError
+        Naming the search and the choices, unless it is one of :func:`searches`.
+    """
+    known = searches()
+    if search not in known:
+        raise ValueError(f"unknown search {search!r}; choose one of {', '.join(known)}")
+    if search == "imp":
+        return "masked", "topk"
+    mode, _, rule = search.partition(":")
+    return mode, rule or "topk"
+
+
 def _batches(x: np.ndarray, y: np.ndarray, task: str, batch_size: int, seed: int) -> Any:
     import torch
     from torch.utils.data import TensorDataset
@@ -363,20 +428,27 @@ def _batches(x: np.ndarray, y: np.ndarray, task: str, batch_size: int, seed: int
     return Batches(data, min(batch_size, len(y)), seed)
 
 
-def _fit(model: Any, data: TaskData, training: Any, batch_size: int, seed: int) -> None:
+def _fit(model: Any, data: TaskData, training: Any, batch_size: int, seed: int,
+         keep_schedule: Callable[[int], float] | None = None,
+         loss: Callable[[Any, Any], Any] | None = None) -> int:
+    """Train ``model`` on the task (``loss``: else cross-entropy or MSE); returns the optimiser
+    steps taken."""
     from torch import nn
 
     from empirical.algorithms.train import FitHooks, fit
 
-    hooks = FitHooks(loss=nn.functional.mse_loss if data.task == "regression" else None)
-    fit(model, _batches(data.x_train, data.y_train, data.task, batch_size, seed), training,
-        hooks=hooks)
+    if loss is None and data.task == "regression":
+        loss = nn.functional.mse_loss
+    hooks = FitHooks(loss=loss, keep_schedule=keep_schedule)
+    return fit(model, _batches(data.x_train, data.y_train, data.task, batch_size, seed),
+               training, hooks=hooks).steps
 
 
 def _imp(ticket: PlantedTicket, data: TaskData, keep: float, training: Any, batch_size: int,
-         seed: int, scope: str = "layerwise") -> Any:
+         seed: int, scope: str = "layerwise",
+         loss: Callable[[Any, Any], Any] | None = None) -> tuple[Any, int]:
     """IMP with rewinding to the source: levels of ``IMP_RATE`` down to ``keep`` (per layer or
-    globally), then retrain."""
+    globally), then retrain; returns the model and the optimiser steps of every level."""
     import torch
 
     from empirical.algorithms import lth, pruning
@@ -385,14 +457,14 @@ def _imp(ticket: PlantedTicket, data: TaskData, keep: float, training: Any, batc
     source = {k: v.clone() for k, v in model.state_dict().items()}
     masks = {n: torch.ones_like(w, dtype=torch.bool)
              for n, w in lth.prunable_weights(model).items()}
-    density = 1.0
+    density, steps = 1.0, 0
     while True:
         model.load_state_dict(source)
         lth.set_masks_(model, masks)
         model.train()
-        _fit(model, data, training, batch_size, seed)
+        steps += _fit(model, data, training, batch_size, seed, loss=loss)
         if density <= keep:
-            return model
+            return model, steps
         density = max(keep, density * (1.0 - IMP_RATE))
         weights = lth.prunable_weights(model)
         masks = pruning.prune_to_density(weights, masks, density, scope=scope)
@@ -400,8 +472,21 @@ def _imp(ticket: PlantedTicket, data: TaskData, keep: float, training: Any, batc
 
 def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
             training: Any, batch_size: int = 128, seed: int = 0,
-            scope: str = "layerwise") -> dict[str, Any]:
-    """Run one pruning algorithm on the planted source and hold its ticket against the planted.
+            scope: str = "layerwise", bias_scores: bool = False,
+            keep_schedule: Callable[[int], float] | None = None,
+            loss: Callable[[Any, Any], Any] | None = None) -> dict[str, Any]:
+    """The row of :func:`recover_model` (same parameters)."""
+    return recover_model(ticket, data, algorithm, keep, training, batch_size, seed, scope,
+                         bias_scores, keep_schedule, loss)[1]
+
+
+def recover_model(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
+                  training: Any, batch_size: int = 128, seed: int = 0,
+                  scope: str = "layerwise", bias_scores: bool = False,
+                  keep_schedule: Callable[[int], float] | None = None,
+                  loss: Callable[[Any, Any], Any] | None = None
+                  ) -> tuple[Any, dict[str, Any]]:
+    """Run one search on the planted source and hold its ticket against the planted.
 
     Parameters
     ----------
@@ -409,8 +494,8 @@ def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
         The source with its planted ticket.
     data : TaskData
         The task the planted ticket solves.
-    algorithm : {"edge-popup", "biprop", "imp"}
-        Score training (top-k at ``keep``) or IMP down to ``keep``.
+    algorithm : str
+        One of :func:`searches`: score training (top-k at ``keep``) or IMP down to ``keep``.
     keep : float
         Kept fraction ``k`` in (0, 1].
     training : empirical.config.hparams.TrainingHparams
@@ -424,44 +509,63 @@ def recover(ticket: PlantedTicket, data: TaskData, algorithm: str, keep: float,
         reachable at the planted density; layerwise: only at ``k >=`` the densest planted
         layer, but a global threshold tends to empty the layers of large fan-in, whose initial
         scores and He-scaled weights are smallest; IMP then stops with ``ValueError``).
+    bias_scores : bool
+        Score searches: prune the biases too, by scores of their own (per layer, at the
+        layer's ``k``; ``LayerConfig.bias_scores``).
+    keep_schedule : callable, optional
+        Score searches: ``epoch -> k`` set at the start of each epoch (annealing); the last
+        epoch's ``k`` should be ``keep``.
+    loss : callable, optional
+        ``(outputs, targets) -> loss`` of every training run (default: cross-entropy, or MSE
+        for regression).
 
     Returns
     -------
-    dict
-        One tidy row: planted, algorithm, scope, keep, planted_keep, seed, test score of the found
-        ticket (``test_acc`` or ``test_mse``) and of the planted ticket in the algorithm's own
-        parametrisation (``planted_test_*``; IMP: the numpy ticket), :func:`mask_report`'s
-        columns, seconds.
+    (torch.nn.Module, dict)
+        The trained model, and one tidy row: planted, algorithm, scope, keep, planted_keep,
+        seed, test score of the found ticket (``test_acc`` or ``test_mse``) and of the planted
+        ticket in the algorithm's own parametrisation (``planted_test_*``; IMP and searches
+        with bias scores: the numpy ticket), :func:`mask_report`'s columns, ``bias_jaccard``
+        (bias scores on a ticket with planted bias masks), ``steps``, seconds.
     """
     from empirical.layers import bind_global_scope
-    from empirical.mask_rules import SCOPES
+    from empirical.vocabulary import SCOPES
 
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+    mode, rule = parse_search(algorithm)
     if not 0 < keep <= 1:
         raise ValueError(f"keep must lie in (0, 1], got {keep!r}")
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+    if (bias_scores or keep_schedule is not None) and mode == "masked":
+        raise ValueError("bias scores and a keep schedule apply to score searches, not imp")
     started = time.perf_counter()
-    if algorithm == "imp":
-        model = _imp(ticket, data, keep, training, batch_size, seed, scope)
+    if mode == "masked":
+        model, steps = _imp(ticket, data, keep, training, batch_size, seed, scope, loss)
         planted_outputs = ticket(data.x_test)
     else:
-        reference = bind_global_scope(factory_model(ticket, algorithm, keep, seed))
-        plant_scores_(reference, ticket.masks)
-        # edge-popup computes the real-weight ticket up to its output scale (exact for
-        # regression too); biprop's gains differ by a positive factor (same predictions)
-        rescale = ticket.output_scale if algorithm == "edge-popup" else 1.0
-        planted_outputs = model_outputs(reference, data.x_test) * rescale
-        model = bind_global_scope(factory_model(ticket, algorithm, keep, seed, scope))
-        _fit(model, data, training, batch_size, seed)
+        if bias_scores:
+            planted_outputs = ticket(data.x_test)
+        else:
+            reference = bind_global_scope(factory_model(ticket, mode, keep, seed))
+            plant_scores_(reference, ticket.masks)
+            # edge-popup computes the real-weight ticket up to its output scale (exact for
+            # regression too); biprop's gains differ by a positive factor (same predictions)
+            rescale = ticket.output_scale if mode == "edge-popup" else 1.0
+            planted_outputs = model_outputs(reference, data.x_test) * rescale
+        model = bind_global_scope(factory_model(ticket, mode, keep, seed, scope, rule,
+                                                bias_scores))
+        steps = _fit(model, data, training, batch_size, seed, keep_schedule, loss)
     metric = "test_acc" if data.task == "classification" else "test_mse"
-    return {
+    found_biases = model_bias_masks(model) if mode != "masked" else None
+    extra = ({"bias_jaccard": jaccard(np.concatenate(found_biases),
+                                      np.concatenate(ticket.bias_masks))}
+             if found_biases is not None and ticket.bias_masks is not None else {})
+    return model, {
         "planted": ticket.name, "algorithm": algorithm,
         "scope": scope, "keep": float(keep),
         "planted_keep": ticket.density, "seed": int(seed),
         metric: score(model_outputs(model, data.x_test), data.y_test, data.task),
         f"planted_{metric}": score(planted_outputs, data.y_test, data.task),
-        **mask_report(model_masks(model), ticket.masks),
-        "seconds": time.perf_counter() - started,
+        **mask_report(model_masks(model), ticket.masks), **extra,
+        "steps": int(steps), "seconds": time.perf_counter() - started,
     }

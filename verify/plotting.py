@@ -67,13 +67,19 @@ AXIS_LABEL_CHARS = 45
 """About this many tick-label characters fit side by side along an axis (:func:`spaced_ticks`)."""
 
 
-def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = False) -> None:
-    """Log-scale ``axis`` of ``ax`` with ticks at ``values`` labelled plainly (``0.2`` and
-    ``1792``, not ``2x10^-1`` or ``1.79e+03``); ``invert`` reverses it (sparsity or accuracy growing
-    to the right).  See :func:`spaced_ticks` for which values get a tick."""
+def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = False,
+             regular: bool = False) -> None:
+    """Log-scale ``axis`` of ``ax`` with ticks labelled plainly (``0.2`` and ``1792``, not
+    ``2x10^-1`` or ``1.79e+03``); ``invert`` reverses it (sparsity or accuracy growing to the
+    right).  The ticks are the ``values`` of :func:`spaced_ticks`, or with ``regular`` the 1-2-5
+    steps spanning them (:func:`regular_ticks`; values that are not round numbers, such as IMP's
+    80.7, 65.2, 52.6... percent remaining)."""
     import matplotlib.ticker as mticker
 
-    ticks = spaced_ticks(values)
+    values = [float(v) for v in values]
+    ticks = regular_ticks(min(values), max(values)) if regular else []
+    if len(ticks) < 2:
+        ticks = spaced_ticks(values)
     getattr(ax, f"set_{axis}scale")("log")
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_locator(mticker.FixedLocator(ticks))
@@ -81,6 +87,20 @@ def log_axis(ax: Any, values: Iterable[float], axis: str = "x", invert: bool = F
     target.set_minor_locator(mticker.NullLocator())
     if invert:
         getattr(ax, f"invert_{axis}axis")()
+
+
+def regular_ticks(low: float, high: float) -> list[float]:
+    """The numbers ``{1, 2, 5} x 10^e`` in ``[low, high]`` (both > 0), ascending: the regular
+    steps of a log axis."""
+    if not 0 < low <= high:
+        raise ValueError(f"need 0 < low <= high, got {low}, {high}")
+    ticks = []
+    for exponent in range(math.floor(math.log10(low)), math.floor(math.log10(high)) + 1):
+        for mantissa in (1, 2, 5):
+            tick = float(f"{mantissa}e{exponent}")  # exact decimal, not 5 * 10.0 ** -2
+            if low * (1 - 1e-9) <= tick <= high * (1 + 1e-9):
+                ticks.append(tick)
+    return ticks
 
 
 def spaced_ticks(values: Iterable[float]) -> list[float]:
@@ -121,17 +141,56 @@ def legend_outside(ax: Any, **kwargs: Any) -> Any:
 
 
 def figure_legend(fig: Any, ax: Any, **kwargs: Any) -> Any:
-    """One legend for every panel of ``fig`` (the handles of ``ax``), right of all the panels.
+    """One legend for every panel of ``fig`` (the handles of ``ax``), just right of the panels.
 
     The legends the panels drew themselves (seaborn draws one per panel) are removed, so no
-    panel is covered.
+    panel is covered; the legend starts at the right edge of the rightmost panel, with no empty
+    margin between them.
     """
     handles, labels = ax.get_legend_handles_labels()
     for panel in fig.axes:
         if panel.get_legend() is not None:
             panel.get_legend().remove()
-    return fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.0, 0.92),
+    right = max(panel.get_position().x1 for panel in fig.axes)
+    top = max(panel.get_position().y1 for panel in fig.axes)
+    return fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(right + 0.01, top),
                       borderaxespad=0.0, **kwargs)
+
+
+def panel_grid(panels: int, panel_size: tuple[float, float] = (5.2, 4.2), columns: int = 2,
+               **kwargs: Any) -> tuple[Any, list[Any]]:
+    """A figure of ``panels`` axes in rows of ``columns`` (the unused cells removed), so that
+    many panels keep a readable aspect instead of one long row.
+
+    Parameters
+    ----------
+    panels : int
+        Number of axes.
+    panel_size : (float, float)
+        Width and height of one panel in inches.
+    columns : int
+        Panels per row.
+    kwargs
+        Passed to :func:`matplotlib.pyplot.subplots` (``sharey``...).
+
+    Returns
+    -------
+    (Figure, list of Axes)
+        The figure and its ``panels`` axes, row by row.
+    """
+    import matplotlib.pyplot as plt
+
+    if panels < 1 or columns < 1:
+        raise ValueError(f"need panels >= 1 and columns >= 1, got {panels}, {columns}")
+    cols = min(columns, panels)
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(panel_size[0] * cols, panel_size[1] * rows),
+                             squeeze=False, **kwargs)
+    fig.subplots_adjust(hspace=0.45)  # room for a row's x labels above the next row's titles
+    cells = list(axes.ravel())
+    for unused in cells[panels:]:
+        fig.delaxes(unused)
+    return fig, cells[:panels]
 
 
 def plot_width_needed(ax: Any, frame: Any, color: Any, label: str, trivial_label: str) -> None:

@@ -275,12 +275,14 @@ class PlantedScale:
     """Planted tickets (:mod:`verify.planted`, :mod:`verify.plant_seek`).
 
     Recovery: a random bias-free target of ``target_widths`` approximated by each construction of
-    ``constructions`` (name -> block size) at ``eps``; its source is searched by every algorithm
-    of ``algorithms`` at the planted density and at ``extra_keeps``, on ``n_train`` / ``n_test``
-    inputs from the unit ball labelled by the target's argmax, trained ``training``.
+    ``constructions`` (name -> block size) at ``eps``; its source is searched by every search
+    of ``algorithms`` (empty: every one of :func:`verify.planted.searches`, read from the
+    mask-rule registry) at the planted density and at ``extra_keeps``, on ``n_train`` /
+    ``n_test`` inputs from the unit ball labelled by the target's argmax, trained ``training``.
     Plant 'n' Seek: each task of ``tasks`` planted in a depth-5 source of hidden width
-    ``seek_width``, edge-popup at ``seek_keeps`` (and the planted density) on ``seek_examples``
-    examples, trained ``seek_training`` in batches of ``seek_batch_size``.
+    ``seek_width``, the same searches at ``seek_keeps`` (and the planted density) on
+    ``seek_examples`` examples, trained ``seek_training`` in batches of ``seek_batch_size``.
+    Every search is a stored run (:mod:`verify.planted_runs`).
     """
 
     target_widths: tuple[int, ...]
@@ -506,13 +508,13 @@ STUDIES: dict[str, dict[str, Any]] = {
     "planted_tickets": {
         "smoke": PlantedScale(
             (4, 8, 3), {"pensia": 16, "mpt-binary": 32}, eps=0.05,
-            algorithms=("edge-popup", "biprop", "imp"), extra_keeps=(0.5,), n_train=1000,
+            algorithms=(), extra_keeps=(0.5,), n_train=1000,
             n_test=500, training={**_SCORE_ADAM, "epochs": 3}, tasks=("relu", "circle", "helix"),
             seek_width=100, seek_keeps=(0.1, 0.5), seek_examples=2000,
             seek_training={**_SCORE_ADAM, "epochs": 3}, seeds=(0,)),
         "cpu": PlantedScale(
             (8, 16, 4), {"pensia": 32, "mpt-binary": 64}, eps=0.05,
-            algorithms=("edge-popup", "biprop", "imp"), extra_keeps=(0.1, 0.5), n_train=8000,
+            algorithms=(), extra_keeps=(0.1, 0.5), n_train=8000,
             n_test=2000, training={**_SCORE_ADAM, "epochs": 20},
             tasks=("relu", "circle", "helix"), seek_width=100,
             seek_keeps=(0.01, 0.05, 0.1, 0.2, 0.5), seek_examples=10_000,
@@ -522,7 +524,7 @@ STUDIES: dict[str, dict[str, Any]] = {
             seek_batch_size=256),
         "paper": PlantedScale(
             (16, 32, 10), {"pensia": 42, "mpt-binary": 128}, eps=0.02,
-            algorithms=("edge-popup", "biprop", "imp"), extra_keeps=(0.05, 0.1, 0.2, 0.5),
+            algorithms=(), extra_keeps=(0.05, 0.1, 0.2, 0.5),
             n_train=40_000, n_test=10_000, training={**_SCORE_ADAM, "epochs": 50},
             tasks=("relu", "circle", "helix"), seek_width=100,
             seek_keeps=(0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5), seek_examples=10_000,

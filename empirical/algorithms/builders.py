@@ -17,39 +17,47 @@ from torch import nn
 from empirical.config.hparams import RunHparams
 from empirical.config.lth_hparams import LTHHparams
 from empirical.data import dataset_info
-from empirical.layers import SCORE_MODES
+from empirical.layers import SCORE_MODES, SCORE_PARAMETERS
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 def layer_config(hparams: RunHparams) -> Any:
-    """The :class:`empirical.layers.LayerConfig` of the run's mask section."""
+    """The :class:`empirical.layers.LayerConfig` of the run's mask section (``masked`` layers
+    for a dense run started from a ticket, ``mask.ticket``)."""
     from empirical.layers import LayerConfig
 
     m = hparams.mask
-    return LayerConfig(mode=m.mode, keep=m.keep, scope=m.scope, mask_rule=m.mask_rule,
-                       init=m.init, fan_rule=m.fan_rule, penalty=m.penalty)
+    return LayerConfig(mode="masked" if m.ticket else m.mode, keep=m.keep, scope=m.scope,
+                       mask_rule=m.mask_rule, init=m.init, fan_rule=m.fan_rule, penalty=m.penalty,
+                       redraw_every=m.redraw_every, redraw_fraction=m.redraw_fraction)
 
 
 def build_run_model(hparams: RunHparams) -> nn.Module:
     """The run's model, initialised from ``training.seed`` (seeds torch's global generator).
 
-    In score modes every parameter except ``scores`` and BatchNorm affine parameters is frozen.
+    In score modes every parameter except ``scores`` and BatchNorm affine parameters is frozen,
+    and a ``mask.source_density`` below 1 makes the source sparse
+    (:func:`empirical.sparse_source.apply_sparse_source_`, seeded by ``training.seed``).
     """
     from empirical.models import build_model
+    from empirical.sparse_source import apply_sparse_source_
 
     info = dataset_info(hparams.dataset.name)
     torch.manual_seed(hparams.training.seed)
     model = build_model(hparams.model, info.num_classes, info.input_shape, layer_config(hparams))
     if hparams.mask.mode in SCORE_MODES:
         freeze_for_score_training(model)
+        apply_sparse_source_(model, hparams.mask.source_density, hparams.mask.source_layout,
+                             hparams.training.seed)
     return model
 
 
 def freeze_for_score_training(model: nn.Module) -> None:
-    """Only ``scores`` and BatchNorm gamma/beta keep ``requires_grad``; weights/biases freeze."""
+    """Only the scores (of weights and biases) and BatchNorm gamma/beta keep ``requires_grad``;
+    weights/biases freeze."""
     for module in model.modules():
         for name, param in module.named_parameters(recurse=False):
-            param.requires_grad_(name == "scores" or isinstance(module, BN_TYPES))
+            param.requires_grad_(name in SCORE_PARAMETERS or isinstance(module, BN_TYPES))
 
 
 def keep_schedule(hparams: RunHparams) -> Any:

@@ -73,7 +73,7 @@ from empirical.config.lth_hparams import (
     parse_rewind,
     rewind_step,
 )
-from empirical.data import Batches, check_files, dataset_info
+from empirical.data import Batches, check_split, dataset_info
 from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.errors import InputError
 from empirical.memory import check_memory, compile_stack_lent, training_bytes
@@ -441,7 +441,8 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
     reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
-        check_files(hparams.dataset.name, runtime.data_dir)  # before the lock file is made
+        check_split(hparams.dataset.name, runtime.data_dir, hparams.dataset.val_size,
+                    hparams.dataset.split_seed)  # before the lock file is made
         with store.lock():
             reused = store.reusable_result()  # another process may have finished it meanwhile
             if reused is None:
@@ -518,11 +519,14 @@ def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tens
 def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig) -> None:
     """Every check of an IMP experiment that can fail, made before level 0 trains.
 
-    The model fits in memory (:func:`preflight`), ``--exclude`` names layers, no level prunes a
-    layer to nothing (:func:`check_levels`) and the rewind point lies within training.
+    The model fits in memory (:func:`preflight`), the data is where it will be read with room
+    for the validation split (:func:`empirical.data.check_split`), ``--exclude`` names layers,
+    no level prunes a layer to nothing (:func:`check_levels`) and the rewind point lies within
+    training.
     """
     preflight(base)
-    check_files(base.dataset.name, runtime.data_dir)
+    check_split(base.dataset.name, runtime.data_dir, base.dataset.val_size,
+                base.dataset.split_seed)
     with torch.random.fork_rng(devices=[]), torch.device("meta"), compile_stack_lent():
         weights = prunable_weights(build_lth_model(base, base.training.seed))
     check_levels(base, levels, weights)

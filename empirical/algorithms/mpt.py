@@ -9,7 +9,8 @@ run resumes from its checkpoint; the run's lock makes a second identical command
 
 biprop (Diffenderfer & Kailkhura, ICLR 2021): kept weights are ``alpha * sign(W)``, one ``alpha``
 per layer; edge-popup (Ramanujan et al., CVPR 2020): kept weights are ``W``. Both learn only the
-scores; the weights stay the random initial ones, bit for bit.
+scores; the weights stay the random initial ones, bit for bit. A dense run with ``mask.ticket``
+trains the weights of a found ticket with its mask fixed (:func:`ticket_start`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from empirical.algorithms.train import (
     tensorboard_writer_class,
 )
 from empirical.config.hparams import RunHparams, RuntimeConfig, canonical_string, hparams_hash
-from empirical.data import Batches, check_files, dataset_info, get_dataset, use_device_data
+from empirical.data import Batches, check_split, dataset_info, get_dataset, use_device_data
 from empirical.device import (
     Distributed,
     distributed_from_env,
@@ -44,6 +45,7 @@ from empirical.device import (
     select_device,
     set_threads,
 )
+from empirical.errors import InputError
 from empirical.layers import SCORE_MODES
 from empirical.memory import check_memory, training_bytes
 from empirical.storage.store import RunStore
@@ -145,12 +147,14 @@ def run_mpt(hparams: RunHparams, runs_dir: str | os.PathLike | None = None,
     reused = store.reusable_result(warn=False)
     if reused is None:
         preflight(hparams)
-        check_files(hparams.dataset.name, runtime.data_dir)  # before the lock file is made
+        check_split(hparams.dataset.name, runtime.data_dir, hparams.dataset.val_size,
+                    hparams.dataset.split_seed)  # before the lock file is made
+        start = ticket_start(hparams, runs_dir) if hparams.mask.ticket else None
         dist = distributed_from_env()
         with store.lock() if dist.is_main else contextlib.nullcontext():
             reused = store.reusable_result()  # another process may have finished it meanwhile
             if reused is None:
-                return RunResult(_train_run(hparams, store, runtime, hooks, dist))
+                return RunResult(_train_run(hparams, store, runtime, hooks, dist, start))
     return RunResult({**reused, "reused": True})
 
 
@@ -166,15 +170,54 @@ def preflight(hparams: RunHparams) -> None:
                  "{batch_size})")
 
 
+def ticket_start(hparams: RunHparams, runs_dir: str | os.PathLike | None
+                 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The start of a dense run from a found ticket: the ticket run's weights and its masks.
+
+    The run named by ``mask.ticket`` (an edge-popup or biprop run, read through the verifying
+    reader) must have the same dataset (name, validation split) and model sections. Its weights
+    ``W`` (the frozen random source; IteRand's re-drawn ones; never biprop's ``alpha sign(W)``),
+    biases and BatchNorm state are the start, its eval-mode masks the fixed masks.
+
+    Returns
+    -------
+    tuple of dict
+        ``(state, masks)``: the ticket run's final state dict (the entries a masked model
+        shares with it are loaded: weights, biases, BatchNorm), ``name -> bool mask``.
+    """
+    from empirical.algorithms.run_reader import locate_run, read_run
+    from empirical.config.hparams import MaskHparams
+
+    try:
+        found = read_run(locate_run(hparams.mask.ticket, runs_dir))
+    except (FileNotFoundError, ValueError) as err:
+        raise InputError("{ticket}: {why}", MaskHparams, why=str(err).splitlines()[0]) from None
+    d, e = hparams.dataset, found.hparams.dataset
+    if (d.name, d.val_size, d.split_seed, hparams.model) != (e.name, e.val_size, e.split_seed,
+                                                              found.hparams.model):
+        raise InputError("{ticket} names a run of other data or another model than this one",
+                         MaskHparams)
+    return found.model.state_dict(), found.masks
+
+
 def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
-               hooks: FitHooks | None, dist: Distributed) -> dict[str, Any]:
-    """Train the run of ``store`` (resuming its checkpoint) and write its ticket and result."""
+               hooks: FitHooks | None, dist: Distributed,
+               start: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]] | None = None
+               ) -> dict[str, Any]:
+    """Train the run of ``store`` (resuming its checkpoint) and write its ticket and result;
+    ``start``: the weights and fixed masks of :func:`ticket_start`."""
+    from empirical.algorithms.model_masks import set_masks_
+
     kind = hparams.mask.mode
     started = time.perf_counter()
     device = select_device(runtime.device, dist)
     init_distributed(dist, device)
     train, val, test = make_batches(hparams, runtime, device, dist)
     model = build_run_model(hparams)
+    if start is not None:
+        own = model.state_dict()
+        model.load_state_dict({k: v for k, v in start[0].items() if k in own}, strict=False)
+        set_masks_(model, start[1])
     conv = len(dataset_info(hparams.dataset.name).input_shape) == 3
     model = prepare_model(model, device, channels_last=conv)
     core = model

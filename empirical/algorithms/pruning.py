@@ -32,7 +32,7 @@ from fractions import Fraction
 
 import torch
 
-from empirical.mask_rules import SCOPES
+from empirical.vocabulary import SCOPES
 
 Masks = dict[str, torch.Tensor]
 OUTPUT_ALIAS = "output"

@@ -31,12 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from empirical import vocabulary
 from empirical.data import DATA_ON_DEVICE, DATASET_NAMES
 from empirical.errors import InputError
-from empirical.init import BN_INITS, FAN_RULES, INITS, SCALED_INITS
-from empirical.layers import NORMS, SCORE_MODES
-from empirical.mask_rules import MASK_RULES, SCOPES, check_rule
 from empirical.models.registry import MODELS, model_entry
+from empirical.vocabulary import (
+    BN_INITS,
+    FAN_RULES,
+    INITS,
+    NORMS,
+    REDRAW_EVERY,
+    REDRAW_FRACTION,
+    SCALED_INITS,
+    SCOPES,
+    SCORE_MODES,
+    SOURCE_LAYOUTS,
+)
 
 DEFAULT_RUNS_DIR = "runs"
 RUNS_ENV = "TICKETS_RUNS"
@@ -82,6 +92,13 @@ paper's Conv-2/4/6/8 sweeps over k in {0.8, 0.6, 0.5, 0.4, 0.2, 0.1} (Diffenderf
 2021, Fig. 3; the ``conv4-mpt-*`` presets). The large published networks keep less (5-40%, MPT
 Table 2): use their presets."""
 BN_CHOICES = ("default", *NORMS)
+
+
+def declared_rules() -> tuple[str, ...]:
+    """The mask rules ``--mask-rule`` offers, :data:`empirical.vocabulary.MASK_RULE_NAMES` read
+    when a parser is built (a field's ``choices`` metadata may be such a function), so that a
+    rule declared at run time beside its class (a plugin, a test's toy rule) is offered too."""
+    return vocabulary.MASK_RULE_NAMES
 
 
 def check_choice(obj: Any, field: str, choices: tuple[str, ...]) -> None:
@@ -159,23 +176,45 @@ class MaskHparams:
                                   "(0, 1]", canonical_default=1.0)  # None: SCORE_KEEP, dense 1
     scope: str = hp("layerwise", "top-k per layer (layerwise) or one threshold (global)",
                     choices=SCOPES)
-    mask_rule: str = hp("topk", "mask rule of the scores: " + ", ".join(MASK_RULES),
-                        choices=MASK_RULES)
+    mask_rule: str = hp("topk", "mask rule of the scores: %(choices)s", choices=declared_rules)
     init: str = hp("kn", "weight init: " + ", ".join(INITS), choices=INITS)
     fan_rule: str = hp("paper", "fan_in scaling of the scaled inits kn/sc: paper (fan_in * k, "
                                 "Ramanujan et al. 2020) or released (fan_in * (1 - k), the biprop "
                                 "code)", choices=FAN_RULES)
     anneal_epochs: int = hp(10, "global scope, k <= 0.5: epochs of cubic keep annealing from 0.5")
     penalty: float = hp(0.0, "strength lambda of the mask rule's sparsity penalty, for the rules "
-                              "that have one (hard-concrete: lambda times the expected L0 norm)")
+                              "that have one (hard-concrete: lambda times the expected L0 norm; "
+                              "gem-miner: lambda ||s||^2)")
+    redraw_every: int = hp(REDRAW_EVERY, "iterand: re-draw a fraction of the pruned weights every "
+                                         "K_per training iterations")
+    redraw_fraction: float = hp(REDRAW_FRACTION, "iterand: fraction r of the pruned weights "
+                                                 "re-drawn from the initialiser each time")
+    source_density: float = hp(1.0, "density d of an Erdos-Renyi sparse random source (1: dense); "
+                                    "the search keeps --keep of the source's weights, k*d overall")
+    source_layout: str = hp("erk", "per-layer densities of the sparse source: "
+                                   + ", ".join(SOURCE_LAYOUTS), choices=SOURCE_LAYOUTS)
+    ticket: str = hp("", "dense only: hash of a finished edge-popup / biprop run of the same data "
+                         "and model; train its weights W with its mask fixed (fine-tuning a "
+                         "found strong ticket, as Gem-Miner's rare gems)")
 
     def __post_init__(self) -> None:
         for name, choices in (("mode", MODES), ("scope", SCOPES), ("init", INITS),
-                              ("fan_rule", FAN_RULES)):
+                              ("fan_rule", FAN_RULES), ("source_layout", tuple(SOURCE_LAYOUTS))):
             check_choice(self, name, choices)
         if self.keep is None:
             object.__setattr__(self, "keep", 1.0 if self.mode == "dense" else SCORE_KEEP)
-        check_rule(self.mask_rule, self.penalty)
+        from empirical.mask_rules import check_rule  # the rules' classes need torch
+
+        check_rule(self.mask_rule, self.penalty, self.redraw_every, self.redraw_fraction)
+        if not (math.isfinite(self.source_density) and 0 < self.source_density <= 1):
+            raise InputError("{source_density} must lie in (0, 1], got {got!r}", MaskHparams,
+                             got=self.source_density)
+        if self.ticket and self.mode != "dense":
+            raise InputError("{ticket} starts a dense run from a found ticket, not {mode=got}",
+                             MaskHparams, got=self.mode)
+        if self.source_density < 1 and self.mode == "dense":
+            raise InputError("{source_density} applies to the score modes (edge-popup, biprop), "
+                             "not {mode=dense}", MaskHparams)
         scaled = self.mode != "dense" and self.init in SCALED_INITS  # dense: never fan-scaled
         if self.fan_rule == "released" and self.keep == 1 and scaled:
             raise InputError("{fan_rule=released} scales fan_in by 1 - k, which is 0 at "

@@ -62,7 +62,8 @@ from empirical.data.splits import stratified_split, validation_indices
 _TORCH_NAMES = {
     "Batches": "batching", "EpochSampler": "batching", "epoch_permutation": "batching",
     "order_seed": "batching", "shard": "batching",
-    "get_dataset": "loading", "in_memory_arrays": "loading", "torchvision_transforms": "loading",
+    "check_split": "loading", "get_dataset": "loading", "in_memory_arrays": "loading",
+    "torchvision_transforms": "loading",
     "use_device_data": "loading",
     "CifarBatches": "cifar",
     "cached_arrays": "cache", "cache_dir": "cache",

@@ -144,6 +144,21 @@ def use_device_data(setting: str, name: str, device: torch.device) -> bool:
     return setting == "on" or device.type == "cuda"
 
 
+def check_split(name: str, data_dir: str | os.PathLike | None, val_size: int, seed: int
+                ) -> None:
+    """Raise before any work (before a run's lock file is made) unless dataset ``name`` is on
+    disk where it will be read (:func:`~empirical.data.registry.check_files`) and ``val_size``
+    leaves training examples (``0 <= val_size < n``,
+    :func:`~empirical.data.splits.validation_indices`).
+
+    A nonzero ``val_size`` is checked by making the validation split as training will (a generated
+    dataset's arrays are then memoised for the run; a disk dataset's file is opened once more).
+    """
+    check_files(name, data_dir)
+    if val_size:
+        get_dataset(name, data_dir, "val", seed=seed, val_size=val_size, augment=False)
+
+
 def get_dataset(name: str, data_dir: str | os.PathLike | None, split: str, seed: int = 0,
                 val_size: int = 0, augment: bool = True, on_device: bool = False
                 ) -> Dataset | DeviceImages:

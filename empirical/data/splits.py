@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from empirical.errors import InputError
+
 
 def validation_indices(n: int, val_size: int, split_seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split ``range(n)`` into (train, val) index arrays by a seeded permutation.
@@ -12,7 +14,8 @@ def validation_indices(n: int, val_size: int, split_seed: int) -> tuple[np.ndarr
     split; both arrays are sorted.
     """
     if not 0 <= val_size < n:
-        raise ValueError(f"validation size must lie in [0, {n}), got {val_size}")
+        raise InputError("{val_size} must lie in [0, {n}): the training split has {n} examples, "
+                         "got {got}", n=n, got=val_size)
     order = np.random.default_rng(split_seed).permutation(n)
     return np.sort(order[: n - val_size]), np.sort(order[n - val_size:])
 

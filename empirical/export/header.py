@@ -27,6 +27,10 @@ FORMAT = "lottery-tickets/packed-ticket"
 FORMAT_VERSION = "2"
 READABLE_VERSIONS = ("1", "2")
 HEADER_BYTES = 8
+LAYOUTS = ("self-contained", "seed-only", "lth")
+"""The layouts of a file's tensors (:mod:`empirical.export.layouts`)."""
+VALUE_DTYPE_NAMES = ("float32", "float16", "bfloat16")
+"""Storage dtypes of real kept values (``values_dtype``), each the torch dtype of that name."""
 
 
 def metadata_digest(metadata: dict[str, str]) -> str:

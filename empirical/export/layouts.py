@@ -20,11 +20,11 @@ from torch import nn
 
 from empirical.export.bits import pack_bits, unpack_bits
 from empirical.export.frozen import freeze_
+from empirical.export.header import VALUE_DTYPE_NAMES
 from empirical.export.rans import CodedMask, decode_mask, encode_mask
 from empirical.layers import prunable_layers
 
-LAYOUTS = ("self-contained", "seed-only", "lth")
-VALUE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+VALUE_DTYPES = {name: getattr(torch, name) for name in VALUE_DTYPE_NAMES}
 SKIPPED_STATE = ("num_batches_tracked",)
 
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the model zoo: resolved build options, the BatchNorm default rule, pooling.
+"""Shared pieces of the model zoo: resolved build options, width scaling, pooling.
 
 Every architecture of :mod:`empirical.models` takes one :class:`BuildOptions`, which carries the
 layer configuration (dense, edge-popup, biprop or LTH-masked layers, see :mod:`empirical.layers`),
@@ -13,51 +13,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from empirical.choices import check_choice
-from empirical.layers import SCORE_MODES, LayerConfig
-
-# Per model family: BatchNorm kind when weights are trained (dense / masked), when only scores are
-# trained (edge-popup / biprop), and the kind forced by binary activations (None: no override).
-_NORM_DEFAULTS: dict[str, tuple[str, str, str | None]] = {
-    "plain": ("none", "none", "nonaffine"),
-    "vgg-small": ("affine", "nonaffine", "nonaffine"),
-    "batchnorm": ("affine", "nonaffine", None),
-}
-NORM_FAMILIES = tuple(_NORM_DEFAULTS)
-
-
-def default_norm(family: str, mode: str, binary_act: bool) -> str:
-    """BatchNorm kind a model family uses when ``bn`` is not given.
-
-    The rule of the reference implementations (Diffenderfer & Kailkhura, ICLR 2021, for MPT;
-    Ramanujan et al., CVPR 2020, for edge-popup; Frankle et al. / open_lth for LTH):
-
-    - ``"plain"`` (fc, LeNet-300-100, Conv-2/4/6/8): no BatchNorm (MPT-1/32 Conv nets), except with
-      binary activations, which need non-affine BatchNorm before every ``sign``.
-    - ``"vgg-small"``: affine BatchNorm when the weights are trained (dense / masked), non-affine
-      in score modes (edge-popup / biprop) or with binary activations (MPT-1/1 VGG-Small).
-    - ``"batchnorm"`` (VGG-11/13/16/19, all ResNets): affine BatchNorm with trained weights
-      (open_lth), non-affine BatchNorm in score modes (edge-popup / biprop).
-
-    Parameters
-    ----------
-    family
-        One of :data:`NORM_FAMILIES`.
-    mode
-        Layer mode of the :class:`~empirical.layers.LayerConfig`.
-    binary_act
-        Whether the hidden activations are binary signs.
-
-    Returns
-    -------
-    str
-        ``"none"``, ``"nonaffine"`` or ``"affine"``.
-    """
-    check_choice(family, NORM_FAMILIES, "model family")
-    trained, scored, binary = _NORM_DEFAULTS[family]
-    if binary_act and binary is not None:
-        return binary
-    return scored if mode in SCORE_MODES else trained
+from empirical.layers import LayerConfig
+from empirical.vocabulary import SCORE_MODES
 
 
 def scale_width(width: int, width_mult: float) -> int:

@@ -16,7 +16,6 @@ from torch import nn
 
 from empirical.layers import make_activation, make_linear, make_norm
 from empirical.models.common import BuildOptions
-from empirical.models.registry import register_model
 
 DEFAULT_FC_WIDTHS = (300, 100)
 LENET_WIDTHS = (300, 100)
@@ -61,7 +60,6 @@ class FullyConnected(nn.Module):
         return self.layers(x)
 
 
-@register_model("fc", free_widths=True)
 def build_fc(name: str, num_classes: int, input_shape: tuple[int, ...],
              opts: BuildOptions) -> FullyConnected:
     """``fc``: the bias-free MLP with hidden widths ``opts.widths`` (default
@@ -83,7 +81,6 @@ def build_fc(name: str, num_classes: int, input_shape: tuple[int, ...],
     return FullyConnected(input_shape, num_classes, hidden, opts)
 
 
-@register_model("lenet-300-100")
 def build_lenet(name: str, num_classes: int, input_shape: tuple[int, ...],
                 opts: BuildOptions) -> FullyConnected:
     """``lenet-300-100``: hidden widths :data:`LENET_WIDTHS` with the architecture's biases.

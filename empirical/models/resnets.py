@@ -19,16 +19,14 @@ convolutions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from empirical.layers import make_activation, make_conv, make_linear, make_norm
 from empirical.models.common import BuildOptions, conv_dim, global_avg_pool, max_pool
-from empirical.models.registry import register_model
+from empirical.models.resnet_specs import RESNET_SPECS, ResNetSpec
 
-BOTTLENECK_EXPANSION = 4
 CIFAR_STEM_MAX_SIZE = 32
 
 
@@ -81,49 +79,6 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Residual output."""
         return self.act(self.main(x) + self.shortcut(x))
-
-
-@dataclass(frozen=True)
-class ResNetSpec:
-    """Shape of a :class:`ResNet`.
-
-    Attributes
-    ----------
-    widths
-        Base width of each stage (the stem has the first one).
-    blocks
-        Number of blocks per stage.
-    bottleneck
-        Bottleneck blocks (1x1, 3x3, 1x1 with ``BOTTLENECK_EXPANSION``) instead of basic ones.
-    inner_factor
-        Multiplier of the bottleneck's inner width (2 for Wide ResNet-50-2).
-    cifar
-        Always the CIFAR stem (ResNet-20/32/44/56/110).
-    """
-
-    widths: tuple[int, ...]
-    blocks: tuple[int, ...]
-    bottleneck: bool = False
-    inner_factor: int = 1
-    cifar: bool = False
-
-    def plan(self, base: int, opts: BuildOptions) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        """``(widths, kernels)`` of one block's main path for stage base width ``base``."""
-        if self.bottleneck:
-            inner = opts.width(base * self.inner_factor)
-            return (inner, inner, opts.width(base * BOTTLENECK_EXPANSION)), (1, 3, 1)
-        return (opts.width(base),) * 2, (3, 3)
-
-
-RESNET_SPECS: dict[str, ResNetSpec] = {
-    **{f"resnet{d}": ResNetSpec((16, 32, 64), ((d - 2) // 6,) * 3, cifar=True)
-       for d in (20, 32, 44, 56, 110)},
-    "resnet18": ResNetSpec((64, 128, 256, 512), (2, 2, 2, 2)),
-    "resnet34": ResNetSpec((64, 128, 256, 512), (3, 4, 6, 3)),
-    "resnet50": ResNetSpec((64, 128, 256, 512), (3, 4, 6, 3), bottleneck=True),
-    "resnet101": ResNetSpec((64, 128, 256, 512), (3, 4, 23, 3), bottleneck=True),
-    "wrn50-2": ResNetSpec((64, 128, 256, 512), (3, 4, 6, 3), bottleneck=True, inner_factor=2),
-}
 
 
 class ResNet(nn.Module):
@@ -195,7 +150,3 @@ def build_resnet(name: str, num_classes: int, input_shape: tuple[int, ...],
         The network.
     """
     return ResNet(RESNET_SPECS[name], input_shape, num_classes, opts, name)
-
-
-for _name in RESNET_SPECS:
-    register_model(_name, "batchnorm")(build_resnet)

@@ -22,7 +22,6 @@ from torch import nn
 
 from empirical.layers import make_activation, make_conv, make_linear, make_norm
 from empirical.models.common import BuildOptions, conv_dim
-from empirical.models.registry import register_model
 
 # (output channels, kernel size, stride, padding) of each convolution.
 MNIST1D_CNN_PLAN: tuple[tuple[int, int, int, int], ...] = ((25, 5, 2, 1), (25, 3, 2, 1),
@@ -91,7 +90,6 @@ class StridedConvNet(nn.Module):
         return self.classifier(self.features(x))
 
 
-@register_model("mnist1d-cnn")
 def build_strided(name: str, num_classes: int, input_shape: tuple[int, ...],
                   opts: BuildOptions) -> StridedConvNet:
     """``mnist1d-cnn``: the :class:`StridedConvNet` of :data:`MNIST1D_CNN_PLAN`.

@@ -94,9 +94,27 @@ DAMAGED_SUFFIX = ".damaged"
 log = logging.getLogger(__name__)
 
 
+RUN_KINDS: dict[str, type] = {"lth": LTHHparams}
+"""Run kinds whose hyperparameters are not :class:`RunHparams` (every training mode's are)."""
+
+
+def register_run_kind(kind: str, cls: type) -> None:
+    """Store runs of ``kind`` with the frozen dataclass ``cls`` as hyperparameters (a study's
+    own runs, e.g. :mod:`verify.planted`'s recoveries); registering the same pair again is a
+    no-op.
+
+    Raises
+    ------
+    ValueError
+        ``kind`` is registered with another class already.
+    """
+    if RUN_KINDS.setdefault(kind, cls) is not cls:
+        raise ValueError(f"run kind {kind!r} is registered with {RUN_KINDS[kind].__name__}")
+
+
 def hparams_class(kind: str) -> type:
-    """The hyperparameter class of a run kind: ``LTHHparams`` for ``lth``, else ``RunHparams``."""
-    return LTHHparams if kind == "lth" else RunHparams
+    """The hyperparameter class of a run kind (:data:`RUN_KINDS`, else ``RunHparams``)."""
+    return RUN_KINDS.get(kind, RunHparams)
 
 
 def compact_classes(classes: torch.Tensor) -> torch.Tensor:

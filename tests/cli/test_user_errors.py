@@ -58,6 +58,13 @@ CASES: dict[str, tuple[list[str], str]] = {
                    "--levels 100000: from level 43 on no level prunes a weight"),
     "absent cuda": (["train", "dense", "--device", "cuda:7", "--runs-dir", "runs"],
                     "requested but"),
+    "absent cuda lth": (["train", "lth", "--device", "cuda:7", "--runs-dir", "runs"],
+                        "requested but"),
+    # refused before the run's lock file is made (it was left behind)
+    "val size": (["train", "biprop", "--val-size", "100000", *TRAIN],
+                 "--val-size must lie in [0, 1438): the training split has 1438 examples"),
+    "lth val size": (["train", "lth", "--val-size", "100000", "--levels", "1", *TRAIN],
+                     "--val-size must lie in [0, 1438)"),
     # accepted silently before
     "depth values": (["verify", "sweep", "--method", "pensia", "--vary", "depth", "--values",
                       "2.5"], "--values: depth values must be integers, got 2.5"),

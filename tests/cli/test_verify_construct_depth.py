@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
 import pytest
@@ -57,7 +58,12 @@ def test_conv_and_sign_rows_say_what_they_rest_on() -> None:
     assert one["evidence"] == "exact" and one["error_bound"] == one["sup_error"]
     assert one["pass"] == (one["sup_error"] <= 0.1)
     deep = run_conv_construction("conv-2d", 1, 1, 0.1, block_size=4)
-    assert deep["evidence"] == "sampled"
+    assert deep["sup_method"] == "sampled" and deep["evidence"] == "certified"
+    assert deep["error_bound"] == deep["certified_error"] >= deep["sup_error"]
+    assert deep["pass"] == (deep["certified_error"] <= 0.1)
+    cube = run_conv_construction("conv-2d", 1, 1, 0.1, block_size=4, domain="cube")
+    d0 = math.prod(get_method("conv-2d").options["input_shape"])
+    assert cube["certified_error"] == pytest.approx(deep["certified_error"] * math.sqrt(d0))
     assert run_sign_construction(2, 2, 0.1, n_samples=256)["evidence"] == "certified"
 
 

@@ -232,9 +232,12 @@ def test_cli_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(argv[:-1]) == 0  # table output, every level reused
     out = capsys.readouterr().out
     assert "early_stop_step" in out and out.count("yes") == 5
+    header, _, level0, *_ = out.splitlines()  # the table gives the fractions in percent
+    assert "density_%" in header and "test_acc_%" in header and "early_stop_test_acc_%" in header
+    assert level0.split()[2:4] == ["100", f"{100 * rows[0]['test_acc']:.4g}"]
     assert main([*argv[:-1], "--val-size", "0", "--levels", "0"]) == 0  # no validation split
     captured = capsys.readouterr()
-    assert "early_stop" not in captured.out and " test_acc " in captured.out
+    assert "early_stop" not in captured.out and " test_acc_% " in captured.out
     assert "note: no early_stop_step, early_stop_test_acc columns: " in captured.err
 
 

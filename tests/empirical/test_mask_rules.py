@@ -13,6 +13,7 @@ import pytest
 import torch
 from torch import nn
 
+from empirical import vocabulary
 from empirical.config.hparams import MaskHparams
 from empirical.layers import LayerConfig, bind_global_scope, layer_masks, make_linear
 from empirical.mask_rules import (
@@ -184,8 +185,9 @@ class Positive(MaskRule):
 
 @pytest.fixture
 def positive_rule(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[Positive]]:
-    """:class:`Positive` registered for one test."""
+    """:class:`Positive` registered (and its name declared) for one test."""
     monkeypatch.setitem(MASK_RULES, Positive.name, Positive)
+    monkeypatch.setattr(vocabulary, "MASK_RULE_NAMES", (*vocabulary.MASK_RULE_NAMES, Positive.name))
     Positive.steps = 0
     yield Positive
 

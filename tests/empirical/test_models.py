@@ -16,7 +16,8 @@ from empirical.activations import BinaryActivation
 from empirical.config.hparams import ModelHparams
 from empirical.layers import LayerConfig, make_linear, make_norm, prunable_layers
 from empirical.models import MODEL_NAMES, build_model, registry
-from empirical.models.common import BuildOptions, default_norm, scale_width
+from empirical.models.common import BuildOptions, scale_width
+from empirical.models.registry import default_norm
 
 DENSE = LayerConfig()
 BIPROP = LayerConfig(mode="biprop", keep=0.5)
@@ -388,11 +389,10 @@ def test_new_models_binary_in_every_mode(name: str, mode: str) -> None:
 
 
 def test_a_registered_builder_is_a_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One builder and its ``@register_model`` make a model that ModelHparams and build_model
+    """One builder and its ``register_model`` make a model that ModelHparams and build_model
     accept, with its facts (BatchNorm family, fixed widths) read from the registry."""
     monkeypatch.setattr(registry, "MODELS", dict(registry.MODELS))
 
-    @registry.register_model("tiny", norm_family="batchnorm")
     def build_tiny(name: str, num_classes: int, input_shape: tuple[int, ...],
                    opts: BuildOptions) -> nn.Module:
         width = opts.width(4)
@@ -400,6 +400,7 @@ def test_a_registered_builder_is_a_model(monkeypatch: pytest.MonkeyPatch) -> Non
                              make_norm(width, opts.norm, dim=1), nn.ReLU(),
                              make_linear(width, num_classes, opts.cfg))
 
+    registry.register_model("tiny", build_tiny, norm_family="batchnorm")
     model = build_model(ModelHparams("tiny", width_mult=2.0), 3, (5,), DENSE)
     assert [layer.weight.shape for _, layer in prunable_layers(model)] == [(8, 5), (3, 8)]
     assert norm_kinds(model) == {"affine"}
@@ -407,6 +408,6 @@ def test_a_registered_builder_is_a_model(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(ValueError, match="fixed widths"):
         build_model(ModelHparams("tiny", widths=(3,)), 3, (5,), DENSE)
     with pytest.raises(ValueError, match="registered already"):
-        registry.register_model("tiny")
+        registry.register_model("tiny", build_tiny)
     with pytest.raises(ValueError, match="model family"):
-        registry.register_model("tiny2", norm_family="layernorm")
+        registry.register_model("tiny2", build_tiny, norm_family="layernorm")

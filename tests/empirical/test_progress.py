@@ -71,3 +71,18 @@ def test_tracked_counts_each_item_and_takes_a_description() -> None:
     bar.set_description("second")
     bar.update()
     assert out.getvalue().startswith("second: 1/2 steps")
+
+
+def test_tracked_prints_a_line_every_interval_while_a_unit_is_under_way(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    from empirical.progress import INTERVAL_ENV, tracked
+
+    monkeypatch.setenv(INTERVAL_ENV, "0.05")
+    for _ in tracked(["slow"], "bench", "model"):
+        time.sleep(0.5)  # one unit, ten intervals long
+        during = capsys.readouterr().err
+    assert during.count("bench: 0/1 models (0%)") >= 3, during
+    time.sleep(0.2)  # the timer stopped with the loop
+    assert "0/1" not in capsys.readouterr().err

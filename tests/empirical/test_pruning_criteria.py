@@ -141,7 +141,6 @@ def test_synflow_rounds_follow_the_exponential_schedule() -> None:
     @register_criterion
     class Counting(Criterion):
         name = "test-counting"
-        citation = "test"
 
         def scores(self, model: nn.Module, inputs: ScoringInputs) -> dict[str, torch.Tensor]:
             seen.append(sum(int(layer.mask.sum()) for _, layer in prunable_layers(model)))

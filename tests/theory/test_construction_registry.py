@@ -4,6 +4,7 @@ the trained-ticket methods, with no other file touched."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import sys
@@ -14,6 +15,7 @@ from theory import bounds
 from theory.constructions import (
     FAMILIES,
     Construction,
+    Names,
     constructions,
     get_method,
     our_bounds,
@@ -90,3 +92,12 @@ def test_building_the_command_line_loads_no_construction() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_declared_names_are_the_registered_ones() -> None:
+    """``Names()`` lists the names :data:`MODULES` declares without importing a module; they are
+    exactly the registered constructions, in table order; an undeclared name is refused."""
+    declared = tuple(Names())
+    assert declared == tuple(c.name for c in constructions())
+    with pytest.raises(ValueError, match=r"not declared in theory\.constructions\.registry"):
+        register(dataclasses.replace(get_method("pensia"), name="pensia-2"))

@@ -17,6 +17,7 @@ from verify.figures import (
     inject_parameters,
     load_notebook,
     notebook_names,
+    sentences,
     write_index,
 )
 from verify.plotting import Outputs, format_seeds, markdown_table, read_manifest
@@ -128,16 +129,36 @@ def test_markdown_table() -> None:
         "| 2.346 | yes | c    |\n")
 
 
-def test_index_lists_every_output_with_hashes(tmp_path: Path) -> None:
+def test_index_counts_runs_and_links_the_manifest_with_their_hashes(tmp_path: Path) -> None:
     for scale in ("smoke", "cpu"):
         outputs = Outputs("nb", scale, tmp_path / scale, figures=[], tables={"t": ["a"]})
         outputs.table(pd.DataFrame({"a": [1]}), "t", f"caption {scale}", [3],
-                      run_hashes=["0123456789abcdef"], data="digits")
+                      run_hashes=["0123456789abcdef", "fedcba9876543210"], data="digits")
         outputs.finish()
     text = write_index(tmp_path).read_text()
     assert "## Scale `cpu`" in text and "## Scale `smoke`" in text
-    assert "[nb_t.csv](smoke/nb_t.csv)" in text and "`0123456789abcdef`" in text
+    assert "[nb_t.csv](smoke/nb_t.csv)" in text and "0123456789abcdef" not in text
+    assert "| digits | 2      |" in text  # the runs column
+    assert "are in [smoke/nb.manifest.json](smoke/nb.manifest.json)." in text
+    assert "0123456789abcdef" in (tmp_path / "smoke" / "nb.manifest.json").read_text()
     assert "`notebooks/nb.py`" in text and "caption cpu" in text
+
+
+def test_a_long_sentence_shared_by_captions_is_one_note(tmp_path: Path) -> None:
+    shared = "Bounds: " + "x" * 200 + "."
+    outputs = Outputs("nb", "smoke", tmp_path / "smoke", figures=[],
+                      tables={"a": ["v"], "b": ["v"], "c": ["v"]})
+    for name, caption in (("a", f"First of a. {shared}"), ("b", f"{shared} Last of b."),
+                          ("c", "Short. Short.")):
+        outputs.table(pd.DataFrame({"v": [1]}), name, caption, [0])
+    outputs.finish()
+    text = write_index(tmp_path).read_text()
+    assert text.count(shared) == 1
+    assert "- **nb_a**: First of a. See note 1." in text
+    assert "- **nb_b**: Last of b. See note 1." in text
+    assert f"1. (nb_a, nb_b) {shared}" in text
+    assert "- **nb_c**: Short. Short." in text  # a short repeat stays in place
+    assert sentences("One (a.b). Two: x? (Three.)") == ["One (a.b).", "Two: x?", "(Three.)"]
 
 
 def test_scales_cover_every_study() -> None:
@@ -208,7 +229,7 @@ def test_figures_show_inline_in_a_kernel(tmp_path: Path, monkeypatch) -> None:
     assert (tmp_path / "out" / "pic_f.png").stat().st_size > 0
 
 
-def test_index_skips_scratch_and_lists_captions_with_hashes(tmp_path: Path) -> None:
+def test_index_skips_scratch_and_lists_captions(tmp_path: Path) -> None:
     for where in ("smoke", "scratch/smoke", "scratch"):  # OUT_DIR=paper_figures/scratch too
         outputs = Outputs("nb", "smoke", tmp_path / where, figures=[], tables={"t": ["a"]})
         outputs.table(pd.DataFrame({"a": [1]}), "t", f"caption in {where}", [0, 1, 2, 5],
@@ -216,7 +237,7 @@ def test_index_skips_scratch_and_lists_captions_with_hashes(tmp_path: Path) -> N
         outputs.finish()
     text = write_index(tmp_path).read_text()
     assert "caption in smoke" in text and "caption in scratch" not in text
-    assert "- **nb_t**: caption in smoke Runs: `feedbeef`." in text
+    assert "- **nb_t**: caption in smoke" in text and "feedbeef" not in text
     assert "| 0-2,5 " in text and "### `notebooks/nb.py` at scale `smoke`" in text
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -14,7 +15,6 @@ from verify.plant_seek import (
     HELIX_KNOTS,
     TASKS,
     circle_logits,
-    density_sweep,
     he_source,
     helix_curve,
     plant,
@@ -39,8 +39,13 @@ def test_planting_reproduces_the_target_exactly(task: str) -> None:
     # the same in torch, through the layer factory, with the planted masks as scores
     model = factory_model(ticket, "edge-popup", seed=0)
     plant_scores_(model, ticket.masks)
-    np.testing.assert_allclose(model_outputs(model, with_constant(x)), target(x), atol=1e-4,
-                               rtol=1e-4)
+    np.testing.assert_allclose(model_outputs(model, with_constant(x)) * ticket.output_scale,
+                               target(x), atol=1e-4, rtol=1e-4)
+    if target.task == "classification":  # one output scale: planted weights of He size
+        assert ticket.output_scale > 1
+        assert np.abs(ticket.weights[-1][ticket.masks[-1]]).max() < 1.0
+    else:
+        assert ticket.output_scale == 1.0
 
 
 def test_planted_units_are_hidden_and_scaled_like_the_init() -> None:
@@ -109,7 +114,7 @@ def test_task_data_definitions() -> None:
 def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown task"):
         task_data("spiral", 0)
-    with pytest.raises(ValueError, match="not wider"):
+    with pytest.raises(ValueError, match="narrower"):
         plant(target_network("helix"), [2, 100, 30, 100, 3], 0)  # 30 knots and no carrier
     with pytest.raises(ValueError, match="do not fit"):
         plant(target_network("relu"), [1, 100, 100, 100, 1], 0)  # no constant input
@@ -117,9 +122,39 @@ def test_bad_input_is_refused() -> None:
         source_widths("circle", depth=4)
 
 
-def test_density_sweep_rows() -> None:
-    training = TrainingHparams(optimizer="adam", lr=0.01, epochs=1)
-    rows = density_sweep("relu", [0.5], training, [0], width=8, n=100, batch_size=30)
-    assert [r["keep"] for r in rows] == sorted([rows[0]["planted_keep"], 0.5])
-    assert all(r["task"] == "relu" and "test_mse" in r and r["target_score"] < 1e-3
+def test_a_plant_seek_sweep_is_stored_rows(tmp_path) -> None:
+    from verify.planted_runs import PlantedRun, recoveries, sweep
+
+    base = PlantedRun(planted="relu", width=8, examples=100, batch_size=30,
+                      training=TrainingHparams(optimizer="adam", lr=0.01, epochs=1))
+    rows = recoveries(sweep(base, ["edge-popup"], [None, 0.5], [0]), tmp_path)
+    assert [r["keep"] for r in rows] == [rows[0]["planted_keep"], 0.5]
+    assert all(r["task"] == "relu" and r["test_mse"] >= 0 and r["target_score"] < 1e-3
                for r in rows)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_planting_biases_as_biases_reproduces_the_target(task: str) -> None:
+    target = target_network(task)
+    widths = source_widths(task, 40, biases="biases")
+    assert widths[0] == target.widths[0]
+    ticket = plant(target, widths, 3, biases="biases")
+    data = task_data(task, 3, 200)
+    np.testing.assert_allclose(ticket(data.x_test), target(data.x_test), atol=1e-9)
+    assert [int(m.sum()) for m in ticket.bias_masks] == [int(np.count_nonzero(b))
+                                                       for b in target.biases]
+    kept = [b[m] for b, m in zip(ticket.effective_biases(), ticket.bias_masks, strict=True)]
+    assert all(np.all(k != 0) for k in kept)
+    assert sum(np.count_nonzero(b) for b in ticket.effective_biases()) == sum(
+        int(m.sum()) for m in ticket.bias_masks)
+
+
+def test_geometric_keep_is_their_schedule() -> None:
+    from verify.plant_seek import geometric_keep
+
+    assert [geometric_keep(0.01, e, 2) for e in range(3)] == [0.1, 0.01, 0.01]
+    values = [geometric_keep(0.2, e, 5) for e in range(5)]
+    assert values == pytest.approx([0.2 ** (e / 5) for e in range(1, 6)], rel=1e-15)
+    assert all(a > b for a, b in itertools.pairwise(values)) and values[-1] == 0.2
+    with pytest.raises(ValueError, match="keep"):
+        geometric_keep(0.0, 0, 5)

@@ -179,7 +179,7 @@ def test_recover_row_at_smoke_size(pensia, target, algorithm: str) -> None:
 
 def test_bad_input_is_refused(pensia, target) -> None:
     data = teacher_task(target, 20, 10, 0)
-    with pytest.raises(ValueError, match="algorithm"):
+    with pytest.raises(ValueError, match="unknown search"):
         recover(pensia, data, "magnitude", 0.5, TRAINING)
     with pytest.raises(ValueError, match="keep"):
         recover(pensia, data, "edge-popup", 0.0, TRAINING)
@@ -194,13 +194,15 @@ def test_bad_input_is_refused(pensia, target) -> None:
 def test_imp_rewinds_to_the_source_at_every_level(pensia, target, monkeypatch) -> None:
     import verify.planted as planted
 
-    def one_step(model, *_args) -> None:  # "training" moves every weight by +1
+    def one_step(model, *_args, **_kwargs) -> int:  # "training": every weight +1, one step
         with torch.no_grad():
             for layer in (m for m in model.modules() if hasattr(m, "mask")):
                 layer.weight.add_(1.0)
+        return 1
 
     monkeypatch.setattr(planted, "_fit", one_step)
-    model = planted._imp(pensia, teacher_task(target, 20, 10, 0), 0.1, TRAINING, 10, 0)
+    model, steps = planted._imp(pensia, teacher_task(target, 20, 10, 0), 0.1, TRAINING, 10, 0)
+    assert steps == 5  # densities 1, 0.5, 0.25, 0.125, 0.1
     masks = model_masks(model)
     layers = [m for m in model.modules() if hasattr(m, "mask")]
     for layer, mask, source in zip(layers, masks, pensia.weights, strict=True):

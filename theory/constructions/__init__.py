@@ -2,7 +2,8 @@
 
 Every construction module registers itself: ``get_method(name)`` returns its record (callable
 like its ``construct``), ``constructions(*families)`` all of them in table order.  Adding a
-construction is its module plus its name in :data:`~theory.constructions.registry.MODULES`.
+construction is its module plus its module and construction names in
+:data:`~theory.constructions.registry.MODULES`.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ bounds table and the notebooks read these records and list no construction thems
 
 The modules are imported the first time the registry is read, and this module imports nothing
 heavy, so ``tickets`` starts without loading numpy, scipy or sympy for them.  :data:`MODULES`
-names them, in the order of every table: adding a construction is one module plus its name
-there.
+names them, in the order of every table, with the names each registers (so that the command line
+lists the names without importing them): adding a construction is one module plus its module and
+construction names there.
 
 Families (the protocol a construction follows, and so which study runs it):
 
@@ -35,9 +36,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from theory.bounds import Bound
 
-MODULES = ("pensia", "malach", "mpt_binary", "binary_depth", "orseau", "depth_plus_one",
-           "fixed_size", "sparse_source", "conv_subset_sum", "sign_activations")
-"""The construction modules of :mod:`theory.constructions`, in table order."""
+MODULES = {"pensia": ("pensia",), "malach": ("malach",), "mpt_binary": ("mpt-binary",),
+           "binary_depth": ("binary-depth",), "orseau": ("orseau",),
+           "depth_plus_one": ("depth-plus-one",), "fixed_size": ("fixed-size",),
+           "sparse_source": ("sparse-source",), "conv_subset_sum": ("conv-1d", "conv-2d"),
+           "sign_activations": ("sign",)}
+"""The construction modules of :mod:`theory.constructions`, in table order, each with the names it
+registers (:func:`register` refuses another): :class:`Names` lists them without importing the
+modules, so ``tickets verify construct --help`` loads neither scipy nor sympy."""
 FAMILIES = ("gadget", "depth", "conv", "sign")
 """The protocols a construction can follow (module docstring)."""
 FULLY_CONNECTED = ("gadget", "depth")
@@ -146,6 +152,10 @@ def register(construction: Construction) -> Construction:
     if known is not None and known.module != construction.module:
         raise ValueError(f"construction {construction.name!r} is already registered by "
                          f"{known.module}")
+    package, _, short = construction.module.rpartition(".")
+    if package == __package__ and construction.name not in MODULES.get(short, ()):
+        raise ValueError(f"construction {construction.name!r} of {construction.module} is not "
+                         "declared in theory.constructions.registry.MODULES")
     from theory.bounds import register_bound
 
     for bound in (construction.bound, construction.theorem_bound):
@@ -158,7 +168,8 @@ def register(construction: Construction) -> Construction:
 def _order(construction: Construction) -> int:
     """Position in :data:`MODULES` (registrations from elsewhere come last, in their order)."""
     package, _, short = construction.module.rpartition(".")
-    return MODULES.index(short) if package == __package__ and short in MODULES else len(MODULES)
+    return list(MODULES).index(short) if package == __package__ and short in MODULES \
+        else len(MODULES)
 
 
 def _load() -> None:
@@ -197,18 +208,24 @@ class Names(Sequence[str]):
 
     A sequence (``in``, iteration, ``len``, indexing) that does not import the construction
     modules until it is used: ``tickets`` hands it to argparse as ``choices`` at start-up.
+    Without ``keep`` it never imports them: the names declared in :data:`MODULES`, then those
+    registered from elsewhere so far, in table order.
 
     Parameters
     ----------
-    keep : callable
-        ``keep(construction) -> bool``.
+    keep : callable, optional
+        ``keep(construction) -> bool`` (reading it imports every module).
     """
 
-    def __init__(self, keep: Callable[[Construction], bool] = lambda _: True) -> None:
+    def __init__(self, keep: Callable[[Construction], bool] | None = None) -> None:
         self._keep = keep
 
     def _names(self) -> tuple[str, ...]:
-        return tuple(c.name for c in constructions() if self._keep(c))
+        if self._keep is not None:
+            return tuple(c.name for c in constructions() if self._keep(c))
+        declared = tuple(name for names in MODULES.values() for name in names)
+        others = sorted((c for c in _REGISTRY.values() if c.name not in declared), key=_order)
+        return declared + tuple(c.name for c in others)
 
     def __getitem__(self, index: Any) -> Any:
         return self._names()[index]

@@ -28,7 +28,8 @@ from verify.cli.common import (
 )
 
 _PARSERS = {"int": int, "int | None": int, "float": float, "float | None": float, "str": str,
-            "str | None": str, "tuple[int, ...] | None": list_of(positive_int)}
+            "str | None": str, "tuple[int, ...] | None": list_of(positive_int),
+            "tuple[int, ...]": list_of(positive_int)}
 FIELD_TYPES = {
     "seed": seed, "split_seed": seed, "data_seed": seed, "batch_size": positive_int,
     "val_size": nonnegative_int,
@@ -103,8 +104,10 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, section: str, cls: type
             continue
         if f.type not in _PARSERS:
             raise TypeError(f"no flag parser for field {cls.__name__}.{f.name}: {f.type}")
+        choices = f.metadata.get("choices")
         group.add_argument(flag_name(f), type=FIELD_TYPES.get(f.name, _PARSERS[f.type]),
-                           choices=f.metadata.get("choices"), metavar=f.name.upper(), **common)
+                           choices=choices() if callable(choices) else choices,
+                           metavar=f.name.upper(), **common)
 
 
 def given_values(args: argparse.Namespace, section: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ COLUMNS = ["file", "layout", "kind", "run_hash", "bytes", "weights", "kept", "bi
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``export`` to the ``tickets`` parser."""
-    from empirical.export.layouts import LAYOUTS, VALUE_DTYPES
+    from empirical.export.header import LAYOUTS, VALUE_DTYPE_NAMES
 
     parser = subparsers.add_parser(
         "export",
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--layout", choices=(*LAYOUTS, "onnx"), default=None,
                         help="self-contained (biprop/edge-popup default), seed-only, lth (LTH "
                         "default), onnx")
-    parser.add_argument("--values-dtype", choices=tuple(VALUE_DTYPES), default="float32",
+    parser.add_argument("--values-dtype", choices=VALUE_DTYPE_NAMES, default="float32",
                         help="storage of real kept weights (edge-popup, LTH); float16/bfloat16 "
                         "are smaller but no longer reproduce the run exactly")
     parser.add_argument("--runs-dir", help="root of the run store (default: $TICKETS_RUNS or "

@@ -19,6 +19,9 @@ from verify.cli.train_mpt import add_common_flags, runtime_from_args
 EARLY_STOP_COLUMNS = ("early_stop_step", "early_stop_test_acc")
 COLUMNS = ["level", "source", "density", "test_acc", *EARLY_STOP_COLUMNS, "steps", "hash",
            "reused"]
+PERCENT_COLUMNS = ("density", "test_acc", "early_stop_test_acc")
+"""Fractions the tables show in percent, as the summary lines and the studies' tables do (their
+headers end in ``_%``); ``--json`` keeps the fractions."""
 JSON_KEYS = ["level", "source", "control_seed", "density", "test_acc", "early_stop_step",
              "early_stop_test_acc", "early_stop_val_loss", "steps", "rewind_step", "hash",
              "parent", "run_dir", "reused"]
@@ -147,8 +150,16 @@ def run(args: argparse.Namespace) -> int:
         rows = run_lth(base, levels, args.control, args.control_seed, args.runs_dir,
                        runtime, on_row=show)
     if first_process and not args.json:
-        emit(rows, False, table_columns(base.dataset.val_size))
+        emit_percent(rows, table_columns(base.dataset.val_size))
     return 0
+
+
+def emit_percent(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    """Print ``rows`` as a table of ``columns``, those of :data:`PERCENT_COLUMNS` in percent
+    (``test_acc_%``)."""
+    shown = [c + "_%" if c in PERCENT_COLUMNS else c for c in columns]
+    emit([{s: (100 * row[c] if c in PERCENT_COLUMNS and row.get(c) is not None else row.get(c))
+           for c, s in zip(columns, shown, strict=True)} for row in rows], False, shown)
 
 
 def table_columns(val_size: int) -> list[str]:

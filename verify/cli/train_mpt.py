@@ -62,8 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_common_flags(parser)
         add_dataclass_flags(parser, "dataset", DatasetHparams)
         add_dataclass_flags(parser, "model", ModelHparams)
-        exclude = ("mode",) if algorithm != "dense" else ("mode", "keep", "scope", "mask_rule",
-                                                          "anneal_epochs", "penalty")
+        exclude = ("mode",) if algorithm != "dense" else (
+            "mode", "keep", "scope", "mask_rule", "anneal_epochs", "penalty", "redraw_every",
+            "redraw_fraction", "source_density", "source_layout")
         add_dataclass_flags(parser, "mask", MaskHparams, exclude=exclude,
                             defaults=mask_defaults(algorithm))
         add_dataclass_flags(parser, "training", TrainingHparams)
@@ -72,10 +73,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def mask_defaults(algorithm: str) -> dict[str, Any]:
     """The mask defaults ``--help`` shows: the kept fraction ``MaskHparams`` gives a score
-    algorithm (``empirical.config.hparams.SCORE_KEEP``); nothing for dense."""
-    from empirical.config.hparams import MaskHparams
+    algorithm (:data:`empirical.config.hparams.SCORE_KEEP`); nothing for dense."""
+    from empirical.config.hparams import SCORE_KEEP
 
-    return {} if algorithm == "dense" else {"keep": MaskHparams(mode=algorithm).keep}
+    return {} if algorithm == "dense" else {"keep": SCORE_KEEP}
 
 
 def hparams_from_args(args: argparse.Namespace) -> Any:

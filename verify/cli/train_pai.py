@@ -12,7 +12,13 @@ import sys
 from typing import Any
 
 from verify.cli.common import emit, fraction, list_of, nonnegative_int, positive_int, seed
-from verify.cli.train_lth import JSON_KEYS, add_lth_flags, hparams_from_args, show_row
+from verify.cli.train_lth import (
+    JSON_KEYS,
+    add_lth_flags,
+    emit_percent,
+    hparams_from_args,
+    show_row,
+)
 from verify.cli.train_mpt import runtime_from_args
 
 PAI_COLUMNS = ["level", "source", "density", "test_acc", "early_stop_step",
@@ -22,21 +28,21 @@ PATH_COLUMNS = ["alpha", "train_error", "test_error"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``pai`` and ``stability`` to ``tickets train``."""
-    from empirical.algorithms.criteria import CRITERIA, criterion_names
     from empirical.config.lth_hparams import ABLATIONS
+    from empirical.vocabulary import CRITERION_SOURCES
 
-    names = criterion_names()
     text = "pruning at initialisation: a registered criterion's mask, trained like an IMP level"
+    criteria = "; ".join(f"{name} ({source.citation})"
+                         for name, source in CRITERION_SOURCES.items())
     parser = subparsers.add_parser(
         "pai", help=text,
-        description=f"{text}. Criteria: " + "; ".join(
-            f"{n} ({CRITERIA[n].citation})" for n in names) + ". The mask is computed on "
+        description=f"{text}. Criteria: {criteria}. The mask is computed on "
         "theta_k (--rewind; default theta_0) and the first training batch, to --density overall "
         "(--scope global: one threshold; layerwise: every layer at the density; erk: "
         "Erdos-Renyi-Kernel layer densities). Level 0 (the dense network) is trained first as "
         "the reference. Layer collapse is reported before training.")
     add_lth_flags(parser)
-    parser.add_argument("--criterion", required=True, choices=names,
+    parser.add_argument("--criterion", required=True, choices=tuple(CRITERION_SOURCES),
                         help="pruning criterion")
     parser.add_argument("--density", type=fraction, required=True,
                         help="overall fraction of the prunable weights kept, in (0, 1]")
@@ -82,7 +88,7 @@ def run_pai_command(args: argparse.Namespace) -> int:
                    on_row=show_row(args, [*JSON_KEYS, "outputs_reachable", "empty_layers",
                                           "layer_density"]))
     if not args.json:
-        emit(rows, False, PAI_COLUMNS)
+        emit_percent(rows, PAI_COLUMNS)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 Alone it runs every check at smoke scale and prints one table (exit 0 if all pass, 1 otherwise);
 ``subset-sum``, ``construct`` and ``sweep`` run one study with chosen sizes; ``trained`` builds a
-ticket of a trained network (:mod:`verify.cli.verify_trained`).  Every pass says
+ticket of a trained network (:mod:`verify.cli.verify_trained`); ``planted`` searches for a planted
+ticket (:mod:`verify.cli.verify_planted`).  Every pass says
 what it rests on (the ``evidence`` column: ``exact``, ``certified`` or ``sampled``).
 """
 
@@ -58,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "verify",
         description="Run every strong-ticket check at smoke scale and print one table (exit 0 if "
-        "all pass, 1 otherwise), or one study: subset-sum, construct, sweep, trained.",
+        "all pass, 1 otherwise), or one study: subset-sum, construct, sweep, trained, planted.",
     )
     add_json_flag(parser, one_object=True)
     parser.set_defaults(func=run)
@@ -117,9 +118,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="write the rows to this CSV file")
     sweep.set_defaults(func=run)
 
-    from verify.cli import verify_trained
+    from verify.cli import verify_planted, verify_trained
 
     verify_trained.register(sub)
+    verify_planted.register(sub)
 
 
 def write_csv(path: str, rows: list[dict[str, Any]]) -> None:

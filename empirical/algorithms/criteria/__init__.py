@@ -1,7 +1,8 @@
 """Pruning criteria: per-weight scores from which a mask keeps the highest, and their registry.
 
 A criterion is one module of this package holding one :class:`Criterion` subclass decorated with
-:func:`register_criterion`; the module's name is its one registration line in ``_MODULES``.
+:func:`register_criterion`, declared with its module and citation in
+:data:`empirical.vocabulary.CRITERION_SOURCES` (the torch-free list ``--criterion`` offers).
 :func:`empirical.algorithms.pruning_at_init.prune_at_init` runs any registered criterion (one
 round, or several on an exponential schedule, as SynFlow does), and the scores of every criterion
 are defined on the model as built by the layer factory in ``masked`` mode: the effective weight of
@@ -23,11 +24,11 @@ from typing import ClassVar
 import torch
 from torch import nn
 
+from empirical.vocabulary import CRITERION_SOURCES
+
 Batch = tuple[torch.Tensor, torch.Tensor]
 Scores = dict[str, torch.Tensor]
 
-# One line per criterion module: importing it registers its class.
-_MODULES = ("magnitude", "snip", "grasp", "synflow", "random_scores")
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,6 @@ class Criterion:
     ----------
     name : str
         Registry name (the ``criterion`` field of a pruning-at-initialisation run).
-    citation : str
-        Where the formula comes from.
     needs_data : bool
         Whether :meth:`scores` reads a batch of training data (SynFlow, magnitude and random do
         not).
@@ -72,7 +71,6 @@ class Criterion:
     """
 
     name: ClassVar[str]
-    citation: ClassVar[str]
     needs_data: ClassVar[bool] = False
     rounds: ClassVar[int] = 1
 
@@ -114,8 +112,8 @@ def register_criterion(cls: type[Criterion]) -> type[Criterion]:
 
 
 def _load() -> None:
-    for module in _MODULES:
-        import_module(f"{__name__}.{module}")
+    for source in CRITERION_SOURCES.values():  # importing a module registers its class
+        import_module(f"{__name__}.{source.module}")
 
 
 def criterion_names() -> tuple[str, ...]:

@@ -24,7 +24,6 @@ class Grasp(Criterion):
     """``w * H g`` on one batch (kept: highest), logits at temperature :attr:`temperature`."""
 
     name = "grasp"
-    citation = "Wang, Zhang & Grosse, ICLR 2020"
     needs_data = True
     temperature: ClassVar[float] = 200.0
 

@@ -19,7 +19,6 @@ class Magnitude(Criterion):
     """Keep the weights of largest ``|w|``."""
 
     name = "magnitude"
-    citation = "Frankle et al., ICLR 2021 (magnitude at initialisation)"
 
     def scores(self, model: nn.Module, inputs: ScoringInputs) -> Scores:
         """``|w|`` of every prunable weight."""

@@ -24,7 +24,6 @@ class RandomScores(Criterion):
     """Scores drawn from ``U[0, 1)`` by the run's generator, layer after layer in model order."""
 
     name = "random"
-    citation = "uniform random masks; ERK densities: Evci et al., ICML 2020"
 
     def scores(self, model: nn.Module, inputs: ScoringInputs) -> Scores:
         """Uniform scores of each layer's shape, drawn in model order on the CPU."""

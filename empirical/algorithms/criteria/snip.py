@@ -27,7 +27,6 @@ class Snip(Criterion):
     """``|g * w|`` on one batch, ``g`` the gradient with respect to the effective weight."""
 
     name = "snip"
-    citation = "Lee, Ajanthan & Torr, ICLR 2019"
     needs_data = True
 
     def scores(self, model: nn.Module, inputs: ScoringInputs) -> Scores:

@@ -24,7 +24,6 @@ class SynFlow(Criterion):
     """``dR/dw * w`` with ``R`` the summed output of the absolute-valued network on ones."""
 
     name = "synflow"
-    citation = "Tanaka, Kunin, Yamins & Ganguli, NeurIPS 2020"
     rounds = 100
 
     def scores(self, model: nn.Module, inputs: ScoringInputs) -> Scores:

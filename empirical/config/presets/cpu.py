@@ -15,6 +15,9 @@ _DIGITS = {"dataset": {"name": "digits", "batch_size": 64, "val_size": 200},
 _MNIST1D = {"dataset": {"name": "mnist1d", "batch_size": 128, "val_size": 500},
             "model": {"name": "fc", "widths": (512, 512)}}
 _ADAM = {"optimizer": "adam"}
+_MNIST5K_SCORES = {"dataset": {"name": "mnist5k", "batch_size": 64, "val_size": 500},
+                   "model": {"name": "lenet-300-100"},
+                   "training": {"optimizer": "sgd", "lr": 0.1, "epochs": 30}}
 # Score training on MNIST-1D: the reference's SGD recipe (momentum 0.9, weight decay 1e-4, cosine)
 # at lr 0.2; Adam at lr 0.05 left biprop under-fitted (train 0.59, test 0.53 vs 0.57 / 0.79 here).
 _SCORE_SGD = {"optimizer": "sgd", "lr": 0.2, "momentum": 0.9, "weight_decay": 1e-4, "epochs": 30}
@@ -69,14 +72,23 @@ CPU_PRESETS: dict[str, Preset] = {
                                         "channels)", "MNIST-1D paper / notebook: CNN ~94%"),
     "mnist5k-biprop": Preset(
         "biprop", "CPU: 5,000 real MNIST digits, LeNet-300-100, biprop k=0.5, SGD 0.1 cosine",
-        {"dataset": {"name": "mnist5k", "batch_size": 64, "val_size": 500},
-         "model": {"name": "lenet-300-100"}, "mask": {"keep": 0.5},
-         "training": {"optimizer": "sgd", "lr": 0.1, "epochs": 30}}),
+        merge(_MNIST5K_SCORES, mask={"keep": 0.5})),
     "mnist5k-edge-popup": Preset(
         "edge-popup", "CPU: 5,000 real MNIST digits, LeNet-300-100, edge-popup k=0.5",
-        {"dataset": {"name": "mnist5k", "batch_size": 64, "val_size": 500},
-         "model": {"name": "lenet-300-100"}, "mask": {"keep": 0.5},
-         "training": {"optimizer": "sgd", "lr": 0.1, "epochs": 30}}),
+        merge(_MNIST5K_SCORES, mask={"keep": 0.5})),
+    # The searches of docs/strong_searches.md (54 steps = one epoch of 3,500 digits at batch 64).
+    "mnist5k-iterand": Preset(
+        "edge-popup", "CPU: mnist5k, LeNet-300-100, IteRand k=0.5: edge-popup re-drawing 10% of "
+        "the pruned weights every epoch", merge(_MNIST5K_SCORES, mask={
+            "keep": 0.5, "mask_rule": "iterand", "redraw_every": 54, "redraw_fraction": 0.1})),
+    "mnist5k-gem-miner": Preset(
+        "edge-popup", "CPU: mnist5k, LeNet-300-100, Gem-Miner k=0.2 (lambda 1e-3; fine-tune it "
+        "with tickets train dense --ticket HASH)", merge(_MNIST5K_SCORES, mask={
+            "keep": 0.2, "mask_rule": "gem-miner", "penalty": 1e-3})),
+    "mnist5k-sparse-source": Preset(
+        "edge-popup", "CPU: mnist5k, LeNet-300-100, edge-popup keeping half of an ERK sparse "
+        "source of density 0.4 (k = 0.2 overall)", merge(_MNIST5K_SCORES, mask={
+            "keep": 0.5, "source_density": 0.4, "source_layout": "erk"})),
     "mnist5k-dense": Preset(
         "dense", "CPU: 5,000 real MNIST digits, LeNet-300-100, Adam 1.2e-3 (the LTH recipe)",
         {"dataset": {"name": "mnist5k", "batch_size": 60, "val_size": 500},
