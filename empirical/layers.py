@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,6 +190,8 @@ class FactoryLayer(nn.Module):
         else:
             self.register_buffer("mask", None)
         self.mask_folded = False
+        self.holding = False
+        self.held: torch.Tensor | None = None
 
     def current_mask(self) -> torch.Tensor:
         """The mask the forward pass applies now (ones for ``dense``), without gradient."""
@@ -207,18 +209,25 @@ class FactoryLayer(nn.Module):
         return (self.weight.detach().abs().mul_(mask).sum() / mask.sum().clamp_min(1.0)).detach()
 
     def effective_weight(self) -> torch.Tensor:
-        """``W_eff`` of the layer's mode (module docstring)."""
+        """``W_eff`` of the layer's mode (module docstring); inside :func:`held_weights` the one
+        computed by the block's first pass."""
+        if self.held is not None:
+            return self.held
         if self.mode == "dense" or (self.mode == "masked" and self.mask_folded):
             return self.weight
         mask = self.current_mask()
         if self.mode == "masked":
-            return self.weight * mask
-        weight = self.weight.detach()
-        if self.mode == "biprop":
-            effective = weight.sgn().mul_(mask).mul_(self.alpha(mask))
+            effective = self.weight * mask
         else:
-            effective = weight * mask
-        return _ScoreWeight.apply(self.scores, weight, mask, effective, self.rule)
+            weight = self.weight.detach()
+            if self.mode == "biprop":
+                effective = weight.sgn().mul_(mask).mul_(self.alpha(mask))
+            else:
+                effective = weight * mask
+            effective = _ScoreWeight.apply(self.scores, weight, mask, effective, self.rule)
+        if self.holding:
+            self.held = effective
+        return effective
 
     def bias_mask(self) -> torch.Tensor | None:
         """The 0/1 mask of the bias: top-k of ``|s_b|`` at the layer's kept fraction, or None
@@ -447,22 +456,50 @@ def annealed_keep(keep: float, epoch: int, anneal_epochs: int) -> float:
 
 
 @contextlib.contextmanager
-def _ticket_view(model: nn.Module) -> Iterator[None]:
-    """Global masks held, and every factory layer in eval mode (restored after): the masks seen
-    are the ticket's, deterministic also for the stochastic rules (bernoulli, hard-concrete)."""
-    layers = [layer for _, layer in prunable_layers(model)]
-    modes = [layer.training for layer in layers]
+def _layers_set(layers: list[FactoryLayer], **values: Any) -> Iterator[None]:
+    """Hold the masks of every global scope of ``layers`` (:meth:`GlobalScope.held`) and give
+    every layer the attribute ``values``; the previous values come back after the block."""
+    saved = [{name: getattr(layer, name) for name in values} for layer in layers]
     scopes = {id(m.global_scope): m.global_scope for m in layers if m.global_scope is not None}
     with contextlib.ExitStack() as stack:
         for scope in scopes.values():
             stack.enter_context(scope.held())
         for layer in layers:
-            layer.training = False
+            for name, value in values.items():
+                setattr(layer, name, value)
         try:
             yield
         finally:
-            for layer, mode in zip(layers, modes, strict=True):
-                layer.training = mode
+            for layer, old in zip(layers, saved, strict=True):
+                for name, value in old.items():
+                    setattr(layer, name, value)
+
+
+def held_weights(model: nn.Module) -> contextlib.AbstractContextManager[None]:
+    """Compute each factory layer's effective weight (mask, gain) once for a block of forward
+    passes that cannot change it: an evaluation, in eval mode and without gradient.
+
+    Inside the block each layer keeps the ``W_eff`` of its first forward pass and returns it to
+    the later ones; the global scopes hold their masks for the whole block. The scores, weights
+    and kept fraction must not change inside it, and the layers must be in eval mode (the
+    stochastic rules sample while training). An evaluation of ``b`` batches then makes one top-k
+    selection per layer instead of ``b``, with the same ``W_eff`` (the masks are a deterministic
+    function of the scores in eval mode).
+
+    Parameters
+    ----------
+    model
+        A model built from factory layers (a DDP wrapper is fine; not a compiled model, whose
+        graph computes the masks itself).
+    """
+    layers = [layer for _, layer in prunable_layers(model) if layer.mode != "dense"]
+    return _layers_set(layers, holding=True, held=None)
+
+
+def _ticket_view(model: nn.Module) -> contextlib.AbstractContextManager[None]:
+    """Global masks held, and every factory layer in eval mode (restored after): the masks seen
+    are the ticket's, deterministic also for the stochastic rules (bernoulli, hard-concrete)."""
+    return _layers_set([layer for _, layer in prunable_layers(model)], training=False)
 
 
 def layer_masks(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -485,23 +522,32 @@ def kept_fractions(model: nn.Module) -> dict[str, float]:
     return {name: float(mask.float().mean()) for name, mask in layer_masks(model).items()}
 
 
+def masked_layers(model: nn.Module) -> list[FactoryLayer]:
+    """The factory layers of ``model`` in ``masked`` mode (LTH), in module order."""
+    return [layer for _, layer in prunable_layers(model) if layer.mode == "masked"]
+
+
 @torch.no_grad()
+def _zero_pruned_(layers: Sequence[FactoryLayer]) -> None:
+    """``W <- W m`` for each of ``layers`` (``masked`` mode), one foreach product for all."""
+    if layers:
+        torch._foreach_mul_([layer.weight for layer in layers], [layer.mask for layer in layers])
+
+
 def enforce_masks_(model: nn.Module) -> None:
     """Zero the pruned weights of every ``masked`` layer in place (after each optimiser step)."""
-    pairs = [(layer.weight, layer.mask) for _, layer in prunable_layers(model)
-             if layer.mode == "masked"]
-    if pairs:
-        weights, masks = zip(*pairs, strict=True)
-        torch._foreach_mul_(list(weights), list(masks))
+    _zero_pruned_(masked_layers(model))
 
 
 @contextlib.contextmanager
-def folded_masks(model: nn.Module) -> Iterator[None]:
+def folded_masks(model: nn.Module) -> Iterator[Callable[[], None]]:
     """Fold the LTH masks into the weights for a training loop: ``W_eff = W`` instead of ``W m``.
 
-    On entry :func:`enforce_masks_` zeroes the pruned weights, and the caller promises to call it
-    after every optimiser step, so ``W = W m`` holds at every forward pass inside the block and
-    the forward and backward skip the two products with ``m`` (one pass each). The kept weights
+    On entry the pruned weights are zeroed, and the caller promises to call the function the
+    block receives after every optimiser step (it zeroes them again: :func:`enforce_masks_` of the
+    layers found on entry, without walking the modules; nothing at all for a model without masked
+    layers), so ``W = W m`` holds at every forward pass inside the block and the forward and
+    backward skip the two products with ``m`` (one pass each). The kept weights
     follow exactly the trajectory of the unfolded layer under any elementwise optimiser (SGD,
     momentum, weight decay, Adam): their gradients are the same, and a pruned weight that the
     step moves (its gradient is no longer masked) is zeroed again before it is used. Optimiser
@@ -512,13 +558,18 @@ def folded_masks(model: nn.Module) -> Iterator[None]:
     ----------
     model
         A model built from factory layers (wrappers: pass the inner module).
+
+    Yields
+    ------
+    Callable[[], None]
+        Re-zeroes the pruned weights of the folded layers.
     """
-    layers = [layer for _, layer in prunable_layers(model) if layer.mode == "masked"]
-    enforce_masks_(model)
+    layers = masked_layers(model)
+    _zero_pruned_(layers)
     for layer in layers:
         layer.mask_folded = True
     try:
-        yield
+        yield lambda: _zero_pruned_(layers)
     finally:
         for layer in layers:
             layer.mask_folded = False

@@ -14,6 +14,7 @@ inside those functions, so ``verify`` can use the guard without torch.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
 import re
@@ -165,16 +166,20 @@ def _leaf_output_bytes(model: Any, example: Any) -> int:
 
 @contextlib.contextmanager
 def compile_stack_lent() -> Iterator[None]:
-    """Run meta kernels without importing ``torch._dynamo`` (3-10 s on a loaded 2-core machine).
+    """Run torch without importing ``torch._dynamo`` (3-10 s on a loaded 2-core machine).
 
     torch's meta kernels written in Python (``torch._refs``: ``relu``, ``batch_norm``, ``where``,
-    the random fills of the initialisers, ...) are wrapped by ``torch._compile._disable_dynamo``,
-    which imports ``torch._dynamo`` on a kernel's first call only to exclude it from
-    ``torch.compile`` tracing; outside a compilation that exclusion leaves the kernel unchanged.
-    Inside this context a stand-in module answers that import, its ``disable`` returns the
-    kernel as it is, and on exit the stand-in and every cached wrapper are removed, so that a
-    later ``torch.compile`` imports the real ``torch._dynamo`` and wraps the kernels itself.
-    Nothing is lent when ``torch._dynamo`` is already imported.
+    the random fills of the initialisers, ...) and the optimisers' ``__init__``, ``zero_grad``,
+    ``state_dict`` and update functions are wrapped by ``torch._compile._disable_dynamo``, which
+    imports ``torch._dynamo`` on a function's first call only to exclude it from
+    ``torch.compile`` tracing; an optimiser's ``step`` calls ``torch._dynamo.graph_break()``, a
+    marker for tracing. Outside a compilation neither changes what is computed. Inside this
+    context a stand-in module answers that import: its ``disable`` returns the function as it
+    is, its ``graph_break`` does nothing, and any other attribute imports the real
+    ``torch._dynamo`` (which then stays). On exit the stand-in and every cached wrapper are
+    removed, so that a later ``torch.compile`` imports the real ``torch._dynamo`` and wraps the
+    functions itself. Nothing is lent when ``torch._dynamo`` is already imported. Usable as a
+    decorator.
     """
     import torch
 
@@ -188,15 +193,25 @@ def compile_stack_lent() -> Iterator[None]:
         kernels.append(fn)
         return fn
 
+    def remove_stand_in() -> None:
+        if sys.modules.get("torch._dynamo") is stand_in:
+            del sys.modules["torch._dynamo"]
+        if vars(torch).get("_dynamo") is stand_in:
+            del torch._dynamo  # type: ignore[attr-defined]
+
+    def real(name: str) -> Any:
+        remove_stand_in()
+        return getattr(importlib.import_module("torch._dynamo"), name)
+
     stand_in = types.ModuleType("torch._dynamo", "stand-in lent by empirical.memory")
     stand_in.disable = disable  # type: ignore[attr-defined]
+    stand_in.graph_break = lambda: None  # type: ignore[attr-defined]
+    stand_in.__getattr__ = real  # type: ignore[attr-defined]
     sys.modules["torch._dynamo"] = stand_in
     torch._dynamo = stand_in  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        del sys.modules["torch._dynamo"]
-        if vars(torch).get("_dynamo") is stand_in:
-            del torch._dynamo  # type: ignore[attr-defined]
+        remove_stand_in()
         for fn in kernels:
             vars(fn).pop("__dynamo_disable", None)

@@ -17,6 +17,7 @@ before :class:`Checkpoint` saves the epoch, so the checkpoint holds it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -57,6 +58,42 @@ def all_reduce(values: torch.Tensor, dist: Distributed) -> torch.Tensor:
     return values
 
 
+class RunningSums:
+    """Loss x examples, correct predictions and examples over batches, kept on the device.
+
+    The loss is summed into one float64 tensor and the correct predictions into one int64 tensor,
+    in place, and the examples are counted in Python: nothing is read back to the host per batch
+    (no synchronisation on a GPU) and no tensor is made beyond the batch's own reductions.
+    :meth:`vector` gives ``[loss sum, correct, examples]`` in float64, the same floats as adding
+    the float64 3-vectors of each batch: the losses are added in the same order, and counts are
+    integers, exact in float64 below ``2^53``.
+    """
+
+    def __init__(self, device: torch.device | str, vector: torch.Tensor | None = None) -> None:
+        self.loss = torch.zeros((), dtype=torch.float64, device=device)
+        self.correct = torch.zeros((), dtype=torch.int64, device=device)
+        self.count = 0
+        if vector is not None:
+            self.loss += vector[0].to(device)
+            self.correct += vector[1].to(device, torch.int64)
+            self.count = int(vector[2])
+
+    def add(self, loss_sum: torch.Tensor, classes: torch.Tensor | None, y: torch.Tensor) -> None:
+        """Add a batch: ``loss_sum`` its summed loss (without gradient: detached, or computed
+        under ``torch.no_grad``), ``classes`` the predicted classes (None: no correct
+        predictions, as for float targets) and ``y`` the targets."""
+        self.loss += loss_sum.double()
+        if classes is not None:
+            self.correct += (classes == y).sum()
+        self.count += y.shape[0]
+
+    def vector(self) -> torch.Tensor:
+        """``[loss sum, correct, examples]`` as a float64 vector on the device."""
+        return torch.stack([self.loss, self.correct.double(),
+                            torch.tensor(float(self.count), dtype=torch.float64,
+                                         device=self.loss.device)])
+
+
 @dataclass
 class Evaluation:
     """Mean cross-entropy ``loss`` and ``acc`` over a split; the ``predicted`` classes and true
@@ -72,33 +109,45 @@ class Evaluation:
 @torch.no_grad()
 def evaluate(model: nn.Module, batches: Batches, amp: bool = False,
              dist: Distributed | None = None) -> Evaluation:
-    """Evaluate ``model`` over ``batches`` (eval mode, bf16 autocast with ``amp``).
+    """Evaluate ``model`` over ``batches`` (eval mode, bf16 autocast with ``amp``), each layer's
+    effective weight computed once (:func:`empirical.layers.held_weights`; not for a compiled
+    model).
 
     Returns
     -------
     Evaluation
         Loss and accuracy summed over all processes when distributed.
     """
+    from empirical.layers import held_weights
+
     dist = dist or Distributed()
     was_training = model.training
     model.eval()
-    sums = torch.zeros(3, dtype=torch.float64, device=batches.device)
+    sums = RunningSums(batches.device)
     predicted, labels = [], []
-    for x, y in batches.epoch(0):
-        with autocast(batches.device, amp):
-            logits = model(x)
-        loss = nn.functional.cross_entropy(logits.float(), y, reduction="sum")
-        classes = logits.argmax(1)
-        sums += torch.stack([loss.double(), (classes == y).sum().double(),
-                             torch.tensor(len(y), dtype=torch.float64, device=sums.device)])
-        predicted.append(classes)
-        labels.append(y)
+    with contextlib.nullcontext() if _compiled(model) else held_weights(model):
+        for x, y in batches.epoch(0):
+            with autocast(batches.device, amp):
+                logits = model(x)
+            classes = logits.argmax(1)
+            sums.add(nn.functional.cross_entropy(logits.float(), y, reduction="sum"), classes, y)
+            predicted.append(classes)
+            labels.append(y)
     model.train(was_training)
-    loss_sum, correct, count = all_reduce(sums, dist).tolist()
+    loss_sum, correct, count = all_reduce(sums.vector(), dist).tolist()
     if dist.enabled or not predicted:
         return Evaluation(loss_sum / count, correct / count, None, None)
     return Evaluation(loss_sum / count, correct / count, torch.cat(predicted).cpu(),
                       torch.cat(labels).cpu())
+
+
+def _compiled(model: nn.Module | None) -> bool:
+    """Whether ``model`` or a module it wraps (DDP's ``module``) is ``torch.compile``'s."""
+    while model is not None:
+        if hasattr(model, "_orig_mod"):
+            return True
+        model = getattr(model, "module", None)
+    return False
 
 
 @dataclass
@@ -144,7 +193,7 @@ class Loop:
     callbacks: Sequence[Callback] = ()
     step: int = 0
     lr: float = 0.0
-    sums: torch.Tensor = field(default_factory=lambda: torch.zeros(3, dtype=torch.float64))
+    sums: RunningSums = field(default_factory=lambda: RunningSums("cpu"))
     records: list[Record] = field(default_factory=list)
     predictions: dict[int, torch.Tensor] = field(default_factory=dict)
     labels: torch.Tensor | None = None
@@ -164,7 +213,7 @@ class Loop:
     def state(self) -> StateDict:
         """The checkpoint of the current step (``empirical.storage.run_files.CHECKPOINT_TYPES``)."""
         return {"model": self.core.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "step": self.step, "rng": rng_state(), "train_sums": self.sums.cpu(),
+                "step": self.step, "rng": rng_state(), "train_sums": self.sums.vector().cpu(),
                 "seconds": self.seconds, "records": self.records,
                 "predictions": self.predictions, "labels": self.labels}
 
@@ -174,7 +223,7 @@ class Loop:
         self.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         self.step, self.elapsed = state["step"], state["seconds"]
-        self.sums = state["train_sums"].to(self.sums.device)
+        self.sums = RunningSums(self.sums.loss.device, state["train_sums"])
         self.records = list(state["records"])
         self.predictions, self.labels = dict(state["predictions"]), state["labels"]
 
@@ -234,7 +283,7 @@ class Evaluate(Callback):
 
     def record(self, loop: Loop) -> None:
         """Evaluate, add the record (and the test predictions) to ``loop``, emit ``on_record``."""
-        totals = all_reduce(loop.sums.clone(), loop.dist).tolist()
+        totals = all_reduce(loop.sums.vector(), loop.dist).tolist()
         entry: Record = {
             "epoch": loop.step / loop.steps_per_epoch, "step": loop.step, "lr": loop.lr,
             "train_loss": totals[0] / max(totals[2], 1), "train_acc": totals[1] / max(totals[2], 1),
@@ -248,7 +297,7 @@ class Evaluate(Callback):
         if test is not None and test.predicted is not None:
             loop.predictions[loop.step] = compact_classes(test.predicted)
             loop.labels = compact_classes(test.labels)
-        loop.sums = torch.zeros_like(loop.sums)
+        loop.sums = RunningSums(loop.sums.loss.device)
         loop.records.append(entry)
         loop.emit("on_record", entry)
 
@@ -331,14 +380,28 @@ class TensorBoard(Callback):
 
 
 class Checkpoint(Callback):
-    """Writes the loop's state (:meth:`Loop.state`) to the run's ``checkpoint.pt`` after every
-    epoch."""
+    """Writes the loop's state (:meth:`Loop.state`) to the run's ``checkpoint.pt`` at the end of
+    an epoch once ``seconds`` have passed since the last write (or since training began), and
+    always after the last step.
 
-    def __init__(self, store: RunStore) -> None:
-        self.store = store
+    A checkpoint lies at an epoch's end either way, so a run resumed from any of them continues to
+    the same bits (:func:`~empirical.algorithms.train.fit`); a killed run redoes at most
+    ``seconds`` of training plus one epoch. ``seconds = 0`` writes after every epoch.
+    """
+
+    def __init__(self, store: RunStore, seconds: float,
+                 clock: Callable[[], float] | None = None) -> None:
+        self.store, self.seconds = store, seconds
+        self.clock = clock or time.monotonic
+        self.last = self.clock()
+
+    def on_start(self, loop: Loop) -> None:
+        self.last = self.clock()
 
     def on_epoch_end(self, loop: Loop) -> None:
-        self.store.save_checkpoint(loop.state())
+        if loop.step == loop.total or self.clock() - self.last >= self.seconds:
+            self.store.save_checkpoint(loop.state())
+            self.last = self.clock()
 
 
 class Capture(Callback):

@@ -76,7 +76,7 @@ from empirical.config.lth_hparams import (
 from empirical.data import Batches, check_split, dataset_info
 from empirical.device import Distributed, prepare_model, select_device, set_threads
 from empirical.errors import InputError
-from empirical.memory import check_memory, training_bytes
+from empirical.memory import check_memory, compile_stack_lent, training_bytes
 from empirical.storage.run_files import RunFileError, check_tensor_dict, load_torch
 from empirical.storage.store import HPARAMS, TICKET, RunStore, save_torch, warn_damaged
 
@@ -527,7 +527,7 @@ def check_before_training(base: LTHHparams, levels: int, runtime: RuntimeConfig)
     preflight(base)
     check_split(base.dataset.name, runtime.data_dir, base.dataset.val_size,
                 base.dataset.split_seed)
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+    with torch.random.fork_rng(devices=[]), torch.device("meta"), compile_stack_lent():
         weights = prunable_weights(build_lth_model(base, base.training.seed))
     check_levels(base, levels, weights)
     if parse_rewind(base.pruning.rewind)[0]:
@@ -585,7 +585,7 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     fitted = fit(model, train, hparams.training, val=val, test=test, store=store,
                  start_step=step, hooks=hooks, progress=runtime.progress,
                  initial_state=lambda: start_state(hparams, masks, step, runs_dir, runtime),
-                 tensorboard=runtime.tensorboard)
+                 tensorboard=runtime.tensorboard, checkpoint_seconds=runtime.checkpoint_seconds)
     result = _summary(hparams, store, masks, fitted, step, time.perf_counter() - started)
     result.update(empty_layers=list(collapse.empty_layers),
                   outputs_reachable=collapse.outputs_reachable)

@@ -234,8 +234,8 @@ def _train_run(hparams: RunHparams, store: RunStore, runtime: RuntimeConfig,
     if hooks.keep_schedule is None:
         hooks.keep_schedule = keep_schedule(hparams)
     fitted = fit(model, train, hparams.training, val=val, test=test, store=store, hooks=hooks,
-                 progress=runtime.progress, dist=dist,
-                 tensorboard=runtime.tensorboard)
+                 progress=runtime.progress, dist=dist, tensorboard=runtime.tensorboard,
+                 checkpoint_seconds=runtime.checkpoint_seconds)
     result = summarize(hparams, store, core, fitted, time.perf_counter() - started)
     if dist.is_main:
         if kind in SCORE_MODES:

@@ -6,9 +6,9 @@ quantity that depends on the position in training is a pure function of the step
 (a function of the epoch). Hence training can start at any step ``k`` (rewinding) and a run killed
 after an epoch resumes from its checkpoint to the same final weights, bit for bit on the CPU.
 
-After every optimiser step ``empirical.layers.enforce_masks_(model)`` re-applies fixed masks, so
-momentum and weight decay never revive a pruned weight (IMP); the loop runs inside
-``empirical.layers.folded_masks``, so masked layers use their (already zeroed) weights directly.
+After every optimiser step the fixed masks are re-applied (``empirical.layers.folded_masks``, whose
+block the loop runs in: masked layers use their already zeroed weights directly), so momentum and
+weight decay never revive a pruned weight (IMP); a model without masked layers skips this.
 :func:`fit` holds only the step loop; evaluation records, ``metrics.jsonl``, checkpoints,
 TensorBoard, captures of the weights and the keep schedule are callbacks
 (:mod:`empirical.algorithms.callbacks`).
@@ -55,14 +55,16 @@ from empirical.algorithms.callbacks import (
     Loop,
     MetricsLog,
     OnRecord,
+    RunningSums,
     TensorBoard,
     rng_state,
     set_rng_state,
 )
-from empirical.config.hparams import TrainingHparams
+from empirical.config.hparams import CHECKPOINT_SECONDS, TrainingHparams
 from empirical.data import Batches
 from empirical.device import Distributed, autocast
 from empirical.errors import InputError
+from empirical.memory import compile_stack_lent
 from empirical.progress import progress_bar
 from empirical.storage.run_files import RunFileError
 from empirical.storage.store import RunStore
@@ -194,8 +196,8 @@ class FitHooks:
         ``epoch -> keep`` (or None: unchanged), applied with ``empirical.layers.set_keep`` at the
         start of every epoch (global-scope annealing).
     after_epoch
-        Called with the number of finished epochs after the epoch's checkpoint is written (tests
-        raise here to simulate a kill).
+        Called with the number of finished epochs at the end of each epoch, after its checkpoint
+        when one is written (``checkpoint_seconds``; tests raise here to simulate a kill).
     loss
         ``(outputs, y) -> scalar`` training objective instead of the cross-entropy (regression
         on float targets, e.g. mean squared error); the training accuracy counts only integer
@@ -252,7 +254,7 @@ def tensorboard_writer_class() -> type:
 
 
 def _callbacks(hooks: FitHooks, evaluation: Evaluate, store: RunStore | None,
-               tensorboard: type | None) -> list[Callback]:
+               tensorboard: type | None, checkpoint_seconds: float) -> list[Callback]:
     """The loop's callbacks in call order (see :mod:`empirical.algorithms.callbacks`)."""
     callbacks: list[Callback] = []
     if hooks.keep_schedule is not None:
@@ -267,7 +269,7 @@ def _callbacks(hooks: FitHooks, evaluation: Evaluate, store: RunStore | None,
     if hooks.on_record is not None:
         callbacks.append(OnRecord(hooks.on_record))
     if store is not None:
-        callbacks.append(Checkpoint(store))
+        callbacks.append(Checkpoint(store, checkpoint_seconds))
     if hooks.after_epoch is not None:
         callbacks.append(AfterEpoch(hooks.after_epoch))
     return [*callbacks, *hooks.callbacks]
@@ -298,21 +300,25 @@ def _resume(loop: Loop, store: RunStore, repair: bool, evaluation: Evaluate) -> 
         set_rng_state(before[1])
         loop.step, loop.elapsed, loop.records = 0, 0.0, []
         loop.predictions, loop.labels = {}, None
-        loop.sums = torch.zeros_like(loop.sums)
+        loop.sums = RunningSums(loop.sums.loss.device)
     loop.optimizer.state.clear()
     return False
 
 
+@compile_stack_lent()
 def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         val: Batches | None = None, test: Batches | None = None, store: RunStore | None = None,
         start_step: int = 0,
         initial_state: StateDict | Callable[[], StateDict] | None = None,
         hooks: FitHooks | None = None, progress: bool = False,
-        dist: Distributed | None = None, tensorboard: bool = False) -> FitResult:
+        dist: Distributed | None = None, tensorboard: bool = False,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS) -> FitResult:
     """Train ``model`` on ``train`` and evaluate on ``val``/``test``; resumable through ``store``.
 
     The step loop lives here; evaluation, metrics, checkpoints, TensorBoard and captures are
-    callbacks (:mod:`empirical.algorithms.callbacks`).
+    callbacks (:mod:`empirical.algorithms.callbacks`). Unless a compiled model brought it in,
+    ``torch._dynamo`` is not imported (the optimisers would, for nothing outside a compilation:
+    :func:`empirical.memory.compile_stack_lent`).
 
     Parameters
     ----------
@@ -327,8 +333,9 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         Evaluation batches (either may be None).
     store
         If given (and this is the main process): metrics are appended, a checkpoint (holding
-        the evaluation records and test predictions so far) is written atomically after every
-        epoch and at the end, and the latest checkpoint that verifies is resumed ("resumed from
+        the evaluation records and test predictions so far) is written atomically at the end of
+        an epoch every ``checkpoint_seconds`` and after the last step, and the latest checkpoint
+        that verifies is resumed ("resumed from
         step N" on stderr): its digest must match and its weights must reproduce its last
         evaluation record (test and validation accuracy, test predictions); one that fails is
         moved aside (:meth:`RunStore.set_aside`) and the one before it tried; with none, training
@@ -348,12 +355,15 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
         Distributed placement; only rank 0 writes; test predictions are not kept.
     tensorboard
         Write the records as TensorBoard scalars into ``store.path / "tb"``.
+    checkpoint_seconds
+        Least seconds between two checkpoints (:class:`~empirical.algorithms.callbacks.Checkpoint`;
+        0: after every epoch).
 
     Returns
     -------
     FitResult
     """
-    from empirical.layers import enforce_masks_, folded_masks
+    from empirical.layers import folded_masks
 
     hooks = hooks or FitHooks()
     dist = dist or Distributed()
@@ -368,8 +378,8 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     evaluation = Evaluate(val, test, amp)
     loop = Loop(model, core, make_optimizer(core, training), training, spe, total, dist,
                 start=start_step, step=start_step,
-                sums=torch.zeros(3, dtype=torch.float64, device=train.device))
-    loop.callbacks = _callbacks(hooks, evaluation, writer, tb_class)
+                sums=RunningSums(train.device))
+    loop.callbacks = _callbacks(hooks, evaluation, writer, tb_class, checkpoint_seconds)
     resumed = store is not None and _resume(loop, store, writer is not None, evaluation)
     if not resumed:
         loop.step = start_step
@@ -382,22 +392,20 @@ def fit(model: nn.Module, train: Batches, training: TrainingHparams, *,
     bar = progress_bar(total, loop.step, "train", enabled=progress and dist.is_main)
     model.train()
     loop.emit("on_start")
-    with folded_masks(core):  # W = W m at every forward: enforce_masks_ after each change
+    with folded_masks(core) as enforce_masks:  # W = W m at every forward: re-zero after a step
         while loop.step < total:
             epoch, first = divmod(loop.step, spe)
             loop.emit("on_epoch_start", epoch)
             for x, y in train.epoch(epoch, first):
                 loss, logits = _step(loop, x, y, hooks, amp)
-                enforce_masks_(core)
-                with torch.no_grad():
-                    n = torch.tensor(len(y), dtype=torch.float64, device=loop.sums.device)
-                    correct = (torch.zeros((), dtype=torch.float64, device=loop.sums.device)
-                               if y.is_floating_point() else (logits.argmax(1) == y).sum().double())
-                    loop.sums += torch.stack([loss.detach().double() * n, correct, n])
+                enforce_masks()
+                loop.sums.add(loss.detach().double() * y.shape[0],
+                              None if y.is_floating_point() else logits.argmax(1), y)
                 loop.step += 1
                 if bar is not None:
                     bar.set_postfix(loss=f"{loss.item():.3f}",
-                                    acc=f"{loop.sums[1] / loop.sums[2]:.3f}", refresh=False)
+                                    acc=f"{int(loop.sums.correct) / loop.sums.count:.3f}",
+                                    refresh=False)
                     bar.update(1)
                 loop.emit("on_step")
                 if loop.step == total:

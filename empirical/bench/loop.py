@@ -8,8 +8,9 @@ of every epoch, and after the last step):
 
 - ``project``: :func:`empirical.algorithms.train.fit` on the run's model (the layer factory) and
   :class:`empirical.data.Batches`, with a :class:`empirical.storage.store.RunStore` in a fresh
-  temporary directory (metrics and a checkpoint after every epoch), as ``run_mpt`` and
-  ``run_level`` call it;
+  temporary directory (metrics, and checkpoints at the default interval
+  ``RuntimeConfig.checkpoint_seconds``: after the last step of a round this short), as
+  ``run_mpt`` and ``run_level`` call it;
 - ``minimal``: a copy of the model whose factory layers are plain ``nn.Linear`` / ``nn.ConvNd``
   (dense), the same plain layer driven by a top-k score mask with a straight-through gradient
   and the gain ``alpha = sum(|W| m) / sum(m)`` (biprop, the reference code's ``GetSubnet``), or

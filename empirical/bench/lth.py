@@ -6,7 +6,7 @@ at CIFAR-10 shape) two copies start from the same initialisation:
 - ``dense``: layer mode ``"dense"``, an ordinary SGD step (momentum 0.9, weight decay 1e-4);
 - ``pruned``: layer mode ``"masked"`` with masks at ``density`` (one-shot magnitude pruning)
   inside :func:`empirical.layers.folded_masks` (the forward uses the zeroed weights directly)
-  plus ``enforce_masks_`` after the step, exactly what an IMP level runs;
+  plus its re-zeroing after the step, exactly what an IMP level runs;
 - ``unfolded``: the same masked model without folding, ``W m`` in every forward (and ``m`` times
   the gradient in every backward): the previous IMP step, measured in the same process.
 
@@ -82,8 +82,8 @@ def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor, masked: bool,
     from empirical.layers import enforce_masks_, folded_masks
 
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    if masked and stack is not None:
-        stack.enter_context(folded_masks(model))
+    enforce = (stack.enter_context(folded_masks(model)) if masked and stack is not None
+               else lambda: enforce_masks_(model))
 
     def step() -> None:
         loss = nn.functional.cross_entropy(model(x), y)
@@ -91,7 +91,7 @@ def _stepper(model: nn.Module, x: torch.Tensor, y: torch.Tensor, masked: bool,
         loss.backward()
         optimizer.step()
         if masked:
-            enforce_masks_(model)
+            enforce()
 
     return step
 

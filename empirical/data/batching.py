@@ -150,7 +150,7 @@ class Batches:
             order = self._order(epoch).to(self.device)
             for b in range(start_batch, self.steps_per_epoch):
                 idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-                if len(idx) == 0:  # an evaluation shard one example shorter than the others
+                if idx.shape[0] == 0:  # an evaluation shard one example shorter than the others
                     return
                 yield self._tensors[0][idx], self._tensors[1][idx]
             return

@@ -9,7 +9,8 @@ Layout of ``runs_dir/<kind>/<hash>/``:
   the live log of a running run, rewritten from the checkpoint's records when the run resumes and
   sealed by ``result.json`` when it finishes;
 - ``checkpoint.pt`` the latest training state (model, optimizer, step, RNG states, every
-  evaluation record and the test predictions so far), replaced atomically after every epoch; the
+  evaluation record and the test predictions so far), replaced atomically at the end of an epoch
+  every ``RuntimeConfig.checkpoint_seconds`` and after the last step; the
   one it replaces is kept as ``checkpoint.prev.pt`` until the run finishes;
 - ``ticket.pt``     the found ticket (scores, masks, alpha per layer, seed; LTH: the masks);
 - ``predictions.pt`` the test labels and the predicted class of every test example at every

@@ -401,3 +401,44 @@ def test_bad_sizes_are_value_errors() -> None:
         make_norm(3, "batch")
     with pytest.raises(ValueError):
         set_keep(nn.Sequential(), 0.0)
+
+
+@pytest.mark.parametrize(("mode", "scope", "rule"), [
+    ("biprop", "layerwise", "topk"), ("edge-popup", "layerwise", "topk"),
+    ("biprop", "global", "topk"), ("biprop", "layerwise", "bernoulli"),
+    ("edge-popup", "layerwise", "hard-concrete")])
+def test_held_weights_select_once_per_block_and_change_nothing(
+        mode: str, scope: str, rule: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An evaluation of four batches in the block: the outputs of computing every mask per
+    batch, one top-k selection per layer (global: one in all), fresh masks after the block."""
+    from empirical import mask_rules
+    from empirical.algorithms.callbacks import evaluate
+    from empirical.data import Batches
+    from empirical.layers import held_weights
+
+    torch.manual_seed(0)
+    cfg = LayerConfig(mode=mode, keep=0.4, scope=scope, mask_rule=rule)
+    model = bind_global_scope(nn.Sequential(make_linear(12, 16, cfg), nn.ReLU(),
+                                            make_linear(16, 5, cfg))).eval()
+    x, y = torch.randn(40, 12), torch.randint(0, 5, (40,))
+    with torch.no_grad():
+        expected = [model(x[i:i + 10]) for i in range(0, 40, 10)]
+    selections = []
+    select = mask_rules.top_mask
+    monkeypatch.setattr(mask_rules, "top_mask", lambda *a: selections.append(1) or select(*a))
+    with torch.no_grad(), held_weights(model):
+        got = [model(x[i:i + 10]) for i in range(0, 40, 10)]
+    assert all(torch.equal(a, b) for a, b in zip(got, expected, strict=True))
+    once = 0 if rule != "topk" else 1 if scope == "global" else 2  # selections per pass
+    assert len(selections) == once
+    assert all(layer.held is None and not layer.holding for _, layer in prunable_layers(model))
+    with torch.no_grad():
+        model[0].scores.neg_().add_(torch.randn_like(model[0].scores))
+        changed = model(x[:10])
+    assert not torch.equal(changed, expected[0])
+    selections.clear()
+    evaluation = evaluate(model, Batches(torch.utils.data.TensorDataset(x, y), 10, None,
+                                         drop_last=False))
+    assert len(selections) == once
+    with torch.no_grad():
+        assert torch.equal(evaluation.predicted, model(x).argmax(1))

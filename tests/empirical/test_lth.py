@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -107,7 +108,7 @@ def test_mask_holds_every_step_and_checkpoint(tmp_path: Path, optimizer: str) ->
 
     hooks = FitHooks(on_record=lambda r: seen.append(_pruned_zero(model, masks)),
                      after_epoch=after_epoch)
-    fit(model, train, hparams.training, val=val, store=store, hooks=hooks)
+    fit(model, train, hparams.training, val=val, store=store, hooks=hooks, checkpoint_seconds=0)
     assert len(seen) == 2 * train.steps_per_epoch + 2 and all(seen)
     after = prunable_weights(model)
     for n, m in masks.items():  # negative kept weights train like the others (no w < eps bug)
@@ -186,9 +187,10 @@ def test_resume_equals_uninterrupted(tmp_path: Path) -> None:
         if epoch == 1:
             raise Killed
 
+    every_epoch = dataclasses.replace(CPU, checkpoint_seconds=0)
     with pytest.raises(Killed):
-        run_level(level1, tmp_path / "b", CPU, hooks=FitHooks(after_epoch=kill))
-    resumed = run_level(level1, tmp_path / "b", CPU)
+        run_level(level1, tmp_path / "b", every_epoch, hooks=FitHooks(after_epoch=kill))
+    resumed = run_level(level1, tmp_path / "b", every_epoch)
     assert resumed["resumed_from"] == full["steps"] // 3
     a = RunStore(full["run_dir"]).load_checkpoint()["model"]
     b = RunStore(resumed["run_dir"]).load_checkpoint()["model"]

@@ -51,7 +51,7 @@ from empirical.storage.store import (
 )
 from verify.cli.main import main
 
-CPU = RuntimeConfig(device="cpu", progress=False, threads=1)
+CPU = RuntimeConfig(device="cpu", progress=False, threads=1, checkpoint_seconds=0)
 MPT = RunHparams(dataset=DatasetHparams(name="digits", batch_size=256),
                  model=ModelHparams(widths=(64, 64)), mask=MaskHparams(mode="biprop", keep=0.5),
                  training=TrainingHparams(optimizer="adam", lr=3e-3, epochs=3))
@@ -306,7 +306,7 @@ def test_sigterm_is_a_clean_interrupt_and_the_rerun_resumes(tmp_path: Path) -> N
         return [sys.executable, "-m", "verify.cli.main", "train", "dense", "--dataset", "digits",
                 "--batch-size", "64", "--widths", "64", "--optimizer", "adam", "--lr", "3e-3",
                 "--epochs", "10", "--runs-dir", str(runs), "--device", "cpu", "--threads", "1",
-                "--json"]
+                "--checkpoint-seconds", "0", "--json"]
 
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(command(tmp_path / "a"), cwd=ROOT, env=env,
