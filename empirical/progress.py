@@ -126,7 +126,10 @@ def tracked(items: Sequence[T], desc: str, unit: str) -> Iterator[T]:
 
         def beat() -> None:
             while not stop.wait(bar.interval):
-                bar.beat()
+                try:
+                    bar.beat()
+                except (ValueError, OSError):  # the stream was closed under the timer
+                    return
 
         threading.Thread(target=beat, daemon=True).start()
     try:

@@ -105,14 +105,15 @@ def test_iterand_redraws_after_every_k_per_training_steps_only() -> None:
 
 
 def test_iterand_resume_equals_uninterrupted(tmp_path: Path) -> None:
-    from tests.empirical.test_train import Killed, _kill_after_first, preset_hparams
+    from tests.empirical.test_train import EVERY_EPOCH, Killed, _kill_after_first, preset_hparams
 
     hparams = preset_hparams("digits-edge-popup", model={"widths": (32,)},
                              mask={"mask_rule": "iterand", "redraw_every": 4},
                              training={"epochs": 2})
     full = run_mpt(hparams, tmp_path / "a")
     with pytest.raises(Killed):
-        run_mpt(hparams, tmp_path / "b", hooks=FitHooks(after_epoch=_kill_after_first))
+        run_mpt(hparams, tmp_path / "b", EVERY_EPOCH,
+                hooks=FitHooks(after_epoch=_kill_after_first))
     resumed = run_mpt(hparams, tmp_path / "b")
     assert resumed["resumed_from"] == full["steps"] // 2 and full["steps"] > 8
     a = RunStore.for_run(tmp_path / "a", "edge-popup", hparams).load_checkpoint()["model"]
