@@ -75,11 +75,14 @@ def run_study(sizes: PruningScale, runs_dir: str | os.PathLike | None = None,
     ``ablation_levels``; ``of`` names the ablated arm). ``level`` is the IMP level whose density a
     run matches, so arms compare level by level (and seed by seed: paired).
     """
+    import torch
     from tqdm.auto import tqdm
 
     from empirical.algorithms.lth import control_run, run_level, run_lth, run_pai
+    from empirical.algorithms.mpt import make_batches
     from empirical.config.hparams import RuntimeConfig
-    from empirical.config.lth_hparams import ABLATIONS, imp_chain
+    from empirical.config.lth_hparams import ABLATIONS, RETRAININGS, imp_chain
+    from empirical.device import Distributed
 
     runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir), progress=False)
     rows: list[dict[str, Any]] = []
@@ -99,11 +102,19 @@ def run_study(sizes: PruningScale, runs_dir: str | os.PathLike | None = None,
             for r in imp_rows:
                 add(_row(model, seed, "dense" if r["level"] == 0 else "IMP (reset)", "method",
                          r))
-            for r in run_lth(rewound, sizes.levels, ("lr-rewind", "finetune"),
-                             runs_dir=runs_dir, runtime=runtime):
+            for r in run_lth(rewound, sizes.levels, runs_dir=runs_dir, runtime=runtime):
                 if r["level"] >= 1:
                     add(_row(model, seed, REWIND_ARMS[r["source"]], "method", r))
-            densities = {r["level"]: r["density"] for r in imp_rows if r["level"] >= 1}
+            rewind_chain = imp_chain(rewound, sizes.levels)
+            steps = make_batches(rewound, runtime, torch.device("cpu"),
+                                 Distributed())[0].steps_per_epoch
+            for level in sizes.matched_levels:
+                for retraining in RETRAININGS:
+                    r = run_level(control_run(rewind_chain[level], retraining, 0, steps),
+                                  runs_dir, runtime)
+                    add(_row(model, seed, REWIND_ARMS[retraining], "method", r))
+            densities = {r["level"]: r["density"] for r in imp_rows
+                         if r["level"] in sizes.matched_levels}
             chain = imp_chain(reset, sizes.levels)
             for level in sizes.ablation_levels if "IMP (reset)" in sizes.ablated else ():
                 for ablation in ABLATIONS:
