@@ -37,23 +37,34 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
 
-from verify import pruning_study
+from verify import pruning_study, pruning_tables
 from verify.notebook_paths import runs_dir
 from verify.plotting import Outputs, figure_legend, log_axis, run_hashes, use_style
 from verify.scales import get_scale
 
 use_style()
 sizes = get_scale("pruning_methods", SCALE)
+INTERVAL = ["_low", "_high"]
 outputs = Outputs(
     "pruning_methods", SCALE, OUT_DIR,
     figures=["accuracy", "ablations", "instability", "supermask"],
     tables={"summary": ["model", "family", "arm", "of", "level", "weights_remaining", "test_acc",
-                        "test_acc_low", "test_acc_high", "diff_vs_reference", "diff_low",
+                        "test_acc_low", "test_acc_high", "reference", "diff", "diff_low",
                         "diff_high", "seeds"],
-            "collapse": ["model", "arm", "density", "collapsed", "empty_layers",
-                         "outputs_reachable", "outputs"],
+            "retraining": ["model", "level", "weights_remaining", "arm", "versus", "diff",
+                           "diff_low", "diff_high", "seeds"],
+            "stability": ["model", "level", "rewind", "density", "test_instability",
+                          "test_instability_low", "test_instability_high", "train_instability",
+                          "train_instability_low", "train_instability_high", "diff_vs_dense",
+                          "diff_vs_dense_low", "diff_vs_dense_high", "seeds", "test_size"],
+            "collapse": ["model", "arm", "density", "collapsed_seeds", "seeds",
+                         "empty_layers_max", "outputs_reachable_min", "outputs_reachable_max",
+                         "outputs"],
             "instability_runs": ["model", "seed", "level", "rewind", "density", "train_instability",
-                                 "test_instability", "test_size", "copy_1", "copy_2"],
+                                 "test_instability", "test_acc", "dense_test_acc", "copy_1",
+                                 "copy_2"],
+            "supermask_summary": ["model", "arm", "level", "weights_remaining", "supermask_acc",
+                          "supermask_acc_low", "supermask_acc_high", "seeds"],
             "supermask_runs": ["model", "seed", "arm", "level", "weights_remaining",
                                "supermask_acc", "signed_constant_acc", "hash"],
             "cost": ["model", "seed", "arm", "family", "level", "density", "nonzero_params",
@@ -64,23 +75,45 @@ outputs = Outputs(
 )
 SEEDS = list(sizes.seeds)
 
+
+def points(frame: pd.DataFrame, *names: str) -> pd.DataFrame:
+    """``frame`` with each named fraction, and its interval columns if present, in points."""
+    frame = frame.copy()
+    for name in names:
+        for column in (name, *(name + end for end in INTERVAL)):
+            if column in frame:
+                frame[column] *= 100
+    return frame
+
+
+def error_bars(frame: pd.DataFrame, name: str) -> list[list[float]]:
+    """matplotlib ``yerr`` of ``name`` from its interval columns (zero where there is none)."""
+    return [(frame[name] - frame[name + "_low"]).fillna(0).tolist(),
+            (frame[name + "_high"] - frame[name]).fillna(0).tolist()]
+
+
 # %%
 rows = pruning_study.run_study(sizes, runs_dir(RUNS_DIR), DATA_DIR)
 stability = pruning_study.run_stability(sizes, runs_dir(RUNS_DIR), DATA_DIR)
-collapse = pd.DataFrame(pruning_study.collapse_table(sizes, DATA_DIR))
-runs = pd.DataFrame(rows)
-summary = pd.DataFrame(pruning_study.summary(rows))
-percent = ["test_acc", "test_acc_low", "test_acc_high", "diff_vs_reference", "diff_low",
-           "diff_high"]
-summary[percent] *= 100
-runs[["test_acc", "early_stop_test_acc"]] *= 100
-instability = pd.DataFrame(stability)
-instability[["train_instability", "test_instability"]] *= 100
+collapse = pd.DataFrame(pruning_tables.collapse_summary(
+    pruning_study.collapse_table(sizes, DATA_DIR)))
+runs = points(pd.DataFrame(rows), "test_acc", "early_stop_test_acc")
+summary = points(pd.DataFrame(pruning_tables.summary(rows)), "test_acc", "diff")
+retraining = points(pd.DataFrame(pruning_tables.paired_table(
+    rows, [("LR rewinding", "IMP (rewind)"), ("IMP (rewind)", "fine-tuning"),
+           ("IMP (rewind)", "IMP (reset)")])), "diff")
+stable = points(pd.DataFrame(pruning_tables.stability_summary(stability)), "test_instability",
+                "train_instability", "diff_vs_dense")
+instability = points(pd.DataFrame(stability), "train_instability", "test_instability",
+                     "test_acc", "dense_test_acc")
 HASHES = run_hashes(rows)
 instability = instability.rename(columns={"hash": "copy_1", "hash_2": "copy_2"})
 STABILITY_HASHES = sorted({*instability["copy_1"], *instability["copy_2"]})
 DATA = ", ".join(sorted(runs["dataset"].unique()))
 TEST_SIZE = int(instability["test_size"].iloc[0])
+INTERVALS = (f"95% t interval over {len(SEEDS)} seeds" if len(SEEDS) > 1 else
+             "95% t interval (none with one seed)")
+MATCHED = ", ".join(str(level) for level in sizes.matched_levels)
 print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run store; "
       f"{len(instability)} instability points; test set {TEST_SIZE} images")
 
@@ -102,51 +135,57 @@ for ax, model in zip(axes[0], models, strict=True):
 figure_legend(fig, axes[0][0], title="method")
 fig.suptitle("Pruning methods at the densities of the IMP levels")
 outputs.figure(fig, "accuracy", "Test accuracy against weights remaining (log scale, pruning "
-               "to the right) for IMP with reset and with rewinding, LR rewinding, fine-tuning "
-               f"and pruning at initialisation; dotted: the dense network. Band: 95% t interval "
-               f"over {len(SEEDS)} seed(s) (none with one seed); test set {TEST_SIZE} images. "
-               "Paired differences to IMP (reset) with their intervals are in the summary table.",
+               f"to the right): IMP with reset and with rewinding to {sizes.rewind} at every "
+               f"level 1-{sizes.levels}; LR rewinding, fine-tuning and pruning at initialisation "
+               f"at the densities of IMP levels {MATCHED}; dotted: the dense network; same "
+               f"recipe and early-stopping record for every arm. Band: {INTERVALS}; test set "
+               f"{TEST_SIZE} images. Paired differences (same seed) to IMP (reset) are in the "
+               "summary table, those between the retraining variants in the retraining table.",
                SEEDS, HASHES, DATA)
 
 # %%
 ablations = summary[summary["family"] == "ablation"]
-originals = methods.set_index(["model", "arm", "level"])["test_acc"]
-fig, axes = plt.subplots(1, len(models), figsize=(6.8 * len(models), 4.2), squeeze=False)
-for ax, model in zip(axes[0], models, strict=True):
-    part = ablations[ablations["model"] == model]
-    arms = list(dict.fromkeys(part["of"]))
-    kinds = ["original", *dict.fromkeys(part["arm"])]
-    width = 0.8 / len(kinds)
-    for k, kind in enumerate(kinds):
-        values = []
-        for of in arms:
-            level = int(part[part["of"] == of]["level"].max())
+levels = sorted(ablations["level"].unique())
+kinds = ["original", *dict.fromkeys(ablations["arm"])]
+fig, axes = plt.subplots(len(models), len(levels), figsize=(4.6 * len(levels), 4.2 * len(models)),
+                         squeeze=False, sharey=True)
+for row, model in zip(axes, models, strict=True):
+    for ax, level in zip(row, levels, strict=True):
+        part = ablations[(ablations["model"] == model) & (ablations["level"] == level)]
+        arms = list(dict.fromkeys(part["of"]))
+        width = 0.8 / len(kinds)
+        for k, kind in enumerate(kinds):
             if kind == "original":
-                values.append(originals.get((model, of, level), float("nan")))
+                bars = methods[(methods["model"] == model) & (methods["level"] == level)]
+                bars = bars.set_index("arm").reindex(arms)
             else:
-                hit = part[(part["of"] == of) & (part["arm"] == kind) & (part["level"] == level)]
-                values.append(float(hit["test_acc"].mean()))
-        ax.bar([i + k * width for i in range(len(arms))], values, width, label=kind)
-    ax.set_xticks([i + width * (len(kinds) - 1) / 2 for i in range(len(arms))], arms,
-                  rotation=30, ha="right")
-    ax.set(ylabel="test accuracy (%)", title=f"{model}, ablations at the last ablation level")
+                bars = part[part["arm"] == kind].set_index("of").reindex(arms)
+            ax.bar([i + k * width for i in range(len(arms))], bars["test_acc"], width,
+                   yerr=error_bars(bars, "test_acc"), capsize=2, label=kind)
+        ax.set_xticks([i + width * (len(kinds) - 1) / 2 for i in range(len(arms))], arms,
+                      rotation=30, ha="right")
+        remaining = float(part["weights_remaining"].mean())
+        ax.set(ylabel="test accuracy (%)", title=f"{model}\nlevel {level}: {remaining:.1f}% left")
 figure_legend(fig, axes[0][0], title="mask")
-outputs.figure(fig, "ablations", "Sanity ablations (Frankle et al., ICLR 2021) of each method's "
-               "mask at the density of the last ablation level: the original run, its kept "
+outputs.figure(fig, "ablations", "Sanity ablations (Frankle et al., ICLR 2021) of each ablated "
+               "arm's mask at the densities of the ablation levels: the original run, its kept "
                "weights re-drawn from the initialiser (re-init), its mask shuffled within each "
                "layer (shuffle), and its scores inverted (invert: the lowest kept, same counts). "
-               f"Mean over {len(SEEDS)} seed(s); the summary table gives every level with its "
-               "interval.", SEEDS, HASHES, DATA)
+               f"Bars: mean; whiskers: {INTERVALS}; test set {TEST_SIZE} images. The summary "
+               "table gives the paired difference of each ablation to its original (same seed).",
+               SEEDS, HASHES, DATA)
 
 # %%
 fig, axes = plt.subplots(1, len(models), figsize=(5.6 * len(models), 4.0), squeeze=False)
 for ax, model in zip(axes[0], models, strict=True):
-    part = instability[instability["model"] == model]
+    part = stable[stable["model"] == model]
     order = list(dict.fromkeys(part["rewind"]))
     for level, group in part.groupby("level"):
-        means = group.groupby("rewind", sort=False)["test_instability"].mean().reindex(order)
-        ax.plot(range(len(order)), means.values, marker="o",
-                label="dense" if level == 0 else f"IMP level {level}")
+        group = group.set_index("rewind").reindex(order)
+        ax.errorbar(range(len(order)), group["test_instability"],
+                    yerr=error_bars(group, "test_instability"), marker="o", capsize=3,
+                    label="dense" if level == 0 else
+                    f"IMP level {level} ({100 * group['density'].mean():.1f}%)")
     ax.set_xticks(range(len(order)), order)
     ax.axhline(2.0, color="0.5", linestyle="--", label="2 points (the paper's threshold)")
     ax.set(xlabel="rewind point k", ylabel="test instability (points)", title=model)
@@ -154,48 +193,69 @@ figure_legend(fig, axes[0][0], title="network")
 outputs.figure(fig, "instability", "Instability (Frankle et al., ICML 2020): the largest test "
                "error on the linear path between two copies trained from theta_k with different "
                "data orders, minus the mean of the endpoints' errors, against the rewind point k, "
-               f"for the dense network and IMP tickets (31 points on the path; test set "
-               f"{TEST_SIZE} images; mean over {len(SEEDS)} seed(s)).", SEEDS, STABILITY_HASHES,
-               DATA)
+               "for the dense network and IMP tickets (31 points on the path; test set "
+               f"{TEST_SIZE} images). Points: mean; whiskers: {INTERVALS}. The stability table "
+               "adds each level's paired difference to the dense network (matching?).", SEEDS,
+               STABILITY_HASHES, DATA)
 
 # %%
 supermask_rows = pruning_study.supermask_table(rows, runs_dir(RUNS_DIR), DATA_DIR)
-supermask = pd.DataFrame(supermask_rows)
-supermask[["supermask_acc", "signed_constant_acc"]] *= 100
+supermask_runs = points(pd.DataFrame(supermask_rows), "supermask_acc", "signed_constant_acc")
+supermask = points(pd.DataFrame(pruning_tables.seed_intervals(
+    supermask_rows, ["model", "arm", "level"], "supermask_acc")), "supermask_acc")
+supermask.insert(3, "weights_remaining", supermask_runs.groupby(
+    ["model", "arm", "level"], sort=False)["weights_remaining"].mean().to_numpy())
 fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.2), squeeze=False)
 for ax, model in zip(axes[0], models, strict=True):
     part = supermask[supermask["model"] == model]
     for arm, group in part.groupby("arm", sort=False):
-        means = group.groupby("weights_remaining")["supermask_acc"].mean()
-        ax.plot(means.index, means.values, marker="o", label=arm)
+        group = group.sort_values("weights_remaining")
+        ax.plot(group["weights_remaining"], group["supermask_acc"], marker="o", label=arm)
+        ax.fill_between(group["weights_remaining"], group["supermask_acc_low"],
+                        group["supermask_acc_high"], alpha=0.15)
     log_axis(ax, part["weights_remaining"].round(1), invert=True)
     ax.set(xlabel="weights remaining (%)", ylabel="untrained test accuracy (%)", title=model)
 figure_legend(fig, axes[0][0], title="mask")
 outputs.figure(fig, "supermask", "Supermasks (Zhou et al., NeurIPS 2019): test accuracy of each "
                "method's mask on the UNTRAINED initial weights, and of Zhou et al.'s 'large "
-               f"final, same sign' mask at the IMP densities (mean over {len(SEEDS)} seed(s); "
-               f"test set {TEST_SIZE} images; chance is 10%).", SEEDS, HASHES, DATA)
+               f"final, same sign' mask at the IMP densities (band: {INTERVALS}; test set "
+               f"{TEST_SIZE} images; chance is 10%).", SEEDS, HASHES, DATA)
 
 # %%
 cost = pd.DataFrame(pruning_study.cost_table(rows, runs_dir(RUNS_DIR), DATA_DIR))
 outputs.table(cost, "cost", "What each ticket costs: nonzero parameters (kept weights plus "
               "biases and BatchNorm parameters), FLOPs of one forward pass of the prunable layers "
               "(2 x multiply-accumulates), dense and masked, and the bits of its packed ticket "
-              "file (lth layout).", SEEDS, HASHES, DATA)
-outputs.table(supermask, "supermask_runs", "Untrained accuracy (%) of every mask on theta_0 and "
-              "on its signed constants sign(theta_0) * std_l.", SEEDS, run_hashes(supermask_rows),
+              "file (lth layout); counts of each run, exact (nothing estimated).", SEEDS, HASHES,
               DATA)
+outputs.table(supermask, "supermask_summary", "Untrained accuracy (%) of every mask on "
+              f"theta_0: mean with its {INTERVALS}; test set {TEST_SIZE} images.", SEEDS,
+              run_hashes(supermask_rows), DATA)
+outputs.table(supermask_runs, "supermask_runs", "Untrained accuracy (%) of every mask on theta_0 "
+              "and on its signed constants sign(theta_0) * std_l, per run.", SEEDS,
+              run_hashes(supermask_rows), DATA)
 
 # %%
 outputs.table(summary, "summary", "Every method and ablation per IMP level: mean test accuracy "
-              "(%) with its 95% t interval over seeds, and the paired difference to IMP (reset) at "
-              "the same level and seed with its interval (points); ablations are listed with the "
-              f"method they ablate (`of`). Test set {TEST_SIZE} images.", SEEDS, HASHES, DATA)
+              f"(%) with its {INTERVALS}, and the paired difference (points, same seed) to its "
+              "reference with its interval: IMP (reset) at the same level for every method, the "
+              "dense network for IMP (reset) itself, the ablated arm (`of`) for an ablation. "
+              f"Test set {TEST_SIZE} images.", SEEDS, HASHES, DATA)
+outputs.table(retraining, "retraining", "The retraining variants (Renda et al., ICLR 2020) "
+              "paired level by level: `arm` minus `versus`, points, mean over seeds with its "
+              f"{INTERVALS}; test set {TEST_SIZE} images.", SEEDS, HASHES, DATA)
+outputs.table(stable, "stability", "Instability (points of error) per IMP level and rewind "
+              f"point, test and train, with its {INTERVALS}; diff_vs_dense: the level's test "
+              "accuracy minus its lineage's dense network (points, same seed): a matching ticket "
+              f"has it at or above 0. Test set {TEST_SIZE} images.", SEEDS, STABILITY_HASHES,
+              DATA)
 outputs.table(collapse, "collapse", "Layer collapse of each criterion's mask on theta_0 (no "
-              "training): layers left empty and outputs still reachable from the input.", SEEDS,
-              (), DATA)
-outputs.table(instability, "instability_runs", "Instability (points of error) per level and rewind "
-              "point, with the two copies' run hashes.", SEEDS, STABILITY_HASHES, DATA)
+              "training): in how many seeds the mask collapsed (a layer left empty or an output "
+              "cut off from the input), the most empty layers and the fewest / most outputs "
+              "still reachable from the input over the seeds.", SEEDS, (), DATA)
+outputs.table(instability, "instability_runs", "Instability (points of error) per seed, level "
+              "and rewind point, the level's and the dense network's test accuracy (%), with "
+              "the two copies' run hashes.", SEEDS, STABILITY_HASHES, DATA)
 outputs.table(runs, "runs", "Every run of the comparison with its run-store hash (accuracies "
               "in %; level: the IMP level whose density the run matches).", SEEDS, HASHES, DATA)
 display(summary)

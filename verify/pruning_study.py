@@ -6,7 +6,8 @@ One study, on the run store, for the comparisons a lottery-ticket paper is asked
 - accuracy against weights remaining for IMP with reset (``theta_0``) and with weight rewinding
   (``theta_k``), learning-rate rewinding and fine-tuning (Renda, Frankle & Carbin, ICLR 2020),
   and pruning at initialisation by each registered criterion (SNIP, GraSP, SynFlow, magnitude;
-  random with uniform and ERK layer densities), every method at the densities of the IMP levels;
+  random with uniform and ERK layer densities), every method at the densities of IMP levels
+  (:attr:`verify.scales.PruningScale.matched_levels`);
 - the sanity ablations of Frankle et al. (ICLR 2021) at chosen levels: re-initialise, shuffle
   within layers, invert the scores;
 - instability (Frankle, Dziugaite, Roy & Carbin, ICML 2020) of the dense network and of IMP tickets
@@ -16,7 +17,7 @@ One study, on the run store, for the comparisons a lottery-ticket paper is asked
 
 Every trained run goes through :mod:`empirical.algorithms.lth`, so nothing is trained twice.
 Intervals over seeds and paired differences (arms sharing a seed share the initialisation, the
-data and the split) come from :mod:`scipy.stats`.
+data and the split) are made from these rows by :mod:`verify.pruning_tables`.
 """
 
 from __future__ import annotations
@@ -26,14 +27,11 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from verify.scales import PruningScale
 
 #: Plot name of each run source of the rewinding lineage (weights rewound to theta_k).
 REWIND_ARMS = {"imp": "IMP (rewind)", "lr-rewind": "LR rewinding", "finetune": "fine-tuning"}
 ABLATION_NAMES = {"reinit": "re-init", "shuffle": "shuffle", "invert": "invert"}
-CONFIDENCE = 0.95
 
 
 def _base(preset: str, seed: int, sizes: PruningScale, rewind: str = "0it",
@@ -70,16 +68,20 @@ def run_study(sizes: PruningScale, runs_dir: str | os.PathLike | None = None,
               on_row: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
     """Every trained arm of the study (rows of accuracy against density; see :func:`_row`).
 
-    Families: ``method`` (IMP reset / rewind, LR rewinding, fine-tuning, every PaI arm; level 0 is
-    the dense network) and ``ablation`` (re-init, shuffle, invert of IMP reset and each PaI arm at
-    ``ablation_levels``; ``of`` names the ablated arm). ``level`` is the IMP level whose density a
-    run matches, so arms compare level by level (and seed by seed: paired).
+    Families: ``method`` (IMP reset / rewind at every level, level 0 being the dense network;
+    LR rewinding, fine-tuning and every PaI arm at ``sizes.matched_levels``) and ``ablation``
+    (re-init, shuffle, invert of the ``ablated`` arms at ``ablation_levels``; ``of`` names the
+    ablated arm). ``level`` is the IMP level whose density a run matches, so arms compare level
+    by level (and seed by seed: paired).
     """
+    import torch
     from tqdm.auto import tqdm
 
     from empirical.algorithms.lth import control_run, run_level, run_lth, run_pai
+    from empirical.algorithms.mpt import make_batches
     from empirical.config.hparams import RuntimeConfig
-    from empirical.config.lth_hparams import ABLATIONS, imp_chain
+    from empirical.config.lth_hparams import ABLATIONS, RETRAININGS, imp_chain
+    from empirical.device import Distributed
 
     runtime = RuntimeConfig(data_dir=None if data_dir is None else str(data_dir), progress=False)
     rows: list[dict[str, Any]] = []
@@ -99,11 +101,19 @@ def run_study(sizes: PruningScale, runs_dir: str | os.PathLike | None = None,
             for r in imp_rows:
                 add(_row(model, seed, "dense" if r["level"] == 0 else "IMP (reset)", "method",
                          r))
-            for r in run_lth(rewound, sizes.levels, ("lr-rewind", "finetune"),
-                             runs_dir=runs_dir, runtime=runtime):
+            for r in run_lth(rewound, sizes.levels, runs_dir=runs_dir, runtime=runtime):
                 if r["level"] >= 1:
                     add(_row(model, seed, REWIND_ARMS[r["source"]], "method", r))
-            densities = {r["level"]: r["density"] for r in imp_rows if r["level"] >= 1}
+            rewind_chain = imp_chain(rewound, sizes.levels)
+            steps = make_batches(rewound, runtime, torch.device("cpu"),
+                                 Distributed())[0].steps_per_epoch
+            for level in sizes.matched_levels:
+                for retraining in RETRAININGS:
+                    r = run_level(control_run(rewind_chain[level], retraining, 0, steps),
+                                  runs_dir, runtime)
+                    add(_row(model, seed, REWIND_ARMS[retraining], "method", r))
+            densities = {r["level"]: r["density"] for r in imp_rows
+                         if r["level"] in sizes.matched_levels}
             chain = imp_chain(reset, sizes.levels)
             for level in sizes.ablation_levels if "IMP (reset)" in sizes.ablated else ():
                 for ablation in ABLATIONS:
@@ -132,10 +142,11 @@ def run_stability(sizes: PruningScale, runs_dir: str | os.PathLike | None = None
     Returns
     -------
     list of dict
-        model, seed, level, rewind, train_instability, test_instability, test_size, and the
-        copies' hashes; one row per (model, seed, level, rewind).
+        model, seed, level, rewind, train_instability, test_instability, test_size, test_acc
+        (the level's own run), dense_test_acc (its lineage's level 0) and the copies' hashes;
+        one row per (model, seed, level, rewind).
     """
-    from empirical.algorithms.lth import run_lth
+    from empirical.algorithms.lth import run_level, run_lth
     from empirical.algorithms.stability import run_instability
     from empirical.config.hparams import RuntimeConfig
     from empirical.config.lth_hparams import imp_chain
@@ -158,6 +169,10 @@ def run_stability(sizes: PruningScale, runs_dir: str | os.PathLike | None = None
                                  "train_instability": path.train_instability,
                                  "test_instability": path.test_instability,
                                  "test_size": path.test_size,
+                                 "test_acc": run_level(chain[level], runs_dir,
+                                                       runtime)["test_acc"],
+                                 "dense_test_acc": run_level(chain[0], runs_dir,
+                                                             runtime)["test_acc"],
                                  "hash": copies[0]["hash"], "hash_2": copies[1]["hash"],
                                  "reused": all(c["reused"] for c in copies)})
     return rows
@@ -200,58 +215,6 @@ def collapse_table(sizes: PruningScale, data_dir: str | os.PathLike | None = Non
                                  "outputs_reachable": c.outputs_reachable,
                                  "outputs": c.outputs})
     return rows
-
-
-def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE
-                  ) -> tuple[float, float, float]:
-    """Mean and Student-t interval over seeds (NaN bounds for one seed).
-
-    ``scipy.stats.t.interval(confidence, n - 1, loc=mean, scale=sem)``.
-    """
-    from scipy import stats
-
-    data = np.asarray(values, dtype=float)
-    mean = float(data.mean())
-    if len(data) < 2:
-        return mean, float("nan"), float("nan")
-    low, high = stats.t.interval(confidence, len(data) - 1, loc=mean,
-                                 scale=stats.sem(data))
-    return mean, float(low), float(high)
-
-
-def summary(rows: Sequence[Mapping[str, Any]], reference: str = "IMP (reset)"
-            ) -> list[dict[str, Any]]:
-    """Per model, family, arm and level: mean accuracy with its interval over seeds, and the
-    paired difference to ``reference`` at the same level and seed with its interval.
-
-    Returns
-    -------
-    list of dict
-        model, family, arm, of, level, weights_remaining, test_acc, test_acc_low, test_acc_high,
-        diff_vs_reference, diff_low, diff_high, seeds (accuracies as fractions).
-    """
-    import pandas as pd
-
-    frame = pd.DataFrame(list(rows))
-    if "of" not in frame:
-        frame["of"] = ""
-    frame["of"] = frame["of"].fillna("")
-    ref = frame[(frame["arm"] == reference) | (frame["arm"] == "dense")]
-    ref_acc = {(r.model, r.level, r.seed): r.test_acc for r in ref.itertuples()}
-    out = []
-    for (model, family, arm, of, level), group in frame.groupby(
-            ["model", "family", "arm", "of", "level"], sort=False):
-        mean, low, high = mean_interval(group["test_acc"])
-        diffs = [a - ref_acc[(model, level, s)] for a, s in zip(group["test_acc"], group["seed"],
-                                                                  strict=True)
-                 if (model, level, s) in ref_acc]
-        d_mean, d_low, d_high = mean_interval(diffs) if diffs else (float("nan"),) * 3
-        out.append({"model": model, "family": family, "arm": arm, "of": of, "level": level,
-                    "weights_remaining": float(group["weights_remaining"].mean()),
-                    "test_acc": mean, "test_acc_low": low, "test_acc_high": high,
-                    "diff_vs_reference": d_mean, "diff_low": d_low, "diff_high": d_high,
-                    "seeds": int(group["seed"].nunique())})
-    return out
 
 
 def supermask_table(rows: Sequence[Mapping[str, Any]], runs_dir: str | os.PathLike | None = None,

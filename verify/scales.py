@@ -191,7 +191,7 @@ class PruningScale:
     models : mapping
         Plot label -> LTH preset.
     levels : int
-        Last IMP level; every method runs at the densities of levels ``1..levels``.
+        Last IMP level (the IMP lineages, reset and rewind, train every level ``0..levels``).
     rewind : str
         The rewind point ``k`` of the rewinding lineage (IMP rewind, LR rewinding, fine-tuning).
     pai : tuple of PaIMethod
@@ -210,6 +210,9 @@ class PruningScale:
         Seeds (initialisation and data order of each lineage).
     training : mapping
         Training overrides of every preset.
+    method_levels : tuple of int
+        IMP levels at whose densities the matched arms (LR rewinding, fine-tuning, every PaI arm)
+        run; empty: every level ``1..levels``. ``ablation_levels`` must be among them.
     """
 
     models: Mapping[str, str]
@@ -223,6 +226,23 @@ class PruningScale:
     collapse_densities: tuple[float, ...]
     seeds: tuple[int, ...]
     training: Mapping[str, Any] = field(default_factory=dict)
+    method_levels: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        outside = [lv for lv in (*self.method_levels, *self.ablation_levels)
+                   if lv not in range(1, self.levels + 1)]
+        if outside:
+            raise ValueError(f"pruning levels {outside} lie outside the IMP levels "
+                             f"1..{self.levels}")
+        unmatched = [lv for lv in self.ablation_levels if lv not in self.matched_levels]
+        if unmatched:
+            raise ValueError(f"ablation levels {unmatched} are not among the method levels "
+                             f"{self.matched_levels}")
+
+    @property
+    def matched_levels(self) -> tuple[int, ...]:
+        """IMP levels at whose densities the matched arms run (``method_levels`` or all)."""
+        return self.method_levels or tuple(range(1, self.levels + 1))
 
 
 @dataclass(frozen=True)
@@ -541,14 +561,22 @@ STUDIES: dict[str, dict[str, Any]] = {
             stability_rewinds=("0it", "2it"), stability_levels=(0, 1),
             collapse_densities=(0.1, 0.01, 0.001), seeds=(0,),
             training={"epochs": 2, "schedule": "cosine"}),
+        # Sized to one session on a shared 2-core machine: 2 seeds x 110 runs of 1,000
+        # iterations (half the preset's 2,000; one 2,000-it run took ~6 core-s, 1 thread, a
+        # 1,000-it one ~4). IMP lineages (reset and rewind) to level 12 (6.9% of the weights);
+        # LR rewinding, fine-tuning and every PaI arm at 3 of its levels (41, 17, 6.9%); the
+        # ablations of IMP and of the three PaI criteria of Frankle et al. 2021 at those 3
+        # (random arms are their own shuffle); the full instability grid. A third seed did not
+        # fit the session (the machine ran ~15 processes on 2 cores), nor every level x arm x
+        # ablation at 2,000 it (~500 runs a seed).
         "cpu": PruningScale(
-            {"LeNet-300-100 (MNIST 5k)": "mnist5k-lth"}, levels=10, rewind="100it",
-            pai=_PAI_METHODS,
-            ablation_levels=(3, 7, 10), ablated=_ALL_ARMS,
+            {"LeNet-300-100 (MNIST 5k)": "mnist5k-lth"}, levels=12, rewind="100it",
+            pai=_PAI_METHODS, method_levels=(4, 8, 12),
+            ablation_levels=(4, 8, 12), ablated=("IMP (reset)", "SNIP", "GraSP", "SynFlow"),
             stability_rewinds=("0it", "100it", "500it"),
             stability_levels=(0, 3, 7), collapse_densities=(0.1, 0.03, 0.01, 0.003, 0.001),
             # a decaying schedule, so that fine-tuning (final rate) and LR rewinding differ
-            seeds=(0, 1, 2), training={"schedule": "cosine"}),
+            seeds=(0, 1), training={"schedule": "cosine", "iterations": 1000}),
         "paper": PruningScale(
             {"LeNet-300-100": "lenet-300-100-lth", "Conv-2": "conv2-lth"}, levels=15,
             rewind="1000it",
