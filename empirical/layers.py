@@ -65,6 +65,9 @@ class LayerConfig:
     penalty
         Strength ``lambda >= 0`` of the mask rule's sparsity penalty (rules that have one:
         ``hard-concrete``'s expected L0 norm), see :func:`empirical.mask_rules.check_rule`.
+    prune_bias
+        ``masked`` mode: a layer with a bias also masks it (a 0/1 buffer ``bias_mask``,
+        ``b_eff = b * m_b``), so pruning can remove biases together with the weights.
     """
 
     mode: str = "dense"
@@ -74,6 +77,7 @@ class LayerConfig:
     init: str = "kn"
     fan_rule: str = "paper"
     penalty: float = 0.0
+    prune_bias: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.mode, MODES, "layer mode")
@@ -111,6 +115,9 @@ class FactoryLayer(nn.Module):
         Trained scores, same shape as ``weight`` (score modes only).
     mask
         Float 0/1 buffer (``masked`` mode only; state-dict key ``<layer>.mask``).
+    bias_mask
+        Float 0/1 buffer of the bias (``masked`` mode with ``LayerConfig.prune_bias`` and a
+        bias; else None, and no state-dict key).
     mask_folded
         ``masked`` mode inside :func:`folded_masks`: the forward uses ``W`` itself, whose pruned
         entries the caller keeps at zero.
@@ -146,6 +153,8 @@ class FactoryLayer(nn.Module):
             self.register_buffer("mask", torch.ones_like(self.weight))
         else:
             self.register_buffer("mask", None)
+        masks_bias = cfg.mode == "masked" and cfg.prune_bias and self.bias is not None
+        self.register_buffer("bias_mask", torch.ones_like(self.bias) if masks_bias else None)
         self.mask_folded = False
 
     def current_mask(self) -> torch.Tensor:
@@ -176,6 +185,12 @@ class FactoryLayer(nn.Module):
             effective = weight * mask
         return _ScoreWeight.apply(self.scores, weight, mask, effective, self.rule)
 
+    def effective_bias(self) -> torch.Tensor | None:
+        """``b_eff = b * m_b`` with a bias mask (outside :func:`folded_masks`), else ``b``."""
+        if self.bias_mask is None or self.mask_folded:
+            return self.bias
+        return self.bias * self.bias_mask
+
     def extra_repr(self) -> str:
         """Mode and kept fraction after the usual shape description."""
         extra = f", mode={self.mode}"
@@ -194,7 +209,7 @@ class FactoryLinear(FactoryLayer, nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Linear map with the effective weight."""
-        return F.linear(x, self.effective_weight(), self.bias)
+        return F.linear(x, self.effective_weight(), self.effective_bias())
 
 
 class FactoryConv1d(FactoryLayer, nn.Conv1d):
@@ -208,7 +223,7 @@ class FactoryConv1d(FactoryLayer, nn.Conv1d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution with the effective weight."""
-        return self._conv_forward(x, self.effective_weight(), self.bias)
+        return self._conv_forward(x, self.effective_weight(), self.effective_bias())
 
 
 class FactoryConv2d(FactoryLayer, nn.Conv2d):
@@ -222,7 +237,7 @@ class FactoryConv2d(FactoryLayer, nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Convolution with the effective weight."""
-        return self._conv_forward(x, self.effective_weight(), self.bias)
+        return self._conv_forward(x, self.effective_weight(), self.effective_bias())
 
 
 def _check_sizes(**sizes: int) -> None:
@@ -427,9 +442,11 @@ def kept_fractions(model: nn.Module) -> dict[str, float]:
 
 @torch.no_grad()
 def enforce_masks_(model: nn.Module) -> None:
-    """Zero the pruned weights of every ``masked`` layer in place (after each optimiser step)."""
-    pairs = [(layer.weight, layer.mask) for _, layer in prunable_layers(model)
-             if layer.mode == "masked"]
+    """Zero the pruned weights (and masked biases) of every ``masked`` layer in place (after
+    each optimiser step)."""
+    pairs = [pair for _, layer in prunable_layers(model) if layer.mode == "masked"
+             for pair in ((layer.weight, layer.mask), (layer.bias, layer.bias_mask))
+             if pair[1] is not None]
     if pairs:
         weights, masks = zip(*pairs, strict=True)
         torch._foreach_mul_(list(weights), list(masks))

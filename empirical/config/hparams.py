@@ -133,9 +133,15 @@ class ModelHparams:
                            "biases only)")
     bn_init: str = hp("ones", "affine BatchNorm gamma: ones (PyTorch) or U(0, 1) (open_lth)",
                       choices=BN_INITS)
+    residual: bool = hp(False, "hidden-to-hidden blocks of equal widths add their input, "
+                               "h <- h + relu(W h + b) (fc; the MNIST-1D authors' MLP)")
 
     def __post_init__(self) -> None:
-        model_entry(self.name)
+        entry = model_entry(self.name)
+        if self.residual and not entry.residual:
+            takes = ", ".join(n for n, e in MODELS.items() if e.residual)
+            raise InputError("{residual} applies to {takes}, not {name}", ModelHparams,
+                             takes=takes, name=self.name)
         check_choice(self, "bn", BN_CHOICES)
         check_choice(self, "bn_init", BN_INITS)
         check_positive(self, "width_mult")

@@ -37,19 +37,22 @@ class ModelEntry:
     free_widths
         Whether the model takes free hidden widths (``ModelHparams.widths``); the others are
         only scaled by the width multiplier.
+    residual
+        Whether the model takes the residual option (``ModelHparams.residual``).
     """
 
     name: str
     build: Builder
     norm_family: str = "plain"
     free_widths: bool = False
+    residual: bool = False
 
 
 MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, norm_family: str = "plain",
-                   free_widths: bool = False) -> Callable[[Builder], Builder]:
+def register_model(name: str, norm_family: str = "plain", free_widths: bool = False,
+                   residual: bool = False) -> Callable[[Builder], Builder]:
     """Decorator registering a builder under ``name`` in :data:`MODELS` (see :class:`ModelEntry`).
 
     Parameters
@@ -60,6 +63,8 @@ def register_model(name: str, norm_family: str = "plain",
         Its BatchNorm family.
     free_widths
         Whether it takes free hidden widths.
+    residual
+        Whether it takes the residual option.
 
     Returns
     -------
@@ -71,7 +76,7 @@ def register_model(name: str, norm_family: str = "plain",
     check_choice(norm_family, NORM_FAMILIES, "model family")
 
     def register(build: Builder) -> Builder:
-        MODELS[name] = ModelEntry(name, build, norm_family, free_widths)
+        MODELS[name] = ModelEntry(name, build, norm_family, free_widths, residual)
         return build
 
     return register
