@@ -548,8 +548,9 @@ def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tens
     rule = base.pruning
     if rule.sparsity_schedule == "linear":
         if levels >= rule.linear_rounds - 1:
-            raise InputError("{sparsity_schedule=linear} with {linear_rounds} {rounds} reaches sparsity 1 "
-                             "at level {last}: give {levels} {most} or fewer", PruningHparams,
+            raise InputError("{sparsity_schedule=linear} with {linear_rounds} {rounds} reaches "
+                             "sparsity 1 at level {last}: give {levels} {most} or fewer",
+                             PruningHparams,
                              rounds=rule.linear_rounds, last=rule.linear_rounds - 1,
                              most=rule.linear_rounds - 2)
         return

@@ -27,9 +27,9 @@ Every non-dense run names its parent's hash, so a level's hash depends on the wh
 it; raising the number of levels reuses the finished ones. Level 0 carries only ``pruning.init``
 and ``pruning.prune_bias`` of the pruning section (so every pruning rule shares one dense run).
 
-The pruning rule of an IMP level: ``sparsity_schedule=geometric`` prunes ``floor(rate R)`` of the ``R``
-remaining weights per level (Frankle & Carbin); ``sparsity_schedule=linear`` prunes each layer to sparsity
-``L / (linear_rounds - 1)`` at level ``L`` (the MNIST-1D notebook's
+The pruning rule of an IMP level: ``sparsity_schedule=geometric`` prunes ``floor(rate R)`` of
+the ``R`` remaining weights per level (Frankle & Carbin); ``sparsity_schedule=linear`` prunes
+each layer to sparsity ``L / (linear_rounds - 1)`` at level ``L`` (the MNIST-1D notebook's
 ``np.linspace(0, 1, 100)``). ``score_step`` ranks the parent's weights at that step of its
 training instead of its final ones (the notebook prunes from its checkpoint at step 1,000 of
 1,501), and ``prune_bias`` ranks and masks each layer's bias with its weights.
@@ -129,11 +129,12 @@ class PruningHparams:
     rewind: str = hp("0it", "start weights of every level: theta_k after k = <n>it iterations or "
                      "<n>ep epochs of dense training (0it: theta_0)")
     prune_bias: bool = hp(False, "prune each layer's bias together with its weights: one "
-                          "magnitude ranking over cat(W, b) per layer (the MNIST-1D LTH notebook)")
-    sparsity_schedule: str = hp("geometric", "geometric: each level prunes --rate of the remaining weights; "
-                       "linear: level L keeps n - floor(L n / (R - 1)) of each layer's n "
-                       "(sparsity linspace(0, 1, R)[L], R = --linear-rounds)",
-                       choices=PRUNING_SCHEDULES)
+                          "magnitude ranking over cat(W, b) per layer (the MNIST-1D LTH "
+                          "notebook)")
+    sparsity_schedule: str = hp("geometric", "geometric: each level prunes --rate of the "
+                                "remaining weights; linear: level L keeps n - floor(L n / (R - "
+                                "1)) of each layer's n (sparsity linspace(0, 1, R)[L], R = "
+                                "--linear-rounds)", choices=PRUNING_SCHEDULES)
     linear_rounds: int = hp(100, "R of the linear schedule: the sparsity rises by 1/(R - 1) per "
                             "level")
     score_step: str = hp("", "the next level's mask ranks the weights after <n>it iterations or "
