@@ -111,6 +111,9 @@ class DatasetHparams:
     augment: bool = hp(True, "standard augmentation (CIFAR crop+flip, ImageNet resized crop)")
     drop_last: bool = hp(True, "drop the last partial training batch of every epoch (open_lth "
                                "keeps it: steps per epoch rounded up)")
+    shuffle: bool = hp(True, "shuffle the training examples every epoch (seeded by --seed or "
+                             "--data-seed); --no-shuffle takes them in file order, the same "
+                             "batches every epoch (the MNIST-1D notebooks; in-memory datasets)")
 
     def __post_init__(self) -> None:
         check_choice(self, "name", tuple(DATASET_NAMES))

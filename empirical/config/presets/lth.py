@@ -70,7 +70,9 @@ _NOTEBOOK_LTH = published(
                                 "generated with seed 42"),
                  "val_size": (0, f"{_NB_TRAIN}: trains on all 4,000 training examples"),
                  "batch_size": (100, f"{_NB_TRAIN}: get_model_args batch_size 100"),
-                 "augment": (False, f"{_NB}: no augmentation")},
+                 "augment": (False, f"{_NB}: no augmentation"),
+                 "shuffle": (False, f"{_NB_TRAIN}: bix = (step * batch_size) % len(x_train), "
+                             "the file order every epoch and every round")},
      "model": {"name": ("fc", f"{_NB}: SparseMLP, three linear layers"),
                "widths": ((500, 500), f"{_NB}: model_args.hidden_size = 500"),
                "bias": (True, f"{_NB}: torch.nn.Linear with its bias"),
@@ -96,8 +98,7 @@ _NOTEBOOK_LTH = published(
                  "rewind": ("0it", f"{_NB}: set_layer_vecs(init_params) every round")}},
     f"{M1D} lottery-tickets notebook: at ~92% sparsity tickets ~74-75% test accuracy, dense "
     "~65.6%, random masks ~61%",
-    "The notebook takes its batches in file order (bix = step * 100 mod 4000), the same every "
-    "epoch; ours are shuffled per epoch by --seed, the same in every level. Its random control "
+    "Its random control "
     "draws a fresh random mask each round of its own chain; ours draws one at the level's counts "
     "(the same distribution). Its seeds are 42 + trial; its test accuracy is printed at step 1500 "
     "(we report the final one, after step 1502). Counts are exact: floor(L n / 99) pruned where "
