@@ -168,3 +168,21 @@ def test_cli_control_levels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main([*argv, "--control", "reinit", "--json"]) == 0
     out = capsys.readouterr().out
     assert out.count('"reinit"') == 1 and '"level": 2, "source": "reinit"' in out
+
+
+def test_no_shuffle_is_file_order_every_epoch() -> None:
+    from empirical.algorithms.mpt import make_batches
+    from empirical.data import get_dataset
+    from empirical.device import Distributed
+
+    base = notebook_like()
+    fixed = LTHHparams(dataset=DatasetHparams(name="digits", batch_size=128, val_size=200,
+                                              shuffle=False), model=base.model,
+                       training=base.training, pruning=base.pruning)
+    train, _, _ = make_batches(fixed, CPU, torch.device("cpu"), Distributed())
+    x_all = get_dataset("digits", None, "train", seed=0, val_size=200).tensors[0]
+    for epoch in (0, 1):
+        xs = torch.cat([x for x, _ in train.epoch(epoch)])
+        assert torch.equal(xs, x_all[:len(xs)])  # bix = step * batch mod n, no shuffling
+    shuffled, _, _ = make_batches(base, CPU, torch.device("cpu"), Distributed())
+    assert not torch.equal(next(iter(shuffled.epoch(0)))[0], x_all[:128])
