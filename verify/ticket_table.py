@@ -4,7 +4,8 @@ Reads the rows that ``tickets train lth --json`` prints (one JSON object per run
 density, test_acc, run_dir), one file per seed, and gives per pruning level the mean test
 accuracy of each arm (dense level 0, IMP ticket, ``reinit``, ``random-prune``) with its 95%
 Student-t interval over seeds, and the paired differences ticket - control and ticket - dense
-(same seed: same initialisation and data order) with theirs (:mod:`verify.stats`). Run as
+(same seed: same initialisation and data order) with theirs, and per seed the exact McNemar
+p-value of the two arms' paired test predictions (:mod:`verify.stats`). Run as
 ``python -m verify.ticket_table ROWS.jsonl ...``; it prints a Markdown table.
 """
 
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.stats import Interval, paired_difference, t_interval
+from verify.stats import Interval, mcnemar, paired_difference, t_interval
 
 ARMS = ("imp", "reinit", "random-prune")
 PAIRS = (("imp", "random-prune"), ("imp", "reinit"), ("imp", "dense"))
@@ -24,7 +25,8 @@ PAIRS = (("imp", "random-prune"), ("imp", "reinit"), ("imp", "dense"))
 
 def read_rows(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     """The rows of ``tickets train lth --json`` output files, each with the ``seed`` of its run
-    (read from the run store's checked ``result.json``)."""
+    (read from the run store's checked ``result.json``) and ``correct``, which test examples its
+    final predictions get right."""
     from empirical.storage.store import RunStore
 
     rows = []
@@ -32,13 +34,18 @@ def read_rows(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
         for line in Path(path).read_text().splitlines():
             if line.strip():
                 row = json.loads(line)
-                row["seed"] = RunStore(row["run_dir"]).read_result()["seed"]
+                store = RunStore(row["run_dir"])
+                row["seed"] = store.read_result()["seed"]
+                predictions = store.predictions()
+                row["correct"] = (predictions.steps[max(predictions.steps)]
+                                  == predictions.labels).numpy()
                 rows.append(row)
     return rows
 
 
-def _by_seed(rows: Sequence[Mapping[str, Any]], level: int, source: str) -> dict[int, float]:
-    return {r["seed"]: r["test_acc"] for r in rows
+def _by_seed(rows: Sequence[Mapping[str, Any]], level: int, source: str,
+             key: str = "test_acc") -> dict[int, Any]:
+    return {r["seed"]: r[key] for r in rows
             if r["source"] == source and r["level"] == (0 if source == "dense" else level)}
 
 
@@ -48,8 +55,9 @@ def _cell(interval: Interval | None, signed: bool = False) -> str:
 
 def table(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Per level with at least one IMP ticket: weights remaining, each arm's mean test accuracy
-    [95% t interval] in points, and the paired differences of :data:`PAIRS` over the seeds both
-    arms have (empty where fewer than two seeds)."""
+    [95% t interval] in points, the paired differences of :data:`PAIRS` over the seeds both
+    arms have (empty where fewer than two seeds), and, where the rows carry ``correct``, the
+    McNemar p-values of each pair, seed by seed."""
     out = []
     for level in sorted({r["level"] for r in rows if r["source"] == "imp"}):
         density = next(r["density"] for r in rows if r["level"] == level and r["source"] == "imp")
@@ -64,6 +72,10 @@ def table(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             test = (paired_difference([first[s] for s in seeds], [second[s] for s in seeds])
                     if len(seeds) >= 2 else None)
             entry[f"{a} - {b}"] = _cell(None if test is None else test.difference, True)
+            if all("correct" in r for r in rows):
+                first, second = (_by_seed(rows, level, arm, "correct") for arm in (a, b))
+                entry[f"{a} vs {b} McNemar p"] = " ".join(
+                    f"{mcnemar(first[s], second[s]).pvalue:.2g}" for s in seeds)
         out.append(entry)
     return out
 

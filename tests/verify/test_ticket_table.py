@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from verify.stats import paired_difference, t_interval
+import numpy as np
+
+from verify.stats import mcnemar, paired_difference, t_interval
 from verify.ticket_table import table
 
 
@@ -26,3 +28,15 @@ def test_table_pairs_by_seed() -> None:
         [0.70, 0.75, 0.71], [0.60, 0.64, 0.62]).difference.format(100, 1, True)
     assert first["reinit"] == "" and first["reinit seeds"] == 0 and first["imp - reinit"] == ""
     assert second["imp"] == "" and second["imp seeds"] == 1  # one seed: no interval
+
+
+def test_mcnemar_per_seed_when_rows_carry_predictions() -> None:
+    right = np.array([True] * 8 + [False] * 2)
+    rows = [{**_row(s, level, src, acc), "correct": np.roll(right, k)}
+            for s in (0, 1) for level, src, acc, k in ((0, "dense", 0.7, 0), (1, "imp", 0.8 + s / 20, s),
+                                                       (1, "reinit", 0.8, 3))]
+    [entry] = table(rows)
+    expected = [mcnemar(np.roll(right, s), np.roll(right, 3)).pvalue for s in (0, 1)]
+    assert entry["imp vs reinit McNemar p"] == " ".join(f"{p:.2g}" for p in expected)
+    assert entry["imp vs dense McNemar p"].split()[0] == "1"  # seed 0: the same predictions
+    assert entry["imp vs random-prune McNemar p"] == ""
