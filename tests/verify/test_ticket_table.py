@@ -32,9 +32,9 @@ def test_table_pairs_by_seed() -> None:
 
 def test_mcnemar_per_seed_when_rows_carry_predictions() -> None:
     right = np.array([True] * 8 + [False] * 2)
-    rows = [{**_row(s, level, src, acc), "correct": np.roll(right, k)}
-            for s in (0, 1) for level, src, acc, k in ((0, "dense", 0.7, 0), (1, "imp", 0.8 + s / 20, s),
-                                                       (1, "reinit", 0.8, 3))]
+    arms = ((0, "dense", 0.7, 0.01, 0), (1, "imp", 0.8, 0.05, None), (1, "reinit", 0.75, 0.02, 3))
+    rows = [{**_row(s, level, src, acc + s * slope), "correct": np.roll(right, k or s)}
+            for s in (0, 1) for level, src, acc, slope, k in arms]
     [entry] = table(rows)
     expected = [mcnemar(np.roll(right, s), np.roll(right, 3)).pvalue for s in (0, 1)]
     assert entry["imp vs reinit McNemar p"] == " ".join(f"{p:.2g}" for p in expected)
