@@ -13,6 +13,15 @@ fresh, as in the papers). :func:`empirical.algorithms.train.fit` multiplies the 
 in the forward pass and calls ``enforce_masks_`` after every optimiser step, so momentum, weight
 decay and Adam never revive a pruned weight.
 
+Variants of the rule (:class:`~empirical.config.lth_hparams.PruningHparams`; the MNIST-1D
+lottery-ticket notebook of Greydanus & Kobak uses all three): ``sparsity_schedule="linear"``
+prunes every layer to sparsity ``L / (linear_rounds - 1)`` at level ``L``
+(:func:`empirical.algorithms.pruning.linear_prune`); ``score_step`` ranks the parent's weights
+after that many steps of its training (captured while it trains, ``score_step<k>.pt``, or
+replayed) instead of its final ones; ``prune_bias`` makes each layer's bias part of its pool
+(:mod:`empirical.algorithms.model_masks`), so masks, controls and densities count weights and
+biases together.
+
 Learning speed: the early-stopping iteration is the evaluation step of minimum validation loss
 (first one on ties), checked every ``training.eval_every`` iterations on the held-out split
 ``dataset.val_size``; the test accuracy at that step is recorded with it.
@@ -631,7 +640,7 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
     hooks = dataclasses.replace(hooks) if hooks is not None else FitHooks()
     wanted = [(rewind_step(capture_rewind, spe), rewind_file)] if dense else []
     score = capture_score or hparams.pruning.score_step
-    if score:
+    if score and hparams.level.source in ("dense", "imp"):  # the runs IMP levels derive from
         wanted.append((rewind_step(score, spe), score_file))
     files: dict[int, list[str]] = {}  # step -> the files its state goes to
     for k, where in wanted:
