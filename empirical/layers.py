@@ -90,6 +90,9 @@ class LayerConfig:
     bias_scores
         Score modes: prune the biases by scores of their own (module docstring); layers
         without a bias are unaffected.
+    prune_bias
+        ``masked`` mode: a layer with a bias also masks it (a 0/1 buffer ``bias_mask``,
+        ``b_eff = b * m_b``), so pruning can remove biases together with the weights.
     """
 
     mode: str = "dense"
@@ -102,6 +105,7 @@ class LayerConfig:
     redraw_every: int = REDRAW_EVERY
     redraw_fraction: float = REDRAW_FRACTION
     bias_scores: bool = False
+    prune_bias: bool = False
 
     def __post_init__(self) -> None:
         check_choice(self.mode, LAYER_MODES, "layer mode")
@@ -146,6 +150,9 @@ class FactoryLayer(nn.Module):
     source
         Float 0/1 buffer of a sparse random source (score modes; None for a dense source, the
         default): the weights the source has, see :mod:`empirical.sparse_source`.
+    bias_mask
+        Float 0/1 buffer of the bias (``masked`` mode with ``LayerConfig.prune_bias`` and a
+        bias; else None, and no state-dict key).
     mask_folded
         ``masked`` mode inside :func:`folded_masks`: the forward uses ``W`` itself, whose pruned
         entries the caller keeps at zero.
@@ -189,6 +196,8 @@ class FactoryLayer(nn.Module):
             self.register_buffer("mask", torch.ones_like(self.weight))
         else:
             self.register_buffer("mask", None)
+        masks_bias = cfg.mode == "masked" and cfg.prune_bias and self.bias is not None
+        self.register_buffer("bias_mask", torch.ones_like(self.bias) if masks_bias else None)
         self.mask_folded = False
         self.holding = False
         self.held: torch.Tensor | None = None
@@ -229,21 +238,26 @@ class FactoryLayer(nn.Module):
             self.held = effective
         return effective
 
-    def bias_mask(self) -> torch.Tensor | None:
-        """The 0/1 mask of the bias: top-k of ``|s_b|`` at the layer's kept fraction, or None
-        when the layer has no bias scores (module docstring)."""
+    def bias_score_mask(self) -> torch.Tensor | None:
+        """The 0/1 mask of the bias in a score mode: top-k of ``|s_b|`` at the layer's kept
+        fraction, or None when the layer has no bias scores (module docstring)."""
         if self.bias_scores is None:
             return None
         with torch.no_grad():
             return top_mask(self.bias_scores.abs(), kept_count(self.bias_scores.numel(), self.keep))
 
     def effective_bias(self) -> torch.Tensor | None:
-        """``b * m_b`` with the straight-through score gradient, or ``b`` without bias scores."""
-        mask = self.bias_mask()
-        if mask is None:
+        """``b_eff = b * m_b``: with bias scores (score modes) the mask is
+        :meth:`bias_score_mask` and the scores get the straight-through gradient; with a
+        ``bias_mask`` buffer (``masked`` mode, outside :func:`folded_masks`) the buffer; else
+        ``b``."""
+        mask = self.bias_score_mask()
+        if mask is not None:
+            bias = self.bias.detach()
+            return _ScoreWeight.apply(self.bias_scores, bias, mask, bias * mask, _BIAS_RULE)
+        if self.bias_mask is None or self.mask_folded:
             return self.bias
-        bias = self.bias.detach()
-        return _ScoreWeight.apply(self.bias_scores, bias, mask, bias * mask, _BIAS_RULE)
+        return self.bias * self.bias_mask
 
     def extra_repr(self) -> str:
         """Mode and kept fraction after the usual shape description."""
@@ -529,13 +543,19 @@ def masked_layers(model: nn.Module) -> list[FactoryLayer]:
 
 @torch.no_grad()
 def _zero_pruned_(layers: Sequence[FactoryLayer]) -> None:
-    """``W <- W m`` for each of ``layers`` (``masked`` mode), one foreach product for all."""
-    if layers:
-        torch._foreach_mul_([layer.weight for layer in layers], [layer.mask for layer in layers])
+    """``W <- W m`` (and ``b <- b m_b`` where a bias is masked) for each of ``layers``
+    (``masked`` mode), one foreach product for all."""
+    pairs = [pair for layer in layers
+             for pair in ((layer.weight, layer.mask), (layer.bias, layer.bias_mask))
+             if pair[1] is not None]
+    if pairs:
+        weights, masks = zip(*pairs, strict=True)
+        torch._foreach_mul_(list(weights), list(masks))
 
 
 def enforce_masks_(model: nn.Module) -> None:
-    """Zero the pruned weights of every ``masked`` layer in place (after each optimiser step)."""
+    """Zero the pruned weights (and masked biases) of every ``masked`` layer in place (after
+    each optimiser step)."""
     _zero_pruned_(masked_layers(model))
 
 

@@ -302,7 +302,7 @@ def model_bias_masks(model: Any) -> list[np.ndarray] | None:
     """The model's current bias masks (layers with bias scores), or None when it has none."""
     from empirical.layers import prunable_layers
 
-    masks = [layer.bias_mask() for _, layer in prunable_layers(model)]
+    masks = [layer.bias_score_mask() for _, layer in prunable_layers(model)]
     if any(m is None for m in masks):
         return None
     return [m.detach().cpu().numpy().astype(bool) for m in masks]

@@ -196,8 +196,8 @@ def _train(run: PlantedRun, store: Any) -> dict[str, Any]:
                                run.batch_size, run.training.seed, run.scope, run.bias_scores,
                                schedule, loss)
     masks = {name: mask.bool() for name, mask in layer_masks(model).items()}
-    masks.update({f"{name}.bias": layer.bias_mask().bool()
-                  for name, layer in prunable_layers(model) if layer.bias_mask() is not None})
+    masks.update({f"{name}.bias": layer.bias_score_mask().bool()
+                  for name, layer in prunable_layers(model) if layer.bias_score_mask() is not None})
     result = {**planted.facts, **row,
               "k_setting": "planted" if run.keep is None else f"{run.keep:g}",
               "anneal": run.anneal, "bias_scores": run.bias_scores, "loss": run.loss,

@@ -71,7 +71,8 @@ def keep_schedule(hparams: RunHparams) -> Any:
 
 
 def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
-    """The run's model in layer mode ``"masked"`` (all-ones masks), initialised from ``seed``.
+    """The run's model in layer mode ``"masked"`` (all-ones masks; bias masks too with
+    ``pruning.prune_bias``), initialised from ``seed``.
 
     Parameters
     ----------
@@ -91,4 +92,5 @@ def build_lth_model(hparams: LTHHparams, seed: int) -> nn.Module:
     info = dataset_info(hparams.dataset.name)
     torch.manual_seed(seed)
     return build_model(hparams.model, info.num_classes, info.input_shape,
-                       LayerConfig(mode="masked", init=hparams.pruning.init))
+                       LayerConfig(mode="masked", init=hparams.pruning.init,
+                                   prune_bias=hparams.pruning.prune_bias))

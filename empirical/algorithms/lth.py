@@ -13,6 +13,15 @@ fresh, as in the papers). :func:`empirical.algorithms.train.fit` multiplies the 
 in the forward pass and calls ``enforce_masks_`` after every optimiser step, so momentum, weight
 decay and Adam never revive a pruned weight.
 
+Variants of the rule (:class:`~empirical.config.lth_hparams.PruningHparams`; the MNIST-1D
+lottery-ticket notebook of Greydanus & Kobak uses all three): ``sparsity_schedule="linear"``
+prunes every layer to sparsity ``L / (linear_rounds - 1)`` at level ``L``
+(:func:`empirical.algorithms.pruning.linear_prune`); ``score_step`` ranks the parent's weights
+after that many steps of its training (captured while it trains, ``score_step<k>.pt``, or
+replayed) instead of its final ones; ``prune_bias`` makes each layer's bias part of its pool
+(:mod:`empirical.algorithms.model_masks`), so masks, controls and densities count weights and
+biases together.
+
 Learning speed: the early-stopping iteration is the evaluation step of minimum validation loss
 (first one on ties), checked every ``training.eval_every`` iterations on the held-out split
 ``dataset.val_size``; the test accuracy at that step is recorded with it.
@@ -30,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -233,11 +242,15 @@ def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLi
         return pai_masks(hparams, runs_dir, _require(train)).masks
     parent, store = _finished_parent(runs_dir, hparams)
     if source in ("imp", "one-shot"):
-        trained = trained_model(parent, store)
+        trained = _scored_model(parent, store, rule.score_step if source == "imp" else "",
+                                runs_dir)
         weights, masks = prunable_weights(trained), model_masks(trained)
         if source == "one-shot":
             return pruning.prune_to_density(weights, masks, hparams.level.density, rule.scope,
                                             rule.exclude)
+        if rule.sparsity_schedule == "linear":
+            return pruning.linear_prune(weights, masks, hparams.level.level, rule.linear_rounds,
+                                        rule.exclude)
         rates: float | dict[str, float] = rule.rate
         if rule.scope == "layerwise":
             rates = pruning.layer_rates(weights, rule.rate, rule.conv_rate, rule.output_rate)
@@ -254,6 +267,56 @@ def level_masks(hparams: LTHHparams, model: nn.Module, runs_dir: str | os.PathLi
         counts = {n: int(m.sum()) for n, m in masks.items()}
         return pruning.keep_highest({n: -s for n, s in scores.items()}, base, counts)
     return masks
+
+
+def score_file(store: RunStore, step: int) -> str:
+    """Where a run keeps its state after ``step`` steps for its child's mask (``score_step``)."""
+    return str(store.path / f"score_step{step}.pt")
+
+
+def _scored_model(parent: LTHHparams, store: RunStore, score_step: str,
+                  runs_dir: str | os.PathLike | None) -> nn.Module:
+    """The parent's model whose weights the next IMP mask ranks: its final state, or its state
+    after ``score_step`` (captured while it trained, else replayed from its start state)."""
+    if not score_step:
+        return trained_model(parent, store)
+    runtime = RuntimeConfig()
+    device = select_device(runtime.device)
+    train, _, _ = make_batches(parent, runtime, device, Distributed())
+    step = rewind_step(score_step, train.steps_per_epoch)
+    path = score_file(store, step)
+    if not os.path.exists(path):
+        _replay_to(parent, store, step, path, train, device, runs_dir, runtime)
+    model = build_lth_model(parent, parent.training.seed)
+    model.load_state_dict(_load_rewind(path))
+    return model
+
+
+def _replay_to(hparams: LTHHparams, store: RunStore, step: int, path: str, train: Batches,
+               device: torch.device, runs_dir: str | os.PathLike | None,
+               runtime: RuntimeConfig) -> None:
+    """Train the finished run ``hparams`` again from its start state up to ``step`` and save that
+    state to ``path`` (the data order and learning rate are functions of the step, so the replay
+    follows its trajectory)."""
+    masks = store.load_ticket()["masks"]
+    start = check_rewind(hparams, train.steps_per_epoch)
+    if step > total_steps(hparams.training, train.steps_per_epoch):
+        raise InputError("{score_step} (step {step}) lies beyond the {total} training steps",
+                         PruningHparams, step=step,
+                         total=total_steps(hparams.training, train.steps_per_epoch))
+    model = prepare_model(build_lth_model(hparams, hparams.training.seed), device,
+                          channels_last=False)
+
+    def keep(k: int, state: StateDict) -> None:
+        save_torch(path, {n: t.cpu() for n, t in state.items()})
+        raise _Captured
+
+    try:
+        fit(model, train, hparams.training, start_step=start,
+            initial_state=lambda: start_state(hparams, masks, start, runs_dir, runtime),
+            hooks=FitHooks(capture_steps=(step,), on_capture=keep))
+    except _Captured:
+        pass
 
 
 def _require(train: Batches | None) -> Batches:
@@ -410,7 +473,7 @@ def _summary(hparams: LTHHparams, store: RunStore, masks: pruning.Masks, fitted:
 
 def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
               runtime: RuntimeConfig | None = None, capture_rewind: str = "0it",
-              hooks: FitHooks | None = None) -> RunResult:
+              hooks: FitHooks | None = None, capture_score: str = "") -> RunResult:
     """Train (or read back) one IMP level, control, branch or one-shot run.
 
     Parameters
@@ -423,6 +486,9 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
         Device and other settings that never change the numbers.
     capture_rewind : str
         Level 0 only: also save ``theta_k`` for this rewind point while training.
+    capture_score : str
+        Also save the state at this step for the next level's mask (default the run's own
+        ``pruning.score_step``; level 0 carries none, so the IMP driver passes it).
     hooks : FitHooks, optional
         Extra callbacks for :func:`empirical.algorithms.train.fit` (tests).
 
@@ -447,7 +513,7 @@ def run_level(hparams: LTHHparams, runs_dir: str | os.PathLike | None = None,
             reused = store.reusable_result()  # another process may have finished it meanwhile
             if reused is None:
                 return RunResult(_train_level(hparams, store, runs_dir, runtime, capture_rewind,
-                                              hooks))
+                                              hooks, capture_score))
     return RunResult({**reused, "reused": True})
 
 
@@ -490,6 +556,14 @@ def check_levels(base: LTHHparams, levels: int, weights: Mapping[str, torch.Tens
         The prunable weights (meta tensors suffice: only names and shapes are read).
     """
     rule = base.pruning
+    if rule.sparsity_schedule == "linear":
+        if levels >= rule.linear_rounds - 1:
+            raise InputError("{sparsity_schedule=linear} with {linear_rounds} {rounds} reaches "
+                             "sparsity 1 at level {last}: give {levels} {most} or fewer",
+                             PruningHparams,
+                             rounds=rule.linear_rounds, last=rule.linear_rounds - 1,
+                             most=rule.linear_rounds - 2)
+        return
     excluded = set(pruning.resolve_names(list(weights), rule.exclude))
     sizes = {n: w.numel() for n, w in weights.items() if n not in excluded}
     if rule.scope == "layerwise":
@@ -542,7 +616,8 @@ def _same_masks(a: pruning.Masks, b: pruning.Masks) -> bool:
 
 
 def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLike | None,
-                 runtime: RuntimeConfig, capture_rewind: str, hooks: FitHooks | None) -> Row:
+                 runtime: RuntimeConfig, capture_rewind: str, hooks: FitHooks | None,
+                 capture_score: str = "") -> Row:
     """Train the level of ``store`` (resuming its checkpoint) and write its ticket and result."""
     started = time.perf_counter()
     device = select_device(runtime.device)
@@ -567,14 +642,20 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
         store.save_ticket({"masks": masks, "source": hparams.level.source,
                            "level": hparams.level.level, "rewind_step": step})
     hooks = dataclasses.replace(hooks) if hooks is not None else FitHooks()
-    capture = rewind_step(capture_rewind, spe) if dense else 0
-    if capture and not os.path.exists(rewind_file(store, capture)):
-        path = rewind_file(store, capture)
-        hooks.capture_steps = (*hooks.capture_steps, capture)
+    wanted = [(rewind_step(capture_rewind, spe), rewind_file)] if dense else []
+    score = capture_score or hparams.pruning.score_step
+    if score and hparams.level.source in ("dense", "imp"):  # the runs IMP levels derive from
+        wanted.append((rewind_step(score, spe), score_file))
+    files: dict[int, list[str]] = {}  # step -> the files its state goes to
+    for k, where in wanted:
+        if k and not os.path.exists(where(store, k)):
+            files.setdefault(k, []).append(where(store, k))
+    if files:
+        hooks.capture_steps = (*hooks.capture_steps, *files)
         chained = hooks.on_capture
 
         def keep(k: int, state: StateDict) -> None:
-            if k == capture:
+            for path in files.get(k, ()):
                 save_torch(path, {n: t.cpu() for n, t in state.items()})
             if chained is not None:
                 chained(k, state)
@@ -597,8 +678,10 @@ def _train_level(hparams: LTHHparams, store: RunStore, runs_dir: str | os.PathLi
 
 def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control_seed: int = 0,
             runs_dir: str | os.PathLike | None = None, runtime: RuntimeConfig | None = None,
-            on_row: Callable[[RunResult], None] | None = None) -> list[RunResult]:
-    """Iterative magnitude pruning for ``levels`` levels, with controls at every level ``>= 1``.
+            on_row: Callable[[RunResult], None] | None = None,
+            control_levels: Collection[int] | None = None) -> list[RunResult]:
+    """Iterative magnitude pruning for ``levels`` levels, with controls at every level ``>= 1``
+    (or at ``control_levels``).
 
     Parameters
     ----------
@@ -616,6 +699,8 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
         Run store root and device settings.
     on_row : callable, optional
         Called with each row as soon as its run is done (streaming output).
+    control_levels : collection of int, optional
+        The levels that get the controls (default: every level ``>= 1``).
 
     Returns
     -------
@@ -639,8 +724,10 @@ def run_lth(base: LTHHparams, levels: int, controls: Sequence[str] = (), control
     if "finetune" in controls:
         spe = make_batches(base, runtime, torch.device("cpu"), Distributed())[0].steps_per_epoch
     for hparams in imp_chain(base, levels):
-        done(run_level(hparams, runs_dir, runtime, capture_rewind=base.pruning.rewind))
-        if hparams.level.level >= 1:
+        done(run_level(hparams, runs_dir, runtime, capture_rewind=base.pruning.rewind,
+                       capture_score=base.pruning.score_step))
+        if hparams.level.level >= 1 and (control_levels is None
+                                         or hparams.level.level in control_levels):
             for control in controls:
                 done(run_level(control_run(hparams, control, control_seed, spe), runs_dir,
                                runtime))

@@ -71,8 +71,11 @@ def make_batches(hparams: RunHparams, runtime: RuntimeConfig, device: torch.devi
 
     common = {"device": device, "rank": dist.rank, "world_size": dist.world_size,
               "num_workers": runtime.num_workers}
-    train = Batches(split("train"), per_rank, hparams.training.order_seed, drop_last=d.drop_last,
-                    **common)
+    train = Batches(split("train"), per_rank, hparams.training.order_seed if d.shuffle else None,
+                    drop_last=d.drop_last, **common)
+    if not d.shuffle and not train.on_device:
+        raise InputError("{shuffle} off (file order) takes in-memory datasets; {name} is read "
+                         "through a loader", type(d), name=d.name)
     val = Batches(split("val"), per_rank, None, drop_last=False, **common) if d.val_size else None
     test = Batches(split("test"), per_rank, None, drop_last=False, **common)
     return train, val, test

@@ -475,6 +475,44 @@ def random_prune(
     return new
 
 
+def linear_prune(
+    weights: Mapping[str, torch.Tensor],
+    masks: Mapping[str, torch.Tensor],
+    level: int,
+    rounds: int,
+    exclude: Collection[str] = (),
+) -> Masks:
+    """Level ``L`` of a linear sparsity schedule: each layer of ``n`` weights keeps
+    ``n - floor(L n / (R - 1))``, those of largest ``|w|`` among the kept ones.
+
+    The sparsity of round ``L`` is ``np.linspace(0, 1, R)[L] = L / (R - 1)`` and a layer drops
+    ``int(sparsity * n)`` entries of smallest magnitude (Greydanus & Kobak 2020, MNIST-1D
+    lottery-ticket notebook, ``get_mask`` with ``R = 100``), computed here in exact integer
+    arithmetic. Ties as in the module docstring.
+
+    Parameters
+    ----------
+    weights, masks : mapping
+        Trained prunable weights and current masks, in model order.
+    level : int
+        The level ``L``, ``0 <= L < R - 1``.
+    rounds : int
+        ``R >= 2``.
+    exclude : collection of str
+        Layers (or ``"output"``) left as they are.
+
+    Returns
+    -------
+    dict
+        New boolean masks.
+    """
+    if rounds < 2 or not 0 <= level < rounds - 1:
+        raise ValueError(f"linear schedule level must lie in [0, {rounds - 2}], got {level}")
+    _, pool = _pool(weights, masks, "layerwise", exclude)
+    counts = {n: weights[n].numel() - level * weights[n].numel() // (rounds - 1) for n in pool}
+    return keep_highest({n: w.abs() for n, w in weights.items()}, masks, counts)
+
+
 def all_ones(weights: Mapping[str, torch.Tensor]) -> Masks:
     """Dense masks (level 0): every weight kept."""
     return {n: torch.ones_like(w, dtype=torch.bool) for n, w in weights.items()}

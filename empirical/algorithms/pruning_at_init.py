@@ -31,7 +31,7 @@ from empirical.activations import BinaryActivation
 from empirical.algorithms import pruning
 from empirical.algorithms.criteria import Batch, ScoringInputs, get_criterion
 from empirical.algorithms.layer_densities import erk_densities, uniform_densities
-from empirical.algorithms.model_masks import model_masks, set_masks_
+from empirical.algorithms.model_masks import model_masks, set_masks_, split_mask
 from empirical.layers import prunable_layers
 
 PAI_SCOPES = ("layerwise", "global", "erk")
@@ -208,7 +208,7 @@ def collapse_report(model: nn.Module, masks: Mapping[str, torch.Tensor],
     handles = []
     with torch.no_grad():
         for name, layer in layers.items():
-            layer.weight.copy_(masks[name].to(layer.weight))
+            layer.weight.copy_(split_mask(layer, masks[name])[0].to(layer.weight))
             if getattr(layer, "mask", None) is not None:
                 layer.mask.fill_(1.0)
             if layer.bias is not None:

@@ -128,6 +128,9 @@ class DatasetHparams:
     augment: bool = hp(True, "standard augmentation (CIFAR crop+flip, ImageNet resized crop)")
     drop_last: bool = hp(True, "drop the last partial training batch of every epoch (open_lth "
                                "keeps it: steps per epoch rounded up)")
+    shuffle: bool = hp(True, "shuffle the training examples every epoch (seeded by --seed or "
+                             "--data-seed); --no-shuffle takes them in file order, the same "
+                             "batches every epoch (the MNIST-1D notebooks; in-memory datasets)")
 
     def __post_init__(self) -> None:
         check_choice(self, "name", tuple(DATASET_NAMES))
@@ -150,9 +153,15 @@ class ModelHparams:
                            "biases only)")
     bn_init: str = hp("ones", "affine BatchNorm gamma: ones (PyTorch) or U(0, 1) (open_lth)",
                       choices=BN_INITS)
+    residual: bool = hp(False, "hidden-to-hidden blocks of equal widths add their input, "
+                               "h <- h + relu(W h + b) (fc; the MNIST-1D authors' MLP)")
 
     def __post_init__(self) -> None:
-        model_entry(self.name)
+        entry = model_entry(self.name)
+        if self.residual and not entry.residual:
+            takes = ", ".join(n for n, e in MODELS.items() if e.residual)
+            raise InputError("{residual} applies to {takes}, not {name}", ModelHparams,
+                             takes=takes, name=self.name)
         check_choice(self, "bn", BN_CHOICES)
         check_choice(self, "bn_init", BN_INITS)
         check_positive(self, "width_mult")

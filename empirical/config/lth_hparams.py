@@ -25,7 +25,14 @@ An IMP experiment is a family of runs in the run store (kind ``lth``), each an
 
 Every non-dense run names its parent's hash, so a level's hash depends on the whole chain before
 it; raising the number of levels reuses the finished ones. Level 0 carries only ``pruning.init``
-of the pruning section (so every pruning rule shares one dense run).
+and ``pruning.prune_bias`` of the pruning section (so every pruning rule shares one dense run).
+
+The pruning rule of an IMP level: ``sparsity_schedule=geometric`` prunes ``floor(rate R)`` of
+the ``R`` remaining weights per level (Frankle & Carbin); ``sparsity_schedule=linear`` prunes
+each layer to sparsity ``L / (linear_rounds - 1)`` at level ``L`` (the MNIST-1D notebook's
+``np.linspace(0, 1, 100)``). ``score_step`` ranks the parent's weights at that step of its
+training instead of its final ones (the notebook prunes from its checkpoint at step 1,000 of
+1,501), and ``prune_bias`` ranks and masks each layer's bias with its weights.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ RETRAININGS = ("lr-rewind", "finetune")
 CONTROLS = ("reinit", "random-prune", "shuffle", "invert", *RETRAININGS)
 MASK_SOURCES = ("imp", "one-shot", "pai")
 PRUNING_SCOPES = (*SCOPES, "erk")
+PRUNING_SCHEDULES = ("geometric", "linear")
 _REWIND = re.compile(r"^(\d+)(it|ep)?$")
 
 
@@ -120,10 +128,31 @@ class PruningHparams:
     exclude: tuple[str, ...] = hp((), "layers never pruned, comma separated ('output' = last)")
     rewind: str = hp("0it", "start weights of every level: theta_k after k = <n>it iterations or "
                      "<n>ep epochs of dense training (0it: theta_0)")
+    prune_bias: bool = hp(False, "prune each layer's bias together with its weights: one "
+                          "magnitude ranking over cat(W, b) per layer (the MNIST-1D LTH "
+                          "notebook)")
+    sparsity_schedule: str = hp("geometric", "geometric: each level prunes --rate of the "
+                                "remaining weights; linear: level L keeps n - floor(L n / (R - "
+                                "1)) of each layer's n (sparsity linspace(0, 1, R)[L], R = "
+                                "--linear-rounds)", choices=PRUNING_SCHEDULES)
+    linear_rounds: int = hp(100, "R of the linear schedule: the sparsity rises by 1/(R - 1) per "
+                            "level")
+    score_step: str = hp("", "the next level's mask ranks the weights after <n>it iterations or "
+                         "<n>ep epochs of this level's training (empty: its final weights)")
 
     def __post_init__(self) -> None:
         check_choice(self, "init", INITS)
         check_choice(self, "scope", PRUNING_SCOPES)
+        check_choice(self, "sparsity_schedule", PRUNING_SCHEDULES)
+        if self.linear_rounds < 2:
+            raise InputError("{linear_rounds} must be >= 2, got {got}", PruningHparams,
+                             got=self.linear_rounds)
+        if self.sparsity_schedule == "linear" and self.scope != "layerwise":
+            raise InputError("{sparsity_schedule=linear} sets each layer's sparsity: it needs "
+                             "{scope=layerwise}", PruningHparams)
+        if self.score_step:
+            count, unit = parse_rewind(self.score_step)
+            object.__setattr__(self, "score_step", f"{count}{unit}" if count else "")
         for name in ("rate", "conv_rate", "output_rate"):
             _check_fraction(self, name)
         if self.scope == "global" and (self.conv_rate or self.output_rate):
@@ -174,8 +203,10 @@ class LTHHparams:
 
 
 def dense_level(base: LTHHparams) -> LTHHparams:
-    """Level 0 of ``base``'s lineage: only ``pruning.init`` of the pruning section is kept."""
-    return dataclasses.replace(base, pruning=PruningHparams(init=base.pruning.init),
+    """Level 0 of ``base``'s lineage: only ``pruning.init`` and ``pruning.prune_bias`` (which
+    gives the layers their bias masks) of the pruning section are kept."""
+    return dataclasses.replace(base, pruning=PruningHparams(init=base.pruning.init,
+                                                            prune_bias=base.pruning.prune_bias),
                                level=LevelHparams())
 
 
@@ -287,6 +318,9 @@ def pai(base: LTHHparams, criterion: str, density: float, rounds: int = 0) -> LT
     LTHHparams
         A level-1 run whose parent is level 0 (the lineage's initialisation).
     """
+    if base.pruning.prune_bias:
+        raise InputError("pruning at initialisation scores weights only: it does not take "
+                         "{prune_bias}", PruningHparams)
     level = LevelHparams(level=1, parent=hparams_hash(dense_level(base)), source="pai",
                          density=density, criterion=criterion, rounds=rounds)
     return dataclasses.replace(base, level=level)

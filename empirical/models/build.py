@@ -37,8 +37,10 @@ class ModelSpec(Protocol):
         (LeNet-300-100, open_lth VGG-11/13/16/19, the ResNet classifier), and only when weights
         are trained (dense / masked modes); score modes are bias-free as in the MPT reference.
         ``fc`` with ``widths=(100, 100)`` and ``bias=True`` is the MNIST-1D authors' MLP
-        40-100-100-10 (15,210 parameters; their residual connection around the second hidden
-        layer is not modelled).
+        40-100-100-10 (15,210 parameters) with ``residual=True``.
+    residual
+        Hidden-to-hidden blocks whose input and output widths agree add their input:
+        ``h <- h + act(norm(W h + b))`` (models registered with ``residual=True``: ``fc``).
     bn_init
         ``"ones"`` (PyTorch's ``gamma = 1``) or ``"uniform"`` (``gamma ~ U(0, 1)``, open_lth), for
         every affine BatchNorm, drawn after all weights; see :func:`empirical.init.init_batchnorm_`.
@@ -51,6 +53,7 @@ class ModelSpec(Protocol):
     bn: str
     bias: bool
     bn_init: str
+    residual: bool
 
 
 def build_model(model: ModelSpec, num_classes: int, input_shape: Sequence[int],
@@ -89,10 +92,13 @@ def build_model(model: ModelSpec, num_classes: int, input_shape: Sequence[int],
         free = ", ".join(name for name, e in MODELS.items() if e.free_widths)
         raise ValueError(f"model {model.name!r} has fixed widths; custom widths are only for "
                          f"{free} (use width_mult to scale)")
+    if model.residual and not entry.residual:
+        takes = ", ".join(name for name, e in MODELS.items() if e.residual)
+        raise ValueError(f"model {model.name!r} has no residual option; it applies to {takes}")
     norm = (default_norm(entry.norm_family, cfg.mode, model.binary_act) if model.bn == "default"
             else model.bn)
     opts = BuildOptions(cfg, float(model.width_mult), norm, model.binary_act, model.bias,
-                        model.widths)
+                        model.widths, model.residual)
     built = entry.build(model.name, num_classes, shape, opts)
     return bind_global_scope(init_batchnorm_(built, model.bn_init))
 

@@ -53,6 +53,8 @@ class BuildOptions:
         Give every conv/linear layer a bias.
     widths
         Hidden widths of a model that takes free widths (``fc``), or None for its default.
+    residual
+        Hidden-to-hidden blocks of equal widths add their input (models that take it: ``fc``).
     """
 
     cfg: LayerConfig
@@ -61,6 +63,7 @@ class BuildOptions:
     binary_act: bool
     bias: bool
     widths: tuple[int, ...] | None = None
+    residual: bool = False
 
     def width(self, width: int) -> int:
         """Hidden ``width`` scaled by :attr:`width_mult` (see :func:`scale_width`)."""

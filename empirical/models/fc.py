@@ -3,7 +3,9 @@
 LeNet-300-100 is the 784-300-100-10 network of LeCun et al. (1998) used by Frankle & Carbin
 ("The Lottery Ticket Hypothesis", ICLR 2019); ``fc`` is the bias-free ReLU MLP of the strong
 lottery ticket theory (Malach et al., ICML 2020; Pensia et al., NeurIPS 2020) with free hidden
-widths.
+widths; its ``residual`` option adds the input of every hidden-to-hidden block of equal widths
+(``h <- h + relu(W h + b)``, the MNIST-1D authors' MLP, Greydanus & Kobak 2020, notebooks
+``models.py`` and ``lottery-tickets.ipynb``: ``h = h + relu(linear2(h))``).
 """
 
 from __future__ import annotations
@@ -21,11 +23,20 @@ DEFAULT_FC_WIDTHS = (300, 100)
 LENET_WIDTHS = (300, 100)
 
 
+class Residual(nn.Sequential):
+    """A block with a skip connection: ``x + block(x)`` (input and output shapes agree)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x + block(x)``."""
+        return x + super().forward(x)
+
+
 class FullyConnected(nn.Module):
     """MLP ``d0 - w1 - ... - wL - classes``: linear -> BatchNorm1d -> activation per hidden layer.
 
     The input is flattened, so any input shape works; the logits are real (no activation after the
-    last linear layer).
+    last linear layer). With ``opts.residual`` every hidden block after the first whose input and
+    output widths agree is a :class:`Residual` ``h + act(norm(W h + b))``.
 
     Parameters
     ----------
@@ -49,8 +60,9 @@ class FullyConnected(nn.Module):
         width = math.prod(input_shape)
         for h in hidden:
             out = opts.width(h)
-            layers += [make_linear(width, out, opts.cfg, bias=bias),
-                       make_norm(out, opts.norm, dim=1), make_activation(opts.binary_act)]
+            block = [make_linear(width, out, opts.cfg, bias=bias),
+                     make_norm(out, opts.norm, dim=1), make_activation(opts.binary_act)]
+            layers += [Residual(*block)] if opts.residual and out == width else block
             width = out
         layers.append(make_linear(width, num_classes, opts.cfg, bias=bias))
         self.layers = nn.Sequential(*layers)

@@ -87,12 +87,15 @@ class ModelEntry:
     free_widths
         Whether the model takes free hidden widths (``ModelHparams.widths``); the others are
         only scaled by the width multiplier.
+    residual
+        Whether the model takes the residual option (``ModelHparams.residual``).
     """
 
     name: str
     builder: Builder | str
     norm_family: str = "plain"
     free_widths: bool = False
+    residual: bool = False
 
     @property
     def build(self) -> Builder:
@@ -107,7 +110,7 @@ MODELS: dict[str, ModelEntry] = {}
 
 
 def register_model(name: str, builder: Builder | str, norm_family: str = "plain",
-                   free_widths: bool = False) -> None:
+                   free_widths: bool = False, residual: bool = False) -> None:
     """Enter the model ``name`` into :data:`MODELS` (see :class:`ModelEntry`).
 
     Parameters
@@ -120,11 +123,13 @@ def register_model(name: str, builder: Builder | str, norm_family: str = "plain"
         Its BatchNorm family.
     free_widths
         Whether it takes free hidden widths.
+    residual
+        Whether it takes the residual option.
     """
     if name in MODELS:
         raise ValueError(f"model {name!r} is registered already")
     check_choice(norm_family, NORM_FAMILIES, "model family")
-    MODELS[name] = ModelEntry(name, builder, norm_family, free_widths)
+    MODELS[name] = ModelEntry(name, builder, norm_family, free_widths, residual)
 
 
 def model_entry(name: str) -> ModelEntry:
@@ -135,7 +140,7 @@ def model_entry(name: str) -> ModelEntry:
 
 for _name, _spec in CONV_SPECS.items():
     register_model(_name, "empirical.models.convnets:build_convnet", _spec.norm_family)
-register_model("fc", "empirical.models.fc:build_fc", free_widths=True)
+register_model("fc", "empirical.models.fc:build_fc", free_widths=True, residual=True)
 register_model("lenet-300-100", "empirical.models.fc:build_lenet")
 for _name in RESNET_SPECS:
     register_model(_name, "empirical.models.resnets:build_resnet", "batchnorm")

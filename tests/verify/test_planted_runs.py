@@ -90,7 +90,7 @@ def test_bias_scores_zero_the_biases_below_the_threshold() -> None:
         layer.bias_scores.copy_(torch.tensor([0.1, -0.5, 0.05, 0.3]))
     x = torch.randn(5, 3)
     out = layer(x)  # kept: |s_b| 0.5 and 0.3, the top K = 2 of 4
-    np.testing.assert_array_equal(layer.bias_mask().numpy(), [0.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(layer.bias_score_mask().numpy(), [0.0, 1.0, 0.0, 1.0])
     torch.testing.assert_close(out, torch.tensor([0.0, 2.0, 0.0, 4.0]).expand(5, 4))
     out.sum().backward()  # straight through: dL/ds_b = dL/db_eff * b * sign(s_b)
     torch.testing.assert_close(layer.bias_scores.grad, 5 * torch.tensor([1.0, -2.0, 3.0, 4.0]))
@@ -103,7 +103,7 @@ def test_bias_scores_default_off_keeps_the_layer_as_it_was() -> None:
     torch.manual_seed(0)
     also = make_linear(3, 4, LayerConfig(mode="edge-popup", keep=0.5, bias_scores=False),
                        bias=True)
-    assert plain.bias_scores is None and plain.bias_mask() is None
+    assert plain.bias_scores is None and plain.bias_score_mask() is None
     assert set(plain.state_dict()) == set(also.state_dict())
     x = torch.randn(2, 3)
     torch.testing.assert_close(plain(x), also(x))

@@ -64,6 +64,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "counts), lr-rewind (mask on the trained weights, learning-rate schedule "
                         "replayed from the rewind step), finetune (mask on the trained weights, "
                         "final learning rate)")
+    parser.add_argument("--control-levels", type=list_of(int), default=None,
+                        help="the levels that get the controls, comma separated (default: every "
+                        "level >= 1)")
     parser.add_argument("--control-seed", type=seed, default=0,
                         help="seed of the controls' randomness (default: 0)")
     parser.add_argument("--one-shot", type=fraction, metavar="DENSITY",
@@ -127,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--one-shot prunes once: it takes no --levels")
     if args.one_shot is not None and args.control:
         raise ValueError("--one-shot runs no controls: drop --control")
+    if args.control_levels is not None and (not args.control
+                                            or min(args.control_levels, default=0) < 1):
+        raise ValueError("--control-levels names levels >= 1 and needs --control")
     levels = DEFAULT_LEVELS if args.levels is None else args.levels
     resolved = resolved_from_args(args)
     if args.show_config:
@@ -148,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         show(rows[0])
     else:
         rows = run_lth(base, levels, args.control, args.control_seed, args.runs_dir,
-                       runtime, on_row=show)
+                       runtime, on_row=show, control_levels=args.control_levels)
     if first_process and not args.json:
         emit_percent(rows, table_columns(base.dataset.val_size))
     return 0
