@@ -40,6 +40,8 @@ QUICK = {
     "tickets verify construct --method pensia --width 4 --depth 2 --eps 0.1 --seed 0",
     "tickets verify construct --method depth-plus-one --depth 3",
     "tickets verify sweep --method pensia --vary width --json",
+    "tickets verify planted --planted pensia --search edge-popup,imp --keep planted,0.5 "
+    "--epochs 3",
     QUICK_TRAIN,
     "tickets train biprop --preset mnist1d-biprop --show-config",
     "tickets --version",
