@@ -104,21 +104,24 @@ SEARCHES: dict[str, Callable[[float, int, float], tuple[int, dict[str, Any]] | N
 changes)`` or None where the search is undefined at ``k``."""
 
 
-def steps_per_epoch(preset: str) -> int:
-    """Optimiser steps per epoch of a preset's training split (``drop_last`` batches)."""
+def _split_size(preset: str, split: str) -> int:
+    """Examples in ``split`` of a preset's dataset."""
     from empirical.data import get_dataset
 
     d = preset_hparams(preset, {}).dataset
-    size = len(get_dataset(d.name, None, "train", seed=d.split_seed, val_size=d.val_size))
+    return len(get_dataset(d.name, None, split, seed=d.split_seed, val_size=d.val_size))
+
+
+def steps_per_epoch(preset: str) -> int:
+    """Optimiser steps per epoch of a preset's training split (``drop_last`` batches)."""
+    d = preset_hparams(preset, {}).dataset
+    size = _split_size(preset, "train")
     return size // d.batch_size if d.drop_last else -(-size // d.batch_size)
 
 
 def test_size(preset: str) -> int:
     """Examples in the test split of a preset's dataset."""
-    from empirical.data import get_dataset
-
-    d = preset_hparams(preset, {}).dataset
-    return len(get_dataset(d.name, None, "test", seed=d.split_seed, val_size=d.val_size))
+    return _split_size(preset, "test")
 
 
 def run_grid(datasets: Sequence[str], keeps: Sequence[float], seeds: Sequence[int],
