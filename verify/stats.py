@@ -15,7 +15,9 @@ Every interval is an :class:`Interval`; ``Interval.format`` writes it as the cap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +94,15 @@ def _sample(values: Sequence[float] | np.ndarray, minimum: int = 2) -> np.ndarra
     return array
 
 
+@contextlib.contextmanager
+def _agreeing_seeds() -> Iterator[None]:
+    """Silence scipy's "precision loss" warning for values that (nearly) agree: seeds that agree
+    to the test set's granularity are common here, and their interval (a point) is still right."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        yield
+
+
 def t_interval(values: Sequence[float] | np.ndarray, confidence: float = CONFIDENCE) -> Interval:
     """Mean of ``values`` with Student's t interval ``mean +- t_{n-1} s / sqrt(n)``.
 
@@ -108,7 +119,8 @@ def t_interval(values: Sequence[float] | np.ndarray, confidence: float = CONFIDE
         From ``scipy.stats.ttest_1samp(values, 0).confidence_interval(confidence)``.
     """
     sample = _sample(values)
-    ci = stats.ttest_1samp(sample, 0.0).confidence_interval(confidence)
+    with _agreeing_seeds():
+        ci = stats.ttest_1samp(sample, 0.0).confidence_interval(confidence)
     return Interval(float(sample.mean()), float(ci.low), float(ci.high), confidence, sample.size)
 
 
@@ -167,8 +179,9 @@ def paired_difference(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.n
     x, y = _sample(a), _sample(b)
     if x.size != y.size:
         raise ValueError(f"paired arms need as many values each, got {x.size} and {y.size}")
-    result = stats.ttest_rel(x, y)
-    ci = result.confidence_interval(confidence)
+    with _agreeing_seeds():
+        result = stats.ttest_rel(x, y)
+        ci = result.confidence_interval(confidence)
     difference = Interval(float((x - y).mean()), float(ci.low), float(ci.high), confidence,
                           x.size)
     return PairedTest(difference, float(result.pvalue))
