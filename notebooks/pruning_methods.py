@@ -39,7 +39,7 @@ from IPython.display import display
 
 from verify import pruning_study, pruning_tables
 from verify.notebook_paths import runs_dir
-from verify.plotting import Outputs, figure_legend, log_axis, run_hashes, use_style
+from verify.plotting import Outputs, figure_legend, log_axis, panel_grid, run_hashes, use_style
 from verify.scales import get_scale
 
 use_style()
@@ -120,8 +120,8 @@ print(f"{len(runs)} runs, {int(runs['reused'].sum())} read back from the run sto
 # %%
 methods = summary[summary["family"] == "method"]
 models = list(sizes.models)
-fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.4), squeeze=False)
-for ax, model in zip(axes[0], models, strict=True):
+fig, axes = panel_grid(len(models), (6.2, 4.4))
+for ax, model in zip(axes, models, strict=True):
     part = methods[methods["model"] == model]
     dense = part[part["arm"] == "dense"]["test_acc"].mean()
     for arm, group in part[part["arm"] != "dense"].groupby("arm", sort=False):
@@ -130,15 +130,17 @@ for ax, model in zip(axes[0], models, strict=True):
         ax.fill_between(group["weights_remaining"], group["test_acc_low"],
                         group["test_acc_high"], alpha=0.15)
     ax.axhline(dense, color="0.3", linestyle=":", label="dense")
+    ax.set_ylim(top=min(ax.get_ylim()[1], 100))  # a t interval can reach past 100%
     log_axis(ax, part["weights_remaining"].round(1), invert=True)
     ax.set(xlabel="weights remaining (%)", ylabel="test accuracy (%)", title=model)
-figure_legend(fig, axes[0][0], title="method")
+figure_legend(fig, axes[0], title="method")
 fig.suptitle("Pruning methods at the densities of the IMP levels")
 outputs.figure(fig, "accuracy", "Test accuracy against weights remaining (log scale, pruning "
                f"to the right): IMP with reset and with rewinding to {sizes.rewind} at every "
                f"level 1-{sizes.levels}; LR rewinding, fine-tuning and pruning at initialisation "
                f"at the densities of IMP levels {MATCHED}; dotted: the dense network; same "
-               f"recipe and early-stopping record for every arm. Band: {INTERVALS}; test set "
+               "recipe and early-stopping record for every arm, trained for "
+               f"{pruning_study.training_note(sizes)}. Band: {INTERVALS}; test set "
                f"{TEST_SIZE} images. Paired differences (same seed) to IMP (reset) are in the "
                "summary table, those between the retraining variants in the retraining table.",
                SEEDS, HASHES, DATA)
@@ -147,8 +149,10 @@ outputs.figure(fig, "accuracy", "Test accuracy against weights remaining (log sc
 ablations = summary[summary["family"] == "ablation"]
 levels = sorted(ablations["level"].unique())
 kinds = ["original", *dict.fromkeys(ablations["arm"])]
-fig, axes = plt.subplots(len(models), len(levels), figsize=(4.6 * len(levels), 4.2 * len(models)),
-                         squeeze=False, sharey=True)
+fig, axes = plt.subplots(len(models), len(levels), figsize=(4.6 * len(levels), 4.4 * len(models)),
+                         squeeze=False, sharey="row")
+# room for the rotated arm names above the next row's titles and above the provenance line
+fig.subplots_adjust(hspace=0.75, bottom=0.9 / fig.get_size_inches()[1])
 for row, model in zip(axes, models, strict=True):
     for ax, level in zip(row, levels, strict=True):
         part = ablations[(ablations["model"] == model) & (ablations["level"] == level)]
@@ -166,6 +170,8 @@ for row, model in zip(axes, models, strict=True):
                       rotation=30, ha="right")
         remaining = float(part["weights_remaining"].mean())
         ax.set(ylabel="test accuracy (%)", title=f"{model}\nlevel {level}: {remaining:.1f}% left")
+    low, high = row[0].get_ylim()
+    row[0].set_ylim(max(low, 0), min(high, 100))  # whiskers (t intervals) can leave [0, 100]
 figure_legend(fig, axes[0][0], title="mask")
 outputs.figure(fig, "ablations", "Sanity ablations (Frankle et al., ICLR 2021) of each ablated "
                "arm's mask at the densities of the ablation levels: the original run, its kept "
@@ -176,8 +182,8 @@ outputs.figure(fig, "ablations", "Sanity ablations (Frankle et al., ICLR 2021) o
                SEEDS, HASHES, DATA)
 
 # %%
-fig, axes = plt.subplots(1, len(models), figsize=(5.6 * len(models), 4.0), squeeze=False)
-for ax, model in zip(axes[0], models, strict=True):
+fig, axes = panel_grid(len(models), (5.6, 4.0))
+for ax, model in zip(axes, models, strict=True):
     part = stable[stable["model"] == model]
     order = list(dict.fromkeys(part["rewind"]))
     for level, group in part.groupby("level"):
@@ -189,7 +195,7 @@ for ax, model in zip(axes[0], models, strict=True):
     ax.set_xticks(range(len(order)), order)
     ax.axhline(2.0, color="0.5", linestyle="--", label="2 points (the paper's threshold)")
     ax.set(xlabel="rewind point k", ylabel="test instability (points)", title=model)
-figure_legend(fig, axes[0][0], title="network")
+figure_legend(fig, axes[0], title="network")
 outputs.figure(fig, "instability", "Instability (Frankle et al., ICML 2020): the largest test "
                "error on the linear path between two copies trained from theta_k with different "
                "data orders, minus the mean of the endpoints' errors, against the rewind point k, "
@@ -205,17 +211,19 @@ supermask = points(pd.DataFrame(pruning_tables.seed_intervals(
     supermask_rows, ["model", "arm", "level"], "supermask_acc")), "supermask_acc")
 supermask.insert(3, "weights_remaining", supermask_runs.groupby(
     ["model", "arm", "level"], sort=False)["weights_remaining"].mean().to_numpy())
-fig, axes = plt.subplots(1, len(models), figsize=(6.2 * len(models), 4.2), squeeze=False)
-for ax, model in zip(axes[0], models, strict=True):
+fig, axes = panel_grid(len(models), (6.2, 4.2))
+for ax, model in zip(axes, models, strict=True):
     part = supermask[supermask["model"] == model]
     for arm, group in part.groupby("arm", sort=False):
         group = group.sort_values("weights_remaining")
         ax.plot(group["weights_remaining"], group["supermask_acc"], marker="o", label=arm)
         ax.fill_between(group["weights_remaining"], group["supermask_acc_low"],
                         group["supermask_acc_high"], alpha=0.15)
+    low, high = ax.get_ylim()
+    ax.set_ylim(max(low, 0), min(high, 100))
     log_axis(ax, part["weights_remaining"].round(1), invert=True)
     ax.set(xlabel="weights remaining (%)", ylabel="untrained test accuracy (%)", title=model)
-figure_legend(fig, axes[0][0], title="mask")
+figure_legend(fig, axes[0], title="mask")
 outputs.figure(fig, "supermask", "Supermasks (Zhou et al., NeurIPS 2019): test accuracy of each "
                "method's mask on the UNTRAINED initial weights, and of Zhou et al.'s 'large "
                f"final, same sign' mask at the IMP densities (band: {INTERVALS}; test set "

@@ -50,6 +50,31 @@ def _base(preset: str, seed: int, sizes: PruningScale, rewind: str = "0it",
                            **{k: v for k, v in kept.items() if v is not None}), **pruning))
 
 
+def _length(training: Any) -> str:
+    """``"1,000 iterations"`` or ``"15 epochs"``: the training length of a recipe."""
+    if training.iterations > 0:
+        return f"{training.iterations:,} iterations"
+    return f"{training.epochs:,} epochs"
+
+
+def training_note(sizes: PruningScale) -> str:
+    """How long each net of the study trains against its preset's own recipe, one clause each.
+
+    Every arm of a net trains the study's length (``sizes.training``); where that is shorter
+    than the preset's, the dense reference and the tickets are trained below the recipe, which a
+    figure must say.
+    """
+    from empirical.config.lth_hparams import from_preset
+
+    clauses = []
+    for model, preset in sizes.models.items():
+        ours, theirs = _length(_base(preset, 0, sizes).training), _length(
+            from_preset(preset).training)
+        clauses.append(f"{model}: {ours}" + ("" if ours == theirs else
+                                             f" (its preset {preset}: {theirs})"))
+    return "; ".join(clauses)
+
+
 def _row(model: str, seed: int, arm: str, family: str, row: Mapping[str, Any],
          level: int | None = None, **extra: Any) -> dict[str, Any]:
     """A tidy row; ``level`` is the IMP level whose density the run matches (default: its own)."""

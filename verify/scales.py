@@ -561,15 +561,17 @@ STUDIES: dict[str, dict[str, Any]] = {
             stability_rewinds=("0it", "2it"), stability_levels=(0, 1),
             collapse_densities=(0.1, 0.01, 0.001), seeds=(0,),
             training={"epochs": 2, "schedule": "cosine"}),
-        # Sized to one session on a shared 2-core machine: 3 seeds x 110 runs of 1,000
-        # iterations (half the preset's 2,000; one 2,000-it run took ~6 core-s, 1 thread, a
-        # 1,000-it one ~4). IMP lineages (reset and rewind) to level 12 (6.9% of the weights);
-        # LR rewinding, fine-tuning and every PaI arm at 3 of its levels (41, 17, 6.9%); the
-        # ablations of IMP and of the three PaI criteria of Frankle et al. 2021 at those 3
-        # (random arms are their own shuffle); the full instability grid. Every level x arm x
-        # ablation at 2,000 it (~500 runs a seed) did not fit.
+        # Sized to one session on a shared 2-core machine: 3 nets x 3 seeds x 110 runs of
+        # 1,000 iterations (LeNet: half its preset's 2,000, one 2,000-it run took ~6 core-s,
+        # 1 thread, a 1,000-it one ~4; the MNIST-1D nets: two thirds of their 1,500). IMP
+        # lineages (reset and rewind) to level 12 (6.9% of the hidden weights); LR rewinding,
+        # fine-tuning and every PaI arm at 3 of its levels (41, 17, 6.9%); the ablations of IMP
+        # and of the three PaI criteria of Frankle et al. 2021 at those 3 (random arms are their
+        # own shuffle); the full instability grid. Every level x arm x ablation at the full
+        # length (~500 runs a seed and net) did not fit.
         "cpu": PruningScale(
-            {"LeNet-300-100 (MNIST 5k)": "mnist5k-lth"}, levels=12, rewind="100it",
+            {"LeNet-300-100 (MNIST 5k)": "mnist5k-lth", "MLP 100-100 (MNIST-1D)": "mnist1d-lth",
+             "CNN (MNIST-1D)": "mnist1d-cnn-lth"}, levels=12, rewind="100it",
             pai=_PAI_METHODS, method_levels=(4, 8, 12),
             ablation_levels=(4, 8, 12), ablated=("IMP (reset)", "SNIP", "GraSP", "SynFlow"),
             stability_rewinds=("0it", "100it", "500it"),

@@ -112,3 +112,17 @@ def test_published_presets_build_the_papers_networks(name: str) -> None:
             model = build_run_model(from_dict(RunHparams, sections))
             weights = sum(layer.weight.numel() for _, layer in prunable_layers(model))
             assert weights == WEIGHTS[name]
+
+
+def test_mnist1d_cnn_lth_prunes_every_conv_at_20_and_the_head_at_10_percent() -> None:
+    from empirical.algorithms.lth import build_lth_model
+    from empirical.algorithms.model_masks import prunable_weights
+    from empirical.algorithms.pruning import layer_rates
+    from empirical.config.lth_hparams import from_preset
+
+    hp = from_preset("mnist1d-cnn-lth")
+    weights = prunable_weights(build_lth_model(hp, 0))
+    rates = layer_rates(weights, hp.pruning.rate, hp.pruning.conv_rate, hp.pruning.output_rate)
+    # three convolutions (1x25x5, 25x25x3, 25x25x3) and the 125 -> 10 head
+    assert [w.numel() for w in weights.values()] == [125, 1875, 1875, 1250]
+    assert list(rates.values()) == [0.2, 0.2, 0.2, 0.1]

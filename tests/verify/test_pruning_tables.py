@@ -105,3 +105,15 @@ def test_scale_matched_levels_and_their_check():
         dataclasses.replace(cpu, method_levels=(3,), ablation_levels=(6,))
     with pytest.raises(ValueError, match="outside the IMP levels"):
         dataclasses.replace(cpu, method_levels=(cpu.levels + 1,))
+
+
+def test_training_note_says_where_a_study_trains_shorter_than_the_preset() -> None:
+    from verify.pruning_study import training_note
+
+    assert training_note(get_scale("pruning_methods", "smoke")) == (
+        "MLP-64-64 (digits): 2 epochs (its preset digits-lth: 15 epochs)")
+    cpu = training_note(get_scale("pruning_methods", "cpu"))
+    assert "LeNet-300-100 (MNIST 5k): 1,000 iterations (its preset mnist5k-lth: 2,000" in cpu
+    assert "CNN (MNIST-1D): 1,000 iterations (its preset mnist1d-cnn-lth: 1,500" in cpu
+    # the paper scale trains every preset's own length: no clause says otherwise
+    assert "its preset" not in training_note(get_scale("pruning_methods", "paper"))

@@ -156,6 +156,14 @@ LTH_PRESETS: dict[str, Preset] = {
          "model": {"name": "fc", "widths": (100, 100), "bias": True},
          "training": {**MNIST1D_RECIPE, "iterations": 1500, "eval_every": 100},
          "pruning": {"init": "torch_default", "rate": 0.2, "output_rate": 0.1}}),
+    "mnist1d-cnn-lth": Preset(
+        "lth", "CPU: MNIST-1D, the authors' CNN (three strided convs of 25 channels) with biases, "
+        "Adam 1e-2 for 1,500 steps, 20% per level on every conv (output 10%)",
+        {"dataset": {"name": "mnist1d", "batch_size": 100, "val_size": 500, "augment": False},
+         "model": {"name": "mnist1d-cnn", "bias": True},
+         "training": {**MNIST1D_RECIPE, "iterations": 1500, "eval_every": 100},
+         "pruning": {"init": "torch_default", "rate": 0.2, "conv_rate": 0.2,
+                     "output_rate": 0.1}}),
     "mnist5k-lth": Preset(
         "lth", "CPU: 5,000 real MNIST digits, LeNet-300-100, Adam 1.2e-3, batch 60, 2,000 it, "
         "20% per level (output 10%), Gaussian Glorot (the LTH recipe, shorter)",
