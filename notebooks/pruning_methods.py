@@ -86,6 +86,11 @@ def points(frame: pd.DataFrame, *names: str) -> pd.DataFrame:
     return frame
 
 
+def line_style(index: int) -> str:
+    """Solid for the first cycle of colours, dashed after it, so no two arms look the same."""
+    return ("-", "--", ":")[index // len(plt.rcParams["axes.prop_cycle"].by_key()["color"]) % 3]
+
+
 def error_bars(frame: pd.DataFrame, name: str) -> list[list[float]]:
     """matplotlib ``yerr`` of ``name`` from its interval columns (zero where there is none)."""
     return [(frame[name] - frame[name + "_low"]).fillna(0).tolist(),
@@ -124,9 +129,10 @@ fig, axes = panel_grid(len(models), (6.2, 4.4))
 for ax, model in zip(axes, models, strict=True):
     part = methods[methods["model"] == model]
     dense = part[part["arm"] == "dense"]["test_acc"].mean()
-    for arm, group in part[part["arm"] != "dense"].groupby("arm", sort=False):
+    for i, (arm, group) in enumerate(part[part["arm"] != "dense"].groupby("arm", sort=False)):
         group = group.sort_values("weights_remaining")
-        ax.plot(group["weights_remaining"], group["test_acc"], marker="o", label=arm)
+        ax.plot(group["weights_remaining"], group["test_acc"], marker="o", label=arm,
+                linestyle=line_style(i))
         ax.fill_between(group["weights_remaining"], group["test_acc_low"],
                         group["test_acc_high"], alpha=0.15)
     ax.axhline(dense, color="0.3", linestyle=":", label="dense")
@@ -214,9 +220,10 @@ supermask.insert(3, "weights_remaining", supermask_runs.groupby(
 fig, axes = panel_grid(len(models), (6.2, 4.2))
 for ax, model in zip(axes, models, strict=True):
     part = supermask[supermask["model"] == model]
-    for arm, group in part.groupby("arm", sort=False):
+    for i, (arm, group) in enumerate(part.groupby("arm", sort=False)):
         group = group.sort_values("weights_remaining")
-        ax.plot(group["weights_remaining"], group["supermask_acc"], marker="o", label=arm)
+        ax.plot(group["weights_remaining"], group["supermask_acc"], marker="o", label=arm,
+                linestyle=line_style(i))
         ax.fill_between(group["weights_remaining"], group["supermask_acc_low"],
                         group["supermask_acc_high"], alpha=0.15)
     low, high = ax.get_ylim()
