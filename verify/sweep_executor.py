@@ -66,7 +66,9 @@ class ExecutorOptions:
     job_minutes
         Time limit of each job.
     max_parallel
-        At most this many jobs of the array at once (Slurm only; None: no limit).
+        At most this many jobs at once: on Slurm the array's parallelism (None: no limit); with
+        the local executor the size of the pool of subprocesses (None: this machine's cores
+        divided by ``cpus_per_job``, see :func:`local_width`).
     max_requeues
         Times a Slurm job may be requeued at its time limit before it fails (submitit's
         ``max_num_timeout``).
@@ -93,13 +95,17 @@ def check_options(options: ExecutorOptions) -> None:
     if options.executor != "inprocess" and importlib.util.find_spec("submitit") is None:
         refuse(f"{{executor={options.executor}}} needs submitit (pip install -e \".[cluster]\")")
     slurm = options.executor == "slurm"
-    for name in ("partition", "max_parallel"):
-        if getattr(options, name) is not None and not slurm:
-            refuse(f"{{{name}}} needs {{executor=slurm}}")
+    if options.partition is not None and not slurm:
+        refuse("{partition} needs {executor=slurm}")
+    if options.max_parallel is not None and options.executor not in ("slurm", "local"):
+        refuse("{max_parallel} needs {executor=slurm} or {executor=local}")
     if slurm and shutil.which("sbatch") is None:
         refuse("{executor=slurm}: sbatch is not on PATH (run on a Slurm login node, or use "
                "{executor=local})")
-    for name, least in (("gpus_per_job", 0), ("cpus_per_job", 1), ("job_minutes", 1)):
+    for name, least in (("gpus_per_job", 0), ("cpus_per_job", 1), ("job_minutes", 1),
+                        ("max_parallel", 1)):
+        if getattr(options, name) is None:
+            continue
         if getattr(options, name) < least:
             refuse(f"{{{name}}} must be >= {{least}}, got {{got}}", least=least,
                    got=getattr(options, name))
@@ -321,8 +327,11 @@ def run_sweep(names: Sequence[str], scale: str, options: ExecutorOptions,
         return summary
     executor = _executor(options, len(pending))
     count = len(pending)
-    submitted = executor.map_array(ResumableJob(), pending, [runs_root] * count, [data] * count,
-                                   [options.cpus_per_job] * count)
+    arguments = ([runs_root] * count, [data] * count, [options.cpus_per_job] * count)
+    if options.executor == "local":
+        submitted = rolling_submit(executor, pending, arguments, local_width(options))
+    else:
+        submitted = executor.map_array(ResumableJob(), pending, *arguments)
     failures = []
     for job, handle in zip(pending, submitted, strict=True):
         try:  # exception() first: the debug executor's result() would open a debugger
@@ -340,6 +349,52 @@ def run_sweep(names: Sequence[str], scale: str, options: ExecutorOptions,
         raise SweepError(f"{len(failures)} of {count} jobs failed; first {job.name}: "
                          f"{error_line(error)} (logs: {options.folder})")
     return summary
+
+
+def local_width(options: ExecutorOptions) -> int:
+    """How many local subprocesses run at once: ``max_parallel``, else the cores this process may
+    use (``os.sched_getaffinity``) divided by ``cpus_per_job``, at least 1. Every job imports torch
+    (about 0.3 GB), so a study of 90 runs must not start 90 processes."""
+    if options.max_parallel is not None:
+        return options.max_parallel
+    return max(1, len(os.sched_getaffinity(0)) // options.cpus_per_job)
+
+
+def rolling_submit(executor: Any, jobs: Sequence[SweepJob], arguments: Sequence[Sequence[Any]],
+                   width: int, poll_s: float = 0.5) -> list[Any]:
+    """Submit ``jobs`` to ``executor`` keeping at most ``width`` of them unfinished at once.
+
+    A new job is submitted as soon as one finishes (a pool, not waves: an LTH chain and a short
+    MPT run share the cores without waiting for each other). Returns the job handles in the
+    order of ``jobs``, every one finished.
+
+    Parameters
+    ----------
+    executor
+        A submitit executor (``submit(fn, *args)`` returning handles with ``done()``).
+    jobs : sequence of SweepJob
+        The jobs.
+    arguments : sequence of sequences
+        The further arguments of :class:`ResumableJob`, one list per argument, indexed like jobs.
+    width : int
+        The most jobs in flight.
+    poll_s : float
+        Seconds between looks at the running jobs.
+    """
+    import time
+
+    handles: list[Any] = [None] * len(jobs)
+    running: list[int] = []
+    queue = list(range(len(jobs)))
+    while queue or running:
+        while queue and len(running) < width:
+            i = queue.pop(0)
+            handles[i] = executor.submit(ResumableJob(), jobs[i], *(a[i] for a in arguments))
+            running.append(i)
+        running = [i for i in running if not handles[i].done()]
+        if running:
+            time.sleep(poll_s)
+    return handles
 
 
 def error_line(error: BaseException | None) -> str:

@@ -142,9 +142,59 @@ def test_a_failed_job_is_one_line_naming_it(tmp_path: Path,
                   tmp_path / "runs")
 
 
+class _FakeExecutor:
+    """Jobs that finish after three looks at ``done()``; counts the most unfinished at once."""
+
+    def __init__(self) -> None:
+        self.unfinished: set[int] = set()
+        self.most = 0
+        self.calls: list[tuple[Any, ...]] = []
+
+    def submit(self, fn: Any, *args: Any) -> Any:
+        executor, number = self, len(self.calls)
+        self.calls.append(args)
+        self.unfinished.add(number)
+        self.most = max(self.most, len(self.unfinished))
+
+        class Handle:
+            looks = 0
+            index = number
+
+            def done(self) -> bool:
+                self.looks += 1
+                if self.looks >= 3:
+                    executor.unfinished.discard(number)
+                return self.looks >= 3
+
+        return Handle()
+
+
+@pytest.mark.parametrize("width", [1, 2, 5])
+def test_the_local_pool_keeps_at_most_width_jobs_running(width: int) -> None:
+    jobs = [SweepJob(f"job/{i}", None) for i in range(7)]
+    fake = _FakeExecutor()
+    handles = sweep_executor.rolling_submit(fake, jobs, ([f"a{i}" for i in range(7)],),
+                                            width, poll_s=0)
+    assert fake.most == min(width, 7)
+    assert not fake.unfinished  # every job finished before it returns
+    assert [h.index for h in handles] == list(range(7))  # handles in the order of the jobs
+    assert [c[0].name for c in fake.calls] == [j.name for j in jobs]  # each submitted once
+    assert [c[1] for c in fake.calls] == [f"a{i}" for i in range(7)]
+
+
+def test_the_local_pool_defaults_to_the_cores_per_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sweep_executor.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
+    width = sweep_executor.local_width
+    assert width(ExecutorOptions("local", Path("j"))) == 5
+    assert width(ExecutorOptions("local", Path("j"), cpus_per_job=2)) == 2
+    assert width(ExecutorOptions("local", Path("j"), cpus_per_job=8)) == 1
+    assert width(ExecutorOptions("local", Path("j"), max_parallel=3)) == 3
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--partition", "gpu"], "--partition needs --executor slurm"),
-    (["--executor", "local", "--max-parallel", "3"], "--max-parallel needs --executor slurm"),
+    (["--max-parallel", "3"], "--max-parallel needs --executor slurm or --executor local"),
+    (["--executor", "debug", "--max-parallel", "3"], "--max-parallel needs --executor slurm"),
     (["--gpus-per-job", "1"], "--jobs-dir and --gpus-per-job need"),
     (["--executor", "slurm"], "sbatch is not on PATH"),
     (["--executor", "local", "--only", "nope"], "unknown notebook 'nope'"),

@@ -101,7 +101,8 @@ def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
                        help="time limit of each job; Slurm requeues a job at its limit and the "
                        f"run resumes from its checkpoint (default: {DEFAULT_JOB_MINUTES})")
     group.add_argument("--max-parallel", type=positive_int, default=None,
-                       help="at most this many Slurm jobs at once (default: all)")
+                       help="at most this many jobs at once (slurm: default all; local: default "
+                       "this machine's cores / --cpus-per-job)")
     group.add_argument("--jobs-dir", type=path, default=None,
                        help="submitit's folder for job files and logs (default: "
                        "RUNS_DIR/.submitit)")
