@@ -13,10 +13,11 @@ that the chosen notebooks will ask the run store for at the scale (:func:`notebo
 - the theory notebooks train nothing and get no job.
 
 Runs already finished in the store are not submitted. Every other job goes to submitit's
-executor (``slurm``: one Slurm job array; ``local``: submitit's ``LocalExecutor``, subprocesses on
-this machine; ``debug``: its ``DebugExecutor``, in this process), and :func:`run_sweep` waits for
-all of them. A job trains through :func:`empirical.algorithms.mpt.run_mpt` or
-:func:`empirical.algorithms.lth.run_lth`, so it takes the run's lock, resumes a killed run from
+executor (``slurm``: one Slurm job array; ``local``: submitit's ``LocalExecutor``, a pool of
+subprocesses on this machine, one per core (:func:`rolling_submit`); ``debug``: its
+``DebugExecutor``, in this process), and :func:`run_sweep` waits for all of them. A job trains
+through :func:`empirical.algorithms.mpt.run_mpt` or :func:`empirical.algorithms.lth.run_lth`,
+so it takes the run's lock, resumes a killed run from
 its checkpoint and reads back a finished one; on Slurm a job that hits its time limit is requeued
 (:class:`submitit.helpers.Checkpointable`) and resumes the same way. Afterwards the notebooks run
 in-process as usual and find every run finished. No second description or cache of a run exists:
