@@ -354,11 +354,14 @@ def run_sweep(names: Sequence[str], scale: str, options: ExecutorOptions,
 
 def local_width(options: ExecutorOptions) -> int:
     """How many local subprocesses run at once: ``max_parallel``, else the cores this process may
-    use (``os.sched_getaffinity``) divided by ``cpus_per_job``, at least 1. Every job imports torch
-    (about 0.3 GB), so a study of 90 runs must not start 90 processes."""
+    use (``os.sched_getaffinity`` where the platform has it, else ``os.cpu_count``) divided by
+    ``cpus_per_job``, at least 1. Every job imports torch (0.5 GB resident after ``import torch``
+    here), so a sweep of dozens of jobs must not start them all at once."""
     if options.max_parallel is not None:
         return options.max_parallel
-    return max(1, len(os.sched_getaffinity(0)) // options.cpus_per_job)
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count() or 1)
+    return max(1, cores // options.cpus_per_job)
 
 
 def rolling_submit(executor: Any, jobs: Sequence[SweepJob], arguments: Sequence[Sequence[Any]],
