@@ -192,15 +192,18 @@ fig, axes = panel_grid(len(models), (5.6, 4.0))
 for ax, model in zip(axes, models, strict=True):
     part = stable[stable["model"] == model]
     order = list(dict.fromkeys(part["rewind"]))
+    left = []  # each net prunes its own share a level: its densities go in its title
     for level, group in part.groupby("level"):
         group = group.set_index("rewind").reindex(order)
         ax.errorbar(range(len(order)), group["test_instability"],
                     yerr=error_bars(group, "test_instability"), marker="o", capsize=3,
-                    label="dense" if level == 0 else
-                    f"IMP level {level} ({100 * group['density'].mean():.1f}%)")
+                    label="dense" if level == 0 else f"IMP level {level}")
+        if level:
+            left.append(f"{level}: {100 * group['density'].mean():.1f}%")
     ax.set_xticks(range(len(order)), order)
     ax.axhline(2.0, color="0.5", linestyle="--", label="2 points (the paper's threshold)")
-    ax.set(xlabel="rewind point k", ylabel="test instability (points)", title=model)
+    ax.set(xlabel="rewind point k", ylabel="test instability (points)",
+           title=f"{model}\nweights left at level {', '.join(left)}")
 figure_legend(fig, axes[0], title="network")
 outputs.figure(fig, "instability", "Instability (Frankle et al., ICML 2020): the largest test "
                "error on the linear path between two copies trained from theta_k with different "
