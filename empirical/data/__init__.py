@@ -23,9 +23,6 @@ resolved on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from empirical.data import disk, generated  # noqa: F401  (registers the built-in datasets)
 from empirical.data.disk import (
     CIFAR_CROP_PADDING,
@@ -57,6 +54,7 @@ from empirical.data.registry import (
     register_dataset,
 )
 from empirical.data.splits import stratified_split, validation_indices
+from empirical.lazy_exports import lazy_getattr
 
 #: Names importable from the package whose modules import torch, loaded on first use.
 _TORCH_NAMES = {
@@ -77,11 +75,4 @@ __all__ = [
     "register_dataset", "stratified_split", "validation_indices", *_TORCH_NAMES,
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Resolve a name of :data:`_TORCH_NAMES` from its module on first use (PEP 562)."""
-    if name not in _TORCH_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_TORCH_NAMES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _TORCH_NAMES)

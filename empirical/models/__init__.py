@@ -20,21 +20,11 @@ use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from empirical.lazy_exports import lazy_getattr
 from empirical.models.registry import MODELS
 
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
-_TORCH_NAMES = ("ModelSpec", "build_model")
+_TORCH_NAMES = dict.fromkeys(("ModelSpec", "build_model"), "build")
 
 __all__ = ["MODEL_NAMES", *_TORCH_NAMES]
-
-
-def __getattr__(name: str) -> Any:
-    """Resolve a name of :data:`_TORCH_NAMES` from :mod:`empirical.models.build` (PEP 562)."""
-    if name not in _TORCH_NAMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.build"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _TORCH_NAMES)
