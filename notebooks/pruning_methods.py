@@ -91,6 +91,12 @@ def line_style(index: int) -> str:
     return ("-", "--", ":")[index // len(plt.rcParams["axes.prop_cycle"].by_key()["color"]) % 3]
 
 
+def clip_to_percent(ax: plt.Axes) -> None:
+    """Keep an accuracy axis inside [0, 100]: a t interval over few seeds can leave it."""
+    low, high = ax.get_ylim()
+    ax.set_ylim(max(low, 0), min(high, 100))
+
+
 def error_bars(frame: pd.DataFrame, name: str) -> list[list[float]]:
     """matplotlib ``yerr`` of ``name`` from its interval columns (zero where there is none)."""
     return [(frame[name] - frame[name + "_low"]).fillna(0).tolist(),
@@ -136,7 +142,7 @@ for ax, model in zip(axes, models, strict=True):
         ax.fill_between(group["weights_remaining"], group["test_acc_low"],
                         group["test_acc_high"], alpha=0.15)
     ax.axhline(dense, color="0.3", linestyle=":", label="dense")
-    ax.set_ylim(top=min(ax.get_ylim()[1], 100))  # a t interval can reach past 100%
+    clip_to_percent(ax)
     log_axis(ax, part["weights_remaining"].round(1), invert=True)
     ax.set(xlabel="weights remaining (%)", ylabel="test accuracy (%)", title=model)
 figure_legend(fig, axes[0], title="method")
@@ -176,8 +182,7 @@ for row, model in zip(axes, models, strict=True):
                       rotation=30, ha="right")
         remaining = float(part["weights_remaining"].mean())
         ax.set(ylabel="test accuracy (%)", title=f"{model}\nlevel {level}: {remaining:.1f}% left")
-    low, high = row[0].get_ylim()
-    row[0].set_ylim(max(low, 0), min(high, 100))  # whiskers (t intervals) can leave [0, 100]
+    clip_to_percent(row[0])  # the row shares its y axis
 figure_legend(fig, axes[0][0], title="mask")
 outputs.figure(fig, "ablations", "Sanity ablations (Frankle et al., ICLR 2021) of each ablated "
                "arm's mask at the densities of the ablation levels: the original run, its kept "
@@ -229,8 +234,7 @@ for ax, model in zip(axes, models, strict=True):
                 linestyle=line_style(i))
         ax.fill_between(group["weights_remaining"], group["supermask_acc_low"],
                         group["supermask_acc_high"], alpha=0.15)
-    low, high = ax.get_ylim()
-    ax.set_ylim(max(low, 0), min(high, 100))
+    clip_to_percent(ax)
     log_axis(ax, part["weights_remaining"].round(1), invert=True)
     ax.set(xlabel="weights remaining (%)", ylabel="untrained test accuracy (%)", title=model)
 figure_legend(fig, axes[0], title="mask")
